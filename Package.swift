@@ -1,0 +1,59 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "flashgate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flashgate", targets: ["flashgate"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "FlashgateCore"),
+        .target(name: "FlashgateWire", dependencies: ["FlashgateCore"]),
+        .target(name: "FlashgateUpstream", dependencies: ["FlashgateCore", "CCurl"]),
+        .target(name: "FlashgateStorage", dependencies: ["FlashgateCore", "CLMDB", "CZlib"]),
+        .target(
+            name: "FlashgateServer",
+            dependencies: [
+                "FlashgateCore", "FlashgateWire", "FlashgateUpstream", "FlashgateStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "FlashgateTesting",
+            dependencies: [
+                "FlashgateCore", "FlashgateWire", "FlashgateServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "flashgate",
+            dependencies: [
+                "FlashgateServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "FlashgateCoreTests", dependencies: ["FlashgateCore", "FlashgateTesting"]),
+        .testTarget(name: "FlashgateWireTests", dependencies: ["FlashgateWire", "FlashgateTesting"]),
+        .testTarget(name: "FlashgateUpstreamTests", dependencies: ["FlashgateUpstream", "FlashgateTesting"]),
+        .testTarget(name: "FlashgateStorageTests", dependencies: ["FlashgateStorage", "FlashgateTesting"]),
+        .testTarget(name: "FlashgateServerTests", dependencies: ["FlashgateServer", "FlashgateTesting"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

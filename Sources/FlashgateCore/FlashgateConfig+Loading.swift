@@ -1,0 +1,162 @@
+import Foundation
+
+extension FlashgateConfig {
+    /// Validates a parsed config document. `environment` and `readFile` are injected so secret
+    /// resolution is testable.
+    package static func load(
+        _ root: ConfigNode, environment: [String: String],
+        readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) }
+    ) throws(ConfigError) -> FlashgateConfig {
+        var top = try ConfigMap(root, path: "")
+        var config = FlashgateConfig.embeddedDefaults(environment: environment)
+
+        if var listen = try top.map("listen") {
+            if let tcp = try listen.bool("tcp"), !tcp { config.listen.host = nil }
+            if let host = try listen.string("host") {
+                if config.listen.host != nil { config.listen.host = host }
+            }
+            if let port = try listen.int("port", in: 0...65535) { config.listen.port = port }
+            config.listen.socketPath = try listen.string("socket")
+            if let mode = try listen.string("socket_mode") {
+                guard let value = UInt32(mode, radix: 8), value <= 0o777 else {
+                    throw ConfigError(path: listen.child("socket_mode"), reason: "expected an octal mode such as 0660, got '\(mode)'")
+                }
+                config.listen.socketMode = value
+            }
+            try listen.finish()
+        }
+        if config.listen.host == nil && config.listen.socketPath == nil {
+            throw ConfigError(path: "listen", reason: "TCP is off and no socket is set: Flashgate would listen nowhere")
+        }
+
+        if var limits = try top.map("limits") {
+            if let v = try limits.bytes("max_body_bytes", in: 1024...(4 << 30)) { config.limits.maxBodyBytes = v }
+            if let v = try limits.bytes("max_header_bytes", in: 1024...(1 << 20)) { config.limits.maxHeaderBytes = v }
+            if let v = try limits.duration("header_timeout") { config.limits.headerTimeout = v }
+            if let v = try limits.duration("body_timeout") { config.limits.bodyTimeout = v }
+            if let v = try limits.duration("idle_timeout") { config.limits.idleTimeout = v }
+            if let v = try limits.duration("shutdown_grace") { config.limits.shutdownGrace = v }
+            try limits.finish()
+        }
+
+        if var store = try top.map("store") {
+            if let path = try store.string("path") { config.store.path = path }
+            if let size = try store.bytes("max_size", in: (1 << 20)...(1 << 40)) { config.store.maxSizeBytes = size }
+            try store.finish()
+        }
+
+        if var upstream = try top.map("upstream") {
+            if let v = try upstream.duration("connect_timeout") { config.upstreamTimeouts.connect = v }
+            if let v = try upstream.duration("first_byte_timeout") { config.upstreamTimeouts.firstByte = v }
+            if let v = try upstream.duration("idle_timeout") { config.upstreamTimeouts.idle = v }
+            if let v = try upstream.duration("total_timeout") { config.upstreamTimeouts.total = v }
+            try upstream.finish()
+        }
+
+        if let items = try top.list("routes") {
+            var routes: [RouteConfig] = []
+            for (i, item) in items.enumerated() {
+                let route = try loadRoute(item, path: "routes[\(i)]", environment: environment, readFile: readFile)
+                if routes.contains(where: { $0.name == route.name }) {
+                    throw ConfigError(path: "routes[\(i)].name", reason: "route '\(route.name)' is defined twice")
+                }
+                routes.append(route)
+            }
+            if routes.isEmpty { throw ConfigError(path: "routes", reason: "at least one route is required") }
+            config.routes = routes
+        }
+
+        if let items = try top.list("models") {
+            var models: [ModelConfig] = []
+            for (i, item) in items.enumerated() {
+                var map = try ConfigMap(item, path: "models[\(i)]")
+                guard let id = try map.string("id"), !id.isEmpty else {
+                    throw ConfigError(path: map.child("id"), reason: "a model needs an id")
+                }
+                guard let route = try map.string("route") else {
+                    throw ConfigError(path: map.child("route"), reason: "a model needs a route")
+                }
+                guard config.routes.contains(where: { $0.name == route }) else {
+                    throw ConfigError(path: map.child("route"), reason: "no route is named '\(route)'")
+                }
+                let upstream = try map.string("upstream_model")
+                try map.finish()
+                if models.contains(where: { $0.id == id }) {
+                    throw ConfigError(path: map.child("id"), reason: "model '\(id)' is defined twice")
+                }
+                models.append(ModelConfig(id: id, route: route, upstreamModel: upstream))
+            }
+            config.models = models
+        }
+
+        if var log = try top.map("log") {
+            if let level = try log.string("level") {
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                guard levels.contains(level) else {
+                    throw ConfigError(path: log.child("level"), reason: "expected one of \(levels.joined(separator: ", "))")
+                }
+                config.log.level = level
+            }
+            if let format = try log.string("format") {
+                guard let value = LogConfig.Format(rawValue: format) else {
+                    throw ConfigError(path: log.child("format"), reason: "expected logfmt or json")
+                }
+                config.log.format = value
+            }
+            try log.finish()
+        }
+        try top.finish()
+        return config
+    }
+
+    private static func loadRoute(
+        _ node: ConfigNode, path: String, environment: [String: String], readFile: (String) throws -> String
+    ) throws(ConfigError) -> RouteConfig {
+        var map = try ConfigMap(node, path: path)
+        guard let name = try map.string("name"), !name.isEmpty else {
+            throw ConfigError(path: map.child("name"), reason: "a route needs a name")
+        }
+        guard let kindText = try map.string("kind") else {
+            throw ConfigError(path: map.child("kind"), reason: "a route needs a kind (gemini or mock)")
+        }
+        guard let kind = RouteConfig.Kind(rawValue: kindText) else {
+            let kinds = RouteConfig.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigError(path: map.child("kind"), reason: "unknown route kind '\(kindText)'; expected one of \(kinds)")
+        }
+        var baseURL = try map.string("base_url") ?? (kind == .gemini ? RouteConfig.googleBaseURL : "")
+        while baseURL.hasSuffix("/") { baseURL.removeLast() }
+        if kind == .gemini && !(baseURL.hasPrefix("https://") || baseURL.hasPrefix("http://")) {
+            throw ConfigError(path: map.child("base_url"), reason: "expected an http:// or https:// URL")
+        }
+        var apiKey: Secret?
+        if let variable = try map.string("api_key_env") {
+            guard let value = environment[variable], !value.isEmpty else {
+                throw ConfigError(path: map.child("api_key_env"), reason: "environment variable \(variable) is not set")
+            }
+            apiKey = Secret(value)
+        }
+        if let file = try map.string("api_key_file") {
+            if apiKey != nil {
+                throw ConfigError(path: map.child("api_key_file"), reason: "set api_key_env or api_key_file, not both")
+            }
+            do {
+                let value = try readFile(file).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !value.isEmpty else { throw ConfigError(path: map.child("api_key_file"), reason: "\(file) is empty") }
+                apiKey = Secret(value)
+            } catch let error as ConfigError {
+                throw error
+            } catch {
+                throw ConfigError(path: map.child("api_key_file"), reason: "cannot read \(file)")
+            }
+        }
+        if map.node("api_key") != nil {
+            throw ConfigError(
+                path: map.child("api_key"), reason: "keys never go in the config text; use api_key_env or api_key_file")
+        }
+        let apiVersion = try map.string("api_version") ?? "v1beta"
+        let passthrough = try map.bool("passthrough") ?? false
+        try map.finish()
+        return RouteConfig(
+            name: name, kind: kind, baseURL: baseURL, apiKey: apiKey, apiVersion: apiVersion, passthrough: passthrough)
+    }
+}

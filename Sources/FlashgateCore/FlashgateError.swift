@@ -1,0 +1,143 @@
+/// The one error type of Flashgate. It knows its HTTP status, whether an upstream retry could
+/// help, a bounded label for metrics, and how to render itself in both wire dialects. It is
+/// rendered once, at the edge, in the dialect the caller spoke.
+package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Kind: String, Sendable, CaseIterable {
+        case invalidRequest = "invalid_request"
+        case unauthorized
+        case forbidden
+        case notFound = "not_found"
+        case methodNotAllowed = "method_not_allowed"
+        case payloadTooLarge = "payload_too_large"
+        case headersTooLarge = "headers_too_large"
+        case requestTimeout = "request_timeout"
+        case rateLimited = "rate_limited"
+        case upstreamStatus = "upstream_status"
+        case upstreamUnreachable = "upstream_unreachable"
+        case upstreamTimeout = "upstream_timeout"
+        case upstreamProtocol = "upstream_protocol"
+        case unavailable
+        case `internal`
+    }
+
+    package var kind: Kind
+    package var message: String
+    /// The request field at fault, for OpenAI's `param`.
+    package var param: String?
+    /// The status an upstream answered with, for `.upstreamStatus`.
+    package var upstreamStatus: Int?
+    /// The upstream's own error body, passed through on native routes.
+    package var upstreamBody: [UInt8]?
+
+    package init(
+        _ kind: Kind, _ message: String, param: String? = nil, upstreamStatus: Int? = nil,
+        upstreamBody: [UInt8]? = nil
+    ) {
+        self.kind = kind
+        self.message = message
+        self.param = param
+        self.upstreamStatus = upstreamStatus
+        self.upstreamBody = upstreamBody
+    }
+
+    package static func invalid(_ message: String, param: String? = nil) -> FlashgateError {
+        FlashgateError(.invalidRequest, message, param: param)
+    }
+
+    package var description: String { "\(kind.rawValue): \(message)" }
+
+    /// A label from a closed set, safe for metrics.
+    package var metricLabel: String { kind.rawValue }
+
+    package var httpStatus: Int {
+        switch kind {
+        case .invalidRequest: 400
+        case .unauthorized: 401
+        case .forbidden: 403
+        case .notFound: 404
+        case .methodNotAllowed: 405
+        case .requestTimeout: 408
+        case .payloadTooLarge: 413
+        case .headersTooLarge: 431
+        case .rateLimited: 429
+        case .upstreamStatus: upstreamStatus ?? 502
+        case .upstreamUnreachable, .upstreamProtocol: 502
+        case .upstreamTimeout: 504
+        case .unavailable: 503
+        case .internal: 500
+        }
+    }
+
+    /// Whether trying the upstream again may succeed.
+    package var isRetryable: Bool {
+        switch kind {
+        case .upstreamUnreachable, .upstreamTimeout: true
+        case .upstreamStatus: [408, 429, 500, 502, 503, 504].contains(httpStatus)
+        default: false
+        }
+    }
+
+    /// OpenAI's `error.type`.
+    package var openAIType: String {
+        switch httpStatus {
+        case 401: "authentication_error"
+        case 403: "permission_error"
+        case 404: "not_found_error"
+        case 429: "rate_limit_error"
+        case 400..<500: "invalid_request_error"
+        default: "api_error"
+        }
+    }
+
+    /// Google's `error.status` (a `google.rpc.Code` name).
+    package var googleStatus: String {
+        switch httpStatus {
+        case 400, 413, 431: "INVALID_ARGUMENT"
+        case 401: "UNAUTHENTICATED"
+        case 403: "PERMISSION_DENIED"
+        case 404: "NOT_FOUND"
+        case 405: "UNIMPLEMENTED"
+        case 408, 504: "DEADLINE_EXCEEDED"
+        case 409: "ABORTED"
+        case 429: "RESOURCE_EXHAUSTED"
+        case 501: "UNIMPLEMENTED"
+        case 503, 502: "UNAVAILABLE"
+        default: httpStatus >= 500 ? "INTERNAL" : "FAILED_PRECONDITION"
+        }
+    }
+
+    /// `{"error":{"message","type","param","code"}}`
+    package func openAIBody() -> [UInt8] {
+        let error: JSONValue = [
+            "message": .string(message),
+            "type": .string(openAIType),
+            "param": param.map { .string($0) } ?? .null,
+            "code": .string(kind.rawValue),
+        ]
+        return JSONWriter.encode(["error": error])
+    }
+
+    /// `{"error":{"code","message","status"}}`, or the upstream's own body when it sent one.
+    package func googleBody() -> [UInt8] {
+        if let upstreamBody, (try? JSONParser.parse(upstreamBody))?["error"] != nil { return upstreamBody }
+        let error: JSONValue = [
+            "code": JSONValue(httpStatus),
+            "message": .string(message),
+            "status": .string(googleStatus),
+        ]
+        return JSONWriter.encode(["error": error])
+    }
+
+    /// Builds the error for an upstream answer with a non-2xx status, keeping its message.
+    package static func fromUpstream(status: Int, body: [UInt8]) -> FlashgateError {
+        var message = "upstream answered HTTP \(status)"
+        if let parsed = try? JSONParser.parse(body) {
+            if let text = parsed["error"]?["message"]?.stringValue {
+                message = text
+            } else if let first = parsed.arrayValue?.first, let text = first["error"]?["message"]?.stringValue {
+                message = text
+            }
+        }
+        return FlashgateError(.upstreamStatus, message, upstreamStatus: status, upstreamBody: body)
+    }
+}

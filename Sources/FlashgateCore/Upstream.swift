@@ -1,0 +1,94 @@
+/// How long an upstream exchange may take, phase by phase. Zero means no limit for that phase.
+package struct UpstreamTimeouts: Sendable, Equatable {
+    package var connect: Duration
+    package var firstByte: Duration
+    package var idle: Duration
+    package var total: Duration
+
+    package init(connect: Duration, firstByte: Duration, idle: Duration, total: Duration) {
+        self.connect = connect
+        self.firstByte = firstByte
+        self.idle = idle
+        self.total = total
+    }
+
+    package static let standard = UpstreamTimeouts(
+        connect: .seconds(10), firstByte: .seconds(300), idle: .seconds(120), total: .seconds(900))
+}
+
+/// One HTTP request to an upstream. Headers carry credentials, so the type is never logged.
+package struct UpstreamRequest: Sendable {
+    package var method: String
+    package var url: String
+    package var headers: [(name: String, value: String)]
+    package var body: [UInt8]
+    package var timeouts: UpstreamTimeouts
+
+    package init(
+        method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+        timeouts: UpstreamTimeouts = .standard
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeouts = timeouts
+    }
+}
+
+/// What an upstream response yields: exactly one `head`, then body chunks as they arrive.
+package enum UpstreamEvent: Sendable, Equatable {
+    case head(status: Int, headers: [UpstreamHeader])
+    case body([UInt8])
+}
+
+package struct UpstreamHeader: Sendable, Equatable {
+    package var name: String
+    package var value: String
+
+    package init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A streamed upstream response. Iterating it pulls bytes from the transport; every consumed
+/// body chunk is reported through `consumed` so the transport can apply backpressure.
+/// Dropping the iterator or cancelling the consuming task aborts the transfer.
+/// Failures are thrown as `FlashgateError` (`.upstreamUnreachable`, `.upstreamTimeout`,
+/// `.upstreamProtocol`).
+package struct UpstreamResponse: AsyncSequence, Sendable {
+    package typealias Element = UpstreamEvent
+    package typealias Failure = any Error
+
+    let base: AsyncThrowingStream<UpstreamEvent, any Error>
+    let consumed: @Sendable (Int) -> Void
+
+    package init(
+        _ base: AsyncThrowingStream<UpstreamEvent, any Error>, consumed: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
+        self.base = base
+        self.consumed = consumed
+    }
+
+    package struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<UpstreamEvent, any Error>.AsyncIterator
+        let consumed: @Sendable (Int) -> Void
+
+        package mutating func next() async throws -> UpstreamEvent? {
+            let event = try await base.next()
+            if case .body(let bytes) = event { consumed(bytes.count) }
+            return event
+        }
+    }
+
+    package func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), consumed: consumed)
+    }
+}
+
+/// The port every upstream adapter implements: libcurl for real routes, the offline mock for
+/// `mock` routes. Implementations never retry; the single retry owner sits above them.
+package protocol UpstreamTransport: Sendable {
+    func send(_ request: UpstreamRequest) -> UpstreamResponse
+}

@@ -1,0 +1,4 @@
+import Testing
+@testable import FlashgateCore
+
+@Test func placeholderCore() { #expect(Bool(true)) }

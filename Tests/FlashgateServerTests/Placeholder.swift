@@ -1,0 +1,4 @@
+import Testing
+@testable import FlashgateServer
+
+@Test func placeholderServer() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import FlashgateStorage
+
+@Test func placeholderStorage() { #expect(Bool(true)) }

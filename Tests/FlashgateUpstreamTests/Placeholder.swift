@@ -1,0 +1,4 @@
+import Testing
+@testable import FlashgateUpstream
+
+@Test func placeholderUpstream() { #expect(Bool(true)) }

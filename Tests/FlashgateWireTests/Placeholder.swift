@@ -1,0 +1,4 @@
+import Testing
+@testable import FlashgateWire
+
+@Test func placeholderWire() { #expect(Bool(true)) }
