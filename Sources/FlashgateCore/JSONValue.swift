@@ -74,6 +74,11 @@ package enum JSONValue: Sendable, Equatable {
         if case .object(let o) = self { return o[key] }
         return nil
     }
+
+    package subscript(index: Int) -> JSONValue? {
+        if case .array(let a) = self, a.indices.contains(index) { return a[index] }
+        return nil
+    }
 }
 
 /// One member of a JSON object.

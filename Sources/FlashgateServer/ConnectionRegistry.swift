@@ -1,0 +1,82 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Every open client connection and the number of requests in progress, so shutdown can stop
+/// accepting, let in-flight requests finish within a bound, and then close the rest.
+package final class ConnectionRegistry: Sendable {
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var inFlight = 0
+        var draining = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    package init() {}
+
+    package var inFlightRequests: Int { state.withLockedValue { $0.inFlight } }
+
+    package var openConnections: Int { state.withLockedValue { $0.channels.count } }
+
+    func add(_ channel: any Channel) {
+        let draining = state.withLockedValue { state in
+            state.channels[ObjectIdentifier(channel)] = channel
+            return state.draining
+        }
+        if draining { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { [self] _ in remove(channel) }
+    }
+
+    private func remove(_ channel: any Channel) {
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            state.channels[ObjectIdentifier(channel)] = nil
+            return takeWaitersIfDone(&state)
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    func requestStarted() { state.withLockedValue { $0.inFlight += 1 } }
+
+    func requestFinished() {
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            state.inFlight -= 1
+            return takeWaitersIfDone(&state)
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    private func takeWaitersIfDone(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
+        guard state.draining, state.channels.isEmpty || state.inFlight == 0 else { return [] }
+        defer { state.waiters = [] }
+        return state.waiters
+    }
+
+    /// Tells every connection to finish its current request and close, then waits until no
+    /// request is in progress.
+    package func drain() async {
+        let channels = state.withLockedValue { state in
+            state.draining = true
+            return Array(state.channels.values)
+        }
+        for channel in channels {
+            channel.pipeline.fireUserInboundEventTriggered(DrainEvent())
+        }
+        await withCheckedContinuation { continuation in
+            let done = state.withLockedValue { state -> Bool in
+                if state.channels.isEmpty || state.inFlight == 0 { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Closes whatever is still open.
+    package func closeAll() async {
+        let channels = state.withLockedValue { Array($0.channels.values) }
+        for channel in channels {
+            try? await channel.close()
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import FlashgateCore
+import FlashgateWire
+
+/// `GET /v1/models` and `/v1/models/{id}`: configured ids, plus what a passthrough route's
+/// upstream lists.
+extension Gateway {
+    func listModels() -> GatewayResult {
+        let configured = routes.configuredModelIDs
+        guard let passthrough = routes.passthroughRoute else {
+            return .immediate(.json(ModelList.openAIList(configured)))
+        }
+        return .deferred { [self] writer in
+            let ids = await upstreamModelIDs(passthrough)
+            await writer.respond(.json(ModelList.openAIList(merge(configured, ids))))
+        }
+    }
+
+    func model(_ id: String) -> GatewayResult {
+        if routes.configuredModelIDs.contains(id) { return .immediate(.json(ModelList.openAIModel(id))) }
+        guard let passthrough = routes.passthroughRoute else { return .immediate(.error(notFound(id), dialect: .openAI)) }
+        return .deferred { [self] writer in
+            let ids = await upstreamModelIDs(passthrough)
+            if ids.contains(id) {
+                await writer.respond(.json(ModelList.openAIModel(id)))
+            } else {
+                await writer.respond(.error(notFound(id), dialect: .openAI))
+            }
+        }
+    }
+
+    private func notFound(_ id: String) -> FlashgateError {
+        FlashgateError(.notFound, "the model '\(id)' does not exist or is not configured", param: "model")
+    }
+
+    /// The passthrough route's model ids; an unreachable upstream lists nothing rather than failing.
+    private func upstreamModelIDs(_ resolved: ResolvedRoute) async -> [String] {
+        do {
+            let answer = try await Self.collect(resolved.transport.send(routes.listRequest(resolved.route)))
+            guard answer.isSuccess else {
+                logger.warning("model list failed", metadata: ["route": "\(resolved.route.name)", "status": "\(answer.status)"])
+                return []
+            }
+            return ModelList.geminiIDs(try JSONParser.parse(answer.body))
+        } catch {
+            logger.warning("model list failed", metadata: ["route": "\(resolved.route.name)", "error": "\(error)"])
+            return []
+        }
+    }
+
+    private func merge(_ first: [String], _ second: [String]) -> [String] {
+        var seen = Set(first)
+        return first + second.filter { seen.insert($0).inserted }
+    }
+}

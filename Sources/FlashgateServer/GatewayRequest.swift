@@ -1,0 +1,74 @@
+import FlashgateCore
+import NIOCore
+import NIOHTTP1
+
+/// A fully read client request, as the pipeline sees it. The body is complete and within limits.
+package struct GatewayRequest: Sendable {
+    package var method: HTTPMethod
+    /// The path without the query string.
+    package var path: String
+    package var query: String?
+    package var headers: HTTPHeaders
+    package var body: ByteBuffer
+    package var requestID: String
+
+    package init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: ByteBuffer, requestID: String) {
+        self.method = method
+        if let mark = uri.firstIndex(of: "?") {
+            path = String(uri[..<mark])
+            query = String(uri[uri.index(after: mark)...])
+        } else {
+            path = uri
+            query = nil
+        }
+        self.headers = headers
+        self.body = body
+        self.requestID = requestID
+    }
+
+    /// The value of one query parameter (no percent-decoding; Gemini's parameters need none).
+    package func queryItem(_ name: String) -> String? {
+        guard let query else { return nil }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.first.map(String.init) == name { return parts.count > 1 ? String(parts[1]) : "" }
+        }
+        return nil
+    }
+}
+
+/// A complete response produced without waiting: health, errors, listings.
+package struct GatewayResponse: Sendable {
+    package var status: HTTPResponseStatus
+    package var headers: [(String, String)]
+    package var body: [UInt8]
+
+    package init(status: HTTPResponseStatus, headers: [(String, String)] = [], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    package static func json(_ value: JSONValue, status: HTTPResponseStatus = .ok) -> GatewayResponse {
+        GatewayResponse(status: status, headers: [("content-type", "application/json")], body: JSONWriter.encode(value))
+    }
+
+    package static func error(_ error: FlashgateError, dialect: Dialect) -> GatewayResponse {
+        GatewayResponse(
+            status: HTTPResponseStatus(statusCode: error.httpStatus), headers: [("content-type", "application/json")],
+            body: dialect == .openAI ? error.openAIBody() : error.googleBody())
+    }
+}
+
+/// Which API the client speaks; decides the error envelope.
+package enum Dialect: Sendable {
+    case openAI
+    case google
+}
+
+/// The pipeline's answer: ready now (written on the event loop), or produced by async work
+/// that writes through a `ResponseWriter`.
+package enum GatewayResult: Sendable {
+    case immediate(GatewayResponse)
+    case deferred(@Sendable (ResponseWriter) async -> Void)
+}

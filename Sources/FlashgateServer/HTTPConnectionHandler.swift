@@ -1,0 +1,220 @@
+import FlashgateCore
+import NIOCore
+import NIOHTTP1
+
+/// Serves one client connection: reads each request within the size and time limits, answers
+/// what needs no waiting right here on the event loop, and starts a task for the rest.
+/// Invariant: at most one request is in progress per connection (pipelined requests wait in
+/// `HTTPServerPipelineHandler`), and its task is cancelled when the client goes away.
+package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    package typealias InboundIn = HTTPServerRequestPart
+    package typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case readingBody(HTTPRequestHead, ByteBuffer)
+        case rejected
+        case responding
+    }
+
+    private let gateway: Gateway
+    private let limits: LimitsConfig
+    private let connections: ConnectionRegistry
+    private var state: State = .idle
+    private var timer: Scheduled<Void>?
+    private var task: Task<Void, Never>?
+    private var keepAlive = true
+    private var draining = false
+    /// Bytes of the current request seen before its head was parsed (set by `ByteActivityHandler`).
+    var awaitingHead: Bool { if case .idle = state { return true } else { return false } }
+
+    init(gateway: Gateway, limits: LimitsConfig, connections: ConnectionRegistry) {
+        self.gateway = gateway
+        self.limits = limits
+        self.connections = connections
+    }
+
+    private var context: ChannelHandlerContext?
+
+    package func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    package func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    package func channelActive(context: ChannelHandlerContext) {
+        arm(limits.idleTimeout, context: context, reason: .idle)
+        context.fireChannelActive()
+    }
+
+    package func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        task?.cancel()
+        task = nil
+        if case .responding = state { connections.requestFinished() }
+        state = .rejected
+        context.fireChannelInactive()
+    }
+
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is DrainEvent {
+            draining = true
+            if case .idle = state { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Called by `ByteActivityHandler` when the first bytes of a request arrive.
+    func requestBytesArrived() {
+        guard awaitingHead, timerReason == .idle, let context else { return }
+        arm(limits.headerTimeout, context: context, reason: .header)
+    }
+
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            keepAlive = head.isKeepAlive && !draining
+            if headerBytes(head) > limits.maxHeaderBytes {
+                reject(FlashgateError(.headersTooLarge, "request headers exceed \(limits.maxHeaderBytes) bytes"), head, context)
+                return
+            }
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limits.maxBodyBytes {
+                reject(tooLarge(), head, context)
+                return
+            }
+            arm(limits.bodyTimeout, context: context, reason: .body)
+            let capacity = head.headers.first(name: "content-length").flatMap(Int.init) ?? 0
+            state = .readingBody(head, context.channel.allocator.buffer(capacity: min(capacity, limits.maxBodyBytes)))
+        case .body(var part):
+            switch state {
+            case .readingBody(let head, var body):
+                if body.readableBytes + part.readableBytes > limits.maxBodyBytes {
+                    reject(tooLarge(), head, context)
+                    return
+                }
+                state = .responding  // avoid a copy-on-write of `body` while appending
+                body.writeBuffer(&part)
+                state = .readingBody(head, body)
+            default:
+                break
+            }
+        case .end:
+            guard case .readingBody(let head, let body) = state else { return }
+            timer?.cancel()
+            timer = nil
+            state = .responding
+            dispatch(head: head, body: body, context: context)
+        }
+    }
+
+    private func dispatch(head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        let requestID = RequestID.accept(head.headers.first(name: "x-request-id"))
+        let request = GatewayRequest(
+            method: head.method, uri: head.uri, headers: head.headers, body: body, requestID: requestID)
+        let writer = ResponseWriter(context: context, handler: self, requestID: requestID, keepAlive: keepAlive)
+        connections.requestStarted()
+        switch gateway.handle(request) {
+        case .immediate(let response):
+            write(response, context: context, writer: writer)
+        case .deferred(let work):
+            task = Task { await work(writer) }
+        }
+    }
+
+    func write(_ response: GatewayResponse, context: ChannelHandlerContext, writer: ResponseWriter) {
+        let head = writer.head(status: response.status, headers: response.headers, contentLength: response.body.count)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if !response.body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] _ in
+            responseEnded(context: context)
+        }
+    }
+
+    /// The current response is fully written.
+    func responseEnded(context: ChannelHandlerContext) {
+        task = nil
+        if case .responding = state {
+            connections.requestFinished()
+        }
+        let wasRejected: Bool
+        if case .rejected = state { wasRejected = true } else { wasRejected = false }
+        state = .idle
+        if !keepAlive || draining || wasRejected {
+            context.close(promise: nil)
+        } else {
+            arm(limits.idleTimeout, context: context, reason: .idle)
+        }
+    }
+
+    /// Answers an over-limit request at once and closes the connection after it: the rest of its
+    /// body is never read.
+    private func reject(_ error: FlashgateError, _ head: HTTPRequestHead, _ context: ChannelHandlerContext) {
+        timer?.cancel()
+        keepAlive = false
+        state = .rejected
+        let dialect: Dialect = head.uri.hasPrefix("/v1beta") || head.uri.contains(":") ? .google : .openAI
+        let writer = ResponseWriter(
+            context: context, handler: self, requestID: RequestID.accept(head.headers.first(name: "x-request-id")),
+            keepAlive: false)
+        write(.error(error, dialect: dialect), context: context, writer: writer)
+    }
+
+    private func tooLarge() -> FlashgateError {
+        FlashgateError(.payloadTooLarge, "request body exceeds the limit of \(limits.maxBodyBytes) bytes")
+    }
+
+    private func headerBytes(_ head: HTTPRequestHead) -> Int {
+        head.headers.reduce(head.uri.utf8.count) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+    }
+
+    // MARK: timers
+
+    private enum TimerReason { case idle, header, body }
+    private var timerReason: TimerReason?
+
+    private func arm(_ duration: Duration, context: ChannelHandlerContext, reason: TimerReason) {
+        timer?.cancel()
+        timerReason = reason
+        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        guard nanos > 0 else {
+            timer = nil
+            return
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
+            bound.value.0.timerFired(context: bound.value.1, reason: reason)
+        }
+    }
+
+    private func timerFired(context: ChannelHandlerContext, reason: TimerReason) {
+        timer = nil
+        switch reason {
+        case .idle:
+            if awaitingHead { context.close(promise: nil) }
+        case .header:
+            // No request head was parsed, so there is no request to answer: just close.
+            if awaitingHead { context.close(promise: nil) }
+        case .body:
+            guard case .readingBody(let head, _) = state else { return }
+            reject(FlashgateError(.requestTimeout, "the request body was not received in time"), head, context)
+        }
+    }
+}
+
+/// Sent to every connection at shutdown: close when idle, finish the current request otherwise.
+struct DrainEvent {}
+
+/// Sits before the HTTP decoder and tells the connection handler when bytes of a new request
+/// arrive, so the header-read timeout starts at the first byte rather than at the last response.
+final class ByteActivityHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    private let connection: HTTPConnectionHandler
+
+    init(connection: HTTPConnectionHandler) { self.connection = connection }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if connection.awaitingHead { connection.requestBytesArrived() }
+        context.fireChannelRead(data)
+    }
+}

@@ -1,0 +1,72 @@
+import NIOCore
+import NIOHTTP1
+
+/// Writes one response to its connection from async code. Every call hops to the channel's
+/// event loop; body writes complete when the bytes are flushed, which gives streams backpressure
+/// from a slow client. Writes after the client went away throw and are otherwise harmless.
+package final class ResponseWriter: Sendable {
+    private let context: NIOLoopBound<ChannelHandlerContext>
+    private let handler: NIOLoopBound<HTTPConnectionHandler>
+    private let loop: any EventLoop
+    package let requestID: String
+    private let keepAlive: Bool
+
+    init(context: ChannelHandlerContext, handler: HTTPConnectionHandler, requestID: String, keepAlive: Bool) {
+        self.loop = context.eventLoop
+        self.context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.handler = NIOLoopBound(handler, eventLoop: context.eventLoop)
+        self.requestID = requestID
+        self.keepAlive = keepAlive
+    }
+
+    func head(status: HTTPResponseStatus, headers: [(String, String)], contentLength: Int?) -> HTTPResponseHead {
+        var fields = HTTPHeaders(headers)
+        fields.replaceOrAdd(name: "x-request-id", value: requestID)
+        if let contentLength { fields.replaceOrAdd(name: "content-length", value: String(contentLength)) }
+        if !keepAlive { fields.replaceOrAdd(name: "connection", value: "close") }
+        return HTTPResponseHead(version: .http1_1, status: status, headers: fields)
+    }
+
+    /// Starts a streamed response (chunked transfer encoding).
+    package func writeHead(status: HTTPResponseStatus, headers: [(String, String)]) async throws {
+        let head = head(status: status, headers: headers, contentLength: nil)
+        try await loop.flatSubmit { [context] in
+            context.value.writeAndFlush(NIOAny(HTTPServerResponsePart.head(head)))
+        }.get()
+    }
+
+    package func writeBody(_ bytes: [UInt8]) async throws {
+        guard !bytes.isEmpty else { return }
+        try await loop.flatSubmit { [context] in
+            let ctx = context.value
+            let buffer = ctx.channel.allocator.buffer(bytes: bytes)
+            return ctx.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))))
+        }.get()
+    }
+
+    /// Ends the response; the connection is then ready for the next request or closed.
+    package func end() async {
+        try? await loop.flatSubmit { [context, handler] in
+            context.value.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).always { _ in
+                handler.value.responseEnded(context: context.value)
+            }
+        }.get()
+    }
+
+    /// Writes a whole response in one hop.
+    package func respond(_ response: GatewayResponse) async {
+        try? await loop.flatSubmit { [context, handler, self] in
+            let ctx = context.value
+            handler.value.write(response, context: ctx, writer: self)
+            return ctx.eventLoop.makeSucceededVoidFuture()
+        }.get()
+    }
+
+    /// Ends a broken stream by closing the connection, so the client sees a truncated response
+    /// rather than a complete one.
+    package func abort() async {
+        try? await loop.submit { [context] in
+            context.value.close(promise: nil)
+        }.get()
+    }
+}

@@ -1,0 +1,46 @@
+import NIOHTTP1
+
+/// The small route table: a request's method and path to an endpoint. Native Gemini paths are
+/// served under both `/v1beta` and `/v1` (the google-genai SDK's default).
+package enum Endpoint: Sendable, Equatable {
+    case health
+    case ready
+    case listModels
+    case model(id: String)
+    case chatCompletions
+    case native(model: String, method: NativeMethod)
+    case notFound(Dialect)
+    case methodNotAllowed(Dialect, allowed: String)
+
+    package static func match(method: HTTPMethod, path: String) -> Endpoint {
+        switch path {
+        case "/healthz": return method == .GET || method == .HEAD ? .health : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/readyz": return method == .GET || method == .HEAD ? .ready : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/v1/models": return method == .GET ? .listModels : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/v1/chat/completions":
+            return method == .POST ? .chatCompletions : .methodNotAllowed(.openAI, allowed: "POST")
+        default: break
+        }
+        for prefix in ["/v1beta/models/", "/v1/models/"] where path.hasPrefix(prefix) {
+            let rest = path.dropFirst(prefix.count)
+            if let colon = rest.lastIndex(of: ":") {
+                let model = String(rest[..<colon])
+                guard !model.isEmpty, let native = NativeMethod(rawValue: String(rest[rest.index(after: colon)...])) else {
+                    return .notFound(.google)
+                }
+                return method == .POST ? .native(model: model, method: native) : .methodNotAllowed(.google, allowed: "POST")
+            }
+            if prefix == "/v1/models/" && !rest.isEmpty && !rest.contains("/") {
+                return method == .GET ? .model(id: String(rest)) : .methodNotAllowed(.openAI, allowed: "GET")
+            }
+        }
+        return .notFound(path.hasPrefix("/v1beta") ? .google : .openAI)
+    }
+}
+
+/// Native Gemini methods Flashgate serves.
+package enum NativeMethod: String, Sendable {
+    case generateContent
+    case streamGenerateContent
+    case countTokens
+}

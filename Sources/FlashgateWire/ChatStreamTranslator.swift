@@ -1,0 +1,92 @@
+import FlashgateCore
+
+/// Turns a Gemini SSE stream into OpenAI `chat.completion.chunk` frames, event by event.
+/// Invariant: a stream that did not end with a finish reason for every candidate is reported
+/// to the client as an error event, never as a silent, truncated success.
+package struct ChatStreamTranslator: Sendable {
+    let model: String
+    let id: String
+    let created: Int
+    let includeUsage: Bool
+    private var startedChoices: Set<Int> = []
+    private var finishedChoices: Set<Int> = []
+    private var blocked = false
+    package private(set) var usage: TokenUsage?
+
+    package init(model: String, id: String, created: Int, includeUsage: Bool) {
+        self.model = model
+        self.id = id
+        self.created = created
+        self.includeUsage = includeUsage
+    }
+
+    /// Translates one Gemini stream event (a `GenerateContentResponse`) into zero or more frames.
+    package mutating func translate(event: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        if let usage = TokenUsage(usageMetadata: event["usageMetadata"]) { self.usage = usage }
+        let candidates = event["candidates"]?.arrayValue ?? []
+        for (position, candidate) in candidates.enumerated() {
+            let index = candidate["index"]?.intValue ?? position
+            let split = CandidateParts(candidate["content"]?["parts"])
+            var delta = JSONObject()
+            if !startedChoices.contains(index) {
+                startedChoices.insert(index)
+                delta["role"] = "assistant"
+                delta["content"] = .string("")
+            }
+            if let reasoning = split.reasoning { delta["reasoning_content"] = .string(reasoning) }
+            if let text = split.text { delta["content"] = .string(text) }
+            let reason = candidate["finishReason"]?.stringValue.map { FinishReason.openAI($0) }
+            if reason != nil { finishedChoices.insert(index) }
+            if delta.isEmpty && reason == nil { continue }
+            out += SSEEncoder.frame(chunk(index: index, delta: delta, finishReason: reason))
+        }
+        if candidates.isEmpty, event["promptFeedback"]?["blockReason"] != nil, !blocked {
+            blocked = true
+            finishedChoices.insert(0)
+            out += SSEEncoder.frame(
+                chunk(index: 0, delta: ["role": "assistant", "content": .null], finishReason: "content_filter"))
+        }
+        return out
+    }
+
+    /// Whether every started choice received its finish reason.
+    package var isComplete: Bool {
+        blocked || (!startedChoices.isEmpty && startedChoices.isSubset(of: finishedChoices))
+    }
+
+    /// The closing frames for a stream that ended normally: the usage chunk if asked, then `[DONE]`.
+    /// For an incomplete stream, an error event instead.
+    package func finish() -> [UInt8] {
+        guard isComplete else {
+            return Self.errorFrame(FlashgateError(.upstreamProtocol, "the upstream stream ended before it finished"))
+        }
+        var out: [UInt8] = []
+        if includeUsage {
+            let body: JSONValue = [
+                "id": .string(id), "object": "chat.completion.chunk", "created": JSONValue(created),
+                "model": .string(model), "choices": [], "usage": (usage ?? TokenUsage()).openAI,
+            ]
+            out += SSEEncoder.frame(body)
+        }
+        out += SSEEncoder.done
+        return out
+    }
+
+    /// An error event the openai SDK raises as `APIError`.
+    package static func errorFrame(_ error: FlashgateError) -> [UInt8] {
+        SSEEncoder.frame(error.openAIBody())
+    }
+
+    private func chunk(index: Int, delta: JSONObject, finishReason: String?) -> JSONValue {
+        [
+            "id": .string(id), "object": "chat.completion.chunk", "created": JSONValue(created), "model": .string(model),
+            "choices": [
+                [
+                    "index": JSONValue(index), "delta": .object(delta), "logprobs": .null,
+                    "finish_reason": finishReason.map { .string($0) } ?? .null,
+                ]
+            ],
+        ]
+    }
+}

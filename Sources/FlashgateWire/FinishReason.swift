@@ -1,0 +1,17 @@
+import FlashgateCore
+
+/// Maps Gemini's `finishReason` and block reasons to OpenAI's `finish_reason`. Safety and other
+/// blocks become `content_filter` so clients do not retry a refusal as if it were a success.
+package enum FinishReason {
+    private static let filtered: Set<String> = [
+        "SAFETY", "RECITATION", "LANGUAGE", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT", "IMAGE_OTHER", "IMAGE_RECITATION", "NO_IMAGE", "ESCALATION", "MODEL_ARMOR",
+        "OTHER", "JAILBREAK",
+    ]
+
+    package static func openAI(_ gemini: String, hasToolCalls: Bool = false) -> String {
+        if filtered.contains(gemini) { return "content_filter" }
+        if gemini == "MAX_TOKENS" { return "length" }
+        return hasToolCalls ? "tool_calls" : "stop"
+    }
+}

@@ -1,0 +1,132 @@
+import FlashgateCore
+
+/// The offline deterministic model behind `mock` routes. It echoes the last user message,
+/// honours `maxOutputTokens` (a token is a whitespace-separated word) and stop sequences, reports
+/// realistic `usageMetadata`, and streams in several chunks. Same input, same output.
+package enum MockModel {
+    package static let models = ["gemini-3.5-flash", "gemini-3.1-pro", "gemini-2.5-flash", "gemini-2.5-pro"]
+
+    /// The responses of one generation: several for a stream, one otherwise.
+    package static func generate(model: String, request: JSONValue, stream: Bool) throws(FlashgateError) -> [JSONValue] {
+        guard let contents = request["contents"]?.arrayValue, !contents.isEmpty else {
+            throw FlashgateError(.upstreamStatus, "contents is not specified", upstreamStatus: 400)
+        }
+        let prompt = lastUserText(contents)
+        let config = request["generationConfig"]
+        let stops = config?["stopSequences"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        var text = prompt
+        var finish = "STOP"
+        for stop in stops where !stop.isEmpty {
+            if let range = text.range(of: stop) { text = String(text[..<range.lowerBound]) }
+        }
+        var tokens = words(text)
+        if let limit = config?["maxOutputTokens"]?.intValue, tokens.count > limit {
+            tokens = Array(tokens.prefix(max(limit, 0)))
+            finish = "MAX_TOKENS"
+        }
+        let candidateCount = max(1, config?["candidateCount"]?.intValue ?? 1)
+        let promptTokens = max(1, (promptCharacters(request) + 3) / 4)
+        let usage: JSONValue = [
+            "promptTokenCount": JSONValue(promptTokens), "candidatesTokenCount": JSONValue(tokens.count),
+            "totalTokenCount": JSONValue(promptTokens + tokens.count),
+            "promptTokensDetails": [["modality": "TEXT", "tokenCount": JSONValue(promptTokens)]],
+        ]
+        let responseID = "mock-" + String(stableHash(prompt), radix: 16)
+        let pieces = stream ? split(tokens, into: 4) : [tokens.joined()]
+        return pieces.enumerated().map { offset, piece in
+            let last = offset == pieces.count - 1
+            let candidates: [JSONValue] = (0..<candidateCount).map { index in
+                var candidate: JSONObject = [
+                    "content": ["role": "model", "parts": [["text": .string(piece)]]], "index": JSONValue(index),
+                ]
+                if last { candidate["finishReason"] = .string(finish) }
+                return .object(candidate)
+            }
+            var body: JSONObject = ["candidates": .array(candidates)]
+            body["usageMetadata"] =
+                last ? usage : ["promptTokenCount": JSONValue(promptTokens), "totalTokenCount": JSONValue(promptTokens)]
+            body["modelVersion"] = .string(model)
+            body["responseId"] = .string(responseID)
+            return .object(body)
+        }
+    }
+
+    package static func countTokens(request: JSONValue) -> JSONValue {
+        ["totalTokens": JSONValue(max(1, (promptCharacters(request) + 3) / 4))]
+    }
+
+    /// `GET /v1beta/models` as Gemini answers it.
+    package static func listModels() -> JSONValue {
+        let items: [JSONValue] = models.map { id in
+            [
+                "name": .string("models/\(id)"), "displayName": .string(id), "inputTokenLimit": 1_048_576,
+                "outputTokenLimit": 65_536, "supportedGenerationMethods": ["generateContent", "countTokens"],
+            ]
+        }
+        return ["models": .array(items)]
+    }
+
+    static func lastUserText(_ contents: [JSONValue]) -> String {
+        for content in contents.reversed() where (content["role"]?.stringValue ?? "user") == "user" {
+            let texts = (content["parts"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }
+            if !texts.isEmpty { return texts.joined(separator: "\n") }
+        }
+        return ""
+    }
+
+    static func promptCharacters(_ request: JSONValue) -> Int {
+        var count = 0
+        func visit(_ value: JSONValue) {
+            switch value {
+            case .string(let s): count += s.utf8.count
+            case .array(let items): items.forEach(visit)
+            case .object(let o): o.fields.forEach { visit($0.value) }
+            default: break
+            }
+        }
+        visit(request["contents"] ?? .null)
+        visit(request["systemInstruction"] ?? .null)
+        return count
+    }
+
+    /// Words with their leading whitespace, so joining them restores the text exactly.
+    static func words(_ text: String) -> [String] {
+        var result: [String] = []
+        var current = ""
+        var inWord = false
+        for ch in text {
+            if ch.isWhitespace {
+                if inWord {
+                    result.append(current)
+                    current = ""
+                    inWord = false
+                }
+                current.append(ch)
+            } else {
+                current.append(ch)
+                inWord = true
+            }
+        }
+        if inWord {
+            result.append(current)
+        } else if !current.isEmpty {
+            if result.isEmpty { result.append(current) } else { result[result.count - 1] += current }
+        }
+        return result
+    }
+
+    static func split(_ tokens: [String], into parts: Int) -> [String] {
+        guard tokens.count > 1 else { return [tokens.joined()] }
+        let size = max(1, (tokens.count + parts - 1) / parts)
+        return stride(from: 0, to: tokens.count, by: size).map { tokens[$0..<min($0 + size, tokens.count)].joined() }
+    }
+
+    static func stableHash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
+    }
+}

@@ -1,0 +1,45 @@
+import FlashgateCore
+
+/// Gemini `usageMetadata` read into counts, and rendered as OpenAI `usage`. Thinking tokens are
+/// part of `completion_tokens` (they are billed as output), and also reported on their own.
+package struct TokenUsage: Sendable, Equatable {
+    package var promptTokens: Int = 0
+    package var candidatesTokens: Int = 0
+    package var thoughtsTokens: Int = 0
+    package var cachedTokens: Int = 0
+    package var toolUsePromptTokens: Int = 0
+    package var totalTokens: Int = 0
+
+    package init() {}
+
+    package init?(usageMetadata value: JSONValue?) {
+        guard let value, case .object = value else { return nil }
+        promptTokens = value["promptTokenCount"]?.intValue ?? 0
+        candidatesTokens = value["candidatesTokenCount"]?.intValue ?? 0
+        thoughtsTokens = value["thoughtsTokenCount"]?.intValue ?? 0
+        cachedTokens = value["cachedContentTokenCount"]?.intValue ?? 0
+        toolUsePromptTokens = value["toolUsePromptTokenCount"]?.intValue ?? 0
+        totalTokens = value["totalTokenCount"]?.intValue ?? 0
+    }
+
+    /// Output tokens including thinking. Older responses counted thoughts inside
+    /// `candidatesTokenCount`; that shows as prompt + candidates == total.
+    package var completionTokens: Int {
+        if thoughtsTokens > 0 && totalTokens > 0 && promptTokens + toolUsePromptTokens + candidatesTokens == totalTokens {
+            return candidatesTokens
+        }
+        return candidatesTokens + thoughtsTokens
+    }
+
+    package var openAI: JSONValue {
+        let prompt = promptTokens + toolUsePromptTokens
+        let total = totalTokens > 0 ? totalTokens : prompt + completionTokens
+        return [
+            "prompt_tokens": JSONValue(prompt),
+            "completion_tokens": JSONValue(completionTokens),
+            "total_tokens": JSONValue(total),
+            "prompt_tokens_details": ["cached_tokens": JSONValue(cachedTokens)],
+            "completion_tokens_details": ["reasoning_tokens": JSONValue(thoughtsTokens)],
+        ]
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import FlashgateCore
+import FlashgateServer
+import Foundation
+import Logging
+
+/// `flashgate serve`: load the config, open the store, listen, and run until SIGTERM or SIGINT.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the OpenAI and native Gemini APIs (the default command).",
+        discussion: "Flags override the config file; with no file the embedded defaults apply.")
+
+    @Option(name: .long, help: "YAML config file (see deploy/flashgate.example.yaml).")
+    var config: String?
+
+    @Option(name: .long, help: "TCP address to listen on (default 127.0.0.1).")
+    var host: String?
+
+    @Option(name: .long, help: "TCP port to listen on (default 8088; 0 picks a free port).")
+    var port: Int?
+
+    @Flag(name: .long, help: "Do not listen on TCP (use with --socket).")
+    var noTcp = false
+
+    @Option(name: .long, help: "Also listen on this Unix socket path.")
+    var socket: String?
+
+    @Option(name: .long, help: "Store directory for the LMDB environment (default ./.flashgate).")
+    var store: String?
+
+    @Option(
+        name: .long,
+        help: "Serve one Gemini route at this base URL (e.g. https://generativelanguage.googleapis.com) that passes any model id through; key from GEMINI_API_KEY."
+    )
+    var upstream: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var settings: FlashgateConfig
+        do {
+            settings = try config.map { try ConfigFile.load(path: $0, environment: environment) }
+                ?? FlashgateConfig.embeddedDefaults(environment: environment)
+            try applyFlags(to: &settings, environment: environment)
+        } catch {
+            FileHandle.standardError.write(Data("flashgate: invalid configuration: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let level = Logger.Level(rawValue: settings.log.level) ?? .info
+        let format = settings.log.format
+        LoggingSystem.bootstrap { LogFormatHandler(label: $0, level: level, format: format) }
+        let runtime = Runtime(config: settings, logger: Logger(label: "flashgate"))
+        do {
+            try await runtime.run()
+        } catch {
+            FileHandle.standardError.write(Data("flashgate: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func applyFlags(to settings: inout FlashgateConfig, environment: [String: String]) throws {
+        if let host { settings.listen.host = host }
+        if let port {
+            guard (0...65535).contains(port) else { throw ConfigError(path: "--port", reason: "expected 0 to 65535") }
+            settings.listen.port = port
+        }
+        if noTcp { settings.listen.host = nil }
+        if let socket { settings.listen.socketPath = socket }
+        if settings.listen.host == nil && settings.listen.socketPath == nil {
+            throw ConfigError(path: "--no-tcp", reason: "TCP is off and no --socket is set")
+        }
+        if let store { settings.store.path = store }
+        if var upstream {
+            while upstream.hasSuffix("/") { upstream.removeLast() }
+            guard upstream.hasPrefix("http://") || upstream.hasPrefix("https://") else {
+                throw ConfigError(path: "--upstream", reason: "expected an http:// or https:// URL")
+            }
+            let key = environment["GEMINI_API_KEY"].flatMap { $0.isEmpty ? nil : Secret($0) }
+            settings.routes = [
+                RouteConfig(name: "upstream", kind: .gemini, baseURL: upstream, apiKey: key, passthrough: true)
+            ]
+            settings.models = []
+        }
+    }
+}

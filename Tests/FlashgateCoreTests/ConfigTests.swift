@@ -1,0 +1,95 @@
+import Testing
+
+@testable import FlashgateCore
+
+@Suite struct ConfigTests {
+    func map(_ entries: [(String, ConfigNode)]) -> ConfigNode { .map(entries.map { (key: $0.0, value: $0.1) }) }
+
+    @Test func defaultsUseMockWithoutKeyAndGeminiWithKey() {
+        let offline = FlashgateConfig.embeddedDefaults(environment: [:])
+        #expect(offline.routes.map(\.kind) == [.mock])
+        #expect(offline.listen.host == "127.0.0.1" && offline.listen.port == 8088)
+        #expect(offline.limits.maxBodyBytes == 64 << 20)
+        let online = FlashgateConfig.embeddedDefaults(environment: ["GEMINI_API_KEY": "k"])
+        #expect(online.routes.map(\.kind) == [.gemini])
+        #expect(online.routes[0].apiKey?.value == "k")
+        #expect("\(online.routes[0].apiKey!)" == "<redacted>")
+    }
+
+    @Test func fullConfigLoads() throws {
+        let root = map([
+            ("listen", map([("port", .scalar("9000")), ("socket", .scalar("/tmp/s.sock")), ("socket_mode", .scalar("0600"))])),
+            ("limits", map([("max_body_bytes", .scalar("8MiB")), ("header_timeout", .scalar("250ms"))])),
+            (
+                "routes",
+                .list([
+                    map([("name", .scalar("studio")), ("kind", .scalar("gemini")), ("api_key_env", .scalar("K"))]),
+                    map([("name", .scalar("offline")), ("kind", .scalar("mock")), ("passthrough", .scalar("true"))]),
+                ])
+            ),
+            ("models", .list([map([("id", .scalar("fast")), ("route", .scalar("studio")), ("upstream_model", .scalar("gemini-3.5-flash"))])])),
+            ("log", map([("format", .scalar("json"))])),
+        ])
+        let config = try FlashgateConfig.load(root, environment: ["K": "secret"])
+        #expect(config.listen.port == 9000)
+        #expect(config.listen.socketMode == 0o600)
+        #expect(config.limits.maxBodyBytes == 8 << 20)
+        #expect(config.limits.headerTimeout == .milliseconds(250))
+        #expect(config.routes[0].baseURL == RouteConfig.googleBaseURL)
+        #expect(config.routes[0].apiKey?.value == "secret")
+        #expect(config.passthroughRoute?.name == "offline")
+        #expect(config.models[0].upstreamModel == "gemini-3.5-flash")
+        #expect(config.log.format == .json)
+    }
+
+    @Test(arguments: [
+        ("listen.port", "listen", "port", "70000"),
+        ("limits.max_body_bytes", "limits", "max_body_bytes", "lots"),
+        ("limits.idle_timeout", "limits", "idle_timeout", "5 minutes"),
+        ("listen.bogus", "listen", "bogus", "1"),
+    ])
+    func errorsNameTheKeyPath(_ expected: String, _ section: String, _ key: String, _ value: String) {
+        let root = map([(section, map([(key, .scalar(value))]))])
+        #expect {
+            try FlashgateConfig.load(root, environment: [:])
+        } throws: { error in
+            (error as? ConfigError)?.path == expected
+        }
+    }
+
+    @Test func secretsNeverComeFromConfigText() {
+        let root = map([("routes", .list([map([("name", .scalar("r")), ("kind", .scalar("gemini")), ("api_key", .scalar("x"))])]))])
+        #expect {
+            try FlashgateConfig.load(root, environment: [:])
+        } throws: { error in
+            (error as? ConfigError)?.path == "routes[0].api_key"
+        }
+    }
+
+    @Test func missingEnvironmentVariableIsAnError() {
+        let root = map([("routes", .list([map([("name", .scalar("r")), ("kind", .scalar("gemini")), ("api_key_env", .scalar("NOPE"))])]))])
+        #expect {
+            try FlashgateConfig.load(root, environment: [:])
+        } throws: { error in
+            (error as? ConfigError)?.description == "routes[0].api_key_env: environment variable NOPE is not set"
+        }
+    }
+
+    @Test func modelMustNameAnExistingRoute() {
+        let root = map([("models", .list([map([("id", .scalar("m")), ("route", .scalar("ghost"))])]))])
+        #expect {
+            try FlashgateConfig.load(root, environment: [:])
+        } throws: { error in
+            (error as? ConfigError)?.path == "models[0].route"
+        }
+    }
+
+    @Test func durationsAndSizes() {
+        #expect(ConfigMap.parseDuration("1.5s") == .milliseconds(1500))
+        #expect(ConfigMap.parseDuration("2m") == .seconds(120))
+        #expect(ConfigMap.parseDuration("10") == nil)
+        #expect(ConfigMap.parseBytes("64MiB") == 64 << 20)
+        #expect(ConfigMap.parseBytes("1000") == 1000)
+        #expect(ConfigMap.parseBytes("x") == nil)
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import FlashgateCore
-
-@Test func placeholderCore() { #expect(Bool(true)) }

@@ -1,0 +1,98 @@
+import FlashgateCore
+import FlashgateTesting
+import Testing
+
+@testable import FlashgateServer
+
+/// Size and time limits, keep-alive and pipelining at the edge.
+@Suite struct EdgeLimitTests {
+    @Test func bodyOverTheLimitIs413AndTheConnectionCloses() async throws {
+        var config = TestGateway.mockConfig()
+        config.limits.maxBodyBytes = 1024
+        let gateway = try await TestGateway.start(config: config)
+
+        let declared = try await RawHTTPClient.connect(port: gateway.port)
+        try await declared.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 5000\r\n\r\n")
+        let response = await declared.next()
+        #expect(response?.status == 413)
+        #expect(response?.json?["error"]?["message"]?.stringValue?.contains("1024") == true)
+        await declared.waitForClose()
+
+        let chunked = try await RawHTTPClient.connect(port: gateway.port)
+        let piece = String(repeating: "x", count: 600)
+        try await chunked.send(
+            "POST /v1beta/models/m:generateContent HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n258\r\n\(piece)\r\n258\r\n\(piece)\r\n0\r\n\r\n")
+        let second = await chunked.next()
+        #expect(second?.status == 413)
+        #expect(second?.json?["error"]?["status"]?.stringValue == "INVALID_ARGUMENT")
+        await chunked.waitForClose()
+        await declared.close()
+        await chunked.close()
+        await gateway.stop()
+    }
+
+    @Test func oversizedHeadersAre431() async throws {
+        var config = TestGateway.mockConfig()
+        config.limits.maxHeaderBytes = 2048
+        let gateway = try await TestGateway.start(config: config)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let response = try await client.request("GET", "/healthz", headers: [("x-big", String(repeating: "a", count: 4000))])
+        #expect(response?.status == 431)
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func keepAliveAndPipelinedRequestsAnswerInOrder() async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let body = { (text: String) in #"{"model":"m","messages":[{"role":"user","content":"\#(text)"}]}"# }
+        let raw = RawHTTPClient.encode("POST", "/v1/chat/completions", body: body("first"))
+            + RawHTTPClient.encode("GET", "/healthz")
+            + RawHTTPClient.encode("POST", "/v1/chat/completions", body: body("third"))
+        try await client.send(raw)
+        let first = await client.next()
+        let second = await client.next()
+        let third = await client.next()
+        #expect(first?.json?["choices"]?[0]?["message"]?["content"]?.stringValue == "first")
+        #expect(second?.json?["status"]?.stringValue == "ok")
+        #expect(third?.json?["choices"]?[0]?["message"]?["content"]?.stringValue == "third")
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func slowHeadersAndBodiesAndIdleConnectionsAreCutOff() async throws {
+        var config = TestGateway.mockConfig()
+        config.limits.headerTimeout = .milliseconds(100)
+        config.limits.bodyTimeout = .milliseconds(100)
+        config.limits.idleTimeout = .milliseconds(150)
+        let gateway = try await TestGateway.start(config: config)
+
+        let slow = try await RawHTTPClient.connect(port: gateway.port)
+        try await slow.send("GET /healthz HTTP/1.1\r\nhost: x\r\n")  // the head never completes
+        #expect(await slow.next() == nil)  // closed without a response: there was no request to answer
+
+        let slowBody = try await RawHTTPClient.connect(port: gateway.port)
+        try await slowBody.send("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
+        let response = await slowBody.next()
+        #expect(response?.status == 408)
+        await slowBody.waitForClose()
+        await slowBody.close()
+
+        let idle = try await RawHTTPClient.connect(port: gateway.port)
+        #expect(try await idle.request("GET", "/healthz")?.status == 200)
+        await idle.waitForClose()  // closed by the idle timeout, with no request in progress
+        await slow.close()
+        await idle.close()
+        await gateway.stop()
+    }
+
+    @Test func connectionCloseIsHonoured() async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let response = try await client.request("GET", "/healthz", headers: [("connection", "close")])
+        #expect(response?.header("connection") == "close")
+        await client.waitForClose()
+        await client.close()
+        await gateway.stop()
+    }
+}

@@ -1,0 +1,150 @@
+import FlashgateCore
+import Foundation
+import FlashgateTesting
+import Testing
+
+@testable import FlashgateServer
+
+/// The edge and the endpoints, end to end over real sockets, against the built-in mock route.
+@Suite struct EndpointTests {
+    let chatBody = #"{"model":"gemini-3.5-flash","messages":[{"role":"user","content":"hello big world"}]}"#
+
+    @Test func healthReadyAndRequestID() async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let health = try await client.request("GET", "/healthz")
+        #expect(health?.status == 200)
+        #expect(health?.header("x-request-id")?.isEmpty == false)
+        let ready = try await client.request("GET", "/readyz", headers: [("x-request-id", "trace-42")])
+        #expect(ready?.status == 200)
+        #expect(ready?.header("x-request-id") == "trace-42")
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func chatCompletionNonStream() async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let response = try await client.request("POST", "/v1/chat/completions", body: chatBody)
+        #expect(response?.status == 200)
+        let json = response?.json
+        #expect(json?["choices"]?[0]?["message"]?["content"]?.stringValue == "hello big world")
+        #expect(json?["choices"]?[0]?["finish_reason"]?.stringValue == "stop")
+        #expect(json?["usage"]?["completion_tokens"]?.intValue == 3)
+        #expect(json?["model"]?.stringValue == "gemini-3.5-flash")
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func chatCompletionStreamOverUnixSocket() async throws {
+        let dir = try TempDirectory()
+        var config = TestGateway.mockConfig()
+        config.listen.host = nil
+        config.listen.socketPath = dir.path + "/fg.sock"
+        let gateway = try await TestGateway.start(config: config)
+        let client = try await RawHTTPClient.connect(unixSocket: dir.path + "/fg.sock")
+        let body = #"{"model":"gemini-3.5-flash","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"one two three four five"}]}"#
+        let response = try await client.request("POST", "/v1/chat/completions", body: body)
+        #expect(response?.status == 200)
+        #expect(response?.header("content-type") == "text/event-stream")
+        let events = response?.text.components(separatedBy: "\n\n").filter { !$0.isEmpty } ?? []
+        #expect(events.last == "data: [DONE]")
+        var text = ""
+        var usage: JSONValue?
+        for event in events.dropLast() {
+            let json = try JSONParser.parse(String(event.dropFirst(6)))
+            text += json["choices"]?[0]?["delta"]?["content"]?.stringValue ?? ""
+            if let u = json["usage"] { usage = u }
+        }
+        #expect(text == "one two three four five")
+        #expect(usage?["completion_tokens"]?.intValue == 5)
+        await client.close()
+        await gateway.stop()
+        #expect(!FileManagerShim.exists(dir.path + "/fg.sock"))
+    }
+
+    @Test func nativeGenerateStreamAndCountUnderBothVersions() async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let body = #"{"contents":[{"role":"user","parts":[{"text":"a b c"}]}],"someFutureField":{"x":1}}"#
+        for version in ["v1beta", "v1"] {
+            let generate = try await client.request("POST", "/\(version)/models/gemini-2.5-flash:generateContent", body: body)
+            #expect(generate?.status == 200)
+            #expect(generate?.json?["candidates"]?[0]?["content"]?["parts"]?[0]?["text"]?.stringValue == "a b c")
+            let sse = try await client.request("POST", "/\(version)/models/gemini-2.5-flash:streamGenerateContent?alt=sse", body: body)
+            #expect(sse?.header("content-type") == "text/event-stream")
+            #expect(sse?.text.hasPrefix("data: {") == true)
+            let array = try await client.request("POST", "/\(version)/models/gemini-2.5-flash:streamGenerateContent", body: body)
+            #expect(array?.json?.arrayValue?.count ?? 0 > 1)
+            let count = try await client.request("POST", "/\(version)/models/gemini-2.5-flash:countTokens", body: body)
+            #expect(count?.json?["totalTokens"]?.intValue ?? 0 > 0)
+        }
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func modelsListAndLookup() async throws {
+        var config = TestGateway.mockConfig()
+        config.models = [ModelConfig(id: "fast", route: "mock", upstreamModel: "gemini-3.5-flash")]
+        let gateway = try await TestGateway.start(config: config)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let list = try await client.request("GET", "/v1/models")
+        let ids = list?.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+        #expect(ids.first == "fast")
+        #expect(ids.contains("gemini-3.5-flash"))
+        #expect(try await client.request("GET", "/v1/models/fast")?.json?["id"]?.stringValue == "fast")
+        #expect(try await client.request("GET", "/v1/models/gemini-2.5-pro")?.status == 200)
+        #expect(try await client.request("GET", "/v1/models/nope")?.status == 404)
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func badInputGetsClearErrorsInTheCallersDialect() async throws {
+        var config = TestGateway.mockConfig()
+        config.routes[0].passthrough = false
+        config.models = [ModelConfig(id: "known", route: "mock")]
+        let gateway = try await TestGateway.start(config: config)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+
+        let malformed = try await client.request("POST", "/v1/chat/completions", body: "{nope")
+        #expect(malformed?.status == 400)
+        #expect(malformed?.json?["error"]?["type"]?.stringValue == "invalid_request_error")
+        #expect(malformed?.json?["error"]?["message"]?.stringValue?.contains("not valid JSON") == true)
+
+        let missing = try await client.request("POST", "/v1/chat/completions", body: #"{"model":"known"}"#)
+        #expect(missing?.status == 400)
+        #expect(missing?.json?["error"]?["param"]?.stringValue == "messages")
+
+        let unknown = try await client.request("POST", "/v1/chat/completions", body: #"{"model":"ghost","messages":[{"role":"user","content":"x"}]}"#)
+        #expect(unknown?.status == 404)
+        #expect(unknown?.json?["error"]?["message"]?.stringValue?.contains("ghost") == true)
+
+        let native = try await client.request("POST", "/v1beta/models/known:generateContent", body: "[1")
+        #expect(native?.status == 400)
+        #expect(native?.json?["error"]?["status"]?.stringValue == "INVALID_ARGUMENT")
+        #expect(native?.json?["error"]?["code"]?.intValue == 400)
+
+        let nativeUnknown = try await client.request("POST", "/v1beta/models/ghost:generateContent", body: "{}")
+        #expect(nativeUnknown?.json?["error"]?["status"]?.stringValue == "NOT_FOUND")
+
+        let noRoute = try await client.request("GET", "/nowhere")
+        #expect(noRoute?.status == 404)
+        #expect(noRoute?.json?["error"]?["message"] != nil)
+
+        let wrongMethod = try await client.request("GET", "/v1/chat/completions")
+        #expect(wrongMethod?.status == 405)
+        #expect(wrongMethod?.header("allow") == "POST")
+
+        let badMethod = try await client.request("POST", "/v1beta/models/known:explode", body: "{}")
+        #expect(badMethod?.status == 404)
+        await client.close()
+        await gateway.stop()
+    }
+}
+
+enum FileManagerShim {
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import FlashgateServer
-
-@Test func placeholderServer() { #expect(Bool(true)) }

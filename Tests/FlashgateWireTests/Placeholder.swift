@@ -1,4 +1,0 @@
-import Testing
-@testable import FlashgateWire
-
-@Test func placeholderWire() { #expect(Bool(true)) }
