@@ -1,0 +1,51 @@
+# Flashgate: build, run, test and benchmark on Debian 12 with Swift 6 on PATH.
+#
+#   make run ARGS="--port 9000"   serve with the embedded defaults (mock model without GEMINI_API_KEY)
+#   make test                     Swift unit tests, then the Python end-to-end suite
+#   make bench                    wrk against nginx-as-Gemini, direct and through Flashgate
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+# System libraries the Swift targets link (CCurl, CLMDB, CZlib) and pkg-config to find them.
+DEB_PACKAGES := libcurl4-openssl-dev liblmdb-dev zlib1g-dev pkg-config
+# python3-venv only where python3 cannot make a virtualenv with pip by itself (Debian's python3).
+VENV_PACKAGE := $(shell python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || echo python3-venv)
+# The benchmark's fake Gemini and load generator.
+BENCH_PACKAGES := $(shell command -v nginx >/dev/null 2>&1 || echo nginx-light) \
+                  $(shell command -v wrk >/dev/null 2>&1 || echo wrk)
+
+ARGS ?=
+
+.PHONY: deps build run test unit-test e2e bench clean
+
+## deps: install the missing Debian packages (only those), with sudo when not root
+deps:
+	@scripts/apt-install-missing.sh $(DEB_PACKAGES) $(VENV_PACKAGE)
+
+## build: debug build of every target
+build:
+	swift build
+
+## run: build, then serve in the foreground with the embedded defaults; ARGS go to `serve`
+run: deps build
+	"$$(swift build --show-bin-path)/flashgate" serve $(ARGS)
+
+## test: Swift unit tests (swift-testing), then the Python end-to-end suite
+test: deps
+	swift build --build-tests
+	swift test
+	Tests/e2e/run.sh
+
+## e2e: just the Python end-to-end suite, against the last debug build
+e2e:
+	Tests/e2e/run.sh
+
+## bench: release build and wrk runs; BENCH_SECONDS sets each run's length
+bench: deps
+	@scripts/apt-install-missing.sh $(BENCH_PACKAGES)
+	Tests/bench/run.sh
+
+## clean: remove build outputs and the e2e virtualenv (never the store in .flashgate/)
+clean:
+	rm -rf .build .venv-e2e

@@ -1,4 +1,0 @@
-import Testing
-@testable import FlashgateStorage
-
-@Test func placeholderStorage() { #expect(Bool(true)) }

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Benchmarks Flashgate's proxy overhead with wrk against nginx posing as the Gemini API.
+#
+#   Tests/bench/run.sh                      # release build, then every case
+#   BENCH_SECONDS=10 Tests/bench/run.sh     # longer runs (default 5 s each)
+#   BENCH_CONNECTIONS="1 16" Tests/bench/run.sh
+#   BENCH_NGINX_ONLY=1 Tests/bench/run.sh   # only the nginx-direct cases (no Flashgate needed)
+#   FLASHGATE_BIN=path BENCH_SKIP_BUILD=1 Tests/bench/run.sh
+#
+# Cases, each at every connection count:
+#   nginx-native   POST :generateContent straight to nginx (the floor)
+#   fg-openai      /v1/chat/completions through Flashgate to nginx
+#   fg-native      :generateContent through Flashgate to nginx
+#   nginx-stream   POST :streamGenerateContent?alt=sse straight to nginx
+#   fg-openai-sse  /v1/chat/completions with "stream":true through Flashgate
+#   mock-openai, mock-native   Flashgate's built-in mock model, no upstream (for information)
+# Overhead = Flashgate minus nginx-direct at the same connection count, at p50 and p99.
+# Needs nginx, wrk and python3 (`make bench` installs the first two when missing).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+root=$PWD
+here=$root/Tests/bench
+
+seconds=${BENCH_SECONDS:-5}
+connections=${BENCH_CONNECTIONS:-1 8 32}
+model=gemini-2.5-flash
+
+die() { echo "bench: $*" >&2; exit 1; }
+for tool in nginx wrk python3; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (make bench installs nginx-light and wrk)"
+done
+
+work=$(mktemp -d /tmp/fg-bench-XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_ready URL NAME PID: polls URL (200 x 50 ms) while PID lives.
+wait_ready() {
+    python3 - "$1" "$2" "$3" <<'EOF'
+import os, sys, time, urllib.request
+url, name, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for _ in range(200):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(f"bench: {name} exited before answering {url}")
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            if r.status == 200:
+                sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.05)
+sys.exit(f"bench: {name} did not answer {url} with 200 within 10 s")
+EOF
+}
+
+# --- nginx as the Gemini API ---------------------------------------------------------------
+nginx_port=$(free_port)
+user_line=""
+[ "$(id -u)" -eq 0 ] && user_line="user root;"
+sed -e "s|@DIR@|$work|g" -e "s|@PORT@|$nginx_port|g" -e "s|@USER_LINE@|$user_line|" \
+    "$here/nginx.conf.template" >"$work/nginx.conf"
+nginx -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf" &
+pids+=($!)
+nginx_pid=$!
+nginx_url=http://127.0.0.1:$nginx_port
+# nginx answers 404 on /, so probe the count-tokens route, which answers any method.
+wait_ready "$nginx_url/v1beta/models/$model:countTokens" nginx "$nginx_pid" \
+    || { cat "$work/nginx-error.log" >&2 || true; exit 1; }
+
+# --- Flashgate ---------------------------------------------------------------------------
+start_flashgate() { # NAME PORT API_KEY [serve args...]; an empty API_KEY means the mock model
+    local name=$1 port=$2 key=$3
+    shift 3
+    local keyenv=(-u GEMINI_API_KEY)
+    [ -n "$key" ] && keyenv=("GEMINI_API_KEY=$key")
+    env "${keyenv[@]}" "$bin" serve --host 127.0.0.1 --port "$port" --store "$work/store-$name" "$@" >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    if ! wait_ready "http://127.0.0.1:$port/readyz" "flashgate ($name)" "$!"; then
+        echo "--- $work/$name.log" >&2
+        tail -n 30 "$work/$name.log" >&2 || true
+        exit 1
+    fi
+}
+
+if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
+    if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+        swift build -c release --product flashgate
+    fi
+    bin=${FLASHGATE_BIN:-$(swift build -c release --show-bin-path)/flashgate}
+    [ -x "$bin" ] || die "$bin is not an executable"
+    fg_port=$(free_port)
+    mock_port=$(free_port)
+    start_flashgate front "$fg_port" bench --upstream "$nginx_url"
+    start_flashgate mock "$mock_port" ""
+    fg_url=http://127.0.0.1:$fg_port
+    mock_url=http://127.0.0.1:$mock_port
+fi
+
+# --- wrk runs ----------------------------------------------------------------------------
+results=$work/results.tsv
+: >"$results"
+
+# run_case NAME URL BODYFILE
+run_case() {
+    local name=$1 url=$2 body=$3 c out line
+    for c in $connections; do
+        out=$work/wrk-$name-$c.txt
+        BENCH_BODY=$here/$body wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$here/post.lua" "$url" >"$out" 2>&1 \
+            || { cat "$out" >&2; die "wrk failed for $name c=$c"; }
+        line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; die "no result line from wrk for $name c=$c"; }
+        printf '%s\t%s\t%s\n' "$name" "$c" "${line#BENCH }" >>"$results"
+        printf 'bench: %-14s c=%-3s %s\n' "$name" "$c" "${line#BENCH }" >&2
+    done
+}
+
+native_path=/v1beta/models/$model:generateContent
+stream_path="/v1beta/models/$model:streamGenerateContent?alt=sse"
+
+run_case nginx-native "$nginx_url$native_path" native.json
+run_case nginx-stream "$nginx_url$stream_path" native.json
+if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
+    run_case fg-openai "$fg_url/v1/chat/completions" openai.json
+    run_case fg-native "$fg_url$native_path" native.json
+    run_case fg-openai-sse "$fg_url/v1/chat/completions" openai-stream.json
+    run_case mock-openai "$mock_url/v1/chat/completions" openai.json
+    run_case mock-native "$mock_url$native_path" native.json
+fi
+
+# --- table -------------------------------------------------------------------------------
+python3 - "$results" "$seconds" <<'EOF'
+import sys
+rows = []
+for line in open(sys.argv[1]):
+    name, c, fields = line.rstrip("\n").split("\t")
+    kv = dict(f.split("=") for f in fields.split())
+    rows.append((name, int(c), float(kv["rps"]), int(kv["p50_us"]), int(kv["p99_us"]), int(kv["errors"])))
+by = {(r[0], r[1]): r for r in rows}
+baseline = {"fg-openai": "nginx-native", "fg-native": "nginx-native", "fg-openai-sse": "nginx-stream"}
+print(f"\nwrk -t1, {sys.argv[2]} s per run; latencies in microseconds; overhead = Flashgate - nginx direct")
+header = f"{'case':<14} {'c':>3} {'RPS':>10} {'p50':>8} {'p99':>8} {'+p50':>8} {'+p99':>8} {'errors':>7}"
+print(header)
+print("-" * len(header))
+for name, c, rps, p50, p99, errors in rows:
+    base = by.get((baseline.get(name), c))
+    over50 = f"{p50 - base[3]:>8}" if base else f"{'':>8}"
+    over99 = f"{p99 - base[4]:>8}" if base else f"{'':>8}"
+    print(f"{name:<14} {c:>3} {rps:>10.0f} {p50:>8} {p99:>8} {over50} {over99} {errors:>7}")
+if any(r[5] for r in rows):
+    print("\nsome runs had errors (non-2xx answers, timeouts or socket errors): see the wrk output", file=sys.stderr)
+    sys.exit(1)
+EOF
