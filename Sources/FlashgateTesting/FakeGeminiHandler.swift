@@ -20,6 +20,11 @@ final class FakeGeminiHandler: ChannelInboundHandler {
         case .head(let requestHead):
             head = requestHead
             body = []
+            if requestHead.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                // An interim response first, as real servers send; the client must skip past it.
+                let interim = HTTPResponseHead(version: .http1_1, status: .continue)
+                context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+            }
         case .body(let buffer):
             body.append(contentsOf: buffer.readableBytesView)
         case .end:

@@ -86,6 +86,21 @@ struct CurlTransportExchangeTests {
         }
     }
 
+    @Test func headCarriesTheFinalStatusAfter100Continue() async throws {
+        try await withTransport { transport, fake in
+            fake.enqueue(FakeReply(status: 201, headers: [(name: "X-Final", value: "yes")], chunks: [Array("ok".utf8)]))
+            let request = UpstreamRequest(
+                method: "POST", url: fake.baseURL + "/continue",
+                headers: [(name: "Expect", value: "100-continue")], body: Array("payload".utf8))
+            let response = try await collect(transport.send(request))
+            #expect(response.status == 201)
+            #expect(response.header("x-final") == "yes")
+            #expect(response.headers.count == 2)  // X-Final and Content-Length; nothing from the 100
+            #expect(response.text == "ok")
+            #expect(fake.received.first?.bodyText == "payload")
+        }
+    }
+
     @Test func unknownPathGets404GoogleError() async throws {
         try await withTransport { transport, fake in
             let response = try await collect(
