@@ -38,6 +38,7 @@ import Testing
 
     @Test func chatCompletionStreamOverUnixSocket() async throws {
         let dir = try TempDirectory()
+        defer { dir.remove() }
         var config = TestGateway.mockConfig()
         config.listen.host = nil
         config.listen.socketPath = dir.path + "/fg.sock"

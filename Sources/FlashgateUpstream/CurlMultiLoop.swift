@@ -1,0 +1,184 @@
+internal import CCurl
+import FlashgateCore
+import Foundation
+
+/// Initialised once, lazily and thread-safely (a global `let` runs through `swift_once`).
+private let curlGlobalInitResult: CURLcode = curl_global_init(Int(CURL_GLOBAL_ALL))
+
+/// The one thread that drives libcurl. It alone touches the `CURLM*` and every easy handle;
+/// other threads only post commands to the inbox and wake it with `curl_multi_wakeup`, which
+/// libcurl documents as thread-safe.
+///
+/// Invariants: `live` and every transfer's curl state are loop-thread only. `curl_multi_wakeup`
+/// is called only under the inbox lock while `stopping` is false, so it never races the final
+/// `curl_multi_cleanup`. Every transfer handed to `post(.add)` is completed exactly once.
+final class CurlMultiLoop: @unchecked Sendable {
+    enum Command {
+        case add(CurlTransfer)
+        case cancel(CurlTransfer)
+        case resume(CurlTransfer)
+    }
+
+    private struct Inbox {
+        var commands: [Command] = []
+        var stopping = false
+    }
+
+    private let multi: UnsafeMutableRawPointer
+    private let inbox = LockedState(Inbox())
+    private let exited = NSCondition()
+    private var hasExited = false  // guarded by `exited`
+    private let stats: CurlTransportStats
+    private var live: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+
+    init(maxCachedConnections: Int, stats: CurlTransportStats) {
+        precondition(curlGlobalInitResult == CURLE_OK, "curl_global_init failed")
+        guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed") }
+        self.multi = multi
+        self.stats = stats
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxCachedConnections)
+        let thread = Thread { [self] in self.run() }
+        thread.name = "flashgate-curl"
+        thread.start()
+    }
+
+    /// Any thread. After shutdown an added transfer fails at once instead of hanging.
+    func post(_ command: Command) {
+        let accepted = inbox.withLock { inbox in
+            guard !inbox.stopping else { return false }
+            inbox.commands.append(command)
+            _ = curl_multi_wakeup(multi)
+            return true
+        }
+        if !accepted, case .add(let transfer) = command {
+            transfer.continuation.finish(throwing: Self.shutDownError(transfer))
+        }
+    }
+
+    /// Asks the loop to stop without waiting; safe from a deinit.
+    func requestStop() {
+        inbox.withLock { inbox in
+            guard !inbox.stopping else { return }
+            inbox.stopping = true
+            _ = curl_multi_wakeup(multi)
+        }
+    }
+
+    /// Stops the loop, fails every open transfer and waits until the thread has let go of curl.
+    func shutdown() {
+        requestStop()
+        exited.lock()
+        while !hasExited { exited.wait() }
+        exited.unlock()
+    }
+
+    private func run() {
+        while true {
+            let (commands, stopping) = inbox.withLock { inbox in
+                defer { inbox.commands = [] }
+                return (inbox.commands, inbox.stopping)
+            }
+            for command in commands { handle(command) }
+            if stopping { break }
+            var running: Int32 = 0
+            _ = curl_multi_perform(multi, &running)
+            collectFinished()
+            let now = ContinuousClock.now
+            enforceTimeouts(at: now)
+            _ = curl_multi_poll(multi, nil, 0, pollTimeoutMilliseconds(from: now), nil)
+        }
+        tearDown()
+    }
+
+    private func handle(_ command: Command) {
+        switch command {
+        case .add(let transfer):
+            do {
+                let easy = try transfer.makeEasyHandle()
+                transfer.markStarted(at: .now)
+                guard curl_multi_add_handle(multi, easy) == CURLM_OK else {
+                    transfer.releaseEasyHandle()
+                    transfer.complete(FlashgateError(.internal, "libcurl refused a transfer to \(transfer.host)"))
+                    return
+                }
+                live[easy] = transfer
+                stats.liveTransfersCounter.add(1, ordering: .relaxed)
+            } catch {
+                transfer.complete(error)
+            }
+        case .cancel(let transfer):
+            guard let easy = transfer.easy, live[easy] === transfer else { return }
+            remove(transfer, easy: easy)
+            transfer.continuation.finish()  // already terminated by the consumer; a no-op
+        case .resume(let transfer):
+            guard let easy = transfer.easy, live[easy] === transfer, transfer.curlPaused else { return }
+            transfer.curlPaused = false
+            transfer.lastActivity = .now
+            stats.resumesCounter.add(1, ordering: .relaxed)
+            _ = curl_easy_pause(easy, CURLPAUSE_CONT)
+        }
+    }
+
+    private func collectFinished() {
+        var left: Int32 = 0
+        while let message = curl_multi_info_read(multi, &left) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                let transfer = live[easy]
+            else { continue }
+            let code = message.pointee.data.result
+            transfer.complete(code == CURLE_OK ? nil : CurlErrorMapping.error(for: code, host: transfer.host))
+            remove(transfer, easy: easy)
+        }
+    }
+
+    private func enforceTimeouts(at now: ContinuousClock.Instant) {
+        for (easy, transfer) in live {
+            guard let error = transfer.expiredTimeout(at: now) else { continue }
+            remove(transfer, easy: easy)
+            transfer.continuation.finish(throwing: error)
+        }
+    }
+
+    /// Bounded so timeouts the loop enforces itself are noticed within a millisecond or so of
+    /// their deadline; curl shortens the wait further for its own timers.
+    private func pollTimeoutMilliseconds(from now: ContinuousClock.Instant) -> Int32 {
+        var wait = 1000
+        for transfer in live.values {
+            guard let deadline = transfer.nextDeadline() else { continue }
+            wait = min(wait, max(0, (deadline - now).wholeMilliseconds))
+        }
+        return Int32(wait)
+    }
+
+    /// The live count drops first, so whoever sees the connection close also sees the count.
+    private func remove(_ transfer: CurlTransfer, easy: UnsafeMutableRawPointer) {
+        stats.liveTransfersCounter.subtract(1, ordering: .releasing)
+        live[easy] = nil
+        _ = curl_multi_remove_handle(multi, easy)
+        transfer.releaseEasyHandle()
+    }
+
+    private func tearDown() {
+        let leftover = inbox.withLock { inbox in
+            defer { inbox.commands = [] }
+            return inbox.commands
+        }
+        for (easy, transfer) in live {
+            remove(transfer, easy: easy)
+            transfer.continuation.finish(throwing: Self.shutDownError(transfer))
+        }
+        for case .add(let transfer) in leftover {
+            transfer.continuation.finish(throwing: Self.shutDownError(transfer))
+        }
+        curl_multi_cleanup(multi)
+        exited.lock()
+        hasExited = true
+        exited.broadcast()
+        exited.unlock()
+    }
+
+    private static func shutDownError(_ transfer: CurlTransfer) -> FlashgateError {
+        FlashgateError(.unavailable, "the upstream transport to \(transfer.host) was shut down")
+    }
+}

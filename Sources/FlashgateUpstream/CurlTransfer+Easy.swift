@@ -1,0 +1,122 @@
+internal import CCurl
+import FlashgateCore
+
+/// Builds the easy handle for a transfer. Kept apart from the transfer's state so the option set
+/// (HTTP/2, keep-alive, TLS, timeouts, body) reads in one place.
+extension CurlTransfer {
+    /// Loop thread only. On success `easy` and `headerList` are set and owned by the loop, which
+    /// frees them when it removes the transfer; on failure they are already freed.
+    func makeEasyHandle() throws(FlashgateError) -> UnsafeMutableRawPointer {
+        guard let handle = curl_easy_init() else {
+            throw FlashgateError(.internal, "libcurl could not create a handle for upstream \(host)")
+        }
+        easy = handle
+        do throws(FlashgateError) {
+            try configure(handle)
+        } catch {
+            releaseEasyHandle()
+            throw error
+        }
+        return handle
+    }
+
+    /// Loop thread only: frees the handle and header list (after removal from the multi handle).
+    func releaseEasyHandle() {
+        if let easy { curl_easy_cleanup(easy) }
+        if let headerList { curl_slist_free_all(headerList) }
+        easy = nil
+        headerList = nil
+    }
+
+    private func configure(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
+        guard ccurl_setopt_str(h, CURLOPT_URL, request.url) == CURLE_OK else {
+            throw FlashgateError(.internal, "libcurl rejected the URL for upstream \(host)")
+        }
+        _ = ccurl_setopt_str(h, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
+        // HTTP/2 over TLS when the server offers it, HTTP/1.1 keep-alive otherwise; wait for an
+        // existing connection to multiplex on rather than opening a second one.
+        _ = ccurl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        _ = ccurl_setopt_long(h, CURLOPT_PIPEWAIT, 1)
+        _ = ccurl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = ccurl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1)
+        _ = ccurl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2)
+        _ = ccurl_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
+        _ = ccurl_setopt_str(h, CURLOPT_ACCEPT_ENCODING, "")  // every decoding libcurl has, decoded
+        _ = ccurl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, request.timeouts.connect.wholeMilliseconds)
+        _ = ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, request.timeouts.total.wholeMilliseconds)
+        try configureMethodAndBody(h)
+        try configureHeaders(h)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = ccurl_setopt_ptr(h, CURLOPT_HEADERDATA, me)
+        _ = ccurl_setopt_ptr(h, CURLOPT_WRITEDATA, me)
+        _ = ccurl_setopt_header_cb(h) { data, size, count, userdata in
+            guard let data, let userdata else { return 0 }
+            let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+            transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
+            return size * count
+        }
+        _ = ccurl_setopt_write_cb(h) { data, size, count, userdata in
+            guard let userdata else { return 0 }
+            let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+            return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
+        }
+    }
+
+    private func configureMethodAndBody(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
+        switch request.method.uppercased() {
+        case "GET":
+            _ = ccurl_setopt_long(h, CURLOPT_HTTPGET, 1)
+            if !request.body.isEmpty {
+                try setBody(h)
+                _ = ccurl_setopt_str(h, CURLOPT_CUSTOMREQUEST, "GET")
+            }
+        case "HEAD":
+            _ = ccurl_setopt_long(h, CURLOPT_NOBODY, 1)
+        case "POST":
+            _ = ccurl_setopt_long(h, CURLOPT_POST, 1)
+            try setBody(h)
+        default:
+            guard request.method.allSatisfy({ $0.isLetter }) else {
+                throw FlashgateError(.internal, "invalid HTTP method for upstream \(host)")
+            }
+            if !request.body.isEmpty { try setBody(h) }
+            _ = ccurl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method.uppercased())
+        }
+    }
+
+    /// Copies the body with its exact size, so binary bodies with NUL bytes go out whole.
+    private func setBody(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
+        _ = ccurl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+        let code: CURLcode =
+            request.body.isEmpty
+            ? ccurl_setopt_str(h, CURLOPT_COPYPOSTFIELDS, "")
+            : request.body.withUnsafeBytes {
+                ccurl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
+            }
+        guard code == CURLE_OK else {
+            throw FlashgateError(.internal, "libcurl could not take the request body for upstream \(host)")
+        }
+    }
+
+    private func configureHeaders(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
+        var lines: [String] = []
+        for header in request.headers {
+            let text = header.name + header.value
+            guard !header.name.isEmpty, !text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+                throw FlashgateError(.internal, "a request header for upstream \(host) is malformed")
+            }
+            // "Name;" is curl's spelling for a header sent with an empty value.
+            lines.append(header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)")
+        }
+        // No "Expect: 100-continue" round trip for large bodies unless the caller asked for it.
+        if !request.headers.contains(where: { $0.name.lowercased() == "expect" }) { lines.append("Expect:") }
+        for line in lines {
+            guard let next = curl_slist_append(headerList, line) else {
+                throw FlashgateError(.internal, "libcurl could not take the request headers for upstream \(host)")
+            }
+            headerList = next
+        }
+        _ = ccurl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList)
+    }
+}

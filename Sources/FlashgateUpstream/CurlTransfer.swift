@@ -1,0 +1,162 @@
+internal import CCurl
+import FlashgateCore
+
+/// One request's life on the multi loop: its easy handle, the stream it feeds and the flow
+/// control shared with the consumer.
+///
+/// Invariants: the easy handle, header list and every `var` below `flow` are touched only on the
+/// loop thread (curl's callbacks run there too). The consumer side touches only `flow`, under its
+/// lock, and the continuation, which is Sendable. `.head` is yielded exactly once, before any body.
+final class CurlTransfer: @unchecked Sendable {
+    struct Flow {
+        var bufferedBytes = 0
+        var pauseRequested = false
+    }
+
+    let request: UpstreamRequest
+    let host: String
+    let continuation: AsyncThrowingStream<UpstreamEvent, any Error>.Continuation
+    private let limits: CurlTransport.Configuration
+    private let stats: CurlTransportStats
+    private let flow = LockedState(Flow())
+
+    var easy: UnsafeMutableRawPointer?
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    private var headers: [UpstreamHeader] = []
+    private var headSent = false
+    /// curl holds this transfer paused because the consumer is behind; idle time does not count.
+    var curlPaused = false
+    private var startedAt = ContinuousClock.now
+    var lastActivity = ContinuousClock.now
+
+    init(
+        request: UpstreamRequest, continuation: AsyncThrowingStream<UpstreamEvent, any Error>.Continuation,
+        limits: CurlTransport.Configuration, stats: CurlTransportStats
+    ) {
+        self.request = request
+        self.host = CurlErrorMapping.host(of: request.url)
+        self.continuation = continuation
+        self.limits = limits
+        self.stats = stats
+    }
+
+    /// Loop thread: the transfer was just attached to the multi handle.
+    func markStarted(at now: ContinuousClock.Instant) {
+        startedAt = now
+        lastActivity = now
+    }
+
+    /// Loop thread, from the header callback: one header line, status line or blank line.
+    func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
+        lastActivity = .now
+        guard !headSent else { return }  // trailers after the body are not part of the head
+        // Work on bytes: "\r\n" is one Character in Swift, so trimming a String by "\r" misses it.
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == UInt8(ascii: "\r") || bytes[end - 1] == UInt8(ascii: "\n") { end -= 1 }
+        let line = Substring(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<end]), as: UTF8.self))
+        if line.hasPrefix("HTTP/") {
+            headers = []  // a new response block: 100-continue, a redirect or a proxy CONNECT
+        } else if line.isEmpty {
+            let status = responseCode()
+            if status >= 200 { emitHead(status: status) }
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = String(line[..<colon])
+            var value = line[line.index(after: colon)...]
+            while let first = value.first, first == " " || first == "\t" { value.removeFirst() }
+            while let last = value.last, last == " " || last == "\t" { value.removeLast() }
+            headers.append(UpstreamHeader(name, String(value)))
+        }
+    }
+
+    /// Loop thread, from the write callback. Returns the bytes taken or `CURL_WRITEFUNC_PAUSE`,
+    /// after which curl keeps the data and delivers it again once resumed.
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        lastActivity = .now
+        guard !bytes.isEmpty else { return 0 }
+        let highWater = limits.highWaterBytes
+        let buffered: Int? = flow.withLock { flow in
+            if flow.bufferedBytes >= highWater {
+                flow.pauseRequested = true
+                return nil
+            }
+            flow.bufferedBytes += bytes.count
+            return flow.bufferedBytes
+        }
+        guard let buffered else {
+            curlPaused = true
+            stats.pausesCounter.add(1, ordering: .relaxed)
+            limits.onPause?()
+            return Int(CURL_WRITEFUNC_PAUSE)
+        }
+        stats.noteBuffered(buffered)
+        if !headSent { emitHead(status: responseCode()) }
+        continuation.yield(.body(Array(bytes)))
+        return bytes.count
+    }
+
+    /// Any thread: the consumer took `count` bytes. True when curl should be resumed.
+    func consumed(_ count: Int) -> Bool {
+        let lowWater = limits.lowWaterBytes
+        return flow.withLock { flow in
+            flow.bufferedBytes -= count
+            guard flow.pauseRequested, flow.bufferedBytes <= lowWater else { return false }
+            flow.pauseRequested = false
+            return true
+        }
+    }
+
+    /// Loop thread: ends the stream, successfully when `error` is nil. Needs the easy handle
+    /// still alive for the status of a response without a header block.
+    func complete(_ error: FlashgateError?) {
+        if let error {
+            continuation.finish(throwing: error)
+        } else {
+            if !headSent { emitHead(status: responseCode()) }
+            continuation.finish()
+        }
+    }
+
+    /// Loop thread: the timeout that has run out at `now`, if any.
+    func expiredTimeout(at now: ContinuousClock.Instant) -> FlashgateError? {
+        let timeouts = request.timeouts
+        if !headSent, timeouts.firstByte > .zero, now - startedAt >= timeouts.firstByte {
+            return FlashgateError(
+                .upstreamTimeout,
+                "no response head from upstream \(host) within \(timeouts.firstByte.wholeMilliseconds) ms")
+        }
+        if headSent, !curlPaused, timeouts.idle > .zero, now - lastActivity >= timeouts.idle {
+            return FlashgateError(
+                .upstreamTimeout, "upstream \(host) sent no bytes for \(timeouts.idle.wholeMilliseconds) ms")
+        }
+        return nil
+    }
+
+    /// Loop thread: when the loop must look at this transfer again for its own timeouts.
+    func nextDeadline() -> ContinuousClock.Instant? {
+        let timeouts = request.timeouts
+        if !headSent { return timeouts.firstByte > .zero ? startedAt + timeouts.firstByte : nil }
+        return !curlPaused && timeouts.idle > .zero ? lastActivity + timeouts.idle : nil
+    }
+
+    private func emitHead(status: Int) {
+        headSent = true
+        continuation.yield(.head(status: status, headers: headers))
+        headers = []
+    }
+
+    private func responseCode() -> Int {
+        guard let easy else { return 0 }
+        var code = 0
+        _ = ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
+        return code
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up so a tiny positive limit never becomes "no limit".
+    var wholeMilliseconds: Int {
+        let (seconds, attoseconds) = components
+        let millis = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        return Int(attoseconds % 1_000_000_000_000_000 == 0 ? millis : millis + 1)
+    }
+}

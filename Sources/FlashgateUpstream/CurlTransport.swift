@@ -1,0 +1,72 @@
+internal import CCurl
+import FlashgateCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The real upstream transport: libcurl multi on one dedicated thread, HTTP/2 where offered and
+/// pooled keep-alive connections otherwise, responses streamed as they arrive.
+///
+/// Invariants: never retries (the retry owner sits above); at most about `highWaterBytes` plus
+/// one curl write (16 KiB) of body is buffered per response before the transfer is paused; a
+/// response whose consumer stops iterating is removed from the multi handle promptly.
+package final class CurlTransport: UpstreamTransport {
+    /// Flow-control limits and test hooks.
+    package struct Configuration: Sendable {
+        /// Pause the transfer once this many body bytes wait for the consumer.
+        package var highWaterBytes: Int
+        /// Resume a paused transfer once the consumer has drained to this many bytes.
+        package var lowWaterBytes: Int
+        /// Idle connections the multi handle keeps for reuse.
+        package var maxCachedConnections: Int
+        /// Called on the loop thread each time a transfer is paused; for tests.
+        var onPause: (@Sendable () -> Void)?
+
+        package init(highWaterBytes: Int = 256 * 1024, lowWaterBytes: Int = 64 * 1024, maxCachedConnections: Int = 64) {
+            precondition(lowWaterBytes >= 0 && lowWaterBytes < highWaterBytes, "low water must be below high water")
+            self.highWaterBytes = highWaterBytes
+            self.lowWaterBytes = lowWaterBytes
+            self.maxCachedConnections = maxCachedConnections
+        }
+    }
+
+    package let stats = CurlTransportStats()
+    private let configuration: Configuration
+    private let loop: CurlMultiLoop
+
+    package init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        loop = CurlMultiLoop(maxCachedConnections: configuration.maxCachedConnections, stats: stats)
+    }
+
+    deinit { loop.requestStop() }
+
+    /// libcurl with `CURLOPT_NOSIGNAL` no longer guards its writes against SIGPIPE, so a peer that
+    /// closes mid-write would kill the process. Call once at startup.
+    package static func ignoreSIGPIPE() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    package func send(_ request: UpstreamRequest) -> UpstreamResponse {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: UpstreamEvent.self, throwing: (any Error).self, bufferingPolicy: .unbounded)
+        let transfer = CurlTransfer(request: request, continuation: continuation, limits: configuration, stats: stats)
+        let loop = self.loop
+        continuation.onTermination = { reason in
+            if case .cancelled = reason { loop.post(.cancel(transfer)) }
+        }
+        loop.post(.add(transfer))
+        return UpstreamResponse(stream) { count in
+            if transfer.consumed(count) { loop.post(.resume(transfer)) }
+        }
+    }
+
+    /// Stops the loop thread; open responses fail with `.unavailable`. Blocks briefly until the
+    /// thread has released libcurl.
+    package func shutdown() {
+        loop.shutdown()
+    }
+}

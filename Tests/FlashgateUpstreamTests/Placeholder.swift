@@ -1,4 +1,0 @@
-import Testing
-@testable import FlashgateUpstream
-
-@Test func placeholderUpstream() { #expect(Bool(true)) }
