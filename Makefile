@@ -21,7 +21,7 @@ ARGS ?=
 
 ## deps: install the missing Debian packages (only those), with sudo when not root
 deps:
-	@scripts/apt-install-missing.sh $(DEB_PACKAGES) $(VENV_PACKAGE)
+	@.ci/apt-install-missing.sh $(DEB_PACKAGES) $(VENV_PACKAGE)
 
 ## build: debug build of every target
 build:
@@ -43,7 +43,7 @@ e2e:
 
 ## bench: release build and wrk runs; BENCH_SECONDS sets each run's length
 bench: deps
-	@scripts/apt-install-missing.sh $(BENCH_PACKAGES)
+	@.ci/apt-install-missing.sh $(BENCH_PACKAGES)
 	Tests/bench/run.sh
 
 ## clean: remove build outputs and the e2e virtualenv (never the store in .flashgate/)

@@ -2,7 +2,7 @@
 # Installs those of the named Debian packages that are not installed yet, and nothing else.
 # Runs `apt-get update` once, only when something is missing. Uses sudo when not root.
 #
-#   scripts/apt-install-missing.sh libcurl4-openssl-dev liblmdb-dev
+#   .ci/apt-install-missing.sh libcurl4-openssl-dev liblmdb-dev
 set -euo pipefail
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
