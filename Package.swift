@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "FlashgateWireTests", dependencies: ["FlashgateWire", "FlashgateTesting"]),
         .testTarget(name: "FlashgateUpstreamTests", dependencies: ["FlashgateUpstream", "FlashgateTesting"]),
         .testTarget(name: "FlashgateStorageTests", dependencies: ["FlashgateStorage", "FlashgateTesting"]),
-        .testTarget(name: "FlashgateServerTests", dependencies: ["FlashgateServer", "FlashgateTesting"]),
+        .testTarget(name: "FlashgateServerTests", dependencies: ["FlashgateServer", "FlashgateUpstream", "FlashgateTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,6 +15,21 @@ extension Gateway {
         }
     }
 
+    /// `GET /v1beta/models` in Gemini's shape: configured ids, then the passthrough upstream's
+    /// models as it described them.
+    func nativeListModels() -> GatewayResult {
+        let configured: [JSONValue] = routes.configuredModelIDs.map { ["name": .string("models/\($0)")] }
+        guard let passthrough = routes.passthroughRoute else {
+            return .immediate(.json(["models": .array(configured)]))
+        }
+        return .deferred { [self] writer in
+            let upstream = await upstreamModels(passthrough)?["models"]?.arrayValue ?? []
+            let names = Set(configured.compactMap { $0["name"]?.stringValue })
+            let merged = configured + upstream.filter { !names.contains($0["name"]?.stringValue ?? "") }
+            await writer.respond(.json(["models": .array(merged)]))
+        }
+    }
+
     func model(_ id: String) -> GatewayResult {
         if routes.configuredModelIDs.contains(id) { return .immediate(.json(ModelList.openAIModel(id))) }
         guard let passthrough = routes.passthroughRoute else { return .immediate(.error(notFound(id), dialect: .openAI)) }
@@ -34,16 +49,20 @@ extension Gateway {
 
     /// The passthrough route's model ids; an unreachable upstream lists nothing rather than failing.
     private func upstreamModelIDs(_ resolved: ResolvedRoute) async -> [String] {
+        await upstreamModels(resolved).map(ModelList.geminiIDs) ?? []
+    }
+
+    private func upstreamModels(_ resolved: ResolvedRoute) async -> JSONValue? {
         do {
             let answer = try await Self.collect(resolved.transport.send(routes.listRequest(resolved.route)))
             guard answer.isSuccess else {
                 logger.warning("model list failed", metadata: ["route": "\(resolved.route.name)", "status": "\(answer.status)"])
-                return []
+                return nil
             }
-            return ModelList.geminiIDs(try JSONParser.parse(answer.body))
+            return try JSONParser.parse(answer.body)
         } catch {
             logger.warning("model list failed", metadata: ["route": "\(resolved.route.name)", "error": "\(error)"])
-            return []
+            return nil
         }
     }
 

@@ -31,6 +31,8 @@ package final class Gateway: Sendable {
             return .immediate(.json(["status": ready ? "ready" : "starting"], status: ready ? .ok : .serviceUnavailable))
         case .listModels:
             return listModels()
+        case .nativeListModels:
+            return nativeListModels()
         case .model(let id):
             return model(id)
         case .chatCompletions:

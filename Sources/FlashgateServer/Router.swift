@@ -6,6 +6,7 @@ package enum Endpoint: Sendable, Equatable {
     case health
     case ready
     case listModels
+    case nativeListModels
     case model(id: String)
     case chatCompletions
     case native(model: String, method: NativeMethod)
@@ -17,6 +18,7 @@ package enum Endpoint: Sendable, Equatable {
         case "/healthz": return method == .GET || method == .HEAD ? .health : .methodNotAllowed(.openAI, allowed: "GET")
         case "/readyz": return method == .GET || method == .HEAD ? .ready : .methodNotAllowed(.openAI, allowed: "GET")
         case "/v1/models": return method == .GET ? .listModels : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/v1beta/models": return method == .GET ? .nativeListModels : .methodNotAllowed(.google, allowed: "GET")
         case "/v1/chat/completions":
             return method == .POST ? .chatCompletions : .methodNotAllowed(.openAI, allowed: "POST")
         default: break

@@ -149,3 +149,15 @@ enum FileManagerShim {
         return stat(path, &info) == 0
     }
 }
+
+@Suite struct NativeModelListTests {
+    @Test func nativeListHasGeminiShape() async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let list = try await client.request("GET", "/v1beta/models")
+        let names = list?.json?["models"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        #expect(names.contains("models/gemini-3.5-flash"))
+        await client.close()
+        await gateway.stop()
+    }
+}
