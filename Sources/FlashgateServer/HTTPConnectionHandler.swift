@@ -35,8 +35,12 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     }
 
     private var context: ChannelHandlerContext?
+    private var executor: EventLoopTaskExecutor?
 
-    package func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    package func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        executor = EventLoopTaskExecutor(context.eventLoop)
+    }
 
     package func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
@@ -116,7 +120,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         case .immediate(let response):
             write(response, context: context, writer: writer)
         case .deferred(let work):
-            task = Task { await work(writer) }
+            task = Task(executorPreference: executor) { await work(writer) }
         }
     }
 

@@ -27,46 +27,58 @@ package final class ResponseWriter: Sendable {
         return HTTPResponseHead(version: .http1_1, status: status, headers: fields)
     }
 
-    /// Starts a streamed response (chunked transfer encoding).
-    package func writeHead(status: HTTPResponseStatus, headers: [(String, String)]) async throws {
-        let head = head(status: status, headers: headers, contentLength: nil)
-        try await loop.flatSubmit { [context] in
-            context.value.writeAndFlush(NIOAny(HTTPServerResponsePart.head(head)))
-        }.get()
+    /// Runs `body` on the event loop: directly when the task already runs there (the usual case,
+    /// see `EventLoopTaskExecutor`), by a hop otherwise.
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> EventLoopFuture<T>) async throws -> T {
+        if loop.inEventLoop { return try await body().get() }
+        return try await loop.flatSubmit(body).get()
     }
 
+    /// Starts a streamed response (chunked transfer encoding). The head is flushed with the first
+    /// body write.
+    package func writeHead(status: HTTPResponseStatus, headers: [(String, String)]) async throws {
+        let head = head(status: status, headers: headers, contentLength: nil)
+        try await onLoop { [context] in
+            context.value.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+            return context.value.eventLoop.makeSucceededVoidFuture()
+        }
+    }
+
+    /// Writes and flushes body bytes; returns when they reached the socket, so a slow client
+    /// slows the upstream down instead of growing buffers.
     package func writeBody(_ bytes: [UInt8]) async throws {
         guard !bytes.isEmpty else { return }
-        try await loop.flatSubmit { [context] in
+        try await onLoop { [context] in
             let ctx = context.value
             let buffer = ctx.channel.allocator.buffer(bytes: bytes)
             return ctx.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))))
-        }.get()
+        }
     }
 
     /// Ends the response; the connection is then ready for the next request or closed.
     package func end() async {
-        try? await loop.flatSubmit { [context, handler] in
+        try? await onLoop { [context, handler] in
             context.value.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).always { _ in
                 handler.value.responseEnded(context: context.value)
             }
-        }.get()
+        }
     }
 
-    /// Writes a whole response in one hop.
+    /// Writes a whole response at once.
     package func respond(_ response: GatewayResponse) async {
-        try? await loop.flatSubmit { [context, handler, self] in
+        try? await onLoop { [context, handler, self] in
             let ctx = context.value
             handler.value.write(response, context: ctx, writer: self)
             return ctx.eventLoop.makeSucceededVoidFuture()
-        }.get()
+        }
     }
 
     /// Ends a broken stream by closing the connection, so the client sees a truncated response
     /// rather than a complete one.
     package func abort() async {
-        try? await loop.submit { [context] in
+        try? await onLoop { [context] in
             context.value.close(promise: nil)
-        }.get()
+            return context.value.eventLoop.makeSucceededVoidFuture()
+        }
     }
 }

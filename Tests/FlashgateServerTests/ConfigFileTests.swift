@@ -1,0 +1,65 @@
+import FlashgateCore
+import FlashgateTesting
+import Foundation
+import Testing
+
+@testable import FlashgateServer
+
+@Suite struct ConfigFileTests {
+    static let examplePath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../deploy/flashgate.example.yaml").standardized.path
+
+    @Test func theShippedExampleIsValid() throws {
+        let config = try ConfigFile.load(path: Self.examplePath, environment: ["GEMINI_API_KEY": "k"])
+        #expect(config.listen.socketPath == "/run/flashgate/flashgate.sock")
+        #expect(config.listen.socketMode == 0o660)
+        #expect(config.routes.map(\.name) == ["gemini", "offline"])
+        #expect(config.models.first { $0.id == "fast" }?.upstreamModel == "gemini-2.5-flash")
+    }
+
+    @Test func yamlErrorsAndTypeErrorsAreReported() {
+        #expect(throws: ConfigError.self) { try ConfigFile.parse("listen: [unclosed", environment: [:]) }
+        #expect {
+            try ConfigFile.parse("listen:\n  port: eighty\n", environment: [:])
+        } throws: { error in
+            "\(error)".hasPrefix("listen.port:")
+        }
+    }
+
+    @Test func emptyFileMeansDefaults() throws {
+        let config = try ConfigFile.parse("", environment: [:])
+        #expect(config.routes.map(\.kind) == [.mock])
+    }
+
+    @Test func staleSocketFileIsReplacedAndRemovedAtShutdown() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let path = dir.file("s.sock")
+        // A socket file left behind by a process that died without cleaning up.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        close(fd)
+        #expect(FileManager.default.fileExists(atPath: path))
+
+        var config = TestGateway.mockConfig()
+        config.listen.host = nil
+        config.listen.socketPath = path
+        config.listen.socketMode = 0o600
+        let gateway = try await TestGateway.start(config: config)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let client = try await RawHTTPClient.connect(unixSocket: path)
+        #expect(try await client.request("GET", "/readyz")?.status == 200)
+        await client.close()
+        await gateway.stop()
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+}
