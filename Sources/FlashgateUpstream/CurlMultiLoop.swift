@@ -109,8 +109,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
         case .cancel(let transfer):
             guard let easy = transfer.easy, live[easy] === transfer else { return }
-            remove(transfer, easy: easy)
-            transfer.continuation.finish()  // already terminated by the consumer; a no-op
+            remove(transfer, easy: easy) { transfer.continuation.finish() }  // already terminated: a no-op
         case .resume(let transfer):
             guard let easy = transfer.easy, live[easy] === transfer, transfer.curlPaused else { return }
             transfer.curlPaused = false
@@ -127,16 +126,15 @@ final class CurlMultiLoop: @unchecked Sendable {
                 let transfer = live[easy]
             else { continue }
             let code = message.pointee.data.result
-            transfer.complete(code == CURLE_OK ? nil : CurlErrorMapping.error(for: code, host: transfer.host))
-            remove(transfer, easy: easy)
+            let error = code == CURLE_OK ? nil : CurlErrorMapping.error(for: code, host: transfer.host)
+            remove(transfer, easy: easy) { transfer.complete(error) }
         }
     }
 
     private func enforceTimeouts(at now: ContinuousClock.Instant) {
         for (easy, transfer) in live {
             guard let error = transfer.expiredTimeout(at: now) else { continue }
-            remove(transfer, easy: easy)
-            transfer.continuation.finish(throwing: error)
+            remove(transfer, easy: easy) { transfer.complete(error) }
         }
     }
 
@@ -151,11 +149,14 @@ final class CurlMultiLoop: @unchecked Sendable {
         return Int32(wait)
     }
 
-    /// The live count drops first, so whoever sees the connection close also sees the count.
-    private func remove(_ transfer: CurlTransfer, easy: UnsafeMutableRawPointer) {
+    /// Detaches a transfer and ends its stream. The live count drops first, so whoever sees the
+    /// stream end or the connection close also sees the count; `finish` runs while the handle can
+    /// still answer `curl_easy_getinfo`; the handle is freed last.
+    private func remove(_ transfer: CurlTransfer, easy: UnsafeMutableRawPointer, finish: () -> Void) {
         stats.liveTransfersCounter.subtract(1, ordering: .releasing)
         live[easy] = nil
         _ = curl_multi_remove_handle(multi, easy)
+        finish()
         transfer.releaseEasyHandle()
     }
 
@@ -165,8 +166,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             return inbox.commands
         }
         for (easy, transfer) in live {
-            remove(transfer, easy: easy)
-            transfer.continuation.finish(throwing: Self.shutDownError(transfer))
+            remove(transfer, easy: easy) { transfer.complete(Self.shutDownError(transfer)) }
         }
         for case .add(let transfer) in leftover {
             transfer.continuation.finish(throwing: Self.shutDownError(transfer))

@@ -101,6 +101,26 @@ struct CurlTransportExchangeTests {
         }
     }
 
+    @Test func defaultRepliesCoverTheGeminiEndpoints() async throws {
+        try await withTransport { transport, fake in
+            let base = fake.baseURL + "/v1beta/models/gemini-fake-2"
+            let body = Array("{}".utf8)
+            let stream = try await collect(
+                transport.send(UpstreamRequest(method: "POST", url: base + ":streamGenerateContent", body: body)))
+            let events = try #require(try JSONParser.parse(stream.body).arrayValue)
+            #expect(events.count == 3)
+            let texts = events.compactMap {
+                $0["candidates"]?.arrayValue?.first?["content"]?["parts"]?.arrayValue?.first?["text"]?.stringValue
+            }
+            #expect(texts.joined() == "Hello from FakeGemini")
+            #expect(events.last?["candidates"]?.arrayValue?.first?["finishReason"]?.stringValue == "STOP")
+            #expect(events.last?["usageMetadata"]?["candidatesTokenCount"]?.intValue == 3)
+            let count = try await collect(
+                transport.send(UpstreamRequest(method: "POST", url: base + ":countTokens", body: body)))
+            #expect(try JSONParser.parse(count.body)["totalTokens"]?.intValue == 5)
+        }
+    }
+
     @Test func unknownPathGets404GoogleError() async throws {
         try await withTransport { transport, fake in
             let response = try await collect(
