@@ -20,7 +20,10 @@ let package = Package(
         .target(name: "FlashgateCore"),
         .target(name: "FlashgateWire", dependencies: ["FlashgateCore"]),
         .target(name: "FlashgateUpstream", dependencies: ["FlashgateCore", "CCurl"]),
-        .target(name: "FlashgateStorage", dependencies: ["FlashgateCore", "CLMDB", "CZlib"]),
+        .target(
+            name: "FlashgateStorage",
+            dependencies: ["FlashgateCore", "CLMDB", "CZlib", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "FlashgateServer",
             dependencies: [

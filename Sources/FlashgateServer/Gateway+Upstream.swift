@@ -40,12 +40,9 @@ extension Gateway {
         return FlashgateError(.internal, "internal error while calling the upstream")
     }
 
-    func completeChat(
-        _ chat: ChatRequest, upstream: UpstreamRequest, transport: any UpstreamTransport, id: String, created: Int,
-        writer: ResponseWriter
-    ) async {
+    func completeChat(_ call: ChatCall, writer: ResponseWriter) async {
         do {
-            let answer = try await Self.collect(transport.send(upstream))
+            let answer = try await Self.collect(call.resolved.transport.send(call.upstream))
             guard answer.isSuccess else {
                 await writer.respond(.error(.fromUpstream(status: answer.status, body: answer.body), dialect: .openAI))
                 return
@@ -56,7 +53,8 @@ extension Gateway {
             } catch {
                 throw FlashgateError(.upstreamProtocol, "the upstream answered with invalid JSON")
             }
-            let rendered = ChatResponse.render(parsed, model: chat.model, id: id, created: created)
+            let rendered = ChatResponse.render(parsed, model: call.chat.model, id: call.id, created: call.created)
+            signatures.save(team: Self.defaultTeam, route: call.resolved.route.name, signatures: rendered.signatures)
             await writer.respond(.json(rendered.body))
         } catch is CancellationError {
             return
@@ -66,11 +64,8 @@ extension Gateway {
         }
     }
 
-    func streamChat(
-        _ chat: ChatRequest, upstream: UpstreamRequest, transport: any UpstreamTransport, id: String, created: Int,
-        writer: ResponseWriter
-    ) async {
-        var iterator = transport.send(upstream).makeAsyncIterator()
+    func streamChat(_ call: ChatCall, writer: ResponseWriter) async {
+        var iterator = call.resolved.transport.send(call.upstream).makeAsyncIterator()
         let status: Int
         do {
             guard case .head(let code, _) = try await iterator.next() else {
@@ -92,7 +87,11 @@ extension Gateway {
         }
 
         var decoder = SSEDecoder()
-        var translator = ChatStreamTranslator(model: chat.model, id: id, created: created, includeUsage: chat.includeUsage)
+        var translator = ChatStreamTranslator(
+            model: call.chat.model, id: call.id, created: call.created, includeUsage: call.chat.includeUsage)
+        defer {
+            signatures.save(team: Self.defaultTeam, route: call.resolved.route.name, signatures: translator.signatures)
+        }
         do {
             while let event = try await iterator.next() {
                 guard case .body(let bytes) = event else { continue }

@@ -11,13 +11,18 @@ import Synchronization
 package final class Gateway: Sendable {
     package let routes: RouteTable
     package let readiness: Readiness
+    let signatures: any SignatureStore
     let logger: Logger
     /// Unix seconds, injected so rendered answers are reproducible in tests.
     let now: @Sendable () -> Int
 
-    package init(routes: RouteTable, readiness: Readiness, logger: Logger, now: @escaping @Sendable () -> Int) {
+    package init(
+        routes: RouteTable, readiness: Readiness, signatures: any SignatureStore, logger: Logger,
+        now: @escaping @Sendable () -> Int
+    ) {
         self.routes = routes
         self.readiness = readiness
+        self.signatures = signatures
         self.logger = logger
         self.now = now
     }
@@ -63,7 +68,7 @@ package final class Gateway: Sendable {
     }
 
     private func chatCompletions(_ request: GatewayRequest) -> GatewayResult {
-        let chat: ChatRequest
+        var chat: ChatRequest
         let resolved: ResolvedRoute
         do throws(FlashgateError) {
             chat = try ChatRequest.translate(try Self.parseBody(request))
@@ -74,16 +79,21 @@ package final class Gateway: Sendable {
         } catch {
             return .immediate(.error(error, dialect: .openAI))
         }
+        chat.applyThinking(upstreamModel: resolved.upstreamModel)
+        chat.attachSignatures(route: resolved.route.name, upstreamModel: resolved.upstreamModel) { id in
+            signatures.lookup(team: Self.defaultTeam, toolCallID: id)
+        }
         let body = JSONWriter.encode(.object(chat.gemini))
         let upstream = routes.request(
             resolved, method: chat.stream ? .streamGenerateContent : .generateContent, sse: true, body: body)
         let id = "chatcmpl-" + request.requestID
         let created = now()
+        let call = ChatCall(chat: chat, upstream: upstream, resolved: resolved, id: id, created: created)
         return .deferred { [self] writer in
-            if chat.stream {
-                await streamChat(chat, upstream: upstream, transport: resolved.transport, id: id, created: created, writer: writer)
+            if call.chat.stream {
+                await streamChat(call, writer: writer)
             } else {
-                await completeChat(chat, upstream: upstream, transport: resolved.transport, id: id, created: created, writer: writer)
+                await completeChat(call, writer: writer)
             }
         }
     }
@@ -109,6 +119,20 @@ package final class Gateway: Sendable {
             await passThrough(upstream, transport: resolved.transport, writer: writer)
         }
     }
+}
+
+/// One OpenAI chat call on its way upstream.
+struct ChatCall: Sendable {
+    var chat: ChatRequest
+    var upstream: UpstreamRequest
+    var resolved: ResolvedRoute
+    var id: String
+    var created: Int
+}
+
+extension Gateway {
+    /// Until teams and keys exist, every caller belongs to one team.
+    static let defaultTeam = "default"
 }
 
 /// Whether the listeners and the store are open; `/readyz` reports it.

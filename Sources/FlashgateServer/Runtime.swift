@@ -9,18 +9,18 @@ package final class Runtime: Sendable {
     package let config: FlashgateConfig
     let logger: Logger
     let http: any UpstreamTransport
-    let openStore: @Sendable (StoreConfig) throws -> any Sendable
+    let openStores: @Sendable (StoreConfig) throws -> RuntimeStores
     let closeTransport: @Sendable () -> Void
 
     package init(
         config: FlashgateConfig, logger: Logger, http: any UpstreamTransport,
-        openStore: @escaping @Sendable (StoreConfig) throws -> any Sendable,
+        openStores: @escaping @Sendable (StoreConfig) throws -> RuntimeStores,
         closeTransport: @escaping @Sendable () -> Void = {}
     ) {
         self.config = config
         self.logger = logger
         self.http = http
-        self.openStore = openStore
+        self.openStores = openStores
         self.closeTransport = closeTransport
     }
 
@@ -28,7 +28,7 @@ package final class Runtime: Sendable {
     package struct Running: Sendable {
         package let server: HTTPServer
         package let gateway: Gateway
-        let store: any Sendable
+        let stores: RuntimeStores
         let runtime: Runtime
 
         package var tcpPort: Int? { server.tcpPort }
@@ -39,26 +39,32 @@ package final class Runtime: Sendable {
             gateway.readiness.set(false)
             await server.shutdown(grace: runtime.config.limits.shutdownGrace)
             runtime.closeTransport()
+            stores.close()
             runtime.logger.info("stopped")
         }
     }
 
     package func start() async throws -> Running {
-        let store: any Sendable
+        let stores: RuntimeStores
         do {
-            store = try openStore(config.store)
+            stores = try openStores(config.store)
         } catch {
             throw FlashgateError(.unavailable, "cannot open the store at \(config.store.path): \(error)")
         }
         let readiness = Readiness()
         let gateway = Gateway(
-            routes: RouteTable(config: config, http: http), readiness: readiness, logger: logger,
-            now: { Int(Date().timeIntervalSince1970) })
-        let server = try await HTTPServer.start(
-            listen: config.listen, limits: config.limits, gateway: gateway, logger: logger)
+            routes: RouteTable(config: config, http: http), readiness: readiness, signatures: stores.signatures,
+            logger: logger, now: { Int(Date().timeIntervalSince1970) })
+        let server: HTTPServer
+        do {
+            server = try await HTTPServer.start(listen: config.listen, limits: config.limits, gateway: gateway, logger: logger)
+        } catch {
+            stores.close()
+            throw error
+        }
         readiness.set(true)
         logStartup(server)
-        return Running(server: server, gateway: gateway, store: store, runtime: self)
+        return Running(server: server, gateway: gateway, stores: stores, runtime: self)
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
@@ -88,6 +94,17 @@ package final class Runtime: Sendable {
                     "route", metadata: ["name": "\(route.name)", "base_url": "\(route.baseURL)", "key": "\(route.apiKey == nil ? "none" : "set")"])
             }
         }
+    }
+}
+
+/// The stores a running Flashgate uses, and how to close them.
+package struct RuntimeStores: Sendable {
+    package var signatures: any SignatureStore
+    package var close: @Sendable () -> Void
+
+    package init(signatures: any SignatureStore, close: @escaping @Sendable () -> Void = {}) {
+        self.signatures = signatures
+        self.close = close
     }
 }
 

@@ -8,13 +8,15 @@ package struct TestGateway: Sendable {
     package var port: Int { running.tcpPort ?? 0 }
 
     package static func start(
-        config: FlashgateConfig, http: any UpstreamTransport = MockTransport()
+        config: FlashgateConfig, http: any UpstreamTransport = MockTransport(),
+        signatures: any SignatureStore = InMemorySignatureStore()
     ) async throws -> TestGateway {
         var config = config
         if config.listen.host != nil { config.listen.port = 0 }
         var logger = Logger(label: "flashgate-test")
         logger.logLevel = .critical
-        let runtime = Runtime(config: config, logger: logger, http: http, openStore: { _ in 0 })
+        let runtime = Runtime(
+            config: config, logger: logger, http: http, openStores: { _ in RuntimeStores(signatures: signatures) })
         return TestGateway(running: try await runtime.start())
     }
 

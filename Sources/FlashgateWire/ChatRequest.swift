@@ -10,6 +10,10 @@ package struct ChatRequest: Sendable {
     package var candidateCount: Int
     /// The Gemini `generateContent` body.
     package var gemini: JSONObject
+    /// `reasoning_effort`, applied once the upstream model is known (`applyThinking`).
+    package var reasoningEffort: String?
+    /// Where thought signatures go back into the history (`attachSignatures`).
+    package var signatureSlots: [SignatureSlot] = []
 
     package init(model: String, stream: Bool, includeUsage: Bool, candidateCount: Int, gemini: JSONObject) {
         self.model = model
@@ -28,10 +32,7 @@ extension ChatRequest {
     ]
 
     /// Fields whose translation is not built yet: refused clearly instead of silently ignored.
-    static let unsupportedFields: Set<String> = [
-        "tools", "tool_choice", "functions", "function_call", "reasoning_effort", "logprobs", "top_logprobs",
-        "web_search_options", "extra_body",
-    ]
+    static let unsupportedFields: Set<String> = []
 
     /// Parses and translates an OpenAI chat-completions body.
     package static func translate(_ body: JSONValue) throws(FlashgateError) -> ChatRequest {
@@ -51,9 +52,9 @@ extension ChatRequest {
         guard !messages.isEmpty else { throw .invalid("'messages' must not be empty", param: "messages") }
 
         var gemini = JSONObject()
-        let (system, contents) = try MessageTranslator.translate(messages)
-        gemini["contents"] = .array(contents)
-        if let system { gemini["systemInstruction"] = system }
+        let conversation = try MessageTranslator.translate(messages)
+        gemini["contents"] = .array(conversation.contents)
+        if let system = conversation.system { gemini["systemInstruction"] = system }
 
         var generation = JSONObject()
         if let v = try reader.number("temperature", in: 0...2) { generation["temperature"] = v }
@@ -73,6 +74,48 @@ extension ChatRequest {
         if let format = reader.take("response_format"), !format.isNull {
             try ResponseFormat.apply(format, to: &generation)
         }
+        if let logprobs = try reader.bool("logprobs"), logprobs { generation["responseLogprobs"] = true }
+        if let top = try reader.integer("top_logprobs", min: 0) {
+            if top > 20 { throw .invalid("'top_logprobs' must be at most 20", param: "top_logprobs") }
+            if generation["responseLogprobs"] == nil {
+                throw .invalid("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
+            }
+            generation["logprobs"] = JSONValue(top)
+        }
+
+        var tools: [JSONValue] = []
+        var declarations: [JSONValue] = []
+        if let value = reader.take("tools"), !value.isNull {
+            declarations += try ToolDeclarations.declarations(value, param: "tools")
+        }
+        if let value = reader.take("functions"), !value.isNull {
+            declarations += try ToolDeclarations.declarations(value, param: "functions")
+        }
+        if !declarations.isEmpty { tools.append(["functionDeclarations": .array(declarations)]) }
+        if let value = reader.take("web_search_options"), !value.isNull {
+            guard value.objectValue != nil else {
+                throw .invalid("'web_search_options' must be an object", param: "web_search_options")
+            }
+            tools.append(["googleSearch": .object(JSONObject())])
+        }
+        if !tools.isEmpty { gemini["tools"] = .array(tools) }
+        for key in ["tool_choice", "function_call"] {
+            if let value = reader.take(key), !value.isNull {
+                gemini["toolConfig"] = ["functionCallingConfig": try ToolDeclarations.callingConfig(value, param: key)]
+            }
+        }
+
+        var reasoningEffort: String?
+        if let value = reader.take("reasoning_effort"), !value.isNull {
+            guard let effort = value.stringValue, ThinkingConfig.efforts.contains(effort) else {
+                throw .invalid(
+                    "'reasoning_effort' must be one of none, minimal, low, medium, high", param: "reasoning_effort")
+            }
+            reasoningEffort = effort
+        }
+        try GoogleExtensions.apply(
+            reader.take("google"), reader.take("extra_body")?["google"], reader.take("safety_settings"),
+            to: &gemini, generation: &generation, hasReasoningEffort: reasoningEffort != nil)
         if !generation.isEmpty { gemini["generationConfig"] = .object(generation) }
 
         let stream = try reader.bool("stream") ?? false
@@ -95,7 +138,10 @@ extension ChatRequest {
             }
             // Anything else is an OpenAI-only field (known or future): dropped, never forwarded.
         }
-        return ChatRequest(model: model, stream: stream, includeUsage: includeUsage, candidateCount: n, gemini: gemini)
+        var request = ChatRequest(model: model, stream: stream, includeUsage: includeUsage, candidateCount: n, gemini: gemini)
+        request.reasoningEffort = reasoningEffort
+        request.signatureSlots = conversation.signatureSlots
+        return request
     }
 
     private static func stopSequences(_ value: JSONValue) throws(FlashgateError) -> [String] {
@@ -148,5 +194,51 @@ struct FieldReader {
         guard let value = take(key), !value.isNull else { return nil }
         guard let b = value.boolValue else { throw .invalid("'\(key)' must be a boolean, got \(value.typeName)", param: key) }
         return b
+    }
+}
+
+extension ChatRequest {
+    /// Gemini's documented stand-in signature (base64 of `skip_thought_signature_validator`) for
+    /// a history whose real signature is unknown or was issued by another route.
+    package static let skipSignature = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
+
+    /// Sets the thinking settings for `reasoning_effort` now that the upstream model is known.
+    package mutating func applyThinking(upstreamModel: String) {
+        guard let effort = reasoningEffort, let config = ThinkingConfig.config(effort: effort, upstreamModel: upstreamModel)
+        else { return }
+        var generation = gemini["generationConfig"]?.objectValue ?? JSONObject()
+        generation["thinkingConfig"] = config
+        gemini["generationConfig"] = .object(generation)
+    }
+
+    /// Puts a thought signature on the first function call of every assistant step. A signature
+    /// Flashgate stored goes back only to the route that issued it; on another route, or when
+    /// none is known on a Gemini 3 model, the documented stand-in is sent instead, so the call
+    /// succeeds rather than failing with a missing or corrupted signature.
+    package mutating func attachSignatures(
+        route: String, upstreamModel: String, lookup: (String) -> StoredSignature?
+    ) {
+        guard !signatureSlots.isEmpty, var contents = gemini["contents"]?.arrayValue else { return }
+        let enforced: Bool
+        if case .levels = ThinkingConfig.family(upstreamModel) { enforced = true } else { enforced = false }
+        for slot in signatureSlots {
+            let signature: String?
+            if let stored = lookup(slot.toolCallID) {
+                signature = stored.route == route ? stored.signature : Self.skipSignature
+            } else if let provided = slot.providedSignature {
+                signature = provided
+            } else {
+                signature = enforced ? Self.skipSignature : nil
+            }
+            guard let signature, case .object(var content) = contents[slot.contentIndex],
+                case .array(var parts)? = content["parts"], parts.indices.contains(slot.partIndex),
+                case .object(var part) = parts[slot.partIndex]
+            else { continue }
+            part["thoughtSignature"] = .string(signature)
+            parts[slot.partIndex] = .object(part)
+            content["parts"] = .array(parts)
+            contents[slot.contentIndex] = .object(content)
+        }
+        gemini["contents"] = .array(contents)
     }
 }

@@ -2,26 +2,40 @@ import FlashgateCore
 
 /// Renders a Gemini `GenerateContentResponse` as an OpenAI `chat.completion`.
 package enum ChatResponse {
+    /// What rendering learned besides the body: usage, and the thought signatures that came
+    /// with tool calls (for Flashgate to keep).
+    package struct Rendered: Sendable {
+        package var body: JSONValue
+        package var usage: TokenUsage?
+        package var signatures: [(toolCallID: String, signature: String)]
+    }
+
     /// - Parameters:
-    ///   - id: the completion id (`chatcmpl-…`).
+    ///   - id: the completion id (`chatcmpl-…`); tool-call ids derive from it, so they are unique
+    ///     across turns.
     ///   - created: Unix seconds.
-    package static func render(
-        _ response: JSONValue, model: String, id: String, created: Int
-    ) -> (body: JSONValue, usage: TokenUsage?) {
+    package static func render(_ response: JSONValue, model: String, id: String, created: Int) -> Rendered {
         var choices: [JSONValue] = []
+        var signatures: [(String, String)] = []
         let candidates = response["candidates"]?.arrayValue ?? []
         for (position, candidate) in candidates.enumerated() {
             let index = candidate["index"]?.intValue ?? position
-            let split = CandidateParts(candidate["content"]?["parts"])
+            let parts = CandidateParts(candidate["content"]?["parts"])
             var message: JSONObject = ["role": "assistant"]
-            message["content"] = split.text.map { .string($0) } ?? .null
-            if let reasoning = split.reasoning { message["reasoning_content"] = .string(reasoning) }
+            message["content"] = parts.text.map { .string($0) } ?? .null
+            if let reasoning = parts.reasoning { message["reasoning_content"] = .string(reasoning) }
+            let calls = parts.toolCalls(idPrefix: "call_\(id.dropFirst(9))_\(index)")
+            if !calls.rendered.isEmpty { message["tool_calls"] = .array(calls.rendered) }
+            signatures += calls.signatures
+            let annotations = Grounding.annotations(candidate["groundingMetadata"])
+            if !annotations.isEmpty { message["annotations"] = .array(annotations) }
             message["refusal"] = .null
-            let reason = candidate["finishReason"]?.stringValue.map { FinishReason.openAI($0) } ?? "stop"
-            if reason == "content_filter" && split.text == nil { message["content"] = .null }
+            let reason = candidate["finishReason"]?.stringValue.map {
+                FinishReason.openAI($0, hasToolCalls: !calls.rendered.isEmpty)
+            } ?? (calls.rendered.isEmpty ? "stop" : "tool_calls")
             choices.append([
-                "index": JSONValue(index), "message": .object(message), "logprobs": .null,
-                "finish_reason": .string(reason),
+                "index": JSONValue(index), "message": .object(message),
+                "logprobs": Logprobs.openAI(candidate["logprobsResult"]), "finish_reason": .string(reason),
             ])
         }
         if choices.isEmpty {
@@ -32,29 +46,114 @@ package enum ChatResponse {
                 "finish_reason": .string(blocked ? "content_filter" : "stop"),
             ])
         }
-        let usage = TokenUsage(usageMetadata: response["usageMetadata"])
+        var usage = TokenUsage(usageMetadata: response["usageMetadata"])
+        usage?.searchQueries = Grounding.searchQueryCount(candidates)
         var body: JSONObject = [
             "id": .string(id), "object": "chat.completion", "created": JSONValue(created), "model": .string(model),
             "choices": .array(choices),
         ]
         body["usage"] = (usage ?? TokenUsage()).openAI
-        return (.object(body), usage)
+        return Rendered(body: .object(body), usage: usage, signatures: signatures)
     }
 }
 
-/// The text and thought text of one candidate's parts. Thought parts never leak into content.
+/// The text, thought text and function calls of one candidate's parts. Thought text and
+/// signatures never leak into content.
 struct CandidateParts {
     var text: String?
     var reasoning: String?
+    var calls: [(name: String, args: JSONValue, signature: String?)] = []
 
     init(_ parts: JSONValue?) {
         for part in parts?.arrayValue ?? [] {
+            if let call = part["functionCall"] {
+                let name = call["name"]?.stringValue ?? ""
+                calls.append((name, call["args"] ?? .object(JSONObject()), part["thoughtSignature"]?.stringValue))
+                continue
+            }
             guard let text = part["text"]?.stringValue else { continue }
             if part["thought"]?.boolValue == true {
                 reasoning = (reasoning ?? "") + text
-            } else {
+            } else if !text.isEmpty || part["thoughtSignature"] == nil {
                 self.text = (self.text ?? "") + text
             }
         }
+    }
+
+    /// OpenAI `tool_calls` entries, numbered from `firstIndex` (streams number calls across events).
+    func toolCalls(idPrefix: String, firstIndex: Int = 0, withIndex: Bool = false)
+        -> (rendered: [JSONValue], signatures: [(String, String)])
+    {
+        var rendered: [JSONValue] = []
+        var signatures: [(String, String)] = []
+        for (offset, call) in calls.enumerated() {
+            let number = firstIndex + offset
+            let id = "\(idPrefix)_\(number)"
+            var entry: JSONObject = [:]
+            if withIndex { entry["index"] = JSONValue(number) }
+            entry["id"] = .string(id)
+            entry["type"] = "function"
+            entry["function"] = ["name": .string(call.name), "arguments": .string(JSONWriter.string(call.args))]
+            if let signature = call.signature {
+                entry["extra_content"] = ["google": ["thought_signature": .string(signature)]]
+                signatures.append((id, signature))
+            }
+            rendered.append(.object(entry))
+        }
+        return (rendered, signatures)
+    }
+}
+
+/// Gemini `logprobsResult` → OpenAI `choices[].logprobs`.
+enum Logprobs {
+    static func openAI(_ result: JSONValue?) -> JSONValue {
+        guard let chosen = result?["chosenCandidates"]?.arrayValue else { return .null }
+        let top = result?["topCandidates"]?.arrayValue ?? []
+        let content: [JSONValue] = chosen.enumerated().map { i, candidate in
+            let alternatives: [JSONValue] = (top.indices.contains(i) ? top[i]["candidates"]?.arrayValue ?? [] : []).map {
+                ["token": $0["token"] ?? "", "logprob": $0["logProbability"] ?? 0, "bytes": .null]
+            }
+            return [
+                "token": candidate["token"] ?? "", "logprob": candidate["logProbability"] ?? 0, "bytes": .null,
+                "top_logprobs": .array(alternatives),
+            ]
+        }
+        return ["content": .array(content), "refusal": .null]
+    }
+}
+
+/// Search grounding → OpenAI `url_citation` annotations, and the search count billed per query.
+enum Grounding {
+    static func annotations(_ metadata: JSONValue?) -> [JSONValue] {
+        guard let metadata, let chunks = metadata["groundingChunks"]?.arrayValue else { return [] }
+        var result: [JSONValue] = []
+        for support in metadata["groundingSupports"]?.arrayValue ?? [] {
+            let segment = support["segment"]
+            for index in support["groundingChunkIndices"]?.arrayValue?.compactMap(\.intValue) ?? []
+            where chunks.indices.contains(index) {
+                guard let web = chunks[index]["web"], let url = web["uri"]?.stringValue else { continue }
+                result.append([
+                    "type": "url_citation",
+                    "url_citation": [
+                        "url": .string(url), "title": web["title"] ?? .string(url),
+                        "start_index": segment?["startIndex"] ?? 0, "end_index": segment?["endIndex"] ?? 0,
+                    ],
+                ])
+            }
+        }
+        if result.isEmpty {
+            for chunk in chunks {
+                guard let url = chunk["web"]?["uri"]?.stringValue else { continue }
+                result.append([
+                    "type": "url_citation",
+                    "url_citation": ["url": .string(url), "title": chunk["web"]?["title"] ?? .string(url), "start_index": 0, "end_index": 0],
+                ])
+            }
+        }
+        return result
+    }
+
+    static func searchQueryCount(_ candidates: [JSONValue]) -> Int {
+        candidates.reduce(0) { $0 + ($1["groundingMetadata"]?["webSearchQueries"]?.arrayValue?.count ?? 0) }
     }
 }

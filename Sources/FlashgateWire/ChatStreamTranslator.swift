@@ -10,8 +10,13 @@ package struct ChatStreamTranslator: Sendable {
     let includeUsage: Bool
     private var startedChoices: Set<Int> = []
     private var finishedChoices: Set<Int> = []
+    /// Tool calls sent so far per choice, so indices and ids continue across events.
+    private var callCounts: [Int: Int] = [:]
     private var blocked = false
     package private(set) var usage: TokenUsage?
+    package private(set) var searchQueries = 0
+    /// Thought signatures that came with tool calls, for Flashgate to keep.
+    package private(set) var signatures: [(toolCallID: String, signature: String)] = []
 
     package init(model: String, id: String, created: Int, includeUsage: Bool) {
         self.model = model
@@ -25,6 +30,8 @@ package struct ChatStreamTranslator: Sendable {
         var out: [UInt8] = []
         if let usage = TokenUsage(usageMetadata: event["usageMetadata"]) { self.usage = usage }
         let candidates = event["candidates"]?.arrayValue ?? []
+        searchQueries = max(searchQueries, Grounding.searchQueryCount(candidates))
+        usage?.searchQueries = searchQueries
         for (position, candidate) in candidates.enumerated() {
             let index = candidate["index"]?.intValue ?? position
             let split = CandidateParts(candidate["content"]?["parts"])
@@ -36,10 +43,22 @@ package struct ChatStreamTranslator: Sendable {
             }
             if let reasoning = split.reasoning { delta["reasoning_content"] = .string(reasoning) }
             if let text = split.text { delta["content"] = .string(text) }
-            let reason = candidate["finishReason"]?.stringValue.map { FinishReason.openAI($0) }
+            let sent = callCounts[index, default: 0]
+            let calls = split.toolCalls(idPrefix: "call_\(id.dropFirst(9))_\(index)", firstIndex: sent, withIndex: true)
+            if !calls.rendered.isEmpty {
+                delta["tool_calls"] = .array(calls.rendered)
+                callCounts[index] = sent + calls.rendered.count
+                signatures += calls.signatures
+            }
+            let annotations = Grounding.annotations(candidate["groundingMetadata"])
+            if !annotations.isEmpty { delta["annotations"] = .array(annotations) }
+            let reason = candidate["finishReason"]?.stringValue.map {
+                FinishReason.openAI($0, hasToolCalls: callCounts[index, default: 0] > 0)
+            }
             if reason != nil { finishedChoices.insert(index) }
+            let logprobs = Logprobs.openAI(candidate["logprobsResult"])
             if delta.isEmpty && reason == nil { continue }
-            out += SSEEncoder.frame(chunk(index: index, delta: delta, finishReason: reason))
+            out += SSEEncoder.frame(chunk(index: index, delta: delta, finishReason: reason, logprobs: logprobs))
         }
         if candidates.isEmpty, event["promptFeedback"]?["blockReason"] != nil, !blocked {
             blocked = true
@@ -78,12 +97,12 @@ package struct ChatStreamTranslator: Sendable {
         SSEEncoder.frame(error.openAIBody())
     }
 
-    private func chunk(index: Int, delta: JSONObject, finishReason: String?) -> JSONValue {
+    private func chunk(index: Int, delta: JSONObject, finishReason: String?, logprobs: JSONValue = .null) -> JSONValue {
         [
             "id": .string(id), "object": "chat.completion.chunk", "created": JSONValue(created), "model": .string(model),
             "choices": [
                 [
-                    "index": JSONValue(index), "delta": .object(delta), "logprobs": .null,
+                    "index": JSONValue(index), "delta": .object(delta), "logprobs": logprobs,
                     "finish_reason": finishReason.map { .string($0) } ?? .null,
                 ]
             ],

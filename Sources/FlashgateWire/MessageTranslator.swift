@@ -4,9 +4,30 @@ import FlashgateCore
 /// messages become the system instruction; consecutive turns of one role merge into one
 /// Content, as Gemini expects alternating turns.
 enum MessageTranslator {
-    static func translate(_ messages: [JSONValue]) throws(FlashgateError) -> (system: JSONValue?, contents: [JSONValue]) {
+    /// The translated conversation.
+    struct Output {
+        var system: JSONValue?
+        var contents: [JSONValue]
+        /// The first function call of each assistant step, where a thought signature belongs.
+        var signatureSlots: [SignatureSlot]
+    }
+
+    static func translate(_ messages: [JSONValue]) throws(FlashgateError) -> Output {
         var systemParts: [JSONValue] = []
         var contents: [(role: String, parts: [JSONValue])] = []
+        var slots: [SignatureSlot] = []
+        /// tool_call_id → function name, from the assistant messages seen so far.
+        var callNames: [String: String] = [:]
+
+        func append(_ parts: [JSONValue], role: String) -> (content: Int, firstPart: Int) {
+            if let last = contents.last, last.role == role {
+                let first = contents[contents.count - 1].parts.count
+                contents[contents.count - 1].parts.append(contentsOf: parts)
+                return (contents.count - 1, first)
+            }
+            contents.append((role, parts))
+            return (contents.count - 1, 0)
+        }
 
         for (index, message) in messages.enumerated() {
             let param = "messages[\(index)]"
@@ -16,36 +37,42 @@ enum MessageTranslator {
             guard let role = object["role"]?.stringValue else {
                 throw .invalid("'\(param).role' is required and must be a string", param: "\(param).role")
             }
-            let geminiRole: String
             switch role {
             case "system", "developer":
                 systemParts.append(contentsOf: try textParts(object["content"], param: "\(param).content", required: true))
-                continue
-            case "user": geminiRole = "user"
-            case "assistant": geminiRole = "model"
+            case "user":
+                let parts = try textParts(object["content"], param: "\(param).content", required: true)
+                if !parts.isEmpty { _ = append(parts, role: "user") }
+            case "assistant":
+                var parts = try textParts(object["content"], param: "\(param).content", required: false)
+                let calls = try ToolCalls.parseAssistantCalls(object, param: param)
+                for call in calls { callNames[call.id] = call.name }
+                parts += calls.map(\.part)
+                if parts.isEmpty { continue }
+                let position = append(parts, role: "model")
+                if let first = calls.first {
+                    let partIndex = position.firstPart + parts.count - calls.count
+                    slots.append(
+                        SignatureSlot(
+                            contentIndex: position.content, partIndex: partIndex, toolCallID: first.id,
+                            providedSignature: first.signature))
+                }
             case "tool", "function":
-                throw .invalid("tool messages are not supported by this Flashgate version yet", param: "\(param).role")
+                let part = try ToolCalls.functionResponse(object, role: role, param: param, callNames: callNames)
+                _ = append([part], role: "user")
             default:
                 throw .invalid(
                     "'\(param).role' must be one of system, developer, user, assistant or tool; got '\(role)'",
                     param: "\(param).role")
-            }
-            if object["tool_calls"] != nil && object["tool_calls"]?.isNull == false {
-                throw .invalid("tool calls are not supported by this Flashgate version yet", param: "\(param).tool_calls")
-            }
-            let parts = try textParts(object["content"], param: "\(param).content", required: role == "user")
-            if parts.isEmpty { continue }
-            if let last = contents.last, last.role == geminiRole {
-                contents[contents.count - 1].parts.append(contentsOf: parts)
-            } else {
-                contents.append((geminiRole, parts))
             }
         }
         guard !contents.isEmpty else {
             throw .invalid("'messages' must contain at least one user or assistant message", param: "messages")
         }
         let system: JSONValue? = systemParts.isEmpty ? nil : ["parts": .array(systemParts)]
-        return (system, contents.map { ["role": .string($0.role), "parts": .array($0.parts)] })
+        return Output(
+            system: system, contents: contents.map { ["role": .string($0.role), "parts": .array($0.parts)] },
+            signatureSlots: slots)
     }
 
     /// A message's content: a string, or an array of content parts.

@@ -9,6 +9,8 @@ package struct TokenUsage: Sendable, Equatable {
     package var cachedTokens: Int = 0
     package var toolUsePromptTokens: Int = 0
     package var totalTokens: Int = 0
+    /// Google Search queries the answer ran (grounding is billed per query).
+    package var searchQueries: Int = 0
 
     package init() {}
 

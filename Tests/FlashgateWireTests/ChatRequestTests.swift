@@ -77,9 +77,4 @@ import Testing
         #expect(invalid(#"{"model":"m","messages":[{"role":"system","content":"only system"}]}"#)?.param == "messages")
     }
 
-    @Test func unbuiltFeaturesAreRefusedNotIgnored() {
-        let error = invalid(#"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[]}"#)
-        #expect(error?.param == "tools")
-        #expect(error?.httpStatus == 400)
-    }
 }

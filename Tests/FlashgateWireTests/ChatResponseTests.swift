@@ -11,7 +11,8 @@ import Testing
               "finishReason":"MAX_TOKENS","index":0}],
              "usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":5,"thoughtsTokenCount":7,"cachedContentTokenCount":4,"totalTokenCount":22}}
             """)
-        let (body, usage) = ChatResponse.render(gemini, model: "my-model", id: "chatcmpl-1", created: 1_700_000_000)
+        let rendered = ChatResponse.render(gemini, model: "my-model", id: "chatcmpl-1", created: 1_700_000_000)
+        let (body, usage) = (rendered.body, rendered.usage)
         #expect(body["object"]?.stringValue == "chat.completion")
         #expect(body["model"]?.stringValue == "my-model")
         #expect(body["created"]?.intValue == 1_700_000_000)
@@ -29,7 +30,7 @@ import Testing
 
     @Test func blockedPromptIsContentFilterNotError() throws {
         let gemini = try JSONParser.parse(#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3,"totalTokenCount":3}}"#)
-        let (body, _) = ChatResponse.render(gemini, model: "m", id: "x", created: 0)
+        let body = ChatResponse.render(gemini, model: "m", id: "x", created: 0).body
         let choice = body["choices"]?.arrayValue?.first
         #expect(choice?["finish_reason"]?.stringValue == "content_filter")
         #expect(choice?["message"]?["content"] == .null)
