@@ -45,7 +45,7 @@ package enum ThinkingConfig {
             case "medium": budget = 8192
             default: budget = 24576
             }
-            return ["thinkingBudget": JSONValue(budget), "includeThoughts": .bool(budget > 0)]
+            return ["thinkingBudget": JSONValue(budget), "includeThoughts": .bool(effort != "none")]
         case .none:
             return nil
         }
