@@ -2,7 +2,10 @@ import FlashgateCore
 
 /// The offline deterministic model behind `mock` routes. It echoes the last user message,
 /// honours `maxOutputTokens` (a token is a whitespace-separated word) and stop sequences, reports
-/// realistic `usageMetadata`, and streams in several chunks. Same input, same output.
+/// realistic `usageMetadata`, and streams in several chunks. Same input, same output. It also
+/// plays the parts of Gemini that clients depend on (see MockModel+Features): function calls
+/// with Gemini 3 thought signatures and their validation, JSON answers that fit a schema,
+/// thought summaries and logprobs.
 package enum MockModel {
     package static let models = ["gemini-3.5-flash", "gemini-3.1-pro", "gemini-2.5-flash", "gemini-2.5-pro"]
 
@@ -11,12 +14,13 @@ package enum MockModel {
         guard let contents = request["contents"]?.arrayValue, !contents.isEmpty else {
             throw FlashgateError(.upstreamStatus, "contents is not specified", upstreamStatus: 400)
         }
+        try checkSignatures(model: model, contents: contents)
         let prompt = lastUserText(contents)
         let config = request["generationConfig"]
-        let stops = config?["stopSequences"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        var text = prompt
+        let calls = functionCalls(request, contents: contents, model: model)
+        var text = calls.isEmpty ? answerText(request, contents: contents, prompt: prompt) : ""
         var finish = "STOP"
-        for stop in stops where !stop.isEmpty {
+        for stop in config?["stopSequences"]?.arrayValue?.compactMap(\.stringValue) ?? [] where !stop.isEmpty {
             if let range = text.range(of: stop) { text = String(text[..<range.lowerBound]) }
         }
         var tokens = words(text)
@@ -24,27 +28,46 @@ package enum MockModel {
             tokens = Array(tokens.prefix(max(limit, 0)))
             finish = "MAX_TOKENS"
         }
+        let thought: String? =
+            config?["thinkingConfig"]?["includeThoughts"]?.boolValue == true
+            ? "Thinking about: " + String(prompt.prefix(40)) : nil
+        let thoughtTokens = thought.map { words($0).count } ?? 0
         let candidateCount = max(1, config?["candidateCount"]?.intValue ?? 1)
         let promptTokens = max(1, (promptCharacters(request) + 3) / 4)
-        let usage: JSONValue = [
-            "promptTokenCount": JSONValue(promptTokens), "candidatesTokenCount": JSONValue(tokens.count),
-            "totalTokenCount": JSONValue(promptTokens + tokens.count),
+        let outputTokens = tokens.count + calls.count * 4
+        var usage: JSONObject = [
+            "promptTokenCount": JSONValue(promptTokens), "candidatesTokenCount": JSONValue(outputTokens),
+            "totalTokenCount": JSONValue(promptTokens + outputTokens + thoughtTokens),
             "promptTokensDetails": [["modality": "TEXT", "tokenCount": JSONValue(promptTokens)]],
         ]
+        if thoughtTokens > 0 { usage["thoughtsTokenCount"] = JSONValue(thoughtTokens) }
         let responseID = "mock-" + String(stableHash(prompt), radix: 16)
-        let pieces = stream ? split(tokens, into: 4) : [tokens.joined()]
-        return pieces.enumerated().map { offset, piece in
+
+        // Each piece is the parts of one event: thoughts first, then text pieces or the calls.
+        var pieces: [[JSONValue]] = []
+        if let thought { pieces.append([["text": .string(thought), "thought": true]]) }
+        if !calls.isEmpty {
+            pieces.append(calls)
+        } else {
+            let texts = stream ? split(tokens, into: 4) : [tokens.joined()]
+            pieces += texts.map { [["text": .string($0)]] }
+        }
+        if !stream { pieces = [pieces.flatMap { $0 }] }
+        let logprobs: JSONValue? = config?["responseLogprobs"]?.boolValue == true
+            ? logprobsResult(tokens, top: config?["logprobs"]?.intValue ?? 0) : nil
+        return pieces.enumerated().map { offset, parts in
             let last = offset == pieces.count - 1
             let candidates: [JSONValue] = (0..<candidateCount).map { index in
-                var candidate: JSONObject = [
-                    "content": ["role": "model", "parts": [["text": .string(piece)]]], "index": JSONValue(index),
-                ]
-                if last { candidate["finishReason"] = .string(finish) }
+                var candidate: JSONObject = ["content": ["role": "model", "parts": .array(parts)], "index": JSONValue(index)]
+                if last {
+                    candidate["finishReason"] = .string(finish)
+                    if let logprobs { candidate["logprobsResult"] = logprobs }
+                }
                 return .object(candidate)
             }
             var body: JSONObject = ["candidates": .array(candidates)]
             body["usageMetadata"] =
-                last ? usage : ["promptTokenCount": JSONValue(promptTokens), "totalTokenCount": JSONValue(promptTokens)]
+                last ? .object(usage) : ["promptTokenCount": JSONValue(promptTokens), "totalTokenCount": JSONValue(promptTokens)]
             body["modelVersion"] = .string(model)
             body["responseId"] = .string(responseID)
             return .object(body)
