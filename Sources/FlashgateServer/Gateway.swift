@@ -42,6 +42,8 @@ package final class Gateway: Sendable {
             return model(id)
         case .chatCompletions:
             return chatCompletions(request)
+        case .embeddings:
+            return embeddings(request)
         case .native(let model, let method):
             return native(request, model: model, method: method)
         case .notFound(let dialect):
@@ -112,7 +114,10 @@ package final class Gateway: Sendable {
             return .immediate(.error(error, dialect: .google))
         }
         // The body goes upstream exactly as sent; the client's key is never forwarded.
-        let body = Array(buffer: request.body)
+        let body =
+            method == .batchEmbedContents
+            ? Self.nativeBatchEmbedBody(request, clientModel: model, upstreamModel: resolved.upstreamModel)
+            : Array(buffer: request.body)
         let sse = request.queryItem("alt") == "sse"
         let upstream = routes.request(resolved, method: method, sse: sse, body: body)
         return .deferred { [self] writer in

@@ -52,6 +52,10 @@ package struct MockTransport: UpstreamTransport {
                 return (200, json, chunks)
             case "countTokens":
                 return (200, json, [JSONWriter.encode(MockModel.countTokens(request: body))])
+            case "embedContent":
+                return (200, json, [JSONWriter.encode(try MockModel.embedContent(request: body))])
+            case "batchEmbedContents":
+                return (200, json, [JSONWriter.encode(try MockModel.batchEmbedContents(model: model, request: body))])
             default:
                 return notFound()
             }

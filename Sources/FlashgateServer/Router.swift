@@ -9,6 +9,7 @@ package enum Endpoint: Sendable, Equatable {
     case nativeListModels
     case model(id: String)
     case chatCompletions
+    case embeddings
     case native(model: String, method: NativeMethod)
     case notFound(Dialect)
     case methodNotAllowed(Dialect, allowed: String)
@@ -21,6 +22,7 @@ package enum Endpoint: Sendable, Equatable {
         case "/v1beta/models": return method == .GET ? .nativeListModels : .methodNotAllowed(.google, allowed: "GET")
         case "/v1/chat/completions":
             return method == .POST ? .chatCompletions : .methodNotAllowed(.openAI, allowed: "POST")
+        case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(.openAI, allowed: "POST")
         default: break
         }
         for prefix in ["/v1beta/models/", "/v1/models/"] where path.hasPrefix(prefix) {
@@ -45,4 +47,6 @@ package enum NativeMethod: String, Sendable {
     case generateContent
     case streamGenerateContent
     case countTokens
+    case embedContent
+    case batchEmbedContents
 }

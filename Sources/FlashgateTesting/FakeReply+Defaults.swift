@@ -3,6 +3,9 @@
 /// "Hello" + " from" + " FakeGemini", 5 prompt + 3 candidate = 8 tokens.
 extension FakeReply {
     package static let defaultPieces = ["Hello", " from", " FakeGemini"]
+    /// The vector of every default embedding; `1.5e-3` shows whether a float answer keeps the
+    /// upstream's literal number text.
+    package static let defaultEmbedding = "[0.125,-0.25,0.5,1.5e-3]"
     package static let defaultUsage = #"{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8}"#
 
     package static func defaultReply(for request: FakeRequest) -> FakeReply {
@@ -24,6 +27,13 @@ extension FakeReply {
                     + #""modelVersion":"\#(model)","responseId":"fake-response-1"}"#)
         }
         if path.hasSuffix(":countTokens") { return .json(#"{"totalTokens":5}"#) }
+        if path.hasSuffix(":embedContent") { return .json(#"{"embedding":{"values":\#(defaultEmbedding)}}"#) }
+        if path.hasSuffix(":batchEmbedContents") {
+            // One fixed vector per request in the body (at least one).
+            let count = max(1, request.bodyJSON?["requests"]?.arrayValue?.count ?? 1)
+            let items = Array(repeating: #"{"values":\#(defaultEmbedding)}"#, count: count)
+            return .json(#"{"embeddings":["# + items.joined(separator: ",") + "]}")
+        }
         if request.method == "GET", path.hasSuffix("/models") {
             return .json(#"{"models":[\#(modelEntry(1)),\#(modelEntry(2))]}"#)
         }
