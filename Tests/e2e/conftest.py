@@ -166,3 +166,23 @@ def gateways(workdir: Path):
 @pytest.fixture(scope="session")
 def front_url(gateways: Gateways) -> str:
     return gateways.front.base_url
+
+
+@pytest.fixture(params=["tcp", "unix"])
+def oai(request, gateways):
+    """An openai client on the front Flashgate, over TCP and over the Unix socket."""
+    import httpx
+    import openai
+
+    if request.param == "tcp":
+        client = openai.OpenAI(base_url=f"{gateways.front.base_url}/v1", api_key="sk-test", max_retries=0, timeout=30)
+    else:
+        client = openai.OpenAI(
+            base_url="http://localhost/v1",
+            api_key="sk-test",
+            max_retries=0,
+            timeout=30,
+            http_client=httpx.Client(transport=httpx.HTTPTransport(uds=gateways.socket_path)),
+        )
+    yield client
+    client.close()
