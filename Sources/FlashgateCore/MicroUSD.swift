@@ -1,0 +1,24 @@
+/// Money in whole micro-dollars (1e-6 USD). Integer end to end, so sums never drift and a
+/// budget comparison is exact.
+package struct MicroUSD: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package var value: Int64
+
+    package init(_ value: Int64) { self.value = value }
+
+    package static let zero = MicroUSD(0)
+
+    package static func < (lhs: MicroUSD, rhs: MicroUSD) -> Bool { lhs.value < rhs.value }
+    package static func + (lhs: MicroUSD, rhs: MicroUSD) -> MicroUSD { MicroUSD(lhs.value + rhs.value) }
+    package static func - (lhs: MicroUSD, rhs: MicroUSD) -> MicroUSD { MicroUSD(lhs.value - rhs.value) }
+    package static func += (lhs: inout MicroUSD, rhs: MicroUSD) { lhs.value += rhs.value }
+
+    /// Dollars with six decimals, as the `x-flashgate-cost-usd` header writes them.
+    package var dollars: String {
+        let sign = value < 0 ? "-" : ""
+        let magnitude = value.magnitude
+        let fraction = String(magnitude % 1_000_000)
+        return "\(sign)\(magnitude / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+    }
+
+    package var description: String { "$" + dollars }
+}
