@@ -80,14 +80,19 @@ extension FlashgateConfig {
                     throw ConfigError(path: map.child("route"), reason: "no route is named '\(route)'")
                 }
                 let upstream = try map.string("upstream_model")
+                let cacheTTL = try map.duration("cache_ttl")
                 try map.finish()
                 if models.contains(where: { $0.id == id }) {
                     throw ConfigError(path: map.child("id"), reason: "model '\(id)' is defined twice")
                 }
-                models.append(ModelConfig(id: id, route: route, upstreamModel: upstream))
+                var model = ModelConfig(id: id, route: route, upstreamModel: upstream)
+                model.cacheTTL = cacheTTL
+                models.append(model)
             }
             config.models = models
         }
+
+        if let cache = try top.map("cache") { config.cache = try CacheConfig.load(cache) }
 
         if var log = try top.map("log") {
             if let level = try log.string("level") {
@@ -155,8 +160,11 @@ extension FlashgateConfig {
         }
         let apiVersion = try map.string("api_version") ?? "v1beta"
         let passthrough = try map.bool("passthrough") ?? false
+        let cacheTTL = try map.duration("cache_ttl")
         try map.finish()
-        return RouteConfig(
+        var route = RouteConfig(
             name: name, kind: kind, baseURL: baseURL, apiKey: apiKey, apiVersion: apiVersion, passthrough: passthrough)
+        route.cacheTTL = cacheTTL
+        return route
     }
 }

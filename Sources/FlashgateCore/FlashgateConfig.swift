@@ -11,6 +11,7 @@ package struct FlashgateConfig: Sendable {
     package var routes: [RouteConfig]
     package var models: [ModelConfig]
     package var log: LogConfig
+    package var cache = CacheConfig()
 
     package init(
         listen: ListenConfig = ListenConfig(), limits: LimitsConfig = LimitsConfig(), store: StoreConfig = StoreConfig(),
@@ -118,6 +119,8 @@ package struct RouteConfig: Sendable, Equatable {
     package var apiKey: Secret?
     /// The API version path used for upstream calls (`v1beta`).
     package var apiVersion: String = "v1beta"
+    /// How long answers from this route stay cached (overrides `cache.ttl`).
+    package var cacheTTL: Duration?
     /// Model ids that are not configured go to the first passthrough route, unchanged.
     package var passthrough: Bool
 
@@ -139,6 +142,8 @@ package struct ModelConfig: Sendable, Equatable {
     package var route: String
     /// The model name sent upstream (defaults to `id`).
     package var upstreamModel: String
+    /// How long answers for this model stay cached (overrides the route's and `cache.ttl`).
+    package var cacheTTL: Duration?
 
     package init(id: String, route: String, upstreamModel: String? = nil) {
         self.id = id

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateStorage
 import FlashgateWire
 import Logging
 import NIOCore
@@ -11,20 +12,32 @@ import Synchronization
 package final class Gateway: Sendable {
     package let routes: RouteTable
     package let readiness: Readiness
+    let config: FlashgateConfig
     let signatures: any SignatureStore
+    /// The response cache; nil when it is off or could not be opened.
+    let cache: ResponseCacheStore?
+    let flights = FlightTable()
+    let prices: PriceTable
     let logger: Logger
     /// Unix seconds, injected so rendered answers are reproducible in tests.
     let now: @Sendable () -> Int
+    /// Unix milliseconds for cache times, injected for tests on a manual clock.
+    let nowMilliseconds: @Sendable () -> Int64
 
     package init(
-        routes: RouteTable, readiness: Readiness, signatures: any SignatureStore, logger: Logger,
-        now: @escaping @Sendable () -> Int
+        config: FlashgateConfig, routes: RouteTable, readiness: Readiness, signatures: any SignatureStore,
+        cache: ResponseCacheStore?, prices: PriceTable = PriceTable(), logger: Logger,
+        now: @escaping @Sendable () -> Int, nowMilliseconds: @escaping @Sendable () -> Int64
     ) {
+        self.config = config
         self.routes = routes
         self.readiness = readiness
         self.signatures = signatures
+        self.cache = cache
+        self.prices = prices
         self.logger = logger
         self.now = now
+        self.nowMilliseconds = nowMilliseconds
     }
 
     package func handle(_ request: GatewayRequest) -> GatewayResult {
@@ -88,22 +101,34 @@ package final class Gateway: Sendable {
         let body = JSONWriter.encode(.object(chat.gemini))
         let upstream = routes.request(
             resolved, method: chat.stream ? .streamGenerateContent : .generateContent, sse: true, body: body)
-        let id = "chatcmpl-" + request.requestID
-        let created = now()
-        let call = ChatCall(chat: chat, upstream: upstream, resolved: resolved, id: id, created: created)
-        return .deferred { [self] writer in
-            if call.chat.stream {
-                await streamChat(call, writer: writer)
-            } else {
-                await completeChat(call, writer: writer)
-            }
+        let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
+        return generate(
+            generateCall(request, model: chat.model, body: .object(chat.gemini), upstream: upstream, resolved: resolved, mode: mode))
+    }
+
+    /// The cache key, policy and TTL of one generation.
+    private func generateCall(
+        _ request: GatewayRequest, model: String, body: JSONValue, upstream: UpstreamRequest, resolved: ResolvedRoute,
+        mode: AnswerMode
+    ) -> GenerateCall {
+        let team = Self.defaultTeam
+        let scope = config.cache.scope == .shared ? "shared" : "team:" + team
+        var ttl = config.cacheTTL(model: model, route: resolved.route)
+        if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
+            ttl = .seconds(seconds)
         }
+        return GenerateCall(
+            key: CacheKey.make(endpoint: .generate, model: model, scope: scope, body: body),
+            policy: CachePolicy(headers: request.headers, enabled: cache != nil && config.cache.enabled), ttl: ttl,
+            upstream: upstream, resolved: resolved, mode: mode, clientModel: model, team: team)
     }
 
     private func native(_ request: GatewayRequest, model: String, method: NativeMethod) -> GatewayResult {
         let resolved: ResolvedRoute
+        let parsed: JSONValue
         do throws(FlashgateError) {
-            guard try Self.parseBody(request).objectValue != nil else {
+            parsed = try Self.parseBody(request)
+            guard parsed.objectValue != nil else {
                 throw FlashgateError.invalid("the request body must be a JSON object")
             }
             guard let route = routes.resolve(model: model) else {
@@ -119,20 +144,18 @@ package final class Gateway: Sendable {
             ? Self.nativeBatchEmbedBody(request, clientModel: model, upstreamModel: resolved.upstreamModel)
             : Array(buffer: request.body)
         let sse = request.queryItem("alt") == "sse"
+        if method == .generateContent || method == .streamGenerateContent {
+            // Generations go through the cache and coalescing; streams are read as SSE upstream
+            // whatever form the client asked for, so every form renders from the same events.
+            let mode: AnswerMode = method == .generateContent ? .nativeJSON : (sse ? .nativeSSE : .nativeArray)
+            let upstream = routes.request(resolved, method: method, sse: true, body: body)
+            return generate(generateCall(request, model: model, body: parsed, upstream: upstream, resolved: resolved, mode: mode))
+        }
         let upstream = routes.request(resolved, method: method, sse: sse, body: body)
         return .deferred { [self] writer in
             await passThrough(upstream, transport: resolved.transport, writer: writer)
         }
     }
-}
-
-/// One OpenAI chat call on its way upstream.
-struct ChatCall: Sendable {
-    var chat: ChatRequest
-    var upstream: UpstreamRequest
-    var resolved: ResolvedRoute
-    var id: String
-    var created: Int
 }
 
 extension Gateway {

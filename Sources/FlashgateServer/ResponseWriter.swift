@@ -11,6 +11,9 @@ package final class ResponseWriter: Sendable {
     package let requestID: String
     private let keepAlive: Bool
 
+    /// Runs tasks on this response's event loop.
+    var taskExecutor: any TaskExecutor { EventLoopTaskExecutor(loop) }
+
     init(context: ChannelHandlerContext, handler: HTTPConnectionHandler, requestID: String, keepAlive: Bool) {
         self.loop = context.eventLoop
         self.context = NIOLoopBound(context, eventLoop: context.eventLoop)

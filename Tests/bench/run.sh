@@ -14,6 +14,8 @@
 #   nginx-stream   POST :streamGenerateContent?alt=sse straight to nginx
 #   fg-openai-sse  /v1/chat/completions with "stream":true through Flashgate
 #   mock-openai, mock-native   Flashgate's built-in mock model, no upstream (for information)
+#   fg-cache-hit, fg-cache-native   the same prompt repeated: answered from the response cache
+# Every case but the cache ones sends Cache-Control: no-store, so it measures the proxy path.
 # Overhead = Flashgate minus nginx-direct at the same connection count, at p50 and p99.
 # Needs nginx, wrk and python3 (`make bench` installs the first two when missing).
 set -euo pipefail
@@ -111,12 +113,12 @@ fi
 results=$work/results.tsv
 : >"$results"
 
-# run_case NAME URL BODYFILE
+# run_case NAME URL BODYFILE [CACHE]: CACHE=off (the default) sends Cache-Control: no-store
 run_case() {
-    local name=$1 url=$2 body=$3 c out line
+    local name=$1 url=$2 body=$3 cache=${4:-off} c out line
     for c in $connections; do
         out=$work/wrk-$name-$c.txt
-        BENCH_BODY=$here/$body wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$here/post.lua" "$url" >"$out" 2>&1 \
+        BENCH_CACHE=$cache BENCH_BODY=$here/$body wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$here/post.lua" "$url" >"$out" 2>&1 \
             || { cat "$out" >&2; die "wrk failed for $name c=$c"; }
         line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; die "no result line from wrk for $name c=$c"; }
         printf '%s\t%s\t%s\n' "$name" "$c" "${line#BENCH }" >>"$results"
@@ -135,6 +137,9 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     run_case fg-openai-sse "$fg_url/v1/chat/completions" openai-stream.json
     run_case mock-openai "$mock_url/v1/chat/completions" openai.json
     run_case mock-native "$mock_url$native_path" native.json
+    # The same prompt again and again: after the first, every answer comes from the cache.
+    run_case fg-cache-hit "$fg_url/v1/chat/completions" openai.json on
+    run_case fg-cache-native "$fg_url$native_path" native.json on
 fi
 
 # --- table -------------------------------------------------------------------------------

@@ -1,0 +1,89 @@
+import FlashgateCore
+import FlashgateWire
+
+/// How a client asked for a generation: which dialect and whether streamed.
+enum AnswerMode: Sendable {
+    /// OpenAI chat completions; `chat.stream` decides JSON or SSE.
+    case openAI(ChatRequest, id: String, created: Int)
+    case nativeJSON
+    case nativeSSE
+    /// `streamGenerateContent` without `alt=sse`: one JSON array, written as it grows.
+    case nativeArray
+
+    var dialect: Dialect {
+        if case .openAI = self { return .openAI }
+        return .google
+    }
+
+    var isStreaming: Bool {
+        switch self {
+        case .openAI(let chat, _, _): chat.stream
+        case .nativeJSON: false
+        case .nativeSSE, .nativeArray: true
+        }
+    }
+}
+
+/// Renders a sequence of Gemini response events in one client's mode. The same code serves a
+/// live upstream answer, a coalesced one and a cache hit, so every path says the same thing.
+struct AnswerRendering {
+    let mode: AnswerMode
+    private var translator: ChatStreamTranslator?
+    private var assembler = GeminiAnswerAssembler()
+    private var events = 0
+    /// Thought signatures returned with tool calls, for the signature store.
+    private(set) var signatures: [(toolCallID: String, signature: String)] = []
+
+    init(_ mode: AnswerMode) {
+        self.mode = mode
+        if case .openAI(let chat, let id, let created) = mode, chat.stream {
+            translator = ChatStreamTranslator(model: chat.model, id: id, created: created, includeUsage: chat.includeUsage)
+        }
+    }
+
+    var contentType: String { mode.isStreaming && !isNativeArray ? "text/event-stream" : "application/json" }
+
+    private var isNativeArray: Bool {
+        if case .nativeArray = mode { return true }
+        return false
+    }
+
+    /// The bytes for one event (nothing for modes that answer once at the end).
+    mutating func render(_ event: JSONValue) -> [UInt8] {
+        assembler.add(event)
+        events += 1
+        switch mode {
+        case .openAI:
+            return translator?.translate(event: event) ?? []
+        case .nativeJSON:
+            return []
+        case .nativeSSE:
+            return SSEEncoder.frame(event)
+        case .nativeArray:
+            return Array((events == 1 ? "[" : ",\r\n").utf8) + JSONWriter.encode(event)
+        }
+    }
+
+    /// The closing bytes: the whole body for JSON modes, the end of the stream otherwise.
+    mutating func finish() -> [UInt8] {
+        switch mode {
+        case .openAI(let chat, let id, let created):
+            if let translator {
+                signatures = translator.signatures
+                return translator.finish()
+            }
+            let rendered = ChatResponse.render(assembler.response, model: chat.model, id: id, created: created)
+            signatures = rendered.signatures
+            return JSONWriter.encode(rendered.body)
+        case .nativeJSON:
+            return JSONWriter.encode(assembler.response)
+        case .nativeSSE:
+            return []
+        case .nativeArray:
+            return Array((events == 0 ? "[]" : "]").utf8)
+        }
+    }
+
+    /// The complete answer so far, for usage and cost.
+    var answer: GeminiAnswerAssembler { assembler }
+}

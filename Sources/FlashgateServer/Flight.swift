@@ -1,0 +1,124 @@
+import FlashgateCore
+import NIOConcurrencyHelpers
+
+/// One upstream generation shared by every identical request in flight (single flight). The
+/// leader's upstream call publishes Gemini response events here; every subscriber, the leader's
+/// own client included, reads them from the first event on, whenever it joined, and renders them
+/// in its own dialect and mode.
+///
+/// Invariants: events are only appended; `outcome` is set once; a subscriber that goes away
+/// never cancels the upstream call while others still wait. When the last subscriber leaves
+/// before the end, the call is cancelled.
+final class Flight: Sendable {
+    enum Outcome: Sendable {
+        case success
+        case failure(FlashgateError)
+    }
+
+    private struct State {
+        var events: [JSONValue] = []
+        var outcome: Outcome?
+        var subscribers: [Int: AsyncThrowingStream<JSONValue, any Error>.Continuation] = [:]
+        var nextID = 0
+        var everSubscribed = 0
+        var upstream: Task<Void, Never>?
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// How many subscribers joined over the flight's life (the leader counts).
+    var subscriberCount: Int { state.withLockedValue { $0.everSubscribed } }
+
+    func setUpstream(_ task: Task<Void, Never>) {
+        let cancelNow = state.withLockedValue { state -> Bool in
+            state.upstream = task
+            return state.subscribers.isEmpty && state.outcome == nil && state.everSubscribed > 0
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    /// Every event so far, then the live ones, then the end (or the error).
+    func subscribe() -> AsyncThrowingStream<JSONValue, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<JSONValue, any Error>.makeStream()
+        let id = state.withLockedValue { state -> Int? in
+            for event in state.events { continuation.yield(event) }
+            switch state.outcome {
+            case .success?:
+                continuation.finish()
+                return nil
+            case .failure(let error)?:
+                continuation.finish(throwing: error)
+                return nil
+            case nil:
+                let id = state.nextID
+                state.nextID += 1
+                state.everSubscribed += 1
+                state.subscribers[id] = continuation
+                return id
+            }
+        }
+        if let id {
+            continuation.onTermination = { [weak self] reason in
+                if case .cancelled = reason { self?.leave(id) }
+            }
+        } else {
+            state.withLockedValue { $0.everSubscribed += 1 }
+        }
+        return stream
+    }
+
+    private func leave(_ id: Int) {
+        let upstream = state.withLockedValue { state -> Task<Void, Never>? in
+            state.subscribers[id] = nil
+            return state.subscribers.isEmpty && state.outcome == nil ? state.upstream : nil
+        }
+        upstream?.cancel()
+    }
+
+    func publish(_ event: JSONValue) {
+        let subscribers = state.withLockedValue { state -> [AsyncThrowingStream<JSONValue, any Error>.Continuation] in
+            guard state.outcome == nil else { return [] }
+            state.events.append(event)
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.yield(event) }
+    }
+
+    func finish(_ outcome: Outcome) {
+        let subscribers = state.withLockedValue { state -> [AsyncThrowingStream<JSONValue, any Error>.Continuation] in
+            guard state.outcome == nil else { return [] }
+            state.outcome = outcome
+            defer { state.subscribers = [:] }
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers {
+            switch outcome {
+            case .success: subscriber.finish()
+            case .failure(let error): subscriber.finish(throwing: error)
+            }
+        }
+    }
+}
+
+/// The flights in progress, by cache key.
+final class FlightTable: Sendable {
+    private let flights = NIOLockedValueBox<[CacheKey: Flight]>([:])
+
+    /// The flight for `key`, and whether the caller leads it (and must start the upstream call).
+    func join(_ key: CacheKey) -> (flight: Flight, leader: Bool) {
+        flights.withLockedValue { flights in
+            if let flight = flights[key] { return (flight, false) }
+            let flight = Flight()
+            flights[key] = flight
+            return (flight, true)
+        }
+    }
+
+    func remove(_ key: CacheKey, _ flight: Flight) {
+        flights.withLockedValue { flights in
+            if flights[key] === flight { flights[key] = nil }
+        }
+    }
+
+    var count: Int { flights.withLockedValue { $0.count } }
+}

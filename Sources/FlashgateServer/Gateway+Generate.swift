@@ -1,0 +1,240 @@
+import FlashgateCore
+import FlashgateStorage
+import FlashgateWire
+import NIOHTTP1
+
+/// What a request allows the cache to do, from its `Cache-Control` header.
+struct CachePolicy: Sendable {
+    var lookup = true
+    var store = true
+    var coalesce = true
+
+    /// `no-store`: neither look up nor store (nor join others); `no-cache`: skip the lookup, still
+    /// store. An in-flight answer is fresh, so `no-cache` may still join one.
+    init(headers: HTTPHeaders, enabled: Bool) {
+        guard enabled else {
+            lookup = false
+            store = false
+            coalesce = false
+            return
+        }
+        for value in headers[canonicalForm: "cache-control"] {
+            switch value.lowercased() {
+            case "no-store":
+                lookup = false
+                store = false
+                coalesce = false
+            case "no-cache":
+                lookup = false
+            default:
+                break
+            }
+        }
+    }
+
+    var bypass: Bool { !lookup && !store && !coalesce }
+}
+
+/// One generation on its way: where it goes, how it is cached, and how the client wants it.
+struct GenerateCall: Sendable {
+    var key: CacheKey
+    var policy: CachePolicy
+    var ttl: Duration
+    var upstream: UpstreamRequest
+    var resolved: ResolvedRoute
+    var mode: AnswerMode
+    var clientModel: String
+    var team: String
+}
+
+extension Gateway {
+    /// The generation path shared by OpenAI chat and native generate calls: a cache hit is
+    /// answered now, on the event loop; otherwise the call joins an identical one in flight or
+    /// leads a new one.
+    func generate(_ call: GenerateCall) -> GatewayResult {
+        if call.policy.lookup, let cache {
+            if let hit = cache.lookup(call.key.digest), let response = try? JSONParser.parse(hit.body) {
+                cache.recordHit(savedMicroUSD: hit.costMicroUSD)
+                return .immediate(renderHit(response, call: call, saved: MicroUSD(hit.costMicroUSD)))
+            }
+            cache.recordMiss()
+        }
+        let flight: Flight
+        let outcome: String
+        if call.policy.coalesce {
+            let joined = flights.join(call.key)
+            flight = joined.flight
+            outcome = joined.leader ? "miss" : "joined"
+            if joined.leader { return .deferred { [self] writer in await lead(flight, call, writer, outcome) } }
+        } else {
+            flight = Flight()
+            outcome = call.policy.bypass ? "bypass" : "miss"
+            return .deferred { [self] writer in await lead(flight, call, writer, outcome, inTable: false) }
+        }
+        return .deferred { [self] writer in await serve(flight, call, writer: writer, cacheOutcome: outcome) }
+    }
+
+    private func lead(_ flight: Flight, _ call: GenerateCall, _ writer: ResponseWriter, _ outcome: String, inTable: Bool = true)
+        async
+    {
+        // The subscription comes first, so the upstream call always has someone to serve.
+        let events = flight.subscribe()
+        let pump = Task(executorPreference: writer.taskExecutor) { [self] in
+            await self.pump(flight, call, inTable: inTable)
+        }
+        flight.setUpstream(pump)
+        await serve(events, call, writer: writer, cacheOutcome: outcome)
+    }
+
+    private func serve(_ flight: Flight, _ call: GenerateCall, writer: ResponseWriter, cacheOutcome: String) async {
+        await serve(flight.subscribe(), call, writer: writer, cacheOutcome: cacheOutcome)
+    }
+
+    /// Reads the shared events and writes them in this client's mode.
+    private func serve(
+        _ events: AsyncThrowingStream<JSONValue, any Error>, _ call: GenerateCall, writer: ResponseWriter,
+        cacheOutcome: String
+    ) async {
+        var rendering = AnswerRendering(call.mode)
+        let headers = [("content-type", rendering.contentType), ("x-flashgate-cache", cacheOutcome)]
+        var started = false
+        do {
+            for try await event in events {
+                let bytes = rendering.render(event)
+                if call.mode.isStreaming {
+                    if !started {
+                        try await writer.writeHead(status: .ok, headers: headers + [("cache-control", "no-cache")])
+                        started = true
+                    }
+                    try await writer.writeBody(bytes)
+                }
+            }
+            let tail = rendering.finish()
+            saveSignatures(rendering, call)
+            if call.mode.isStreaming {
+                if !started { try await writer.writeHead(status: .ok, headers: headers + [("cache-control", "no-cache")]) }
+                try await writer.writeBody(tail)
+                await writer.end()
+            } else {
+                var response = GatewayResponse(status: .ok, headers: headers, body: tail)
+                if let cost = cost(of: rendering.answer, model: call.resolved.upstreamModel) {
+                    response.headers.append(("x-flashgate-cost-usd", cost.dollars))
+                }
+                await writer.respond(response)
+            }
+        } catch {
+            if Task.isCancelled || error is CancellationError { return }
+            let failure = Self.gatewayError(error)
+            if !started {
+                var response = GatewayResponse.error(failure, dialect: call.mode.dialect)
+                response.headers.append(("x-flashgate-cache", cacheOutcome))
+                await writer.respond(response)
+            } else if case .openAI = call.mode {
+                try? await writer.writeBody(ChatStreamTranslator.errorFrame(failure))
+                await writer.end()
+            } else {
+                await writer.abort()
+            }
+        }
+    }
+
+    private func saveSignatures(_ rendering: AnswerRendering, _ call: GenerateCall) {
+        guard !rendering.signatures.isEmpty else { return }
+        signatures.save(team: call.team, route: call.resolved.route.name, signatures: rendering.signatures)
+    }
+
+    /// The one upstream call of a flight: publishes each Gemini event as it arrives, stores a
+    /// complete successful answer, and ends the flight with the outcome every subscriber sees.
+    private func pump(_ flight: Flight, _ call: GenerateCall, inTable: Bool) async {
+        defer { if inTable { flights.remove(call.key, flight) } }
+        var assembler = GeminiAnswerAssembler()
+        do {
+            var iterator = call.resolved.transport.send(call.upstream).makeAsyncIterator()
+            guard case .head(let status, _) = try await iterator.next() else {
+                throw FlashgateError(.upstreamProtocol, "the upstream closed the connection without answering")
+            }
+            guard (200..<300).contains(status) else {
+                var body: [UInt8] = []
+                while case .body(let bytes) = try await iterator.next() { body += bytes }
+                throw FlashgateError.fromUpstream(status: status, body: body)
+            }
+            let sse = call.upstream.url.hasSuffix("alt=sse")
+            var decoder = SSEDecoder()
+            var whole: [UInt8] = []
+            while let event = try await iterator.next() {
+                guard case .body(let bytes) = event else { continue }
+                if sse {
+                    for payload in decoder.feed(bytes) { try publish(payload, flight, &assembler) }
+                } else {
+                    whole += bytes
+                }
+            }
+            if sse {
+                if let payload = decoder.finish() { try publish(payload, flight, &assembler) }
+            } else {
+                try publish(whole, flight, &assembler)
+            }
+            if call.policy.store, assembler.isCompleteSuccess, let cache, call.ttl > .zero {
+                let now = nowMilliseconds()
+                let cost = cost(of: assembler, model: call.resolved.upstreamModel) ?? .zero
+                let usage = TokenUsage(usageMetadata: assembler.response["usageMetadata"]) ?? TokenUsage()
+                cache.store(
+                    call.key.digest,
+                    CacheEntry(
+                        body: JSONWriter.encode(assembler.response), team: call.team, model: call.clientModel,
+                        createdAtMs: now, expiresAtMs: now + call.ttl.milliseconds, costMicroUSD: cost.value,
+                        usage: [
+                            "prompt": usage.promptTokens, "output": usage.completionTokens, "thoughts": usage.thoughtsTokens,
+                            "cached": usage.cachedTokens,
+                        ]))
+            }
+            flight.finish(.success)
+        } catch {
+            flight.finish(.failure(Self.gatewayError(error)))
+        }
+    }
+
+    private func publish(_ payload: [UInt8], _ flight: Flight, _ assembler: inout GeminiAnswerAssembler) throws {
+        guard let event = try? JSONParser.parse(payload) else {
+            throw FlashgateError(.upstreamProtocol, "the upstream sent an answer that is not JSON")
+        }
+        if event["error"] != nil {
+            throw FlashgateError.fromUpstream(status: event["error"]?["code"]?.intValue ?? 500, body: payload)
+        }
+        assembler.add(event)
+        flight.publish(event)
+    }
+
+    /// A cache hit, rendered at once: usage as recorded, cost $0, and what it saved.
+    private func renderHit(_ response: JSONValue, call: GenerateCall, saved: MicroUSD) -> GatewayResponse {
+        var rendering = AnswerRendering(call.mode)
+        var body: [UInt8] = []
+        for event in GeminiAnswerRenderer.events(response) { body += rendering.render(event) }
+        body += rendering.finish()
+        saveSignatures(rendering, call)
+        return GatewayResponse(
+            status: .ok,
+            headers: [
+                ("content-type", rendering.contentType), ("x-flashgate-cache", "hit"), ("x-flashgate-cost-usd", "0.000000"),
+                ("x-flashgate-cost-saved-usd", saved.dollars),
+            ], body: body)
+    }
+
+    func cost(of answer: GeminiAnswerAssembler, model: String) -> MicroUSD? {
+        guard let usage = TokenUsage(usageMetadata: answer.response["usageMetadata"]) else { return nil }
+        return prices.cost(usage.billable, model: model)
+    }
+}
+
+extension TokenUsage {
+    /// The counts that cost money: thinking is billed as output.
+    package var billable: BillableUsage {
+        BillableUsage(
+            promptTokens: promptTokens + toolUsePromptTokens, cachedTokens: cachedTokens, outputTokens: completionTokens,
+            searchQueries: searchQueries)
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
