@@ -63,6 +63,52 @@ package enum Zlib {
         return output
     }
 
+    /// Restores a zlib stream whose inflated size is known in advance (a cache entry records it),
+    /// straight from borrowed bytes such as a memory-mapped value: one inflate call into an
+    /// exactly sized array. Throws unless the stream is whole, checksummed, followed by nothing,
+    /// and inflates to exactly `exactOutputBytes`.
+    package static func decompress(_ bytes: UnsafeRawBufferPointer, exactOutputBytes: Int) throws(ZlibError) -> [UInt8] {
+        guard exactOutputBytes >= 0, bytes.count <= Int(UInt32.max), exactOutputBytes < Int(UInt32.max) else {
+            throw ZlibError(reason: .outputTooLarge, message: "sizes beyond 4 GiB are not supported")
+        }
+        var stream = z_stream()
+        let initStatus = czlib_inflateInit2(&stream, windowBits)
+        guard initStatus == Z_OK else { throw ZlibError(reason: .internal, message: "inflateInit2 failed with \(initStatus)") }
+        defer { inflateEnd(&stream) }
+        var status: Int32 = Z_OK
+        // One spare byte tells "exactly the expected size" from "more than expected".
+        let capacity = exactOutputBytes + 1
+        let output = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            stream.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(bytes.count)
+            stream.next_out = buffer.baseAddress
+            stream.avail_out = uInt(capacity)
+            status = inflate(&stream, Z_FINISH)
+            initialized = capacity - Int(stream.avail_out)
+        }
+        switch status {
+        case Z_STREAM_END where stream.avail_in != 0:
+            throw ZlibError(reason: .trailingData, message: "\(stream.avail_in) bytes after the end of the stream")
+        case Z_STREAM_END where output.count != exactOutputBytes:
+            throw ZlibError(reason: .corrupt, message: "inflated to \(output.count) bytes, expected \(exactOutputBytes)")
+        case Z_STREAM_END:
+            return output
+        case Z_BUF_ERROR where stream.avail_out == 0, Z_OK where stream.avail_out == 0:
+            throw ZlibError(reason: .outputTooLarge, message: "output exceeds the expected \(exactOutputBytes) bytes")
+        case Z_BUF_ERROR, Z_OK:
+            throw ZlibError(reason: .truncated, message: "the input ended before the stream did")
+        case Z_DATA_ERROR, Z_NEED_DICT:
+            throw ZlibError(reason: .corrupt, message: stream.msg.map { String(cString: $0) } ?? "invalid data")
+        default:
+            throw ZlibError(reason: .internal, message: "inflate failed with \(status)")
+        }
+    }
+
+    /// The CRC-32 (the zlib/PNG polynomial) of `bytes`.
+    package static func crc32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        UInt32(truncatingIfNeeded: CZlib.crc32(0, bytes.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(bytes.count)))
+    }
+
     /// Restores a zlib stream made by `compress`. Throws when the stream is corrupt, truncated,
     /// followed by other bytes, or would inflate to more than `maxOutputBytes`.
     package static func decompress(_ bytes: [UInt8], maxOutputBytes: Int) throws(ZlibError) -> [UInt8] {
