@@ -12,12 +12,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "FlashgateCore"),
+        .target(name: "FlashgateCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FlashgateWire", dependencies: ["FlashgateCore"]),
         .target(name: "FlashgateUpstream", dependencies: ["FlashgateCore", "CCurl"]),
         .target(
@@ -39,7 +40,7 @@ let package = Package(
         .target(
             name: "FlashgateTesting",
             dependencies: [
-                "FlashgateCore", "FlashgateWire", "FlashgateServer",
+                "FlashgateCore", "FlashgateWire", "FlashgateServer", "FlashgateStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -57,7 +58,8 @@ let package = Package(
         .testTarget(name: "FlashgateWireTests", dependencies: ["FlashgateWire", "FlashgateTesting"]),
         .testTarget(name: "FlashgateUpstreamTests", dependencies: ["FlashgateUpstream", "FlashgateTesting"]),
         .testTarget(name: "FlashgateStorageTests", dependencies: ["FlashgateStorage", "FlashgateTesting"]),
-        .testTarget(name: "FlashgateServerTests", dependencies: ["FlashgateServer", "FlashgateUpstream", "FlashgateTesting"]),
+        .testTarget(
+            name: "FlashgateServerTests", dependencies: ["FlashgateServer", "FlashgateUpstream", "FlashgateStorage", "FlashgateTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -121,4 +121,7 @@ final class FlightTable: Sendable {
     }
 
     var count: Int { flights.withLockedValue { $0.count } }
+
+    /// Subscribers that joined the flights now in progress (tests wait on it).
+    var subscriberCountTotal: Int { flights.withLockedValue { $0.values.reduce(0) { $0 + $1.subscriberCount } } }
 }

@@ -1,6 +1,7 @@
 import FlashgateCore
 import FlashgateStorage
 import FlashgateUpstream
+import Foundation
 import Logging
 
 extension Runtime {
@@ -10,14 +11,55 @@ extension Runtime {
         let curl = CurlTransport()
         self.init(
             config: config, logger: logger, http: curl,
-            openStores: { store in
-                // The cache environment holds what may be lost in a crash (thought signatures, later
-                // cached answers) and never waits for a disk flush; money will live apart from it.
-                let cache = try StoreEnvironment.open(
-                    directory: store.path + "/cache", maxSizeBytes: store.maxSizeBytes, durable: false)
-                return RuntimeStores(
-                    signatures: try LMDBSignatureStore(env: cache, logger: logger), close: { cache.close() })
-            },
+            openStores: { config in try Runtime.openStores(config, logger: logger) },
             closeTransport: { curl.shutdown() })
+    }
+}
+
+extension Runtime {
+    /// The store directory must be usable (a clear startup error otherwise). Inside it, the cache
+    /// environment holds what may be lost in a crash (cached answers, thought signatures) and never
+    /// waits for a disk flush; if it is damaged, Flashgate runs without a cache and says so.
+    package static func openStores(
+        _ config: FlashgateConfig, logger: Logger,
+        nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    ) throws -> RuntimeStores {
+        let path = config.store.path
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw FlashgateError(.unavailable, "cannot create the store directory \(path)")
+        }
+        guard access(path, W_OK) == 0 else {
+            throw FlashgateError(.unavailable, "the store directory \(path) is not writable")
+        }
+        let env: StoreEnvironment
+        do {
+            env = try StoreEnvironment.open(directory: path + "/cache", maxSizeBytes: config.store.maxSizeBytes, durable: false)
+        } catch {
+            logger.warning("response cache disabled: cannot open its store", metadata: ["path": "\(path)/cache", "error": "\(error)"])
+            return RuntimeStores(signatures: MemorySignatureStore())
+        }
+        let cache: ResponseCacheStore?
+        if config.cache.enabled {
+            do {
+                cache = try ResponseCacheStore(
+                    env: env, maxBytes: config.cache.maxSizeBytes, now: nowMilliseconds, logger: logger)
+                cache?.startSweeping(every: config.cache.sweepInterval)
+            } catch {
+                logger.warning("response cache disabled: its databases are damaged", metadata: ["error": "\(error)"])
+                cache = nil
+            }
+        } else {
+            cache = nil
+        }
+        let signatures: any SignatureStore =
+            (try? LMDBSignatureStore(env: env, logger: logger)) ?? MemorySignatureStore()
+        return RuntimeStores(
+            signatures: signatures, cache: cache,
+            close: {
+                cache?.close()
+                env.close()
+            })
     }
 }

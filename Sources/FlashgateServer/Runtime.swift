@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateStorage
 import Foundation
 import Logging
 
@@ -9,14 +10,17 @@ package final class Runtime: Sendable {
     package let config: FlashgateConfig
     let logger: Logger
     let http: any UpstreamTransport
-    let openStores: @Sendable (StoreConfig) throws -> RuntimeStores
+    let openStores: @Sendable (FlashgateConfig) throws -> RuntimeStores
+    let nowMilliseconds: @Sendable () -> Int64
     let closeTransport: @Sendable () -> Void
 
     package init(
         config: FlashgateConfig, logger: Logger, http: any UpstreamTransport,
-        openStores: @escaping @Sendable (StoreConfig) throws -> RuntimeStores,
-        closeTransport: @escaping @Sendable () -> Void = {}
+        openStores: @escaping @Sendable (FlashgateConfig) throws -> RuntimeStores,
+        closeTransport: @escaping @Sendable () -> Void = {},
+        nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
+        self.nowMilliseconds = nowMilliseconds
         self.config = config
         self.logger = logger
         self.http = http
@@ -47,14 +51,15 @@ package final class Runtime: Sendable {
     package func start() async throws -> Running {
         let stores: RuntimeStores
         do {
-            stores = try openStores(config.store)
+            stores = try openStores(config)
         } catch {
             throw FlashgateError(.unavailable, "cannot open the store at \(config.store.path): \(error)")
         }
         let readiness = Readiness()
         let gateway = Gateway(
-            routes: RouteTable(config: config, http: http), readiness: readiness, signatures: stores.signatures,
-            logger: logger, now: { Int(Date().timeIntervalSince1970) })
+            config: config, routes: RouteTable(config: config, http: http), readiness: readiness,
+            signatures: stores.signatures, cache: stores.cache, logger: logger,
+            now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds)
         let server: HTTPServer
         do {
             server = try await HTTPServer.start(listen: config.listen, limits: config.limits, gateway: gateway, logger: logger)
@@ -100,10 +105,14 @@ package final class Runtime: Sendable {
 /// The stores a running Flashgate uses, and how to close them.
 package struct RuntimeStores: Sendable {
     package var signatures: any SignatureStore
+    package var cache: ResponseCacheStore?
     package var close: @Sendable () -> Void
 
-    package init(signatures: any SignatureStore, close: @escaping @Sendable () -> Void = {}) {
+    package init(
+        signatures: any SignatureStore, cache: ResponseCacheStore? = nil, close: @escaping @Sendable () -> Void = {}
+    ) {
         self.signatures = signatures
+        self.cache = cache
         self.close = close
     }
 }

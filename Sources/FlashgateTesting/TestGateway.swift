@@ -1,5 +1,6 @@
 import FlashgateCore
 import FlashgateServer
+import FlashgateStorage
 import Logging
 
 /// Starts a whole Flashgate in-process on port 0 for a test, with any transport and config.
@@ -9,14 +10,26 @@ package struct TestGateway: Sendable {
 
     package static func start(
         config: FlashgateConfig, http: any UpstreamTransport = MockTransport(),
-        signatures: any SignatureStore = InMemorySignatureStore()
+        signatures: any SignatureStore = MemorySignatureStore(), storeDirectory: String? = nil,
+        nowMilliseconds: @escaping @Sendable () -> Int64 = { 1_800_000_000_000 }
     ) async throws -> TestGateway {
         var config = config
         if config.listen.host != nil { config.listen.port = 0 }
-        var logger = Logger(label: "flashgate-test")
-        logger.logLevel = .critical
+        let logger = {
+            var logger = Logger(label: "flashgate-test")
+            logger.logLevel = .critical
+            return logger
+        }()
+        // With a store directory, the real LMDB stores (cache and signatures) are used.
+        let openStores: @Sendable (FlashgateConfig) throws -> RuntimeStores
+        if let storeDirectory {
+            config.store.path = storeDirectory
+            openStores = { try Runtime.openStores($0, logger: logger, nowMilliseconds: nowMilliseconds) }
+        } else {
+            openStores = { _ in RuntimeStores(signatures: signatures) }
+        }
         let runtime = Runtime(
-            config: config, logger: logger, http: http, openStores: { _ in RuntimeStores(signatures: signatures) })
+            config: config, logger: logger, http: http, openStores: openStores, nowMilliseconds: nowMilliseconds)
         return TestGateway(running: try await runtime.start())
     }
 

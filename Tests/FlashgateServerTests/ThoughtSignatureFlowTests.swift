@@ -67,7 +67,7 @@ import Testing
     @Test func anotherRouteGetsTheStandInSignature() async throws {
         let fake = try await FakeGemini.start()
         let curl = CurlTransport()
-        let signatures = InMemorySignatureStore()
+        let signatures = MemorySignatureStore()
         let config = FlashgateConfig(
             routes: [
                 RouteConfig(name: "first", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: false),
@@ -94,7 +94,7 @@ import Testing
     @Test func streamedToolCallsCarryAndKeepTheirSignatures() async throws {
         let fake = try await FakeGemini.start()
         let curl = CurlTransport()
-        let signatures = InMemorySignatureStore()
+        let signatures = MemorySignatureStore()
         let config = FlashgateConfig(routes: [
             RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
         ])
