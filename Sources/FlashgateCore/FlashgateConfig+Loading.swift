@@ -89,6 +89,8 @@ extension FlashgateConfig {
             config.models = models
         }
 
+        if var media = try top.map("media") { config.media = try MediaConfig.load(&media) }
+
         if var log = try top.map("log") {
             if let level = try log.string("level") {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

@@ -11,6 +11,8 @@ package struct FlashgateConfig: Sendable {
     package var routes: [RouteConfig]
     package var models: [ModelConfig]
     package var log: LogConfig
+    /// Limits for media Flashgate fetches on a client's behalf.
+    package var media = MediaConfig()
 
     package init(
         listen: ListenConfig = ListenConfig(), limits: LimitsConfig = LimitsConfig(), store: StoreConfig = StoreConfig(),
