@@ -33,7 +33,8 @@ enum MessageTranslator {
             if object["tool_calls"] != nil && object["tool_calls"]?.isNull == false {
                 throw .invalid("tool calls are not supported by this Flashgate version yet", param: "\(param).tool_calls")
             }
-            let parts = try textParts(object["content"], param: "\(param).content", required: role == "user")
+            let parts = try textParts(
+                object["content"], param: "\(param).content", required: role == "user", media: role == "user")
             if parts.isEmpty { continue }
             if let last = contents.last, last.role == geminiRole {
                 contents[contents.count - 1].parts.append(contentsOf: parts)
@@ -48,8 +49,11 @@ enum MessageTranslator {
         return (system, contents.map { ["role": .string($0.role), "parts": .array($0.parts)] })
     }
 
-    /// A message's content: a string, or an array of content parts.
-    static func textParts(_ content: JSONValue?, param: String, required: Bool) throws(FlashgateError) -> [JSONValue] {
+    /// A message's content: a string, or an array of content parts. With `media`, image, audio
+    /// and file parts are translated too (`ContentPartTranslator`); without it they are a 400.
+    static func textParts(
+        _ content: JSONValue?, param: String, required: Bool, media: Bool = false
+    ) throws(FlashgateError) -> [JSONValue] {
         guard let content, !content.isNull else {
             if required { throw .invalid("'\(param)' is required", param: param) }
             return []
@@ -71,8 +75,7 @@ enum MessageTranslator {
                 }
                 parts.append(["text": .string(text)])
             default:
-                throw .invalid(
-                    "content part type '\(type)' is not supported by this Flashgate version yet", param: "\(partParam).type")
+                parts.append(try ContentPartTranslator.translate(item, type: type, param: partParam, allowMedia: media))
             }
         }
         return parts
