@@ -14,12 +14,18 @@ package final class Gateway: Sendable {
     let logger: Logger
     /// Unix seconds, injected so rendered answers are reproducible in tests.
     let now: @Sendable () -> Int
+    /// Fetches http(s) media that chat requests name (`Gateway+Media`).
+    let media: any MediaFetcher
 
-    package init(routes: RouteTable, readiness: Readiness, logger: Logger, now: @escaping @Sendable () -> Int) {
+    package init(
+        routes: RouteTable, readiness: Readiness, logger: Logger, now: @escaping @Sendable () -> Int,
+        media: any MediaFetcher = RefusingMediaFetcher()
+    ) {
         self.routes = routes
         self.readiness = readiness
         self.logger = logger
         self.now = now
+        self.media = media
     }
 
     package func handle(_ request: GatewayRequest) -> GatewayResult {
@@ -80,6 +86,7 @@ package final class Gateway: Sendable {
         let id = "chatcmpl-" + request.requestID
         let created = now()
         return .deferred { [self] writer in
+            guard let upstream = await upstreamWithMedia(chat, upstream, writer: writer) else { return }
             if chat.stream {
                 await streamChat(chat, upstream: upstream, transport: resolved.transport, id: id, created: created, writer: writer)
             } else {

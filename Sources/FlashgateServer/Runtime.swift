@@ -53,7 +53,7 @@ package final class Runtime: Sendable {
         let readiness = Readiness()
         let gateway = Gateway(
             routes: RouteTable(config: config, http: http), readiness: readiness, logger: logger,
-            now: { Int(Date().timeIntervalSince1970) })
+            now: { Int(Date().timeIntervalSince1970) }, media: UpstreamMediaFetcher(transport: http, config: config.media))
         let server = try await HTTPServer.start(
             listen: config.listen, limits: config.limits, gateway: gateway, logger: logger)
         readiness.set(true)
