@@ -68,6 +68,11 @@ package struct UpstreamMediaFetcher: MediaFetcher {
             guard config.allowHTTP else { throw MediaFetchError("plain http:// URLs are refused; use https://") }
         default: throw MediaFetchError("only https:// URLs are fetched")
         }
+        // Credentials in a URL are where URL parsers disagree about the host; refusing them keeps
+        // the host checked here the one libcurl connects to.
+        guard components.user == nil && components.password == nil else {
+            throw MediaFetchError("URLs with credentials (user@host) are refused")
+        }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return host
     }

@@ -101,7 +101,10 @@ import Testing
         try await h.stop()
     }
 
-    @Test(arguments: ["https://127.0.0.1:9/cat.png", "https://localhost/cat.png", "https://[::1]/cat.png"])
+    @Test(arguments: [
+        "https://127.0.0.1:9/cat.png", "https://localhost/cat.png", "https://[::1]/cat.png", "https://2130706433/cat.png",
+        "https://[::ffff:127.0.0.1]/cat.png",
+    ])
     func defaultsRefuseLoopback(url: String) async throws {
         let h = try await Harness.start()
         let response = try await h.client.request("POST", "/v1/chat/completions", body: Self.chat(imageURL: url))
@@ -175,5 +178,16 @@ import Testing
         let unresolvable = UpstreamMediaFetcher(transport: MockTransport(), config: MediaConfig(), resolve: { _ in [] })
         await #expect(throws: MediaFetchError.self) { _ = try await unresolvable.fetch("https://nowhere.example/x.png") }
         await #expect(throws: MediaFetchError.self) { _ = try await unresolvable.fetch("file:///etc/passwd") }
+        await #expect {
+            _ = try await unresolvable.fetch("https://user:pw@127.0.0.1@example.com/x.png")
+        } throws: { error in
+            (error as? MediaFetchError)?.reason.contains("credentials") == true
+                || (error as? MediaFetchError)?.reason.contains("not a valid URL") == true
+        }
+        await #expect {
+            _ = try await unresolvable.fetch("https://user@example.com/x.png")
+        } throws: { error in
+            (error as? MediaFetchError)?.reason.contains("credentials") == true
+        }
     }
 }
