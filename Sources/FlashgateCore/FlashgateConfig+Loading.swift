@@ -94,6 +94,8 @@ extension FlashgateConfig {
 
         if let cache = try top.map("cache") { config.cache = try CacheConfig.load(cache) }
 
+        if var media = try top.map("media") { config.media = try MediaConfig.load(&media) }
+
         if var log = try top.map("log") {
             if let level = try log.string("level") {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

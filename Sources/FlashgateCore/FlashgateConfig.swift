@@ -12,6 +12,8 @@ package struct FlashgateConfig: Sendable {
     package var models: [ModelConfig]
     package var log: LogConfig
     package var cache = CacheConfig()
+    /// Limits for media Flashgate fetches on a client's behalf.
+    package var media = MediaConfig()
 
     package init(
         listen: ListenConfig = ListenConfig(), limits: LimitsConfig = LimitsConfig(), store: StoreConfig = StoreConfig(),

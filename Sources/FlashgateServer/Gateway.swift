@@ -23,11 +23,14 @@ package final class Gateway: Sendable {
     let now: @Sendable () -> Int
     /// Unix milliseconds for cache times, injected for tests on a manual clock.
     let nowMilliseconds: @Sendable () -> Int64
+    /// Fetches http(s) media that chat requests name (`Gateway+Media`).
+    let media: any MediaFetcher
 
     package init(
         config: FlashgateConfig, routes: RouteTable, readiness: Readiness, signatures: any SignatureStore,
         cache: ResponseCacheStore?, prices: PriceTable = PriceTable(), logger: Logger,
-        now: @escaping @Sendable () -> Int, nowMilliseconds: @escaping @Sendable () -> Int64
+        now: @escaping @Sendable () -> Int, nowMilliseconds: @escaping @Sendable () -> Int64,
+        media: any MediaFetcher = RefusingMediaFetcher()
     ) {
         self.config = config
         self.routes = routes
@@ -38,6 +41,7 @@ package final class Gateway: Sendable {
         self.logger = logger
         self.now = now
         self.nowMilliseconds = nowMilliseconds
+        self.media = media
     }
 
     package func handle(_ request: GatewayRequest) -> GatewayResult {
@@ -102,8 +106,20 @@ package final class Gateway: Sendable {
         let upstream = routes.request(
             resolved, method: chat.stream ? .streamGenerateContent : .generateContent, sse: true, body: body)
         let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
-        return generate(
-            generateCall(request, model: chat.model, body: .object(chat.gemini), upstream: upstream, resolved: resolved, mode: mode))
+        var call = generateCall(request, model: chat.model, body: .object(chat.gemini), upstream: upstream, resolved: resolved, mode: mode)
+        guard !chat.pendingMedia.isEmpty else { return generate(call) }
+        // Media named by URL is fetched first. What a URL holds can change, so such requests
+        // neither use nor fill the cache.
+        call.policy = CachePolicy(headers: request.headers, enabled: false)
+        return .deferred { [self, chat, call] writer in
+            guard let filled = await upstreamWithMedia(chat, upstream, writer: writer) else { return }
+            var fetched = call
+            fetched.upstream = filled
+            switch generate(fetched) {
+            case .immediate(let response): await writer.respond(response)
+            case .deferred(let work): await work(writer)
+            }
+        }
     }
 
     /// The cache key, policy and TTL of one generation.

@@ -59,7 +59,8 @@ package final class Runtime: Sendable {
         let gateway = Gateway(
             config: config, routes: RouteTable(config: config, http: http), readiness: readiness,
             signatures: stores.signatures, cache: stores.cache, logger: logger,
-            now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds)
+            now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
+            media: UpstreamMediaFetcher(transport: http, config: config.media))
         let server: HTTPServer
         do {
             server = try await HTTPServer.start(listen: config.listen, limits: config.limits, gateway: gateway, logger: logger)

@@ -41,7 +41,7 @@ enum MessageTranslator {
             case "system", "developer":
                 systemParts.append(contentsOf: try textParts(object["content"], param: "\(param).content", required: true))
             case "user":
-                let parts = try textParts(object["content"], param: "\(param).content", required: true)
+                let parts = try textParts(object["content"], param: "\(param).content", required: true, media: true)
                 if !parts.isEmpty { _ = append(parts, role: "user") }
             case "assistant":
                 var parts = try textParts(object["content"], param: "\(param).content", required: false)
@@ -75,8 +75,11 @@ enum MessageTranslator {
             signatureSlots: slots)
     }
 
-    /// A message's content: a string, or an array of content parts.
-    static func textParts(_ content: JSONValue?, param: String, required: Bool) throws(FlashgateError) -> [JSONValue] {
+    /// A message's content: a string, or an array of content parts. With `media`, image, audio
+    /// and file parts are translated too (`ContentPartTranslator`); without it they are a 400.
+    static func textParts(
+        _ content: JSONValue?, param: String, required: Bool, media: Bool = false
+    ) throws(FlashgateError) -> [JSONValue] {
         guard let content, !content.isNull else {
             if required { throw .invalid("'\(param)' is required", param: param) }
             return []
@@ -98,8 +101,7 @@ enum MessageTranslator {
                 }
                 parts.append(["text": .string(text)])
             default:
-                throw .invalid(
-                    "content part type '\(type)' is not supported by this Flashgate version yet", param: "\(partParam).type")
+                parts.append(try ContentPartTranslator.translate(item, type: type, param: partParam, allowMedia: media))
             }
         }
         return parts

@@ -1,0 +1,63 @@
+import FlashgateCore
+import FlashgateWire
+
+/// Remote media on the chat path: the translation left placeholders for http(s) URLs; here
+/// they are fetched concurrently, just before the upstream call, and filled in.
+extension Gateway {
+    /// The upstream request with every remote media part fetched and inlined, or nil when a
+    /// fetch was refused or failed; then the 400 naming the part has already been answered.
+    func upstreamWithMedia(
+        _ chat: ChatRequest, _ upstream: UpstreamRequest, writer: ResponseWriter
+    ) async -> UpstreamRequest? {
+        let pending = chat.pendingMedia
+        guard !pending.isEmpty else { return upstream }
+        switch await fetchAll(pending) {
+        case .success(let fetched):
+            var chat = chat
+            chat.fillMedia(fetched)
+            var upstream = upstream
+            upstream.body = JSONWriter.encode(.object(chat.gemini))
+            return upstream
+        case .failure(let error):
+            if !Task.isCancelled { await writer.respond(.error(error, dialect: .openAI)) }
+            return nil
+        }
+    }
+
+    /// Fetches all at once; the first failure cancels the rest and becomes a 400 on its field.
+    private func fetchAll(_ pending: [PendingMedia]) async -> Result<[(PendingMedia, FetchedMedia)], FlashgateError> {
+        let fetcher = media
+        return await withTaskGroup(of: (Int, Result<FetchedMedia, MediaFetchError>).self) { group in
+            for (index, item) in pending.enumerated() {
+                group.addTask {
+                    do throws(MediaFetchError) {
+                        return (index, .success(try await fetcher.fetch(item.url)))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var fetched: [FetchedMedia?] = Array(repeating: nil, count: pending.count)
+            for await (index, result) in group {
+                switch result {
+                case .success(let media):
+                    fetched[index] = media
+                case .failure(let error):
+                    group.cancelAll()
+                    let item = pending[index]
+                    return .failure(.invalid("cannot use the media at '\(item.param)': \(error.reason)", param: item.param))
+                }
+            }
+            return .success(zip(pending, fetched).compactMap { item, media in media.map { (item, $0) } })
+        }
+    }
+}
+
+/// The fetcher used when none is wired: every remote URL is refused, never fetched.
+package struct RefusingMediaFetcher: MediaFetcher {
+    package init() {}
+
+    package func fetch(_ url: String) async throws(MediaFetchError) -> FetchedMedia {
+        throw MediaFetchError("fetching remote media is not enabled")
+    }
+}
