@@ -96,7 +96,9 @@ package struct GeminiAnswerAssembler: Sendable {
 }
 
 /// Turns one stored complete answer back into a stream of events, so streaming clients of a
-/// cache hit see deltas: one event per part, with the finish reason and usage on the last.
+/// cache hit see deltas: long text parts in up to eight pieces (at word boundaries), other parts
+/// one per event, the finish reason and usage on the last. Joining the pieces gives back exactly
+/// the stored text.
 package enum GeminiAnswerRenderer {
     package static func events(_ response: JSONValue) -> [JSONValue] {
         guard let object = response.objectValue, let candidates = object["candidates"]?.arrayValue, !candidates.isEmpty else {
@@ -105,7 +107,7 @@ package enum GeminiAnswerRenderer {
         let metadata = object.fields.filter { $0.key != "candidates" && $0.key != "usageMetadata" }
         var events: [JSONValue] = []
         for (position, candidate) in candidates.enumerated() {
-            let parts = candidate["content"]?["parts"]?.arrayValue ?? []
+            let parts = (candidate["content"]?["parts"]?.arrayValue ?? []).flatMap(pieces)
             let role = candidate["content"]?["role"] ?? "model"
             let index = candidate["index"] ?? JSONValue(position)
             for (i, part) in parts.enumerated() where i < parts.count - 1 {
@@ -121,5 +123,35 @@ package enum GeminiAnswerRenderer {
             events.append(.object(event))
         }
         return events
+    }
+}
+
+extension GeminiAnswerRenderer {
+    /// A plain text part split at word boundaries; the signature, if any, stays on the last piece.
+    static func pieces(_ part: JSONValue) -> [JSONValue] {
+        guard case .object(let object) = part, let text = object["text"]?.stringValue,
+            object.keys.allSatisfy({ ["text", "thought", "thoughtSignature"].contains($0) })
+        else { return [part] }
+        var words: [Substring] = []
+        var start = text.startIndex
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(after: index)
+            if text[index].isWhitespace, next < text.endIndex, !text[next].isWhitespace, index > start {
+                words.append(text[start..<index])
+                start = index
+            }
+            index = next
+        }
+        words.append(text[start...])
+        guard words.count > 1 else { return [part] }
+        let size = (words.count + 7) / 8
+        let chunks = stride(from: 0, to: words.count, by: size).map { words[$0..<min($0 + size, words.count)].joined() }
+        return chunks.enumerated().map { i, chunk in
+            var piece = object
+            piece["text"] = .string(chunk)
+            if i < chunks.count - 1 { piece["thoughtSignature"] = nil }
+            return .object(piece)
+        }
     }
 }

@@ -95,7 +95,11 @@ import Testing
         let nativeSSE = try await client.request(
             "POST", "/v1/models/gemini-3.5-flash:streamGenerateContent?alt=sse", body: Self.native)
         #expect(nativeSSE?.header("x-flashgate-cache") == "hit")
-        #expect(nativeSSE?.text.contains("Hello from FakeGemini") == true)
+        let sseText = (nativeSSE?.text ?? "").components(separatedBy: "\n\n").compactMap { frame -> String? in
+            guard frame.hasPrefix("data: "), let json = try? JSONParser.parse(String(frame.dropFirst(6))) else { return nil }
+            return json["candidates"]?[0]?["content"]?["parts"]?[0]?["text"]?.stringValue
+        }.joined()
+        #expect(sseText == "Hello from FakeGemini")
 
         let nativeArray = try await client.request("POST", "/v1beta/models/gemini-3.5-flash:streamGenerateContent", body: Self.native)
         #expect(nativeArray?.json?.arrayValue?.isEmpty == false)
