@@ -161,16 +161,26 @@ extension Gateway {
             let sse = call.upstream.url.hasSuffix("alt=sse")
             var decoder = SSEDecoder()
             var whole: [UInt8] = []
+            var published = false
             while let event = try await iterator.next() {
                 guard case .body(let bytes) = event else { continue }
                 if sse {
-                    for payload in decoder.feed(bytes) { try publish(payload, flight, &assembler) }
+                    for payload in decoder.feed(bytes) {
+                        try publish(payload, flight, &assembler)
+                        published = true
+                    }
                 } else {
                     whole += bytes
                 }
             }
             if sse {
-                if let payload = decoder.finish() { try publish(payload, flight, &assembler) }
+                if let payload = decoder.finish() {
+                    try publish(payload, flight, &assembler)
+                    published = true
+                }
+                if !published {
+                    throw FlashgateError(.upstreamProtocol, "the upstream stream ended without sending an answer")
+                }
             } else {
                 try publish(whole, flight, &assembler)
             }

@@ -166,15 +166,15 @@ import Testing
         let clients = try await (0..<100).asyncMap { _ in try await h.client() }
         for (i, client) in clients.enumerated() {
             try await client.send(RawHTTPClient.encode("POST", "/v1/chat/completions", body: i % 2 == 0 ? Self.chat : Self.chatStream))
+            if i == 0 { await h.fake.waitForRequests(1) }  // the plain (non-stream) request leads
         }
-        await h.fake.waitForRequests(1)
         // Every request is in: joined to the one flight (the leader counts too).
         while (h.gateway.running.gateway.flights.subscriberCountTotal) < 100 { await Task.yield() }
         gate.open()
         var outcomes: [String: Int] = [:]
         for client in clients {
             let response = await client.next()
-            #expect(Self.openAIText(response) == "Hello from FakeGemini")
+            #expect(Self.openAIText(response) == "Hello from FakeGemini", "\(response?.status ?? 0) \(response?.text.prefix(300) ?? "no response")")
             outcomes[response?.header("x-flashgate-cache") ?? "none", default: 0] += 1
             await client.close()
         }
