@@ -71,8 +71,8 @@ extension ResponseCacheStore {
         } catch let error as StoreError where error.isMapFull {
             // The file reached its map size before `maxBytes`: make room once, then give up.
             logger.warning("response cache file is full; evicting to make room", metadata: ["error": "\(error)"])
+            makeRoom(bytes: putBytes)
             do {
-                try makeRoom(bytes: putBytes)
                 try commit(writes)
             } catch {
                 logger.warning(
@@ -108,13 +108,25 @@ extension ResponseCacheStore {
     }
 
     /// After MDB_MAP_FULL: evicts the oldest entries, at least twice what the failed batch needs
-    /// and at least a tenth of the cache, in a transaction of its own.
-    private func makeRoom(bytes needed: Int) throws {
-        try env.write { txn in
-            var totals = try CacheMeta.read(txn, meta)
-            let target = max(needed * 2, Int(totals.bytes) / 10)
-            totals.bytes -= Int64(try evictOldest(txn, toFree: target).bytes)
-            try totals.write(txn, meta)
+    /// and at least a tenth of the cache, in a transaction of its own. LMDB reuses pages freed by
+    /// a commit only once a later commit has followed it, so a small second transaction (the
+    /// totals rewritten) comes before the retry; that one may also use pages freed by other
+    /// tenants of the environment. Either step may fail on a map that is full to the last page.
+    private func makeRoom(bytes needed: Int) {
+        do {
+            try env.write { txn in
+                var totals = try CacheMeta.read(txn, meta)
+                let target = max(needed * 2, Int(totals.bytes) / 10)
+                totals.bytes -= Int64(try evictOldest(txn, toFree: target).bytes)
+                try totals.write(txn, meta)
+            }
+        } catch {
+            logger.debug("response cache eviction for room failed", metadata: ["error": "\(error)"])
+        }
+        do {
+            try env.write { txn in try CacheMeta.read(txn, meta).write(txn, meta) }
+        } catch {
+            logger.debug("response cache could not advance past the eviction", metadata: ["error": "\(error)"])
         }
     }
 

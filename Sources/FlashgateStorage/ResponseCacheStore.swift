@@ -26,7 +26,10 @@ package final class ResponseCacheStore: Sendable {
     let byTime: StoreDatabase
     let byExpiry: StoreDatabase
     let meta: StoreDatabase
-    /// The most the stored values may add up to; storing beyond it evicts the oldest.
+    /// The most the stored values may add up to; storing beyond it evicts the oldest. At most a
+    /// third of the environment's map size, whatever was asked: B-tree pages, overflow-page
+    /// rounding, the indexes and copy-on-write need the rest, and a map filled to its last page
+    /// cannot even delete.
     package let maxBytes: Int
     let now: @Sendable () -> Int64
     let logger: Logger
@@ -59,7 +62,7 @@ package final class ResponseCacheStore: Sendable {
         self.byTime = try env.database("cache_by_time")
         self.byExpiry = try env.database("cache_by_expiry")
         self.meta = try env.database("cache_meta")
-        self.maxBytes = max(0, maxBytes)
+        self.maxBytes = max(0, min(maxBytes, env.maxSizeBytes / 3))
         self.now = now
         self.logger = logger
         self.ownsEnvironment = ownsEnvironment
@@ -179,7 +182,11 @@ package final class ResponseCacheStore: Sendable {
     /// Later stores are dropped and lookups miss. Closing twice is harmless.
     package func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        backlog.withLock { $0.sweeper?.cancel(); $0.sweeper = nil }
+        backlog.withLock { state in
+            state.closed = true
+            state.sweeper?.cancel()
+            state.sweeper = nil
+        }
         flush()
         if ownsEnvironment { env.close() }
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The `flashgate` command: serve by default, plus configuration checks.
+/// The `flashgate` command: serve by default, plus configuration checks and cache maintenance.
 @main
 struct Flashgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +11,7 @@ struct Flashgate: AsyncParsableCommand {
             forwards to Google AI Studio with the key in GEMINI_API_KEY; without that key it serves the \
             built-in offline mock model. Secrets come only from environment variables or files the config names.
             """,
-        subcommands: [Serve.self, Check.self],
+        subcommands: [Serve.self, Check.self, Cache.self],
         defaultSubcommand: Serve.self
     )
 }

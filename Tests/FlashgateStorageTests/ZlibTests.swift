@@ -67,4 +67,26 @@ import Testing
         let bomb = Zlib.compress([UInt8](repeating: 0, count: 64 << 20))
         #expect(throws: ZlibError.self) { try Zlib.decompress(bomb, maxOutputBytes: 1 << 20) }
     }
+
+    @Test func exactSizeInflateFromBorrowedBytes() throws {
+        let compressed = Zlib.compress(Self.prose)
+        let exact = try compressed.withUnsafeBytes { try Zlib.decompress($0, exactOutputBytes: Self.prose.count) }
+        #expect(exact == Self.prose)
+        let empty = Zlib.compress([])
+        #expect(try empty.withUnsafeBytes { try Zlib.decompress($0, exactOutputBytes: 0) } == [])
+        // A recorded size that does not match, a cut stream, or bytes after it are all errors.
+        for expected in [Self.prose.count - 1, Self.prose.count + 1] {
+            #expect(throws: ZlibError.self) { try compressed.withUnsafeBytes { try Zlib.decompress($0, exactOutputBytes: expected) } }
+        }
+        let cut = Array(compressed.dropLast(3))
+        #expect(throws: ZlibError.self) { try cut.withUnsafeBytes { try Zlib.decompress($0, exactOutputBytes: Self.prose.count) } }
+        let trailing = compressed + [0]
+        #expect(throws: ZlibError.self) {
+            try trailing.withUnsafeBytes { try Zlib.decompress($0, exactOutputBytes: Self.prose.count) }
+        }
+    }
+
+    @Test func crc32MatchesTheStandardCheckValue() {
+        #expect(Array("123456789".utf8).withUnsafeBytes { Zlib.crc32($0) } == 0xCBF4_3926)
+    }
 }
