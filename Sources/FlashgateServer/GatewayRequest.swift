@@ -11,6 +11,8 @@ package struct GatewayRequest: Sendable {
     package var headers: HTTPHeaders
     package var body: ByteBuffer
     package var requestID: String
+    /// The client's uid and gid when it connected over the Unix socket (SO_PEERCRED).
+    package var peer: PeerCredentials?
 
     package init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: ByteBuffer, requestID: String) {
         self.method = method
@@ -34,6 +36,20 @@ package struct GatewayRequest: Sendable {
             if parts.first.map(String.init) == name { return parts.count > 1 ? String(parts[1]) : "" }
         }
         return nil
+    }
+}
+
+/// Who is at the other end of a Unix socket connection, as the kernel vouches. Laid out like
+/// Linux's `struct ucred` (pid, uid, gid), so SO_PEERCRED can fill it directly.
+package struct PeerCredentials: Sendable, Equatable {
+    package var pid: Int32
+    package var uid: UInt32
+    package var gid: UInt32
+
+    package init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
     }
 }
 

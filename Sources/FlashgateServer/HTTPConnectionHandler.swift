@@ -1,4 +1,9 @@
 import FlashgateCore
+import Glibc
+
+/// Linux's SO_PEERCRED: `struct ucred { pid_t pid; uid_t uid; gid_t gid; }`, which Swift's Glibc
+/// module does not import (it needs _GNU_SOURCE); `PeerCredentials` has the same layout.
+private let SO_PEERCRED: Int32 = 17
 import NIOCore
 import NIOHTTP1
 
@@ -44,7 +49,16 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
 
     package func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
+    /// The peer's credentials on a Unix socket, read once when the connection opens.
+    private var peer: PeerCredentials?
+
     package func channelActive(context: ChannelHandlerContext) {
+        if context.channel.localAddress?.protocol == .unix, let provider = context.channel as? SocketOptionProvider {
+            let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            future.whenSuccess { credentials in bound.value.peer = credentials }
+        }
         arm(limits.idleTimeout, context: context, reason: .idle)
         context.fireChannelActive()
     }
@@ -112,8 +126,9 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
 
     private func dispatch(head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
         let requestID = RequestID.accept(head.headers.first(name: "x-request-id"))
-        let request = GatewayRequest(
+        var request = GatewayRequest(
             method: head.method, uri: head.uri, headers: head.headers, body: body, requestID: requestID)
+        request.peer = peer
         let writer = ResponseWriter(context: context, handler: self, requestID: requestID, keepAlive: keepAlive)
         connections.requestStarted()
         switch gateway.handle(request) {
