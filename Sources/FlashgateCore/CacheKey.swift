@@ -1,0 +1,85 @@
+import Crypto
+
+/// The kind of upstream call a cache entry answers. `generate` covers `generateContent` and
+/// `streamGenerateContent` alike: a streamed and a non-streamed call share one entry, since the
+/// answer is stored whole and rendered in either form.
+package enum CacheEndpoint: String, Sendable, CaseIterable {
+    case generate
+    case countTokens
+    case embed
+}
+
+/// The response-cache key: SHA-256 over the canonical upstream request and the tenant scope.
+///
+/// Invariant: this is the only place a key is made, and it is made from the canonical Gemini
+/// request (`CanonicalJSON`), never from the client's bytes. Every field of that request is
+/// keyed unless it is listed in `excludedFields` with its reason; OpenAI-side fields outside the
+/// Gemini body are decided in `CacheKeyDecisions`.
+package struct CacheKey: Hashable, Sendable {
+    package let digest: [UInt8]
+
+    package init(digest: [UInt8]) { self.digest = digest }
+
+    package var hex: String {
+        let table = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(digest.count * 2)
+        for byte in digest {
+            out.append(table[Int(byte >> 4)])
+            out.append(table[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension CacheKey {
+    /// Bumped whenever the canonical form changes, so old entries can never be read as new ones.
+    package static let version = "flashgate-cache-v1"
+
+    /// Top-level request members that never change the key, each with its reason.
+    package static let excludedFields: Set<String> = [
+        // Billing tags (Vertex): they label the upstream charge and do not reach the model. A hit
+        // has no upstream charge to label.
+        "labels"
+    ]
+
+    /// - Parameters:
+    ///   - scope: the team id, or `shared` where sharing is configured.
+    ///   - model: the model id as the client named it (a `models/` prefix is dropped: the same model).
+    ///   - body: the final upstream request body (after thinking settings and signatures are applied).
+    package static func make(endpoint: CacheEndpoint, model: String, scope: String, body: JSONValue) -> CacheKey {
+        let modelID = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+        let canonical = CanonicalJSON.bytes(body, endpoint: endpoint, excluded: excludedFields)
+        var hasher = SHA256()
+        for field in [Array(version.utf8), Array(endpoint.rawValue.utf8), Array(scope.utf8), Array(modelID.utf8), canonical] {
+            // Length-prefixed (8 bytes, big-endian), so adjacent fields can never run together.
+            var length = UInt64(field.count).bigEndian
+            withUnsafeBytes(of: &length) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: field)
+        }
+        return CacheKey(digest: Array(hasher.finalize()))
+    }
+}
+
+/// The cache-key decision for every stored property of the OpenAI `ChatRequest`. A test compares
+/// this list with the properties `ChatRequest` really has, so adding a property fails the build's
+/// tests until someone decides how it enters the key and writes it here.
+package enum CacheKeyDecisions {
+    package static let chatRequestFields: Set<String> = [
+        // Keyed as the model id the client named (`CacheKey.make(model:)`).
+        "model",
+        // Not keyed: rendering only. A stream and a non-stream call share one entry.
+        "stream",
+        // Not keyed: rendering only (whether the stream ends with a usage chunk).
+        "includeUsage",
+        // Keyed through the body: `generationConfig.candidateCount` (1 is the elided default).
+        "candidateCount",
+        // Keyed: the Gemini body is the canonical request itself.
+        "gemini",
+        // Keyed through the body after `applyThinking` writes `generationConfig.thinkingConfig`;
+        // the key is made from the body after it is applied for the resolved upstream model.
+        "reasoningEffort",
+        // Keyed through the body after `attachSignatures` puts the signatures into `contents`.
+        "signatureSlots",
+    ]
+}

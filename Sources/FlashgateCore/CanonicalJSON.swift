@@ -1,0 +1,117 @@
+/// The canonical form of a Gemini request body: the bytes the cache key hashes. Two bodies that
+/// Gemini reads as the same request get the same canonical bytes; any difference Gemini could
+/// answer differently gets different bytes.
+///
+/// Invariant: the transformation only ever merges spellings the Gemini API itself treats as equal
+/// (proto3 JSON). When in doubt a spelling is kept, so the worst a doubt costs is a cache miss,
+/// never a wrong hit.
+///
+/// | rule | where | why |
+/// |---|---|---|
+/// | object keys sorted by UTF-8 bytes | everywhere, user data included | Gemini decodes objects into proto messages and `Struct` maps; member order carries no meaning |
+/// | `snake_case` key → `lowerCamelCase` | Gemini fields only | proto3 JSON accepts both spellings of a field name (the SDK sends `thinking_level`) |
+/// | keys verbatim | inside `args`, `response`, `parameters`, `parametersJsonSchema`, `responseSchema`, `responseJsonSchema`, `labels`, `partMetadata` | those keys are the user's own names (argument names, schema properties) |
+/// | numbers → one spelling | everywhere | `1`, `1.0`, `1e0`, `10E-1` are one value; exact decimal arithmetic, so integers beyond 2^53 stay exact; `-0` → `0` |
+/// | `null` member dropped | Gemini fields only | proto3 JSON reads `null` as "not set"; in user data `null` is a value and stays |
+/// | `generationConfig.candidateCount: 1` dropped | generate | documented default |
+/// | `generationConfig.stopSequences: []` dropped | generate | an empty repeated field is the unset field |
+/// | `generationConfig.thinkingConfig.includeThoughts: false` dropped | generate | documented default |
+/// | `toolConfig.functionCallingConfig.mode: "AUTO"` dropped | generate | documented default |
+/// | empty `generationConfig`, `thinkingConfig`, `toolConfig`, `functionCallingConfig` objects dropped | generate | an empty config message sets nothing |
+/// | `tools: []`, `safetySettings: []` dropped | generate | an empty repeated field is the unset field |
+/// | `systemInstruction.role` dropped | generate | Gemini ignores the role of the system instruction |
+/// | `contents[].role` missing is **kept** distinct from `"user"` | generate | the default is only documented for single-turn requests; not certain, so no merge |
+/// | empty tool objects (`googleSearch: {}`) **kept** | generate | their presence is the setting |
+/// | `labels` excluded | top level | see `CacheKey.excludedFields` |
+///
+/// `countTokens` bodies apply the generate rules inside `generateContentRequest`; `embed` bodies
+/// get only the general rules (sorting, spelling, numbers, nulls).
+package enum CanonicalJSON {
+    /// Member names whose value is free-form user data: keys verbatim, nulls kept.
+    package static let userDataFields: Set<String> = [
+        "args", "response", "parameters", "parametersJsonSchema", "responseSchema", "responseJsonSchema", "labels",
+        "partMetadata",
+    ]
+
+    /// The canonical value of a request body for `endpoint`, with `excluded` top-level members removed.
+    package static func canonical(_ body: JSONValue, endpoint: CacheEndpoint, excluded: Set<String> = []) -> JSONValue {
+        var root = canonical(body, path: [], userData: false, generateRoot: endpoint == .generate ? 0 : nil)
+        if case .object(var object) = root {
+            for key in excluded { object[key] = nil }
+            if endpoint == .countTokens, let inner = object["generateContentRequest"] {
+                object["generateContentRequest"] = canonical(inner, path: [], userData: false, generateRoot: 0)
+            }
+            root = .object(object)
+        }
+        return root
+    }
+
+    /// Canonical bytes: the canonical value written compactly.
+    package static func bytes(_ body: JSONValue, endpoint: CacheEndpoint, excluded: Set<String> = []) -> [UInt8] {
+        JSONWriter.encode(canonical(body, endpoint: endpoint, excluded: excluded))
+    }
+
+    /// - Parameter generateRoot: the depth of the generate request's root in `path`, or nil when
+    ///   the generate defaults do not apply.
+    private static func canonical(_ value: JSONValue, path: [String], userData: Bool, generateRoot: Int?) -> JSONValue {
+        switch value {
+        case .null, .bool, .string: return value
+        case .number(let text): return .number(CanonicalNumber.spelling(text))
+        case .array(let items):
+            return .array(items.map { canonical($0, path: path, userData: userData, generateRoot: generateRoot) })
+        case .object(let object):
+            var fields: [JSONField] = []
+            for field in object.fields {
+                let key = userData ? field.key : lowerCamelCase(field.key)
+                if !userData && field.value.isNull { continue }
+                let inner = userData || userDataFields.contains(key)
+                let child = canonical(field.value, path: path + [key], userData: inner, generateRoot: generateRoot)
+                if !userData, let root = generateRoot, isElidedDefault(Array(path.dropFirst(root)) + [key], child) {
+                    continue
+                }
+                if let existing = fields.firstIndex(where: { $0.key == key }) {
+                    fields[existing].value = child
+                } else {
+                    fields.append(JSONField(key, child))
+                }
+            }
+            fields.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            return .object(JSONObject(fields))
+        }
+    }
+
+    /// The generate-request defaults of the table above, by path from the request root
+    /// (array positions do not appear in the path).
+    static func isElidedDefault(_ path: [String], _ value: JSONValue) -> Bool {
+        switch path {
+        case ["generationConfig", "candidateCount"]: return value.intValue == 1
+        case ["generationConfig", "stopSequences"], ["tools"], ["safetySettings"]: return value.arrayValue?.isEmpty == true
+        case ["generationConfig", "thinkingConfig", "includeThoughts"]: return value.boolValue == false
+        case ["toolConfig", "functionCallingConfig", "mode"]: return value.stringValue == "AUTO"
+        case ["generationConfig"], ["generationConfig", "thinkingConfig"], ["toolConfig"],
+            ["toolConfig", "functionCallingConfig"]:
+            return value.objectValue?.isEmpty == true
+        case ["systemInstruction", "role"]: return true
+        default: return false
+        }
+    }
+
+    /// `thinking_level` → `thinkingLevel`, as proto3 JSON names are derived; camelCase is unchanged.
+    package static func lowerCamelCase(_ key: String) -> String {
+        guard key.utf8.contains(UInt8(ascii: "_")) else { return key }
+        var result = ""
+        var upperNext = false
+        for ch in key {
+            if ch == "_" {
+                upperNext = true
+            } else if upperNext {
+                result += ch.uppercased()
+                upperNext = false
+            } else {
+                result.append(ch)
+            }
+        }
+        if upperNext { result.append("_") }
+        return result
+    }
+}
