@@ -24,6 +24,11 @@
 /// | empty tool objects (`googleSearch: {}`) **kept** | generate | their presence is the setting |
 /// | `labels` excluded | top level | see `CacheKey.excludedFields` |
 ///
+/// Known merges and misses, accepted: a `responseJsonSchema` whose properties differ only in
+/// order shares an entry (the answer is the same JSON object, its members possibly in the other
+/// order); enum values are not case-folded (`"low"` vs `"LOW"`) and strings are not Unicode-
+/// normalised, so those spellings only cost a miss.
+///
 /// `countTokens` bodies apply the generate rules inside `generateContentRequest`; `embed` bodies
 /// get only the general rules (sorting, spelling, numbers, nulls).
 package enum CanonicalJSON {
