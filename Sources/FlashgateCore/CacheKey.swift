@@ -1,51 +1,85 @@
 import Crypto
 
-/// Which family of upstream call a cached answer belongs to. `generate` covers
-/// `generateContent` and `streamGenerateContent`: a streamed and a plain call share one entry.
-package enum CacheEndpoint: String, Sendable {
+/// The kind of upstream call a cache entry answers. `generate` covers `generateContent` and
+/// `streamGenerateContent` alike: a streamed and a non-streamed call share one entry, since the
+/// answer is stored whole and rendered in either form.
+package enum CacheEndpoint: String, Sendable, CaseIterable {
     case generate
     case countTokens
     case embed
 }
 
-/// The one place cache keys are made: SHA-256 over a version tag, the endpoint, the tenant
-/// scope, the model id as the client named it, and the canonical upstream request body — each
-/// length-prefixed so fields cannot run together. Never built from raw client bytes.
+/// The response-cache key: SHA-256 over the canonical upstream request and the tenant scope.
+///
+/// Invariant: this is the only place a key is made, and it is made from the canonical Gemini
+/// request (`CanonicalJSON`), never from the client's bytes. Every field of that request is
+/// keyed unless it is listed in `excludedFields` with its reason; OpenAI-side fields outside the
+/// Gemini body are decided in `CacheKeyDecisions`.
 package struct CacheKey: Hashable, Sendable {
     package let digest: [UInt8]
 
-    package var hex: String { digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+    package init(digest: [UInt8]) { self.digest = digest }
 
-    /// - Parameters:
-    ///   - scope: `team:<id>`, or `shared` where the config shares the cache across teams.
-    ///   - model: the model id as the client named it.
-    ///   - body: the canonical Gemini request (after translation, thinking and signatures).
-    package static func make(endpoint: CacheEndpoint, model: String, scope: String, body: JSONValue) -> CacheKey {
-        var hasher = SHA256()
-        for field in [Array("flashgate-cache-v1".utf8), Array(endpoint.rawValue.utf8), Array(scope.utf8), Array(model.utf8)] {
-            update(&hasher, field)
+    package var hex: String {
+        let table = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(digest.count * 2)
+        for byte in digest {
+            out.append(table[Int(byte >> 4)])
+            out.append(table[Int(byte & 0xF)])
         }
-        update(&hasher, CanonicalJSON.encode(body))
-        return CacheKey(digest: Array(hasher.finalize()))
-    }
-
-    private static func update(_ hasher: inout SHA256, _ bytes: [UInt8]) {
-        var length = UInt64(bytes.count).bigEndian
-        withUnsafeBytes(of: &length) { hasher.update(bufferPointer: $0) }
-        hasher.update(data: bytes)
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
-/// Every stored property of `ChatRequest` and how it enters the cache key. A test compares
-/// this list with the type, so a new field cannot be added without a decision here.
+extension CacheKey {
+    /// Bumped whenever the canonical form changes, so old entries can never be read as new ones.
+    package static let version = "flashgate-cache-v1"
+
+    /// Top-level request members that never change the key, each with its reason.
+    package static let excludedFields: Set<String> = [
+        // Billing tags (Vertex): they label the upstream charge and do not reach the model. A hit
+        // has no upstream charge to label.
+        "labels"
+    ]
+
+    /// - Parameters:
+    ///   - scope: the team id, or `shared` where sharing is configured.
+    ///   - model: the model id as the client named it (a `models/` prefix is dropped: the same model).
+    ///   - body: the final upstream request body (after thinking settings and signatures are applied).
+    package static func make(endpoint: CacheEndpoint, model: String, scope: String, body: JSONValue) -> CacheKey {
+        let modelID = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+        let canonical = CanonicalJSON.bytes(body, endpoint: endpoint, excluded: excludedFields)
+        var hasher = SHA256()
+        for field in [Array(version.utf8), Array(endpoint.rawValue.utf8), Array(scope.utf8), Array(modelID.utf8), canonical] {
+            // Length-prefixed (8 bytes, big-endian), so adjacent fields can never run together.
+            var length = UInt64(field.count).bigEndian
+            withUnsafeBytes(of: &length) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: field)
+        }
+        return CacheKey(digest: Array(hasher.finalize()))
+    }
+}
+
+/// The cache-key decision for every stored property of the OpenAI `ChatRequest`. A test compares
+/// this list with the properties `ChatRequest` really has, so adding a property fails the build's
+/// tests until someone decides how it enters the key and writes it here.
 package enum CacheKeyDecisions {
-    package static let chatRequestFields: [String: String] = [
-        "model": "keyed: the client's model id is part of the key",
-        "gemini": "keyed: the canonical Gemini body is the key's core",
-        "stream": "not keyed: streamed and plain answers share an entry; it only picks the rendering",
-        "includeUsage": "not keyed: only decides whether the rendered stream ends with a usage chunk",
-        "candidateCount": "keyed through the body (generationConfig.candidateCount)",
-        "reasoningEffort": "keyed through the body, once applied as thinkingConfig for the upstream model",
-        "signatureSlots": "keyed through the body, once signatures are attached to the history",
+    package static let chatRequestFields: Set<String> = [
+        // Keyed as the model id the client named (`CacheKey.make(model:)`).
+        "model",
+        // Not keyed: rendering only. A stream and a non-stream call share one entry.
+        "stream",
+        // Not keyed: rendering only (whether the stream ends with a usage chunk).
+        "includeUsage",
+        // Keyed through the body: `generationConfig.candidateCount` (1 is the elided default).
+        "candidateCount",
+        // Keyed: the Gemini body is the canonical request itself.
+        "gemini",
+        // Keyed through the body after `applyThinking` writes `generationConfig.thinkingConfig`;
+        // the key is made from the body after it is applied for the resolved upstream model.
+        "reasoningEffort",
+        // Keyed through the body after `attachSignatures` puts the signatures into `contents`.
+        "signatureSlots",
     ]
 }

@@ -1,135 +1,122 @@
-/// The canonical form of a Gemini request body, from which cache keys are hashed. Two bodies
-/// that mean the same upstream call have the same canonical bytes:
+/// The canonical form of a Gemini request body: the bytes the cache key hashes. Two bodies that
+/// Gemini reads as the same request get the same canonical bytes; any difference Gemini could
+/// answer differently gets different bytes.
 ///
-/// | difference | rule |
-/// |---|---|
-/// | object key order | keys sorted by their UTF-8 bytes, at every level |
-/// | `snake_case` vs `lowerCamelCase` field names (the API takes both) | converted to lowerCamelCase — except inside user data (below) |
-/// | number spelling (`1`, `1.0`, `1e0`, `-0`) | one spelling: integers exactly, others as the shortest round-tripping double |
-/// | defaults Gemini applies anyway | elided: `generationConfig.candidateCount: 1`, empty objects and arrays, `null` members |
-/// | a content's missing `role` | the API treats it as `user`: written as `user` |
+/// Invariant: the transformation only ever merges spellings the Gemini API itself treats as equal
+/// (proto3 JSON). When in doubt a spelling is kept, so the worst a doubt costs is a cache miss,
+/// never a wrong hit.
 ///
-/// User data is kept verbatim (keys not converted, nothing elided): function call `args`,
-/// function `response`, JSON schemas (`parameters`, `parametersJsonSchema`, `response`,
-/// `responseSchema`, `responseJsonSchema`) and `labels`.
+/// | rule | where | why |
+/// |---|---|---|
+/// | object keys sorted by UTF-8 bytes | everywhere, user data included | Gemini decodes objects into proto messages and `Struct` maps; member order carries no meaning |
+/// | `snake_case` key → `lowerCamelCase` | Gemini fields only | proto3 JSON accepts both spellings of a field name (the SDK sends `thinking_level`) |
+/// | keys verbatim | inside `args`, `response`, `parameters`, `parametersJsonSchema`, `responseSchema`, `responseJsonSchema`, `labels`, `partMetadata` | those keys are the user's own names (argument names, schema properties) |
+/// | numbers → one spelling | everywhere | `1`, `1.0`, `1e0`, `10E-1` are one value; exact decimal arithmetic, so integers beyond 2^53 stay exact; `-0` → `0` |
+/// | `null` member dropped | Gemini fields only | proto3 JSON reads `null` as "not set"; in user data `null` is a value and stays |
+/// | `generationConfig.candidateCount: 1` dropped | generate | documented default |
+/// | `generationConfig.stopSequences: []` dropped | generate | an empty repeated field is the unset field |
+/// | `generationConfig.thinkingConfig.includeThoughts: false` dropped | generate | documented default |
+/// | `toolConfig.functionCallingConfig.mode: "AUTO"` dropped | generate | documented default |
+/// | empty `generationConfig`, `thinkingConfig`, `toolConfig`, `functionCallingConfig` objects dropped | generate | an empty config message sets nothing |
+/// | `tools: []`, `safetySettings: []` dropped | generate | an empty repeated field is the unset field |
+/// | `systemInstruction.role` dropped | generate | Gemini ignores the role of the system instruction |
+/// | `contents[].role` missing is **kept** distinct from `"user"` | generate | the default is only documented for single-turn requests; not certain, so no merge |
+/// | empty tool objects (`googleSearch: {}`) **kept** | generate | their presence is the setting |
+/// | `labels` excluded | top level | see `CacheKey.excludedFields` |
+///
+/// Known merges and misses, accepted: a `responseJsonSchema` whose properties differ only in
+/// order shares an entry (the answer is the same JSON object, its members possibly in the other
+/// order); enum values are not case-folded (`"low"` vs `"LOW"`) and strings are not Unicode-
+/// normalised, so those spellings only cost a miss.
+///
+/// `countTokens` bodies apply the generate rules inside `generateContentRequest`; `embed` bodies
+/// get only the general rules (sorting, spelling, numbers, nulls).
 package enum CanonicalJSON {
-    /// Fields whose contents are user data.
-    static let opaqueFields: Set<String> = [
+    /// Member names whose value is free-form user data: keys verbatim, nulls kept.
+    package static let userDataFields: Set<String> = [
         "args", "response", "parameters", "parametersJsonSchema", "responseSchema", "responseJsonSchema", "labels",
-        "responseJsonSchema", "structValue",
+        "partMetadata",
     ]
 
-    package static func encode(_ value: JSONValue) -> [UInt8] {
-        var writer = JSONWriter(reservingCapacity: 512)
-        write(normalise(value, path: []), into: &writer)
-        return writer.bytes
+    /// The canonical value of a request body for `endpoint`, with `excluded` top-level members removed.
+    package static func canonical(_ body: JSONValue, endpoint: CacheEndpoint, excluded: Set<String> = []) -> JSONValue {
+        var root = canonical(body, path: [], userData: false, generateRoot: endpoint == .generate ? 0 : nil)
+        if case .object(var object) = root {
+            for key in excluded { object[key] = nil }
+            if endpoint == .countTokens, let inner = object["generateContentRequest"] {
+                object["generateContentRequest"] = canonical(inner, path: [], userData: false, generateRoot: 0)
+            }
+            root = .object(object)
+        }
+        return root
     }
 
-    /// Converts keys, normalises numbers and elides defaults; keeps user data verbatim.
-    static func normalise(_ value: JSONValue, path: [String]) -> JSONValue {
+    /// Canonical bytes: the canonical value written compactly.
+    package static func bytes(_ body: JSONValue, endpoint: CacheEndpoint, excluded: Set<String> = []) -> [UInt8] {
+        JSONWriter.encode(canonical(body, endpoint: endpoint, excluded: excluded))
+    }
+
+    /// - Parameter generateRoot: the depth of the generate request's root in `path`, or nil when
+    ///   the generate defaults do not apply.
+    private static func canonical(_ value: JSONValue, path: [String], userData: Bool, generateRoot: Int?) -> JSONValue {
         switch value {
-        case .number(let text):
-            return .number(number(text))
+        case .null, .bool, .string: return value
+        case .number(let text): return .number(CanonicalNumber.spelling(text))
         case .array(let items):
-            return .array(items.map { normalise($0, path: path) })
+            return .array(items.map { canonical($0, path: path, userData: userData, generateRoot: generateRoot) })
         case .object(let object):
-            var result = JSONObject()
+            var fields: [JSONField] = []
             for field in object.fields {
-                let key = camel(field.key)
-                if opaqueFields.contains(key) {
-                    result[key] = verbatim(field.value)
+                let key = userData ? field.key : lowerCamelCase(field.key)
+                if !userData && field.value.isNull { continue }
+                let inner = userData || userDataFields.contains(key)
+                let child = canonical(field.value, path: path + [key], userData: inner, generateRoot: generateRoot)
+                if !userData, let root = generateRoot, isElidedDefault(Array(path.dropFirst(root)) + [key], child) {
                     continue
                 }
-                let child = normalise(field.value, path: path + [key])
-                if isDefault(child, key: key, path: path) { continue }
-                result[key] = child
+                if let existing = fields.firstIndex(where: { $0.key == key }) {
+                    fields[existing].value = child
+                } else {
+                    fields.append(JSONField(key, child))
+                }
             }
-            if path.last == "contents" || path.last == "systemInstruction" {
-                // A Content without a role is a user turn.
-                if path.last == "contents" && result["role"] == nil { result["role"] = "user" }
-            }
-            return .object(result)
-        default:
-            return value
+            fields.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            return .object(JSONObject(fields))
         }
     }
 
-    /// User data: only number spelling is normalised.
-    static func verbatim(_ value: JSONValue) -> JSONValue {
-        switch value {
-        case .number(let text): .number(number(text))
-        case .array(let items): .array(items.map(verbatim))
-        case .object(let object): .object(JSONObject(object.fields.map { JSONField($0.key, verbatim($0.value)) }))
-        default: value
+    /// The generate-request defaults of the table above, by path from the request root
+    /// (array positions do not appear in the path).
+    static func isElidedDefault(_ path: [String], _ value: JSONValue) -> Bool {
+        switch path {
+        case ["generationConfig", "candidateCount"]: return value.intValue == 1
+        case ["generationConfig", "stopSequences"], ["tools"], ["safetySettings"]: return value.arrayValue?.isEmpty == true
+        case ["generationConfig", "thinkingConfig", "includeThoughts"]: return value.boolValue == false
+        case ["toolConfig", "functionCallingConfig", "mode"]: return value.stringValue == "AUTO"
+        case ["generationConfig"], ["generationConfig", "thinkingConfig"], ["toolConfig"],
+            ["toolConfig", "functionCallingConfig"]:
+            return value.objectValue?.isEmpty == true
+        case ["systemInstruction", "role"]: return true
+        default: return false
         }
     }
 
-    static func isDefault(_ value: JSONValue, key: String, path: [String]) -> Bool {
-        switch value {
-        case .null: return true
-        case .object(let o) where o.isEmpty: return true
-        case .array(let a) where a.isEmpty: return true
-        default: break
-        }
-        if key == "candidateCount", path.last == "generationConfig", value.intValue == 1 { return true }
-        return false
-    }
-
-    static func camel(_ key: String) -> String {
-        guard key.contains("_") else { return key }
-        var out = ""
-        var upper = false
+    /// `thinking_level` → `thinkingLevel`, as proto3 JSON names are derived; camelCase is unchanged.
+    package static func lowerCamelCase(_ key: String) -> String {
+        guard key.utf8.contains(UInt8(ascii: "_")) else { return key }
+        var result = ""
+        var upperNext = false
         for ch in key {
             if ch == "_" {
-                upper = !out.isEmpty
-                if out.isEmpty { out.append(ch) }
-            } else if upper {
-                out += ch.uppercased()
-                upper = false
+                upperNext = true
+            } else if upperNext {
+                result += ch.uppercased()
+                upperNext = false
             } else {
-                out.append(ch)
+                result.append(ch)
             }
         }
-        return out
-    }
-
-    /// One spelling per numeric value: integral values as integers (exact, however long), the
-    /// rest as the shortest double that round-trips.
-    static func number(_ text: String) -> String {
-        if let int = Int(text) { return String(int) }
-        if text.allSatisfy({ $0.isNumber || $0 == "-" }) {
-            // An integer too long for Int: keep its digits, without a leading plus or zeros.
-            let negative = text.hasPrefix("-")
-            let digits = text.drop { $0 == "-" }.drop { $0 == "0" }
-            return digits.isEmpty ? "0" : (negative ? "-" : "") + digits
-        }
-        guard let double = Double(text) else { return text }
-        if double == 0 { return "0" }
-        if double.rounded() == double, abs(double) < 9.007_199_254_740_992e15 { return String(Int64(double)) }
-        return "\(double)"
-    }
-
-    static func write(_ value: JSONValue, into writer: inout JSONWriter) {
-        switch value {
-        case .object(let object):
-            writer.append("{")
-            let fields = object.fields.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
-            for (i, field) in fields.enumerated() {
-                if i > 0 { writer.append(",") }
-                writer.writeString(field.key)
-                writer.append(":")
-                write(field.value, into: &writer)
-            }
-            writer.append("}")
-        case .array(let items):
-            writer.append("[")
-            for (i, item) in items.enumerated() {
-                if i > 0 { writer.append(",") }
-                write(item, into: &writer)
-            }
-            writer.append("]")
-        default:
-            writer.write(value)
-        }
+        if upperNext { result.append("_") }
+        return result
     }
 }

@@ -1,0 +1,120 @@
+import FlashgateCore
+
+/// Assembles the events of a streamed Gemini answer (each a `GenerateContentResponse` holding only
+/// the new parts) into the one complete `GenerateContentResponse` a non-streamed call would have
+/// returned. A non-stream answer is a single event.
+///
+/// Invariant: nothing the client could see is lost. Parts keep their order; consecutive text
+/// parts of the same kind (thought or not) are concatenated only when neither carries a
+/// `thoughtSignature`, so every signature stays on the part it arrived on — including one that
+/// arrives later on an empty text part. Per candidate, the last `finishReason` wins, metadata
+/// comes from the last event that has it, and `logprobsResult` entries are concatenated.
+package struct GeminiAnswerAssembler: Sendable {
+    private struct Candidate: Sendable {
+        var role: JSONValue?
+        var parts: [JSONObject] = []
+        /// finishReason, safetyRatings, groundingMetadata, … — the last value seen of each.
+        var fields = JSONObject()
+        var chosen: [JSONValue]?
+        var top: [JSONValue]?
+        var logProbabilitySum: Double?
+        var hasLogprobs = false
+    }
+
+    private var candidates: [Int: Candidate] = [:]
+    private var order: [Int] = []
+    /// usageMetadata, modelVersion, responseId, promptFeedback, createTime, error — last seen.
+    private var top = JSONObject()
+
+    package init() {}
+
+    package mutating func add(_ event: JSONValue) {
+        guard let object = event.objectValue else { return }
+        // A `null` member is an unset one (proto3 JSON): it never overwrites what came before.
+        for field in object.fields where field.key != "candidates" && !field.value.isNull { top[field.key] = field.value }
+        for (position, value) in (object["candidates"]?.arrayValue ?? []).enumerated() {
+            guard let incoming = value.objectValue else { continue }
+            let index = incoming["index"]?.intValue ?? position
+            if candidates[index] == nil { order.append(index) }
+            var candidate = candidates[index] ?? Candidate()
+            for field in incoming.fields where !field.value.isNull {
+                switch field.key {
+                case "index": continue
+                case "content":
+                    if let role = field.value["role"] { candidate.role = role }
+                    for part in field.value["parts"]?.arrayValue ?? [] {
+                        if let part = part.objectValue { Self.append(part, to: &candidate.parts) }
+                    }
+                case "logprobsResult":
+                    candidate.hasLogprobs = true
+                    if let chosen = field.value["chosenCandidates"]?.arrayValue {
+                        candidate.chosen = (candidate.chosen ?? []) + chosen
+                    }
+                    if let top = field.value["topCandidates"]?.arrayValue { candidate.top = (candidate.top ?? []) + top }
+                    if let sum = field.value["logProbabilitySum"]?.doubleValue {
+                        candidate.logProbabilitySum = (candidate.logProbabilitySum ?? 0) + sum
+                    }
+                default: candidate.fields[field.key] = field.value
+                }
+            }
+            candidates[index] = candidate
+        }
+    }
+
+    /// Appends a part, merging it into the previous one when both are unsigned plain text of the same kind.
+    private static func append(_ part: JSONObject, to parts: inout [JSONObject]) {
+        guard let text = part["text"]?.stringValue, isPlainText(part), let last = parts.last, isPlainText(last),
+            let previous = last["text"]?.stringValue, (last["thought"]?.boolValue ?? false) == (part["thought"]?.boolValue ?? false)
+        else {
+            parts.append(part)
+            return
+        }
+        parts[parts.count - 1]["text"] = .string(previous + text)
+    }
+
+    /// A text part with nothing beside it but the `thought` flag: safe to concatenate.
+    private static func isPlainText(_ part: JSONObject) -> Bool {
+        part.fields.allSatisfy { $0.key == "text" || $0.key == "thought" } && part["text"]?.stringValue != nil
+    }
+
+    /// The complete answer: candidates in the order they first appeared, then the top-level fields.
+    package var response: JSONValue {
+        var body = JSONObject()
+        if !order.isEmpty {
+            body["candidates"] = .array(order.compactMap { index in candidates[index].map { Self.render($0, index: index) } })
+        }
+        for field in top.fields { body[field.key] = field.value }
+        return .object(body)
+    }
+
+    private static func render(_ candidate: Candidate, index: Int) -> JSONValue {
+        var object: JSONObject = [
+            "content": ["role": candidate.role ?? "model", "parts": .array(candidate.parts.map { .object($0) })],
+            "index": JSONValue(index),
+        ]
+        for field in candidate.fields.fields { object[field.key] = field.value }
+        if candidate.hasLogprobs {
+            var result = JSONObject()
+            if let chosen = candidate.chosen { result["chosenCandidates"] = .array(chosen) }
+            if let top = candidate.top { result["topCandidates"] = .array(top) }
+            if let sum = candidate.logProbabilitySum { result["logProbabilitySum"] = JSONValue(sum) }
+            object["logprobsResult"] = .object(result)
+        }
+        return .object(object)
+    }
+
+    /// Finish reasons that mean the answer is whole. `MAX_TOKENS` counts: it is the complete answer
+    /// to the request as asked (the token limit is part of the key), so repeating the request
+    /// upstream would return the same truncation.
+    package static let completeFinishReasons: Set<String> = ["STOP", "MAX_TOKENS"]
+
+    /// Whether the answer may be cached: at least one candidate, every candidate finished with
+    /// STOP or MAX_TOKENS, no prompt block and no error event.
+    package var isCompleteSuccess: Bool {
+        guard top["error"] == nil, top["promptFeedback"]?["blockReason"] == nil, !order.isEmpty else { return false }
+        return order.allSatisfy { index in
+            guard let reason = candidates[index]?.fields["finishReason"]?.stringValue else { return false }
+            return Self.completeFinishReasons.contains(reason)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import FlashgateCore
+
+/// Renders one stored complete Gemini answer in every form a client can ask for: native JSON,
+/// native SSE, the native JSON-array stream, the events for `ChatStreamTranslator` (OpenAI SSE)
+/// and the response for `ChatResponse.render` (OpenAI JSON).
+///
+/// Invariant: the stream forms are a replay, not a new answer. Assembling the events they carry
+/// (`GeminiAnswerAssembler`) gives back the stored response, so text, reasoning, tool calls,
+/// thought signatures, finish reasons and usage are the same in every form.
+package enum GeminiAnswerRenderer {
+    /// Candidate members sent once, on the last event, next to the finish reason.
+    static let closingMembers: Set<String> = [
+        "finishReason", "finishMessage", "safetyRatings", "citationMetadata", "groundingMetadata",
+        "urlContextMetadata", "avgLogprobs", "logprobsResult", "tokenCount",
+    ]
+
+    /// Top-level members sent once, on the last event. `modelVersion`, `responseId` and the
+    /// rest go on every event, as Gemini sends them.
+    static let closingTopMembers: Set<String> = ["usageMetadata", "promptFeedback"]
+
+    /// (a) The native `generateContent` body.
+    package static func nativeJSON(_ response: JSONValue) -> [UInt8] {
+        JSONWriter.encode(response)
+    }
+
+    /// (b) The native `streamGenerateContent?alt=sse` body: one `data:` frame per event.
+    package static func nativeSSE(_ response: JSONValue) -> [UInt8] {
+        events(response).flatMap { SSEEncoder.frame($0) }
+    }
+
+    /// (c) The native `streamGenerateContent` body without `alt=sse`: a JSON array of the events.
+    package static func nativeJSONArray(_ response: JSONValue) -> [UInt8] {
+        var writer = JSONWriter(reservingCapacity: 1024)
+        writer.append("[")
+        for (i, event) in events(response).enumerated() {
+            if i > 0 { writer.append(",\r\n") }
+            writer.write(event)
+        }
+        writer.append("]")
+        return writer.bytes
+    }
+
+    /// (d) The events to feed `ChatStreamTranslator` for OpenAI SSE.
+    package static func chatStreamEvents(_ response: JSONValue) -> [JSONValue] {
+        events(response)
+    }
+
+    /// (e) OpenAI JSON: `ChatResponse.render` takes the stored response as it is.
+    package static func chatResponse(_ response: JSONValue, model: String, id: String, created: Int) -> ChatResponse.Rendered {
+        ChatResponse.render(response, model: model, id: id, created: created)
+    }
+
+    /// Splits a complete response into stream events: event k carries part k of every candidate
+    /// that has one; the last event also carries each candidate's finish reason and metadata, and
+    /// the usage. A response without parts (a blocked prompt) is one event.
+    package static func events(_ response: JSONValue) -> [JSONValue] {
+        guard let object = response.objectValue else { return [response] }
+        let candidates = (object["candidates"]?.arrayValue ?? []).compactMap(\.objectValue)
+        let partLists = candidates.map { ($0["content"]?["parts"]?.arrayValue ?? []).flatMap(pieces) }
+        let count = max(1, partLists.map(\.count).max() ?? 0)
+        var events: [JSONValue] = []
+        for k in 0..<count {
+            let last = k == count - 1
+            var eventCandidates: [JSONValue] = []
+            for (position, candidate) in candidates.enumerated() {
+                var out = JSONObject()
+                if partLists[position].indices.contains(k) {
+                    out["content"] = ["role": candidate["content"]?["role"] ?? "model", "parts": [partLists[position][k]]]
+                }
+                if out.isEmpty && !last { continue }
+                out["index"] = candidate["index"] ?? JSONValue(position)
+                if last {
+                    for field in candidate.fields where closingMembers.contains(field.key) { out[field.key] = field.value }
+                }
+                eventCandidates.append(.object(out))
+            }
+            var event = JSONObject()
+            if !eventCandidates.isEmpty { event["candidates"] = .array(eventCandidates) }
+            for field in object.fields where field.key != "candidates" {
+                if last || !closingTopMembers.contains(field.key) { event[field.key] = field.value }
+            }
+            events.append(.object(event))
+        }
+        return events
+    }
+}
+
+extension GeminiAnswerRenderer {
+    /// A long plain text part in up to eight pieces at word boundaries, so streaming clients of a
+    /// cache hit see deltas as from a live answer; joined they give back exactly the stored text.
+    /// Parts with a signature or anything besides text stay whole.
+    static func pieces(_ part: JSONValue) -> [JSONValue] {
+        guard case .object(let object) = part, let text = object["text"]?.stringValue,
+            object.keys.allSatisfy({ $0 == "text" || $0 == "thought" })
+        else { return [part] }
+        var words: [Substring] = []
+        var start = text.startIndex
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(after: index)
+            if text[index].isWhitespace, next < text.endIndex, !text[next].isWhitespace, index > start {
+                words.append(text[start..<index])
+                start = index
+            }
+            index = next
+        }
+        words.append(text[start...])
+        guard words.count > 1 else { return [part] }
+        let size = (words.count + 7) / 8
+        return stride(from: 0, to: words.count, by: size).map { offset in
+            var piece = object
+            piece["text"] = .string(words[offset..<min(offset + size, words.count)].joined())
+            return .object(piece)
+        }
+    }
+}

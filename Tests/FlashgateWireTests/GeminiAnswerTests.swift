@@ -1,0 +1,135 @@
+import FlashgateCore
+import Testing
+
+@testable import FlashgateWire
+
+@Suite struct GeminiAnswerTests {
+    func assemble(_ events: [JSONValue]) -> GeminiAnswerAssembler {
+        var assembler = GeminiAnswerAssembler()
+        events.forEach { assembler.add($0) }
+        return assembler
+    }
+
+    /// Order-insensitive comparison form.
+    func sorted(_ value: JSONValue) -> String { JSONWriter.string(CanonicalJSON.canonical(value, endpoint: .embed)) }
+
+    func request(_ json: String) throws -> JSONValue { try JSONParser.parse(json) }
+
+    @Test func assembledMockStreamEqualsTheNonStreamAnswer() throws {
+        for body in [
+            #"{"contents":[{"role":"user","parts":[{"text":"one two three four five six seven eight nine"}]}]}"#,
+            #"{"contents":[{"role":"user","parts":[{"text":"a b c d e f"}]}],"generationConfig":{"maxOutputTokens":3,"candidateCount":2,"thinkingConfig":{"includeThoughts":true},"responseLogprobs":true,"logprobs":2}}"#,
+        ] {
+            let req = try request(body)
+            let events = try MockModel.generate(model: "gemini-2.5-flash", request: req, stream: true)
+            #expect(events.count > 2)
+            let whole = try MockModel.generate(model: "gemini-2.5-flash", request: req, stream: false)
+            let assembler = assemble(events)
+            #expect(sorted(assembler.response) == sorted(whole[0]), "\(events.map { JSONWriter.string($0) })")
+            #expect(assembler.isCompleteSuccess)
+            #expect(assemble(whole).isCompleteSuccess)
+        }
+    }
+
+    static let toolEvents: [String] = [
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"Let me ","thought":true}]}}],"modelVersion":"g3"}"#,
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"check.","thought":true},{"text":"Sure: "}]}}],"modelVersion":"g3"}"#,
+        #"{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"c2lnLTE="},{"functionCall":{"name":"get_time","args":{"tz":"CET"}}}]}}],"modelVersion":"g3"}"#,
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"done"}]}}],"modelVersion":"g3"}"#,
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"","thoughtSignature":"c2lnLTI="}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":9,"thoughtsTokenCount":2,"totalTokenCount":15},"modelVersion":"g3","responseId":"r1"}"#,
+    ]
+
+    @Test func toolCallStreamKeepsSignatures() throws {
+        let events = try Self.toolEvents.map { try JSONParser.parse($0) }
+        let assembler = assemble(events)
+        #expect(assembler.isCompleteSuccess)
+        let parts = assembler.response["candidates"]?[0]?["content"]?["parts"]?.arrayValue ?? []
+        #expect(parts.count == 6)
+        #expect(parts[0] == ["text": "Let me check.", "thought": true])
+        #expect(parts[1] == ["text": "Sure: "])
+        #expect(parts[2]["thoughtSignature"] == "c2lnLTE=")
+        #expect(parts[3]["functionCall"]?["name"] == "get_time")
+        #expect(parts[4] == ["text": "done"])
+        #expect(parts[5] == ["text": "", "thoughtSignature": "c2lnLTI="])
+        #expect(assembler.response["usageMetadata"]?["totalTokenCount"]?.intValue == 15)
+        #expect(assembler.response["responseId"] == "r1")
+    }
+
+    /// Everything an OpenAI stream client reads, concatenated over the whole stream.
+    struct Seen: Equatable {
+        var content = "", reasoning = "", calls: [String] = [], finishes: [String] = [], usage: String = ""
+    }
+
+    func translate(_ events: [JSONValue]) -> Seen {
+        var translator = ChatStreamTranslator(model: "m", id: "chatcmpl-abc", created: 1, includeUsage: true)
+        var out: [UInt8] = []
+        for event in events { out += translator.translate(event: event) }
+        out += translator.finish()
+        var decoder = SSEDecoder()
+        var seen = Seen()
+        for payload in decoder.feed(out) {
+            guard let chunk = try? JSONParser.parse(payload) else { continue }
+            if let usage = chunk["usage"] { seen.usage = JSONWriter.string(usage) }
+            for choice in chunk["choices"]?.arrayValue ?? [] {
+                let delta = choice["delta"]
+                seen.content += delta?["content"]?.stringValue ?? ""
+                seen.reasoning += delta?["reasoning_content"]?.stringValue ?? ""
+                seen.calls += (delta?["tool_calls"]?.arrayValue ?? []).map { JSONWriter.string($0) }
+                if let finish = choice["finish_reason"]?.stringValue { seen.finishes.append(finish) }
+            }
+        }
+        #expect(translator.isComplete)
+        return seen
+    }
+
+    @Test func replayedStreamCarriesTheSameContent() throws {
+        let mockEvents = try MockModel.generate(
+            model: "gemini-3.5-flash",
+            request: request(
+                #"{"contents":[{"role":"user","parts":[{"text":"call the tools"}]}],"generationConfig":{"thinkingConfig":{"includeThoughts":true}},"tools":[{"functionDeclarations":[{"name":"a","parametersJsonSchema":{"type":"object","properties":{"x":{"type":"string"}}}},{"name":"b"}]}]}"#
+            ), stream: true)
+        let textEvents = try MockModel.generate(
+            model: "gemini-2.5-flash", request: request(#"{"contents":[{"parts":[{"text":"one two three four five"}]}]}"#),
+            stream: true)
+        for events in [try Self.toolEvents.map { try JSONParser.parse($0) }, mockEvents, textEvents] {
+            let stored = assemble(events).response
+            let replay = GeminiAnswerRenderer.chatStreamEvents(stored)
+            let original = translate(events)
+            #expect(translate(replay) == original)
+            #expect(!original.content.isEmpty || !original.calls.isEmpty)
+            // The replay is itself a stream that assembles back into the stored answer.
+            #expect(sorted(assemble(replay).response) == sorted(stored))
+            var arrayForm = try JSONParser.parse(GeminiAnswerRenderer.nativeJSONArray(stored)).arrayValue ?? []
+            #expect(arrayForm == replay)
+            var decoder = SSEDecoder()
+            arrayForm = try decoder.feed(GeminiAnswerRenderer.nativeSSE(stored)).map { try JSONParser.parse($0) }
+            #expect(arrayForm == replay)
+            #expect(try JSONParser.parse(GeminiAnswerRenderer.nativeJSON(stored)) == stored)
+        }
+        let rendered = GeminiAnswerRenderer.chatResponse(
+            assemble(mockEvents).response, model: "m", id: "chatcmpl-abc", created: 1)
+        #expect(rendered.signatures.map(\.signature) == [MockModel.signature])
+        let seen = translate(mockEvents)
+        #expect(seen.calls.first?.contains(MockModel.signature) == true)
+        #expect(seen.reasoning.hasPrefix("Thinking about"))
+    }
+
+    @Test func incompleteBlockedAndFailedAnswersAreNotCacheable() throws {
+        let cases: [[String]] = [
+            [#"{"candidates":[{"content":{"parts":[{"text":"Hel"}]}}]}"#],
+            [#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"SAFETY"}]}"#],
+            [#"{"candidates":[],"promptFeedback":{"blockReason":"SAFETY"}}"#],
+            [#"{"promptFeedback":{"blockReason":"OTHER"}}"#],
+            [#"{"candidates":[{"content":{"parts":[{"text":"x"}]}}]}"#, #"{"error":{"code":500,"message":"boom","status":"INTERNAL"}}"#],
+            [#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP","index":0},{"content":{"parts":[{"text":"y"}]},"index":1}]}"#],
+            [#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"RECITATION"}]}"#],
+            [#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"MALFORMED_FUNCTION_CALL"}]}"#],
+            [],
+        ]
+        for events in cases {
+            #expect(!assemble(try events.map { try JSONParser.parse($0) }).isCompleteSuccess, "\(events)")
+        }
+        let truncated = try JSONParser.parse(#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"MAX_TOKENS"}]}"#)
+        #expect(assemble([truncated]).isCompleteSuccess)
+    }
+}
