@@ -146,7 +146,10 @@ extension Gateway {
     /// The one upstream call of a flight: publishes each Gemini event as it arrives, stores a
     /// complete successful answer, and ends the flight with the outcome every subscriber sees.
     private func pump(_ flight: Flight, _ call: GenerateCall, inTable: Bool) async {
-        defer { if inTable { flights.remove(call.key, flight) } }
+        // The flight stays joinable until its answer is in the cache, so no request falls into
+        // the gap between the two and goes upstream again.
+        var handedOver = false
+        defer { if inTable && !handedOver { flights.remove(call.key, flight) } }
         var assembler = GeminiAnswerAssembler()
         do {
             var iterator = call.resolved.transport.send(call.upstream).makeAsyncIterator()
@@ -188,15 +191,16 @@ extension Gateway {
                 let now = nowMilliseconds()
                 let cost = cost(of: assembler, model: call.resolved.upstreamModel) ?? .zero
                 let usage = TokenUsage(usageMetadata: assembler.response["usageMetadata"]) ?? TokenUsage()
-                cache.store(
-                    call.key.digest,
-                    CacheEntry(
-                        body: JSONWriter.encode(assembler.response), team: call.team, model: call.clientModel,
-                        createdAtMs: now, expiresAtMs: now + call.ttl.milliseconds, costMicroUSD: cost.value,
-                        usage: [
-                            "prompt": usage.promptTokens, "output": usage.completionTokens, "thoughts": usage.thoughtsTokens,
-                            "cached": usage.cachedTokens,
-                        ]))
+                handedOver = inTable
+                let flights = self.flights
+                let entry = CacheEntry(
+                    body: JSONWriter.encode(assembler.response), team: call.team, model: call.clientModel,
+                    createdAtMs: now, expiresAtMs: now + call.ttl.milliseconds, costMicroUSD: cost.value,
+                    usage: [
+                        "prompt": usage.promptTokens, "output": usage.completionTokens, "thoughts": usage.thoughtsTokens,
+                        "cached": usage.cachedTokens,
+                    ])
+                cache.store(call.key.digest, entry) { flights.remove(call.key, flight) }
             }
             flight.finish(.success)
         } catch {

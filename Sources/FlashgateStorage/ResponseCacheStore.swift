@@ -138,6 +138,13 @@ package final class ResponseCacheStore: Sendable {
         enqueue(.put(key: key, entry))
     }
 
+    /// `store`, then `written` on the writer queue once the entry is committed (or dropped), so a
+    /// caller can hand over from an in-flight answer to the stored one without a gap.
+    package func store(_ key: [UInt8], _ entry: CacheEntry, written: @escaping @Sendable () -> Void) {
+        store(key, entry)
+        queue.async(execute: written)
+    }
+
     /// Counts a hit and the dollars it saved; persisted by the writer now and then.
     package func recordHit(savedMicroUSD: Int64) {
         pendingHits.add(1, ordering: .relaxed)
