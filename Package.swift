@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "flashgate",
             dependencies: [
-                "FlashgateServer",
+                "FlashgateServer", "FlashgateStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
