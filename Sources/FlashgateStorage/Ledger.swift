@@ -1,0 +1,128 @@
+import FlashgateCore
+import Foundation
+import Logging
+import Synchronization
+
+/// The durable usage ledger: reservations, one row per settled request, and running totals per
+/// budget period, in an LMDB environment of its own with every commit flushed to disk.
+///
+/// Invariants: `reserve` and `settle` return only after their transaction is durable, so kill -9
+/// loses nothing a caller was told is recorded; a settlement removes its reservation, appends its
+/// row and adds its cost to every budget key in ONE transaction, and a reservation id settles at
+/// most once; all writes run on one dedicated writer thread that groups whatever is queued into a
+/// single commit. Reads are synchronous snapshots on the caller's thread (about a microsecond).
+package final class Ledger: Sendable {
+    let env: StoreEnvironment
+    let dbs: LedgerDatabases
+    let writer: LedgerWriter
+    let logger: Logger
+    private let closed = Atomic<Bool>(false)
+
+    private init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, logger: Logger) {
+        self.env = env
+        self.dbs = dbs
+        self.logger = logger
+        self.writer = LedgerWriter(env: env, dbs: dbs, ids: ids, logger: logger)
+        writer.start()
+    }
+
+    deinit { close() }
+
+    /// Opens (creating if needed) the ledger in `directory`, normally `<store>/ledger`. Throws a
+    /// `LedgerError(.open)` that names the path when it cannot: the caller refuses to start,
+    /// because requests must never run unrecorded.
+    package static func open(
+        directory: String, maxSizeBytes: Int, logger: Logger = Logger(label: "flashgate.ledger")
+    ) throws -> Ledger {
+        let env: StoreEnvironment
+        do {
+            env = try StoreEnvironment.open(directory: directory, maxSizeBytes: maxSizeBytes, maxDatabases: 8, durable: true)
+        } catch {
+            throw LedgerError(.open, "cannot open the ledger at \(directory): \(error)")
+        }
+        do {
+            let dbs = try LedgerDatabases(env)
+            let next = try env.read { txn in
+                try txn.withValue(dbs.meta, key: LedgerDatabases.nextIDKey) { try LedgerCodec.decodeInt64($0) }
+            }
+            return Ledger(env: env, dbs: dbs, ids: LedgerIDs(next: next.map { UInt64(bitPattern: $0) } ?? 1), logger: logger)
+        } catch {
+            env.close()
+            throw LedgerError(.open, "cannot read the ledger at \(directory): \(error)")
+        }
+    }
+
+    /// A fresh reservation id: unique, and larger than every id this ledger ever recorded.
+    package func nextReservationID() -> UInt64 { writer.ids.take() }
+
+    /// Records an open reservation; returns once it is durable.
+    package func reserve(_ r: ReservationRecord) async throws {
+        _ = try await submit(.reserve(r))
+    }
+
+    /// Settles durably: removes the open reservation (if any), appends the request row and adds
+    /// `cost` to every budget key, in one transaction. Returns false, changing nothing, when the
+    /// reservation id was already settled. Not cancellable: once called it completes.
+    @discardableResult
+    package func settle(_ s: SettlementRecord) async throws -> Bool {
+        try await submit(.settle(s))
+    }
+
+    /// At start: settles every reservation a crash left open at its reserved amount (outcome
+    /// `recovered`), durably, and returns the settlements it made. A second call finds none.
+    package func recoverOpenReservations(nowMs: Int64) throws -> [SettlementRecord] {
+        let open = try openReservations()
+        guard !open.isEmpty else { return [] }
+        let settlements = open.map { SettlementRecord.recovered($0, nowMs: nowMs) }
+        let results = try submitAndWait(settlements.map { .settle($0) })
+        var made: [SettlementRecord] = []
+        for (s, result) in zip(settlements, results) {
+            if try result.get() { made.append(s) }
+        }
+        if !made.isEmpty {
+            logger.warning(
+                "settled reservations left open by an unclean stop at their reserved amount",
+                metadata: ["count": "\(made.count)", "amount_usd": "\(made.reduce(MicroUSD.zero) { $0 + $1.cost }.dollars)"])
+        }
+        return made
+    }
+
+    /// Commit transactions so far and the writes they carried: how well group commit batches.
+    package var commitCounts: (commits: Int, writes: Int) { writer.queue.counts }
+
+    /// Waits for the writer to finish what is queued, then closes the store. Later writes throw.
+    package func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        writer.queue.stop()
+        writer.queue.waitFinished()
+        env.close()
+    }
+
+    private func submit(_ operation: LedgerPendingWrite.Operation) async throws -> Bool {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+            let write = LedgerPendingWrite(operation: operation) { continuation.resume(with: $0) }
+            if !writer.queue.submit(write) {
+                continuation.resume(throwing: LedgerError(.closed, "the ledger is closed"))
+            }
+        }
+    }
+
+    /// For synchronous callers at start-up (never an event loop): queues all, waits for all.
+    private func submitAndWait(_ operations: [LedgerPendingWrite.Operation]) throws -> [Result<Bool, any Error>] {
+        let results = Mutex<[Result<Bool, any Error>?]>(Array(repeating: nil, count: operations.count))
+        let group = DispatchGroup()
+        for (index, operation) in operations.enumerated() {
+            group.enter()
+            let write = LedgerPendingWrite(operation: operation) { result in
+                results.withLock { $0[index] = result }
+                group.leave()
+            }
+            if !writer.queue.submit(write) {
+                group.leave()
+                throw LedgerError(.closed, "the ledger is closed")
+            }
+        }
+        group.wait()
+        return results.withLock { $0.map { $0! } }
+    }
+}

@@ -1,0 +1,24 @@
+/// The named databases of the ledger's own durable environment (`<store>/ledger`):
+/// - `reservations`: id (big-endian) → `ReservationRecord`, only while open;
+/// - `settled`: reservation id → its `requests` key; a second settlement of an id finds it and
+///   does nothing (exactly once);
+/// - `requests`: time (big-endian, sign-flipped) + row id → `SettlementRecord`, one row per request;
+/// - `totals`: budget key (UTF-8) → settled running total in micro-dollars (Int64, big-endian);
+/// - `meta`: `next_id` → the next id that has never been handed out.
+struct LedgerDatabases: Sendable {
+    let reservations: StoreDatabase
+    let settled: StoreDatabase
+    let requests: StoreDatabase
+    let totals: StoreDatabase
+    let meta: StoreDatabase
+
+    static let nextIDKey = Array("next_id".utf8)
+
+    init(_ env: StoreEnvironment) throws {
+        reservations = try env.database("reservations")
+        settled = try env.database("settled")
+        requests = try env.database("requests")
+        totals = try env.database("totals")
+        meta = try env.database("meta")
+    }
+}

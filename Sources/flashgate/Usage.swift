@@ -1,0 +1,91 @@
+import ArgumentParser
+import FlashgateCore
+import FlashgateServer
+import FlashgateStorage
+import Foundation
+import Logging
+
+/// `flashgate usage`: the ledger's usage by team, key, model and UTC day, as a table or JSON.
+struct Usage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print usage from the ledger by team, key, model and UTC day.")
+
+    @Option(name: .long, help: "Store directory (default: the config's store.path, else ./.flashgate).")
+    var store: String?
+
+    @Option(name: .long, help: "YAML config file whose store.path to read.")
+    var config: String?
+
+    @Option(name: .long, help: "Only this team.") var team: String?
+    @Option(name: .long, help: "Only this key.") var key: String?
+    @Option(name: .long, help: "Only this model.") var model: String?
+    @Option(name: .long, help: "Only the last N UTC days, today included.") var days: Int?
+    @Flag(name: .long, help: "Print JSON instead of a table.") var json = false
+
+    func run() throws {
+        var settings = StoreConfig()
+        if let config {
+            do {
+                settings = try ConfigFile.load(path: config, environment: ProcessInfo.processInfo.environment).store
+            } catch {
+                FileHandle.standardError.write(Data("\(config): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        let directory = (store ?? settings.path) + "/ledger"
+        guard FileManager.default.fileExists(atPath: directory + "/data.mdb") else {
+            FileHandle.standardError.write(Data("flashgate: no ledger at \(directory)\n".utf8))
+            throw ExitCode(1)
+        }
+        let rows: [UsageRow]
+        do {
+            let ledger = try Ledger.open(directory: directory, maxSizeBytes: settings.maxSizeBytes, logger: Logger(label: "flashgate"))
+            defer { ledger.close() }
+            var fromMs: Int64?
+            if let days {
+                let dayMs: Int64 = 86_400_000
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                fromMs = (now / dayMs - Int64(max(days, 1) - 1)) * dayMs
+            }
+            rows = try ledger.usage(from: fromMs, to: nil, team: team, key: key, model: model)
+        } catch {
+            FileHandle.standardError.write(Data("flashgate: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        print(json ? Self.json(rows) : Self.table(rows))
+    }
+
+    static func json(_ rows: [UsageRow]) -> String {
+        JSONWriter.string(
+            .array(
+                rows.map { r in
+                    .object([
+                        "day": .string(r.day), "team": .string(r.team), "key": .string(r.key), "model": .string(r.model),
+                        "requests": JSONValue(r.requests), "prompt_tokens": JSONValue(r.promptTokens),
+                        "cached_tokens": JSONValue(r.cachedTokens), "output_tokens": JSONValue(r.outputTokens),
+                        "thoughts_tokens": JSONValue(r.thoughtsTokens), "search_queries": JSONValue(r.searchQueries),
+                        "cache_hits": JSONValue(r.cacheHits), "cost_usd": .number(r.cost.dollars),
+                    ])
+                }))
+    }
+
+    static func table(_ rows: [UsageRow]) -> String {
+        let header = ["DAY", "TEAM", "KEY", "MODEL", "REQUESTS", "PROMPT", "CACHED", "OUTPUT", "THOUGHTS", "HITS", "COST_USD"]
+        var cells = [header]
+        for r in rows {
+            cells.append([
+                r.day, r.team, r.key, r.model, "\(r.requests)", "\(r.promptTokens)", "\(r.cachedTokens)",
+                "\(r.outputTokens)", "\(r.thoughtsTokens)", "\(r.cacheHits)", r.cost.dollars,
+            ])
+        }
+        let total = rows.reduce(MicroUSD.zero) { $0 + $1.cost }
+        cells.append(["total", "", "", "", "\(rows.reduce(0) { $0 + $1.requests })", "", "", "", "", "", total.dollars])
+        let widths = header.indices.map { i in cells.map { $0[i].count }.max() ?? 0 }
+        return cells.map { row in
+            row.enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                return i < 4 ? cell + pad : pad + cell
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
