@@ -7,6 +7,18 @@ package struct RateTicket: Sendable, Hashable {
     package let estimatedTokens: Int
     /// Scopes (`key:<name>`, `team:<id>`, `team:<id>:model:<model>`) the request counted against.
     package let scopes: [String]
+    /// Each bucket's limit and what is left after this request took from it, for the
+    /// `x-ratelimit-limit-*` / `x-ratelimit-remaining-*` headers (the tightest one per kind).
+    package var headroom: [RateHeadroom] = []
+}
+
+/// One bucket's standing after an admission.
+package struct RateHeadroom: Sendable, Hashable {
+    /// `team:search:rpm`, `key:ci:tpm`, …
+    package let bucket: String
+    package let limit: Int64
+    /// Whole tokens left, never below zero.
+    package let remaining: Int64
 }
 
 /// A rate-limit verdict. A rejection names the limit (`team:search:tpm`) and how long until the
@@ -100,10 +112,17 @@ struct RateLimiterState {
             }
         }
         if let worst { return .reject(limit: worst.name, retryAfter: worst.wait) }
-        for take in takes { buckets[take.bucket]?.consume(take.n) }
+        var headroom: [RateHeadroom] = []
+        for take in takes {
+            buckets[take.bucket]?.consume(take.n)
+            if let bucket = buckets[take.bucket] {
+                headroom.append(RateHeadroom(bucket: take.bucket, limit: bucket.capacity, remaining: max(0, bucket.available)))
+            }
+        }
         let scopes = applicable.map(\.scope)
         for (scope, limits) in applicable where limits.concurrent != nil { inFlight[scope, default: 0] += 1 }
-        let ticket = RateTicket(id: nextID, estimatedTokens: tokens, scopes: scopes)
+        var ticket = RateTicket(id: nextID, estimatedTokens: tokens, scopes: scopes)
+        ticket.headroom = headroom
         nextID += 1
         open.insert(ticket.id)
         return .admit(ticket)

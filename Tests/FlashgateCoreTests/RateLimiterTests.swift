@@ -91,6 +91,8 @@ import Testing
         let limiter = limiter()
         let t0 = ManualInstant.zero
         let t = ticket(limiter.admit(caller: Caller(team: "a"), model: "pro", estimatedTokens: 80, now: t0))!
+        #expect(t.headroom.contains(RateHeadroom(bucket: "team:a:model:pro:tpm", limit: 100, remaining: 20)))
+        #expect(t.headroom.contains(RateHeadroom(bucket: "team:a:rpm", limit: 3, remaining: 2)))
         #expect(limiter.available("team:a:model:pro:tpm", now: t0) == 20)
         limiter.release(t, actualTokens: 30, now: t0)
         #expect(limiter.available("team:a:model:pro:tpm", now: t0) == 70)
