@@ -49,6 +49,9 @@ package struct ConfigMap {
         }
     }
 
+    /// The keys present, in document order, for maps keyed by names the config chooses.
+    package var keys: [String] { entries.map(\.key) }
+
     package func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     package mutating func node(_ key: String) -> ConfigNode? {

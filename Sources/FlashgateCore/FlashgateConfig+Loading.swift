@@ -96,6 +96,8 @@ extension FlashgateConfig {
 
         if var media = try top.map("media") { config.media = try MediaConfig.load(&media) }
 
+        try loadAdmission(&top, into: &config, environment: environment)
+
         if var log = try top.map("log") {
             if let level = try log.string("level") {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

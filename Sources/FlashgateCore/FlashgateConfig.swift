@@ -14,6 +14,12 @@ package struct FlashgateConfig: Sendable {
     package var cache = CacheConfig()
     /// Limits for media Flashgate fetches on a client's behalf.
     package var media = MediaConfig()
+    /// Teams, virtual keys and how spend is accounted (issue 5).
+    package var teams: [TeamConfig] = []
+    package var keys: [KeyConfig] = []
+    package var accounting = AccountingConfig()
+    /// The built-in price table with the config's `prices` rows laid over it.
+    package var prices = PriceTable()
 
     package init(
         listen: ListenConfig = ListenConfig(), limits: LimitsConfig = LimitsConfig(), store: StoreConfig = StoreConfig(),

@@ -1,0 +1,61 @@
+import Foundation
+
+/// The budgets' state machine: settled and reserved micro-dollars per budget-period key and the
+/// open reservations. Pure and synchronous; `Budgets` runs it under its lock.
+struct BudgetState {
+    /// One budget as it applies at a given instant.
+    struct Line {
+        var name: String
+        var key: String
+        var budget: BudgetConfig
+        var periodEnd: Date?
+    }
+
+    var settled: [String: MicroUSD] = [:]
+    var reserved: [String: MicroUSD] = [:]
+    var open: [UInt64: Reservation] = [:]
+    var nextID: UInt64 = 1
+
+    mutating func reserve(caller: Caller, lines: [Line], amount: MicroUSD, now: Date) -> BudgetDecision {
+        var soft: [String] = []
+        for line in lines {
+            let used = settled[line.key, default: .zero] + reserved[line.key, default: .zero]
+            guard used + amount > line.budget.limit else { continue }
+            switch line.budget.mode {
+            case .soft:
+                soft.append(line.name)
+            case .hard:
+                let retry = line.periodEnd.map { Duration.seconds(max(1, Int64($0.timeIntervalSince(now).rounded(.up)))) }
+                return .reject(
+                    budget: line.name, limit: line.budget.limit, remaining: max(.zero, line.budget.limit - used),
+                    retryAfter: retry)
+            }
+        }
+        let reservation = Reservation(
+            id: nextID, caller: caller, amount: amount, budgetKeys: lines.map(\.key), softExceeded: soft)
+        nextID += 1
+        for key in reservation.budgetKeys { reserved[key, default: .zero] += amount }
+        open[reservation.id] = reservation
+        return .admit(reservation)
+    }
+
+    mutating func settle(_ reservation: Reservation, actual: MicroUSD) -> BudgetSettlement {
+        guard let held = open.removeValue(forKey: reservation.id) else {
+            return BudgetSettlement(charged: .zero, overshoot: .zero, applied: false)
+        }
+        let charged = max(.zero, actual)
+        for key in held.budgetKeys {
+            reserved[key] = max(.zero, reserved[key, default: .zero] - held.amount)
+            settled[key, default: .zero] += charged
+        }
+        return BudgetSettlement(charged: charged, overshoot: max(.zero, charged - held.amount), applied: true)
+    }
+
+    func status(_ line: Line) -> BudgetStatus {
+        let settled = settled[line.key, default: .zero]
+        let reserved = reserved[line.key, default: .zero]
+        return BudgetStatus(
+            name: line.name, key: line.key, mode: line.budget.mode, limit: line.budget.limit, settled: settled,
+            reserved: reserved, remaining: max(.zero, line.budget.limit - settled - reserved), periodEnd: line.periodEnd)
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// Who a request is billed to: a team and, when it presented one, a virtual key's name (empty
+/// for callers identified by Unix peer credentials or the default team).
+package struct Caller: Sendable, Hashable, CustomStringConvertible {
+    package var team: String
+    package var key: String
+
+    package init(team: String, key: String = "") {
+        self.team = team
+        self.key = key
+    }
+
+    package var description: String { key.isEmpty ? "team \(team)" : "team \(team), key \(key)" }
+}
+
+/// Maps what a request presents — a virtual key, or the uid/gid of a Unix-socket peer — to a
+/// `Caller`. Keys are looked up by their SHA-256 digest, so the comparison never runs over the
+/// secret itself and timing reveals nothing usable about it; error messages never echo a key.
+/// Precedence: a presented key (Bearer, then `x-goog-api-key`), then the peer's uid, its gid,
+/// then the default team.
+package struct Identity: Sendable {
+    private var keysByHash: [String: Caller] = [:]
+    private var teamsByUID: [UInt32: String] = [:]
+    private var teamsByGID: [UInt32: String] = [:]
+    private var defaultTeam: String?
+
+    package init(teams: [TeamConfig], keys: [KeyConfig], defaultTeam: String?) {
+        for key in keys { keysByHash[key.hashHex] = Caller(team: key.team, key: key.name) }
+        for team in teams {
+            for uid in team.unixUIDs { teamsByUID[uid] = team.id }
+            for gid in team.unixGIDs { teamsByGID[gid] = team.id }
+        }
+        self.defaultTeam = defaultTeam
+    }
+
+    package init(config: FlashgateConfig) {
+        self.init(teams: config.teams, keys: config.keys, defaultTeam: config.accounting.defaultTeam)
+    }
+
+    /// `bearer` is the token after `Authorization: Bearer `; `googKey` the `x-goog-api-key`
+    /// header; `peer` the Unix-socket peer credentials, `nil` on TCP.
+    package func resolve(bearer: String?, googKey: String?, peer: (uid: UInt32, gid: UInt32)?) -> Result<Caller, FlashgateError> {
+        let presented = [bearer, googKey].compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
+        if let presented {
+            if let caller = keysByHash[VirtualKey.hashHex(presented)] { return .success(caller) }
+            return .failure(FlashgateError(.unauthorized, "the API key presented is not valid"))
+        }
+        if let peer {
+            if let team = teamsByUID[peer.uid] { return .success(Caller(team: team)) }
+            if let team = teamsByGID[peer.gid] { return .success(Caller(team: team)) }
+        }
+        if let defaultTeam { return .success(Caller(team: defaultTeam)) }
+        return .failure(
+            FlashgateError(.unauthorized, "an API key is required: send Authorization: Bearer <key> or x-goog-api-key"))
+    }
+}

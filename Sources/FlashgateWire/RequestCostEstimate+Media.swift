@@ -1,0 +1,115 @@
+import FlashgateCore
+import Foundation
+
+/// Sums input tokens over a request's contents. Each media rule says whether it is a bound:
+///
+/// - image, Gemini 3 and newer: the `mediaResolution` maximum per image, 1,120 tokens (HIGH, the
+///   default), 2,240 when any part asks for ULTRA_HIGH — a bound.
+/// - image, older models: 258 tokens per 768×768 tile (one tile when both sides ≤ 384 px), with
+///   the size read from a PNG or GIF header — a bound; for other formats, 4 tiles (a 1,536 px
+///   square) — an estimate.
+/// - audio: 32 tokens per second, the duration bounded from the byte size at 8 kbit/s (1,000
+///   bytes a second, the lowest MP3 rate; PCM, FLAC and MP3 never go lower) — a bound, except
+///   for Opus/Ogg/AAC/WebM, which can go lower — an estimate.
+/// - video: 263 tokens per second at an assumed 64 kbit/s floor — an estimate (no bitrate
+///   floor exists); the context window bounds it.
+/// - PDF: 258 tokens a page (560 on Gemini 3), pages ≤ min(1,000 — Gemini's page limit —,
+///   bytes / 40 — a page object takes at least that much) — a bound.
+/// - text and other inline data: one token per decoded byte — a bound.
+/// - `fileData` (size unknown) and `cachedContent`: no bound but the context window.
+struct InputCounter {
+    let gemini3: Bool
+    let expected: Bool
+    var tokens = 0
+    var bounded = true
+
+    init(model: String, expected: Bool) {
+        let id = model.lowercased()
+        let major = id.range(of: "gemini-").flatMap { Int(id[$0.upperBound...].prefix { $0.isNumber }) } ?? 3
+        gemini3 = major >= 3
+        self.expected = expected
+    }
+
+    mutating func add(_ n: Int) { tokens = tokens > Int.max - n ? Int.max : tokens + n }
+
+    mutating func unbounded() { add(RequestCostEstimate.contextWindowTokens) }
+
+    mutating func content(_ content: JSONValue) {
+        add(8)
+        for part in content["parts"]?.arrayValue ?? [] {
+            add(4)
+            if let inline = part["inlineData"] {
+                media(mime: inline["mimeType"]?.stringValue ?? "", base64: inline["data"]?.stringValue ?? "", part: part)
+            } else if part["fileData"] != nil {
+                if expected { add(1_000) } else { unbounded() }
+            } else {
+                text(part)
+            }
+        }
+    }
+
+    /// Bytes of every key, string and number: a token covers at least one byte. Estimate mode
+    /// takes four bytes a token.
+    mutating func text(_ value: JSONValue) {
+        let bytes = Self.textBytes(value)
+        add(expected ? (bytes + 3) / 4 : bytes)
+    }
+
+    static func textBytes(_ value: JSONValue) -> Int {
+        switch value {
+        case .null, .bool: 4
+        case .number(let n): n.utf8.count
+        case .string(let s): s.utf8.count
+        case .array(let items): items.reduce(0) { $0 + textBytes($1) }
+        case .object(let object): object.fields.reduce(0) { $0 + $1.key.utf8.count + textBytes($1.value) }
+        }
+    }
+
+    mutating func media(mime: String, base64: String, part: JSONValue) {
+        let padding = base64.utf8.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        let bytes = max(0, (base64.utf8.count + 3) / 4 * 3 - padding)
+        let type = mime.lowercased()
+        if type.hasPrefix("image/") {
+            if gemini3 {
+                let resolution = part["mediaResolution"]
+                let level = resolution?["level"]?.stringValue ?? resolution?.stringValue ?? ""
+                let ultra = level.uppercased().contains("ULTRA")
+                add(ultra ? 2_240 : 1_120)
+            } else if let size = ImageSize.read(base64: base64) {
+                let tiles = size.width <= 384 && size.height <= 384 ? 1 : ((size.width + 767) / 768) * ((size.height + 767) / 768)
+                add(258 * tiles)
+            } else {
+                add(258 * 4)
+                bounded = false
+            }
+        } else if type.hasPrefix("audio/") {
+            add((bytes + 999) / 1_000 * 32)
+            if ["opus", "ogg", "aac", "webm"].contains(where: type.contains) { bounded = false }
+        } else if type.hasPrefix("video/") {
+            add((bytes + 7_999) / 8_000 * 263)
+            bounded = false
+        } else if type == "application/pdf" {
+            let pages = min(1_000, max(1, (bytes + 39) / 40))
+            add((gemini3 ? 560 : 258) * (expected ? max(1, bytes / 50_000) : pages))
+        } else {
+            add(expected ? (bytes + 3) / 4 : bytes)
+        }
+    }
+}
+
+/// Width and height from the first bytes of a PNG (IHDR) or GIF (logical screen) image.
+enum ImageSize {
+    static func read(base64: String) -> (width: Int, height: Int)? {
+        guard let head = Data(base64Encoded: String(base64.prefix(32))) else { return nil }
+        let b = [UInt8](head)
+        if b.count >= 24, b[0] == 0x89, b[1] == 0x50, b[2] == 0x4E, b[3] == 0x47 {
+            let w = b[16..<20].reduce(0) { $0 << 8 | Int($1) }
+            let h = b[20..<24].reduce(0) { $0 << 8 | Int($1) }
+            return (w, h)
+        }
+        if b.count >= 10, b[0] == 0x47, b[1] == 0x49, b[2] == 0x46 {
+            return (Int(b[6]) | Int(b[7]) << 8, Int(b[8]) | Int(b[9]) << 8)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,83 @@
+import FlashgateCore
+
+/// What a Gemini request can cost before it is sent: token counts and, with a price table, the
+/// amount to reserve against budgets.
+///
+/// `worstCase` is an upper bound for strict mode. Its arguments:
+/// - text: one token per UTF-8 byte (every token covers at least one byte), plus 8 tokens per
+///   content and 4 per part for the turn and part markers Gemini adds;
+/// - media: the per-part bounds in `RequestCostEstimate+Media.swift`;
+/// - the whole input never exceeds the model's context window (1,048,576 tokens for current
+///   Gemini models): Gemini refuses larger prompts, so that cap is a bound even where a part
+///   has none of its own (video, a `fileData` URI whose size is unknown, `cachedContent`);
+/// - output: min(`maxOutputTokens` if asked, the team cap, the model's maximum) per candidate,
+///   thinking included, because Gemini counts thoughts inside `maxOutputTokens`;
+/// - Google Search grounding: at most `searchQueryBound` queries per request (an assumption:
+///   Gemini documents no maximum).
+///
+/// `expected` is estimate mode's reservation: text at 4 bytes a token, the same media
+/// estimates, and output at min(cap, `typicalOutputTokens`).
+package struct RequestCostEstimate: Sendable, Equatable {
+    package var inputTokens: Int
+    package var outputTokens: Int
+    package var searchQueries: Int
+    /// False when a part had no sound bound and the input total stayed below the context cap,
+    /// so `inputTokens` is an estimate.
+    package var isUpperBound: Bool
+
+    package static let contextWindowTokens = 1_048_576
+    package static let searchQueryBound = 10
+    package static let typicalOutputTokens = 2_048
+
+    package init(inputTokens: Int, outputTokens: Int, searchQueries: Int, isUpperBound: Bool) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.searchQueries = searchQueries
+        self.isUpperBound = isUpperBound
+    }
+
+    /// The most output tokens a model can produce per candidate: 65,536 for current Gemini
+    /// models, 8,192 for the 1.5 and 2.0 families.
+    package static func modelMaxOutputTokens(_ model: String) -> Int {
+        let id = model.lowercased()
+        if id.contains("gemini-1.5") || id.contains("gemini-2.0") { return 8_192 }
+        return 65_536
+    }
+
+    package static func worstCase(body: JSONValue, model: String, teamOutputCap: Int?) -> RequestCostEstimate {
+        estimate(body: body, model: model, teamOutputCap: teamOutputCap, expected: false)
+    }
+
+    package static func expected(body: JSONValue, model: String, teamOutputCap: Int?) -> RequestCostEstimate {
+        estimate(body: body, model: model, teamOutputCap: teamOutputCap, expected: true)
+    }
+
+    /// The cost in micro-dollars, rounded up; `nil` when the table has no row for the model.
+    package func cost(_ prices: PriceTable, model: String) -> MicroUSD? {
+        prices.cost(
+            BillableUsage(promptTokens: inputTokens, outputTokens: outputTokens, searchQueries: searchQueries), model: model)
+    }
+
+    private static func estimate(body: JSONValue, model: String, teamOutputCap: Int?, expected: Bool) -> RequestCostEstimate {
+        var counter = InputCounter(model: model, expected: expected)
+        for content in body["contents"]?.arrayValue ?? [] { counter.content(content) }
+        if let system = body["systemInstruction"] { counter.content(system) }
+        for key in ["tools", "toolConfig"] { if let value = body[key] { counter.text(value) } }
+        if body["cachedContent"] != nil { counter.unbounded() }
+        let input = min(counter.tokens, contextWindowTokens)
+
+        let generation = body["generationConfig"]
+        let modelMax = modelMaxOutputTokens(model)
+        var perCandidate = min(generation?["maxOutputTokens"]?.intValue ?? modelMax, teamOutputCap ?? modelMax, modelMax)
+        if expected { perCandidate = min(perCandidate, typicalOutputTokens) }
+        let candidates = max(1, generation?["candidateCount"]?.intValue ?? 1)
+
+        let searching = (body["tools"]?.arrayValue ?? []).contains { tool in
+            ["googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval"].contains { tool[$0] != nil }
+        }
+        return RequestCostEstimate(
+            inputTokens: input, outputTokens: max(0, perCandidate) * candidates,
+            searchQueries: searching ? (expected ? 1 : searchQueryBound) : 0,
+            isUpperBound: counter.bounded || input >= contextWindowTokens)
+    }
+}

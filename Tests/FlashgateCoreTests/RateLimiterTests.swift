@@ -1,0 +1,107 @@
+import Testing
+
+@testable import FlashgateCore
+
+@Suite struct TokenBucketTests {
+    @Test func burstIsCapacityAndRetryAfterIsExact() {
+        var bucket = TokenBucket.perMinute(60)  // one a second
+        for _ in 0..<60 { #expect(bucket.take(1, nowNanos: 0) == nil) }
+        #expect(bucket.take(1, nowNanos: 0) == .seconds(1))
+        #expect(bucket.take(1, nowNanos: 400_000_000) == .milliseconds(600))
+        #expect(bucket.take(1, nowNanos: 1_000_000_000) == nil)
+        #expect(bucket.take(3, nowNanos: 1_000_000_000) == .seconds(3))
+    }
+
+    @Test func refillIsContinuousAndStopsAtCapacity() {
+        var bucket = TokenBucket(capacity: 10, refillAmount: 10, per: .seconds(10))
+        #expect(bucket.take(10, nowNanos: 0) == nil)
+        bucket.refill(nowNanos: 2_500_000_000)
+        #expect(bucket.available == 2)
+        bucket.refill(nowNanos: 3_600_000_000_000)
+        #expect(bucket.available == 10)
+        #expect(bucket.take(11, nowNanos: 3_600_000_000_000) == nil)  // larger than capacity: needs a full bucket
+        #expect(bucket.available == -1)
+        #expect(bucket.take(1, nowNanos: 3_600_000_000_000) == .seconds(2))
+    }
+
+    @Test func timeGoingBackwardsRefillsNothing() {
+        var bucket = TokenBucket.perMinute(60)
+        #expect(bucket.take(60, nowNanos: 10_000_000_000) == nil)
+        #expect(bucket.take(1, nowNanos: 5_000_000_000) == .seconds(1))
+    }
+
+    @Test func genericInstant() {
+        var bucket = TokenBucket.perMinute(1)
+        #expect(bucket.take(1, now: ManualInstant.zero, origin: .zero) == nil)
+        #expect(bucket.take(1, now: ManualInstant.zero.advanced(by: .seconds(59)), origin: .zero) == .seconds(1))
+    }
+}
+
+@Suite struct RateLimiterTests {
+    func limiter() -> RateLimiter<ManualInstant> {
+        var team = TeamConfig(id: "a")
+        team.limits = RateLimits(requestsPerMinute: 3, tokensPerMinute: 1_000, concurrent: 2)
+        team.modelLimits["pro"] = RateLimits(tokensPerMinute: 100)
+        var key = KeyConfig(name: "k", team: "a", hashHex: String(repeating: "0", count: 64))
+        key.limits = RateLimits(requestsPerMinute: 2)
+        return RateLimiter(teams: [team], keys: [key], origin: .zero)
+    }
+
+    let caller = Caller(team: "a", key: "k")
+
+    func ticket(_ d: RateDecision) -> RateTicket? { if case .admit(let t) = d { t } else { nil } }
+
+    @Test func concurrencySlotsAreHeldUntilRelease() {
+        let limiter = limiter()
+        let t0 = ManualInstant.zero
+        let a = ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 1, now: t0))!
+        _ = ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 1, now: t0))!
+        #expect(limiter.inFlight("team:a") == 2)
+        #expect(
+            limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 1, now: t0)
+                == .reject(limit: "team:a:concurrent", retryAfter: .seconds(1)))
+        limiter.release(a, actualTokens: 1, now: t0)
+        limiter.release(a, actualTokens: 1, now: t0)  // twice: no effect
+        #expect(limiter.inFlight("team:a") == 1)
+        #expect(ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 1, now: t0)) != nil)
+    }
+
+    @Test func keyRPMNamesTheLimitAndRetryAfter() {
+        let limiter = limiter()
+        var now = ManualInstant.zero
+        for _ in 0..<2 {
+            let t = ticket(limiter.admit(caller: caller, model: "flash", estimatedTokens: 10, now: now))!
+            limiter.release(t, actualTokens: 10, now: now)
+        }
+        #expect(limiter.admit(caller: caller, model: "flash", estimatedTokens: 10, now: now) == .reject(limit: "key:k:rpm", retryAfter: .seconds(30)))
+        now = now.advanced(by: .seconds(30))
+        #expect(ticket(limiter.admit(caller: caller, model: "flash", estimatedTokens: 10, now: now)) != nil)
+    }
+
+    @Test func rejectionConsumesNothing() {
+        let limiter = limiter()
+        let t0 = ManualInstant.zero
+        for _ in 0..<2 { #expect(ticket(limiter.admit(caller: caller, model: "flash", estimatedTokens: 10, now: t0)) != nil) }
+        #expect(limiter.admit(caller: caller, model: "flash", estimatedTokens: 10, now: t0) == .reject(limit: "key:k:rpm", retryAfter: .seconds(30)))
+        #expect(limiter.available("team:a:rpm", now: t0) == 1)
+        #expect(limiter.available("team:a:tpm", now: t0) == 980)
+    }
+
+    @Test func tpmIsCorrectedByActualMinusEstimate() {
+        let limiter = limiter()
+        let t0 = ManualInstant.zero
+        let t = ticket(limiter.admit(caller: Caller(team: "a"), model: "pro", estimatedTokens: 80, now: t0))!
+        #expect(t.headroom.contains(RateHeadroom(bucket: "team:a:model:pro:tpm", limit: 100, remaining: 20)))
+        #expect(t.headroom.contains(RateHeadroom(bucket: "team:a:rpm", limit: 3, remaining: 2)))
+        #expect(limiter.available("team:a:model:pro:tpm", now: t0) == 20)
+        limiter.release(t, actualTokens: 30, now: t0)
+        #expect(limiter.available("team:a:model:pro:tpm", now: t0) == 70)
+        #expect(limiter.available("team:a:tpm", now: t0) == 970)
+        let u = ticket(limiter.admit(caller: Caller(team: "a"), model: "pro", estimatedTokens: 50, now: t0))!
+        limiter.release(u, actualTokens: 90, now: t0)  // used more than estimated: a debt
+        #expect(limiter.available("team:a:model:pro:tpm", now: t0) == -20)
+        #expect(
+            limiter.admit(caller: Caller(team: "a"), model: "pro", estimatedTokens: 40, now: t0)
+                == .reject(limit: "team:a:model:pro:tpm", retryAfter: .seconds(36)))
+    }
+}

@@ -1,0 +1,71 @@
+import FlashgateCore
+import Foundation
+import Testing
+
+@testable import FlashgateWire
+
+@Suite struct RequestCostEstimateTests {
+    func body(text: String, generation: JSONObject = [:], tools: [JSONValue] = [], parts extra: [JSONValue] = []) -> JSONValue {
+        var body: JSONObject = ["contents": [["role": "user", "parts": .array([["text": .string(text)]] + extra)]]]
+        if !generation.isEmpty { body["generationConfig"] = .object(generation) }
+        if !tools.isEmpty { body["tools"] = .array(tools) }
+        return .object(body)
+    }
+
+    @Test func textOfNBytesBoundsInputByNPlusMarkers() {
+        let text = String(repeating: "héllo wörld ", count: 100)
+        let n = text.utf8.count
+        let worst = RequestCostEstimate.worstCase(body: body(text: text), model: "gemini-3.5-flash", teamOutputCap: nil)
+        // "text" key (4 bytes) + 8 per content + 4 per part + "role"/"user".
+        #expect(worst.inputTokens >= n && worst.inputTokens <= n + 4 + 12 + 8)
+        #expect(worst.isUpperBound)
+        let expected = RequestCostEstimate.expected(body: body(text: text), model: "gemini-3.5-flash", teamOutputCap: nil)
+        #expect(expected.inputTokens < n / 3)
+    }
+
+    @Test func outputIsCappedByAskedTeamAndModel() {
+        let asked = body(text: "hi", generation: ["maxOutputTokens": 1_000])
+        #expect(RequestCostEstimate.worstCase(body: asked, model: "gemini-3.5-flash", teamOutputCap: nil).outputTokens == 1_000)
+        #expect(RequestCostEstimate.worstCase(body: asked, model: "gemini-3.5-flash", teamOutputCap: 300).outputTokens == 300)
+        let huge = body(text: "hi", generation: ["maxOutputTokens": 1_000_000, "candidateCount": 2])
+        #expect(RequestCostEstimate.worstCase(body: huge, model: "gemini-3.5-flash", teamOutputCap: nil).outputTokens == 2 * 65_536)
+        #expect(RequestCostEstimate.worstCase(body: body(text: "hi"), model: "gemini-2.0-flash", teamOutputCap: nil).outputTokens == 8_192)
+        #expect(RequestCostEstimate.expected(body: body(text: "hi"), model: "gemini-3.5-flash", teamOutputCap: nil).outputTokens == 2_048)
+    }
+
+    @Test func searchGroundingCountsBoundedQueries() {
+        let b = body(text: "news", tools: [["googleSearch": [:]]])
+        #expect(RequestCostEstimate.worstCase(body: b, model: "gemini-3.5-flash", teamOutputCap: nil).searchQueries == 10)
+        #expect(RequestCostEstimate.expected(body: b, model: "gemini-3.5-flash", teamOutputCap: nil).searchQueries == 1)
+    }
+
+    @Test func mediaBounds() {
+        // A 1,600×800 PNG header: 3×2 tiles of 258 on Gemini 2.5; 1,120 on Gemini 3.
+        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]
+        png += [0, 0, 0x06, 0x40, 0, 0, 0x03, 0x20] + [UInt8](repeating: 0, count: 40)
+        let image: JSONValue = ["inlineData": ["mimeType": "image/png", "data": .string(Data(png).base64EncodedString())]]
+        let base = RequestCostEstimate.worstCase(body: body(text: ""), model: "gemini-2.5-flash", teamOutputCap: nil).inputTokens
+        let old = RequestCostEstimate.worstCase(body: body(text: "", parts: [image]), model: "gemini-2.5-flash", teamOutputCap: nil)
+        #expect(old.inputTokens - base == 4 + 6 * 258)
+        let new = RequestCostEstimate.worstCase(body: body(text: "", parts: [image]), model: "gemini-3.5-flash", teamOutputCap: nil)
+        #expect(new.inputTokens - base == 4 + 1_120)
+        // 10 s of 8 kbit/s MP3 = 10,000 bytes → 320 tokens.
+        let audio: JSONValue = ["inlineData": ["mimeType": "audio/mp3", "data": .string(Data(count: 10_000).base64EncodedString())]]
+        let a = RequestCostEstimate.worstCase(body: body(text: "", parts: [audio]), model: "gemini-3.5-flash", teamOutputCap: nil)
+        #expect(a.inputTokens - base == 4 + 320 && a.isUpperBound)
+        // A file by URI has no size: only the context window bounds it.
+        let file: JSONValue = ["fileData": ["fileUri": "gs://b/v.mp4"]]
+        let f = RequestCostEstimate.worstCase(body: body(text: "", parts: [file]), model: "gemini-3.5-flash", teamOutputCap: nil)
+        #expect(f.inputTokens == RequestCostEstimate.contextWindowTokens && f.isUpperBound)
+        let video: JSONValue = ["inlineData": ["mimeType": "video/mp4", "data": .string(Data(count: 8_000).base64EncodedString())]]
+        #expect(!RequestCostEstimate.worstCase(body: body(text: "", parts: [video]), model: "gemini-3.5-flash", teamOutputCap: nil).isUpperBound)
+    }
+
+    @Test func costIsPricedAndRoundedUp() {
+        let estimate = RequestCostEstimate(inputTokens: 1_000, outputTokens: 1_000, searchQueries: 1, isUpperBound: true)
+        // 1,000 × 2.70 + 1,000 × 16.20 per million = 18,900 µ$; 1 query at $14/1,000 = 14,000 µ$.
+        #expect(estimate.cost(PriceTable(), model: "gemini-3.5-flash") == MicroUSD(18_900 + 14_000))
+        let one = RequestCostEstimate(inputTokens: 1, outputTokens: 0, searchQueries: 0, isUpperBound: true)
+        #expect(one.cost(PriceTable(), model: "gemini-3.5-flash") == MicroUSD(3))
+    }
+}
