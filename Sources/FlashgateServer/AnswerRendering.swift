@@ -64,17 +64,24 @@ struct AnswerRendering {
         }
     }
 
-    /// The closing bytes: the whole body for JSON modes, the end of the stream otherwise.
-    mutating func finish() -> [UInt8] {
+    /// The closing bytes: the whole body for JSON modes, the end of the stream otherwise. OpenAI
+    /// answers carry what this client paid as `usage.cost` (dollars).
+    mutating func finish(cost: MicroUSD = .zero) -> [UInt8] {
         switch mode {
         case .openAI(let chat, let id, let created):
             if let translator {
                 signatures = translator.signatures
-                return translator.finish()
+                return translator.finish(cost: cost)
             }
             let rendered = ChatResponse.render(assembler.response, model: chat.model, id: id, created: created)
             signatures = rendered.signatures
-            return JSONWriter.encode(rendered.body)
+            var body = rendered.body
+            if case .object(var object) = body, case .object(var usage)? = object["usage"] {
+                usage["cost"] = .number(cost.dollars)
+                object["usage"] = .object(usage)
+                body = .object(object)
+            }
+            return JSONWriter.encode(body)
         case .nativeJSON:
             return JSONWriter.encode(assembler.response)
         case .nativeSSE:

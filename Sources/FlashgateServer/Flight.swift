@@ -25,6 +25,13 @@ final class Flight: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    private let settledCost = NIOLockedValueBox(MicroUSD.zero)
+
+    /// What the leader's caller paid, set before the flight finishes.
+    var cost: MicroUSD {
+        get { settledCost.withLockedValue { $0 } }
+        set { settledCost.withLockedValue { $0 = newValue } }
+    }
 
     /// How many subscribers joined over the flight's life (the leader counts).
     var subscriberCount: Int { state.withLockedValue { $0.everSubscribed } }
@@ -113,6 +120,8 @@ final class FlightTable: Sendable {
             return (flight, true)
         }
     }
+
+    func existing(_ key: CacheKey) -> Flight? { flights.withLockedValue { $0[key] } }
 
     func remove(_ key: CacheKey, _ flight: Flight) {
         flights.withLockedValue { flights in

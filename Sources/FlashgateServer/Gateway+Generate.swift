@@ -44,7 +44,11 @@ struct GenerateCall: Sendable {
     var resolved: ResolvedRoute
     var mode: AnswerMode
     var clientModel: String
-    var team: String
+    var caller: Caller
+    /// The canonical Gemini request, for the cost estimate.
+    var body: JSONValue
+
+    var team: String { caller.team }
 }
 
 extension Gateway {
@@ -55,48 +59,85 @@ extension Gateway {
         if call.policy.lookup, let cache {
             if let hit = cache.lookup(call.key.digest), let response = try? JSONParser.parse(hit.body) {
                 cache.recordHit(savedMicroUSD: hit.costMicroUSD)
+                let usage = TokenUsage(usageMetadata: response["usageMetadata"])
+                Task { [accountant] in
+                    await accountant.record(
+                        call.caller, model: call.clientModel, route: call.resolved.route.name, usage: usage, cost: .zero,
+                        cacheStatus: "hit", outcome: "ok")
+                }
                 return .immediate(renderHit(response, call: call, saved: MicroUSD(hit.costMicroUSD)))
             }
             cache.recordMiss()
         }
-        let flight: Flight
-        let outcome: String
+        if call.policy.coalesce, let flight = flights.existing(call.key) {
+            return follow(flight, call)
+        }
+        // Only calls that go upstream pay: admission reserves their worst case first.
+        let admission: Accountant.Admission
+        switch accountant.admit(
+            caller: call.caller, clientModel: call.clientModel, upstreamModel: call.resolved.upstreamModel,
+            route: call.resolved.route.name, body: call.body)
+        {
+        case .failure(let rejected): return .immediate(rejected.response(call.mode.dialect))
+        case .success(let admitted): admission = admitted
+        }
         if call.policy.coalesce {
             let joined = flights.join(call.key)
-            flight = joined.flight
-            outcome = joined.leader ? "miss" : "joined"
-            if joined.leader { return .deferred { [self] writer in await lead(flight, call, writer, outcome) } }
-        } else {
-            flight = Flight()
-            outcome = call.policy.bypass ? "bypass" : "miss"
-            return .deferred { [self] writer in await lead(flight, call, writer, outcome, inTable: false) }
+            guard joined.leader else {
+                // Someone else started the same call a moment ago: join it and free the reservation.
+                Task { [accountant, admission] in
+                    await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: "joined")
+                }
+                return follow(joined.flight, call)
+            }
+            return .deferred { [self] writer in await lead(joined.flight, call, admission, writer, "miss") }
         }
-        return .deferred { [self] writer in await serve(flight, call, writer: writer, cacheOutcome: outcome) }
+        let outcome = call.policy.bypass ? "bypass" : "miss"
+        return .deferred { [self] writer in await lead(Flight(), call, admission, writer, outcome, inTable: false) }
     }
 
-    private func lead(_ flight: Flight, _ call: GenerateCall, _ writer: ResponseWriter, _ outcome: String, inTable: Bool = true)
-        async
-    {
+    private func follow(_ flight: Flight, _ call: GenerateCall) -> GatewayResult {
+        .deferred { [self] writer in
+            await serve(flight.subscribe(), call, writer: writer, cacheOutcome: "joined", flight: nil)
+            await accountant.record(
+                call.caller, model: call.clientModel, route: call.resolved.route.name, usage: nil, cost: .zero,
+                cacheStatus: "joined", outcome: "ok")
+        }
+    }
+
+    private func lead(
+        _ flight: Flight, _ call: GenerateCall, _ admission: Accountant.Admission, _ writer: ResponseWriter, _ outcome: String,
+        inTable: Bool = true
+    ) async {
+        var admission = admission
+        do {
+            try await accountant.persist(&admission)
+        } catch {
+            if inTable { flights.remove(call.key, flight) }
+            let failure = FlashgateError(.unavailable, "the usage ledger could not record the reservation")
+            flight.finish(.failure(failure))
+            await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: outcome)
+            await writer.respond(.error(failure, dialect: call.mode.dialect))
+            return
+        }
         // The subscription comes first, so the upstream call always has someone to serve.
         let events = flight.subscribe()
+        let settled = admission
         let pump = Task(executorPreference: writer.taskExecutor) { [self] in
-            await self.pump(flight, call, inTable: inTable)
+            await self.pump(flight, call, settled, cacheOutcome: outcome, inTable: inTable)
         }
         flight.setUpstream(pump)
-        await serve(events, call, writer: writer, cacheOutcome: outcome)
-    }
-
-    private func serve(_ flight: Flight, _ call: GenerateCall, writer: ResponseWriter, cacheOutcome: String) async {
-        await serve(flight.subscribe(), call, writer: writer, cacheOutcome: cacheOutcome)
+        await serve(events, call, writer: writer, cacheOutcome: outcome, flight: flight, extraHeaders: accountant.headers(admission))
     }
 
     /// Reads the shared events and writes them in this client's mode.
+    /// `flight` is the leader's own flight (its cost is this client's); followers pass nil and pay $0.
     private func serve(
         _ events: AsyncThrowingStream<JSONValue, any Error>, _ call: GenerateCall, writer: ResponseWriter,
-        cacheOutcome: String
+        cacheOutcome: String, flight: Flight?, extraHeaders: [(String, String)] = []
     ) async {
         var rendering = AnswerRendering(call.mode)
-        let headers = [("content-type", rendering.contentType), ("x-flashgate-cache", cacheOutcome)]
+        let headers = [("content-type", rendering.contentType), ("x-flashgate-cache", cacheOutcome)] + extraHeaders
         var started = false
         do {
             for try await event in events {
@@ -109,17 +150,16 @@ extension Gateway {
                     try await writer.writeBody(bytes)
                 }
             }
-            let tail = rendering.finish()
+            let cost = flight?.cost ?? .zero
+            let tail = rendering.finish(cost: cost)
             saveSignatures(rendering, call)
             if call.mode.isStreaming {
                 if !started { try await writer.writeHead(status: .ok, headers: headers + [("cache-control", "no-cache")]) }
                 try await writer.writeBody(tail)
                 await writer.end()
             } else {
-                var response = GatewayResponse(status: .ok, headers: headers, body: tail)
-                if let cost = cost(of: rendering.answer, model: call.resolved.upstreamModel) {
-                    response.headers.append(("x-flashgate-cost-usd", cost.dollars))
-                }
+                let response = GatewayResponse(
+                    status: .ok, headers: headers + [("x-flashgate-cost-usd", cost.dollars)], body: tail)
                 await writer.respond(response)
             }
         } catch {
@@ -145,18 +185,22 @@ extension Gateway {
 
     /// The one upstream call of a flight: publishes each Gemini event as it arrives, stores a
     /// complete successful answer, and ends the flight with the outcome every subscriber sees.
-    private func pump(_ flight: Flight, _ call: GenerateCall, inTable: Bool) async {
+    private func pump(
+        _ flight: Flight, _ call: GenerateCall, _ admission: Accountant.Admission, cacheOutcome: String, inTable: Bool
+    ) async {
         // The flight stays joinable until its answer is in the cache, so no request falls into
         // the gap between the two and goes upstream again.
         var handedOver = false
         defer { if inTable && !handedOver { flights.remove(call.key, flight) } }
         var assembler = GeminiAnswerAssembler()
+        var refused = false
         do {
             var iterator = call.resolved.transport.send(call.upstream).makeAsyncIterator()
             guard case .head(let status, _) = try await iterator.next() else {
                 throw FlashgateError(.upstreamProtocol, "the upstream closed the connection without answering")
             }
             guard (200..<300).contains(status) else {
+                refused = true
                 var body: [UInt8] = []
                 while case .body(let bytes) = try await iterator.next() { body += bytes }
                 throw FlashgateError.fromUpstream(status: status, body: body)
@@ -202,8 +246,16 @@ extension Gateway {
                     ])
                 cache.store(call.key.digest, entry) { flights.remove(call.key, flight) }
             }
+            // Settled durably before any client sees the end of the answer.
+            let usage = TokenUsage(usageMetadata: assembler.response["usageMetadata"])
+            let ending: Accountant.Ending = assembler.isFinished && usage != nil ? .ok : .incomplete
+            flight.cost = await accountant.settle(admission, usage: usage, ending: ending, cacheStatus: cacheOutcome)
             flight.finish(.success)
         } catch {
+            // A refusal before generating costs nothing; a call cut off (a broken stream, a timeout,
+            // every client gone) may have been billed and is charged its reservation.
+            let ending: Accountant.Ending = refused ? .upstreamError : .incomplete
+            flight.cost = await accountant.settle(admission, usage: nil, ending: ending, cacheStatus: cacheOutcome)
             flight.finish(.failure(Self.gatewayError(error)))
         }
     }

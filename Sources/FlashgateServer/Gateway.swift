@@ -18,6 +18,7 @@ package final class Gateway: Sendable {
     let cache: ResponseCacheStore?
     let flights = FlightTable()
     let prices: PriceTable
+    let accountant: Accountant
     let logger: Logger
     /// Unix seconds, injected so rendered answers are reproducible in tests.
     let now: @Sendable () -> Int
@@ -28,7 +29,7 @@ package final class Gateway: Sendable {
 
     package init(
         config: FlashgateConfig, routes: RouteTable, readiness: Readiness, signatures: any SignatureStore,
-        cache: ResponseCacheStore?, prices: PriceTable = PriceTable(), logger: Logger,
+        cache: ResponseCacheStore?, accountant: Accountant, logger: Logger,
         now: @escaping @Sendable () -> Int, nowMilliseconds: @escaping @Sendable () -> Int64,
         media: any MediaFetcher = RefusingMediaFetcher()
     ) {
@@ -37,7 +38,8 @@ package final class Gateway: Sendable {
         self.readiness = readiness
         self.signatures = signatures
         self.cache = cache
-        self.prices = prices
+        self.prices = config.prices
+        self.accountant = accountant
         self.logger = logger
         self.now = now
         self.nowMilliseconds = nowMilliseconds
@@ -89,7 +91,9 @@ package final class Gateway: Sendable {
     private func chatCompletions(_ request: GatewayRequest) -> GatewayResult {
         var chat: ChatRequest
         let resolved: ResolvedRoute
+        let caller: Caller
         do throws(FlashgateError) {
+            caller = try accountant.caller(request).get()
             chat = try ChatRequest.translate(try Self.parseBody(request))
             guard let route = routes.resolve(model: chat.model) else {
                 throw FlashgateError(.notFound, "the model '\(chat.model)' does not exist or is not configured", param: "model")
@@ -100,13 +104,15 @@ package final class Gateway: Sendable {
         }
         chat.applyThinking(upstreamModel: resolved.upstreamModel)
         chat.attachSignatures(route: resolved.route.name, upstreamModel: resolved.upstreamModel) { id in
-            signatures.lookup(team: Self.defaultTeam, toolCallID: id)
+            signatures.lookup(team: caller.team, toolCallID: id)
         }
         let body = JSONWriter.encode(.object(chat.gemini))
         let upstream = routes.request(
             resolved, method: chat.stream ? .streamGenerateContent : .generateContent, sse: true, body: body)
         let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
-        var call = generateCall(request, model: chat.model, body: .object(chat.gemini), upstream: upstream, resolved: resolved, mode: mode)
+        var call = generateCall(
+            request, caller: caller, model: chat.model, body: .object(chat.gemini), upstream: upstream, resolved: resolved,
+            mode: mode)
         guard !chat.pendingMedia.isEmpty else { return generate(call) }
         // Media named by URL is fetched first. What a URL holds can change, so such requests
         // neither use nor fill the cache.
@@ -124,19 +130,20 @@ package final class Gateway: Sendable {
 
     /// The cache key, policy and TTL of one generation.
     private func generateCall(
-        _ request: GatewayRequest, model: String, body: JSONValue, upstream: UpstreamRequest, resolved: ResolvedRoute,
-        mode: AnswerMode
+        _ request: GatewayRequest, caller: Caller, model: String, body: JSONValue, upstream: UpstreamRequest,
+        resolved: ResolvedRoute, mode: AnswerMode
     ) -> GenerateCall {
-        let team = Self.defaultTeam
+        let team = caller.team
         let scope = config.cache.scope == .shared ? "shared" : "team:" + team
+        let teamCache = accountant.team(caller)?.cache ?? true
         var ttl = config.cacheTTL(model: model, route: resolved.route)
         if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
             ttl = .seconds(seconds)
         }
         return GenerateCall(
             key: CacheKey.make(endpoint: .generate, model: model, scope: scope, body: body),
-            policy: CachePolicy(headers: request.headers, enabled: cache != nil && config.cache.enabled), ttl: ttl,
-            upstream: upstream, resolved: resolved, mode: mode, clientModel: model, team: team)
+            policy: CachePolicy(headers: request.headers, enabled: cache != nil && config.cache.enabled && teamCache),
+            ttl: ttl, upstream: upstream, resolved: resolved, mode: mode, clientModel: model, caller: caller, body: body)
     }
 
     private func native(_ request: GatewayRequest, model: String, method: NativeMethod) -> GatewayResult {
@@ -165,7 +172,14 @@ package final class Gateway: Sendable {
             // whatever form the client asked for, so every form renders from the same events.
             let mode: AnswerMode = method == .generateContent ? .nativeJSON : (sse ? .nativeSSE : .nativeArray)
             let upstream = routes.request(resolved, method: method, sse: true, body: body)
-            return generate(generateCall(request, model: model, body: parsed, upstream: upstream, resolved: resolved, mode: mode))
+            let caller: Caller
+            switch accountant.caller(request) {
+            case .success(let found): caller = found
+            case .failure(let error): return .immediate(.error(error, dialect: .google))
+            }
+            return generate(
+                generateCall(
+                    request, caller: caller, model: model, body: parsed, upstream: upstream, resolved: resolved, mode: mode))
         }
         let upstream = routes.request(resolved, method: method, sse: sse, body: body)
         return .deferred { [self] writer in

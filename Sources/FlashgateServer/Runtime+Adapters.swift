@@ -33,12 +33,14 @@ extension Runtime {
         guard access(path, W_OK) == 0 else {
             throw FlashgateError(.unavailable, "the store directory \(path) is not writable")
         }
+        // Money first: a ledger that cannot be opened stops the start, with its path.
+        let ledger = try Ledger.open(directory: path + "/ledger", maxSizeBytes: config.store.maxSizeBytes, logger: logger)
         let env: StoreEnvironment
         do {
             env = try StoreEnvironment.open(directory: path + "/cache", maxSizeBytes: config.store.maxSizeBytes, durable: false)
         } catch {
             logger.warning("response cache disabled: cannot open its store", metadata: ["path": "\(path)/cache", "error": "\(error)"])
-            return RuntimeStores(signatures: MemorySignatureStore())
+            return RuntimeStores(signatures: MemorySignatureStore(), ledger: ledger, close: { ledger.close() })
         }
         let cache: ResponseCacheStore?
         if config.cache.enabled {
@@ -56,10 +58,11 @@ extension Runtime {
         let signatures: any SignatureStore =
             (try? LMDBSignatureStore(env: env, logger: logger)) ?? MemorySignatureStore()
         return RuntimeStores(
-            signatures: signatures, cache: cache,
+            signatures: signatures, cache: cache, ledger: ledger,
             close: {
                 cache?.close()
                 env.close()
+                ledger.close()
             })
     }
 }

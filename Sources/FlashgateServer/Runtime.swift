@@ -56,9 +56,16 @@ package final class Runtime: Sendable {
             throw FlashgateError(.unavailable, "cannot open the store at \(config.store.path): \(error)")
         }
         let readiness = Readiness()
+        let accountant = Accountant(config: config, ledger: stores.ledger, logger: logger, nowMilliseconds: nowMilliseconds)
+        do {
+            try accountant.start()
+        } catch {
+            stores.close()
+            throw FlashgateError(.unavailable, "cannot recover the usage ledger: \(error)")
+        }
         let gateway = Gateway(
             config: config, routes: RouteTable(config: config, http: http), readiness: readiness,
-            signatures: stores.signatures, cache: stores.cache, logger: logger,
+            signatures: stores.signatures, cache: stores.cache, accountant: accountant, logger: logger,
             now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media))
         let server: HTTPServer
@@ -107,13 +114,17 @@ package final class Runtime: Sendable {
 package struct RuntimeStores: Sendable {
     package var signatures: any SignatureStore
     package var cache: ResponseCacheStore?
+    /// The durable usage ledger; nil only in tests that do not need one.
+    package var ledger: Ledger?
     package var close: @Sendable () -> Void
 
     package init(
-        signatures: any SignatureStore, cache: ResponseCacheStore? = nil, close: @escaping @Sendable () -> Void = {}
+        signatures: any SignatureStore, cache: ResponseCacheStore? = nil, ledger: Ledger? = nil,
+        close: @escaping @Sendable () -> Void = {}
     ) {
         self.signatures = signatures
         self.cache = cache
+        self.ledger = ledger
         self.close = close
     }
 }

@@ -76,7 +76,7 @@ package struct ChatStreamTranslator: Sendable {
 
     /// The closing frames for a stream that ended normally: the usage chunk if asked, then `[DONE]`.
     /// For an incomplete stream, an error event instead.
-    package func finish() -> [UInt8] {
+    package func finish(cost: MicroUSD? = nil) -> [UInt8] {
         guard isComplete else {
             return Self.errorFrame(FlashgateError(.upstreamProtocol, "the upstream stream ended before it finished"))
         }
@@ -84,7 +84,7 @@ package struct ChatStreamTranslator: Sendable {
         if includeUsage {
             let body: JSONValue = [
                 "id": .string(id), "object": "chat.completion.chunk", "created": JSONValue(created),
-                "model": .string(model), "choices": [], "usage": (usage ?? TokenUsage()).openAI,
+                "model": .string(model), "choices": [], "usage": withCost((usage ?? TokenUsage()).openAI, cost),
             ]
             out += SSEEncoder.frame(body)
         }
@@ -107,5 +107,11 @@ package struct ChatStreamTranslator: Sendable {
                 ]
             ],
         ]
+    }
+
+    private func withCost(_ usage: JSONValue, _ cost: MicroUSD?) -> JSONValue {
+        guard let cost, case .object(var object) = usage else { return usage }
+        object["cost"] = .number(cost.dollars)
+        return .object(object)
     }
 }

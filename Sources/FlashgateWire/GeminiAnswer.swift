@@ -117,4 +117,13 @@ package struct GeminiAnswerAssembler: Sendable {
             return Self.completeFinishReasons.contains(reason)
         }
     }
+
+    /// Whether the answer ended as Gemini ends one (every candidate has a finish reason of any
+    /// kind, or the prompt was blocked), as opposed to being cut off. Billing reads usage only
+    /// from finished answers.
+    package var isFinished: Bool {
+        guard top["error"] == nil else { return false }
+        if top["promptFeedback"]?["blockReason"] != nil { return true }
+        return !order.isEmpty && order.allSatisfy { candidates[$0]?.fields["finishReason"]?.stringValue != nil }
+    }
 }

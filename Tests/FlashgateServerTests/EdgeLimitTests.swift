@@ -62,9 +62,9 @@ import Testing
 
     @Test func slowHeadersAndBodiesAndIdleConnectionsAreCutOff() async throws {
         var config = TestGateway.mockConfig()
-        config.limits.headerTimeout = .milliseconds(100)
-        config.limits.bodyTimeout = .milliseconds(100)
-        config.limits.idleTimeout = .milliseconds(150)
+        config.limits.headerTimeout = .milliseconds(250)
+        config.limits.bodyTimeout = .milliseconds(250)
+        config.limits.idleTimeout = .milliseconds(600)
         let gateway = try await TestGateway.start(config: config)
 
         let slow = try await RawHTTPClient.connect(port: gateway.port)
