@@ -53,6 +53,10 @@ package final class Gateway: Sendable {
         case .ready:
             let ready = readiness.isReady
             return .immediate(.json(["status": ready ? "ready" : "starting"], status: ready ? .ok : .serviceUnavailable))
+        case .adminUsage:
+            return admin(request) { [self] in try usageReport(request) }
+        case .adminBudgets:
+            return admin(request) { [self] in budgetReport() }
         case .listModels:
             return listModels()
         case .nativeListModels:

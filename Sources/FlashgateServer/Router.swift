@@ -5,6 +5,8 @@ import NIOHTTP1
 package enum Endpoint: Sendable, Equatable {
     case health
     case ready
+    case adminUsage
+    case adminBudgets
     case listModels
     case nativeListModels
     case model(id: String)
@@ -20,6 +22,8 @@ package enum Endpoint: Sendable, Equatable {
         case "/readyz": return method == .GET || method == .HEAD ? .ready : .methodNotAllowed(.openAI, allowed: "GET")
         case "/v1/models": return method == .GET ? .listModels : .methodNotAllowed(.openAI, allowed: "GET")
         case "/v1beta/models": return method == .GET ? .nativeListModels : .methodNotAllowed(.google, allowed: "GET")
+        case "/admin/usage": return method == .GET ? .adminUsage : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/admin/budgets": return method == .GET ? .adminBudgets : .methodNotAllowed(.openAI, allowed: "GET")
         case "/v1/chat/completions":
             return method == .POST ? .chatCompletions : .methodNotAllowed(.openAI, allowed: "POST")
         case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(.openAI, allowed: "POST")

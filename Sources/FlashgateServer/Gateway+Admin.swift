@@ -1,0 +1,61 @@
+import FlashgateCore
+import FlashgateStorage
+import Foundation
+
+/// `GET /admin/usage` and `GET /admin/budgets`, behind the admin key (`Authorization: Bearer`).
+extension Gateway {
+    func admin(_ request: GatewayRequest, _ body: @escaping @Sendable () throws -> JSONValue) -> GatewayResult {
+        guard let adminKey = config.accounting.adminKey else {
+            return .immediate(
+                .error(
+                    FlashgateError(.forbidden, "the admin API is off: set accounting.admin_key_env to enable it"),
+                    dialect: .openAI))
+        }
+        let presented = request.headers.first(name: "authorization").map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : $0 }
+        guard let presented, VirtualKey.hashHex(presented) == VirtualKey.hashHex(adminKey.value) else {
+            return .immediate(.error(FlashgateError(.unauthorized, "the admin API needs the admin key"), dialect: .openAI))
+        }
+        // Ledger reads can take a while on a big ledger: off the event loop.
+        return .deferred { writer in
+            do {
+                await writer.respond(.json(try body()))
+            } catch {
+                await writer.respond(.error(FlashgateError(.internal, "could not read the ledger: \(error)"), dialect: .openAI))
+            }
+        }
+    }
+
+    /// Usage by team, key, model and UTC day; filters `team`, `key`, `model`, `days`.
+    func usageReport(_ request: GatewayRequest) throws -> JSONValue {
+        guard let ledger = accountant.ledger else { return ["data": []] }
+        let days = request.queryItem("days").flatMap(Int.init)
+        let from = days.map { nowMilliseconds() - Int64($0) * 86_400_000 }
+        let rows = try ledger.usage(
+            from: from, to: nil, team: request.queryItem("team"), key: request.queryItem("key"), model: request.queryItem("model"))
+        let items: [JSONValue] = rows.map { row in
+            [
+                "day": .string(row.day), "team": .string(row.team), "key": .string(row.key), "model": .string(row.model),
+                "requests": JSONValue(row.requests), "prompt_tokens": JSONValue(row.promptTokens),
+                "cached_tokens": JSONValue(row.cachedTokens), "output_tokens": JSONValue(row.outputTokens),
+                "thoughts_tokens": JSONValue(row.thoughtsTokens), "cache_hits": JSONValue(row.cacheHits),
+                "cost_usd": .number(row.cost.dollars),
+            ]
+        }
+        return ["object": "list", "data": .array(items)]
+    }
+
+    /// Every budget: limit, settled, reserved and remaining in its current period.
+    func budgetReport() -> JSONValue {
+        let now = accountant.now
+        let items: [JSONValue] = accountant.budgets.all(now: now).map { status in
+            var item: JSONObject = [
+                "budget": .string(status.name), "period": .string(status.key), "mode": .string(status.mode.rawValue),
+                "limit_usd": .number(status.limit.dollars), "settled_usd": .number(status.settled.dollars),
+                "reserved_usd": .number(status.reserved.dollars), "remaining_usd": .number(status.remaining.dollars),
+            ]
+            if let end = status.periodEnd { item["period_end"] = .string(ISO8601DateFormatter().string(from: end)) }
+            return .object(item)
+        }
+        return ["object": "list", "data": .array(items)]
+    }
+}
