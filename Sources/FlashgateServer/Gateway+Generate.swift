@@ -144,7 +144,7 @@ extension Gateway {
                 let bytes = rendering.render(event)
                 if call.mode.isStreaming {
                     if !started {
-                        try await writer.writeHead(status: .ok, headers: headers + [("cache-control", "no-cache")])
+                        try await writer.writeHead(status: .ok, headers: headers + Self.streamHeaders)
                         started = true
                     }
                     try await writer.writeBody(bytes)
@@ -154,9 +154,10 @@ extension Gateway {
             let tail = rendering.finish(cost: cost)
             saveSignatures(rendering, call)
             if call.mode.isStreaming {
-                if !started { try await writer.writeHead(status: .ok, headers: headers + [("cache-control", "no-cache")]) }
+                if !started { try await writer.writeHead(status: .ok, headers: headers + Self.streamHeaders) }
                 try await writer.writeBody(tail)
-                await writer.end()
+                // A stream's cost is known only at its end: it goes in a trailer.
+                await writer.end(trailers: [("x-flashgate-cost-usd", cost.dollars)])
             } else {
                 let response = GatewayResponse(
                     status: .ok, headers: headers + [("x-flashgate-cost-usd", cost.dollars)], body: tail)
@@ -177,6 +178,8 @@ extension Gateway {
             }
         }
     }
+
+    static let streamHeaders = [("cache-control", "no-cache"), ("trailer", "x-flashgate-cost-usd")]
 
     private func saveSignatures(_ rendering: AnswerRendering, _ call: GenerateCall) {
         guard !rendering.signatures.isEmpty else { return }

@@ -58,10 +58,12 @@ package final class ResponseWriter: Sendable {
         }
     }
 
-    /// Ends the response; the connection is then ready for the next request or closed.
-    package func end() async {
+    /// Ends the response, with trailers for a streamed one; the connection is then ready for the
+    /// next request or closed.
+    package func end(trailers: [(String, String)] = []) async {
+        let fields = trailers.isEmpty ? nil : HTTPHeaders(trailers)
         try? await onLoop { [context, handler] in
-            context.value.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).always { _ in
+            context.value.writeAndFlush(NIOAny(HTTPServerResponsePart.end(fields))).always { _ in
                 handler.value.responseEnded(context: context.value)
             }
         }

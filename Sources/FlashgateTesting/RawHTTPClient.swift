@@ -162,8 +162,21 @@ package final class RawHTTPClient: Sendable {
                     guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
                     index = lineEnd + 2
                     if size == 0 {
-                        guard buffer.count >= index + 2 else { return nil }
-                        return (Response(status: status, headers: headers, body: body), index + 2)
+                        // Trailers, if any, then the empty line.
+                        var trailerStart = index
+                        while true {
+                            guard let end = find([13, 10], from: trailerStart) else { return nil }
+                            if end == trailerStart {
+                                return (Response(status: status, headers: headers, body: body), end + 2)
+                            }
+                            let line = String(decoding: buffer[trailerStart..<end], as: UTF8.self)
+                            if let colon = line.firstIndex(of: ":") {
+                                headers.add(
+                                    name: String(line[..<colon]),
+                                    value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+                            }
+                            trailerStart = end + 2
+                        }
                     }
                     guard buffer.count >= index + size + 2 else { return nil }
                     body += buffer[index..<index + size]

@@ -6,6 +6,10 @@ wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = "application/json"
 -- BENCH_CACHE=off sends Cache-Control: no-store, so the proxy path is measured, not the cache.
+-- BENCH_AUTH sets the Authorization header (a virtual key).
+if (os.getenv("BENCH_AUTH") or "") ~= "" then
+  wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
+end
 if os.getenv("BENCH_CACHE") == "off" then
   wrk.headers["Cache-Control"] = "no-store"
 end

@@ -105,6 +105,31 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     mock_port=$(free_port)
     start_flashgate front "$fg_port" bench --upstream "$nginx_url"
     start_flashgate mock "$mock_port" ""
+    # The same front, with a team, a key, rate limits and a budget: admission, a durable
+    # reservation and the settlement on every call.
+    budget_port=$(free_port)
+    key=fg-bench-key-00000000000000000000
+    hash=$(printf %s "$key" | sha256sum | cut -d' ' -f1)
+    cat >"$work/budget.yaml" <<YAML
+routes:
+  - name: nginx
+    kind: gemini
+    base_url: $nginx_url
+    passthrough: true
+teams:
+  - id: bench
+    max_output_tokens: 256
+    limits: {rpm: 100000000, tpm: 1000000000000, concurrent: 10000}
+    budgets:
+      - period: day
+        limit_usd: "1000000"
+keys:
+  - name: bench
+    team: bench
+    hash: sha256:$hash
+YAML
+    start_flashgate budget "$budget_port" bench --config "$work/budget.yaml"
+    budget_url=http://127.0.0.1:$budget_port
     fg_url=http://127.0.0.1:$fg_port
     mock_url=http://127.0.0.1:$mock_port
 fi
@@ -118,7 +143,7 @@ run_case() {
     local name=$1 url=$2 body=$3 cache=${4:-off} c out line
     for c in $connections; do
         out=$work/wrk-$name-$c.txt
-        BENCH_CACHE=$cache BENCH_BODY=$here/$body wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$here/post.lua" "$url" >"$out" 2>&1 \
+        BENCH_AUTH=${BENCH_AUTH:-} BENCH_CACHE=$cache BENCH_BODY=$here/$body wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$here/post.lua" "$url" >"$out" 2>&1 \
             || { cat "$out" >&2; die "wrk failed for $name c=$c"; }
         line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; die "no result line from wrk for $name c=$c"; }
         printf '%s\t%s\t%s\n' "$name" "$c" "${line#BENCH }" >>"$results"
@@ -138,6 +163,7 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     run_case mock-openai "$mock_url/v1/chat/completions" openai.json
     run_case mock-native "$mock_url$native_path" native.json
     # The same prompt again and again: after the first, every answer comes from the cache.
+    BENCH_AUTH="Bearer $key" run_case fg-openai-budget "$budget_url/v1/chat/completions" openai.json
     run_case fg-cache-hit "$fg_url/v1/chat/completions" openai.json on
     run_case fg-cache-native "$fg_url$native_path" native.json on
 fi
@@ -151,8 +177,10 @@ for line in open(sys.argv[1]):
     kv = dict(f.split("=") for f in fields.split())
     rows.append((name, int(c), float(kv["rps"]), int(kv["p50_us"]), int(kv["p99_us"]), int(kv["errors"])))
 by = {(r[0], r[1]): r for r in rows}
-baseline = {"fg-openai": "nginx-native", "fg-native": "nginx-native", "fg-openai-sse": "nginx-stream"}
-print(f"\nwrk -t1, {sys.argv[2]} s per run; latencies in microseconds; overhead = Flashgate - nginx direct")
+baseline = {"fg-openai": "nginx-native", "fg-native": "nginx-native", "fg-openai-sse": "nginx-stream",
+            "fg-openai-budget": "fg-openai", "fg-cache-hit": "nginx-native", "fg-cache-native": "nginx-native"}
+print(f"\nwrk -t1, {sys.argv[2]} s per run; latencies in microseconds; overhead = the case minus its baseline")
+print("(Flashgate cases against nginx direct; fg-openai-budget against fg-openai, the same calls with budgets off)")
 header = f"{'case':<14} {'c':>3} {'RPS':>10} {'p50':>8} {'p99':>8} {'+p50':>8} {'+p99':>8} {'errors':>7}"
 print(header)
 print("-" * len(header))
