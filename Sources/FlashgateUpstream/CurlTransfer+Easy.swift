@@ -34,10 +34,11 @@ extension CurlTransfer {
         }
         _ = ccurl_setopt_str(h, CURLOPT_PROTOCOLS_STR, "http,https")
         _ = ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
-        // HTTP/2 over TLS when the server offers it, HTTP/1.1 keep-alive otherwise; wait for an
-        // existing connection to multiplex on rather than opening a second one.
+        // HTTP/2 over TLS when the server offers it, HTTP/1.1 keep-alive otherwise.
         _ = ccurl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        _ = ccurl_setopt_long(h, CURLOPT_PIPEWAIT, 1)
+        // Waiting to multiplex only makes sense where HTTP/2 can be negotiated (TLS): on plain
+        // HTTP/1.1 it would queue concurrent requests behind one busy connection.
+        if request.url.lowercased().hasPrefix("https://") { _ = ccurl_setopt_long(h, CURLOPT_PIPEWAIT, 1) }
         _ = ccurl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
         _ = ccurl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1)
         _ = ccurl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2)

@@ -159,3 +159,25 @@ import Testing
         try await h.fake.shutdown()
     }
 }
+
+@Suite struct UpstreamConcurrencyTests {
+    @Test func concurrentCallsToOnePlainHTTPUpstreamAreInFlightTogether() async throws {
+        let fake = try await FakeGemini.start()
+        let curl = CurlTransport()
+        let gates = [FakeGate(), FakeGate(), FakeGate()]
+        for gate in gates {
+            var reply = FakeReply.json(#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}]}"#)
+            reply.gate = gate
+            fake.enqueue(reply)
+        }
+        let request = UpstreamRequest(method: "POST", url: fake.baseURL + "/v1beta/models/m:generateContent", body: Array("{}".utf8))
+        let calls = (0..<3).map { _ in Task { try await Gateway.collect(curl.send(request)) } }
+        // All three reach the upstream while none has been answered: nothing queues behind one connection.
+        await fake.waitForRequests(3)
+        #expect(fake.connectionCount >= 3)
+        for gate in gates { gate.open() }
+        for call in calls { #expect(try await call.value.status == 200) }
+        curl.shutdown()
+        try await fake.shutdown()
+    }
+}
