@@ -155,6 +155,18 @@ package final class Accountant: Sendable {
         return cost
     }
 
+    /// A $0 request row (a cache hit, a joined follower), queued without waiting.
+    func recordFree(_ caller: Caller, model: String, route: String, usage: TokenUsage?, cacheStatus: String) {
+        guard let ledger else { return }
+        let row = SettlementRecord(
+            reservationID: nil, timeMs: nowMilliseconds(), team: caller.team, key: caller.key, model: model, route: route,
+            promptTokens: usage?.promptTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0,
+            outputTokens: usage?.candidatesTokens ?? 0, thoughtsTokens: usage?.thoughtsTokens ?? 0,
+            searchQueries: usage?.searchQueries ?? 0, cost: .zero, cacheStatus: cacheStatus, outcome: "ok", budgetKeys: [])
+        let logger = logger
+        ledger.settleLater(row) { error in logger.error("could not record a request", metadata: ["error": "\(error)"]) }
+    }
+
     /// A request row in the ledger; durable when this returns.
     func record(
         _ caller: Caller, model: String, route: String, usage: TokenUsage?, cost: MicroUSD, cacheStatus: String,

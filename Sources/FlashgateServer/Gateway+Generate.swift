@@ -59,12 +59,9 @@ extension Gateway {
         if call.policy.lookup, let cache {
             if let hit = cache.lookup(call.key.digest), let response = try? JSONParser.parse(hit.body) {
                 cache.recordHit(savedMicroUSD: hit.costMicroUSD)
-                let usage = TokenUsage(usageMetadata: response["usageMetadata"])
-                Task { [accountant] in
-                    await accountant.record(
-                        call.caller, model: call.clientModel, route: call.resolved.route.name, usage: usage, cost: .zero,
-                        cacheStatus: "hit", outcome: "ok")
-                }
+                accountant.recordFree(
+                    call.caller, model: call.clientModel, route: call.resolved.route.name,
+                    usage: TokenUsage(usageMetadata: response["usageMetadata"]), cacheStatus: "hit")
                 return .immediate(renderHit(response, call: call, saved: MicroUSD(hit.costMicroUSD)))
             }
             cache.recordMiss()
@@ -99,9 +96,7 @@ extension Gateway {
     private func follow(_ flight: Flight, _ call: GenerateCall) -> GatewayResult {
         .deferred { [self] writer in
             await serve(flight.subscribe(), call, writer: writer, cacheOutcome: "joined", flight: nil)
-            await accountant.record(
-                call.caller, model: call.clientModel, route: call.resolved.route.name, usage: nil, cost: .zero,
-                cacheStatus: "joined", outcome: "ok")
+            accountant.recordFree(call.caller, model: call.clientModel, route: call.resolved.route.name, usage: nil, cacheStatus: "joined")
         }
     }
 

@@ -68,6 +68,16 @@ package final class Ledger: Sendable {
         try await submit(.settle(s))
     }
 
+    /// Queues a settlement without waiting for it: for $0 rows (cache hits, joined followers),
+    /// which hold no money and must not slow the answer. Failures are logged by the caller's
+    /// `failed` handler.
+    package func settleLater(_ s: SettlementRecord, failed: @escaping @Sendable (any Error) -> Void = { _ in }) {
+        let write = LedgerPendingWrite(operation: .settle(s)) { result in
+            if case .failure(let error) = result { failed(error) }
+        }
+        if !writer.queue.submit(write) { failed(LedgerError(.closed, "the ledger is closed")) }
+    }
+
     /// At start: settles every reservation a crash left open at its reserved amount (outcome
     /// `recovered`), durably, and returns the settlements it made. A second call finds none.
     package func recoverOpenReservations(nowMs: Int64) throws -> [SettlementRecord] {
