@@ -119,7 +119,7 @@ routes:
 teams:
   - id: bench
     max_output_tokens: 256
-    limits: {rpm: 100000000, tpm: 1000000000000, concurrent: 10000}
+    limits: {rpm: 100000000, tpm: 100000000, concurrent: 10000}
     budgets:
       - period: day
         limit_usd: "1000000"

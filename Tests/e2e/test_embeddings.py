@@ -18,25 +18,10 @@ def norm(vector: list[float]) -> float:
     return math.sqrt(sum(v * v for v in vector))
 
 
-# --- openai SDK (the `client` fixture of test_openai_chat.py is per module; this one is ours) ---
-
-
-@pytest.fixture(params=["tcp", "unix"])
-def client(request, gateways):
-    import httpx
-
-    if request.param == "tcp":
-        client = openai.OpenAI(base_url=f"{gateways.front.base_url}/v1", api_key="sk-test", max_retries=0, timeout=30)
-    else:
-        client = openai.OpenAI(
-            base_url="http://localhost/v1",
-            api_key="sk-test",
-            max_retries=0,
-            timeout=30,
-            http_client=httpx.Client(transport=httpx.HTTPTransport(uds=gateways.socket_path)),
-        )
-    yield client
-    client.close()
+@pytest.fixture
+def client(oai):
+    """The openai client over TCP and over the Unix socket (conftest's `oai`)."""
+    return oai
 
 
 def test_default_base64_decodes_to_floats(client):

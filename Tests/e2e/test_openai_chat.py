@@ -11,21 +11,10 @@ from conftest import MODEL
 PROMPT = "hello there from the flashgate end to end suite"
 
 
-@pytest.fixture(params=["tcp", "unix"])
-def client(request, gateways):
-    if request.param == "tcp":
-        client = openai.OpenAI(base_url=f"{gateways.front.base_url}/v1", api_key="sk-test", max_retries=0, timeout=30)
-    else:
-        transport = httpx.HTTPTransport(uds=gateways.socket_path)
-        client = openai.OpenAI(
-            base_url="http://localhost/v1",
-            api_key="sk-test",
-            max_retries=0,
-            timeout=30,
-            http_client=httpx.Client(transport=transport),
-        )
-    yield client
-    client.close()
+@pytest.fixture
+def client(oai):
+    """The openai client over TCP and over the Unix socket (conftest's `oai`)."""
+    return oai
 
 
 def test_chat_completion_echoes_with_usage_and_request_id(client):
