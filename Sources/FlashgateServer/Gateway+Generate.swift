@@ -57,12 +57,16 @@ extension Gateway {
     /// leads a new one.
     func generate(_ call: GenerateCall) -> GatewayResult {
         if call.policy.lookup, let cache {
-            if let hit = cache.lookup(call.key.digest), let response = try? JSONParser.parse(hit.body) {
+            if let hit = cache.lookup(call.key.digest), let response = renderHit(hit, call: call) {
                 cache.recordHit(savedMicroUSD: hit.costMicroUSD)
+                var usage = TokenUsage()
+                usage.promptTokens = hit.usage["prompt"] ?? 0
+                usage.candidatesTokens = max(0, (hit.usage["output"] ?? 0) - (hit.usage["thoughts"] ?? 0))
+                usage.thoughtsTokens = hit.usage["thoughts"] ?? 0
+                usage.cachedTokens = hit.usage["cached"] ?? 0
                 accountant.recordFree(
-                    call.caller, model: call.clientModel, route: call.resolved.route.name,
-                    usage: TokenUsage(usageMetadata: response["usageMetadata"]), cacheStatus: "hit")
-                return .immediate(renderHit(response, call: call, saved: MicroUSD(hit.costMicroUSD)))
+                    call.caller, model: call.clientModel, route: call.resolved.route.name, usage: usage, cacheStatus: "hit")
+                return .immediate(response)
             }
             cache.recordMiss()
         }
@@ -147,7 +151,7 @@ extension Gateway {
             }
             let cost = flight?.cost ?? .zero
             let tail = rendering.finish(cost: cost)
-            saveSignatures(rendering, call)
+            saveSignatures(rendering.signatures, call)
             if call.mode.isStreaming {
                 if !started { try await writer.writeHead(status: .ok, headers: headers + Self.streamHeaders) }
                 try await writer.writeBody(tail)
@@ -176,9 +180,9 @@ extension Gateway {
 
     static let streamHeaders = [("cache-control", "no-cache"), ("trailer", "x-flashgate-cost-usd")]
 
-    private func saveSignatures(_ rendering: AnswerRendering, _ call: GenerateCall) {
-        guard !rendering.signatures.isEmpty else { return }
-        signatures.save(team: call.team, route: call.resolved.route.name, signatures: rendering.signatures)
+    private func saveSignatures(_ found: [(toolCallID: String, signature: String)], _ call: GenerateCall) {
+        guard !found.isEmpty else { return }
+        signatures.save(team: call.team, route: call.resolved.route.name, signatures: found)
     }
 
     /// The one upstream call of a flight: publishes each Gemini event as it arrives, stores a
@@ -270,17 +274,37 @@ extension Gateway {
     }
 
     /// A cache hit, rendered at once: usage as recorded, cost $0, and what it saved.
-    private func renderHit(_ response: JSONValue, call: GenerateCall, saved: MicroUSD) -> GatewayResponse {
+    /// A cache hit, rendered at once: usage as recorded, cost $0, and what it saved. A native JSON
+    /// hit is the stored bytes as they are; other modes render from the parsed answer. Nil when the
+    /// stored answer does not parse (treated as a miss).
+    private func renderHit(_ hit: CacheEntry, call: GenerateCall) -> GatewayResponse? {
         var rendering = AnswerRendering(call.mode)
-        var body: [UInt8] = []
-        for event in GeminiAnswerRenderer.events(response) { body += rendering.render(event) }
-        body += rendering.finish()
-        saveSignatures(rendering, call)
+        var body: [UInt8]
+        if case .nativeJSON = call.mode {
+            body = hit.body
+        } else {
+            guard let response = try? JSONParser.parse(hit.body) else { return nil }
+            if case .openAI(let chat, let id, let created) = call.mode, !chat.stream {
+                let rendered = ChatResponse.render(response, model: chat.model, id: id, created: created)
+                saveSignatures(rendered.signatures, call)
+                var object = rendered.body.objectValue ?? JSONObject()
+                if case .object(var usage)? = object["usage"] {
+                    usage["cost"] = .number(MicroUSD.zero.dollars)
+                    object["usage"] = .object(usage)
+                }
+                body = JSONWriter.encode(.object(object))
+            } else {
+                body = []
+                for event in GeminiAnswerRenderer.events(response) { body += rendering.render(event) }
+                body += rendering.finish()
+                saveSignatures(rendering.signatures, call)
+            }
+        }
         return GatewayResponse(
             status: .ok,
             headers: [
                 ("content-type", rendering.contentType), ("x-flashgate-cache", "hit"), ("x-flashgate-cost-usd", "0.000000"),
-                ("x-flashgate-cost-saved-usd", saved.dollars),
+                ("x-flashgate-cost-saved-usd", MicroUSD(hit.costMicroUSD).dollars),
             ], body: body)
     }
 
