@@ -155,6 +155,13 @@ package final class Accountant: Sendable {
         return cost
     }
 
+    /// Gives back an admission that never went upstream (it joined an identical call instead): the
+    /// reservation and the rate-limit slot are released; the request is recorded as joined.
+    func release(_ admission: Admission) {
+        if let reservation = admission.reservation { _ = budgets.settle(reservation, actual: .zero) }
+        if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: .now) }
+    }
+
     /// A $0 request row (a cache hit, a joined follower), queued without waiting.
     func recordFree(_ caller: Caller, model: String, route: String, usage: TokenUsage?, cacheStatus: String) {
         guard let ledger else { return }

@@ -86,9 +86,7 @@ extension Gateway {
             let joined = flights.join(call.key)
             guard joined.leader else {
                 // Someone else started the same call a moment ago: join it and free the reservation.
-                Task { [accountant, admission] in
-                    await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: "joined")
-                }
+                accountant.release(admission)
                 return follow(joined.flight, call)
             }
             return .deferred { [self] writer in await lead(joined.flight, call, admission, writer, "miss") }
