@@ -10,6 +10,7 @@ extension Gateway {
         let embeddings: EmbeddingsRequest
         let resolved: ResolvedRoute
         do throws(FlashgateError) {
+            _ = try accountant.caller(request).get()
             embeddings = try EmbeddingsRequest.translate(try Self.parseBody(request))
             guard let route = routes.resolve(model: embeddings.model) else {
                 throw FlashgateError(

@@ -185,6 +185,8 @@ package final class Gateway: Sendable {
                 generateCall(
                     request, caller: caller, model: model, body: parsed, upstream: upstream, resolved: resolved, mode: mode))
         }
+        // Token counts and embeddings are not cached or charged yet, but they need an identity too.
+        if case .failure(let error) = accountant.caller(request) { return .immediate(.error(error, dialect: .google)) }
         let upstream = routes.request(resolved, method: method, sse: sse, body: body)
         return .deferred { [self] writer in
             await passThrough(upstream, transport: resolved.transport, writer: writer)

@@ -79,6 +79,12 @@ import Testing
             "POST", "/v1beta/models/gemini-3.5-flash:generateContent", body: #"{"contents":[{"parts":[{"text":"x"}]}]}"#,
             headers: [("x-goog-api-key", "nope")])
         #expect(native?.json?["error"]?["status"]?.stringValue == "UNAUTHENTICATED")
+        let count = try await client.request(
+            "POST", "/v1beta/models/gemini-3.5-flash:countTokens", body: #"{"contents":[{"parts":[{"text":"x"}]}]}"#)
+        #expect(count?.status == 401)
+        let embed = try await client.request(
+            "POST", "/v1/embeddings", body: #"{"model":"gemini-embedding-001","input":"x"}"#)
+        #expect(embed?.status == 401)
         #expect(h.fake.requestCount == 0)
         await client.close()
         try await h.stop()
