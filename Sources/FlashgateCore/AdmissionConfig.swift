@@ -39,6 +39,8 @@ package struct TeamConfig: Sendable, Equatable {
     package var maxOutputTokens: Int?
     /// Whether this team's requests use the response cache.
     package var cache: Bool = true
+    /// How long this team's answers stay cached, unless its model or route says otherwise.
+    package var cacheTTL: Duration?
     package var limits = RateLimits()
     /// Limits per client-facing model id, on top of `limits`.
     package var modelLimits: [String: RateLimits] = [:]

@@ -33,8 +33,10 @@ package struct CacheConfig: Sendable, Equatable {
 }
 
 extension FlashgateConfig {
-    /// The TTL for an answer from a model on a route: the model's, else the route's, else the default.
-    package func cacheTTL(model: String, route: RouteConfig) -> Duration {
-        models.first { $0.id == model }?.cacheTTL ?? route.cacheTTL ?? cache.ttl
+    /// The TTL for an answer from a model on a route for a team: the model's, else the route's,
+    /// else the team's, else the default.
+    package func cacheTTL(model: String, route: RouteConfig, team: String? = nil) -> Duration {
+        models.first { $0.id == model }?.cacheTTL ?? route.cacheTTL
+            ?? teams.first { $0.id == team }?.cacheTTL ?? cache.ttl
     }
 }

@@ -140,7 +140,7 @@ package final class Gateway: Sendable {
         let team = caller.team
         let scope = config.cache.scope == .shared ? "shared" : "team:" + team
         let teamCache = accountant.team(caller)?.cache ?? true
-        var ttl = config.cacheTTL(model: model, route: resolved.route)
+        var ttl = config.cacheTTL(model: model, route: resolved.route, team: team)
         if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
             ttl = .seconds(seconds)
         }

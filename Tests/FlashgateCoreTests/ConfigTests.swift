@@ -92,4 +92,18 @@ import Testing
         #expect(ConfigMap.parseBytes("1000") == 1000)
         #expect(ConfigMap.parseBytes("x") == nil)
     }
+
+    @Test func cacheTTLPrecedence() {
+        var config = FlashgateConfig.embeddedDefaults(environment: [:])
+        var team = TeamConfig(id: "t")
+        team.cacheTTL = .seconds(30)
+        config.teams = [team]
+        var model = ModelConfig(id: "m", route: "mock")
+        model.cacheTTL = .seconds(10)
+        config.models = [model]
+        let route = config.routes[0]
+        #expect(config.cacheTTL(model: "m", route: route, team: "t") == .seconds(10))
+        #expect(config.cacheTTL(model: "other", route: route, team: "t") == .seconds(30))
+        #expect(config.cacheTTL(model: "other", route: route, team: "u") == config.cache.ttl)
+    }
 }
