@@ -37,13 +37,15 @@ package enum BreakerState: String, Sendable, Equatable {
 /// own retry delay when it named one, else the configured one), then half-open, where K probes go
 /// through: a successful probe closes it, a failed one opens it again.
 ///
-/// Invariants: while open, `allow` is false; while half-open, at most K calls are allowed until an
-/// outcome arrives; it is a plain value, so the caller holds it behind a lock (`RouteBreakers`).
+/// Invariants: while open, `allow` is false; while half-open, at most K calls are allowed per
+/// cool-down until an outcome arrives; it is a plain value, so the caller holds it behind a lock (`RouteBreakers`).
 package struct CircuitBreaker<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     private enum Phase: Sendable {
         case closed
         case open(until: Instant)
-        case halfOpen(probesAllowed: Int)
+        /// `since` is when the current probes were let through: a probe whose outcome never comes
+        /// (cancelled, not counted) frees its slot one cool-down later, so the route is not stuck.
+        case halfOpen(probesAllowed: Int, since: Instant)
     }
 
     package let config: CircuitBreakerConfig
@@ -68,14 +70,17 @@ package struct CircuitBreaker<Instant: InstantProtocol>: Sendable where Instant.
     package mutating func allow(now: Instant) -> Bool {
         if case .open(let until) = phase {
             guard now >= until else { return false }
-            phase = .halfOpen(probesAllowed: 0)
+            phase = .halfOpen(probesAllowed: 0, since: now)
+        }
+        if case .halfOpen(_, let since) = phase, config.coolDown > .zero, now >= since.advanced(by: config.coolDown) {
+            phase = .halfOpen(probesAllowed: 0, since: now)
         }
         switch phase {
         case .closed: return true
         case .open: return false
-        case .halfOpen(let allowed):
+        case .halfOpen(let allowed, let since):
             guard allowed < config.halfOpenProbes else { return false }
-            phase = .halfOpen(probesAllowed: allowed + 1)
+            phase = .halfOpen(probesAllowed: allowed + 1, since: since)
             return true
         }
     }

@@ -29,6 +29,15 @@ package final class RouteBreakers<Instant: InstantProtocol>: Sendable where Inst
         }
     }
 
+    /// Records a failed attempt as the retry loop saw it. Only a retryable failure says the route is
+    /// unwell; a non-retryable one (a bad request, a safety block) is the request's fault and leaves
+    /// the breaker as it is. Answers whether the route's breaker is now open.
+    @discardableResult
+    package func record(_ failure: UpstreamFailure, route: String, now: Instant) -> Bool {
+        guard failure.isRetryable else { return state(route, now: now) == .open }
+        return recordFailure(route, retryDelay: failure.retryDelay, now: now)
+    }
+
     package func state(_ route: String, now: Instant) -> BreakerState {
         breakers.withLock { $0[route]?.state(now: now) ?? .closed }
     }

@@ -128,6 +128,27 @@ import Testing
         #expect(breakers.state("unknown", now: at(4)) == .closed)
     }
 
+    @Test func aProbeWithNoOutcomeFreesItsSlotAfterACoolDown() {
+        var breaker = opened(at: 0)
+        let probe = breaker.allow(now: at(30))
+        let second = breaker.allow(now: at(59))
+        let afterCoolDown = breaker.allow(now: at(60))
+        #expect(probe && !second && afterCoolDown)
+        #expect(breaker.state(now: at(60)) == .halfOpen)
+    }
+
+    @Test func onlyRetryableFailuresCountAgainstARoute() {
+        let breakers = RouteBreakers<ManualInstant>(config: config)
+        let badRequest = UpstreamFailure(status: 400, body: GoogleErrorBody.status(400, "INVALID_ARGUMENT"))
+        for _ in 0..<5 { #expect(!breakers.record(badRequest, route: "studio", now: at(0))) }
+        #expect(breakers.state("studio", now: at(0)) == .closed)
+        let limited = UpstreamFailure(status: 429, body: GoogleErrorBody.quota(retryDelay: "3s", quotaId: "PerMinute"))
+        let opens = (0..<3).map { _ in breakers.record(limited, route: "studio", now: at(0)) }
+        #expect(opens == [false, false, true])
+        #expect(breakers.state("studio", now: at(2)) == .open)
+        #expect(breakers.state("studio", now: at(3)) == .halfOpen)
+    }
+
     private func opened(at seconds: Int64) -> CircuitBreaker<ManualInstant> {
         var breaker = CircuitBreaker<ManualInstant>(config: config)
         for _ in 0..<3 { breaker.recordFailure(now: at(seconds)) }
