@@ -88,17 +88,21 @@ keys:
 
     with open(tmp_path / "first.log", "wb") as log:
         gate = start(str(config), store, port, log)
-        answered = [ask(f"fast {i}") for i in range(5)]
-        assert all(a.status_code == 200 for a in answered)
-        paid = sum(round(float(a.headers["x-flashgate-cost-usd"]) * 1_000_000) for a in answered)
+        try:
+            answered = [ask(f"fast {i}") for i in range(5)]
+            assert all(a.status_code == 200 for a in answered)
+            paid = sum(round(float(a.headers["x-flashgate-cost-usd"]) * 1_000_000) for a in answered)
 
-        in_flight = [threading.Thread(target=lambda i=i: _swallow(ask, f"hold {i}")) for i in range(3)]
-        for t in in_flight:
-            t.start()
-        for _ in range(3):
-            assert upstream.held.acquire(timeout=20), "the held requests never reached the upstream"
-        gate.process.send_signal(signal.SIGKILL)
-        gate.process.wait()
+            in_flight = [threading.Thread(target=lambda i=i: _swallow(ask, f"hold {i}")) for i in range(3)]
+            for t in in_flight:
+                t.start()
+            for _ in range(3):
+                assert upstream.held.acquire(timeout=20), "the held requests never reached the upstream"
+        finally:
+            # The crash under test, and never a process left behind if an assertion failed first.
+            gate.process.send_signal(signal.SIGKILL)
+            gate.process.wait()
+            upstream.release.set()
     upstream.release.set()
     for t in in_flight:
         t.join(timeout=30)
