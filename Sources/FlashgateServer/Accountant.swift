@@ -165,11 +165,9 @@ package final class Accountant: Sendable {
     /// A $0 request row (a cache hit, a joined follower), queued without waiting.
     func recordFree(_ caller: Caller, model: String, route: String, usage: TokenUsage?, cacheStatus: String) {
         guard let ledger else { return }
-        let row = SettlementRecord(
-            reservationID: nil, timeMs: nowMilliseconds(), team: caller.team, key: caller.key, model: model, route: route,
-            promptTokens: usage?.promptTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0,
-            outputTokens: usage?.candidatesTokens ?? 0, thoughtsTokens: usage?.thoughtsTokens ?? 0,
-            searchQueries: usage?.searchQueries ?? 0, cost: .zero, cacheStatus: cacheStatus, outcome: "ok", budgetKeys: [])
+        let row = Self.row(
+            caller, model: model, route: route, usage: usage, cost: .zero, cacheStatus: cacheStatus, outcome: "ok",
+            reservationID: nil, budgetKeys: [], timeMs: nowMilliseconds())
         let logger = logger
         ledger.settleLater(row) { error in logger.error("could not record a request", metadata: ["error": "\(error)"]) }
     }
@@ -180,17 +178,27 @@ package final class Accountant: Sendable {
         outcome: String, reservationID: UInt64? = nil, budgetKeys: [String] = []
     ) async {
         guard let ledger else { return }
-        let row = SettlementRecord(
-            reservationID: reservationID, timeMs: nowMilliseconds(), team: caller.team, key: caller.key, model: model,
-            route: route, promptTokens: usage?.promptTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0,
-            outputTokens: usage?.candidatesTokens ?? 0, thoughtsTokens: usage?.thoughtsTokens ?? 0,
-            searchQueries: usage?.searchQueries ?? 0, cost: cost, cacheStatus: cacheStatus, outcome: outcome,
-            budgetKeys: budgetKeys)
+        let row = Self.row(
+            caller, model: model, route: route, usage: usage, cost: cost, cacheStatus: cacheStatus, outcome: outcome,
+            reservationID: reservationID, budgetKeys: budgetKeys, timeMs: nowMilliseconds())
         do {
             try await ledger.settle(row)
         } catch {
             logger.error("could not record a settlement", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// One request row: who, which model and route, tokens by kind, what it cost and how it ended.
+    private static func row(
+        _ caller: Caller, model: String, route: String, usage: TokenUsage?, cost: MicroUSD, cacheStatus: String,
+        outcome: String, reservationID: UInt64?, budgetKeys: [String], timeMs: Int64
+    ) -> SettlementRecord {
+        SettlementRecord(
+            reservationID: reservationID, timeMs: timeMs, team: caller.team, key: caller.key, model: model, route: route,
+            promptTokens: usage?.promptTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0,
+            outputTokens: usage?.candidatesTokens ?? 0, thoughtsTokens: usage?.thoughtsTokens ?? 0,
+            searchQueries: usage?.searchQueries ?? 0, cost: cost, cacheStatus: cacheStatus, outcome: outcome,
+            budgetKeys: budgetKeys)
     }
 
     /// `x-ratelimit-*` and `x-flashgate-budget-remaining-usd` for an admitted call.

@@ -231,23 +231,25 @@ extension Gateway {
             } else {
                 try publish(whole, flight, &assembler)
             }
+            // The assembled answer is built once here; usage, cost and the cache entry read it.
+            let answer = assembler.response
+            let usage = TokenUsage(usageMetadata: answer["usageMetadata"])
             if call.policy.store, assembler.isCompleteSuccess, let cache, call.ttl > .zero {
                 let now = nowMilliseconds()
-                let cost = cost(of: assembler, model: call.resolved.upstreamModel) ?? .zero
-                let usage = TokenUsage(usageMetadata: assembler.response["usageMetadata"]) ?? TokenUsage()
+                let cost = usage.flatMap { prices.cost($0.billable, model: call.resolved.upstreamModel) } ?? .zero
+                let counts = usage ?? TokenUsage()
                 handedOver = inTable
                 let flights = self.flights
                 let entry = CacheEntry(
-                    body: JSONWriter.encode(assembler.response), team: call.team, model: call.clientModel,
+                    body: JSONWriter.encode(answer), team: call.team, model: call.clientModel,
                     createdAtMs: now, expiresAtMs: now + call.ttl.milliseconds, costMicroUSD: cost.value,
                     usage: [
-                        "prompt": usage.promptTokens, "output": usage.completionTokens, "thoughts": usage.thoughtsTokens,
-                        "cached": usage.cachedTokens,
+                        "prompt": counts.promptTokens, "output": counts.completionTokens, "thoughts": counts.thoughtsTokens,
+                        "cached": counts.cachedTokens,
                     ])
                 cache.store(call.key.digest, entry) { flights.remove(call.key, flight) }
             }
             // Settled durably before any client sees the end of the answer.
-            let usage = TokenUsage(usageMetadata: assembler.response["usageMetadata"])
             let ending: Accountant.Ending = assembler.isFinished && usage != nil ? .ok : .incomplete
             flight.cost = await accountant.settle(admission, usage: usage, ending: ending, cacheStatus: cacheOutcome)
             flight.finish(.success)
@@ -306,10 +308,6 @@ extension Gateway {
             ], body: body)
     }
 
-    func cost(of answer: GeminiAnswerAssembler, model: String) -> MicroUSD? {
-        guard let usage = TokenUsage(usageMetadata: answer.response["usageMetadata"]) else { return nil }
-        return prices.cost(usage.billable, model: model)
-    }
 }
 
 extension TokenUsage {

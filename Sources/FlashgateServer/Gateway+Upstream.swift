@@ -11,10 +11,6 @@ extension Gateway {
         var body: [UInt8]
 
         var isSuccess: Bool { (200..<300).contains(status) }
-
-        func header(_ name: String) -> String? {
-            headers.first { $0.name.lowercased() == name }?.value
-        }
     }
 
     static func collect(_ response: UpstreamResponse) async throws -> Collected {
