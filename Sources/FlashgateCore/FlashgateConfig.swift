@@ -20,6 +20,10 @@ package struct FlashgateConfig: Sendable {
     package var accounting = AccountingConfig()
     /// The built-in price table with the config's `prices` rows laid over it.
     package var prices = PriceTable()
+    /// The one retry loop's limits: attempts per request across all routes, backoff, deadline.
+    package var retry = RetryPolicy.standard
+    /// When a route's circuit breaker opens and how it recovers.
+    package var breaker = CircuitBreakerConfig()
 
     package init(
         listen: ListenConfig = ListenConfig(), limits: LimitsConfig = LimitsConfig(), store: StoreConfig = StoreConfig(),
@@ -55,6 +59,9 @@ package struct FlashgateConfig: Sendable {
     package func route(named name: String) -> RouteConfig? { routes.first { $0.name == name } }
 
     package var passthroughRoute: RouteConfig? { routes.first { $0.passthrough } }
+
+    /// The configured model a client id (or alias) names.
+    package func model(answering clientID: String) -> ModelConfig? { models.first { $0.answers(to: clientID) } }
 }
 
 /// Where Flashgate listens: a TCP address, a Unix socket, or both.
@@ -114,7 +121,13 @@ package struct Secret: Sendable, Equatable, CustomStringConvertible {
 /// One upstream route.
 package struct RouteConfig: Sendable, Equatable {
     package enum Kind: String, Sendable, CaseIterable {
+        /// Google AI Studio (the Gemini Developer API), one or more API keys.
         case gemini
+        /// Vertex AI: a project and location, OAuth (service account or token) or an express key.
+        case vertex
+        /// Any OpenAI-compatible chat completions upstream (Google's `/v1beta/openai/`, another gateway).
+        case openai
+        /// The built-in offline model.
         case mock
     }
 
@@ -122,11 +135,19 @@ package struct RouteConfig: Sendable, Equatable {
 
     package var name: String
     package var kind: Kind
-    /// Scheme, host and optional port (and path prefix) of the Gemini API, without `/v1beta`.
+    /// `gemini`: scheme, host and optional port (and path prefix) of the Gemini API, without
+    /// `/v1beta`. `vertex`: the host, derived from the location unless set. `openai`: the base
+    /// URL the OpenAI SDK would be given (ends before `/chat/completions`).
     package var baseURL: String
-    package var apiKey: Secret?
-    /// The API version path used for upstream calls (`v1beta`).
+    /// `gemini` and `openai`: the keys, used in turn; a key answered with 429, 401 or 403 is
+    /// set aside and the next one is used. `vertex`: the express-mode key, if that is the credential.
+    package var apiKeys: [Secret]
+    /// The first key, for callers that use one.
+    package var apiKey: Secret? { apiKeys.first }
+    /// The API version path used for upstream calls (`v1beta` for AI Studio, `v1beta1` for Vertex).
     package var apiVersion: String = "v1beta"
+    /// Vertex AI settings; set exactly when `kind == .vertex`.
+    package var vertex: VertexRouteConfig?
     /// How long answers from this route stay cached (overrides `cache.ttl`).
     package var cacheTTL: Duration?
     /// Model ids that are not configured go to the first passthrough route, unchanged.
@@ -135,27 +156,123 @@ package struct RouteConfig: Sendable, Equatable {
     package init(
         name: String, kind: Kind, baseURL: String, apiKey: Secret?, apiVersion: String = "v1beta", passthrough: Bool
     ) {
+        self.init(
+            name: name, kind: kind, baseURL: baseURL, apiKeys: apiKey.map { [$0] } ?? [], apiVersion: apiVersion,
+            passthrough: passthrough)
+    }
+
+    package init(
+        name: String, kind: Kind, baseURL: String, apiKeys: [Secret], apiVersion: String = "v1beta",
+        vertex: VertexRouteConfig? = nil, passthrough: Bool
+    ) {
         self.name = name
         self.kind = kind
         self.baseURL = baseURL
-        self.apiKey = apiKey
+        self.apiKeys = apiKeys
         self.apiVersion = apiVersion
+        self.vertex = vertex
         self.passthrough = passthrough
     }
+}
+
+/// Where a Vertex AI route sends calls and how it authenticates.
+package struct VertexRouteConfig: Sendable, Equatable {
+    /// How a Vertex route proves who it is.
+    package enum Credentials: Sendable, Equatable {
+        /// A service-account JSON key file: a signed JWT (RS256) is exchanged for an OAuth access
+        /// token at the token endpoint, cached and refreshed before it expires.
+        case serviceAccountFile(path: String)
+        /// An access token read from this file at each refresh (kept fresh by something else,
+        /// such as a metadata-server sidecar or `gcloud auth print-access-token`).
+        case tokenFile(path: String)
+        /// An access token from the environment, read once at start.
+        case token(Secret)
+        /// Express mode: an API key, no project; calls go to the global host.
+        case expressKey(Secret)
+    }
+
+    package static let defaultTokenURL = "https://oauth2.googleapis.com/token"
+
+    /// The Google Cloud project (not used in express mode).
+    package var project: String
+    /// `europe-west4`-style region, `global`, or the `us`/`eu` multi-regions.
+    package var location: String
+    package var credentials: Credentials
+    /// Where service-account JWTs are exchanged for access tokens (configurable so tests run it locally).
+    package var tokenURL: String
+
+    package init(project: String, location: String, credentials: Credentials, tokenURL: String = Self.defaultTokenURL) {
+        self.project = project
+        self.location = location
+        self.credentials = credentials
+        self.tokenURL = tokenURL
+    }
+
+    /// The host for a location: `global` → `aiplatform.googleapis.com`, `us`/`eu` →
+    /// `aiplatform.{us|eu}.rep.googleapis.com`, a region → `{region}-aiplatform.googleapis.com`.
+    package static func defaultBaseURL(location: String) -> String {
+        switch location {
+        case "global": "https://aiplatform.googleapis.com"
+        case "us", "eu": "https://aiplatform.\(location).rep.googleapis.com"
+        default: "https://\(location)-aiplatform.googleapis.com"
+        }
+    }
+}
+
+/// One route a model may go to, and the model's name there.
+package struct ModelRoute: Sendable, Equatable {
+    package var route: String
+    /// The model name sent upstream on this route (defaults to the model's id).
+    package var upstreamModel: String
+    /// Relative share of traffic among routes of equal rank (consecutive entries with weights);
+    /// nil means the route is tried strictly in list order.
+    package var weight: Int?
+
+    package init(route: String, upstreamModel: String, weight: Int? = nil) {
+        self.route = route
+        self.upstreamModel = upstreamModel
+        self.weight = weight
+    }
+}
+
+/// Hedging: a second attempt on the next route when the first is slow to start answering.
+package struct HedgeConfig: Sendable, Equatable {
+    /// Start the hedge after this long without a first byte; nil derives it from the route's
+    /// recent p95 time to first byte (and does not hedge until enough calls were seen).
+    package var after: Duration?
+
+    package init(after: Duration? = nil) { self.after = after }
 }
 
 /// A client-facing model id and where it goes.
 package struct ModelConfig: Sendable, Equatable {
     package var id: String
-    package var route: String
-    /// The model name sent upstream (defaults to `id`).
-    package var upstreamModel: String
+    /// Other ids clients may use for the same model (their answers share the cache key of `id`).
+    package var aliases: [String] = []
+    /// The routes in order of preference (at least one).
+    package var routes: [ModelRoute]
+    /// Off unless set.
+    package var hedge: HedgeConfig?
     /// How long answers for this model stay cached (overrides the route's and `cache.ttl`).
     package var cacheTTL: Duration?
 
+    /// The first route's name.
+    package var route: String { routes[0].route }
+    /// The model name on the first route.
+    package var upstreamModel: String { routes[0].upstreamModel }
+
     package init(id: String, route: String, upstreamModel: String? = nil) {
-        self.id = id
-        self.route = route
-        self.upstreamModel = upstreamModel ?? id
+        self.init(id: id, routes: [ModelRoute(route: route, upstreamModel: upstreamModel ?? id)])
     }
+
+    package init(id: String, routes: [ModelRoute], aliases: [String] = [], hedge: HedgeConfig? = nil) {
+        precondition(!routes.isEmpty, "a model needs at least one route")
+        self.id = id
+        self.routes = routes
+        self.aliases = aliases
+        self.hedge = hedge
+    }
+
+    /// Whether a client's model id names this model.
+    package func answers(to clientID: String) -> Bool { clientID == id || aliases.contains(clientID) }
 }

@@ -102,9 +102,13 @@ package final class Runtime: Sendable {
                 let hint = route.passthrough ? " (set GEMINI_API_KEY to forward to Google instead)" : ""
                 logger.notice(
                     "route '\(route.name)' is the built-in offline mock model: answers are echoes, not Gemini\(hint)")
-            case .gemini:
+            case .gemini, .openai, .vertex:
                 logger.info(
-                    "route", metadata: ["name": "\(route.name)", "base_url": "\(route.baseURL)", "key": "\(route.apiKey == nil ? "none" : "set")"])
+                    "route",
+                    metadata: [
+                        "name": "\(route.name)", "kind": "\(route.kind.rawValue)", "base_url": "\(route.baseURL)",
+                        "keys": "\(route.apiKeys.count)",
+                    ])
             }
         }
     }
