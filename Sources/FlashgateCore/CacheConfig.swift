@@ -36,7 +36,7 @@ extension FlashgateConfig {
     /// The TTL for an answer from a model on a route for a team: the model's, else the route's,
     /// else the team's, else the default.
     package func cacheTTL(model: String, route: RouteConfig, team: String? = nil) -> Duration {
-        models.first { $0.id == model }?.cacheTTL ?? route.cacheTTL
+        self.model(answering: model)?.cacheTTL ?? route.cacheTTL
             ?? teams.first { $0.id == team }?.cacheTTL ?? cache.ttl
     }
 }

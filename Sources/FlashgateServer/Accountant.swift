@@ -132,7 +132,9 @@ package final class Accountant: Sendable {
 
     /// Settles an admitted call exactly once, durably, and returns what it cost.
     @discardableResult
-    func settle(_ admission: Admission, usage: TokenUsage?, ending: Ending, cacheStatus: String) async -> MicroUSD {
+    func settle(
+        _ admission: Admission, usage: TokenUsage?, ending: Ending, cacheStatus: String, attempts: [String] = []
+    ) async -> MicroUSD {
         let cost: MicroUSD
         switch ending {
         case .ok: cost = usage.flatMap { prices.cost($0.billable, model: admission.upstreamModel) } ?? admission.amount
@@ -151,7 +153,7 @@ package final class Accountant: Sendable {
         await record(
             admission.caller, model: admission.clientModel, route: admission.route, usage: usage, cost: cost,
             cacheStatus: cacheStatus, outcome: ending.rawValue, reservationID: admission.reservationID,
-            budgetKeys: admission.reservation?.budgetKeys ?? [])
+            budgetKeys: admission.reservation?.budgetKeys ?? [], attempts: attempts)
         return cost
     }
 
@@ -175,12 +177,13 @@ package final class Accountant: Sendable {
     /// A request row in the ledger; durable when this returns.
     func record(
         _ caller: Caller, model: String, route: String, usage: TokenUsage?, cost: MicroUSD, cacheStatus: String,
-        outcome: String, reservationID: UInt64? = nil, budgetKeys: [String] = []
+        outcome: String, reservationID: UInt64? = nil, budgetKeys: [String] = [], attempts: [String] = []
     ) async {
         guard let ledger else { return }
-        let row = Self.row(
+        var row = Self.row(
             caller, model: model, route: route, usage: usage, cost: cost, cacheStatus: cacheStatus, outcome: outcome,
             reservationID: reservationID, budgetKeys: budgetKeys, timeMs: nowMilliseconds())
+        row.attempts = attempts
         do {
             try await ledger.settle(row)
         } catch {

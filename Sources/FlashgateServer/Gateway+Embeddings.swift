@@ -8,7 +8,7 @@ import NIOCore
 extension Gateway {
     func embeddings(_ request: GatewayRequest) -> GatewayResult {
         let embeddings: EmbeddingsRequest
-        let resolved: ResolvedRoute
+        let plan: RoutePlan
         do throws(FlashgateError) {
             _ = try accountant.caller(request).get()
             embeddings = try EmbeddingsRequest.translate(try Self.parseBody(request))
@@ -16,27 +16,23 @@ extension Gateway {
                 throw FlashgateError(
                     .notFound, "the model '\(embeddings.model)' does not exist or is not configured", param: "model")
             }
-            resolved = route
+            plan = route
         } catch {
             return .immediate(.error(error, dialect: .openAI))
         }
-        let body = JSONWriter.encode(.object(embeddings.gemini(upstreamModel: resolved.upstreamModel)))
-        let upstream = routes.request(resolved, method: .batchEmbedContents, sse: false, body: body)
-        return .deferred { [self] writer in
-            await completeEmbeddings(embeddings, upstream: upstream, transport: resolved.transport, writer: writer)
-        }
+        let upstream = UpstreamCall(
+            plan: plan, method: .batchEmbedContents, sse: false, start: .head,
+            body: { target in JSONWriter.encode(.object(embeddings.gemini(upstreamModel: target.upstreamModel))) })
+        return .deferred { [self] writer in await completeEmbeddings(embeddings, upstream: upstream, writer: writer) }
     }
 
-    func completeEmbeddings(
-        _ embeddings: EmbeddingsRequest, upstream: UpstreamRequest, transport: any UpstreamTransport,
-        writer: ResponseWriter
-    ) async {
+    func completeEmbeddings(_ embeddings: EmbeddingsRequest, upstream: UpstreamCall, writer: ResponseWriter) async {
         do {
-            let answer = try await Self.collect(transport.send(upstream))
-            guard answer.isSuccess else {
-                await writer.respond(.error(.fromUpstream(status: answer.status, body: answer.body), dialect: .openAI))
-                return
-            }
+            let outcome = await upstreamCaller.run(upstream)
+            let started = try outcome.answer.get()
+            var body: [UInt8] = []
+            while let chunk = try await started.reader.nextChunk() { body += chunk }
+            let answer = Collected(status: started.status, headers: started.headers, body: body)
             let parsed: JSONValue
             do {
                 parsed = try JSONParser.parse(answer.body)
@@ -55,8 +51,7 @@ extension Gateway {
     /// A native `batchEmbedContents` body names the model once per request, and Gemini requires
     /// it to match the URL. When the client's id is an alias for another upstream model, those
     /// names are rewritten to the upstream model; otherwise the bytes go upstream as sent.
-    static func nativeBatchEmbedBody(_ request: GatewayRequest, clientModel: String, upstreamModel: String) -> [UInt8] {
-        let sent = Array(buffer: request.body)
+    static func nativeBatchEmbedBody(_ sent: [UInt8], clientModel: String, upstreamModel: String) -> [UInt8] {
         let client = clientModel.hasPrefix("models/") ? String(clientModel.dropFirst(7)) : clientModel
         guard client != upstreamModel, let body = try? JSONParser.parse(sent), var object = body.objectValue,
             let requests = object["requests"]?.arrayValue

@@ -2,6 +2,7 @@ import FlashgateCore
 import FlashgateStorage
 import FlashgateWire
 import NIOHTTP1
+import Synchronization
 
 /// What a request allows the cache to do, from its `Cache-Control` header.
 struct CachePolicy: Sendable {
@@ -40,8 +41,8 @@ struct GenerateCall: Sendable {
     var key: CacheKey
     var policy: CachePolicy
     var ttl: Duration
-    var upstream: UpstreamRequest
-    var resolved: ResolvedRoute
+    /// The retry owner's call: the routes, the method and the body for each route.
+    var upstream: UpstreamCall
     var mode: AnswerMode
     var clientModel: String
     var caller: Caller
@@ -49,6 +50,8 @@ struct GenerateCall: Sendable {
     var body: JSONValue
 
     var team: String { caller.team }
+    /// Where the call goes first; its price is reserved and its name is on hits and joins.
+    var primary: ResolvedRoute { upstream.plan.primary }
 }
 
 extension Gateway {
@@ -65,7 +68,7 @@ extension Gateway {
                 usage.thoughtsTokens = hit.usage["thoughts"] ?? 0
                 usage.cachedTokens = hit.usage["cached"] ?? 0
                 accountant.recordFree(
-                    call.caller, model: call.clientModel, route: call.resolved.route.name, usage: usage, cacheStatus: "hit")
+                    call.caller, model: call.clientModel, route: call.primary.route.name, usage: usage, cacheStatus: "hit")
                 return .immediate(response)
             }
             cache.recordMiss()
@@ -76,8 +79,8 @@ extension Gateway {
         // Only calls that go upstream pay: admission reserves their worst case first.
         let admission: Accountant.Admission
         switch accountant.admit(
-            caller: call.caller, clientModel: call.clientModel, upstreamModel: call.resolved.upstreamModel,
-            route: call.resolved.route.name, body: call.body)
+            caller: call.caller, clientModel: call.clientModel, upstreamModel: call.primary.upstreamModel,
+            route: call.primary.route.name, body: call.body)
         {
         case .failure(let rejected): return .immediate(rejected.response(call.mode.dialect))
         case .success(let admitted): admission = admitted
@@ -98,7 +101,7 @@ extension Gateway {
     private func follow(_ flight: Flight, _ call: GenerateCall) -> GatewayResult {
         .deferred { [self] writer in
             await serve(flight.subscribe(), call, writer: writer, cacheOutcome: "joined", flight: nil)
-            accountant.recordFree(call.caller, model: call.clientModel, route: call.resolved.route.name, usage: nil, cacheStatus: "joined")
+            accountant.recordFree(call.caller, model: call.clientModel, route: call.primary.route.name, usage: nil, cacheStatus: "joined")
         }
     }
 
@@ -178,13 +181,21 @@ extension Gateway {
 
     static let streamHeaders = [("cache-control", "no-cache"), ("trailer", "x-flashgate-cost-usd")]
 
+    /// Keeps the signatures a client was given by tool-call id, under the route that issued each
+    /// one (known by its hash from `pump`; the primary route when it is not known).
     private func saveSignatures(_ found: [(toolCallID: String, signature: String)], _ call: GenerateCall) {
         guard !found.isEmpty else { return }
-        signatures.save(team: call.team, route: call.resolved.route.name, signatures: found)
+        var byRoute: [String: [(toolCallID: String, signature: String)]] = [:]
+        for item in found {
+            let origin = signatures.lookup(team: call.team, toolCallID: SignatureOrigins.key(item.signature))?.route
+            byRoute[origin ?? call.primary.route.name, default: []].append(item)
+        }
+        for (route, items) in byRoute { signatures.save(team: call.team, route: route, signatures: items) }
     }
 
-    /// The one upstream call of a flight: publishes each Gemini event as it arrives, stores a
-    /// complete successful answer, and ends the flight with the outcome every subscriber sees.
+    /// The one upstream call of a flight, made through the retry owner: publishes each Gemini
+    /// event as it arrives, stores a complete successful answer, and ends the flight with the
+    /// outcome every subscriber sees.
     private func pump(
         _ flight: Flight, _ call: GenerateCall, _ admission: Accountant.Admission, cacheOutcome: String, inTable: Bool
     ) async {
@@ -192,51 +203,46 @@ extension Gateway {
         // the gap between the two and goes upstream again.
         var handedOver = false
         defer { if inTable && !handedOver { flights.remove(call.key, flight) } }
+        var admission = admission
+        let hedge = HedgeAdmission()
+        let outcome = await upstreamCaller.run(call.upstream) { [self] twin in
+            await admitHedge(twin, call, into: hedge)
+        }
+        if let extra = hedge.take() {
+            // The hedge's reservation pays for whichever attempt did not serve the request.
+            await accountant.settle(
+                extra, usage: nil, ending: outcome.hedgeLoser ?? .incomplete, cacheStatus: cacheOutcome,
+                attempts: outcome.attempts.map(\.compact))
+        }
+        logAttempts(outcome.attempts)
+        // A row lists its attempts when there was more than one.
+        let attempts = outcome.attempts.count > 1 ? outcome.attempts.map(\.compact) : []
         var assembler = GeminiAnswerAssembler()
         var refused = false
         do {
-            var iterator = call.resolved.transport.send(call.upstream).makeAsyncIterator()
-            guard case .head(let status, _) = try await iterator.next() else {
-                throw FlashgateError(.upstreamProtocol, "the upstream closed the connection without answering")
+            let started: StartedAnswer
+            switch outcome.answer {
+            case .success(let answer): started = answer
+            case .failure(let error):
+                // Refused with a status by the last route: nothing was generated.
+                refused = error.kind == .upstreamStatus
+                throw error
             }
-            guard (200..<300).contains(status) else {
-                refused = true
-                var body: [UInt8] = []
-                while case .body(let bytes) = try await iterator.next() { body += bytes }
-                throw FlashgateError.fromUpstream(status: status, body: body)
-            }
-            let sse = call.upstream.url.hasSuffix("alt=sse")
-            var decoder = SSEDecoder()
-            var whole: [UInt8] = []
-            var published = false
-            while let event = try await iterator.next() {
-                guard case .body(let bytes) = event else { continue }
-                if sse {
-                    for payload in decoder.feed(bytes) {
-                        try publish(payload, flight, &assembler)
-                        published = true
-                    }
-                } else {
-                    whole += bytes
-                }
-            }
-            if sse {
-                if let payload = decoder.finish() {
-                    try publish(payload, flight, &assembler)
-                    published = true
-                }
-                if !published {
-                    throw FlashgateError(.upstreamProtocol, "the upstream stream ended without sending an answer")
-                }
-            } else {
-                try publish(whole, flight, &assembler)
-            }
+            admission.route = started.target.route.name
+            admission.upstreamModel = started.target.upstreamModel
+            if let first = started.first { publish(first, flight, &assembler) }
+            while let event = try await started.reader.next() { publish(event, flight, &assembler) }
             // The assembled answer is built once here; usage, cost and the cache entry read it.
             let answer = assembler.response
             let usage = TokenUsage(usageMetadata: answer["usageMetadata"])
+            let issued = SignatureOrigins.signatures(inAnswer: answer)
+            if !issued.isEmpty {
+                signatures.save(
+                    team: call.team, route: started.target.route.name, signatures: issued.map { (SignatureOrigins.key($0), $0) })
+            }
             if call.policy.store, assembler.isCompleteSuccess, let cache, call.ttl > .zero {
                 let now = nowMilliseconds()
-                let cost = usage.flatMap { prices.cost($0.billable, model: call.resolved.upstreamModel) } ?? .zero
+                let cost = usage.flatMap { prices.cost($0.billable, model: started.target.upstreamModel) } ?? .zero
                 let counts = usage ?? TokenUsage()
                 handedOver = inTable
                 let flights = self.flights
@@ -251,26 +257,47 @@ extension Gateway {
             }
             // Settled durably before any client sees the end of the answer.
             let ending: Accountant.Ending = assembler.isFinished && usage != nil ? .ok : .incomplete
-            flight.cost = await accountant.settle(admission, usage: usage, ending: ending, cacheStatus: cacheOutcome)
+            flight.cost = await accountant.settle(
+                admission, usage: usage, ending: ending, cacheStatus: cacheOutcome, attempts: attempts)
             flight.finish(.success)
         } catch {
             // A refusal before generating costs nothing; a call cut off (a broken stream, a timeout,
             // every client gone) may have been billed and is charged its reservation.
             let ending: Accountant.Ending = refused ? .upstreamError : .incomplete
-            flight.cost = await accountant.settle(admission, usage: nil, ending: ending, cacheStatus: cacheOutcome)
+            flight.cost = await accountant.settle(
+                admission, usage: nil, ending: ending, cacheStatus: cacheOutcome, attempts: attempts)
             flight.finish(.failure(Self.gatewayError(error)))
         }
     }
 
-    private func publish(_ payload: [UInt8], _ flight: Flight, _ assembler: inout GeminiAnswerAssembler) throws {
-        guard let event = try? JSONParser.parse(payload) else {
-            throw FlashgateError(.upstreamProtocol, "the upstream sent an answer that is not JSON")
-        }
-        if event["error"] != nil {
-            throw FlashgateError.fromUpstream(status: event["error"]?["code"]?.intValue ?? 500, body: payload)
-        }
+    private func publish(_ event: JSONValue, _ flight: Flight, _ assembler: inout GeminiAnswerAssembler) {
         assembler.add(event)
         flight.publish(event)
+    }
+
+    /// A hedge costs a second upstream call, so it needs its own admission: the rate limits and
+    /// the budget must allow another worst case, made durable before the hedge leaves.
+    private func admitHedge(_ twin: ResolvedRoute, _ call: GenerateCall, into hedge: HedgeAdmission) async -> Bool {
+        guard
+            case .success(var admitted) = accountant.admit(
+                caller: call.caller, clientModel: call.clientModel, upstreamModel: twin.upstreamModel,
+                route: twin.route.name, body: call.body)
+        else { return false }
+        do {
+            try await accountant.persist(&admitted)
+        } catch {
+            accountant.release(admitted)
+            return false
+        }
+        hedge.put(admitted)
+        return true
+    }
+
+    /// Retries, failovers and hedges are worth a line; a first-attempt success is not.
+    private func logAttempts(_ attempts: [AttemptRecord]) {
+        guard attempts.count > 1 else { return }
+        logger.info(
+            "upstream attempts", metadata: ["attempts": "\(attempts.map(\.compact).joined(separator: ","))"])
     }
 
     /// A cache hit, rendered at once: usage as recorded, cost $0, and what it saved.
@@ -321,4 +348,12 @@ extension TokenUsage {
 
 extension Duration {
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+/// The extra admission of a hedge, handed from the retry owner's callback back to the pump.
+final class HedgeAdmission: Sendable {
+    private let box = Mutex<Accountant.Admission?>(nil)
+
+    func put(_ admission: Accountant.Admission) { box.withLock { $0 = admission } }
+    func take() -> Accountant.Admission? { box.withLock { value in defer { value = nil }; return value } }
 }

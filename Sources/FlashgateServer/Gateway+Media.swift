@@ -4,20 +4,16 @@ import FlashgateWire
 /// Remote media on the chat path: the translation left placeholders for http(s) URLs; here
 /// they are fetched concurrently, just before the upstream call, and filled in.
 extension Gateway {
-    /// The upstream request with every remote media part fetched and inlined, or nil when a
-    /// fetch was refused or failed; then the 400 naming the part has already been answered.
-    func upstreamWithMedia(
-        _ chat: ChatRequest, _ upstream: UpstreamRequest, writer: ResponseWriter
-    ) async -> UpstreamRequest? {
+    /// The chat request with every remote media part fetched and inlined, or nil when a fetch
+    /// was refused or failed; then the 400 naming the part has already been answered.
+    func chatWithMedia(_ chat: ChatRequest, writer: ResponseWriter) async -> ChatRequest? {
         let pending = chat.pendingMedia
-        guard !pending.isEmpty else { return upstream }
+        guard !pending.isEmpty else { return chat }
         switch await fetchAll(pending) {
         case .success(let fetched):
             var chat = chat
             chat.fillMedia(fetched)
-            var upstream = upstream
-            upstream.body = JSONWriter.encode(.object(chat.gemini))
-            return upstream
+            return chat
         case .failure(let error):
             if !Task.isCancelled { await writer.respond(.error(error, dialect: .openAI)) }
             return nil

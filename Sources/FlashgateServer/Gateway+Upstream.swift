@@ -36,31 +36,29 @@ extension Gateway {
         return FlashgateError(.internal, "internal error while calling the upstream")
     }
 
-    /// Native calls: the upstream's status, content type and bytes go to the client as they come.
-    func passThrough(_ upstream: UpstreamRequest, transport: any UpstreamTransport, writer: ResponseWriter) async {
-        var iterator = transport.send(upstream).makeAsyncIterator()
-        var started = false
+    /// Native calls that are not generations (token counts, embeddings): after the retry owner
+    /// got a 2xx answer started, its status, content type and bytes go to the client as they come.
+    func passThrough(_ upstream: UpstreamCall, writer: ResponseWriter) async {
+        let outcome = await upstreamCaller.run(upstream)
+        let started: StartedAnswer
+        switch outcome.answer {
+        case .success(let answer): started = answer
+        case .failure(let error):
+            if Task.isCancelled { return }
+            await writer.respond(.error(error, dialect: .google))
+            return
+        }
         do {
-            guard case .head(let status, let headers) = try await iterator.next() else {
-                throw FlashgateError(.upstreamProtocol, "the upstream closed the connection without answering")
-            }
             var forwarded: [(String, String)] = []
-            if let type = headers.first(where: { $0.name.lowercased() == "content-type" }) {
+            if let type = started.headers.first(where: { $0.name.lowercased() == "content-type" }) {
                 forwarded.append(("content-type", type.value))
             }
-            try await writer.writeHead(status: HTTPResponseStatus(statusCode: status), headers: forwarded)
-            started = true
-            while let event = try await iterator.next() {
-                if case .body(let bytes) = event { try await writer.writeBody(bytes) }
-            }
+            try await writer.writeHead(status: HTTPResponseStatus(statusCode: started.status), headers: forwarded)
+            while let chunk = try await started.reader.nextChunk() { try await writer.writeBody(chunk) }
             await writer.end()
         } catch {
             if Task.isCancelled || error is CancellationError { return }
-            if started {
-                await writer.abort()
-            } else {
-                await writer.respond(.error(Self.gatewayError(error), dialect: .google))
-            }
+            await writer.abort()
         }
     }
 }

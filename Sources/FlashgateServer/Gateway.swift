@@ -26,12 +26,17 @@ package final class Gateway: Sendable {
     let nowMilliseconds: @Sendable () -> Int64
     /// Fetches http(s) media that chat requests name (`Gateway+Media`).
     let media: any MediaFetcher
+    /// Breakers, latencies and recent errors of every route (`/admin/routes`).
+    package let health: RouteHealth
+    /// The one retry owner of every upstream call.
+    let upstreamCaller: UpstreamCaller
 
     package init(
         config: FlashgateConfig, routes: RouteTable, readiness: Readiness, signatures: any SignatureStore,
         cache: ResponseCacheStore?, accountant: Accountant, logger: Logger,
         now: @escaping @Sendable () -> Int, nowMilliseconds: @escaping @Sendable () -> Int64,
-        media: any MediaFetcher = RefusingMediaFetcher()
+        media: any MediaFetcher = RefusingMediaFetcher(), clock: any RetryClock = SystemRetryClock(),
+        random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
     ) {
         self.config = config
         self.routes = routes
@@ -44,6 +49,11 @@ package final class Gateway: Sendable {
         self.now = now
         self.nowMilliseconds = nowMilliseconds
         self.media = media
+        let health = RouteHealth(breaker: config.breaker, clock: clock, wallMs: nowMilliseconds)
+        self.health = health
+        self.upstreamCaller = UpstreamCaller(
+            routes: routes, health: health, policy: config.retry, logger: logger, random: random,
+            wallSeconds: { nowMilliseconds() / 1000 })
     }
 
     package func handle(_ request: GatewayRequest) -> GatewayResult {
@@ -57,6 +67,8 @@ package final class Gateway: Sendable {
             return admin(request) { [self] in try usageReport(request) }
         case .adminBudgets:
             return admin(request) { [self] in budgetReport() }
+        case .adminRoutes:
+            return admin(request) { [self] in health.report(routes: config.routes) }
         case .listModels:
             return listModels()
         case .nativeListModels:
@@ -94,37 +106,36 @@ package final class Gateway: Sendable {
 
     private func chatCompletions(_ request: GatewayRequest) -> GatewayResult {
         var chat: ChatRequest
-        let resolved: ResolvedRoute
+        let plan: RoutePlan
         let caller: Caller
         do throws(FlashgateError) {
             caller = try accountant.caller(request).get()
             chat = try ChatRequest.translate(try Self.parseBody(request))
-            guard let route = routes.resolve(model: chat.model) else {
+            guard let found = routes.resolve(model: chat.model) else {
                 throw FlashgateError(.notFound, "the model '\(chat.model)' does not exist or is not configured", param: "model")
             }
-            resolved = route
+            plan = found
         } catch {
             return .immediate(.error(error, dialect: .openAI))
         }
-        chat.applyThinking(upstreamModel: resolved.upstreamModel)
-        chat.attachSignatures(route: resolved.route.name, upstreamModel: resolved.upstreamModel) { id in
-            signatures.lookup(team: caller.team, toolCallID: id)
-        }
-        let body = JSONWriter.encode(.object(chat.gemini))
-        let upstream = routes.request(
-            resolved, method: chat.stream ? .streamGenerateContent : .generateContent, sse: true, body: body)
+        let method: NativeMethod = chat.stream ? .streamGenerateContent : .generateContent
         let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
+        let primary = chatBody(chat, for: plan.primary, team: caller.team)
         var call = generateCall(
-            request, caller: caller, model: chat.model, body: .object(chat.gemini), upstream: upstream, resolved: resolved,
+            request, caller: caller, model: chat.model, body: primary.gemini,
+            upstream: UpstreamCall(
+                plan: plan, method: method, sse: true, start: .firstEvent,
+                body: chatBodies(chat, primary: primary.bytes, plan: plan, team: caller.team)),
             mode: mode)
         guard !chat.pendingMedia.isEmpty else { return generate(call) }
         // Media named by URL is fetched first. What a URL holds can change, so such requests
         // neither use nor fill the cache.
         call.policy = CachePolicy(headers: request.headers, enabled: false)
         return .deferred { [self, chat, call] writer in
-            guard let filled = await upstreamWithMedia(chat, upstream, writer: writer) else { return }
+            guard let filled = await chatWithMedia(chat, writer: writer) else { return }
             var fetched = call
-            fetched.upstream = filled
+            let primary = chatBody(filled, for: plan.primary, team: caller.team)
+            fetched.upstream.body = chatBodies(filled, primary: primary.bytes, plan: plan, team: caller.team)
             switch generate(fetched) {
             case .immediate(let response): await writer.respond(response)
             case .deferred(let work): await work(writer)
@@ -132,65 +143,104 @@ package final class Gateway: Sendable {
         }
     }
 
+    /// The Gemini body of a chat request for one route: thinking set for that route's model, and
+    /// each stored thought signature put back only where that route issued it.
+    private func chatBody(_ chat: ChatRequest, for target: ResolvedRoute, team: String) -> (gemini: JSONValue, bytes: [UInt8]) {
+        var chat = chat
+        chat.applyThinking(upstreamModel: target.upstreamModel)
+        chat.attachSignatures(route: target.route.name, upstreamModel: target.upstreamModel) { [signatures] id in
+            signatures.lookup(team: team, toolCallID: id)
+        }
+        let gemini = JSONValue.object(chat.gemini)
+        return (gemini, JSONWriter.encode(gemini))
+    }
+
+    /// Bodies per route for the retry owner: the primary's as already built, others on demand.
+    private func chatBodies(_ chat: ChatRequest, primary: [UInt8], plan: RoutePlan, team: String)
+        -> @Sendable (ResolvedRoute) -> [UInt8]
+    {
+        let first = plan.primary
+        return { [self] target in
+            if target.route.name == first.route.name && target.upstreamModel == first.upstreamModel { return primary }
+            return chatBody(chat, for: target, team: team).bytes
+        }
+    }
+
+    /// A native body for one route: as sent, except that thought signatures another route issued
+    /// are replaced by the skip value.
+    private func nativeBodies(_ sent: [UInt8], team: String, transform: (@Sendable ([UInt8], ResolvedRoute) -> [UInt8])? = nil)
+        -> @Sendable (ResolvedRoute) -> [UInt8]
+    {
+        { [signatures] target in
+            let body = transform?(sent, target) ?? sent
+            return SignatureOrigins.rewrite(body) { signature in
+                guard let stored = signatures.lookup(team: team, toolCallID: SignatureOrigins.key(signature)) else {
+                    return false
+                }
+                return stored.route != target.route.name
+            }
+        }
+    }
+
     /// The cache key, policy and TTL of one generation.
     private func generateCall(
-        _ request: GatewayRequest, caller: Caller, model: String, body: JSONValue, upstream: UpstreamRequest,
-        resolved: ResolvedRoute, mode: AnswerMode
+        _ request: GatewayRequest, caller: Caller, model: String, body: JSONValue, upstream: UpstreamCall,
+        mode: AnswerMode
     ) -> GenerateCall {
         let team = caller.team
         let scope = config.cache.scope == .shared ? "shared" : "team:" + team
         let teamCache = accountant.team(caller)?.cache ?? true
-        var ttl = config.cacheTTL(model: model, route: resolved.route, team: team)
+        var ttl = config.cacheTTL(model: model, route: upstream.plan.route, team: team)
         if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
             ttl = .seconds(seconds)
         }
+        // Aliases of one configured model share its answers.
+        let keyModel = config.model(answering: model.hasPrefix("models/") ? String(model.dropFirst(7)) : model)?.id ?? model
         return GenerateCall(
-            key: CacheKey.make(endpoint: .generate, model: model, scope: scope, body: body),
+            key: CacheKey.make(endpoint: .generate, model: keyModel, scope: scope, body: body),
             policy: CachePolicy(headers: request.headers, enabled: cache != nil && config.cache.enabled && teamCache),
-            ttl: ttl, upstream: upstream, resolved: resolved, mode: mode, clientModel: model, caller: caller, body: body)
+            ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body)
     }
 
     private func native(_ request: GatewayRequest, model: String, method: NativeMethod) -> GatewayResult {
-        let resolved: ResolvedRoute
+        let plan: RoutePlan
         let parsed: JSONValue
+        let caller: Caller
         do throws(FlashgateError) {
             parsed = try Self.parseBody(request)
             guard parsed.objectValue != nil else {
                 throw FlashgateError.invalid("the request body must be a JSON object")
             }
-            guard let route = routes.resolve(model: model) else {
+            guard let found = routes.resolve(model: model) else {
                 throw FlashgateError(.notFound, "models/\(model) is not found or is not configured")
             }
-            resolved = route
+            plan = found
+            caller = try accountant.caller(request).get()
         } catch {
             return .immediate(.error(error, dialect: .google))
         }
-        // The body goes upstream exactly as sent; the client's key is never forwarded.
-        let body =
-            method == .batchEmbedContents
-            ? Self.nativeBatchEmbedBody(request, clientModel: model, upstreamModel: resolved.upstreamModel)
-            : Array(buffer: request.body)
+        // The body goes upstream as sent (signatures from other routes aside); the client's key
+        // is never forwarded.
+        let sent = Array(buffer: request.body)
         let sse = request.queryItem("alt") == "sse"
         if method == .generateContent || method == .streamGenerateContent {
             // Generations go through the cache and coalescing; streams are read as SSE upstream
             // whatever form the client asked for, so every form renders from the same events.
             let mode: AnswerMode = method == .generateContent ? .nativeJSON : (sse ? .nativeSSE : .nativeArray)
-            let upstream = routes.request(resolved, method: method, sse: true, body: body)
-            let caller: Caller
-            switch accountant.caller(request) {
-            case .success(let found): caller = found
-            case .failure(let error): return .immediate(.error(error, dialect: .google))
+            let upstream = UpstreamCall(
+                plan: plan, method: method, sse: true, start: .firstEvent, body: nativeBodies(sent, team: caller.team))
+            return generate(generateCall(request, caller: caller, model: model, body: parsed, upstream: upstream, mode: mode))
+        }
+        // Token counts and embeddings are not cached or charged yet.
+        var transform: (@Sendable ([UInt8], ResolvedRoute) -> [UInt8])?
+        if method == .batchEmbedContents {
+            transform = { sent, target in
+                Self.nativeBatchEmbedBody(sent, clientModel: model, upstreamModel: target.upstreamModel)
             }
-            return generate(
-                generateCall(
-                    request, caller: caller, model: model, body: parsed, upstream: upstream, resolved: resolved, mode: mode))
         }
-        // Token counts and embeddings are not cached or charged yet, but they need an identity too.
-        if case .failure(let error) = accountant.caller(request) { return .immediate(.error(error, dialect: .google)) }
-        let upstream = routes.request(resolved, method: method, sse: sse, body: body)
-        return .deferred { [self] writer in
-            await passThrough(upstream, transport: resolved.transport, writer: writer)
-        }
+        let upstream = UpstreamCall(
+            plan: plan, method: method, sse: sse, start: .head, body: nativeBodies(sent, team: caller.team, transform: transform))
+        return .deferred { [self] writer in await passThrough(upstream, writer: writer) }
     }
 }
 

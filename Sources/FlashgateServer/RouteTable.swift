@@ -1,70 +1,247 @@
 import FlashgateCore
+import FlashgateUpstream
+import FlashgateWire
+import Synchronization
 
-/// Where one client-facing model goes: the route, the model name upstream, and the transport.
+/// One place a model's call may go: the route, the model name there, and the transport.
 package struct ResolvedRoute: Sendable {
     package var route: RouteConfig
     package var upstreamModel: String
     package var transport: any UpstreamTransport
 }
 
-/// Resolves model ids to routes and builds the upstream request for each call. Configured model
-/// ids win; anything else goes to the first passthrough route unchanged.
+/// Every route a call may use, in the order this request tries them, and whether it hedges.
+/// The first target is the primary: the cache key, the cost estimate and the cache TTL use it.
+package struct RoutePlan: Sendable {
+    package var targets: [ResolvedRoute]
+    package var hedge: HedgeConfig?
+
+    package var primary: ResolvedRoute { targets[0] }
+    package var route: RouteConfig { primary.route }
+    package var upstreamModel: String { primary.upstreamModel }
+    package var transport: any UpstreamTransport { primary.transport }
+}
+
+/// How an upstream's answer is framed, so one reader turns any of them into Gemini events.
+package enum AnswerFraming: Sendable, Equatable {
+    case geminiSSE
+    case geminiJSON
+    case openAISSE
+    case openAIJSON
+}
+
+/// Resolves model ids to route plans and builds the upstream request of each attempt: the URL,
+/// the credentials and, for OpenAI-compatible routes, the translated body. Configured model ids
+/// (and their aliases) win; anything else goes to the first passthrough route unchanged.
 package final class RouteTable: Sendable {
     private let config: FlashgateConfig
     private let http: any UpstreamTransport
     private let mock: any UpstreamTransport
+    /// Access tokens of Vertex routes that use OAuth, by route name.
+    private let tokens: [String: any AccessTokenSource]
+    /// Each route's keys and which of them are set aside.
+    private let keyRings: [String: KeyRing]
+    /// Orders weighted routes; injected so tests get a fixed order.
+    private let random: Mutex<any RandomNumberGenerator & Sendable>
 
-    package init(config: FlashgateConfig, http: any UpstreamTransport, mock: any UpstreamTransport = MockTransport()) {
+    package init(
+        config: FlashgateConfig, http: any UpstreamTransport, mock: any UpstreamTransport = MockTransport(),
+        tokens: [String: any AccessTokenSource] = [:],
+        random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+    ) {
         self.config = config
         self.http = http
         self.mock = mock
+        self.tokens = tokens
+        self.random = Mutex(random)
+        var rings: [String: KeyRing] = [:]
+        for route in config.routes where route.apiKeys.count > 0 { rings[route.name] = KeyRing(count: route.apiKeys.count) }
+        self.keyRings = rings
     }
 
-    package var configuredModelIDs: [String] { config.models.map(\.id) }
+    package var configuredModelIDs: [String] { config.models.flatMap { [$0.id] + $0.aliases } }
 
     package var passthroughRoute: ResolvedRoute? {
         config.passthroughRoute.map { ResolvedRoute(route: $0, upstreamModel: "", transport: transport(for: $0)) }
     }
 
-    package func resolve(model: String) -> ResolvedRoute? {
+    package func resolve(model: String) -> RoutePlan? {
         let id = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
-        if let configured = config.models.first(where: { $0.id == id }), let route = config.route(named: configured.route) {
-            return ResolvedRoute(route: route, upstreamModel: configured.upstreamModel, transport: transport(for: route))
+        if let configured = config.model(answering: id) {
+            let ordered = order(configured.routes)
+            let targets = ordered.compactMap { entry in
+                config.route(named: entry.route).map {
+                    ResolvedRoute(route: $0, upstreamModel: entry.upstreamModel, transport: transport(for: $0))
+                }
+            }
+            guard !targets.isEmpty else { return nil }
+            return RoutePlan(targets: targets, hedge: configured.hedge)
         }
         guard let route = config.passthroughRoute else { return nil }
-        return ResolvedRoute(route: route, upstreamModel: id, transport: transport(for: route))
+        return RoutePlan(targets: [ResolvedRoute(route: route, upstreamModel: id, transport: transport(for: route))])
+    }
+
+    /// The list order, except that consecutive weighted entries are shuffled by weight (a weighted
+    /// draw without replacement), so equals share the load and each still backs up the others.
+    func order(_ entries: [ModelRoute]) -> [ModelRoute] {
+        var result: [ModelRoute] = []
+        var index = 0
+        while index < entries.count {
+            guard entries[index].weight != nil else {
+                result.append(entries[index])
+                index += 1
+                continue
+            }
+            var group: [ModelRoute] = []
+            while index < entries.count, entries[index].weight != nil {
+                group.append(entries[index])
+                index += 1
+            }
+            random.withLock { random in
+                while !group.isEmpty {
+                    let total = group.reduce(0) { $0 + max(1, $1.weight ?? 1) }
+                    var pick = Int.random(in: 0..<total, using: &random)
+                    let chosen = group.firstIndex { entry in
+                        pick -= max(1, entry.weight ?? 1)
+                        return pick < 0
+                    } ?? 0
+                    result.append(group.remove(at: chosen))
+                }
+            }
+        }
+        return result
     }
 
     private func transport(for route: RouteConfig) -> any UpstreamTransport {
         route.kind == .mock ? mock : http
     }
 
-    /// The upstream call for one native method on a resolved route.
+    /// The key ring of a route with several keys (nil when it has none).
+    func keys(_ route: String) -> KeyRing? { keyRings[route] }
+
+    /// The token source of a Vertex OAuth route.
+    func tokenSource(_ route: String) -> (any AccessTokenSource)? { tokens[route] }
+
+    /// How `request(…)` frames its answer.
+    package func framing(_ target: ResolvedRoute, method: NativeMethod, sse: Bool) -> AnswerFraming {
+        let streaming = method == .streamGenerateContent && sse
+        if target.route.kind == .openai { return streaming ? .openAISSE : .openAIJSON }
+        return streaming ? .geminiSSE : .geminiJSON
+    }
+
+    /// The upstream call of one attempt of a native method on one route. `keyIndex` picks the
+    /// route's key (see `KeyRing`); Vertex OAuth routes fetch a token (cached) first.
     package func request(
-        _ resolved: ResolvedRoute, method: NativeMethod, sse: Bool, body: [UInt8]
-    ) -> UpstreamRequest {
-        var url = "\(base(resolved.route))/models/\(resolved.upstreamModel):\(method.rawValue)"
-        if method == .streamGenerateContent && sse { url += "?alt=sse" }
-        return UpstreamRequest(
-            method: "POST", url: url, headers: headers(resolved.route, json: true), body: body,
-            timeouts: config.upstreamTimeouts)
+        _ target: ResolvedRoute, method: NativeMethod, sse: Bool, body: [UInt8], keyIndex: Int = 0
+    ) async throws(FlashgateError) -> UpstreamRequest {
+        let route = target.route
+        let streaming = method == .streamGenerateContent && sse
+        var headers: [(name: String, value: String)] = [("content-type", "application/json")]
+        let key = route.apiKeys.isEmpty ? nil : route.apiKeys[min(keyIndex, route.apiKeys.count - 1)]
+        var url: String
+        var payload = body
+        switch route.kind {
+        case .mock:
+            url = "mock:///v1beta/models/\(target.upstreamModel):\(method.rawValue)"
+        case .gemini:
+            url = "\(route.baseURL)/\(route.apiVersion)/models/\(target.upstreamModel):\(method.rawValue)"
+            if let key { headers.append(("x-goog-api-key", key.value)) }
+        case .vertex:
+            guard let vertex = route.vertex else { throw FlashgateError(.internal, "route '\(route.name)' has no Vertex settings") }
+            let model = "publishers/google/models/\(target.upstreamModel):\(method.rawValue)"
+            if case .expressKey(let secret) = vertex.credentials {
+                url = "\(route.baseURL)/\(route.apiVersion)/\(model)"
+                headers.append(("x-goog-api-key", secret.value))
+            } else {
+                url = "\(route.baseURL)/\(route.apiVersion)/projects/\(vertex.project)/locations/\(vertex.location)/\(model)"
+                guard let source = tokens[route.name] else {
+                    throw FlashgateError(.internal, "route '\(route.name)' has no access-token source")
+                }
+                do {
+                    headers.append(("authorization", "Bearer " + (try await source.token())))
+                } catch let error as FlashgateError {
+                    throw error
+                } catch {
+                    throw FlashgateError(.upstreamUnreachable, "route '\(route.name)' could not get a Vertex access token")
+                }
+            }
+        case .openai:
+            guard method == .generateContent || method == .streamGenerateContent else {
+                throw FlashgateError.invalid("\(method.rawValue) is not available on the OpenAI-compatible route '\(route.name)'")
+            }
+            url = "\(route.baseURL)/chat/completions"
+            if let key { headers.append(("authorization", "Bearer " + key.value)) }
+            let parsed: JSONValue
+            do { parsed = try JSONParser.parse(body) } catch { throw FlashgateError.invalid("the request body is not valid JSON") }
+            payload = JSONWriter.encode(
+                try OpenAIUpstream.request(fromGemini: parsed, model: target.upstreamModel, stream: method == .streamGenerateContent))
+            return UpstreamRequest(method: "POST", url: url, headers: headers, body: payload, timeouts: config.upstreamTimeouts)
+        }
+        if streaming { url += "?alt=sse" }
+        return UpstreamRequest(method: "POST", url: url, headers: headers, body: payload, timeouts: config.upstreamTimeouts)
     }
 
-    /// `GET …/models` on a route.
-    package func listRequest(_ route: RouteConfig) -> UpstreamRequest {
-        UpstreamRequest(
-            method: "GET", url: "\(base(route))/models?pageSize=1000", headers: headers(route, json: false),
-            timeouts: config.upstreamTimeouts)
-    }
-
-    private func base(_ route: RouteConfig) -> String {
-        route.kind == .mock ? "mock:///v1beta" : "\(route.baseURL)/\(route.apiVersion)"
-    }
-
-    private func headers(_ route: RouteConfig, json: Bool) -> [(name: String, value: String)] {
+    /// `GET …/models` on an AI Studio (or mock) route; nil for kinds without a Gemini model list.
+    package func listRequest(_ route: RouteConfig) -> UpstreamRequest? {
+        let base: String
+        switch route.kind {
+        case .mock: base = "mock:///v1beta"
+        case .gemini: base = "\(route.baseURL)/\(route.apiVersion)"
+        case .vertex, .openai: return nil
+        }
         var headers: [(name: String, value: String)] = []
-        if json { headers.append(("content-type", "application/json")) }
-        if let key = route.apiKey { headers.append(("x-goog-api-key", key.value)) }
-        return headers
+        if let key = route.apiKeys.first { headers.append(("x-goog-api-key", key.value)) }
+        return UpstreamRequest(
+            method: "GET", url: "\(base)/models?pageSize=1000", headers: headers, timeouts: config.upstreamTimeouts)
+    }
+}
+
+/// The keys of one route: calls use the current key until it is answered with 429, 401 or 403;
+/// then it is set aside (for the upstream's retry delay, or a minute) and the next one is used.
+///
+/// Invariant: `current` never returns a key that is set aside while another key is not; when all
+/// are set aside it returns the one that comes back first, so a route is never left keyless.
+package final class KeyRing: Sendable {
+    private struct State {
+        var current = 0
+        var asideUntil: [Tick?]
+    }
+
+    private let state: Mutex<State>
+    package let count: Int
+
+    init(count: Int) {
+        self.count = count
+        state = Mutex(State(asideUntil: Array(repeating: nil, count: count)))
+    }
+
+    /// The key to use now.
+    package func current(now: Tick) -> Int {
+        state.withLock { state in
+            for step in 0..<count {
+                let index = (state.current + step) % count
+                if let until = state.asideUntil[index], until > now { continue }
+                state.asideUntil[index] = nil
+                state.current = index
+                return index
+            }
+            let soonest = state.asideUntil.indices.min { (state.asideUntil[$0] ?? now) < (state.asideUntil[$1] ?? now) } ?? 0
+            return soonest
+        }
+    }
+
+    /// Sets a key aside until `until`; answers whether another key is usable now.
+    @discardableResult
+    package func setAside(_ index: Int, until: Tick, now: Tick) -> Bool {
+        state.withLock { state in
+            state.asideUntil[index] = until
+            if state.current == index { state.current = (index + 1) % count }
+            return state.asideUntil.contains { $0 == nil || $0! <= now }
+        }
+    }
+
+    /// How many keys are usable now.
+    package func available(now: Tick) -> Int {
+        state.withLock { state in state.asideUntil.filter { $0 == nil || $0! <= now }.count }
     }
 }

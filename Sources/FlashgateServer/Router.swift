@@ -7,6 +7,7 @@ package enum Endpoint: Sendable, Equatable {
     case ready
     case adminUsage
     case adminBudgets
+    case adminRoutes
     case listModels
     case nativeListModels
     case model(id: String)
@@ -24,6 +25,7 @@ package enum Endpoint: Sendable, Equatable {
         case "/v1beta/models": return method == .GET ? .nativeListModels : .methodNotAllowed(.google, allowed: "GET")
         case "/admin/usage": return method == .GET ? .adminUsage : .methodNotAllowed(.openAI, allowed: "GET")
         case "/admin/budgets": return method == .GET ? .adminBudgets : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/admin/routes": return method == .GET ? .adminRoutes : .methodNotAllowed(.openAI, allowed: "GET")
         case "/v1/chat/completions":
             return method == .POST ? .chatCompletions : .methodNotAllowed(.openAI, allowed: "POST")
         case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(.openAI, allowed: "POST")

@@ -13,13 +13,19 @@ package final class Runtime: Sendable {
     let openStores: @Sendable (FlashgateConfig) throws -> RuntimeStores
     let nowMilliseconds: @Sendable () -> Int64
     let closeTransport: @Sendable () -> Void
+    /// The retry loop's clock and random source (backoff jitter, weighted route order).
+    let clock: any RetryClock
+    let random: any RandomNumberGenerator & Sendable
 
     package init(
         config: FlashgateConfig, logger: Logger, http: any UpstreamTransport,
         openStores: @escaping @Sendable (FlashgateConfig) throws -> RuntimeStores,
         closeTransport: @escaping @Sendable () -> Void = {},
-        nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+        clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
     ) {
+        self.clock = clock
+        self.random = random
         self.nowMilliseconds = nowMilliseconds
         self.config = config
         self.logger = logger
@@ -63,11 +69,18 @@ package final class Runtime: Sendable {
             stores.close()
             throw FlashgateError(.unavailable, "cannot recover the usage ledger: \(error)")
         }
+        let tokens: [String: any AccessTokenSource]
+        do {
+            tokens = try Self.tokenSources(config, transport: http, nowMilliseconds: nowMilliseconds)
+        } catch {
+            stores.close()
+            throw error
+        }
         let gateway = Gateway(
-            config: config, routes: RouteTable(config: config, http: http), readiness: readiness,
-            signatures: stores.signatures, cache: stores.cache, accountant: accountant, logger: logger,
+            config: config, routes: RouteTable(config: config, http: http, tokens: tokens, random: random),
+            readiness: readiness, signatures: stores.signatures, cache: stores.cache, accountant: accountant, logger: logger,
             now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
-            media: UpstreamMediaFetcher(transport: http, config: config.media))
+            media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random)
         let server: HTTPServer
         do {
             server = try await HTTPServer.start(listen: config.listen, limits: config.limits, gateway: gateway, logger: logger)
@@ -78,6 +91,13 @@ package final class Runtime: Sendable {
         readiness.set(true)
         logStartup(server)
         return Running(server: server, gateway: gateway, stores: stores, runtime: self)
+    }
+
+    /// The access-token source of each Vertex route that uses OAuth.
+    static func tokenSources(
+        _ config: FlashgateConfig, transport: any UpstreamTransport, nowMilliseconds: @escaping @Sendable () -> Int64
+    ) throws -> [String: any AccessTokenSource] {
+        [:]
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.

@@ -5,7 +5,8 @@ import FlashgateCore
 /// decoding every older one, because the ledger is never rebuilt.
 enum LedgerCodec {
     static let reservationVersion: UInt8 = 1
-    static let settlementVersion: UInt8 = 1
+    /// Version 2 added `attempts`; version 1 rows still decode (with no attempts).
+    static let settlementVersion: UInt8 = 2
 
     /// A big-endian key for `value`, so byte order is numeric order.
     static func key(_ value: UInt64) -> [UInt8] {
@@ -54,20 +55,24 @@ enum LedgerCodec {
         w.string(s.cacheStatus)
         w.string(s.outcome)
         w.strings(s.budgetKeys)
+        w.strings(s.attempts)
         return w.bytes
     }
 
     static func decodeSettlement(_ bytes: UnsafeRawBufferPointer) throws(LedgerError) -> SettlementRecord {
         var r = Reader(bytes)
-        guard try r.byte() == settlementVersion else { throw Reader.corrupt("unknown settlement version") }
+        let version = try r.byte()
+        guard version == 1 || version == settlementVersion else { throw Reader.corrupt("unknown settlement version") }
         let hasID = try r.byte() != 0
         let id = try r.uint64()
-        return SettlementRecord(
+        var record = SettlementRecord(
             reservationID: hasID ? id : nil, timeMs: try r.int64(), team: try r.string(), key: try r.string(),
             model: try r.string(), route: try r.string(), promptTokens: Int(try r.int64()),
             cachedTokens: Int(try r.int64()), outputTokens: Int(try r.int64()), thoughtsTokens: Int(try r.int64()),
             searchQueries: Int(try r.int64()), cost: MicroUSD(try r.int64()), cacheStatus: try r.string(),
             outcome: try r.string(), budgetKeys: try r.strings())
+        if version >= 2 { record.attempts = try r.strings() }
+        return record
     }
 
     static func decodeInt64(_ bytes: UnsafeRawBufferPointer) throws(LedgerError) -> Int64 {

@@ -52,6 +52,9 @@ package struct SettlementRecord: Sendable, Equatable {
     /// ok | upstream_error | disconnected | timeout | recovered
     package var outcome: String
     package var budgetKeys: [String]
+    /// Every upstream attempt, `route:status:duration` (`r0:503:12ms`, `r1:ok:340ms`); empty for
+    /// calls that made one attempt or none, and for rows written before attempts were recorded.
+    package var attempts: [String] = []
 
     package init(
         reservationID: UInt64?, timeMs: Int64, team: String, key: String, model: String, route: String,

@@ -52,6 +52,9 @@ package final class FakeGemini: Sendable {
     /// Scripts the reply to a future request; replies are used in the order enqueued.
     package func enqueue(_ reply: FakeReply) { ledger.enqueue(reply) }
 
+    /// Drops every scripted reply not sent yet.
+    package func clearReplies() { ledger.clearQueue() }
+
     /// Every request received so far, in arrival order.
     package var received: [FakeRequest] { ledger.received }
     package var requestCount: Int { ledger.count(.requests) }

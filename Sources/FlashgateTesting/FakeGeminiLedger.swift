@@ -52,6 +52,8 @@ final class FakeGeminiLedger: Sendable {
 
     func enqueue(_ reply: FakeReply) { state.withLockedValue { $0.queue.append(reply) } }
 
+    func clearQueue() { state.withLockedValue { $0.queue.removeAll() } }
+
     var received: [FakeRequest] { state.withLockedValue { $0.received } }
 
     func count(_ counter: Counter) -> Int { state.withLockedValue { $0.count(counter) } }

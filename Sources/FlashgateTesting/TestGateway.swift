@@ -11,7 +11,8 @@ package struct TestGateway: Sendable {
     package static func start(
         config: FlashgateConfig, http: any UpstreamTransport = MockTransport(),
         signatures: any SignatureStore = MemorySignatureStore(), storeDirectory: String? = nil,
-        nowMilliseconds: @escaping @Sendable () -> Int64 = { 1_800_000_000_000 }
+        nowMilliseconds: @escaping @Sendable () -> Int64 = { 1_800_000_000_000 },
+        clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SeededRandom(seed: 1)
     ) async throws -> TestGateway {
         var config = config
         if config.listen.host != nil { config.listen.port = 0 }
@@ -29,7 +30,8 @@ package struct TestGateway: Sendable {
             openStores = { _ in RuntimeStores(signatures: signatures) }
         }
         let runtime = Runtime(
-            config: config, logger: logger, http: http, openStores: openStores, nowMilliseconds: nowMilliseconds)
+            config: config, logger: logger, http: http, openStores: openStores, nowMilliseconds: nowMilliseconds,
+            clock: clock, random: random)
         return TestGateway(running: try await runtime.start())
     }
 

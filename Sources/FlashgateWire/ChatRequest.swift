@@ -200,7 +200,7 @@ struct FieldReader {
 extension ChatRequest {
     /// Gemini's documented stand-in signature (base64 of `skip_thought_signature_validator`) for
     /// a history whose real signature is unknown or was issued by another route.
-    package static let skipSignature = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
+    package static let skipSignature = SignatureOrigins.skipSignature
 
     /// Sets the thinking settings for `reasoning_effort` now that the upstream model is known.
     package mutating func applyThinking(upstreamModel: String) {

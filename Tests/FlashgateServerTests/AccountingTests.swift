@@ -33,6 +33,8 @@ import Testing
             config.teams = [team]
             config.keys = [KeyConfig(name: "ci", team: "search", hashHex: VirtualKey.hashHex(AccountingTests.key))]
             config.accounting.adminKey = Secret("admin-secret")
+            // One attempt: these tests show what a single upstream answer does; retries have their own suite.
+            config.retry = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
             configure(&config)
             let directory = try TempDirectory()
             let curl = CurlTransport()

@@ -32,6 +32,8 @@ import Testing
                 RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
             ])
             config.cache.ttl = .seconds(60)
+            // One attempt: these tests show what a single upstream answer does; retries have their own suite.
+            config.retry = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
             configure(&config)
             let dir = try directory ?? TempDirectory()
             let curl = CurlTransport()

@@ -19,6 +19,8 @@ import Testing
             var config = FlashgateConfig(routes: [
                 RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("route-key"), passthrough: true)
             ])
+            // One attempt: these tests show what a single upstream answer does; retries have their own suite.
+            config.retry = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
             configure(&config)
             let curl = CurlTransport()
             let gateway = try await TestGateway.start(config: config, http: curl)

@@ -1,0 +1,70 @@
+/// Which route issued a thought signature, whatever dialect carried it. Gemini 3 binds a
+/// signature to the endpoint that issued it: sent to another route it fails with "Corrupted
+/// thought signature". Flashgate remembers each signature it served (by a hash, per team, in the
+/// `SignatureStore`), and before a call goes to a route replaces every signature another route
+/// issued with Gemini's documented `skip_thought_signature_validator` value.
+package enum SignatureOrigins {
+    /// Base64 of `skip_thought_signature_validator`, the value Gemini accepts in place of a
+    /// signature it did not issue.
+    package static let skipSignature = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
+
+    /// The store key of a signature: `sig:` and the SHA-256 of its text (signatures are long).
+    package static func key(_ signature: String) -> String { "sig:" + VirtualKey.hashHex(signature) }
+
+    /// Every `thoughtSignature` in a Gemini answer's candidates (the skip value excluded).
+    package static func signatures(inAnswer answer: JSONValue) -> [String] {
+        var found: [String] = []
+        for candidate in answer["candidates"]?.arrayValue ?? [] {
+            for part in candidate["content"]?["parts"]?.arrayValue ?? [] {
+                if let signature = part["thoughtSignature"]?.stringValue, signature != skipSignature {
+                    found.append(signature)
+                }
+            }
+        }
+        return found
+    }
+
+    /// A Gemini request body with every signature `foreign` says came from another route replaced
+    /// by the skip value. The bytes are returned untouched when nothing changes.
+    package static func rewrite(_ body: [UInt8], foreign: (String) -> Bool) -> [UInt8] {
+        guard containsSignature(body), let parsed = try? JSONParser.parse(body), var object = parsed.objectValue,
+            var contents = object["contents"]?.arrayValue
+        else { return body }
+        var changed = false
+        for c in contents.indices {
+            guard case .object(var content) = contents[c], case .array(var parts)? = content["parts"] else { continue }
+            var partsChanged = false
+            for p in parts.indices {
+                guard case .object(var part) = parts[p], let signature = part["thoughtSignature"]?.stringValue,
+                    signature != skipSignature, foreign(signature)
+                else { continue }
+                part["thoughtSignature"] = .string(skipSignature)
+                parts[p] = .object(part)
+                partsChanged = true
+            }
+            if partsChanged {
+                content["parts"] = .array(parts)
+                contents[c] = .object(content)
+                changed = true
+            }
+        }
+        guard changed else { return body }
+        object["contents"] = .array(contents)
+        return JSONWriter.encode(.object(object))
+    }
+
+    private static let marker = Array("thoughtSignature".utf8)
+
+    /// A quick scan, so bodies without signatures are never parsed.
+    private static func containsSignature(_ body: [UInt8]) -> Bool {
+        guard body.count >= marker.count else { return false }
+        let first = marker[0]
+        var i = 0
+        let last = body.count - marker.count
+        while i <= last {
+            if body[i] == first && body[i..<(i + marker.count)].elementsEqual(marker) { return true }
+            i += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,398 @@
+import FlashgateCore
+import FlashgateTesting
+import FlashgateUpstream
+import Foundation
+import Testing
+
+@testable import FlashgateServer
+
+/// The one retry owner through a whole Flashgate: several FakeGemini routes, real libcurl, a
+/// manual clock and a seeded random source. Nothing here sleeps for real time.
+@Suite struct RetryOwnerTests {
+    static let ok = #"{"candidates":[{"content":{"role":"model","parts":[{"text":"fine"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1,"totalTokenCount":4}}"#
+    static let chat = #"{"model":"flash","messages":[{"role":"user","content":"hello"}]}"#
+
+    static func retryInfo(_ delay: String) -> String {
+        #"[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"\#(delay)"}]"#
+    }
+
+    static let perDay = #"[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]"#
+
+    /// A running Flashgate in front of `count` fake upstreams, one route each (`r0`, `r1`, …),
+    /// with model `flash` listing them in order.
+    struct Harness {
+        let fakes: [FakeGemini]
+        let gateway: TestGateway
+        let client: RawHTTPClient
+        let clock: ManualRetryClock
+        let curl: CurlTransport
+
+        static func start(
+            _ count: Int, keys: [[String]]? = nil, hedge: HedgeConfig? = nil, weights: [Int?]? = nil,
+            retry: RetryPolicy = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(500), maxDelay: .seconds(30), deadline: .seconds(120)),
+            breaker: CircuitBreakerConfig = CircuitBreakerConfig(), seed: UInt64 = 7
+        ) async throws -> Harness {
+            var fakes: [FakeGemini] = []
+            for _ in 0..<count { fakes.append(try await FakeGemini.start()) }
+            let routes = fakes.enumerated().map { index, fake in
+                RouteConfig(
+                    name: "r\(index)", kind: .gemini, baseURL: fake.baseURL,
+                    apiKeys: (keys?[index] ?? ["key\(index)"]).map(Secret.init), passthrough: false)
+            }
+            let model = ModelConfig(
+                id: "flash",
+                routes: (0..<count).map { ModelRoute(route: "r\($0)", upstreamModel: "gemini-3.5-flash", weight: weights?[$0]) },
+                hedge: hedge)
+            var config = FlashgateConfig(routes: routes, models: [model])
+            config.retry = retry
+            config.breaker = breaker
+            config.accounting.adminKey = Secret("admin-secret")
+            let clock = ManualRetryClock()
+            let curl = CurlTransport()
+            let gateway = try await TestGateway.start(config: config, http: curl, clock: clock, random: SeededRandom(seed: seed))
+            return Harness(
+                fakes: fakes, gateway: gateway, client: try await RawHTTPClient.connect(port: gateway.port), clock: clock, curl: curl)
+        }
+
+        func post(_ body: String = RetryOwnerTests.chat, path: String = "/v1/chat/completions") async throws -> RawHTTPClient.Response? {
+            try await client.request("POST", path, body: body, headers: [("cache-control", "no-store")])
+        }
+
+        /// Sends in the background, so the test can move the clock while the request waits.
+        func postLater(_ body: String = RetryOwnerTests.chat, path: String = "/v1/chat/completions") -> Task<RawHTTPClient.Response?, any Error> {
+            Task { try await post(body, path: path) }
+        }
+
+        func routes() async throws -> JSONValue? {
+            try await client.request("GET", "/admin/routes", headers: [("authorization", "Bearer admin-secret")])?.json
+        }
+
+        func stop() async throws {
+            await client.close()
+            await gateway.stop()
+            curl.shutdown()
+            for fake in fakes { try await fake.shutdown() }
+        }
+    }
+
+    @Test func aRetryDelayOfThreeSecondsIsWaitedThenTheCallSucceeds() async throws {
+        let h = try await Harness.start(1)
+        h.fakes[0].enqueue(.googleError(status: 429, message: "slow down", googleStatus: "RESOURCE_EXHAUSTED", details: Self.retryInfo("3s")))
+        h.fakes[0].enqueue(.json(Self.ok))
+        let pending = h.postLater()
+        await h.clock.waitForSleepers(1)
+        let delay = try #require(h.clock.pendingDelays.first)
+        #expect(delay >= .seconds(3))
+        #expect(delay <= .seconds(3) + .milliseconds(500))  // the floor, plus at most the first backoff
+        #expect(h.fakes[0].requestCount == 1)
+        h.clock.advance(by: delay - .milliseconds(1))
+        #expect(h.clock.sleeperCount == 1)  // not a moment early
+        h.clock.advance(by: .milliseconds(1))
+        let response = try await pending.value
+        #expect(response?.status == 200)
+        #expect(h.fakes[0].requestCount == 2)
+        try await h.stop()
+    }
+
+    @Test func fiveHundredTwiceThenSuccessTakesThreeAttempts() async throws {
+        let h = try await Harness.start(1)
+        h.fakes[0].enqueue(.googleError(status: 500, message: "oops", googleStatus: "INTERNAL"))
+        h.fakes[0].enqueue(.googleError(status: 500, message: "oops", googleStatus: "INTERNAL"))
+        h.fakes[0].enqueue(.json(Self.ok))
+        let pending = h.postLater()
+        for _ in 0..<2 {
+            await h.clock.waitForSleepers(1)
+            h.clock.advanceToNextDeadline()
+        }
+        let response = try await pending.value
+        #expect(response?.status == 200)
+        #expect(response?.json?["choices"]?[0]?["message"]?["content"]?.stringValue == "fine")
+        #expect(h.fakes[0].requestCount == 3)
+        try await h.stop()
+    }
+
+    @Test func aPerDayQuotaFailsOverAtOnce() async throws {
+        let h = try await Harness.start(2)
+        h.fakes[0].enqueue(.googleError(status: 429, message: "quota", googleStatus: "RESOURCE_EXHAUSTED", details: Self.perDay))
+        h.fakes[1].enqueue(.json(Self.ok))
+        let response = try await h.post()
+        #expect(response?.status == 200)
+        #expect(h.fakes[0].requestCount == 1)
+        #expect(h.fakes[1].requestCount == 1)
+        #expect(h.clock.now() == .zero)  // nobody waited
+        try await h.stop()
+    }
+
+    @Test func aPerDayQuotaOnTheOnlyRouteIsNotRetried() async throws {
+        let h = try await Harness.start(1)
+        h.fakes[0].enqueue(.googleError(status: 429, message: "quota", googleStatus: "RESOURCE_EXHAUSTED", details: Self.perDay))
+        let response = try await h.post()
+        #expect(response?.status == 429)
+        #expect(h.fakes[0].requestCount == 1)
+        try await h.stop()
+    }
+
+    @Test func aBadRequestIsNotRetriedOrFailedOver() async throws {
+        let h = try await Harness.start(2)
+        h.fakes[0].enqueue(.googleError(status: 400, message: "bad field", googleStatus: "INVALID_ARGUMENT"))
+        let response = try await h.post()
+        #expect(response?.status == 400)
+        #expect(response?.text.contains("bad field") == true)
+        #expect(h.fakes[0].requestCount == 1)
+        #expect(h.fakes[1].requestCount == 0)
+        try await h.stop()
+    }
+
+    @Test func attemptsNeverExceedTheBudget() async throws {
+        // No backoff, so nothing waits; every route always fails with something retryable.
+        let retry = RetryPolicy(maxAttempts: 3, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
+        let h = try await Harness.start(2, retry: retry, breaker: CircuitBreakerConfig(consecutiveFailures: 1000, window: 1000))
+        var random = SeededRandom(seed: 42)
+        var sent = 0
+        for _ in 0..<20 {
+            for fake in h.fakes {
+                for _ in 0..<3 {
+                    let status = [500, 502, 503, 504, 429, 408].randomElement(using: &random)!
+                    fake.enqueue(.googleError(status: status, message: "no", googleStatus: "UNAVAILABLE"))
+                }
+            }
+            let before = h.fakes.reduce(0) { $0 + $1.requestCount }
+            let response = try await h.post()
+            sent += 1
+            let made = h.fakes.reduce(0) { $0 + $1.requestCount } - before
+            #expect(made <= 3)
+            #expect(response.map { $0.status >= 400 } == true)
+            // Drain what is left so each request starts from the same script length.
+            for fake in h.fakes { fake.clearReplies() }
+        }
+        #expect(sent == 20)
+        try await h.stop()
+    }
+
+    @Test func aBreakerOpensSkipsHalfOpensAndCloses() async throws {
+        let h = try await Harness.start(
+            2, breaker: CircuitBreakerConfig(consecutiveFailures: 2, window: 20, failureRatePercent: 100, coolDown: .seconds(30)))
+        for _ in 0..<2 {
+            h.fakes[0].enqueue(.googleError(status: 503, message: "down", googleStatus: "UNAVAILABLE"))
+            h.fakes[1].enqueue(.json(Self.ok))
+            #expect(try await h.post()?.status == 200)
+        }
+        #expect(h.fakes[0].requestCount == 2)
+        var routes = try await h.routes()
+        #expect(routes?["routes"]?[0]?["state"]?.stringValue == "open")
+        #expect(routes?["routes"]?[0]?["recent_errors"]?.arrayValue?.count == 2)
+        #expect(routes?["routes"]?[1]?["state"]?.stringValue == "closed")
+
+        // Open: r0 is skipped.
+        h.fakes[1].enqueue(.json(Self.ok))
+        #expect(try await h.post()?.status == 200)
+        #expect(h.fakes[0].requestCount == 2)
+
+        // After the cool-down one probe goes to r0; it succeeds and the breaker closes.
+        h.clock.advance(by: .seconds(30))
+        routes = try await h.routes()
+        #expect(routes?["routes"]?[0]?["state"]?.stringValue == "half_open")
+        h.fakes[0].enqueue(.json(Self.ok))
+        #expect(try await h.post()?.status == 200)
+        #expect(h.fakes[0].requestCount == 3)
+        routes = try await h.routes()
+        #expect(routes?["routes"]?[0]?["state"]?.stringValue == "closed")
+        #expect(routes?["routes"]?[0]?["latency_ms"]?["samples"]?.intValue == 1)
+        try await h.stop()
+    }
+
+    @Test func aDeadRouteIsFailedOverAndOpensItsBreaker() async throws {
+        let dead = try await FakeGemini.start()
+        let deadURL = dead.baseURL
+        try await dead.shutdown()  // nothing listens there any more: connection refused
+        let live = try await FakeGemini.start()
+        let curl = CurlTransport()
+        var config = FlashgateConfig(
+            routes: [
+                RouteConfig(name: "dead", kind: .gemini, baseURL: deadURL, apiKey: Secret("k"), passthrough: false),
+                RouteConfig(name: "live", kind: .gemini, baseURL: live.baseURL, apiKey: Secret("k"), passthrough: false),
+            ],
+            models: [ModelConfig(id: "flash", routes: [ModelRoute(route: "dead", upstreamModel: "m"), ModelRoute(route: "live", upstreamModel: "m")])])
+        config.breaker = CircuitBreakerConfig(consecutiveFailures: 3)
+        config.accounting.adminKey = Secret("admin-secret")
+        let clock = ManualRetryClock()
+        let gateway = try await TestGateway.start(config: config, http: curl, clock: clock)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        for _ in 0..<5 {
+            live.enqueue(.json(Self.ok))
+            let response = try await client.request("POST", "/v1/chat/completions", body: Self.chat, headers: [("cache-control", "no-store")])
+            #expect(response?.status == 200)
+        }
+        #expect(live.requestCount == 5)
+        let routes = try await client.request("GET", "/admin/routes", headers: [("authorization", "Bearer admin-secret")])?.json
+        #expect(routes?["routes"]?[0]?["state"]?.stringValue == "open")
+        #expect(routes?["routes"]?[0]?["failed"]?.intValue == 3)  // skipped once open
+        await client.close()
+        await gateway.stop()
+        curl.shutdown()
+        try await live.shutdown()
+    }
+
+    @Test func aStreamFailsOverBeforeItsFirstByte() async throws {
+        let h = try await Harness.start(2)
+        h.fakes[0].enqueue(.googleError(status: 503, message: "busy", googleStatus: "UNAVAILABLE"))
+        h.fakes[1].enqueue(.sse([
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":"one "}]},"index":0}]}"#,
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":"two"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5}}"#,
+        ]))
+        let body = #"{"model":"flash","stream":true,"messages":[{"role":"user","content":"hello"}]}"#
+        let response = try await h.post(body)
+        #expect(response?.status == 200)
+        let text = response?.text ?? ""
+        #expect(text.contains("one ") && text.contains("two") && text.contains("[DONE]"))
+        #expect(!text.contains("error"))
+        #expect(h.fakes[1].received.first?.queryItem("alt") == "sse")
+        try await h.stop()
+    }
+
+    @Test func aStreamBrokenAfterItsFirstByteEndsWithAnErrorAndNoFailover() async throws {
+        let h = try await Harness.start(2)
+        var reply = FakeReply.sse([
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":"one "}]},"index":0}]}"#,
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":"two"}]},"index":0}]}"#,
+        ])
+        reply.dropAfterChunks = 1
+        h.fakes[0].enqueue(reply)
+        let body = #"{"model":"flash","stream":true,"messages":[{"role":"user","content":"hello"}]}"#
+        let response = try await h.post(body)
+        #expect(response?.status == 200)
+        let text = response?.text ?? ""
+        #expect(text.contains("one "))
+        #expect(text.contains("\"error\""))
+        #expect(h.fakes[1].requestCount == 0)
+        try await h.stop()
+    }
+
+    @Test func aSlowRouteIsHedgedAndTheHedgeWins() async throws {
+        let h = try await Harness.start(2, hedge: HedgeConfig(after: .seconds(2)))
+        let slow = FakeGate()
+        var held = FakeReply.json(Self.ok)
+        held.gate = slow
+        h.fakes[0].enqueue(held)
+        h.fakes[1].enqueue(.json(Self.ok))
+        let pending = h.postLater()
+        await h.fakes[0].waitForRequests(1)
+        await h.clock.waitForSleepers(1)
+        #expect(h.clock.pendingDelays == [.seconds(2)])
+        h.clock.advance(by: .seconds(2))
+        let response = try await pending.value
+        #expect(response?.status == 200)
+        #expect(h.fakes[1].requestCount == 1)
+        await h.fakes[0].waitForClosedConnections(1)  // the slow call was cancelled
+        slow.open()
+        try await h.stop()
+    }
+
+    @Test func aHedgeLosesWhenTheFirstCallAnswersFirst() async throws {
+        let h = try await Harness.start(2, hedge: HedgeConfig(after: .seconds(2)))
+        let first = FakeGate()
+        let second = FakeGate()
+        var a = FakeReply.json(Self.ok)
+        a.gate = first
+        var b = FakeReply.json(Self.ok)
+        b.gate = second
+        h.fakes[0].enqueue(a)
+        h.fakes[1].enqueue(b)
+        let pending = h.postLater()
+        await h.clock.waitForSleepers(1)
+        h.clock.advance(by: .seconds(2))
+        await h.fakes[1].waitForRequests(1)
+        first.open()
+        let response = try await pending.value
+        #expect(response?.status == 200)
+        await h.fakes[1].waitForClosedConnections(1)  // the hedge was cancelled
+        second.open()
+        #expect(h.fakes[0].requestCount == 1 && h.fakes[1].requestCount == 1)
+        try await h.stop()
+    }
+
+    @Test func aFastAnswerNeverStartsAHedge() async throws {
+        let h = try await Harness.start(2, hedge: HedgeConfig(after: .seconds(2)))
+        h.fakes[0].enqueue(.json(Self.ok))
+        #expect(try await h.post()?.status == 200)
+        #expect(h.fakes[1].requestCount == 0)
+        #expect(h.clock.sleeperCount == 0)  // the hedge timer was cancelled
+        try await h.stop()
+    }
+
+    @Test func aRefusedKeyIsSetAsideAndTheNextKeyIsUsed() async throws {
+        let h = try await Harness.start(1, keys: [["first-key", "second-key"]])
+        h.fakes[0].enqueue(.googleError(status: 429, message: "key quota", googleStatus: "RESOURCE_EXHAUSTED"))
+        h.fakes[0].enqueue(.json(Self.ok))
+        h.fakes[0].enqueue(.json(Self.ok))
+        #expect(try await h.post()?.status == 200)
+        #expect(h.clock.now() == .zero)  // rotated at once, no backoff
+        #expect(try await h.post()?.status == 200)
+        let keys = h.fakes[0].received.map { $0.header("x-goog-api-key") }
+        #expect(keys == ["first-key", "second-key", "second-key"])
+        try await h.stop()
+    }
+
+    @Test func aForbiddenKeyRotatesToo() async throws {
+        let h = try await Harness.start(1, keys: [["bad", "good"]])
+        h.fakes[0].enqueue(.googleError(status: 403, message: "key disabled", googleStatus: "PERMISSION_DENIED"))
+        h.fakes[0].enqueue(.json(Self.ok))
+        #expect(try await h.post()?.status == 200)
+        #expect(h.fakes[0].received.map { $0.header("x-goog-api-key") } == ["bad", "good"])
+        try await h.stop()
+    }
+
+    @Test func weightedRoutesShareTheLoad() async throws {
+        let h = try await Harness.start(2, weights: [3, 1])
+        for _ in 0..<40 {
+            h.fakes[0].enqueue(.json(Self.ok))
+            h.fakes[1].enqueue(.json(Self.ok))
+        }
+        for _ in 0..<40 { #expect(try await h.post()?.status == 200) }
+        let first = h.fakes[0].requestCount
+        let second = h.fakes[1].requestCount
+        #expect(first + second == 40)
+        #expect(first > second && second > 0)
+        try await h.stop()
+    }
+
+    @Test func aSignatureFromTheFailedRouteIsReplacedOnTheBackup() async throws {
+        let h = try await Harness.start(2)
+        let callReply = #"{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"lookup","args":{"q":"x"}},"thoughtSignature":"UjAtU0lH"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8}}"#
+        h.fakes[0].enqueue(.json(callReply))
+        let first = try await h.post(#"{"contents":[{"role":"user","parts":[{"text":"find x"}]}]}"#, path: "/v1beta/models/flash:generateContent")
+        #expect(first?.status == 200)
+        // The next turn carries r0's signature; r0 is down, so it goes to r1 with the skip value.
+        let turn = #"{"contents":[{"role":"user","parts":[{"text":"find x"}]},{"role":"model","parts":[{"functionCall":{"name":"lookup","args":{"q":"x"}},"thoughtSignature":"UjAtU0lH"}]},{"role":"user","parts":[{"functionResponse":{"name":"lookup","response":{"r":"X"}}}]}]}"#
+        h.fakes[0].enqueue(.googleError(status: 503, message: "down", googleStatus: "UNAVAILABLE"))
+        h.fakes[1].enqueue(.json(Self.ok))
+        let second = try await h.post(turn, path: "/v1beta/models/flash:generateContent")
+        #expect(second?.status == 200)
+        let toFirst = h.fakes[0].received.last?.bodyJSON
+        let toBackup = h.fakes[1].received.last?.bodyJSON
+        #expect(toFirst?["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue == "UjAtU0lH")
+        #expect(toBackup?["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue == SignatureOrigins.skipSignature)
+        try await h.stop()
+    }
+
+    @Test func anAliasReachesTheSameModel() async throws {
+        let fake = try await FakeGemini.start()
+        let curl = CurlTransport()
+        var model = ModelConfig(id: "flash", route: "r0", upstreamModel: "gemini-3.5-flash")
+        model.aliases = ["fast"]
+        let config = FlashgateConfig(
+            routes: [RouteConfig(name: "r0", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: false)],
+            models: [model])
+        let gateway = try await TestGateway.start(config: config, http: curl)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        fake.enqueue(.json(Self.ok))
+        let response = try await client.request(
+            "POST", "/v1/chat/completions", body: #"{"model":"fast","messages":[{"role":"user","content":"hello"}]}"#)
+        #expect(response?.status == 200)
+        #expect(fake.received.first?.path.contains("gemini-3.5-flash:generateContent") == true)
+        await client.close()
+        await gateway.stop()
+        curl.shutdown()
+        try await fake.shutdown()
+    }
+}
