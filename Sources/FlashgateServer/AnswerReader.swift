@@ -78,7 +78,11 @@ package final class AnswerReader: @unchecked Sendable {
     private func take(_ payload: [UInt8]) throws {
         if framing == .openAISSE {
             if payload.elementsEqual("[DONE]".utf8) { return }
-            pending += openAI.feed(try Self.parse(payload))
+            for event in openAI.feed(try Self.parse(payload)) {
+                // An error chunk comes out as Google's error event.
+                if event["error"] != nil { _ = try Self.parse(JSONWriter.encode(event)) }
+                pending.append(event)
+            }
         } else {
             pending.append(try Self.parse(payload))
         }

@@ -208,10 +208,11 @@ extension Gateway {
         let outcome = await upstreamCaller.run(call.upstream) { [self] twin in
             await admitHedge(twin, call, into: hedge)
         }
-        if let extra = hedge.take() {
+        if var extra = hedge.take() {
             // The hedge's reservation pays for whichever attempt did not serve the request.
+            if let loser = outcome.hedgeLoser { extra.route = loser.route }
             await accountant.settle(
-                extra, usage: nil, ending: outcome.hedgeLoser ?? .incomplete, cacheStatus: cacheOutcome,
+                extra, usage: nil, ending: outcome.hedgeLoser?.ending ?? .incomplete, cacheStatus: cacheOutcome,
                 attempts: outcome.attempts.map(\.compact))
         }
         logAttempts(outcome.attempts)

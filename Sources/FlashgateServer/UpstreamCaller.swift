@@ -45,7 +45,13 @@ struct UpstreamOutcome: Sendable {
     var attempts: [AttemptRecord]
     /// When a hedge ran, how its extra reservation settles: the attempt that did not serve the
     /// request ended this way (`nil` when no hedge ran).
-    var hedgeLoser: Accountant.Ending?
+    var hedgeLoser: HedgeLoser?
+}
+
+/// The attempt of a hedged call that did not serve it, which the hedge's reservation pays for.
+struct HedgeLoser: Sendable, Equatable {
+    var route: String
+    var ending: Accountant.Ending
 }
 
 /// The one retry owner: it makes every upstream attempt of a call, and nothing below it retries.
@@ -94,7 +100,7 @@ final class UpstreamCaller: Sendable {
         let started = clock.now()
         var attempts: [AttemptRecord] = []
         var tried: Set<String> = []
-        var hedgeLoser: Accountant.Ending?
+        var hedgeLoser: HedgeLoser?
         var hedged = false
         var lastError = FlashgateError(.unavailable, "no upstream route is available for this model")
         // The route and the time of the next attempt.
@@ -287,7 +293,7 @@ final class UpstreamCaller: Sendable {
         var result: AttemptResult
         var records: [AttemptRecord]
         var hedgeStarted: Bool
-        var loserEnding: Accountant.Ending?
+        var loserEnding: HedgeLoser?
     }
 
     private enum RaceEvent: Sendable {
@@ -372,9 +378,9 @@ final class UpstreamCaller: Sendable {
     /// How an attempt that did not serve the request settles: refused with a status costs
     /// nothing; anything else (cancelled mid-flight, timed out, cut off) may have been billed and
     /// is charged its reservation.
-    private static func ending(of result: AttemptResult?) -> Accountant.Ending {
-        guard let result else { return .upstreamError }
-        if case .status = result.record.outcome { return .upstreamError }
-        return .incomplete
+    private static func ending(of result: AttemptResult?) -> HedgeLoser? {
+        guard let result else { return nil }
+        if case .status = result.record.outcome { return HedgeLoser(route: result.record.route, ending: .upstreamError) }
+        return HedgeLoser(route: result.record.route, ending: .incomplete)
     }
 }

@@ -1,0 +1,154 @@
+import FlashgateCore
+import FlashgateTesting
+import FlashgateUpstream
+import Foundation
+import Testing
+
+@testable import FlashgateServer
+
+/// What each route kind sends upstream, and that answers from every kind reach clients alike.
+@Suite struct RouteKindTests {
+    static let chat = #"{"model":"flash","messages":[{"role":"user","content":"hello"}]}"#
+    static let completion = #"{"id":"chatcmpl-up","object":"chat.completion","created":1,"model":"gemini-3.5-flash","choices":[{"index":0,"message":{"role":"assistant","content":"from the backup"},"finish_reason":"stop"}],"usage":{"prompt_tokens":4,"completion_tokens":3,"total_tokens":7}}"#
+
+    /// Flashgate with a failing AI Studio route first and an OpenAI-compatible backup second.
+    struct Harness {
+        let studio: FakeGemini
+        let backup: FakeGemini
+        let gateway: TestGateway
+        let client: RawHTTPClient
+        let curl: CurlTransport
+
+        static func start() async throws -> Harness {
+            let studio = try await FakeGemini.start()
+            let backup = try await FakeGemini.start()
+            let config = FlashgateConfig(
+                routes: [
+                    RouteConfig(name: "studio", kind: .gemini, baseURL: studio.baseURL, apiKey: Secret("studio-key"), passthrough: false),
+                    RouteConfig(
+                        name: "backup", kind: .openai, baseURL: backup.baseURL + "/v1beta/openai", apiKey: Secret("backup-key"),
+                        passthrough: false),
+                ],
+                models: [
+                    ModelConfig(
+                        id: "flash",
+                        routes: [
+                            ModelRoute(route: "studio", upstreamModel: "gemini-3.5-flash"),
+                            ModelRoute(route: "backup", upstreamModel: "gemini-3.5-flash-backup"),
+                        ])
+                ])
+            let curl = CurlTransport()
+            let gateway = try await TestGateway.start(config: config, http: curl, clock: ManualRetryClock())
+            return Harness(
+                studio: studio, backup: backup, gateway: gateway, client: try await RawHTTPClient.connect(port: gateway.port),
+                curl: curl)
+        }
+
+        func stop() async throws {
+            await client.close()
+            await gateway.stop()
+            curl.shutdown()
+            try await studio.shutdown()
+            try await backup.shutdown()
+        }
+    }
+
+    @Test func anOpenAICompatibleBackupAnswersWhenTheStudioRouteFails() async throws {
+        let h = try await Harness.start()
+        h.studio.enqueue(.googleError(status: 503, message: "overloaded", googleStatus: "UNAVAILABLE"))
+        h.backup.enqueue(.json(Self.completion))
+        let response = try await h.client.request("POST", "/v1/chat/completions", body: Self.chat)
+        #expect(response?.status == 200)
+        #expect(response?.json?["choices"]?[0]?["message"]?["content"]?.stringValue == "from the backup")
+        #expect(response?.json?["usage"]?["total_tokens"]?.intValue == 7)
+        let sent = try #require(h.backup.received.first)
+        #expect(sent.path == "/v1beta/openai/chat/completions")
+        #expect(sent.header("authorization") == "Bearer backup-key")
+        #expect(sent.bodyJSON?["model"]?.stringValue == "gemini-3.5-flash-backup")
+        #expect(sent.bodyJSON?["messages"]?[0]?["content"]?.stringValue == "hello")
+        try await h.stop()
+    }
+
+    @Test func aNativeStreamIsServedFromAnOpenAIStream() async throws {
+        let h = try await Harness.start()
+        h.studio.enqueue(.googleError(status: 500, message: "oops", googleStatus: "INTERNAL"))
+        h.backup.enqueue(
+            FakeReply(
+                headers: [("Content-Type", "text/event-stream")],
+                chunks: [
+                    #"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":"hel"}}]}"#,
+                    #"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}"#,
+                    #"{"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":2,"total_tokens":4}}"#,
+                    "[DONE]",
+                ].map { Array("data: \($0)\n\n".utf8) }))
+        let response = try await h.client.request(
+            "POST", "/v1beta/models/flash:streamGenerateContent?alt=sse",
+            body: #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#)
+        #expect(response?.status == 200)
+        let text = response?.text ?? ""
+        #expect(text.contains("\"hel\"") && text.contains("\"lo\""))
+        #expect(text.contains("\"totalTokenCount\":4"))
+        #expect(h.backup.received.first?.bodyJSON?["stream"]?.boolValue == true)
+        try await h.stop()
+    }
+
+    @Test func anOpenAIErrorComesBackInTheCallersDialect() async throws {
+        let h = try await Harness.start()
+        h.studio.enqueue(.googleError(status: 503, message: "overloaded", googleStatus: "UNAVAILABLE"))
+        h.backup.enqueue(.json(#"{"error":{"message":"model not found here","type":"invalid_request_error","code":"model_not_found"}}"#, status: 404))
+        let response = try await h.client.request("POST", "/v1/chat/completions", body: Self.chat)
+        #expect(response?.status == 404)
+        #expect(response?.json?["error"]?["message"]?.stringValue == "model not found here")
+        try await h.stop()
+    }
+
+    @Test func tokenCountsAreRefusedOnAnOpenAIRouteAlone() async throws {
+        let backup = try await FakeGemini.start()
+        let config = FlashgateConfig(
+            routes: [RouteConfig(name: "backup", kind: .openai, baseURL: backup.baseURL, apiKey: nil, passthrough: false)],
+            models: [ModelConfig(id: "flash", route: "backup")])
+        let curl = CurlTransport()
+        let gateway = try await TestGateway.start(config: config, http: curl)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let response = try await client.request(
+            "POST", "/v1beta/models/flash:countTokens", body: #"{"contents":[{"parts":[{"text":"hi"}]}]}"#)
+        #expect(response?.status == 400)
+        #expect(response?.text.contains("countTokens") == true)
+        #expect(backup.requestCount == 0)
+        await client.close()
+        await gateway.stop()
+        curl.shutdown()
+        try await backup.shutdown()
+    }
+
+    @Test func vertexURLsFollowTheLocation() async throws {
+        func url(_ location: String, credentials: VertexRouteConfig.Credentials = .token(Secret("t"))) async throws -> UpstreamRequest {
+            let vertex = VertexRouteConfig(project: "proj", location: location, credentials: credentials)
+            let route = RouteConfig(
+                name: "v", kind: .vertex, baseURL: VertexRouteConfig.defaultBaseURL(location: location), apiKeys: [],
+                apiVersion: "v1beta1", vertex: vertex, passthrough: false)
+            let table = RouteTable(
+                config: FlashgateConfig(routes: [route]), http: MockTransport(), tokens: ["v": StaticTestToken()])
+            let target = ResolvedRoute(route: route, upstreamModel: "gemini-3.5-flash", transport: MockTransport())
+            return try await table.request(target, method: .streamGenerateContent, sse: true, body: [])
+        }
+        let regional = try await url("europe-west4")
+        #expect(
+            regional.url
+                == "https://europe-west4-aiplatform.googleapis.com/v1beta1/projects/proj/locations/europe-west4/publishers/google/models/gemini-3.5-flash:streamGenerateContent?alt=sse")
+        #expect(regional.headers.contains { $0.name == "authorization" && $0.value == "Bearer test-token" })
+        #expect(try await url("global").url.hasPrefix("https://aiplatform.googleapis.com/v1beta1/projects/proj/locations/global/"))
+        #expect(try await url("eu").url.hasPrefix("https://aiplatform.eu.rep.googleapis.com/v1beta1/projects/proj/locations/eu/"))
+        let express = try await url("global", credentials: .expressKey(Secret("express")))
+        #expect(
+            express.url
+                == "https://aiplatform.googleapis.com/v1beta1/publishers/google/models/gemini-3.5-flash:streamGenerateContent?alt=sse")
+        #expect(express.headers.contains { $0.name == "x-goog-api-key" && $0.value == "express" })
+        #expect(!express.headers.contains { $0.name == "authorization" })
+    }
+}
+
+struct StaticTestToken: AccessTokenSource {
+    func token() async throws -> String { "test-token" }
+    func invalidate() async {}
+}
