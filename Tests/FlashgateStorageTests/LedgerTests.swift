@@ -263,4 +263,21 @@ import Testing
             (error as? LedgerError)?.reason == .open && "\(error)".contains(file)
         }
     }
+
+    @Test func attemptsRoundTripAndVersionOneRowsStillDecode() throws {
+        var row = settlement(7, 900)
+        row.attempts = ["r0:503:12ms", "r1:ok:340ms:hedge"]
+        let encoded = LedgerCodec.encode(row)
+        #expect(encoded.first == 2)
+        let decoded = try encoded.withUnsafeBytes { try LedgerCodec.decodeSettlement($0) }
+        #expect(decoded == row)
+        // A version-1 row (written before attempts existed): the same fields without the list.
+        var old = LedgerCodec.encode(settlement(7, 900))
+        old[0] = 1
+        old.removeLast(8)  // the empty attempts list's count
+        let legacy = try old.withUnsafeBytes { try LedgerCodec.decodeSettlement($0) }
+        #expect(legacy == settlement(7, 900))
+        #expect(legacy.attempts.isEmpty)
+    }
+
 }
