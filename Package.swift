@@ -20,7 +20,14 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "FlashgateCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FlashgateWire", dependencies: ["FlashgateCore"]),
-        .target(name: "FlashgateUpstream", dependencies: ["FlashgateCore", "CCurl"]),
+        .target(
+            name: "FlashgateUpstream",
+            dependencies: [
+                "FlashgateCore", "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "FlashgateStorage",
             dependencies: ["FlashgateCore", "CLMDB", "CZlib", .product(name: "Logging", package: "swift-log")]
@@ -56,7 +63,14 @@ let package = Package(
         ),
         .testTarget(name: "FlashgateCoreTests", dependencies: ["FlashgateCore", "FlashgateTesting"]),
         .testTarget(name: "FlashgateWireTests", dependencies: ["FlashgateWire", "FlashgateTesting"]),
-        .testTarget(name: "FlashgateUpstreamTests", dependencies: ["FlashgateUpstream", "FlashgateTesting"]),
+        .testTarget(
+            name: "FlashgateUpstreamTests",
+            dependencies: [
+                "FlashgateUpstream", "FlashgateTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "FlashgateStorageTests", dependencies: ["FlashgateStorage", "FlashgateTesting"]),
         .testTarget(
             name: "FlashgateServerTests", dependencies: ["FlashgateServer", "FlashgateUpstream", "FlashgateStorage", "FlashgateTesting"]),
