@@ -66,31 +66,10 @@ extension FlashgateConfig {
             config.routes = routes
         }
 
-        if let items = try top.list("models") {
-            var models: [ModelConfig] = []
-            for (i, item) in items.enumerated() {
-                var map = try ConfigMap(item, path: "models[\(i)]")
-                guard let id = try map.string("id"), !id.isEmpty else {
-                    throw ConfigError(path: map.child("id"), reason: "a model needs an id")
-                }
-                guard let route = try map.string("route") else {
-                    throw ConfigError(path: map.child("route"), reason: "a model needs a route")
-                }
-                guard config.routes.contains(where: { $0.name == route }) else {
-                    throw ConfigError(path: map.child("route"), reason: "no route is named '\(route)'")
-                }
-                let upstream = try map.string("upstream_model")
-                let cacheTTL = try map.duration("cache_ttl")
-                try map.finish()
-                if models.contains(where: { $0.id == id }) {
-                    throw ConfigError(path: map.child("id"), reason: "model '\(id)' is defined twice")
-                }
-                var model = ModelConfig(id: id, route: route, upstreamModel: upstream)
-                model.cacheTTL = cacheTTL
-                models.append(model)
-            }
-            config.models = models
-        }
+        if let items = try top.list("models") { config.models = try loadModels(items, routes: config.routes) }
+
+        if var retry = try top.map("retry") { config.retry = try loadRetry(&retry) }
+        if var breaker = try top.map("breaker") { config.breaker = try loadBreaker(&breaker) }
 
         if let cache = try top.map("cache") { config.cache = try CacheConfig.load(cache) }
 
@@ -116,59 +95,5 @@ extension FlashgateConfig {
         }
         try top.finish()
         return config
-    }
-
-    private static func loadRoute(
-        _ node: ConfigNode, path: String, environment: [String: String], readFile: (String) throws -> String
-    ) throws(ConfigError) -> RouteConfig {
-        var map = try ConfigMap(node, path: path)
-        guard let name = try map.string("name"), !name.isEmpty else {
-            throw ConfigError(path: map.child("name"), reason: "a route needs a name")
-        }
-        guard let kindText = try map.string("kind") else {
-            throw ConfigError(path: map.child("kind"), reason: "a route needs a kind (gemini or mock)")
-        }
-        guard let kind = RouteConfig.Kind(rawValue: kindText) else {
-            let kinds = RouteConfig.Kind.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ConfigError(path: map.child("kind"), reason: "unknown route kind '\(kindText)'; expected one of \(kinds)")
-        }
-        var baseURL = try map.string("base_url") ?? (kind == .gemini ? RouteConfig.googleBaseURL : "")
-        while baseURL.hasSuffix("/") { baseURL.removeLast() }
-        if kind == .gemini && !(baseURL.hasPrefix("https://") || baseURL.hasPrefix("http://")) {
-            throw ConfigError(path: map.child("base_url"), reason: "expected an http:// or https:// URL")
-        }
-        var apiKey: Secret?
-        if let variable = try map.string("api_key_env") {
-            guard let value = environment[variable], !value.isEmpty else {
-                throw ConfigError(path: map.child("api_key_env"), reason: "environment variable \(variable) is not set")
-            }
-            apiKey = Secret(value)
-        }
-        if let file = try map.string("api_key_file") {
-            if apiKey != nil {
-                throw ConfigError(path: map.child("api_key_file"), reason: "set api_key_env or api_key_file, not both")
-            }
-            do {
-                let value = try readFile(file).trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !value.isEmpty else { throw ConfigError(path: map.child("api_key_file"), reason: "\(file) is empty") }
-                apiKey = Secret(value)
-            } catch let error as ConfigError {
-                throw error
-            } catch {
-                throw ConfigError(path: map.child("api_key_file"), reason: "cannot read \(file)")
-            }
-        }
-        if map.node("api_key") != nil {
-            throw ConfigError(
-                path: map.child("api_key"), reason: "keys never go in the config text; use api_key_env or api_key_file")
-        }
-        let apiVersion = try map.string("api_version") ?? "v1beta"
-        let passthrough = try map.bool("passthrough") ?? false
-        let cacheTTL = try map.duration("cache_ttl")
-        try map.finish()
-        var route = RouteConfig(
-            name: name, kind: kind, baseURL: baseURL, apiKey: apiKey, apiVersion: apiVersion, passthrough: passthrough)
-        route.cacheTTL = cacheTTL
-        return route
     }
 }

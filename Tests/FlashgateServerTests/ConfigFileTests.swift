@@ -13,8 +13,39 @@ import Testing
         let config = try ConfigFile.load(path: Self.examplePath, environment: ["GEMINI_API_KEY": "k"])
         #expect(config.listen.socketPath == "/run/flashgate/flashgate.sock")
         #expect(config.listen.socketMode == 0o660)
-        #expect(config.routes.map(\.name) == ["gemini", "offline"])
+        #expect(config.routes.map(\.name) == ["gemini", "openai-backup", "offline"])
+        #expect(config.route(named: "openai-backup")?.baseURL == "https://generativelanguage.googleapis.com/v1beta/openai")
         #expect(config.models.first { $0.id == "fast" }?.upstreamModel == "gemini-2.5-flash")
+        let flash = try #require(config.model(answering: "flash"))
+        #expect(flash.id == "gemini-3.5-flash")
+        #expect(
+            flash.routes == [
+                ModelRoute(route: "gemini", upstreamModel: "gemini-3.5-flash", weight: 3),
+                ModelRoute(route: "openai-backup", upstreamModel: "gemini-3.5-flash"),
+            ])
+        #expect(flash.hedge == HedgeConfig(after: .seconds(2)))
+        #expect(config.retry == .standard)
+        #expect(config.breaker == CircuitBreakerConfig())
+    }
+
+    /// The Vertex routes the example shows commented out (they need real credentials) are valid too.
+    @Test func theExamplesCommentedVertexRoutesLoad() throws {
+        let text = try String(contentsOfFile: Self.examplePath, encoding: .utf8)
+        let start = try #require(text.range(of: "  # - name: vertex-europe"))
+        let end = try #require(text.range(of: "  # An OpenAI-compatible backup"))
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        try "{}".write(toFile: dir.file("sa.json"), atomically: true, encoding: .utf8)
+        let routes = text[start.lowerBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+            .map { line in line.hasPrefix("  # - ") || line.hasPrefix("  #   ") ? "  " + line.dropFirst(4) : line }
+            .joined(separator: "\n")
+            .replacingOccurrences(of: "/etc/flashgate/vertex-sa.json", with: dir.file("sa.json"))
+        let config = try ConfigFile.parse("routes:\n" + routes, environment: ["VERTEX_EXPRESS_KEY": "x"])
+        #expect(config.routes.map(\.name) == ["vertex-europe", "vertex-us", "vertex-express"])
+        #expect(config.routes[0].vertex?.credentials == .serviceAccountFile(path: dir.file("sa.json")))
+        #expect(config.routes[0].baseURL == "https://europe-west4-aiplatform.googleapis.com")
+        #expect(config.routes[1].vertex?.credentials == .tokenFile(path: "/run/flashgate/vertex-token"))
+        #expect(config.routes[2].vertex?.credentials == .expressKey(Secret("x")))
     }
 
     @Test func yamlErrorsAndTypeErrorsAreReported() {
