@@ -73,7 +73,11 @@ let package = Package(
         ),
         .testTarget(name: "FlashgateStorageTests", dependencies: ["FlashgateStorage", "FlashgateTesting"]),
         .testTarget(
-            name: "FlashgateServerTests", dependencies: ["FlashgateServer", "FlashgateUpstream", "FlashgateStorage", "FlashgateTesting"]),
+            name: "FlashgateServerTests",
+            dependencies: [
+                "FlashgateServer", "FlashgateUpstream", "FlashgateStorage", "FlashgateTesting",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

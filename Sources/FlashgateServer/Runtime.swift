@@ -1,5 +1,6 @@
 import FlashgateCore
 import FlashgateStorage
+import FlashgateUpstream
 import Foundation
 import Logging
 
@@ -97,7 +98,18 @@ package final class Runtime: Sendable {
     static func tokenSources(
         _ config: FlashgateConfig, transport: any UpstreamTransport, nowMilliseconds: @escaping @Sendable () -> Int64
     ) throws -> [String: any AccessTokenSource] {
-        [:]
+        var sources: [String: any AccessTokenSource] = [:]
+        for route in config.routes {
+            guard route.kind == .vertex, let vertex = route.vertex else { continue }
+            do {
+                sources[route.name] = try VertexAuth.source(
+                    for: vertex.credentials, tokenURL: vertex.tokenURL, transport: transport,
+                    now: { nowMilliseconds() / 1000 })
+            } catch {
+                throw FlashgateError(.unavailable, "route '\(route.name)': \(error)")
+            }
+        }
+        return sources
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
