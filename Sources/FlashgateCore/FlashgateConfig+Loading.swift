@@ -91,6 +91,7 @@ extension FlashgateConfig {
                 }
                 config.log.format = value
             }
+            if let access = try log.bool("access") { config.log.access = access }
             try log.finish()
         }
         try top.finish()

@@ -107,6 +107,9 @@ package struct LogConfig: Sendable, Equatable {
     package enum Format: String, Sendable { case logfmt, json }
     package var level: String = "info"
     package var format: Format = .logfmt
+    /// One line per request (`flashgate.access`): ids, labels, tokens, cost, durations; never
+    /// prompts, answers or keys.
+    package var access = true
 
     package init() {}
 }

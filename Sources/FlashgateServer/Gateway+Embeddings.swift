@@ -28,7 +28,9 @@ extension Gateway {
 
     func completeEmbeddings(_ embeddings: EmbeddingsRequest, upstream: UpstreamCall, writer: ResponseWriter) async {
         do {
+            let start = ContinuousClock.now
             let outcome = await upstreamCaller.run(upstream)
+            writer.record?.note(outcome, since: start)
             let started = try outcome.answer.get()
             var body: [UInt8] = []
             while let chunk = try await started.reader.nextChunk() { body += chunk }

@@ -48,6 +48,8 @@ struct GenerateCall: Sendable {
     var caller: Caller
     /// The canonical Gemini request, for the cost estimate.
     var body: JSONValue
+    /// The leader's request record (the one that makes the upstream call).
+    var record: RequestRecord?
 
     var team: String { caller.team }
     /// Where the call goes first; its price is reserved and its name is on hits and joins.
@@ -67,6 +69,12 @@ extension Gateway {
                 usage.candidatesTokens = max(0, (hit.usage["output"] ?? 0) - (hit.usage["thoughts"] ?? 0))
                 usage.thoughtsTokens = hit.usage["thoughts"] ?? 0
                 usage.cachedTokens = hit.usage["cached"] ?? 0
+                call.record?.update { record in
+                    record.cache = "hit"
+                    record.route = call.primary.route.name
+                    record.note(usage)
+                    record.saved = MicroUSD(hit.costMicroUSD)
+                }
                 accountant.recordFree(
                     call.caller, model: call.clientModel, route: call.primary.route.name, usage: usage, cacheStatus: "hit")
                 return .immediate(response)
@@ -82,7 +90,9 @@ extension Gateway {
             caller: call.caller, clientModel: call.clientModel, upstreamModel: call.primary.upstreamModel,
             route: call.primary.route.name, body: call.body)
         {
-        case .failure(let rejected): return .immediate(rejected.response(call.mode.dialect))
+        case .failure(let rejected):
+            call.record?.update { $0.rejectedBy = rejected.message.hasPrefix("rate limit") ? "rate_limit" : "budget" }
+            return .immediate(rejected.response(call.mode.dialect))
         case .success(let admitted): admission = admitted
         }
         if call.policy.coalesce {
@@ -99,7 +109,11 @@ extension Gateway {
     }
 
     private func follow(_ flight: Flight, _ call: GenerateCall) -> GatewayResult {
-        .deferred { [self] writer in
+        call.record?.update {
+            $0.cache = "joined"
+            $0.route = call.primary.route.name
+        }
+        return .deferred { [self] writer in
             await serve(flight.subscribe(), call, writer: writer, cacheOutcome: "joined", flight: nil)
             accountant.recordFree(call.caller, model: call.clientModel, route: call.primary.route.name, usage: nil, cacheStatus: "joined")
         }
@@ -110,6 +124,7 @@ extension Gateway {
         inTable: Bool = true
     ) async {
         var admission = admission
+        call.record?.update { $0.cache = outcome }
         do {
             try await accountant.persist(&admission)
         } catch {
@@ -205,9 +220,11 @@ extension Gateway {
         defer { if inTable && !handedOver { flights.remove(call.key, flight) } }
         var admission = admission
         let hedge = HedgeAdmission()
+        let start = ContinuousClock.now
         let outcome = await upstreamCaller.run(call.upstream) { [self] twin in
             await admitHedge(twin, call, into: hedge)
         }
+        call.record?.note(outcome, since: start)
         if var extra = hedge.take() {
             // The hedge's reservation pays for whichever attempt did not serve the request.
             if let loser = outcome.hedgeLoser { extra.route = loser.route }
@@ -260,6 +277,10 @@ extension Gateway {
             let ending: Accountant.Ending = assembler.isFinished && usage != nil ? .ok : .incomplete
             flight.cost = await accountant.settle(
                 admission, usage: usage, ending: ending, cacheStatus: cacheOutcome, attempts: attempts)
+            call.record?.update { [cost = flight.cost] record in
+                if let usage { record.note(usage) }
+                record.cost = cost
+            }
             flight.finish(.success)
         } catch {
             // A refusal before generating costs nothing; a call cut off (a broken stream, a timeout,
@@ -267,6 +288,7 @@ extension Gateway {
             let ending: Accountant.Ending = refused ? .upstreamError : .incomplete
             flight.cost = await accountant.settle(
                 admission, usage: nil, ending: ending, cacheStatus: cacheOutcome, attempts: attempts)
+            call.record?.update { [cost = flight.cost] in $0.cost = cost }
             flight.finish(.failure(Self.gatewayError(error)))
         }
     }

@@ -38,8 +38,10 @@ extension Gateway {
 
     /// Native calls that are not generations (token counts, embeddings): after the retry owner
     /// got a 2xx answer started, its status, content type and bytes go to the client as they come.
-    func passThrough(_ upstream: UpstreamCall, writer: ResponseWriter) async {
+    func passThrough(_ upstream: UpstreamCall, writer: ResponseWriter, record: RequestRecord?) async {
+        let start = ContinuousClock.now
         let outcome = await upstreamCaller.run(upstream)
+        record?.note(outcome, since: start)
         let started: StartedAnswer
         switch outcome.answer {
         case .success(let answer): started = answer

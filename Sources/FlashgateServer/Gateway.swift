@@ -30,14 +30,18 @@ package final class Gateway: Sendable {
     package let health: RouteHealth
     /// The one retry owner of every upstream call.
     let upstreamCaller: UpstreamCaller
+    /// Where finished requests are reported (access log, metrics); nil reports nothing.
+    package let telemetry: (any TelemetrySink)?
 
     package init(
         config: FlashgateConfig, routes: RouteTable, readiness: Readiness, signatures: any SignatureStore,
         cache: ResponseCacheStore?, accountant: Accountant, logger: Logger,
         now: @escaping @Sendable () -> Int, nowMilliseconds: @escaping @Sendable () -> Int64,
         media: any MediaFetcher = RefusingMediaFetcher(), clock: any RetryClock = SystemRetryClock(),
-        random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+        random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
+        telemetry: (any TelemetrySink)? = nil
     ) {
+        self.telemetry = telemetry
         self.config = config
         self.routes = routes
         self.readiness = readiness
@@ -57,7 +61,9 @@ package final class Gateway: Sendable {
     }
 
     package func handle(_ request: GatewayRequest) -> GatewayResult {
-        switch Endpoint.match(method: request.method, path: request.path) {
+        let endpoint = Endpoint.match(method: request.method, path: request.path)
+        request.record?.update { $0.endpoint = endpoint.label }
+        switch endpoint {
         case .health:
             return .immediate(.json(["status": "ok"]))
         case .ready:
@@ -117,6 +123,11 @@ package final class Gateway: Sendable {
             plan = found
         } catch {
             return .immediate(.error(error, dialect: .openAI))
+        }
+        request.record?.update { record in
+            record.team = caller.team
+            record.key = caller.key
+            record.model = chat.model
         }
         let method: NativeMethod = chat.stream ? .streamGenerateContent : .generateContent
         let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
@@ -199,7 +210,7 @@ package final class Gateway: Sendable {
         return GenerateCall(
             key: CacheKey.make(endpoint: .generate, model: keyModel, scope: scope, body: body),
             policy: CachePolicy(headers: request.headers, enabled: cache != nil && config.cache.enabled && teamCache),
-            ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body)
+            ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body, record: request.record)
     }
 
     private func native(_ request: GatewayRequest, model: String, method: NativeMethod) -> GatewayResult {
@@ -218,6 +229,11 @@ package final class Gateway: Sendable {
             caller = try accountant.caller(request).get()
         } catch {
             return .immediate(.error(error, dialect: .google))
+        }
+        request.record?.update { record in
+            record.team = caller.team
+            record.key = caller.key
+            record.model = model
         }
         // The body goes upstream as sent (signatures from other routes aside); the client's key
         // is never forwarded.
@@ -240,7 +256,7 @@ package final class Gateway: Sendable {
         }
         let upstream = UpstreamCall(
             plan: plan, method: method, sse: sse, start: .head, body: nativeBodies(sent, team: caller.team, transform: transform))
-        return .deferred { [self] writer in await passThrough(upstream, writer: writer) }
+        return .deferred { [self] writer in await passThrough(upstream, writer: writer, record: request.record) }
     }
 }
 

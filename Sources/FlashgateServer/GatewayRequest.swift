@@ -13,6 +13,8 @@ package struct GatewayRequest: Sendable {
     package var requestID: String
     /// The client's uid and gid when it connected over the Unix socket (SO_PEERCRED).
     package var peer: PeerCredentials?
+    /// What this request did, for the access log and metrics (nil in tests that need neither).
+    package var record: RequestRecord?
 
     package init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: ByteBuffer, requestID: String) {
         self.method = method

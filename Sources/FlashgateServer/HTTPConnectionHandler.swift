@@ -129,13 +129,22 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         var request = GatewayRequest(
             method: head.method, uri: head.uri, headers: head.headers, body: body, requestID: requestID)
         request.peer = peer
-        let writer = ResponseWriter(context: context, handler: self, requestID: requestID, keepAlive: keepAlive)
+        let record = gateway.telemetry.map {
+            RequestRecord(requestID: requestID, method: head.method.rawValue, endpoint: "other", sink: $0)
+        }
+        request.record = record
+        let writer = ResponseWriter(
+            context: context, handler: self, requestID: requestID, keepAlive: keepAlive, record: record)
         connections.requestStarted()
         switch gateway.handle(request) {
         case .immediate(let response):
             write(response, context: context, writer: writer)
         case .deferred(let work):
-            task = Task(executorPreference: executor) { await work(writer) }
+            task = Task(executorPreference: executor) {
+                await work(writer)
+                // A response that never started (the client left first) counts as aborted.
+                record?.finish(aborted: record?.summary.status == 0)
+            }
         }
     }
 
@@ -146,6 +155,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] _ in
+            writer.record?.finish()
             responseEnded(context: context)
         }
     }

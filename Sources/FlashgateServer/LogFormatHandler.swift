@@ -9,11 +9,17 @@ package struct LogFormatHandler: LogHandler {
     package var metadata: Logger.Metadata = [:]
     private let label: String
     private let format: LogConfig.Format
+    /// Where lines go; stderr unless a test captures them.
+    private let write: @Sendable (String) -> Void
 
-    package init(label: String, level: Logger.Level, format: LogConfig.Format) {
+    package init(
+        label: String, level: Logger.Level, format: LogConfig.Format,
+        write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    ) {
         self.label = label
         self.logLevel = level
         self.format = format
+        self.write = write
     }
 
     package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -36,7 +42,7 @@ package struct LogFormatHandler: LogHandler {
             for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(Self.quote("\(value)"))" }
         }
         line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        write(line)
     }
 
     static func quote(_ value: String) -> String {

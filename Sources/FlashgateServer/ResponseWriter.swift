@@ -10,11 +10,17 @@ package final class ResponseWriter: Sendable {
     private let loop: any EventLoop
     package let requestID: String
     private let keepAlive: Bool
+    /// This request's record: status and time to first byte are noted as they are written.
+    let record: RequestRecord?
 
     /// Runs tasks on this response's event loop.
     var taskExecutor: any TaskExecutor { EventLoopTaskExecutor(loop) }
 
-    init(context: ChannelHandlerContext, handler: HTTPConnectionHandler, requestID: String, keepAlive: Bool) {
+    init(
+        context: ChannelHandlerContext, handler: HTTPConnectionHandler, requestID: String, keepAlive: Bool,
+        record: RequestRecord? = nil
+    ) {
+        self.record = record
         self.loop = context.eventLoop
         self.context = NIOLoopBound(context, eventLoop: context.eventLoop)
         self.handler = NIOLoopBound(handler, eventLoop: context.eventLoop)
@@ -23,6 +29,7 @@ package final class ResponseWriter: Sendable {
     }
 
     func head(status: HTTPResponseStatus, headers: [(String, String)], contentLength: Int?) -> HTTPResponseHead {
+        record?.responded(status: Int(status.code))
         var fields = HTTPHeaders(headers)
         fields.replaceOrAdd(name: "x-request-id", value: requestID)
         if let contentLength { fields.replaceOrAdd(name: "content-length", value: String(contentLength)) }
@@ -62,8 +69,9 @@ package final class ResponseWriter: Sendable {
     /// next request or closed.
     package func end(trailers: [(String, String)] = []) async {
         let fields = trailers.isEmpty ? nil : HTTPHeaders(trailers)
-        try? await onLoop { [context, handler] in
+        try? await onLoop { [context, handler, record] in
             context.value.writeAndFlush(NIOAny(HTTPServerResponsePart.end(fields))).always { _ in
+                record?.finish()
                 handler.value.responseEnded(context: context.value)
             }
         }
@@ -81,6 +89,7 @@ package final class ResponseWriter: Sendable {
     /// Ends a broken stream by closing the connection, so the client sees a truncated response
     /// rather than a complete one.
     package func abort() async {
+        record?.finish(aborted: true)
         try? await onLoop { [context] in
             context.value.close(promise: nil)
             return context.value.eventLoop.makeSucceededVoidFuture()

@@ -17,14 +17,18 @@ package final class Runtime: Sendable {
     /// The retry loop's clock and random source (backoff jitter, weighted route order).
     let clock: any RetryClock
     let random: any RandomNumberGenerator & Sendable
+    /// The access log (`log.access`), one line per request.
+    let accessLogger: Logger
 
     package init(
         config: FlashgateConfig, logger: Logger, http: any UpstreamTransport,
         openStores: @escaping @Sendable (FlashgateConfig) throws -> RuntimeStores,
         closeTransport: @escaping @Sendable () -> Void = {},
         nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
-        clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+        clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
+        accessLogger: Logger = Logger(label: "flashgate.access")
     ) {
+        self.accessLogger = accessLogger
         self.clock = clock
         self.random = random
         self.nowMilliseconds = nowMilliseconds
@@ -81,7 +85,8 @@ package final class Runtime: Sendable {
             config: config, routes: RouteTable(config: config, http: http, tokens: tokens, random: random),
             readiness: readiness, signatures: stores.signatures, cache: stores.cache, accountant: accountant, logger: logger,
             now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
-            media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random)
+            media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
+            telemetry: telemetrySinks())
         let server: HTTPServer
         do {
             server = try await HTTPServer.start(listen: config.listen, limits: config.limits, gateway: gateway, logger: logger)
@@ -92,6 +97,13 @@ package final class Runtime: Sendable {
         readiness.set(true)
         logStartup(server)
         return Running(server: server, gateway: gateway, stores: stores, runtime: self)
+    }
+
+    /// Where finished requests are reported.
+    private func telemetrySinks() -> (any TelemetrySink)? {
+        var sinks: [any TelemetrySink] = []
+        if config.log.access { sinks.append(AccessLog(logger: accessLogger)) }
+        return sinks.isEmpty ? nil : TelemetrySinks(sinks)
     }
 
     /// The access-token source of each Vertex route that uses OAuth.

@@ -12,7 +12,8 @@ package struct TestGateway: Sendable {
         config: FlashgateConfig, http: any UpstreamTransport = MockTransport(),
         signatures: any SignatureStore = MemorySignatureStore(), storeDirectory: String? = nil,
         nowMilliseconds: @escaping @Sendable () -> Int64 = { 1_800_000_000_000 },
-        clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SeededRandom(seed: 1)
+        clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SeededRandom(seed: 1),
+        accessLog: (@Sendable (String) -> Void)? = nil
     ) async throws -> TestGateway {
         var config = config
         if config.listen.host != nil { config.listen.port = 0 }
@@ -31,7 +32,10 @@ package struct TestGateway: Sendable {
         }
         let runtime = Runtime(
             config: config, logger: logger, http: http, openStores: openStores, nowMilliseconds: nowMilliseconds,
-            clock: clock, random: random)
+            clock: clock, random: random,
+            accessLogger: Logger(label: "flashgate.access") { label in
+                LogFormatHandler(label: label, level: accessLog == nil ? .critical : .info, format: .logfmt, write: accessLog ?? { _ in })
+            })
         return TestGateway(running: try await runtime.start())
     }
 

@@ -119,6 +119,30 @@ def start_flashgate(
     return gate
 
 
+def start_flashgate_with_config(name: str, workdir: Path, config: str, *, env: dict[str, str] | None = None) -> Flashgate:
+    """A flashgate started with `serve --config` from the YAML text `config` (written to
+    workdir/<name>.yaml), on a free port, with its own store, plus `env` in its environment."""
+    port = free_port()
+    config_path = workdir / f"{name}.yaml"
+    config_path.write_text(config)
+    args = [flashgate_bin(), "serve", "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port),
+            "--store", str(workdir / f"{name}-store")]
+    full_env = {k: v for k, v in os.environ.items() if k != "GEMINI_API_KEY"}
+    full_env.update(env or {})
+    log_path = workdir / f"{name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(args, env=full_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    gate = Flashgate(name=name, process=process, port=port, log_path=log_path)
+    try:
+        gate.wait_ready()
+    except Exception:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        raise
+    return gate
+
+
 @dataclass
 class Gateways:
     upstream: Flashgate

@@ -1,0 +1,62 @@
+import FlashgateCore
+import Logging
+
+/// One structured line per request, through swift-log (logfmt or JSON by `log.format`): request
+/// id, team, key name, model, route, status, cache outcome, tokens, cost, durations and attempts.
+///
+/// Invariant: nothing a client wrote goes in except closed-set labels and configured names (team,
+/// key name, model id, route): never prompts, answers, or any key or token.
+package struct AccessLog: TelemetrySink {
+    package let logger: Logger
+
+    package init(logger: Logger) { self.logger = logger }
+
+    package func finished(_ s: RequestRecord.Summary) {
+        logger.info("request", metadata: Self.metadata(s))
+    }
+
+    static func metadata(_ s: RequestRecord.Summary) -> Logger.Metadata {
+        var m: Logger.Metadata = [
+            "request_id": "\(s.requestID)", "method": "\(s.method)", "endpoint": "\(s.endpoint)", "status": "\(s.status)",
+            "duration_ms": "\(Self.ms(s.duration))",
+        ]
+        if let team = s.team { m["team"] = "\(team)" }
+        if let key = s.key, !key.isEmpty { m["key"] = "\(key)" }
+        if let model = s.model { m["model"] = "\(model)" }
+        if let route = s.route { m["route"] = "\(route)" }
+        if let cache = s.cache { m["cache"] = "\(cache)" }
+        if s.promptTokens + s.outputTokens > 0 {
+            m["prompt_tokens"] = "\(s.promptTokens)"
+            m["output_tokens"] = "\(s.outputTokens)"
+            if s.thoughtsTokens > 0 { m["thoughts_tokens"] = "\(s.thoughtsTokens)" }
+            if s.cachedTokens > 0 { m["cached_tokens"] = "\(s.cachedTokens)" }
+        }
+        if s.cache != nil || s.cost > .zero { m["cost_usd"] = "\(s.cost.dollars)" }
+        if s.saved > .zero { m["saved_usd"] = "\(s.saved.dollars)" }
+        if let ttfb = s.timeToFirstByte { m["ttfb_ms"] = "\(Self.ms(ttfb))" }
+        if let upstream = s.upstreamTime { m["upstream_ms"] = "\(Self.ms(upstream))" }
+        if !s.attempts.isEmpty { m["attempts"] = "\(s.attempts.map(\.compact).joined(separator: ","))" }
+        if let rejected = s.rejectedBy { m["rejected_by"] = "\(rejected)" }
+        if s.aborted { m["aborted"] = "true" }
+        return m
+    }
+
+    /// Milliseconds with three decimals (microsecond resolution).
+    static func ms(_ d: Duration) -> String {
+        let micros = d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
+        let whole = micros / 1000
+        let frac = micros % 1000
+        return "\(whole)." + String(repeating: "0", count: frac < 10 ? 2 : frac < 100 ? 1 : 0) + "\(frac)"
+    }
+}
+
+/// Several sinks as one (the access log and the metrics).
+package struct TelemetrySinks: TelemetrySink {
+    package var sinks: [any TelemetrySink]
+
+    package init(_ sinks: [any TelemetrySink]) { self.sinks = sinks }
+
+    package func finished(_ summary: RequestRecord.Summary) {
+        for sink in sinks { sink.finished(summary) }
+    }
+}

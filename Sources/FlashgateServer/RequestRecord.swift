@@ -1,0 +1,124 @@
+import FlashgateCore
+import FlashgateWire
+import Synchronization
+
+/// What one request did, filled in as the pipeline learns it (who, which model and route, cache
+/// outcome, tokens, cost, attempts) and by the writer (status, time to first byte), then handed
+/// once to `Telemetry` when the response is over: one access-log line and the metrics.
+///
+/// Invariants: only closed-set values and ids go in (never prompts, answers or keys: the key's
+/// configured *name* only); `finish` reports at most once, whatever path ends the request.
+package final class RequestRecord: Sendable {
+    package struct Summary: Sendable {
+        package var requestID: String
+        package var method: String
+        /// A closed set: `chat`, `embeddings`, `generate`, `stream`, `count_tokens`, `embed`, `models`,
+        /// `health`, `admin`, `dashboard`, `metrics`, `other`.
+        package var endpoint: String
+        package var status = 0
+        package var team: String?
+        package var key: String?
+        package var model: String?
+        package var route: String?
+        /// `hit`, `miss`, `joined`, `bypass`; nil when the request never reached the cache.
+        package var cache: String?
+        package var promptTokens = 0
+        package var outputTokens = 0
+        package var thoughtsTokens = 0
+        package var cachedTokens = 0
+        package var cost = MicroUSD.zero
+        package var saved = MicroUSD.zero
+        package var attempts: [AttemptRecord] = []
+        /// `rate_limit` or `budget` when admission refused the call.
+        package var rejectedBy: String?
+        package var duration: Duration = .zero
+        package var timeToFirstByte: Duration?
+        /// From the first upstream attempt to the answer's start (nil when nothing went upstream).
+        package var upstreamTime: Duration?
+        /// The connection was cut before the response completed.
+        package var aborted = false
+    }
+
+    private let state: Mutex<Summary>
+    private let started = ContinuousClock.now
+    private let reported = Atomic<Bool>(false)
+    private let sink: (any TelemetrySink)?
+
+    package init(requestID: String, method: String, endpoint: String, sink: (any TelemetrySink)?) {
+        state = Mutex(Summary(requestID: requestID, method: method, endpoint: endpoint))
+        self.sink = sink
+    }
+
+    package func update(_ body: (inout Summary) -> Void) { state.withLock { body(&$0) } }
+
+    package var summary: Summary { state.withLock { $0 } }
+
+    /// The writer sent the head.
+    func responded(status: Int) {
+        let elapsed = started.duration(to: .now)
+        state.withLock { summary in
+            if summary.status == 0 { summary.status = status }
+            if summary.timeToFirstByte == nil { summary.timeToFirstByte = elapsed }
+        }
+    }
+
+    /// The response is over (complete, aborted or the client left): reported once.
+    func finish(aborted: Bool = false) {
+        guard reported.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        let elapsed = started.duration(to: .now)
+        let summary = state.withLock { summary -> Summary in
+            summary.duration = elapsed
+            if aborted { summary.aborted = true }
+            return summary
+        }
+        sink?.finished(summary)
+    }
+}
+
+/// Where finished requests go: the access log and the metrics.
+package protocol TelemetrySink: Sendable {
+    func finished(_ summary: RequestRecord.Summary)
+}
+
+extension Endpoint {
+    /// The endpoint's label in logs and metrics (a closed set).
+    var label: String {
+        switch self {
+        case .health, .ready: "health"
+        case .adminUsage, .adminBudgets, .adminRoutes: "admin"
+        case .listModels, .nativeListModels, .model: "models"
+        case .chatCompletions: "chat"
+        case .embeddings: "embeddings"
+        case .native(_, let method):
+            switch method {
+            case .generateContent: "generate"
+            case .streamGenerateContent: "stream"
+            case .countTokens: "count_tokens"
+            case .embedContent, .batchEmbedContents: "embed"
+            }
+        case .notFound, .methodNotAllowed: "other"
+        }
+    }
+}
+
+extension RequestRecord {
+    /// The retry owner's attempts, the route that answered, and how long until its answer started.
+    func note(_ outcome: UpstreamOutcome, since start: ContinuousClock.Instant) {
+        let elapsed = start.duration(to: .now)
+        update { record in
+            record.attempts = outcome.attempts
+            if case .success(let answer) = outcome.answer { record.route = answer.target.route.name }
+            else if let last = outcome.attempts.last { record.route = last.route }
+            if !outcome.attempts.isEmpty { record.upstreamTime = elapsed }
+        }
+    }
+}
+
+extension RequestRecord.Summary {
+    mutating func note(_ usage: TokenUsage) {
+        promptTokens = usage.promptTokens
+        outputTokens = usage.completionTokens
+        thoughtsTokens = usage.thoughtsTokens
+        cachedTokens = usage.cachedTokens
+    }
+}

@@ -1,0 +1,78 @@
+import FlashgateCore
+import FlashgateTesting
+import FlashgateUpstream
+import Foundation
+import Synchronization
+import Testing
+
+@testable import FlashgateServer
+
+/// One line per request, with the facts and none of the secrets.
+@Suite struct AccessLogTests {
+    final class Lines: Sendable {
+        private let lines = Mutex<[String]>([])
+        func add(_ line: String) { lines.withLock { $0.append(line) } }
+        var all: [String] { lines.withLock { $0 } }
+
+        /// Waits (yielding) until `count` lines were written: the line is written when the response ends.
+        func wait(for count: Int) async -> [String] {
+            while all.count < count { await Task.yield() }
+            return all
+        }
+    }
+
+    static let secretKey = "sk-flashgate-0123456789abcdefSECRET"
+    static let secretPrompt = "my password is hunter2-AIzaSyDUMMYDUMMYDUMMYDUMMYDUMMYDUMMY"
+
+    @Test func aLineHasTheFactsAndNoPromptAnswerOrKey() async throws {
+        let lines = Lines()
+        var config = TestGateway.mockConfig()
+        config.teams = [TeamConfig(id: "search")]
+        config.keys = [KeyConfig(name: "ci-key", team: "search", hashHex: VirtualKey.hashHex(Self.secretKey))]
+        let gateway = try await TestGateway.start(config: config, accessLog: { lines.add($0) })
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let body = #"{"model":"gemini-3.5-flash","messages":[{"role":"user","content":"\#(Self.secretPrompt)"}]}"#
+        let response = try await client.request(
+            "POST", "/v1/chat/completions", body: body,
+            headers: [("authorization", "Bearer \(Self.secretKey)"), ("x-request-id", "req-access-1")])
+        #expect(response?.status == 200)
+        let answer = try #require(response?.json?["choices"]?[0]?["message"]?["content"]?.stringValue)
+        let unauthorized = try await client.request("POST", "/v1/chat/completions", body: body, headers: [("authorization", "Bearer wrong")])
+        #expect(unauthorized?.status == 401)
+        let written = await lines.wait(for: 2)
+        let line = try #require(written.first { $0.contains("request_id=req-access-1") })
+        for fact in [
+            "msg=request", "endpoint=chat", "status=200", "team=search", "key=ci-key", "model=gemini-3.5-flash", "route=mock",
+            "cache=", "cost_usd=", "prompt_tokens=", "output_tokens=", "duration_ms=", "ttfb_ms=", "method=POST",
+        ] {
+            #expect(line.contains(fact), "missing \(fact) in \(line)")
+        }
+        for line in written {
+            #expect(!line.contains("hunter2"))
+            #expect(!line.contains("AIzaSy"))
+            #expect(!line.contains(Self.secretKey))
+            #expect(!line.contains("SECRET"))
+            #expect(!line.contains("wrong"))
+            #expect(!line.contains(String(answer.prefix(12))))
+        }
+        #expect(written.contains { $0.contains("status=401") && $0.contains("endpoint=chat") })
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func jsonLinesAreOneObjectEach() async throws {
+        let lines = Lines()
+        let handler = LogFormatHandler(label: "flashgate.access", level: .info, format: .json, write: { lines.add($0) })
+        var summary = RequestRecord.Summary(requestID: "r1", method: "POST", endpoint: "generate")
+        summary.status = 429
+        summary.team = "search"
+        summary.rejectedBy = "budget"
+        summary.attempts = [AttemptRecord(route: "r0", outcome: .status(503), duration: .milliseconds(12))]
+        AccessLog(logger: .init(label: "flashgate.access") { _ in handler }).finished(summary)
+        let parsed = try JSONParser.parse(Array(try #require(lines.all.first).utf8))
+        #expect(parsed["msg"]?.stringValue == "request")
+        #expect(parsed["status"]?.stringValue == "429")
+        #expect(parsed["rejected_by"]?.stringValue == "budget")
+        #expect(parsed["attempts"]?.stringValue == "r0:503:12ms")
+    }
+}
