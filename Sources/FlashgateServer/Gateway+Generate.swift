@@ -242,8 +242,12 @@ extension Gateway {
             switch outcome.answer {
             case .success(let answer): started = answer
             case .failure(let error):
-                // Refused with a status by the last route: nothing was generated.
-                refused = error.kind == .upstreamStatus
+                // Nothing to pay when no attempt could have been billed: none was made (every
+                // breaker open), or each one was refused with an error status.
+                refused = outcome.attempts.allSatisfy { attempt in
+                    if case .status = attempt.outcome { return true }
+                    return false
+                }
                 throw error
             }
             admission.route = started.target.route.name
