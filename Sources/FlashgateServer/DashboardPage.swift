@@ -298,7 +298,7 @@ enum DashboardPage {
           function bars(items, label, hook) {
             const W = 380, row = 22, L = 130;
             const max = Math.max(...items.map((m) => Number(m.cost_usd)), 0) || 1;
-            const svg = el("svg", { viewBox: `0 0 ${W} ${Math.max(row, items.length * row)}`, width: "100%" });
+            const svg = el("svg", { viewBox: `0 0 ${W} ${Math.max(row, items.length * row)}`, width: W, style: "max-width:100%;height:auto" });
             items.forEach((m, i) => {
               const w = Math.max(1, (W - L - 110) * Number(m.cost_usd) / max);
               svg.append(el("g", { [hook]: m[label], "data-requests": m.requests, "data-cost-usd": m.cost_usd },
@@ -323,7 +323,7 @@ enum DashboardPage {
               metric("retry_rate", e.retry_rate, pct(e.retry_rate), `more than one attempt (${e.retried})`)));
             if (outcomes.length) {
               const W = 700, row = 22, L = 130, max = Math.max(...outcomes.map((o) => o.requests));
-              const svg = el("svg", { viewBox: `0 0 ${W} ${outcomes.length * row}`, width: "100%", "data-chart": "outcomes" });
+              const svg = el("svg", { viewBox: `0 0 ${W} ${outcomes.length * row}`, width: W, style: "max-width:100%;height:auto", "data-chart": "outcomes" });
               outcomes.forEach((o, i) => {
                 const w = Math.max(1, (W - L - 80) * o.requests / max);
                 svg.append(el("g", { "data-outcome": o.outcome, "data-requests": o.requests },
