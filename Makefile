@@ -11,6 +11,8 @@ SHELL := /bin/bash
 DEB_PACKAGES := libcurl4-openssl-dev liblmdb-dev zlib1g-dev pkg-config
 # python3-venv only where python3 cannot make a virtualenv with pip by itself (Debian's python3).
 VENV_PACKAGE := $(shell python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || echo python3-venv)
+# The e2e suite's headless browser (the dashboard test renders /dashboard in it).
+E2E_PACKAGES := chromium
 # The benchmark's fake Gemini and load generator.
 BENCH_PACKAGES := $(shell command -v nginx >/dev/null 2>&1 || echo nginx-light) \
                   $(shell command -v wrk >/dev/null 2>&1 || echo wrk)
@@ -33,6 +35,7 @@ run: deps build
 
 ## test: Swift unit tests (swift-testing), then the Python end-to-end suite
 test: deps
+	@.ci/apt-install-missing.sh $(E2E_PACKAGES)
 	swift build --build-tests
 	swift test
 	Tests/e2e/run.sh

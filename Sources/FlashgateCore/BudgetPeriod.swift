@@ -41,6 +41,19 @@ package enum BudgetPeriod: String, Sendable, CaseIterable {
         return interval.end
     }
 
+    /// The first instant of the period containing `date` (local midnight, Monday or the 1st), or
+    /// `nil` for `total`, which has no start.
+    package func start(at date: Date, timeZone: TimeZone) -> Date? {
+        let component: Calendar.Component
+        switch self {
+        case .day: component = .day
+        case .week: component = .weekOfYear
+        case .month: component = .month
+        case .total: return nil
+        }
+        return Self.calendar(timeZone).dateInterval(of: component, for: date)?.start
+    }
+
     /// Whole seconds from `date` until the period rolls over, rounded up (at least 1).
     package func secondsUntilEnd(after date: Date, timeZone: TimeZone) -> Int? {
         guard let end = end(after: date, timeZone: timeZone) else { return nil }

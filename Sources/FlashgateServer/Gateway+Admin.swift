@@ -19,6 +19,8 @@ extension Gateway {
         return .deferred { writer in
             do {
                 await writer.respond(.json(try body()))
+            } catch let error as FlashgateError {
+                await writer.respond(.error(error, dialect: .openAI))
             } catch {
                 await writer.respond(.error(FlashgateError(.internal, "could not read the ledger: \(error)"), dialect: .openAI))
             }
@@ -57,5 +59,30 @@ extension Gateway {
             return .object(item)
         }
         return ["object": "list", "data": .array(items)]
+    }
+
+    /// The dashboard's data over the last `hours` (default 24, at most 31 days): ledger rows of
+    /// the window, every budget with its period bounds, and route health (`DashboardReport`).
+    func dashboardReport(_ request: GatewayRequest) throws -> JSONValue {
+        var hours = DashboardReport.defaultHours
+        if let text = request.queryItem("hours") {
+            guard let value = Int(text), (1...DashboardReport.maxHours).contains(value) else {
+                throw FlashgateError.invalid("hours must be a whole number from 1 to \(DashboardReport.maxHours)")
+            }
+            hours = value
+        }
+        let nowMs = nowMilliseconds()
+        let rows = try accountant.ledger?.requestRows(from: nowMs - Int64(hours) * 3_600_000) ?? []
+        let now = Date(timeIntervalSince1970: Double(nowMs) / 1000)
+        let timeZone = accountant.budgets.timeZone
+        let budgets = accountant.budgets.all(now: now).compactMap { status -> DashboardBudget? in
+            guard let suffix = status.name.split(separator: ":").last, let period = BudgetPeriod(rawValue: String(suffix))
+            else { return nil }
+            return DashboardBudget(status: status, period: period, periodStart: period.start(at: now, timeZone: timeZone))
+        }
+        return DashboardReport.make(
+            rows: rows, budgets: budgets, nowMs: nowMs, hours: hours, prices: prices,
+            upstreamModel: { [routes] model in routes.resolve(model: model)?.primary.upstreamModel ?? model },
+            routeHealth: health.report(routes: config.routes))
     }
 }

@@ -75,6 +75,11 @@ package final class Gateway: Sendable {
             return admin(request) { [self] in budgetReport() }
         case .adminRoutes:
             return admin(request) { [self] in health.report(routes: config.routes) }
+        case .adminDashboard:
+            return admin(request) { [self] in try dashboardReport(request) }
+        case .dashboard:
+            // The page holds no data; it asks /admin/dashboard.json with the admin key.
+            return .immediate(DashboardPage.response)
         case .listModels:
             return listModels()
         case .nativeListModels:

@@ -8,6 +8,8 @@ package enum Endpoint: Sendable, Equatable {
     case adminUsage
     case adminBudgets
     case adminRoutes
+    case adminDashboard
+    case dashboard
     case listModels
     case nativeListModels
     case model(id: String)
@@ -26,6 +28,8 @@ package enum Endpoint: Sendable, Equatable {
         case "/admin/usage": return method == .GET ? .adminUsage : .methodNotAllowed(.openAI, allowed: "GET")
         case "/admin/budgets": return method == .GET ? .adminBudgets : .methodNotAllowed(.openAI, allowed: "GET")
         case "/admin/routes": return method == .GET ? .adminRoutes : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/admin/dashboard.json": return method == .GET ? .adminDashboard : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/dashboard": return method == .GET ? .dashboard : .methodNotAllowed(.openAI, allowed: "GET")
         case "/v1/chat/completions":
             return method == .POST ? .chatCompletions : .methodNotAllowed(.openAI, allowed: "POST")
         case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(.openAI, allowed: "POST")
