@@ -11,15 +11,34 @@ import Synchronization
 package final class Budgets: Sendable {
     package let mode: AccountingConfig.Mode
     package let timeZone: TimeZone
-    private let teams: [String: [BudgetConfig]]
-    private let keys: [String: [BudgetConfig]]
+    /// The configured budgets per team and per key; replaced whole by `update` on a reload.
+    private let configured: Mutex<(teams: [String: [BudgetConfig]], keys: [String: [BudgetConfig]])>
     private let state = Mutex(BudgetState())
+
+    private var teams: [String: [BudgetConfig]] { configured.withLock { $0.teams } }
+    private var keys: [String: [BudgetConfig]] { configured.withLock { $0.keys } }
 
     package init(teams: [TeamConfig], keys: [KeyConfig], mode: AccountingConfig.Mode, timeZone: TimeZone) {
         self.mode = mode
         self.timeZone = timeZone
-        self.teams = Dictionary(teams.map { ($0.id, $0.budgets) }, uniquingKeysWith: { a, _ in a })
-        self.keys = Dictionary(keys.map { ($0.name, $0.budgets) }, uniquingKeysWith: { a, _ in a })
+        configured = Mutex(Self.index(teams: teams, keys: keys))
+    }
+
+    private static func index(teams: [TeamConfig], keys: [KeyConfig])
+        -> (teams: [String: [BudgetConfig]], keys: [String: [BudgetConfig]])
+    {
+        (
+            Dictionary(teams.map { ($0.id, $0.budgets) }, uniquingKeysWith: { a, _ in a }),
+            Dictionary(keys.map { ($0.name, $0.budgets) }, uniquingKeysWith: { a, _ in a })
+        )
+    }
+
+    /// Applies a reloaded config's budgets. Settled totals and open reservations are kept as they
+    /// are: a reservation made before the change settles exactly once against the lines it
+    /// reserved on, and a budget that keeps its owner and period keeps its spend.
+    package func update(teams: [TeamConfig], keys: [KeyConfig]) {
+        let index = Self.index(teams: teams, keys: keys)
+        configured.withLock { $0 = index }
     }
 
     package convenience init(config: FlashgateConfig) {

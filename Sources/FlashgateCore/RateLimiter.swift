@@ -38,18 +38,52 @@ package final class RateLimiter<Instant: InstantProtocol>: Sendable where Instan
     package static var concurrencyRetry: Duration { .seconds(1) }
 
     private let origin: Instant
-    private let teams: [String: TeamConfig]
-    private let keys: [String: KeyConfig]
+    /// The configured limits; replaced whole by `update` on a config reload.
+    private let configured: Mutex<(teams: [String: TeamConfig], keys: [String: KeyConfig])>
     private let state = Mutex(RateLimiterState())
 
     package init(teams: [TeamConfig], keys: [KeyConfig], origin: Instant) {
         self.origin = origin
-        self.teams = Dictionary(teams.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        self.keys = Dictionary(keys.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        configured = Mutex(Self.index(teams: teams, keys: keys))
+    }
+
+    private static func index(teams: [TeamConfig], keys: [KeyConfig]) -> (teams: [String: TeamConfig], keys: [String: KeyConfig]) {
+        (
+            Dictionary(teams.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+            Dictionary(keys.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        )
+    }
+
+    /// Applies a reloaded config's teams and keys. Buckets of limits that still exist keep their
+    /// level (capped at a lowered capacity); buckets of removed limits are dropped. Open tickets
+    /// stay valid and release as usual, so concurrency counts stay exact across the change.
+    package func update(teams: [TeamConfig], keys: [KeyConfig]) {
+        let index = Self.index(teams: teams, keys: keys)
+        var capacities: [String: Int] = [:]
+        func add(_ scope: String, _ limits: RateLimits) {
+            if let rpm = limits.requestsPerMinute { capacities["\(scope):rpm"] = rpm }
+            if let tpm = limits.tokensPerMinute { capacities["\(scope):tpm"] = tpm }
+        }
+        for key in index.keys.values { add("key:\(key.name)", key.limits) }
+        for team in index.teams.values {
+            add("team:\(team.id)", team.limits)
+            for (model, limits) in team.modelLimits { add("team:\(team.id):model:\(model)", limits) }
+        }
+        state.withLock { state in
+            for (name, bucket) in state.buckets {
+                if let capacity = capacities[name] {
+                    if Int64(capacity) != bucket.capacity { state.buckets[name] = bucket.resized(capacity: capacity) }
+                } else {
+                    state.buckets[name] = nil
+                }
+            }
+        }
+        configured.withLock { $0 = index }
     }
 
     /// The limits that apply to `caller` on `model`, most specific first.
     func limits(caller: Caller, model: String) -> [(scope: String, limits: RateLimits)] {
+        let (teams, keys) = configured.withLock { $0 }
         var result: [(String, RateLimits)] = []
         if !caller.key.isEmpty, let key = keys[caller.key], !key.limits.isEmpty { result.append(("key:\(key.name)", key.limits)) }
         if let team = teams[caller.team] {

@@ -6,10 +6,15 @@ import Synchronization
 /// section per call, so concurrent requests see one consistent history per route; nothing slow
 /// (I/O, sleeping, logging) runs under the lock.
 package final class RouteBreakers<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
-    package let config: CircuitBreakerConfig
+    /// The config of breakers created from now on; `update` changes it on a reload, and breakers
+    /// that already exist keep the config they were created with (and their history).
+    package var config: CircuitBreakerConfig { configured.withLock { $0 } }
+    private let configured: Mutex<CircuitBreakerConfig>
     private let breakers = Mutex<[String: CircuitBreaker<Instant>]>([:])
 
-    package init(config: CircuitBreakerConfig) { self.config = config }
+    package init(config: CircuitBreakerConfig) { configured = Mutex(config) }
+
+    package func update(config: CircuitBreakerConfig) { configured.withLock { $0 = config } }
 
     /// Whether a call may go to `route` now (counts a half-open probe).
     package func allow(_ route: String, now: Instant) -> Bool {

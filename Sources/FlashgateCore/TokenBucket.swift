@@ -57,6 +57,17 @@ package struct TokenBucket: Sendable, Equatable {
     /// Returns `n` tokens (negative: takes more), never above capacity.
     package mutating func give(back n: Int) { level = min(capacity * unit, level + Int64(n) * unit) }
 
+    /// The same bucket with a new capacity (and refill rate, for a per-capacity bucket), for a
+    /// changed limit: its level carries over, capped at the new capacity, so a reload never
+    /// hands out tokens the old limit had already spent.
+    package func resized(capacity newCapacity: Int) -> TokenBucket {
+        var bucket = TokenBucket(
+            capacity: newCapacity, refillAmount: refillAmount == capacity ? newCapacity : Int(refillAmount), per: interval)
+        bucket.level = min(level, bucket.capacity * bucket.unit)
+        bucket.updatedNanos = updatedNanos
+        return bucket
+    }
+
     /// Refill, then take `n` if they fit: `nil` when taken, else how long until they would fit.
     package mutating func take(_ n: Int, nowNanos: Int64) -> Duration? {
         refill(nowNanos: nowNanos)

@@ -8,10 +8,16 @@ import Logging
 /// key name, model id, route): never prompts, answers, or any key or token.
 package struct AccessLog: TelemetrySink {
     package let logger: Logger
+    /// `log.access` as it stands now (a reload may switch it); nil is always on.
+    let enabled: OnOffSwitch?
 
-    package init(logger: Logger) { self.logger = logger }
+    package init(logger: Logger, enabled: OnOffSwitch? = nil) {
+        self.logger = logger
+        self.enabled = enabled
+    }
 
     package func finished(_ s: RequestRecord.Summary) {
+        if let enabled, !enabled.isOn { return }
         logger.info("request", metadata: Self.metadata(s))
     }
 

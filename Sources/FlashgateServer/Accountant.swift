@@ -33,6 +33,30 @@ package final class Accountant: Sendable {
         self.nowMilliseconds = nowMilliseconds
     }
 
+    /// The accountant for a reloaded config: identity, prices and the open/closed choice come from
+    /// `config`; the rate limiter, the budgets and the ledger are this one's, updated in place, so
+    /// token buckets, settled totals and open reservations carry over. Admissions made by this
+    /// accountant still settle through it, against the same limiter and budgets, exactly once.
+    /// The new one is never `start`ed: recovery runs once per process.
+    /// `accounting.mode` and `accounting.time_zone` need a restart (see `Reload`).
+    func reloaded(config: FlashgateConfig) -> Accountant {
+        limiter.update(teams: config.teams, keys: config.keys)
+        budgets.update(teams: config.teams, keys: config.keys)
+        return Accountant(config: config, previous: self)
+    }
+
+    private init(config: FlashgateConfig, previous: Accountant) {
+        self.config = config
+        identity = Identity(config: config)
+        open = config.teams.isEmpty && config.keys.isEmpty
+        limiter = previous.limiter
+        budgets = previous.budgets
+        ledger = previous.ledger
+        prices = config.prices
+        logger = previous.logger
+        nowMilliseconds = previous.nowMilliseconds
+    }
+
     /// Recovers reservations a crash left open and loads the settled totals into the budgets.
     package func start() throws {
         guard let ledger else { return }

@@ -108,8 +108,10 @@ final class Flight: Sendable {
 }
 
 /// The flights in progress, by cache key.
-final class FlightTable: Sendable {
+package final class FlightTable: Sendable {
     private let flights = NIOLockedValueBox<[CacheKey: Flight]>([:])
+
+    package init() {}
 
     /// The flight for `key`, and whether the caller leads it (and must start the upstream call).
     func join(_ key: CacheKey) -> (flight: Flight, leader: Bool) {

@@ -16,7 +16,7 @@ package final class Gateway: Sendable {
     let signatures: any SignatureStore
     /// The response cache; nil when it is off or could not be opened.
     let cache: ResponseCacheStore?
-    let flights = FlightTable()
+    let flights: FlightTable
     let prices: PriceTable
     let accountant: Accountant
     let logger: Logger
@@ -39,9 +39,10 @@ package final class Gateway: Sendable {
         now: @escaping @Sendable () -> Int, nowMilliseconds: @escaping @Sendable () -> Int64,
         media: any MediaFetcher = RefusingMediaFetcher(), clock: any RetryClock = SystemRetryClock(),
         random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
-        telemetry: (any TelemetrySink)? = nil
+        telemetry: (any TelemetrySink)? = nil, flights: FlightTable = FlightTable(), health: RouteHealth? = nil
     ) {
         self.telemetry = telemetry
+        self.flights = flights
         self.config = config
         self.routes = routes
         self.readiness = readiness
@@ -53,7 +54,7 @@ package final class Gateway: Sendable {
         self.now = now
         self.nowMilliseconds = nowMilliseconds
         self.media = media
-        let health = RouteHealth(breaker: config.breaker, clock: clock, wallMs: nowMilliseconds)
+        let health = health ?? RouteHealth(breaker: config.breaker, clock: clock, wallMs: nowMilliseconds)
         self.health = health
         self.upstreamCaller = UpstreamCaller(
             routes: routes, health: health, policy: config.retry, logger: logger, random: random,

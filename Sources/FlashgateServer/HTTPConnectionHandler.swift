@@ -22,7 +22,8 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         case responding
     }
 
-    private let gateway: Gateway
+    /// The current gateway; each request is handled to its end by the one current when it arrived.
+    private let gateways: GatewayHolder
     private let limits: LimitsConfig
     private let connections: ConnectionRegistry
     private var state: State = .idle
@@ -33,8 +34,8 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     /// Bytes of the current request seen before its head was parsed (set by `ByteActivityHandler`).
     var awaitingHead: Bool { if case .idle = state { return true } else { return false } }
 
-    init(gateway: Gateway, limits: LimitsConfig, connections: ConnectionRegistry) {
-        self.gateway = gateway
+    init(gateways: GatewayHolder, limits: LimitsConfig, connections: ConnectionRegistry) {
+        self.gateways = gateways
         self.limits = limits
         self.connections = connections
     }
@@ -129,6 +130,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         var request = GatewayRequest(
             method: head.method, uri: head.uri, headers: head.headers, body: body, requestID: requestID)
         request.peer = peer
+        let gateway = gateways.current
         let record = gateway.telemetry.map {
             RequestRecord(requestID: requestID, method: head.method.rawValue, endpoint: "other", sink: $0)
         }

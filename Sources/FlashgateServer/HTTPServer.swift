@@ -30,7 +30,7 @@ package final class HTTPServer: Sendable {
     }
 
     package static func start(
-        listen: ListenConfig, limits: LimitsConfig, gateway: Gateway, logger: Logger,
+        listen: ListenConfig, limits: LimitsConfig, gateways: GatewayHolder, logger: Logger,
         threads: Int = System.coreCount
     ) async throws -> HTTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
@@ -44,7 +44,7 @@ package final class HTTPServer: Sendable {
                     if channel.localAddress?.protocol != .unix {
                         try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
                     }
-                    let connection = HTTPConnectionHandler(gateway: gateway, limits: limits, connections: connections)
+                    let connection = HTTPConnectionHandler(gateways: gateways, limits: limits, connections: connections)
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(ByteActivityHandler(connection: connection))
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)

@@ -6,13 +6,15 @@ import Logging
 
 extension Runtime {
     /// The production wiring: libcurl for HTTP routes, LMDB for the store.
-    package convenience init(config: FlashgateConfig, logger: Logger) {
+    package convenience init(
+        config: FlashgateConfig, logger: Logger, reload: (@Sendable () throws -> FlashgateConfig)? = nil
+    ) {
         CurlTransport.ignoreSIGPIPE()
         let curl = CurlTransport()
         self.init(
             config: config, logger: logger, http: curl,
             openStores: { config in try Runtime.openStores(config, logger: logger) },
-            closeTransport: { curl.shutdown() })
+            closeTransport: { curl.shutdown() }, reload: reload)
     }
 }
 

@@ -6,7 +6,7 @@ import Logging
 
 /// Wires the real adapters for one configuration and runs them: store, transports, gateway,
 /// listeners. `start` returns a running instance (tests use it in-process); `run` also waits
-/// for SIGTERM or SIGINT and shuts down gracefully.
+/// for SIGTERM or SIGINT and shuts down gracefully, and reloads the config on SIGHUP.
 package final class Runtime: Sendable {
     package let config: FlashgateConfig
     let logger: Logger
@@ -19,6 +19,11 @@ package final class Runtime: Sendable {
     let random: any RandomNumberGenerator & Sendable
     /// The access log (`log.access`), one line per request.
     let accessLogger: Logger
+    /// `log.access`, switchable by a reload.
+    let accessLogSwitch: OnOffSwitch
+    /// Loads the config again from the source it came from (file, flags, environment), for a
+    /// reload; nil when there is nothing to reload from.
+    let reloadConfig: (@Sendable () throws -> FlashgateConfig)?
 
     package init(
         config: FlashgateConfig, logger: Logger, http: any UpstreamTransport,
@@ -26,8 +31,11 @@ package final class Runtime: Sendable {
         closeTransport: @escaping @Sendable () -> Void = {},
         nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
         clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
-        accessLogger: Logger = Logger(label: "flashgate.access")
+        accessLogger: Logger = Logger(label: "flashgate.access"),
+        reload: (@Sendable () throws -> FlashgateConfig)? = nil
     ) {
+        self.reloadConfig = reload
+        self.accessLogSwitch = OnOffSwitch(config.log.access)
         self.accessLogger = accessLogger
         self.clock = clock
         self.random = random
@@ -42,7 +50,9 @@ package final class Runtime: Sendable {
     /// A started Flashgate.
     package struct Running: Sendable {
         package let server: HTTPServer
-        package let gateway: Gateway
+        /// The gateway new requests go to; a reload replaces it.
+        let gateways: GatewayHolder
+        package var gateway: Gateway { gateways.current }
         let stores: RuntimeStores
         let runtime: Runtime
 
@@ -87,22 +97,23 @@ package final class Runtime: Sendable {
             now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
             telemetry: telemetrySinks())
+        let gateways = GatewayHolder(gateway)
         let server: HTTPServer
         do {
-            server = try await HTTPServer.start(listen: config.listen, limits: config.limits, gateway: gateway, logger: logger)
+            server = try await HTTPServer.start(listen: config.listen, limits: config.limits, gateways: gateways, logger: logger)
         } catch {
             stores.close()
             throw error
         }
         readiness.set(true)
         logStartup(server)
-        return Running(server: server, gateway: gateway, stores: stores, runtime: self)
+        return Running(server: server, gateways: gateways, stores: stores, runtime: self)
     }
 
     /// Where finished requests are reported.
     private func telemetrySinks() -> (any TelemetrySink)? {
         var sinks: [any TelemetrySink] = []
-        if config.log.access { sinks.append(AccessLog(logger: accessLogger)) }
+        sinks.append(AccessLog(logger: accessLogger, enabled: accessLogSwitch))
         return sinks.isEmpty ? nil : TelemetrySinks(sinks)
     }
 
@@ -124,12 +135,20 @@ package final class Runtime: Sendable {
         return sources
     }
 
-    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP reloads the config
+    /// (`Running.reload`); a refused reload is logged and serving goes on unchanged.
     package func run() async throws {
-        let signals = SignalWaiter([SIGTERM, SIGINT])
+        let signals = SignalWaiter([SIGTERM, SIGINT, SIGHUP])
         let running = try await start()
-        let signal = await signals.wait()
-        logger.info("signal received", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        for await signal in signals.stream {
+            if signal == SIGHUP {
+                logger.info("signal received", metadata: ["signal": "SIGHUP"])
+                _ = try? running.reload()
+                continue
+            }
+            logger.info("signal received", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : "SIGINT")"])
+            break
+        }
         await running.stop()
     }
 
@@ -181,7 +200,8 @@ package struct RuntimeStores: Sendable {
 final class SignalWaiter: @unchecked Sendable {
     /// Kept only so the sources stay alive; never touched after `init`.
     private let sources: [any DispatchSourceSignal]
-    private let stream: AsyncStream<Int32>
+    /// Every signal received, in order.
+    let stream: AsyncStream<Int32>
 
     init(_ signals: [Int32]) {
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
@@ -193,10 +213,5 @@ final class SignalWaiter: @unchecked Sendable {
             source.resume()
             return source
         }
-    }
-
-    func wait() async -> Int32 {
-        for await signal in stream { return signal }
-        return SIGTERM
     }
 }

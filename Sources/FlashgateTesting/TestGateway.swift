@@ -13,15 +13,20 @@ package struct TestGateway: Sendable {
         signatures: any SignatureStore = MemorySignatureStore(), storeDirectory: String? = nil,
         nowMilliseconds: @escaping @Sendable () -> Int64 = { 1_800_000_000_000 },
         clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SeededRandom(seed: 1),
-        accessLog: (@Sendable (String) -> Void)? = nil
+        accessLog: (@Sendable (String) -> Void)? = nil,
+        reload: (@Sendable () throws -> FlashgateConfig)? = nil, log: (@Sendable (String) -> Void)? = nil
     ) async throws -> TestGateway {
         var config = config
         if config.listen.host != nil { config.listen.port = 0 }
-        let logger = {
-            var logger = Logger(label: "flashgate-test")
-            logger.logLevel = .critical
-            return logger
-        }()
+        // The server log, at info into `log` when a test reads it.
+        let logger: Logger
+        if let log {
+            logger = Logger(label: "flashgate-test") { LogFormatHandler(label: $0, level: .info, format: .logfmt, write: log) }
+        } else {
+            var quiet = Logger(label: "flashgate-test")
+            quiet.logLevel = .critical
+            logger = quiet
+        }
         // With a store directory, the real LMDB stores (cache and signatures) are used.
         let openStores: @Sendable (FlashgateConfig) throws -> RuntimeStores
         if let storeDirectory {
@@ -30,12 +35,21 @@ package struct TestGateway: Sendable {
         } else {
             openStores = { _ in RuntimeStores(signatures: signatures) }
         }
+        // A reloaded config gets the same test overrides as the first.
+        let reloadConfig = reload.map { load in
+            { @Sendable () throws -> FlashgateConfig in
+                var config = try load()
+                if config.listen.host != nil { config.listen.port = 0 }
+                if let storeDirectory { config.store.path = storeDirectory }
+                return config
+            }
+        }
         let runtime = Runtime(
             config: config, logger: logger, http: http, openStores: openStores, nowMilliseconds: nowMilliseconds,
             clock: clock, random: random,
             accessLogger: Logger(label: "flashgate.access") { label in
                 LogFormatHandler(label: label, level: accessLog == nil ? .critical : .info, format: .logfmt, write: accessLog ?? { _ in })
-            })
+            }, reload: reloadConfig)
         return TestGateway(running: try await runtime.start())
     }
 

@@ -4,11 +4,20 @@ import FlashgateServer
 import Foundation
 import Logging
 
-/// `flashgate serve`: load the config, open the store, listen, and run until SIGTERM or SIGINT.
+/// `flashgate serve`: load the config, open the store, listen, and run until SIGTERM or SIGINT;
+/// SIGHUP reloads the config from the same file, flags and environment.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the OpenAI and native Gemini APIs (the default command).",
-        discussion: "Flags override the config file; with no file the embedded defaults apply.")
+        discussion: """
+            Flags override the config file; with no file the embedded defaults apply.
+
+            SIGHUP reloads the configuration: the same file is read again with the same flags and environment, \
+            validated, and applied to new requests (requests in flight finish on the old one). A file that does \
+            not load is refused with a logged reason and the running configuration stays. Listen addresses, \
+            limits, the store, the cache size and on/off, the log level and format, and the accounting mode and \
+            time zone need a restart. SIGTERM or SIGINT stop gracefully.
+            """)
 
     @Option(name: .long, help: "YAML config file (see deploy/flashgate.example.yaml).")
     var config: String?
@@ -36,11 +45,17 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        var settings: FlashgateConfig
-        do {
-            settings = try config.map { try ConfigFile.load(path: $0, environment: environment) }
+        // Start and every reload read the config the same way: the file, then the flags.
+        let load: @Sendable () throws -> FlashgateConfig = { [self] in
+            var settings =
+                try config.map { try ConfigFile.load(path: $0, environment: environment) }
                 ?? FlashgateConfig.embeddedDefaults(environment: environment)
             try applyFlags(to: &settings, environment: environment)
+            return settings
+        }
+        let settings: FlashgateConfig
+        do {
+            settings = try load()
         } catch {
             FileHandle.standardError.write(Data("flashgate: invalid configuration: \(error)\n".utf8))
             throw ExitCode(2)
@@ -48,7 +63,7 @@ struct Serve: AsyncParsableCommand {
         let level = Logger.Level(rawValue: settings.log.level) ?? .info
         let format = settings.log.format
         LoggingSystem.bootstrap { LogFormatHandler(label: $0, level: level, format: format) }
-        let runtime = Runtime(config: settings, logger: Logger(label: "flashgate"))
+        let runtime = Runtime(config: settings, logger: Logger(label: "flashgate"), reload: load)
         do {
             try await runtime.run()
         } catch {
