@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "flashgate",
             dependencies: [
-                "FlashgateServer", "FlashgateStorage",
+                "FlashgateServer", "FlashgateStorage", "FlashgateUpstream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

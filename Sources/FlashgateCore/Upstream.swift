@@ -23,16 +23,21 @@ package struct UpstreamRequest: Sendable {
     package var headers: [(name: String, value: String)]
     package var body: [UInt8]
     package var timeouts: UpstreamTimeouts
+    /// When set, the request goes over this Unix domain socket instead of TCP; `url` still gives
+    /// the scheme, the `Host` header and the path (e.g. `http://localhost/metrics`). Only plain
+    /// `http://` makes sense here. nil (the default) connects to the URL's host as usual.
+    package var unixSocketPath: String?
 
     package init(
         method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
-        timeouts: UpstreamTimeouts = .standard
+        timeouts: UpstreamTimeouts = .standard, unixSocketPath: String? = nil
     ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeouts = timeouts
+        self.unixSocketPath = unixSocketPath
     }
 }
 

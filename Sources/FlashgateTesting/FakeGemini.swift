@@ -22,10 +22,20 @@ package final class FakeGemini: Sendable {
 
     /// Binds an ephemeral port on `host` and starts serving.
     package static func start(host: String = "127.0.0.1") async throws -> FakeGemini {
+        try await start { try await $0.bind(host: host, port: 0).get() }
+    }
+
+    /// Listens on a Unix domain socket at `unixSocketPath` (which must not exist yet) instead of
+    /// TCP; `port` is then 0 and `baseURL` only names the scheme and path for clients.
+    package static func start(unixSocketPath: String) async throws -> FakeGemini {
+        try await start { try await $0.bind(unixDomainSocketPath: unixSocketPath).get() }
+    }
+
+    private static func start(bind: (ServerBootstrap) async throws -> any Channel) async throws -> FakeGemini {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let ledger = FakeGeminiLedger()
         do {
-            let channel = try await ServerBootstrap(group: group)
+            let bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     ledger.connectionOpened()
@@ -35,12 +45,12 @@ package final class FakeGemini: Sendable {
                         try channel.pipeline.syncOperations.addHandler(FakeGeminiHandler(ledger: ledger))
                     }
                 }
-                .bind(host: host, port: 0).get()
-            guard let port = channel.localAddress?.port else {
+            let channel = try await bind(bootstrap)
+            guard let address = channel.localAddress else {
                 try? await channel.close()
                 throw ChannelError.unknownLocalAddress
             }
-            return FakeGemini(group: group, channel: channel, ledger: ledger, port: port)
+            return FakeGemini(group: group, channel: channel, ledger: ledger, port: address.port ?? 0)
         } catch {
             try? await group.shutdownGracefully()
             throw error

@@ -33,6 +33,13 @@ extension CurlTransfer {
             throw FlashgateError(.internal, "libcurl rejected the URL for upstream \(host)")
         }
         _ = ccurl_setopt_str(h, CURLOPT_PROTOCOLS_STR, "http,https")
+        // A Unix socket replaces the TCP connection only; libcurl keys its connection cache on
+        // the path too, so such connections are never reused for TCP requests or vice versa.
+        if let path = request.unixSocketPath {
+            guard ccurl_setopt_str(h, CURLOPT_UNIX_SOCKET_PATH, path) == CURLE_OK else {
+                throw FlashgateError(.internal, "libcurl rejected the Unix socket path for upstream \(host)")
+            }
+        }
         _ = ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         // HTTP/2 over TLS when the server offers it, HTTP/1.1 keep-alive otherwise.
         _ = ccurl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)

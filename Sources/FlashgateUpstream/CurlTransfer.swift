@@ -34,7 +34,8 @@ final class CurlTransfer: @unchecked Sendable {
         limits: CurlTransport.Configuration, stats: CurlTransportStats
     ) {
         self.request = request
-        self.host = CurlErrorMapping.host(of: request.url)
+        // Errors over a Unix socket name the socket: the URL's host is only the Host header then.
+        self.host = request.unixSocketPath.map { "unix:\($0)" } ?? CurlErrorMapping.host(of: request.url)
         self.continuation = continuation
         self.limits = limits
         self.stats = stats

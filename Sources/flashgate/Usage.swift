@@ -8,7 +8,12 @@ import Logging
 /// `flashgate usage`: the ledger's usage by team, key, model and UTC day, as a table or JSON.
 struct Usage: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print usage from the ledger by team, key, model and UTC day.")
+        abstract: "Print usage from the ledger by team, key, model and UTC day.",
+        discussion: """
+            One row per UTC day, team, key and model with requests, prompt, cached, output and thoughts \
+            tokens, cache hits and cost in dollars, then a total row of requests and cost. Filters combine; \
+            --days 1 is today so far. --json prints the same rows (without the total) as a JSON array.
+            """)
 
     @Option(name: .long, help: "Store directory (default: the config's store.path, else ./.flashgate).")
     var store: String?
@@ -21,6 +26,10 @@ struct Usage: ParsableCommand {
     @Option(name: .long, help: "Only this model.") var model: String?
     @Option(name: .long, help: "Only the last N UTC days, today included.") var days: Int?
     @Flag(name: .long, help: "Print JSON instead of a table.") var json = false
+
+    func validate() throws {
+        if let days, days < 1 { throw ValidationError("--days: expected 1 or more, got \(days)") }
+    }
 
     func run() throws {
         var settings = StoreConfig()
