@@ -85,7 +85,8 @@ extension Endpoint {
     var label: String {
         switch self {
         case .health, .ready: "health"
-        case .adminUsage, .adminBudgets, .adminRoutes: "admin"
+        case .adminUsage, .adminBudgets, .adminRoutes, .adminDashboard: "admin"
+        case .dashboard: "dashboard"
         case .listModels, .nativeListModels, .model: "models"
         case .chatCompletions: "chat"
         case .embeddings: "embeddings"
