@@ -86,6 +86,7 @@ extension Endpoint {
         switch self {
         case .health, .ready: "health"
         case .adminUsage, .adminBudgets, .adminRoutes: "admin"
+        case .metrics: "metrics"
         case .listModels, .nativeListModels, .model: "models"
         case .chatCompletions: "chat"
         case .embeddings: "embeddings"

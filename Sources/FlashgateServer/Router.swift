@@ -8,6 +8,7 @@ package enum Endpoint: Sendable, Equatable {
     case adminUsage
     case adminBudgets
     case adminRoutes
+    case metrics
     case listModels
     case nativeListModels
     case model(id: String)
@@ -26,6 +27,7 @@ package enum Endpoint: Sendable, Equatable {
         case "/admin/usage": return method == .GET ? .adminUsage : .methodNotAllowed(.openAI, allowed: "GET")
         case "/admin/budgets": return method == .GET ? .adminBudgets : .methodNotAllowed(.openAI, allowed: "GET")
         case "/admin/routes": return method == .GET ? .adminRoutes : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/metrics": return method == .GET || method == .HEAD ? .metrics : .methodNotAllowed(.openAI, allowed: "GET")
         case "/v1/chat/completions":
             return method == .POST ? .chatCompletions : .methodNotAllowed(.openAI, allowed: "POST")
         case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(.openAI, allowed: "POST")
