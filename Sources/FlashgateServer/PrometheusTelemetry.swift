@@ -141,7 +141,8 @@ package final class PrometheusTelemetry: TelemetrySink {
         // answer already counted, so it adds none (its saving is in `cache_saved_usd`).
         let upstreamTokens = s.cache != "hit" && s.cache != "joined"
         for (kind, count) in [
-            ("prompt", s.promptTokens), ("output", max(0, s.outputTokens - s.thoughtsTokens)), ("thoughts", s.thoughtsTokens),
+            ("prompt", s.promptTokens), ("output", max(0, s.outputTokens - s.thoughtsTokens)),
+            ("thoughts", s.thoughtsTokens),
             ("cached", s.cachedTokens),
         ] where upstreamTokens && count > 0 {
             registry.makeCounter(
@@ -250,21 +251,63 @@ package final class PrometheusTelemetry: TelemetrySink {
             MetricNameDescriptor(namespace: "flashgate", metricName: metric, unitName: unit, helpText: help)
         }
 
-        static var requests: MetricNameDescriptor { make("requests", "total", "Finished requests by endpoint, model, team, route, HTTP status and cache outcome.") }
-        static var duration: MetricNameDescriptor { make("request_duration", "seconds", "Time from the request's arrival to the end of its response.") }
-        static var ttfb: MetricNameDescriptor { make("time_to_first_byte", "seconds", "Time from the request's arrival to the response head.") }
-        static var upstream: MetricNameDescriptor { make("upstream_duration", "seconds", "Time from the first upstream attempt to the start of the answer, by answering route.") }
-        static var overhead: MetricNameDescriptor { make("overhead", "seconds", "Time to first byte minus upstream time: Flashgate's own share.") }
-        static var tokens: MetricNameDescriptor { make("tokens", "total", "Tokens the upstream processed, by kind: prompt, output (without thoughts), thoughts, cached (part of prompt); cache hits add none.") }
-        static var cost: MetricNameDescriptor { make("cost_usd", "total", "Dollars charged for requests.") }
-        static var saved: MetricNameDescriptor { make("cache_saved_usd", "total", "Dollars the response cache saved (what cache hits would have cost).") }
-        static var rejections: MetricNameDescriptor { make("rate_limit_rejections", "total", "Requests refused at admission by a rate limit or a budget.") }
-        static var attempts: MetricNameDescriptor { make("upstream_attempts", "total", "Upstream attempts by route and outcome (ok, an HTTP status, unreachable, timeout, invalid, cancelled).") }
-        static var retries: MetricNameDescriptor { make("upstream_retries", "total", "Upstream attempts after a request's first, by the route they went to.") }
-        static var breaker: MetricNameDescriptor { make("breaker", "state", "Circuit breaker state per route: 0 closed, 1 half-open, 2 open.") }
-        static var budget: MetricNameDescriptor { make("budget_remaining", "usd", "Dollars left in each configured budget's current period.") }
-        static var cacheEntries: MetricNameDescriptor { make("cache", "entries", "Entries in the response cache.") }
-        static var cacheBytes: MetricNameDescriptor { make("cache", "bytes", "Bytes stored in the response cache.") }
-        static var inFlight: MetricNameDescriptor { make("requests", "in_flight", "Requests in progress, not counting the scrape itself.") }
+        static var requests: MetricNameDescriptor {
+            make(
+                "requests", "total", "Finished requests by endpoint, model, team, route, HTTP status and cache outcome."
+            )
+        }
+        static var duration: MetricNameDescriptor {
+            make("request_duration", "seconds", "Time from the request's arrival to the end of its response.")
+        }
+        static var ttfb: MetricNameDescriptor {
+            make("time_to_first_byte", "seconds", "Time from the request's arrival to the response head.")
+        }
+        static var upstream: MetricNameDescriptor {
+            make(
+                "upstream_duration", "seconds",
+                "Time from the first upstream attempt to the start of the answer, by answering route.")
+        }
+        static var overhead: MetricNameDescriptor {
+            make("overhead", "seconds", "Time to first byte minus upstream time: Flashgate's own share.")
+        }
+        static var tokens: MetricNameDescriptor {
+            make(
+                "tokens", "total",
+                "Tokens the upstream processed, by kind: prompt, output (without thoughts), thoughts, cached (part of prompt); cache hits add none."
+            )
+        }
+        static var cost: MetricNameDescriptor {
+            make("cost_usd", "total", "Dollars charged for requests.")
+        }
+        static var saved: MetricNameDescriptor {
+            make("cache_saved_usd", "total", "Dollars the response cache saved (what cache hits would have cost).")
+        }
+        static var rejections: MetricNameDescriptor {
+            make("rate_limit_rejections", "total", "Requests refused at admission by a rate limit or a budget.")
+        }
+        static var attempts: MetricNameDescriptor {
+            make(
+                "upstream_attempts", "total",
+                "Upstream attempts by route and outcome (ok, an HTTP status, unreachable, timeout, invalid, cancelled)."
+            )
+        }
+        static var retries: MetricNameDescriptor {
+            make("upstream_retries", "total", "Upstream attempts after a request's first, by the route they went to.")
+        }
+        static var breaker: MetricNameDescriptor {
+            make("breaker", "state", "Circuit breaker state per route: 0 closed, 1 half-open, 2 open.")
+        }
+        static var budget: MetricNameDescriptor {
+            make("budget_remaining", "usd", "Dollars left in each configured budget's current period.")
+        }
+        static var cacheEntries: MetricNameDescriptor {
+            make("cache", "entries", "Entries in the response cache.")
+        }
+        static var cacheBytes: MetricNameDescriptor {
+            make("cache", "bytes", "Bytes stored in the response cache.")
+        }
+        static var inFlight: MetricNameDescriptor {
+            make("requests", "in_flight", "Requests in progress, not counting the scrape itself.")
+        }
     }
 }

@@ -12,7 +12,8 @@ import Testing
 @Suite struct MetricsTests {
     static let key = "fg-metrics-key-0123456789"
     static let auth = [("authorization", "Bearer \(key)")]
-    static let answer = #"{"candidates":[{"content":{"role":"model","parts":[{"text":"fine"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1,"thoughtsTokenCount":2,"totalTokenCount":6}}"#
+    static let answer =
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"fine"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1,"thoughtsTokenCount":2,"totalTokenCount":6}}"#
 
     static func chat(_ text: String, maxTokens: Int = 16) -> String {
         #"{"model":"flash","max_tokens":\#(maxTokens),"messages":[{"role":"user","content":"\#(text)"}]}"#
@@ -29,7 +30,9 @@ import Testing
         static func start(configure: (inout FlashgateConfig) -> Void = { _ in }) async throws -> Harness {
             let fakes = [try await FakeGemini.start(), try await FakeGemini.start()]
             let routes = fakes.enumerated().map { index, fake in
-                RouteConfig(name: "r\(index)", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k\(index)"), passthrough: false)
+                RouteConfig(
+                    name: "r\(index)", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k\(index)"),
+                    passthrough: false)
             }
             var config = FlashgateConfig(
                 routes: routes,
@@ -49,7 +52,8 @@ import Testing
             config.keys = [key]
             config.cache.ttl = .seconds(60)
             config.retry = RetryPolicy(maxAttempts: 3, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
-            config.breaker = CircuitBreakerConfig(consecutiveFailures: 1, window: 20, failureRatePercent: 100, coolDown: .seconds(30))
+            config.breaker = CircuitBreakerConfig(
+                consecutiveFailures: 1, window: 20, failureRatePercent: 100, coolDown: .seconds(30))
             configure(&config)
             let directory = try TempDirectory()
             let curl = CurlTransport()
@@ -82,7 +86,8 @@ import Testing
         let h = try await Harness.start()
         // 1. A miss, answered by r0.
         h.fakes[0].enqueue(.json(Self.answer))
-        let miss = try #require(try await h.client.request("POST", "/v1/chat/completions", body: Self.chat("hello"), headers: Self.auth))
+        let miss = try #require(
+            try await h.client.request("POST", "/v1/chat/completions", body: Self.chat("hello"), headers: Self.auth))
         #expect(miss.status == 200)
         #expect(miss.header("x-flashgate-cache") == "miss")
         let missCost = try #require(miss.header("x-flashgate-cost-usd").flatMap(Double.init))
@@ -90,7 +95,8 @@ import Testing
         h.gateway.running.gateway.cache?.flush()
 
         // 2. The same prompt again: a hit, free, saving what the miss cost.
-        let hit = try #require(try await h.client.request("POST", "/v1/chat/completions", body: Self.chat("hello"), headers: Self.auth))
+        let hit = try #require(
+            try await h.client.request("POST", "/v1/chat/completions", body: Self.chat("hello"), headers: Self.auth))
         #expect(hit.header("x-flashgate-cache") == "hit")
         let saved = try #require(hit.header("x-flashgate-cost-saved-usd").flatMap(Double.init))
         #expect(saved == missCost)
@@ -105,16 +111,20 @@ import Testing
         h.fakes[1].enqueue(.json(Self.answer))
         let retried = try #require(
             try await h.client.request(
-                "POST", "/v1/chat/completions", body: Self.chat("again"), headers: Self.auth + [("cache-control", "no-store")]))
+                "POST", "/v1/chat/completions", body: Self.chat("again"),
+                headers: Self.auth + [("cache-control", "no-store")]))
         #expect(retried.status == 200)
         let retriedCost = try #require(retried.header("x-flashgate-cost-usd").flatMap(Double.init))
         #expect(h.fakes[0].requestCount == 2 && h.fakes[1].requestCount == 1)
 
         let m = try await h.scrape()
         let chat = ["endpoint": "chat", "model": "flash", "team": "search"]
-        #expect(m.value("flashgate_requests_total", chat.merging(["route": "r0", "status": "200", "cache": "miss"])) == 1)
-        #expect(m.value("flashgate_requests_total", chat.merging(["route": "r0", "status": "200", "cache": "hit"])) == 1)
-        #expect(m.value("flashgate_requests_total", chat.merging(["route": "r1", "status": "200", "cache": "bypass"])) == 1)
+        #expect(
+            m.value("flashgate_requests_total", chat.merging(["route": "r0", "status": "200", "cache": "miss"])) == 1)
+        #expect(
+            m.value("flashgate_requests_total", chat.merging(["route": "r0", "status": "200", "cache": "hit"])) == 1)
+        #expect(
+            m.value("flashgate_requests_total", chat.merging(["route": "r1", "status": "200", "cache": "bypass"])) == 1)
         #expect(m.sum("flashgate_requests_total", ["status": "429"]) == 1)
         #expect(m.sum("flashgate_requests_total") == 4)
 
@@ -137,9 +147,14 @@ import Testing
 
         #expect(m.value("flashgate_breaker_state", ["route": "r0"]) == 2)
         #expect(m.value("flashgate_breaker_state", ["route": "r1"]) == 0)
-        #expect(approx(m.value("flashgate_budget_remaining_usd", ["team": "search", "budget": "day"]), 0.01 - missCost - retriedCost))
         #expect(
-            approx(m.value("flashgate_budget_remaining_usd", ["team": "search", "budget": "key:ci:month"]), 5 - missCost - retriedCost))
+            approx(
+                m.value("flashgate_budget_remaining_usd", ["team": "search", "budget": "day"]),
+                0.01 - missCost - retriedCost))
+        #expect(
+            approx(
+                m.value("flashgate_budget_remaining_usd", ["team": "search", "budget": "key:ci:month"]),
+                5 - missCost - retriedCost))
         #expect(m.value("flashgate_cache_entries", [:]) == 1)
         #expect((m.value("flashgate_cache_bytes", [:]) ?? 0) > 0)
         #expect(m.value("flashgate_requests_in_flight", [:]) == 0)
@@ -165,10 +180,12 @@ import Testing
         let h = try await Harness.start()
         _ = try await h.client.request("GET", "/v1beta/models/secret-path-xyz/evil")
         _ = try await h.client.request(
-            "POST", "/v1/chat/completions", body: #"{"model":"made-up-model-abc","messages":[{"role":"user","content":"x"}]}"#,
+            "POST", "/v1/chat/completions",
+            body: #"{"model":"made-up-model-abc","messages":[{"role":"user","content":"x"}]}"#,
             headers: Self.auth)
         _ = try await h.client.request(
-            "POST", "/v1/chat/completions", body: Self.chat("x"), headers: [("authorization", "Bearer fg-leaked-key-zzz")])
+            "POST", "/v1/chat/completions", body: Self.chat("x"),
+            headers: [("authorization", "Bearer fg-leaked-key-zzz")])
         let response = try #require(try await h.client.request("GET", "/metrics"))
         #expect(!response.text.contains("secret-path-xyz"))
         #expect(!response.text.contains("made-up-model-abc"))
@@ -260,7 +277,11 @@ struct Exposition {
             if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") {
                 let parts = line.dropFirst(7).split(separator: " ", maxSplits: 1)
                 guard parts.count == 2 else { throw ParseError(line: line) }
-                if line.hasPrefix("# HELP ") { help[String(parts[0])] = String(parts[1]) } else { types[String(parts[0])] = String(parts[1]) }
+                if line.hasPrefix("# HELP ") {
+                    help[String(parts[0])] = String(parts[1])
+                } else {
+                    types[String(parts[0])] = String(parts[1])
+                }
                 continue
             }
             if line.hasPrefix("#") { continue }
