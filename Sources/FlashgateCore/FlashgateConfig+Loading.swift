@@ -94,6 +94,10 @@ extension FlashgateConfig {
             if let access = try log.bool("access") { config.log.access = access }
             try log.finish()
         }
+        if var metrics = try top.map("metrics") {
+            if let enabled = try metrics.bool("enabled") { config.metrics.enabled = enabled }
+            try metrics.finish()
+        }
         try top.finish()
         return config
     }

@@ -11,6 +11,8 @@ package struct FlashgateConfig: Sendable {
     package var routes: [RouteConfig]
     package var models: [ModelConfig]
     package var log: LogConfig
+    /// `GET /metrics` (Prometheus text format).
+    package var metrics = MetricsConfig()
     package var cache = CacheConfig()
     /// Limits for media Flashgate fetches on a client's behalf.
     package var media = MediaConfig()
@@ -110,6 +112,14 @@ package struct LogConfig: Sendable, Equatable {
     /// One line per request (`flashgate.access`): ids, labels, tokens, cost, durations; never
     /// prompts, answers or keys.
     package var access = true
+
+    package init() {}
+}
+
+/// `GET /metrics`: Prometheus counters, histograms and gauges. Unauthenticated, like
+/// `/healthz`: Flashgate listens on loopback or a Unix socket, and no label holds a secret.
+package struct MetricsConfig: Sendable, Equatable {
+    package var enabled = true
 
     package init() {}
 }

@@ -32,6 +32,10 @@ package final class Gateway: Sendable {
     let upstreamCaller: UpstreamCaller
     /// Where finished requests are reported (access log, metrics); nil reports nothing.
     package let telemetry: (any TelemetrySink)?
+    /// `GET /metrics`; nil when `metrics.enabled` is off.
+    package let metrics: PrometheusTelemetry?
+    /// The listeners' connections, for the in-flight gauge (nil in tests without a server).
+    let connections: ConnectionRegistry?
 
     package init(
         config: FlashgateConfig, routes: RouteTable, readiness: Readiness, signatures: any SignatureStore,
@@ -39,10 +43,13 @@ package final class Gateway: Sendable {
         now: @escaping @Sendable () -> Int, nowMilliseconds: @escaping @Sendable () -> Int64,
         media: any MediaFetcher = RefusingMediaFetcher(), clock: any RetryClock = SystemRetryClock(),
         random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
-        telemetry: (any TelemetrySink)? = nil, flights: FlightTable = FlightTable(), health: RouteHealth? = nil
+        telemetry: (any TelemetrySink)? = nil, flights: FlightTable = FlightTable(), health: RouteHealth? = nil,
+        metrics: PrometheusTelemetry? = nil, connections: ConnectionRegistry? = nil
     ) {
         self.telemetry = telemetry
         self.flights = flights
+        self.metrics = metrics
+        self.connections = connections
         self.config = config
         self.routes = routes
         self.readiness = readiness
@@ -81,6 +88,8 @@ package final class Gateway: Sendable {
         case .dashboard:
             // The page holds no data; it asks /admin/dashboard.json with the admin key.
             return .immediate(DashboardPage.response)
+        case .metrics:
+            return scrapeMetrics()
         case .listModels:
             return listModels()
         case .nativeListModels:
@@ -101,6 +110,19 @@ package final class Gateway: Sendable {
                 FlashgateError(.methodNotAllowed, "\(request.path) accepts \(allowed) only"), dialect: dialect)
             response.headers.append(("allow", allowed))
             return .immediate(response)
+        }
+    }
+
+    /// `GET /metrics`: gauges refreshed, then every family in the text format. Off the event
+    /// loop, since the cache gauges read the store.
+    private func scrapeMetrics() -> GatewayResult {
+        guard let metrics else {
+            return .immediate(.error(FlashgateError(.notFound, "metrics are off (metrics.enabled: false)"), dialect: .openAI))
+        }
+        let sources = PrometheusTelemetry.Sources(health: health, accountant: accountant, cache: cache, connections: connections)
+        return .deferred { writer in
+            let body = metrics.scrape(sources)
+            await writer.respond(GatewayResponse(status: .ok, headers: [("content-type", PrometheusTelemetry.contentType)], body: body))
         }
     }
 

@@ -31,10 +31,9 @@ package final class HTTPServer: Sendable {
 
     package static func start(
         listen: ListenConfig, limits: LimitsConfig, gateways: GatewayHolder, logger: Logger,
-        threads: Int = System.coreCount
+        threads: Int = System.coreCount, connections: ConnectionRegistry = ConnectionRegistry()
     ) async throws -> HTTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        let connections = ConnectionRegistry()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -88,11 +88,13 @@ extension Runtime {
         let accountant = old.accountant.reloaded(config: config)
         old.health.breakers.update(config: config.breaker)
         accessLogSwitch.set(config.log.access)
+        old.metrics?.update(config: config)
         let gateway = Gateway(
             config: config, routes: routes, readiness: old.readiness, signatures: old.signatures, cache: old.cache,
             accountant: accountant, logger: logger, now: old.now, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
-            telemetry: old.telemetry, flights: old.flights, health: old.health)
+            telemetry: old.telemetry, flights: old.flights, health: old.health, metrics: old.metrics,
+            connections: old.connections)
         gateways.replace(with: gateway)
         let summary = ReloadSummary(
             routes: config.routes.count, models: config.models.count, teams: config.teams.count, keys: config.keys.count,

@@ -87,6 +87,7 @@ extension Endpoint {
         case .health, .ready: "health"
         case .adminUsage, .adminBudgets, .adminRoutes, .adminDashboard: "admin"
         case .dashboard: "dashboard"
+        case .metrics: "metrics"
         case .listModels, .nativeListModels, .model: "models"
         case .chatCompletions: "chat"
         case .embeddings: "embeddings"

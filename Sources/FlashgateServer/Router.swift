@@ -10,6 +10,7 @@ package enum Endpoint: Sendable, Equatable {
     case adminRoutes
     case adminDashboard
     case dashboard
+    case metrics
     case listModels
     case nativeListModels
     case model(id: String)
@@ -30,6 +31,7 @@ package enum Endpoint: Sendable, Equatable {
         case "/admin/routes": return method == .GET ? .adminRoutes : .methodNotAllowed(.openAI, allowed: "GET")
         case "/admin/dashboard.json": return method == .GET ? .adminDashboard : .methodNotAllowed(.openAI, allowed: "GET")
         case "/dashboard": return method == .GET ? .dashboard : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/metrics": return method == .GET || method == .HEAD ? .metrics : .methodNotAllowed(.openAI, allowed: "GET")
         case "/v1/chat/completions":
             return method == .POST ? .chatCompletions : .methodNotAllowed(.openAI, allowed: "POST")
         case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(.openAI, allowed: "POST")

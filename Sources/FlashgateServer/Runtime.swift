@@ -91,16 +91,19 @@ package final class Runtime: Sendable {
             stores.close()
             throw error
         }
+        let connections = ConnectionRegistry()
+        let metrics = config.metrics.enabled ? PrometheusTelemetry(config: config) : nil
         let gateway = Gateway(
             config: config, routes: RouteTable(config: config, http: http, tokens: tokens, random: random),
             readiness: readiness, signatures: stores.signatures, cache: stores.cache, accountant: accountant, logger: logger,
             now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
-            telemetry: telemetrySinks())
+            telemetry: telemetrySinks(metrics: metrics), metrics: metrics, connections: connections)
         let gateways = GatewayHolder(gateway)
         let server: HTTPServer
         do {
-            server = try await HTTPServer.start(listen: config.listen, limits: config.limits, gateways: gateways, logger: logger)
+            server = try await HTTPServer.start(
+                listen: config.listen, limits: config.limits, gateways: gateways, logger: logger, connections: connections)
         } catch {
             stores.close()
             throw error
@@ -110,10 +113,12 @@ package final class Runtime: Sendable {
         return Running(server: server, gateways: gateways, stores: stores, runtime: self)
     }
 
-    /// Where finished requests are reported.
-    private func telemetrySinks() -> (any TelemetrySink)? {
+    /// Where finished requests are reported: the access log and this Flashgate's own metrics
+    /// registry (never a process-wide one, so several Flashgates can run in one process).
+    private func telemetrySinks(metrics: PrometheusTelemetry?) -> (any TelemetrySink)? {
         var sinks: [any TelemetrySink] = []
         sinks.append(AccessLog(logger: accessLogger, enabled: accessLogSwitch))
+        if let metrics { sinks.append(metrics) }
         return sinks.isEmpty ? nil : TelemetrySinks(sinks)
     }
 
