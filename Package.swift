@@ -64,7 +64,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FlashgateCoreTests", dependencies: ["FlashgateCore", "FlashgateTesting"]),
-        .testTarget(name: "FlashgateWireTests", dependencies: ["FlashgateWire", "FlashgateTesting"]),
+        .testTarget(
+            name: "FlashgateWireTests", dependencies: ["FlashgateWire", "FlashgateTesting"],
+            exclude: ["Golden"]),
         .testTarget(
             name: "FlashgateUpstreamTests",
             dependencies: [

@@ -118,7 +118,7 @@ final class UpstreamCaller: Sendable {
             tried.insert(target.route.name)
             var result: AttemptResult
             if !hedged, let hedge = call.plan.hedge, attempts.count + 2 <= policy.maxAttempts,
-                let threshold = hedge.after ?? health.p95(target.route.name),
+                let threshold = hedge.after ?? health.p95(target.route.name).map({ max($0, Self.minimumDerivedHedge) }),
                 let twin = call.plan.targets.first(where: { !tried.contains($0.route.name) })
             {
                 let race = await self.race(target, twin, threshold: threshold, call, admitHedge: admitHedge)
@@ -195,6 +195,10 @@ final class UpstreamCaller: Sendable {
     }
 
     static let cancelled = FlashgateError(.unavailable, "the call was cancelled")
+
+    /// A threshold derived from a fast route's p95 is never below this, so a route that answers
+    /// in a millisecond or two is not hedged on every small hiccup.
+    static let minimumDerivedHedge: Duration = .milliseconds(100)
 
     /// The next route to try: `prefer` if its breaker lets a call through, else the first untried
     /// route whose breaker does. Asking the breaker counts a half-open probe, so only the chosen

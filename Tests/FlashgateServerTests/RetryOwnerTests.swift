@@ -456,4 +456,31 @@ import Testing
         directory.remove()
     }
 
+
+    @Test func aDerivedHedgeWaitsForEnoughSamplesAndHasAFloor() async throws {
+        let h = try await Harness.start(2, hedge: HedgeConfig(after: nil))
+        // Fewer than 20 answers seen: no threshold yet, so no hedge timer.
+        h.fakes[0].enqueue(.json(Self.ok))
+        #expect(try await h.post()?.status == 200)
+        #expect(h.clock.sleeperCount == 0)
+        for _ in 0..<20 {
+            h.fakes[0].enqueue(.json(Self.ok))
+            #expect(try await h.post()?.status == 200)
+        }
+        // Every answer took no (virtual) time: p95 is zero, so the floor applies.
+        let slow = FakeGate()
+        var held = FakeReply.json(Self.ok)
+        held.gate = slow
+        h.fakes[0].enqueue(held)
+        h.fakes[1].enqueue(.json(Self.ok))
+        let pending = h.postLater()
+        await h.clock.waitForSleepers(1)
+        #expect(h.clock.pendingDelays == [.milliseconds(100)])
+        h.clock.advance(by: .milliseconds(100))
+        #expect(try await pending.value?.status == 200)
+        #expect(h.fakes[1].requestCount == 1)
+        slow.open()
+        try await h.stop()
+    }
+
 }
