@@ -62,9 +62,11 @@ import Testing
 
     @Test func slowHeadersAndBodiesAndIdleConnectionsAreCutOff() async throws {
         var config = TestGateway.mockConfig()
-        config.limits.headerTimeout = .milliseconds(250)
-        config.limits.bodyTimeout = .milliseconds(250)
-        config.limits.idleTimeout = .milliseconds(600)
+        // Real timers (the behaviour under test), long enough that a loaded CI machine's stall
+        // between connecting and sending is not mistaken for an idle connection.
+        config.limits.headerTimeout = .milliseconds(500)
+        config.limits.bodyTimeout = .milliseconds(500)
+        config.limits.idleTimeout = .seconds(2)
         let gateway = try await TestGateway.start(config: config)
 
         let slow = try await RawHTTPClient.connect(port: gateway.port)
