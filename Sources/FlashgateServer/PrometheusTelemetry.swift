@@ -268,6 +268,20 @@ package final class PrometheusTelemetry: TelemetrySink {
             MetricNameDescriptor(namespace: "flashgate", metricName: metric, unitName: unit, helpText: help)
         }
 
+        /// Every family, for checks that dashboards and docs name only metrics that exist.
+        static var all: [MetricNameDescriptor] {
+            [
+                requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, attempts, retries, breaker,
+                budget, cacheEntries, cacheBytes, inFlight,
+            ]
+        }
+
+        /// The exposed name: `flashgate_<metric>_<unit>`.
+        static func name(_ descriptor: MetricNameDescriptor) -> String {
+            ([descriptor.namespace, descriptor.subsystem, descriptor.metricName, descriptor.unitName].compactMap { $0 })
+                .joined(separator: "_")
+        }
+
         static var requests: MetricNameDescriptor {
             make(
                 "requests", "total", "Finished requests by endpoint, model, team, route, HTTP status and cache outcome."

@@ -65,4 +65,29 @@ import Testing
         let config = try ConfigFile.load(path: Self.deploy.appendingPathComponent("flashgate.example.yaml").path, environment: ["GEMINI_API_KEY": "k"])
         #expect(config.limits.shutdownGrace < .seconds(timeout))
     }
+
+    @Test func theGrafanaDashboardAndTheReadmeNameOnlyMetricsThatExist() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let exposed = Set(PrometheusTelemetry.Family.all.map(PrometheusTelemetry.Family.name))
+        #expect(exposed.count == 16)
+        for file in ["deploy/grafana/flashgate-dashboard.json", "README.md"] {
+            let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
+            var named: Set<String> = []
+            var rest = Substring(text)
+            while let start = rest.range(of: "flashgate_") {
+                let tail = rest[start.lowerBound...]
+                let name = tail.prefix { $0.isLetter || $0 == "_" }
+                named.insert(String(name))
+                rest = tail.dropFirst(name.count)
+            }
+            let unknown = named.filter { name in
+                let base = ["_bucket", "_sum", "_count"].reduce(name) { $0.hasSuffix($1) ? String($0.dropLast($1.count)) : $0 }
+                return !exposed.contains(base) && !exposed.contains(name)
+            }
+            #expect(named.count > 5, "\(file) names the metrics")
+            #expect(unknown.isEmpty, "\(file) names metrics Flashgate does not expose: \(unknown.sorted())")
+        }
+    }
+
 }
