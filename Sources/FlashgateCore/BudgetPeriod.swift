@@ -30,20 +30,17 @@ package enum BudgetPeriod: String, Sendable, CaseIterable {
     /// Monday or 1st), or `nil` for `total`, which never rolls over. A hard budget's
     /// Retry-After is the time until this instant.
     package func end(after date: Date, timeZone: TimeZone) -> Date? {
-        let component: Calendar.Component
-        switch self {
-        case .day: component = .day
-        case .week: component = .weekOfYear
-        case .month: component = .month
-        case .total: return nil
-        }
-        guard let interval = Self.calendar(timeZone).dateInterval(of: component, for: date) else { return nil }
-        return interval.end
+        interval(containing: date, timeZone: timeZone)?.end
     }
 
     /// The first instant of the period containing `date` (local midnight, Monday or the 1st), or
     /// `nil` for `total`, which has no start.
     package func start(at date: Date, timeZone: TimeZone) -> Date? {
+        interval(containing: date, timeZone: timeZone)?.start
+    }
+
+    /// The period containing `date` in `timeZone`; `nil` for `total`.
+    private func interval(containing date: Date, timeZone: TimeZone) -> DateInterval? {
         let component: Calendar.Component
         switch self {
         case .day: component = .day
@@ -51,7 +48,7 @@ package enum BudgetPeriod: String, Sendable, CaseIterable {
         case .month: component = .month
         case .total: return nil
         }
-        return Self.calendar(timeZone).dateInterval(of: component, for: date)?.start
+        return Self.calendar(timeZone).dateInterval(of: component, for: date)
     }
 
     /// Whole seconds from `date` until the period rolls over, rounded up (at least 1).

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Which route issued a thought signature, whatever dialect carried it. Gemini 3 binds a
 /// signature to the endpoint that issued it: sent to another route it fails with "Corrupted
 /// thought signature". Flashgate remembers each signature it served (by a hash, per team, in the
@@ -55,16 +61,21 @@ package enum SignatureOrigins {
 
     private static let marker = Array("thoughtSignature".utf8)
 
-    /// A quick scan, so bodies without signatures are never parsed.
+    /// A quick scan (libc's vectorised `memchr` for the first byte, then a compare), so bodies
+    /// without signatures are never parsed: native bodies can be megabytes of base64 media, and
+    /// every attempt passes through here.
     private static func containsSignature(_ body: [UInt8]) -> Bool {
-        guard body.count >= marker.count else { return false }
-        let first = marker[0]
-        var i = 0
-        let last = body.count - marker.count
-        while i <= last {
-            if body[i] == first && body[i..<(i + marker.count)].elementsEqual(marker) { return true }
-            i += 1
+        body.withUnsafeBytes { bytes in
+            guard let base = bytes.baseAddress, bytes.count >= marker.count else { return false }
+            var offset = 0
+            let last = bytes.count - marker.count
+            while offset <= last {
+                guard let hit = memchr(base + offset, Int32(marker[0]), last - offset + 1) else { return false }
+                let at = base.distance(to: UnsafeRawPointer(hit))
+                if memcmp(base + at, marker, marker.count) == 0 { return true }
+                offset = at + 1
+            }
+            return false
         }
-        return false
     }
 }

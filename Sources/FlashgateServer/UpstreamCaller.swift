@@ -332,8 +332,9 @@ final class UpstreamCaller: Sendable {
                 case .timerCancelled:
                     continue
                 case .timer:
-                    guard running == 1, health.breakers.state(twin.route.name, now: clock.now()) != .open,
-                        await admitHedge(twin), health.breakers.allow(twin.route.name, now: clock.now())
+                    // The breaker first: an admission is a durable reservation, made only for a
+                    // hedge that will really start (its settlement follows the hedge's fate).
+                    guard running == 1, health.breakers.allow(twin.route.name, now: clock.now()), await admitHedge(twin)
                     else { continue }
                     hedgeStarted = true
                     running += 1
