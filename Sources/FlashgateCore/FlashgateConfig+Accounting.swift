@@ -33,33 +33,49 @@ extension FlashgateConfig {
         return accounting
     }
 
-    /// `prices: {<model prefix>: {input, output, cached_input, cache_storage, search_per_1000}}`,
-    /// USD strings per million tokens (search: per 1,000 queries). A row for a known prefix
-    /// overrides only the fields given; a new prefix needs at least input and output.
+    /// `prices: {<model prefix>: {input, output, cached_input, cache_storage, search_per_1000,
+    /// flex: {…}, batch: {…}, priority: {…}}}`, USD strings per million tokens (search: per 1,000
+    /// queries). A row for a known prefix overrides only the fields given; a new prefix needs at
+    /// least input and output. A tier's map overrides that tier's row (derived from the standard
+    /// row when it has none). The prefix `"*"` is the explicit fallback for every other model;
+    /// without it, a model no row matches is refused ("no price, no call").
     static func loadPrices(_ map: inout ConfigMap, base: PriceTable) throws(ConfigError) -> PriceTable {
         var table = base
         for prefix in map.keys {
             guard var row = try map.map(prefix) else { continue }
-            let known = table.prices[prefix]
-            let input = try money(&row, "input")
-            let output = try money(&row, "output")
-            guard known != nil || (input != nil && output != nil) else {
-                throw ConfigError(path: row.path, reason: "a model not in the built-in table needs input and output prices")
+            let known = table.prefix(for: prefix) == prefix ? table.price(for: prefix) : nil
+            let standard = try priceFields(&row, base: known, needsInputAndOutput: known == nil)
+            table.set(standard, prefix: prefix)
+            for tier in ServiceTier.allCases where tier != .standard {
+                guard var tierRow = try row.map(tier.rawValue) else { continue }
+                let tierBase = table.price(for: prefix, tier: tier)
+                table.set(try priceFields(&tierRow, base: tierBase, needsInputAndOutput: false), prefix: prefix, tier: tier)
+                try tierRow.finish()
             }
-            var price = known ?? ModelPrice(input: 0, output: 0, cachedInput: 0)
-            if let input {
-                price.inputPerMillion = input
-                if known == nil { price.cachedInputPerMillion = input }
-            }
-            if let output { price.outputPerMillion = output }
-            if let v = try money(&row, "cached_input") { price.cachedInputPerMillion = v }
-            if let v = try money(&row, "cache_storage") { price.cacheStoragePerMillionHour = v }
-            if let v = try money(&row, "search_per_1000") { price.searchPerThousand = v }
             try row.finish()
-            table.prices[prefix] = price
         }
         try map.finish()
         return table
+    }
+
+    private static func priceFields(
+        _ row: inout ConfigMap, base: ModelPrice?, needsInputAndOutput: Bool
+    ) throws(ConfigError) -> ModelPrice {
+        let input = try money(&row, "input")
+        let output = try money(&row, "output")
+        guard !needsInputAndOutput || (input != nil && output != nil) else {
+            throw ConfigError(path: row.path, reason: "a model not in the built-in table needs input and output prices")
+        }
+        var price = base ?? ModelPrice(input: 0, output: 0, cachedInput: 0)
+        if let input {
+            price.inputPerMillion = input
+            if base == nil { price.cachedInputPerMillion = input }
+        }
+        if let output { price.outputPerMillion = output }
+        if let v = try money(&row, "cached_input") { price.cachedInputPerMillion = v }
+        if let v = try money(&row, "cache_storage") { price.cacheStoragePerMillionHour = v }
+        if let v = try money(&row, "search_per_1000") { price.searchPerThousand = v }
+        return price
     }
 
     private static func money(_ map: inout ConfigMap, _ key: String) throws(ConfigError) -> Int64? {

@@ -31,7 +31,7 @@ package final class PrometheusTelemetry: TelemetrySink {
             self.config = config
             teams = Set(config.teams.map(\.id) + [Gateway.defaultTeam])
             routes = Set(config.routes.map(\.name))
-            pricedModels = Set(config.prices.prices.keys)
+            pricedModels = Set(config.prices.prefixes)
         }
     }
 

@@ -52,10 +52,11 @@ package struct RequestCostEstimate: Sendable, Equatable {
         estimate(body: body, model: model, teamOutputCap: teamOutputCap, expected: true)
     }
 
-    /// The cost in micro-dollars, rounded up; `nil` when the table has no row for the model.
-    package func cost(_ prices: PriceTable, model: String) -> MicroUSD? {
+    /// The cost in micro-dollars at a tier, rounded up; `nil` when the table has no row for the model.
+    package func cost(_ prices: PriceTable, model: String, tier: ServiceTier = .standard, atMs: Int64 = .max) -> MicroUSD? {
         prices.cost(
-            BillableUsage(promptTokens: inputTokens, outputTokens: outputTokens, searchQueries: searchQueries), model: model)
+            BillableUsage(promptTokens: inputTokens, outputTokens: outputTokens, searchQueries: searchQueries), model: model,
+            tier: tier, atMs: atMs)
     }
 
     private static func estimate(body: JSONValue, model: String, teamOutputCap: Int?, expected: Bool) -> RequestCostEstimate {

@@ -47,7 +47,7 @@ import Testing
                 ),
                 ("keys", .list([map([("name", s("ci")), ("team", s("ops")), ("hash", s(hash)), ("limits", map([("rpm", s("5"))]))])])),
                 ("accounting", map([("mode", s("estimate")), ("time_zone", s("America/New_York")), ("default_team", s("ops")), ("admin_key_env", s("ADMIN"))])),
-                ("prices", map([("gemini-3.5-flash", map([("input", s("3.00"))])), ("my-model", map([("input", s("1")), ("output", s("2"))]))])),
+                ("prices", map([("gemini-3.5-flash", map([("input", s("3.00")), ("priority", map([("output", s("20"))]))])), ("my-model", map([("input", s("1")), ("output", s("2"))])), ("*", map([("input", s("4")), ("output", s("8"))]))])),
             ], env: ["ADMIN": "admin-secret"])
         let search = config.teams[0]
         #expect(search.unixUIDs == [1000] && search.unixGIDs == [20] && search.maxOutputTokens == 8192 && !search.cache)
@@ -59,8 +59,11 @@ import Testing
         #expect(config.accounting.mode == .estimate && config.accounting.timeZoneID == "America/New_York")
         #expect(config.accounting.defaultTeam == "ops" && config.accounting.adminKey?.value == "admin-secret")
         #expect(config.prices.price(for: "gemini-3.5-flash")?.inputPerMillion == 3_000_000)
-        #expect(config.prices.price(for: "gemini-3.5-flash")?.outputPerMillion == 16_200_000)
+        #expect(config.prices.price(for: "gemini-3.5-flash")?.outputPerMillion == 9_000_000)
+        #expect(config.prices.price(for: "gemini-3.5-flash", tier: .priority)?.outputPerMillion == 20_000_000)
+        #expect(config.prices.price(for: "gemini-3.5-flash", tier: .priority)?.inputPerMillion == 2_700_000)
         #expect(config.prices.price(for: "my-model-v2")?.outputPerMillion == 2_000_000)
+        #expect(config.prices.price(for: "gemini-9")?.inputPerMillion == 4_000_000)
     }
 
     @Test func defaults() throws {

@@ -5,22 +5,64 @@ import Testing
 @Suite struct PriceTableTests {
     let table = PriceTable()
 
-    @Test func flashRowAsPublished() throws {
-        // 1M input at $2.70 + 1M output at $16.20.
+    @Test func flashRowIsGooglesStandardPriceNotPriority() throws {
+        // Google's standard price for 3.5 Flash: 1M input at $1.50 + 1M output at $9.00. The row
+        // used to be the priority tier's $2.70 / $16.20, an 80 % overcharge on every call.
         let cost = try #require(table.cost(BillableUsage(promptTokens: 1_000_000, outputTokens: 1_000_000), model: "gemini-3.5-flash"))
-        #expect(cost == MicroUSD(18_900_000))
-        #expect(cost.dollars == "18.900000")
+        #expect(cost == MicroUSD(10_500_000))
+        let row = try #require(table.price(for: "gemini-3.5-flash"))
+        #expect(row.cachedInputPerMillion == 150_000 && row.cacheStoragePerMillionHour == 1_000_000)
     }
 
     @Test func cachedTokensAtTheCachedRate() throws {
-        // 1,000 prompt tokens of which 800 cached: 200 at $2.70/M plus 800 at $0.27/M.
+        // 1,000 prompt tokens of which 800 cached: 200 at $1.50/M plus 800 at $0.15/M.
         let cost = try #require(table.cost(BillableUsage(promptTokens: 1000, cachedTokens: 800), model: "gemini-3.5-flash"))
-        #expect(cost == MicroUSD((200 * 2_700_000 + 800 * 270_000 + 999_999) / 1_000_000))
+        #expect(cost == MicroUSD((200 * 1_500_000 + 800 * 150_000 + 999_999) / 1_000_000))
     }
 
     @Test func thinkingIsOutputAndRoundsUp() throws {
         let cost = try #require(table.cost(BillableUsage(promptTokens: 1, outputTokens: 1), model: "gemini-3.5-flash"))
-        #expect(cost == MicroUSD(19))  // 2.7 + 16.2 = 18.9 µ$ → 19
+        #expect(cost == MicroUSD(11))  // 1.5 + 9.0 = 10.5 µ$ → 11
+    }
+
+    @Test func everyTierHasItsPrice() throws {
+        let usage = BillableUsage(promptTokens: 1_000_000, cachedTokens: 500_000, outputTokens: 1_000_000)
+        // Standard: 0.5M × 1.50 + 0.5M × 0.15 + 1M × 9.00.
+        #expect(table.cost(usage, model: "gemini-3.5-flash", tier: .standard) == MicroUSD(750_000 + 75_000 + 9_000_000))
+        // Priority has its own row: 2.70 / 16.20 / 0.27.
+        #expect(table.cost(usage, model: "gemini-3.5-flash", tier: .priority) == MicroUSD(1_350_000 + 135_000 + 16_200_000))
+        // Flex is half of everything; batch is half except cached input, billed at the normal cached price.
+        #expect(table.cost(usage, model: "gemini-3.5-flash", tier: .flex) == MicroUSD(375_000 + 37_500 + 4_500_000))
+        #expect(table.cost(usage, model: "gemini-3.5-flash", tier: .batch) == MicroUSD(375_000 + 75_000 + 4_500_000))
+        // A tier row that is not a multiple: 3.5 Flash-Lite flex caching is $0.02, not 0.5 × $0.03.
+        #expect(table.price(for: "gemini-3.5-flash-lite", tier: .flex)?.cachedInputPerMillion == 20_000)
+        // Priority derived at 1.8× where no row exists (2.5 Flash-Lite: $0.18 input, as published).
+        #expect(table.price(for: "gemini-2.5-flash-lite", tier: .priority)?.inputPerMillion == 180_000)
+        // Storage and grounding do not depend on the tier.
+        #expect(table.price(for: "gemini-2.5-pro", tier: .flex)?.cacheStoragePerMillionHour == 4_500_000)
+        #expect(table.price(for: "gemini-2.5-pro", tier: .flex)?.searchPerThousand == 35_000_000)
+    }
+
+    @Test func datedRowsApplyFromTheirDate() {
+        let lastPromoDay: Int64 = 1_798_761_599_999  // 2026-12-31T23:59:59.999Z
+        #expect(table.price(for: "gemini-3.6-flash", atMs: lastPromoDay)?.inputPerMillion == 750_000)
+        #expect(table.price(for: "gemini-3.6-flash", atMs: lastPromoDay + 1)?.inputPerMillion == 1_500_000)
+        #expect(table.price(for: "gemini-3.8-flash", atMs: 0)?.outputPerMillion == 3_750_000)
+        // Without a time, the latest row: never the promotional one by accident.
+        #expect(table.price(for: "gemini-3.6-flash")?.inputPerMillion == 1_500_000)
+    }
+
+    @Test func unpricedModelsHaveNoPriceUnlessAFallbackRowExists() {
+        for model in ["gemini-3.5-pro", "gemini-2.0-flash", "gemini-9", "models/unknown"] {
+            #expect(table.price(for: model) == nil)
+            #expect(table.cost(BillableUsage(promptTokens: 10), model: model) == nil)
+        }
+        var withFallback = table
+        withFallback.set(ModelPrice(input: 5_000_000, output: 20_000_000, cachedInput: 500_000), prefix: PriceTable.fallbackPrefix)
+        #expect(withFallback.price(for: "gemini-9")?.inputPerMillion == 5_000_000)
+        #expect(withFallback.price(for: "gemini-9", tier: .flex)?.inputPerMillion == 2_500_000)
+        // Known models keep their own rows.
+        #expect(withFallback.price(for: "gemini-3.5-flash")?.inputPerMillion == 1_500_000)
     }
 
     @Test func longContextTier() throws {
@@ -31,6 +73,7 @@ import Testing
     }
 
     @Test func groundingPerQuery() throws {
+        // $14 per 1,000 search requests on 3.x models, whatever the tier.
         let cost = try #require(table.cost(BillableUsage(searchQueries: 2), model: "gemini-3.5-flash"))
         #expect(cost == MicroUSD(28_000))  // $14 per 1,000 → $0.028 for two
     }

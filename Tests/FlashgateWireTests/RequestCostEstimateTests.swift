@@ -63,9 +63,12 @@ import Testing
 
     @Test func costIsPricedAndRoundedUp() {
         let estimate = RequestCostEstimate(inputTokens: 1_000, outputTokens: 1_000, searchQueries: 1, isUpperBound: true)
-        // 1,000 × 2.70 + 1,000 × 16.20 per million = 18,900 µ$; 1 query at $14/1,000 = 14,000 µ$.
-        #expect(estimate.cost(PriceTable(), model: "gemini-3.5-flash") == MicroUSD(18_900 + 14_000))
+        // 1,000 × 1.50 + 1,000 × 9.00 per million = 10,500 µ$; 1 query at $14/1,000 = 14,000 µ$.
+        #expect(estimate.cost(PriceTable(), model: "gemini-3.5-flash") == MicroUSD(10_500 + 14_000))
+        // At the priority tier a reservation is 1.8× as large: 2.70 + 16.20 per million tokens.
+        #expect(estimate.cost(PriceTable(), model: "gemini-3.5-flash", tier: .priority) == MicroUSD(18_900 + 14_000))
         let one = RequestCostEstimate(inputTokens: 1, outputTokens: 0, searchQueries: 0, isUpperBound: true)
-        #expect(one.cost(PriceTable(), model: "gemini-3.5-flash") == MicroUSD(3))
+        #expect(one.cost(PriceTable(), model: "gemini-3.5-flash") == MicroUSD(2))
+        #expect(estimate.cost(PriceTable(), model: "gemini-9") == nil)
     }
 }

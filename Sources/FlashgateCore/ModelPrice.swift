@@ -1,0 +1,90 @@
+/// What one model costs at one tier, in micro-dollars per million tokens (so prices with cents
+/// per million stay integers), with an optional long-context band above a prompt-size threshold.
+package struct ModelPrice: Sendable, Equatable {
+    package var inputPerMillion: Int64
+    package var outputPerMillion: Int64
+    package var cachedInputPerMillion: Int64
+    /// Context-cache storage, per million tokens per hour.
+    package var cacheStoragePerMillionHour: Int64
+    /// Grounding with Google Search, per 1,000 queries.
+    package var searchPerThousand: Int64
+    /// Above this many prompt tokens the long-context prices apply.
+    package var longContextThreshold: Int?
+    package var longInputPerMillion: Int64?
+    package var longOutputPerMillion: Int64?
+    package var longCachedInputPerMillion: Int64?
+
+    package init(
+        input: Int64, output: Int64, cachedInput: Int64, cacheStorage: Int64 = 1_000_000, search: Int64 = 14_000_000,
+        longContextThreshold: Int? = nil, longInput: Int64? = nil, longOutput: Int64? = nil, longCachedInput: Int64? = nil
+    ) {
+        inputPerMillion = input
+        outputPerMillion = output
+        cachedInputPerMillion = cachedInput
+        cacheStoragePerMillionHour = cacheStorage
+        searchPerThousand = search
+        self.longContextThreshold = longContextThreshold
+        longInputPerMillion = longInput
+        longOutputPerMillion = longOutput
+        longCachedInputPerMillion = longCachedInput
+    }
+
+    /// This standard row at another tier, by Google's published multipliers, for models without
+    /// a row of their own at that tier: flex 0.5×; batch 0.5× except cached input, which batch
+    /// bills at the normal cached price; priority 1.8× (the multiple of every published priority
+    /// row). Storage and grounding do not depend on the tier. Rounded up: never undercharge.
+    /// Sources: ai.google.dev/gemini-api/docs/optimization, …/batch-api ("Technical details"),
+    /// …/priority-inference (read 2026-10-07).
+    package func derived(for tier: ServiceTier) -> ModelPrice {
+        let scale: (Int64) -> Int64
+        switch tier {
+        case .standard: return self
+        case .flex, .batch: scale = { ($0 + 1) / 2 }
+        case .priority: scale = { ($0 * 9 + 4) / 5 }
+        }
+        var price = self
+        price.inputPerMillion = scale(inputPerMillion)
+        price.outputPerMillion = scale(outputPerMillion)
+        price.longInputPerMillion = longInputPerMillion.map(scale)
+        price.longOutputPerMillion = longOutputPerMillion.map(scale)
+        if tier != .batch {
+            price.cachedInputPerMillion = scale(cachedInputPerMillion)
+            price.longCachedInputPerMillion = longCachedInputPerMillion.map(scale)
+        }
+        return price
+    }
+
+    /// The cost of one answer at this price, rounded up to the micro-dollar (never undercharge).
+    package func cost(_ usage: BillableUsage) -> MicroUSD {
+        let long = longContextThreshold.map { usage.promptTokens > $0 } ?? false
+        let input = long ? longInputPerMillion ?? inputPerMillion : inputPerMillion
+        let output = long ? longOutputPerMillion ?? outputPerMillion : outputPerMillion
+        let cached = long ? longCachedInputPerMillion ?? cachedInputPerMillion : cachedInputPerMillion
+        let uncached = max(0, usage.promptTokens - usage.cachedTokens)
+        // micro-dollars per million tokens × tokens, / 1e6 → micro-dollars.
+        let perMillion =
+            Int64(uncached) * input + Int64(min(usage.cachedTokens, usage.promptTokens)) * cached
+            + Int64(usage.outputTokens) * output
+        let tokens = (perMillion + 999_999) / 1_000_000
+        let search = (Int64(usage.searchQueries) * searchPerThousand + 999) / 1000
+        return MicroUSD(tokens + search)
+    }
+}
+
+/// Token counts that cost money.
+package struct BillableUsage: Sendable, Equatable {
+    /// All prompt tokens, cached ones included (Gemini's `promptTokenCount` + tool-use prompt).
+    package var promptTokens: Int = 0
+    /// The part of `promptTokens` served from a context cache, billed at the cached rate.
+    package var cachedTokens: Int = 0
+    /// Output including thinking: thoughts are billed as output.
+    package var outputTokens: Int = 0
+    package var searchQueries: Int = 0
+
+    package init(promptTokens: Int = 0, cachedTokens: Int = 0, outputTokens: Int = 0, searchQueries: Int = 0) {
+        self.promptTokens = promptTokens
+        self.cachedTokens = cachedTokens
+        self.outputTokens = outputTokens
+        self.searchQueries = searchQueries
+    }
+}
