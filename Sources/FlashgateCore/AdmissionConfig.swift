@@ -45,6 +45,8 @@ package struct TeamConfig: Sendable, Equatable {
     /// Limits per client-facing model id, on top of `limits`.
     package var modelLimits: [String: RateLimits] = [:]
     package var budgets: [BudgetConfig] = []
+    /// The service tier of this team's requests that name none (before the model's default).
+    package var serviceTier: ServiceTier?
 
     package init(id: String) { self.id = id }
 }

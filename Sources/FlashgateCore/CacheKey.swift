@@ -40,7 +40,10 @@ extension CacheKey {
     package static let excludedFields: Set<String> = [
         // Billing tags (Vertex): they label the upstream charge and do not reach the model. A hit
         // has no upstream charge to label.
-        "labels"
+        "labels",
+        // The service tier (either spelling): it sets price, latency and reliability, not the
+        // answer. A hit costs $0 at every tier.
+        "serviceTier", "service_tier",
     ]
 
     /// - Parameters:

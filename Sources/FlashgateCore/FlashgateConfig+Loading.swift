@@ -50,6 +50,19 @@ extension FlashgateConfig {
             if let v = try upstream.duration("first_byte_timeout") { config.upstreamTimeouts.firstByte = v }
             if let v = try upstream.duration("idle_timeout") { config.upstreamTimeouts.idle = v }
             if let v = try upstream.duration("total_timeout") { config.upstreamTimeouts.total = v }
+            if var tiers = try upstream.map("tiers") {
+                for tier in [ServiceTier.flex, .priority] {
+                    guard var timeouts = try tiers.map(tier.rawValue) else { continue }
+                    var value = config.tierTimeouts[tier] ?? config.upstreamTimeouts
+                    if let v = try timeouts.duration("connect_timeout") { value.connect = v }
+                    if let v = try timeouts.duration("first_byte_timeout") { value.firstByte = v }
+                    if let v = try timeouts.duration("idle_timeout") { value.idle = v }
+                    if let v = try timeouts.duration("total_timeout") { value.total = v }
+                    try timeouts.finish()
+                    config.tierTimeouts[tier] = value
+                }
+                try tiers.finish()
+            }
             try upstream.finish()
         }
 

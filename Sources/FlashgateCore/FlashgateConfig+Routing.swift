@@ -329,9 +329,11 @@ extension FlashgateConfig {
                 throw ConfigError(path: map.child("hedge"), reason: "hedging needs at least two routes")
             }
             let cacheTTL = try map.duration("cache_ttl")
+            let tier = try serviceTier(&map)
             try map.finish()
             var model = ModelConfig(id: id, routes: modelRoutes, aliases: aliases, hedge: hedge)
             model.cacheTTL = cacheTTL
+            model.serviceTier = tier
             models.append(model)
         }
         return models
@@ -431,5 +433,16 @@ extension FlashgateConfig {
             halfOpenProbes: try map.int("half_open_probes", in: 1...100) ?? standard.halfOpenProbes)
         try map.finish()
         return config
+    }
+}
+
+extension FlashgateConfig {
+    /// `service_tier: standard | flex | priority`, a default for requests that name no tier.
+    static func serviceTier(_ map: inout ConfigMap) throws(ConfigError) -> ServiceTier? {
+        guard let text = try map.string("service_tier") else { return nil }
+        guard let tier = ServiceTier(rawValue: text), ServiceTier.requestable.contains(tier) else {
+            throw ConfigError(path: map.child("service_tier"), reason: "expected standard, flex or priority, got '\(text)'")
+        }
+        return tier
     }
 }

@@ -8,6 +8,14 @@ package struct FlashgateConfig: Sendable {
     package var limits: LimitsConfig
     package var store: StoreConfig
     package var upstreamTimeouts: UpstreamTimeouts
+    /// Timeouts of calls at a tier other than standard (`upstream.tiers.<tier>`); a tier not
+    /// listed uses `upstreamTimeouts`.
+    package var tierTimeouts: [ServiceTier: UpstreamTimeouts] = [.flex: .flex]
+
+    /// The timeouts of one upstream call at `tier`.
+    package func upstreamTimeouts(for tier: ServiceTier) -> UpstreamTimeouts {
+        tier == .standard ? upstreamTimeouts : tierTimeouts[tier] ?? upstreamTimeouts
+    }
     package var routes: [RouteConfig]
     package var models: [ModelConfig]
     package var log: LogConfig
@@ -268,6 +276,8 @@ package struct ModelConfig: Sendable, Equatable {
     package var hedge: HedgeConfig?
     /// How long answers for this model stay cached (overrides the route's and `cache.ttl`).
     package var cacheTTL: Duration?
+    /// The service tier of requests for this model that name none (a team's default comes first).
+    package var serviceTier: ServiceTier?
 
     /// The first route's name.
     package var route: String { routes[0].route }

@@ -12,6 +12,8 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
         case headersTooLarge = "headers_too_large"
         case requestTimeout = "request_timeout"
         case rateLimited = "rate_limited"
+        /// A budget is spent for its period: no retry can succeed before it resets.
+        case quotaExhausted = "insufficient_quota"
         case upstreamStatus = "upstream_status"
         case upstreamUnreachable = "upstream_unreachable"
         case upstreamTimeout = "upstream_timeout"
@@ -28,6 +30,8 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
     package var upstreamStatus: Int?
     /// The upstream's own error body, passed through on native routes.
     package var upstreamBody: [UInt8]?
+    /// `google.rpc` detail objects for the native envelope's `details` (e.g. a `QuotaFailure`).
+    package var googleDetails: [JSONValue] = []
 
     package init(
         _ kind: Kind, _ message: String, param: String? = nil, upstreamStatus: Int? = nil,
@@ -59,7 +63,7 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
         case .requestTimeout: 408
         case .payloadTooLarge: 413
         case .headersTooLarge: 431
-        case .rateLimited: 429
+        case .rateLimited, .quotaExhausted: 429
         case .upstreamStatus: upstreamStatus ?? 502
         case .upstreamUnreachable, .upstreamProtocol: 502
         case .upstreamTimeout: 504
@@ -77,9 +81,11 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
         }
     }
 
-    /// OpenAI's `error.type`.
+    /// OpenAI's `error.type`. A spent budget is `insufficient_quota`, which the openai SDKs
+    /// treat as final rather than as a rate limit to wait out.
     package var openAIType: String {
-        switch httpStatus {
+        if kind == .quotaExhausted { return "insufficient_quota" }
+        return switch httpStatus {
         case 401: "authentication_error"
         case 403: "permission_error"
         case 404: "not_found_error"
@@ -120,12 +126,13 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
     /// `{"error":{"code","message","status"}}`, or the upstream's own body when it sent one.
     package func googleBody() -> [UInt8] {
         if let upstreamBody, (try? JSONParser.parse(upstreamBody))?["error"] != nil { return upstreamBody }
-        let error: JSONValue = [
+        var error: JSONObject = [
             "code": JSONValue(httpStatus),
             "message": .string(message),
             "status": .string(googleStatus),
         ]
-        return JSONWriter.encode(["error": error])
+        if !googleDetails.isEmpty { error["details"] = .array(googleDetails) }
+        return JSONWriter.encode(["error": .object(error)])
     }
 
     /// Builds the error for an upstream answer with a non-2xx status, keeping its message.

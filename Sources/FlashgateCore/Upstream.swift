@@ -14,6 +14,11 @@ package struct UpstreamTimeouts: Sendable, Equatable {
 
     package static let standard = UpstreamTimeouts(
         connect: .seconds(10), firstByte: .seconds(300), idle: .seconds(120), total: .seconds(900))
+
+    /// Flex calls queue at Google for 1–15 minutes before they start (ai.google.dev flex-inference;
+    /// Vertex's own client default is 20 minutes), so their first byte may take 15 minutes.
+    package static let flex = UpstreamTimeouts(
+        connect: .seconds(10), firstByte: .seconds(900), idle: .seconds(120), total: .seconds(1200))
 }
 
 /// One HTTP request to an upstream. Headers carry credentials, so the type is never logged.

@@ -94,37 +94,52 @@ package final class Accountant: Sendable {
         var amount: MicroUSD
         var estimatedTokens: Int
         var budgetRemaining: MicroUSD?
+        /// The tier asked for: reserved at its price; charged at the tier that served.
+        var tier: ServiceTier = .standard
     }
 
-    /// Rate limits, then the budget reservation for the worst case (strict) or the expected cost.
+    /// The price first (no price, no call), then rate limits, then the budget reservation for the
+    /// worst case (strict) or the expected cost, at the price of the tier the body asks for.
     func admit(
         caller: Caller, clientModel: String, upstreamModel: String, route: String, body: JSONValue
     ) -> Result<Admission, RejectedCall> {
         let cap = team(caller)?.maxOutputTokens
+        let tier = ServiceTier.requested(in: body)
         let estimate =
             config.accounting.mode == .strict
             ? RequestCostEstimate.worstCase(body: body, model: upstreamModel, teamOutputCap: cap)
             : RequestCostEstimate.expected(body: body, model: upstreamModel, teamOutputCap: cap)
-        let amount = estimate.cost(prices, model: upstreamModel) ?? .zero
-        let tokens = estimate.inputTokens + estimate.outputTokens
+        guard let amount = estimate.cost(prices, model: upstreamModel, tier: tier, atMs: nowMilliseconds()) else {
+            return .failure(.unpriced(model: upstreamModel, tier: tier))
+        }
+        return admit(
+            caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: amount,
+            tokens: estimate.inputTokens + estimate.outputTokens, tier: tier)
+    }
+
+    /// Rate limits, then the budget reservation of `amount`, for a call already priced.
+    func admit(
+        caller: Caller, clientModel: String, upstreamModel: String, route: String, amount: MicroUSD, tokens: Int,
+        tier: ServiceTier = .standard
+    ) -> Result<Admission, RejectedCall> {
         var admission = Admission(
             caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: amount,
-            estimatedTokens: tokens)
+            estimatedTokens: tokens, tier: tier)
         if open { return .success(admission) }
         switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: tokens, now: .now) {
         case .reject(let limit, let retryAfter):
-            return .failure(RejectedCall(message: "rate limit \(limit) reached", retryAfter: retryAfter, headers: []))
+            return .failure(.rateLimit(limit, retryAfter: retryAfter))
         case .admit(let ticket):
             admission.ticket = ticket
         }
+        let now = self.now
         switch budgets.reserve(caller: caller, model: clientModel, amount: amount, now: now) {
         case .reject(let budget, let limit, let remaining, let retryAfter):
             if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: .now) }
             return .failure(
-                RejectedCall(
-                    message:
-                        "budget \(budget) would be exceeded: this request may cost up to $\(amount.dollars), $\(remaining.dollars) of $\(limit.dollars) remains",
-                    retryAfter: retryAfter ?? .seconds(60), headers: [("x-flashgate-budget-remaining-usd", remaining.dollars)]))
+                .budget(
+                    budget, limit: limit, remaining: remaining, amount: amount,
+                    resetsIn: retryAfter, now: now))
         case .admit(let reservation):
             admission.reservation = reservation
         }
@@ -157,11 +172,16 @@ package final class Accountant: Sendable {
     /// Settles an admitted call exactly once, durably, and returns what it cost.
     @discardableResult
     func settle(
-        _ admission: Admission, usage: TokenUsage?, ending: Ending, cacheStatus: String, attempts: [String] = []
+        _ admission: Admission, usage: TokenUsage?, ending: Ending, cacheStatus: String, attempts: [String] = [],
+        servedTier: ServiceTier? = nil
     ) async -> MicroUSD {
         let cost: MicroUSD
+        let tier = servedTier ?? admission.tier
         switch ending {
-        case .ok: cost = usage.flatMap { prices.cost($0.billable, model: admission.upstreamModel) } ?? admission.amount
+        case .ok:
+            cost =
+                usage.flatMap { prices.cost($0.billable, model: admission.upstreamModel, tier: tier, atMs: nowMilliseconds()) }
+                ?? admission.amount
         case .upstreamError: cost = .zero
         case .incomplete: cost = admission.amount
         }
@@ -177,7 +197,8 @@ package final class Accountant: Sendable {
         await record(
             admission.caller, model: admission.clientModel, route: admission.route, usage: usage, cost: cost,
             cacheStatus: cacheStatus, outcome: ending.rawValue, reservationID: admission.reservationID,
-            budgetKeys: admission.reservation?.budgetKeys ?? [], attempts: attempts)
+            budgetKeys: admission.reservation?.budgetKeys ?? [], attempts: attempts,
+            serviceTier: ending == .upstreamError ? "" : tier.rawValue)
         return cost
     }
 
@@ -201,13 +222,15 @@ package final class Accountant: Sendable {
     /// A request row in the ledger; durable when this returns.
     func record(
         _ caller: Caller, model: String, route: String, usage: TokenUsage?, cost: MicroUSD, cacheStatus: String,
-        outcome: String, reservationID: UInt64? = nil, budgetKeys: [String] = [], attempts: [String] = []
+        outcome: String, reservationID: UInt64? = nil, budgetKeys: [String] = [], attempts: [String] = [],
+        serviceTier: String = ""
     ) async {
         guard let ledger else { return }
         var row = Self.row(
             caller, model: model, route: route, usage: usage, cost: cost, cacheStatus: cacheStatus, outcome: outcome,
             reservationID: reservationID, budgetKeys: budgetKeys, timeMs: nowMilliseconds())
         row.attempts = attempts
+        row.serviceTier = serviceTier
         do {
             try await ledger.settle(row)
         } catch {
@@ -239,20 +262,5 @@ package final class Accountant: Sendable {
         }
         if let remaining = admission.budgetRemaining { headers.append(("x-flashgate-budget-remaining-usd", remaining.dollars)) }
         return headers
-    }
-}
-
-/// A call refused by a rate limit or a budget: a 429 with Retry-After, naming the limit.
-struct RejectedCall: Error, Sendable {
-    var message: String
-    var retryAfter: Duration
-    var headers: [(String, String)]
-
-    func response(_ dialect: Dialect) -> GatewayResponse {
-        var response = GatewayResponse.error(FlashgateError(.rateLimited, message), dialect: dialect)
-        let seconds = max(1, Int((Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18).rounded(.up)))
-        response.headers.append(("retry-after", String(seconds)))
-        response.headers += headers
-        return response
     }
 }

@@ -66,7 +66,8 @@ struct AnswerRendering {
 
     /// The closing bytes: the whole body for JSON modes, the end of the stream otherwise. OpenAI
     /// answers carry what this client paid as `usage.cost` (dollars).
-    mutating func finish(cost: MicroUSD = .zero) -> [UInt8] {
+    /// `tier` is the service tier that served (OpenAI's `service_tier`, non-stream answers).
+    mutating func finish(cost: MicroUSD = .zero, tier: ServiceTier? = nil) -> [UInt8] {
         switch mode {
         case .openAI(let chat, let id, let created):
             if let translator {
@@ -79,6 +80,7 @@ struct AnswerRendering {
             if case .object(var object) = body, case .object(var usage)? = object["usage"] {
                 usage["cost"] = .number(cost.dollars)
                 object["usage"] = .object(usage)
+                if let tier { object["service_tier"] = .string(tier.openAIName) }
                 body = .object(object)
             }
             return JSONWriter.encode(body)

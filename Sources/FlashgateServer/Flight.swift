@@ -25,12 +25,18 @@ final class Flight: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
-    private let settledCost = NIOLockedValueBox(MicroUSD.zero)
+    private let settled = NIOLockedValueBox((cost: MicroUSD.zero, tier: ServiceTier?.none))
 
     /// What the leader's caller paid, set before the flight finishes.
     var cost: MicroUSD {
-        get { settledCost.withLockedValue { $0 } }
-        set { settledCost.withLockedValue { $0 = newValue } }
+        get { settled.withLockedValue { $0.cost } }
+        set { settled.withLockedValue { $0.cost = newValue } }
+    }
+
+    /// The service tier that served and was charged; nil when nothing was charged at a tier.
+    var tier: ServiceTier? {
+        get { settled.withLockedValue { $0.tier } }
+        set { settled.withLockedValue { $0.tier = newValue } }
     }
 
     /// How many subscribers joined over the flight's life (the leader counts).

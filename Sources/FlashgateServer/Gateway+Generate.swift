@@ -91,7 +91,7 @@ extension Gateway {
             route: call.primary.route.name, body: call.body)
         {
         case .failure(let rejected):
-            call.record?.update { $0.rejectedBy = rejected.message.hasPrefix("rate limit") ? "rate_limit" : "budget" }
+            call.record?.update { $0.rejectedBy = rejected.limit.rawValue }
             return .immediate(rejected.response(call.mode.dialect))
         case .success(let admitted): admission = admitted
         }
@@ -166,17 +166,18 @@ extension Gateway {
                 }
             }
             let cost = flight?.cost ?? .zero
-            let tail = rendering.finish(cost: cost)
+            let tier = flight?.tier
+            let tail = rendering.finish(cost: cost, tier: tier)
             saveSignatures(rendering.signatures, call)
+            // A stream's cost and served tier are known only at its end: they go in trailers.
+            var charged = [("x-flashgate-cost-usd", cost.dollars)]
+            if let tier { charged.append(("x-flashgate-service-tier", tier.rawValue)) }
             if call.mode.isStreaming {
                 if !started { try await writer.writeHead(status: .ok, headers: headers + Self.streamHeaders) }
                 try await writer.writeBody(tail)
-                // A stream's cost is known only at its end: it goes in a trailer.
-                await writer.end(trailers: [("x-flashgate-cost-usd", cost.dollars)])
+                await writer.end(trailers: charged)
             } else {
-                let response = GatewayResponse(
-                    status: .ok, headers: headers + [("x-flashgate-cost-usd", cost.dollars)], body: tail)
-                await writer.respond(response)
+                await writer.respond(GatewayResponse(status: .ok, headers: headers + charged, body: tail))
             }
         } catch {
             if Task.isCancelled || error is CancellationError { return }
@@ -194,7 +195,7 @@ extension Gateway {
         }
     }
 
-    static let streamHeaders = [("cache-control", "no-cache"), ("trailer", "x-flashgate-cost-usd")]
+    static let streamHeaders = [("cache-control", "no-cache"), ("trailer", "x-flashgate-cost-usd, x-flashgate-service-tier")]
 
     /// Keeps the signatures a client was given by tool-call id, under the route that issued each
     /// one (known by its hash from `pump`; the primary route when it is not known).
@@ -277,10 +278,15 @@ extension Gateway {
                     ])
                 cache.store(call.key.digest, entry) { flights.remove(call.key, flight) }
             }
-            // Settled durably before any client sees the end of the answer.
+            // Settled durably before any client sees the end of the answer, at the tier that served.
             let ending: Accountant.Ending = assembler.isFinished && usage != nil ? .ok : .incomplete
+            let served = ServiceTier.served(
+                requested: admission.tier,
+                header: started.headers.first { $0.name.lowercased() == "x-gemini-service-tier" }?.value,
+                trafficType: answer["usageMetadata"]?["trafficType"]?.stringValue)
+            flight.tier = served
             flight.cost = await accountant.settle(
-                admission, usage: usage, ending: ending, cacheStatus: cacheOutcome, attempts: attempts)
+                admission, usage: usage, ending: ending, cacheStatus: cacheOutcome, attempts: attempts, servedTier: served)
             call.record?.update { [cost = flight.cost] record in
                 if let usage { record.note(usage) }
                 record.cost = cost

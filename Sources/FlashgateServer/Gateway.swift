@@ -157,6 +157,9 @@ package final class Gateway: Sendable {
             record.key = caller.key
             record.model = chat.model
         }
+        if chat.gemini["serviceTier"] == nil, let tier = defaultTier(caller, model: chat.model) {
+            chat.gemini["serviceTier"] = .string(tier.rawValue)
+        }
         let method: NativeMethod = chat.stream ? .streamGenerateContent : .generateContent
         let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
         let primary = chatBody(chat, for: plan.primary, team: caller.team)
@@ -250,6 +253,7 @@ package final class Gateway: Sendable {
             guard parsed.objectValue != nil else {
                 throw FlashgateError.invalid("the request body must be a JSON object")
             }
+            try Self.checkNativeTier(parsed)
             guard let found = routes.resolve(model: model) else {
                 throw FlashgateError(.notFound, "models/\(model) is not found or is not configured")
             }
@@ -265,9 +269,14 @@ package final class Gateway: Sendable {
         }
         // The body goes upstream as sent (signatures from other routes aside); the client's key
         // is never forwarded.
-        let sent = Array(buffer: request.body)
+        var sent = Array(buffer: request.body)
         let sse = request.queryItem("alt") == "sse"
         if method == .generateContent || method == .streamGenerateContent {
+            var parsed = parsed
+            if let tiered = nativeBodyWithDefaultTier(parsed, caller: caller, model: model) {
+                parsed = tiered
+                sent = JSONWriter.encode(tiered)
+            }
             // Generations go through the cache and coalescing; streams are read as SSE upstream
             // whatever form the client asked for, so every form renders from the same events.
             let mode: AnswerMode = method == .generateContent ? .nativeJSON : (sse ? .nativeSSE : .nativeArray)

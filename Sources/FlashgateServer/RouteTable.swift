@@ -140,6 +140,8 @@ package final class RouteTable: Sendable {
         let key = route.apiKeys.isEmpty ? nil : route.apiKeys[min(keyIndex, route.apiKeys.count - 1)]
         var url: String
         var payload = body
+        let tier = Self.requestedTier(body)
+        let timeouts = config.upstreamTimeouts(for: tier.tier)
         switch route.kind {
         case .mock:
             url = "mock:///v1beta/models/\(target.upstreamModel):\(method.rawValue)"
@@ -149,6 +151,11 @@ package final class RouteTable: Sendable {
         case .vertex:
             guard let vertex = route.vertex else { throw FlashgateError(.internal, "route '\(route.name)' has no Vertex settings") }
             let model = "publishers/google/models/\(target.upstreamModel):\(method.rawValue)"
+            // Vertex refuses `serviceTier` in the body (400); it takes the tier as a header.
+            if let parsed = tier.body {
+                payload = JSONWriter.encode(Self.withoutServiceTier(parsed))
+                if tier.tier != .standard { headers.append(("x-vertex-ai-llm-shared-request-type", tier.tier.rawValue)) }
+            }
             if case .expressKey(let secret) = vertex.credentials {
                 url = "\(route.baseURL)/\(route.apiVersion)/\(model)"
                 headers.append(("x-goog-api-key", secret.value))
@@ -173,12 +180,17 @@ package final class RouteTable: Sendable {
             if let key { headers.append(("authorization", "Bearer " + key.value)) }
             let parsed: JSONValue
             do { parsed = try JSONParser.parse(body) } catch { throw FlashgateError.invalid("the request body is not valid JSON") }
-            payload = JSONWriter.encode(
-                try OpenAIUpstream.request(fromGemini: parsed, model: target.upstreamModel, stream: method == .streamGenerateContent))
-            return UpstreamRequest(method: "POST", url: url, headers: headers, body: payload, timeouts: config.upstreamTimeouts)
+            var translated = try OpenAIUpstream.request(
+                fromGemini: parsed, model: target.upstreamModel, stream: method == .streamGenerateContent)
+            if tier.tier != .standard, case .object(var object) = translated {
+                object["service_tier"] = .string(tier.tier.openAIName)
+                translated = .object(object)
+            }
+            payload = JSONWriter.encode(translated)
+            return UpstreamRequest(method: "POST", url: url, headers: headers, body: payload, timeouts: timeouts)
         }
         if streaming { url += "?alt=sse" }
-        return UpstreamRequest(method: "POST", url: url, headers: headers, body: payload, timeouts: config.upstreamTimeouts)
+        return UpstreamRequest(method: "POST", url: url, headers: headers, body: payload, timeouts: timeouts)
     }
 
     /// `GET …/models` on an AI Studio (or mock) route; nil for kinds without a Gemini model list.

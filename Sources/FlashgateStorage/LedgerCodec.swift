@@ -5,8 +5,9 @@ import FlashgateCore
 /// decoding every older one, because the ledger is never rebuilt.
 enum LedgerCodec {
     static let reservationVersion: UInt8 = 1
-    /// Version 2 added `attempts`; version 1 rows still decode (with no attempts).
-    static let settlementVersion: UInt8 = 2
+    /// Version 2 added `attempts`, version 3 `serviceTier`; older rows still decode (with no
+    /// attempts, and no tier: they were all standard).
+    static let settlementVersion: UInt8 = 3
 
     /// A big-endian key for `value`, so byte order is numeric order.
     static func key(_ value: UInt64) -> [UInt8] {
@@ -56,13 +57,14 @@ enum LedgerCodec {
         w.string(s.outcome)
         w.strings(s.budgetKeys)
         w.strings(s.attempts)
+        w.string(s.serviceTier)
         return w.bytes
     }
 
     static func decodeSettlement(_ bytes: UnsafeRawBufferPointer) throws(LedgerError) -> SettlementRecord {
         var r = Reader(bytes)
         let version = try r.byte()
-        guard version == 1 || version == settlementVersion else { throw Reader.corrupt("unknown settlement version") }
+        guard (1...settlementVersion).contains(version) else { throw Reader.corrupt("unknown settlement version") }
         let hasID = try r.byte() != 0
         let id = try r.uint64()
         var record = SettlementRecord(
@@ -72,6 +74,7 @@ enum LedgerCodec {
             searchQueries: Int(try r.int64()), cost: MicroUSD(try r.int64()), cacheStatus: try r.string(),
             outcome: try r.string(), budgetKeys: try r.strings())
         if version >= 2 { record.attempts = try r.strings() }
+        if version >= 3 { record.serviceTier = try r.string() }
         return record
     }
 

@@ -55,6 +55,9 @@ package struct SettlementRecord: Sendable, Equatable {
     /// Every upstream attempt, `route:status:duration` (`r0:503:12ms`, `r1:ok:340ms`); empty for
     /// calls that made one attempt or none, and for rows written before attempts were recorded.
     package var attempts: [String] = []
+    /// The service tier that served and was charged (`standard`, `flex`, `priority`); empty for
+    /// rows that paid nothing upstream (hits, joins) and for rows written before tiers existed.
+    package var serviceTier: String = ""
 
     package init(
         reservationID: UInt64?, timeMs: Int64, team: String, key: String, model: String, route: String,

@@ -14,10 +14,12 @@ package struct TestGateway: Sendable {
         nowMilliseconds: @escaping @Sendable () -> Int64 = { 1_800_000_000_000 },
         clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SeededRandom(seed: 1),
         accessLog: (@Sendable (String) -> Void)? = nil,
-        reload: (@Sendable () throws -> FlashgateConfig)? = nil, log: (@Sendable (String) -> Void)? = nil
+        reload: (@Sendable () throws -> FlashgateConfig)? = nil, log: (@Sendable (String) -> Void)? = nil,
+        priceMadeUpModels: Bool = true
     ) async throws -> TestGateway {
         var config = config
         if config.listen.host != nil { config.listen.port = 0 }
+        if priceMadeUpModels { Self.priceMadeUpModels(&config) }
         // The server log, at info into `log` when a test reads it.
         let logger: Logger
         if let log {
@@ -40,6 +42,7 @@ package struct TestGateway: Sendable {
             { @Sendable () throws -> FlashgateConfig in
                 var config = try load()
                 if config.listen.host != nil { config.listen.port = 0 }
+                if priceMadeUpModels { Self.priceMadeUpModels(&config) }
                 if let storeDirectory { config.store.path = storeDirectory }
                 return config
             }
@@ -51,6 +54,15 @@ package struct TestGateway: Sendable {
                 LogFormatHandler(label: label, level: accessLog == nil ? .critical : .info, format: .logfmt, write: accessLog ?? { _ in })
             }, reload: reloadConfig)
         return TestGateway(running: try await runtime.start())
+    }
+
+    /// Most tests name made-up models (`m`, `flash`) that no price row knows, and Flashgate
+    /// refuses a model without a price. Unless a test is about that refusal, it gets what an
+    /// operator would configure: an explicit fallback row, here at $0 (so costs stay as they were).
+    static func priceMadeUpModels(_ config: inout FlashgateConfig) {
+        guard config.prices.prefix(for: "made-up-model") == nil else { return }
+        config.prices.set(
+            ModelPrice(input: 0, output: 0, cachedInput: 0, cacheStorage: 0, search: 0), prefix: PriceTable.fallbackPrefix)
     }
 
     /// A config with the built-in mock as a passthrough route.

@@ -27,7 +27,7 @@ package struct ChatRequest: Sendable {
 extension ChatRequest {
     /// OpenAI fields Gemini has no use for; they are accepted and dropped, never forwarded.
     static let droppedFields: Set<String> = [
-        "user", "store", "metadata", "logit_bias", "parallel_tool_calls", "service_tier", "prediction",
+        "user", "store", "metadata", "logit_bias", "parallel_tool_calls", "prediction",
         "prompt_cache_key", "safety_identifier", "verbosity", "modalities", "audio", "stream_options",
     ]
 
@@ -112,6 +112,14 @@ extension ChatRequest {
                     "'reasoning_effort' must be one of none, minimal, low, medium, high", param: "reasoning_effort")
             }
             reasoningEffort = effort
+        }
+        if let value = reader.take("service_tier"), !value.isNull {
+            guard let text = value.stringValue, let asked = ServiceTier.openAI(text) else {
+                throw .invalid(
+                    "'service_tier' must be auto, default, flex or priority (Gemini has no other tier)", param: "service_tier")
+            }
+            // `auto` leaves the tier to the config's default; the others are sent as Gemini's tier.
+            if let tier = asked { gemini["serviceTier"] = .string(tier.rawValue) }
         }
         try GoogleExtensions.apply(
             reader.take("google"), reader.take("extra_body")?["google"], reader.take("safety_settings"),

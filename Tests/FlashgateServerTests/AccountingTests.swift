@@ -40,7 +40,7 @@ import Testing
             let curl = CurlTransport()
             let gateway = try await TestGateway.start(
                 config: config, http: curl, storeDirectory: directory.path,
-                nowMilliseconds: { Int64(Date().timeIntervalSince1970 * 1000) })
+                nowMilliseconds: { Int64(Date().timeIntervalSince1970 * 1000) }, priceMadeUpModels: false)
             return Harness(fake: fake, curl: curl, gateway: gateway, directory: directory)
         }
 
@@ -97,20 +97,22 @@ import Testing
         let client = try await RawHTTPClient.connect(port: h.gateway.port)
         let response = try await client.request("POST", "/v1/chat/completions", body: Self.chat("hello"), headers: Self.auth)
         #expect(response?.status == 200)
-        // FakeGemini reports 5 prompt and 3 output tokens: 5 × $2.70/M + 3 × $16.20/M = 62.1 µ$ → 63.
-        #expect(response?.header("x-flashgate-cost-usd") == "0.000063")
-        #expect(response?.json?["usage"]?["cost"] == .number("0.000063"))
+        // FakeGemini reports 5 prompt and 3 output tokens: 5 × $1.50/M + 3 × $9.00/M = 34.5 µ$ → 35.
+        #expect(response?.header("x-flashgate-cost-usd") == "0.000035")
+        #expect(response?.header("x-flashgate-service-tier") == "standard")
+        #expect(response?.json?["usage"]?["cost"] == .number("0.000035"))
+        #expect(response?.json?["service_tier"]?.stringValue == "default")
         #expect(response?.header("x-flashgate-budget-remaining-usd") != nil)
         let rows = try await h.rows(atLeast: 1)
-        #expect(rows.first?.cost == MicroUSD(63))
-        #expect(rows.first?.team == "search" && rows.first?.key == "ci")
-        #expect(h.ledger.totals(prefix: "team:search").values.contains(MicroUSD(63)))
+        #expect(rows.first?.cost == MicroUSD(35))
+        #expect(rows.first?.team == "search" && rows.first?.key == "ci" && rows.first?.serviceTier == "standard")
+        #expect(h.ledger.totals(prefix: "team:search").values.contains(MicroUSD(35)))
 
         let stream = try await client.request(
             "POST", "/v1/chat/completions",
             body: #"{"model":"gemini-3.5-flash","max_tokens":8,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"s"}]}"#,
             headers: Self.auth)
-        #expect(stream?.text.contains(#""cost":0.000063"#) == true)
+        #expect(stream?.text.contains(#""cost":0.000035"#) == true)
         await client.close()
         try await h.stop()
     }
@@ -144,7 +146,7 @@ import Testing
         #expect(admitted.count + rejected.count == 64)
         #expect(!rejected.isEmpty, "the budget is small enough that some calls must be refused")
         for response in rejected {
-            #expect(response?.json?["error"]?["type"]?.stringValue == "rate_limit_error")
+            #expect(response?.json?["error"]?["type"]?.stringValue == "insufficient_quota")
             #expect(response?.json?["error"]?["message"]?.stringValue?.contains("team:search:day") == true)
             #expect(response?.header("retry-after") != nil)
         }

@@ -132,9 +132,10 @@ import Testing
         #expect(cache?["joined"]?.intValue == 1)
         #expect(cache?["bypass"]?.intValue == 1)
         #expect(cache?["hit_ratio"] == .number("0.6000"))  // 3 of 5 lookups
-        // 5 prompt + 3 output tokens of gemini-3.5-flash cost 63 µ$ each; the unpriced model adds nothing.
-        #expect(cache?["saved_usd"]?.stringValue == "0.000126")
-        #expect(cache?["joined_saved_usd"]?.stringValue == "0.000063")
+        // 5 prompt + 3 output tokens of gemini-3.5-flash cost 35 µ$ each at the standard tier
+        // (see the row helper); the unpriced model adds nothing.
+        #expect(cache?["saved_usd"]?.stringValue == "0.000070")
+        #expect(cache?["joined_saved_usd"]?.stringValue == "0.000035")
         #expect(cache?["unpriced_hits"]?.intValue == 1)
         #expect(cache?["saved_basis"]?.stringValue == "price_table")
     }
@@ -210,28 +211,28 @@ import Testing
         let d = try #require(response?.json)
         #expect(d["window"]?["bucket_seconds"]?.intValue == 300)
         #expect(d["totals"]?["requests"]?.intValue == 3)
-        #expect(d["totals"]?["cost_usd"]?.stringValue == "0.000126")
+        #expect(d["totals"]?["cost_usd"]?.stringValue == "0.000070")
         let team = d["spend_series"]?["teams"]?[0]
         #expect(team?["team"]?.stringValue == "search")
-        #expect(team?["cost_usd"]?.stringValue == "0.000126")
+        #expect(team?["cost_usd"]?.stringValue == "0.000070")
         #expect(team?["requests"]?.intValue == 3)
         #expect(d["cache"]?["hits"]?.intValue == 1)
         #expect(d["cache"]?["misses"]?.intValue == 1)
         #expect(d["cache"]?["bypass"]?.intValue == 1)
         #expect(d["cache"]?["hit_ratio"] == .number("0.5000"))
-        #expect(d["cache"]?["saved_usd"]?.stringValue == "0.000063")
+        #expect(d["cache"]?["saved_usd"]?.stringValue == "0.000035")
         let budget = d["budgets"]?[0]
         #expect(budget?["budget"]?.stringValue == "team:search:day")
-        #expect(budget?["spent_usd"]?.stringValue == "0.000126")
+        #expect(budget?["spent_usd"]?.stringValue == "0.000070")
         #expect(budget?["limit_usd"]?.stringValue == "1.000000")
         #expect(budget?["projected_usd"]?.stringValue != nil)
-        #expect(budget?["burn"]?.arrayValue?.last?["spent_usd"]?.stringValue == "0.000126")
+        #expect(budget?["burn"]?.arrayValue?.last?["spent_usd"]?.stringValue == "0.000070")
         #expect(d["models"]?[0]?["model"]?.stringValue == "gemini-3.5-flash")
         #expect(d["routes"]?[0]?["route"]?.stringValue == "studio")
         #expect(d["errors"]?["by_outcome"]?["ok"]?.intValue == 3)
         let top = d["top_requests"]?.arrayValue ?? []
         #expect(top.count == 3)
-        #expect(top[0]["cost_usd"]?.stringValue == "0.000063")
+        #expect(top[0]["cost_usd"]?.stringValue == "0.000035")
         #expect(top[0]["key"]?.stringValue == "ci")
         #expect(d["route_health"]?["routes"]?[0]?["name"]?.stringValue == "studio")
         // Names, never secrets.

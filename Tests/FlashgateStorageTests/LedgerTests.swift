@@ -264,17 +264,24 @@ import Testing
         }
     }
 
-    @Test func attemptsRoundTripAndVersionOneRowsStillDecode() throws {
+    @Test func attemptsAndTierRoundTripAndOlderRowsStillDecode() throws {
         var row = settlement(7, 900)
         row.attempts = ["r0:503:12ms", "r1:ok:340ms:hedge"]
+        row.serviceTier = "flex"
         let encoded = LedgerCodec.encode(row)
-        #expect(encoded.first == 2)
+        #expect(encoded.first == 3)
         let decoded = try encoded.withUnsafeBytes { try LedgerCodec.decodeSettlement($0) }
         #expect(decoded == row)
+        // A version-2 row (written before tiers existed): the same fields without the tier.
+        var two = LedgerCodec.encode(settlement(7, 900))
+        two[0] = 2
+        two.removeLast(8)  // the empty tier string's length
+        let beforeTiers = try two.withUnsafeBytes { try LedgerCodec.decodeSettlement($0) }
+        #expect(beforeTiers == settlement(7, 900) && beforeTiers.serviceTier.isEmpty)
         // A version-1 row (written before attempts existed): the same fields without the list.
         var old = LedgerCodec.encode(settlement(7, 900))
         old[0] = 1
-        old.removeLast(8)  // the empty attempts list's count
+        old.removeLast(16)  // the empty tier's length and the empty attempts list's count
         let legacy = try old.withUnsafeBytes { try LedgerCodec.decodeSettlement($0) }
         #expect(legacy == settlement(7, 900))
         #expect(legacy.attempts.isEmpty)

@@ -1,0 +1,91 @@
+import FlashgateCore
+import FlashgateWire
+import Foundation
+
+/// A call refused before it went upstream, in terms every client understands.
+///
+/// - A rate limit is a transient 429 whose `Retry-After` is the bucket's true refill time, with
+///   Google's `RetryInfo` in the native envelope.
+/// - A spent budget cannot succeed this period: OpenAI's `insufficient_quota` with
+///   `x-should-retry: false` (the openai SDKs give up at once instead of retrying for minutes),
+///   Google's `RESOURCE_EXHAUSTED` with a `QuotaFailure`, a message naming the budget and when it
+///   resets.
+/// - A model (or tier) without a price is a 400 naming the config key to add: no price, no call.
+struct RejectedCall: Error, Sendable {
+    /// The limit that refused: a closed set, for the request record and metrics.
+    enum Limit: String, Sendable {
+        case rateLimit = "rate_limit"
+        case budget
+        case price
+    }
+
+    var limit: Limit
+    var error: FlashgateError
+    var retryAfter: Duration?
+    var headers: [(String, String)]
+
+    var message: String { error.message }
+
+    func response(_ dialect: Dialect) -> GatewayResponse {
+        var response = GatewayResponse.error(error, dialect: dialect)
+        if let retryAfter { response.headers.append(("retry-after", String(Self.seconds(retryAfter)))) }
+        response.headers += headers
+        return response
+    }
+
+    static func rateLimit(_ limit: String, retryAfter: Duration) -> RejectedCall {
+        var error = FlashgateError(.rateLimited, "rate limit \(limit) reached; retry after \(seconds(retryAfter)) s")
+        error.googleDetails = [
+            [
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": .string("\(seconds(retryAfter))s"),
+            ]
+        ]
+        return RejectedCall(limit: .rateLimit, error: error, retryAfter: retryAfter, headers: [])
+    }
+
+    static func budget(
+        _ budget: String, limit: MicroUSD, remaining: MicroUSD, amount: MicroUSD, resetsIn: Duration?, now: Date
+    ) -> RejectedCall {
+        let resetsAt = resetsIn.map { now.addingTimeInterval(Double($0.components.seconds)) }
+        let reset = resetsAt.map { "it resets at \(timestamp($0))" } ?? "it does not reset"
+        let message =
+            "budget \(budget) is spent: this request may cost up to $\(amount.dollars) and $\(remaining.dollars) of "
+            + "$\(limit.dollars) remains; \(reset)"
+        var error = FlashgateError(.quotaExhausted, message)
+        var violation: JSONObject = ["subject": .string(budget), "description": .string(message)]
+        violation["quotaId"] = "FlashgateBudget"
+        error.googleDetails = [
+            ["@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": .array([.object(violation)])]
+        ]
+        var headers = [("x-should-retry", "false"), ("x-flashgate-budget-remaining-usd", remaining.dollars)]
+        if let resetsAt { headers.append(("x-flashgate-budget-reset", timestamp(resetsAt))) }
+        return RejectedCall(
+            limit: .budget, error: error,
+            retryAfter: resetsIn, headers: headers)
+    }
+
+    static func unpriced(model: String, tier: ServiceTier) -> RejectedCall {
+        let at = tier == .standard ? "" : " at the \(tier.rawValue) tier"
+        let error = FlashgateError.invalid(
+            "the model '\(model)' has no price\(at), so Flashgate will not call it: add a row under "
+                + "prices.\(model) in the config (input and output, USD per million tokens), or an explicit "
+                + "fallback row prices.\"\(PriceTable.fallbackPrefix)\"",
+            param: "model")
+        return RejectedCall(limit: .price, error: error, retryAfter: nil, headers: [("x-should-retry", "false")])
+    }
+
+    static func seconds(_ duration: Duration) -> Int64 {
+        max(1, Int64((Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18).rounded(.up)))
+    }
+
+    /// RFC 3339 in UTC, whole seconds.
+    static func timestamp(_ date: Date) -> String {
+        var time = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    }
+}
