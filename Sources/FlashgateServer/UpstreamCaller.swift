@@ -60,8 +60,9 @@ struct HedgeLoser: Sendable, Equatable {
 /// attempt `RetryLoop` decides: give up (not retryable, budget or deadline spent), fail over at
 /// once (a per-day quota, an open breaker, or simply another route that has not been tried), or
 /// wait (exponential backoff with full jitter, floored by the upstream's `retryDelay` /
-/// `Retry-After`) and come back. A key answered with 429, 401 or 403 is set aside and the next key
-/// of the same route is tried at once. With hedging on, a slow first attempt gets one twin on the
+/// `Retry-After`) and come back. An answer that ends or breaks before its first event counts as a
+/// broken connection. A key answered with 429, 401 or 403 is set aside and the next key of the
+/// same route is tried at once. With hedging on, a slow first attempt gets one twin on the
 /// next route; the first to start answering wins and the other is cancelled.
 ///
 /// Invariants: at most `retry.maxAttempts` upstream calls per client call, hedges included; no
@@ -280,7 +281,7 @@ final class UpstreamCaller: Sendable {
                 case .unreachable: .unreachable
                 case .timeout: .timeout
                 case .status(let code): error.kind == .upstreamStatus ? .status(code) : .invalid
-                case .safetyBlock: .invalid
+                case .safetyBlock, .noAnswer: .invalid
                 }
             return failed(error, failure, outcome)
         } catch {

@@ -483,4 +483,75 @@ import Testing
         try await h.stop()
     }
 
+    // MARK: An answer that ends before its first event
+
+    static let twoEvents = [
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"one "}]},"index":0}]}"#,
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"two"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5}}"#,
+    ]
+    static let streamChat = #"{"model":"flash","stream":true,"messages":[{"role":"user","content":"hello"}]}"#
+
+    @Test func aStreamThatEndsCleanlyBeforeItsFirstEventFailsOver() async throws {
+        let h = try await Harness.start(2)
+        h.fakes[0].enqueue(.sse([]))  // 200, text/event-stream, and not one event
+        h.fakes[1].enqueue(.sse(Self.twoEvents))
+        let response = try await h.post(Self.streamChat)
+        #expect(response?.status == 200)
+        let text = response?.text ?? ""
+        #expect(text.contains("one ") && text.contains("two") && text.contains("[DONE]"))
+        #expect(!text.contains("error"))
+        #expect(h.fakes[0].requestCount == 1)
+        #expect(h.fakes[1].requestCount == 1)
+        let r0 = try await h.routes()?["routes"]?[0]
+        #expect(r0?["recent_errors"]?[0]?["outcome"]?.stringValue == "invalid")
+        try await h.stop()
+    }
+
+    @Test func aStreamCutOffBeforeItsFirstEventFailsOver() async throws {
+        let h = try await Harness.start(2)
+        var cut = FakeReply.sse(Self.twoEvents)
+        cut.dropAfterChunks = 0  // the head, then the connection drops
+        h.fakes[0].enqueue(cut)
+        h.fakes[1].enqueue(.sse(Self.twoEvents))
+        let response = try await h.post(Self.streamChat)
+        #expect(response?.status == 200)
+        #expect(response?.text.contains("two") == true)
+        #expect(h.fakes[1].requestCount == 1)
+        try await h.stop()
+    }
+
+    @Test func aNativeStreamThatEndsBeforeItsFirstEventFailsOver() async throws {
+        let h = try await Harness.start(2)
+        h.fakes[0].enqueue(.sse([]))
+        h.fakes[1].enqueue(.sse(Self.twoEvents))
+        let response = try await h.post(
+            #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, path: "/v1beta/models/flash:streamGenerateContent?alt=sse")
+        #expect(response?.status == 200)
+        #expect(response?.text.contains("\"two\"") == true)
+        #expect(h.fakes[1].requestCount == 1)
+        try await h.stop()
+    }
+
+    @Test func anEmptyAnswerFailsOverToo() async throws {
+        let h = try await Harness.start(2)
+        h.fakes[0].enqueue(.json(""))
+        h.fakes[1].enqueue(.json(Self.ok))
+        let response = try await h.post()
+        #expect(response?.status == 200)
+        #expect(response?.json?["choices"]?[0]?["message"]?["content"]?.stringValue == "fine")
+        try await h.stop()
+    }
+
+    @Test func anEmptyStreamOnTheOnlyRouteIsRetriedThere() async throws {
+        // No backoff, so the retry needs no clock and a missing retry shows as a failed request.
+        let h = try await Harness.start(
+            1, retry: RetryPolicy(maxAttempts: 4, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(120)))
+        h.fakes[0].enqueue(.sse([]))
+        h.fakes[0].enqueue(.sse(Self.twoEvents))
+        let response = try await h.post(Self.streamChat)
+        #expect(response?.status == 200)
+        #expect(response?.text.contains("two") == true)
+        #expect(h.fakes[0].requestCount == 2)
+        try await h.stop()
+    }
 }
