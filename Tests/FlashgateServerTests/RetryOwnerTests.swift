@@ -554,4 +554,41 @@ import Testing
         #expect(h.fakes[0].requestCount == 2)
         try await h.stop()
     }
+
+    // MARK: Per-day quotas
+
+    @Test func aPerDayQuotaOnEveryRouteIsTriedOnceEachAndKeepsThemOutUntilTheReset() async throws {
+        // No backoff, so a schedule that wrongly comes back shows as extra calls, not as a wait.
+        let h = try await Harness.start(
+            2, retry: RetryPolicy(maxAttempts: 4, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(120)))
+        for fake in h.fakes {
+            fake.enqueue(.googleError(status: 429, message: "quota", googleStatus: "RESOURCE_EXHAUSTED", details: Self.perDay))
+            fake.enqueue(.googleError(status: 429, message: "quota", googleStatus: "RESOURCE_EXHAUSTED", details: Self.perDay))
+        }
+        func calls() -> Int { h.fakes.reduce(0) { $0 + $1.requestCount } }
+        let first = try await h.post()
+        #expect(first?.status == 429)
+        #expect(calls() == 2)
+        #expect(h.clock.now() == .zero)  // nobody waited
+
+        // The test's wall clock stands at 2027-01-15T08:00:00Z, midnight in Pacific time: the
+        // quota resets 24 hours later. Until then no call goes to either route.
+        for fake in h.fakes { fake.clearReplies() }
+        let second = try await h.post()
+        #expect(second?.status == 429)
+        #expect(second?.json?["error"]?["message"]?.stringValue?.contains("per-day quota") == true)
+        #expect(calls() == 2)
+        let reported = try await h.routes()?["routes"]?[0]?["daily_quota_reset_at_ms"]?.intValue
+        #expect(reported == 1_800_000_000_000 + 86_400_000)
+
+        h.clock.advance(by: .seconds(86_400) - .milliseconds(1))
+        #expect(try await h.post()?.status == 429)
+        #expect(calls() == 2)
+
+        h.clock.advance(by: .milliseconds(1))
+        h.fakes[0].enqueue(.json(Self.ok))
+        #expect(try await h.post()?.status == 200)
+        #expect(calls() == 3)
+        try await h.stop()
+    }
 }
