@@ -295,6 +295,7 @@ extension FlashgateConfig {
                     owner == id ? "model '\(id)' is defined twice" : "'\(id)' is already an alias of model '\(owner)'"
                 throw ConfigError(path: map.child("id"), reason: reason)
             }
+            try checkModelID(id, path: map.child("id"))
             names[id] = id
             var aliases: [String] = []
             for (j, alias) in (try stringList(&map, "aliases") ?? []).enumerated() {
@@ -305,6 +306,7 @@ extension FlashgateConfig {
                         : "'\(alias)' is already an alias of model '\(owner)'"
                     throw ConfigError(path: "\(map.child("aliases"))[\(j)]", reason: reason)
                 }
+                try checkModelID(alias, path: "\(map.child("aliases"))[\(j)]")
                 names[alias] = id
                 aliases.append(alias)
             }
@@ -324,6 +326,14 @@ extension FlashgateConfig {
             case (nil, nil):
                 throw ConfigError(path: map.child("route"), reason: "a model needs a route (or a list of routes)")
             }
+            // Upstream model names go into Google URLs; an OpenAI-compatible route sends its own
+            // in the body, in whatever form its backend names models.
+            for (j, entry) in modelRoutes.enumerated()
+            where routes.first(where: { $0.name == entry.route })?.kind != .openai {
+                try checkModelID(
+                    entry.upstreamModel,
+                    path: list == nil ? map.child("upstream_model") : "\(map.child("routes"))[\(j)].upstream_model")
+            }
             let hedge = try loadHedge(&map)
             if hedge != nil && modelRoutes.count < 2 {
                 throw ConfigError(path: map.child("hedge"), reason: "hedging needs at least two routes")
@@ -337,6 +347,15 @@ extension FlashgateConfig {
             models.append(model)
         }
         return models
+    }
+
+    /// Client ids, aliases and Google upstream names follow `ModelID`'s grammar.
+    private static func checkModelID(_ text: String, path: String) throws(ConfigError) {
+        do throws(FlashgateError) {
+            _ = try ModelID(validating: text)
+        } catch {
+            throw ConfigError(path: path, reason: error.message)
+        }
     }
 
     private static func checkRouteExists(_ name: String, path: String, routes: [RouteConfig]) throws(ConfigError) {

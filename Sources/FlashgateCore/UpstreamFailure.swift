@@ -17,6 +17,10 @@ package struct UpstreamFailure: Sendable, Equatable {
         case unreachable
         /// The attempt ran out of time.
         case timeout
+        /// The upstream closed, cut off or garbled its answer before its first event (an empty
+        /// stream, a connection closed before the head, a body that is not JSON): nothing has
+        /// reached a client, so another attempt can serve it, as after a broken connection.
+        case noAnswer
     }
 
     /// Statuses worth a second attempt.
@@ -38,6 +42,7 @@ package struct UpstreamFailure: Sendable, Equatable {
 
     package static let unreachable = UpstreamFailure(cause: .unreachable, isRetryable: true)
     package static let timeout = UpstreamFailure(cause: .timeout, isRetryable: true)
+    package static let noAnswer = UpstreamFailure(cause: .noAnswer, isRetryable: true)
 
     /// Classifies an upstream answer.
     /// - Parameters:
@@ -74,6 +79,7 @@ package struct UpstreamFailure: Sendable, Equatable {
         switch error.kind {
         case .upstreamUnreachable: self = .unreachable
         case .upstreamTimeout: self = .timeout
+        case .upstreamProtocol: self = .noAnswer
         case .upstreamStatus:
             self.init(
                 status: error.httpStatus, body: error.upstreamBody ?? [], retryAfter: retryAfter,

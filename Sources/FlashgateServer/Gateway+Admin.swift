@@ -82,7 +82,7 @@ extension Gateway {
         }
         return DashboardReport.make(
             rows: rows, budgets: budgets, nowMs: nowMs, hours: hours, prices: prices,
-            upstreamModel: { [routes] model in routes.resolve(model: model)?.primary.upstreamModel ?? model },
+            upstreamModel: { [routes] model in (try? routes.resolve(model: model))?.primary.upstreamModel ?? model },
             routeHealth: health.report(routes: config.routes))
     }
 }

@@ -12,7 +12,7 @@ extension Gateway {
         do throws(FlashgateError) {
             _ = try accountant.caller(request).get()
             embeddings = try EmbeddingsRequest.translate(try Self.parseBody(request))
-            guard let route = routes.resolve(model: embeddings.model) else {
+            guard let route = try routes.resolve(model: embeddings.model) else {
                 throw FlashgateError(
                     .notFound, "the model '\(embeddings.model)' does not exist or is not configured", param: "model")
             }

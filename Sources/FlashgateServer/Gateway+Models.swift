@@ -23,7 +23,9 @@ extension Gateway {
             return .immediate(.json(["models": .array(configured)]))
         }
         return .deferred { [self] writer in
-            let upstream = await upstreamModels(passthrough)?["models"]?.arrayValue ?? []
+            let upstream = (await upstreamModels(passthrough)?["models"]?.arrayValue ?? []).filter {
+                ModelID.isValid($0["name"]?.stringValue ?? "")
+            }
             let names = Set(configured.compactMap { $0["name"]?.stringValue })
             let merged = configured + upstream.filter { !names.contains($0["name"]?.stringValue ?? "") }
             await writer.respond(.json(["models": .array(merged)]))
@@ -31,6 +33,11 @@ extension Gateway {
     }
 
     func model(_ id: String) -> GatewayResult {
+        do throws(FlashgateError) {
+            _ = try ModelID(validating: id)
+        } catch {
+            return .immediate(.error(error, dialect: .openAI))
+        }
         if routes.configuredModelIDs.contains(id) { return .immediate(.json(ModelList.openAIModel(id))) }
         guard let passthrough = routes.passthroughRoute else { return .immediate(.error(notFound(id), dialect: .openAI)) }
         return .deferred { [self] writer in
@@ -47,9 +54,10 @@ extension Gateway {
         FlashgateError(.notFound, "the model '\(id)' does not exist or is not configured", param: "model")
     }
 
-    /// The passthrough route's model ids; an unreachable upstream lists nothing rather than failing.
+    /// The passthrough route's model ids; an unreachable upstream lists nothing rather than
+    /// failing. Only ids a client could call (valid `ModelID`s) are listed.
     private func upstreamModelIDs(_ resolved: ResolvedRoute) async -> [String] {
-        await upstreamModels(resolved).map(ModelList.geminiIDs) ?? []
+        (await upstreamModels(resolved).map(ModelList.geminiIDs) ?? []).filter(ModelID.isValid)
     }
 
     private func upstreamModels(_ resolved: ResolvedRoute) async -> JSONValue? {

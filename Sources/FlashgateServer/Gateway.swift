@@ -145,7 +145,7 @@ package final class Gateway: Sendable {
         do throws(FlashgateError) {
             caller = try accountant.caller(request).get()
             chat = try ChatRequest.translate(try Self.parseBody(request))
-            guard let found = routes.resolve(model: chat.model) else {
+            guard let found = try routes.resolve(model: chat.model) else {
                 throw FlashgateError(.notFound, "the model '\(chat.model)' does not exist or is not configured", param: "model")
             }
             plan = found
@@ -254,7 +254,7 @@ package final class Gateway: Sendable {
                 throw FlashgateError.invalid("the request body must be a JSON object")
             }
             try Self.checkNativeTier(parsed)
-            guard let found = routes.resolve(model: model) else {
+            guard let found = try routes.resolve(model: model) else {
                 throw FlashgateError(.notFound, "models/\(model) is not found or is not configured")
             }
             plan = found

@@ -33,6 +33,10 @@ package enum AnswerFraming: Sendable, Equatable {
 /// Resolves model ids to route plans and builds the upstream request of each attempt: the URL,
 /// the credentials and, for OpenAI-compatible routes, the translated body. Configured model ids
 /// (and their aliases) win; anything else goes to the first passthrough route unchanged.
+///
+/// Invariant: a model id reaches a route only as a valid `ModelID`, and a Google URL is built only
+/// from a `ModelID` and percent-encoded config parts, so no client string changes its path,
+/// query or fragment.
 package final class RouteTable: Sendable {
     private let config: FlashgateConfig
     private let http: any UpstreamTransport
@@ -65,8 +69,11 @@ package final class RouteTable: Sendable {
         config.passthroughRoute.map { ResolvedRoute(route: $0, upstreamModel: "", transport: transport(for: $0)) }
     }
 
-    package func resolve(model: String) -> RoutePlan? {
-        let id = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+    /// The routes of a client's model id, or nil when no route serves it.
+    /// - Throws: a 400 naming the problem when the id is not a valid model id (see `ModelID`), so
+    ///   no malformed id reaches a passthrough route's URL.
+    package func resolve(model: String) throws(FlashgateError) -> RoutePlan? {
+        let id = try ModelID(validating: model).description
         if let configured = config.model(answering: id) {
             let ordered = order(configured.routes)
             let targets = ordered.compactMap { entry in
@@ -142,25 +149,37 @@ package final class RouteTable: Sendable {
         var payload = body
         let tier = Self.requestedTier(body)
         let timeouts = config.upstreamTimeouts(for: tier.tier)
+        // Every part of a Google URL is a validated or percent-encoded segment: no model name can
+        // change the path, query or fragment.
+        let encode: (String) -> String = { ModelID.percentEncoded($0) }
         switch route.kind {
         case .mock:
-            url = "mock:///v1beta/models/\(target.upstreamModel):\(method.rawValue)"
+            url = "mock:///v1beta/" + (try ModelID(validating: target.upstreamModel)).path(method: method.rawValue)
         case .gemini:
-            url = "\(route.baseURL)/\(route.apiVersion)/models/\(target.upstreamModel):\(method.rawValue)"
+            let model = try ModelID(validating: target.upstreamModel)
+            url = "\(route.baseURL)/\(encode(route.apiVersion))/\(model.path(method: method.rawValue))"
             if let key { headers.append(("x-goog-api-key", key.value)) }
         case .vertex:
             guard let vertex = route.vertex else { throw FlashgateError(.internal, "route '\(route.name)' has no Vertex settings") }
-            let model = "publishers/google/models/\(target.upstreamModel):\(method.rawValue)"
+            let id = try ModelID(validating: target.upstreamModel)
+            guard id.kind == .base else {
+                throw FlashgateError.invalid(
+                    "tuned models (\(id)) are served by AI Studio routes, not the Vertex AI route '\(route.name)'",
+                    param: "model")
+            }
+            let model = "publishers/google/\(id.path(method: method.rawValue))"
             // Vertex refuses `serviceTier` in the body (400); it takes the tier as a header.
             if let parsed = tier.body {
                 payload = JSONWriter.encode(Self.withoutServiceTier(parsed))
                 if tier.tier != .standard { headers.append(("x-vertex-ai-llm-shared-request-type", tier.tier.rawValue)) }
             }
             if case .expressKey(let secret) = vertex.credentials {
-                url = "\(route.baseURL)/\(route.apiVersion)/\(model)"
+                url = "\(route.baseURL)/\(encode(route.apiVersion))/\(model)"
                 headers.append(("x-goog-api-key", secret.value))
             } else {
-                url = "\(route.baseURL)/\(route.apiVersion)/projects/\(vertex.project)/locations/\(vertex.location)/\(model)"
+                url =
+                    "\(route.baseURL)/\(encode(route.apiVersion))/projects/\(encode(vertex.project))"
+                    + "/locations/\(encode(vertex.location))/\(model)"
                 guard let source = tokens[route.name] else {
                     throw FlashgateError(.internal, "route '\(route.name)' has no access-token source")
                 }

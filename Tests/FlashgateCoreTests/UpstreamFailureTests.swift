@@ -117,4 +117,16 @@ enum GoogleErrorBody {
         #expect(UpstreamFailure(status: 429, body: body, retryAfter: "1").retryDelay == .seconds(3))
         #expect(UpstreamFailure(status: 503, body: [UInt8](), retryAfter: "2").retryDelay == .seconds(2))
     }
+
+    @Test func anAnswerThatEndedBeforeItsFirstEventIsRetryable() {
+        let failure = UpstreamFailure(
+            FlashgateError(.upstreamProtocol, "the upstream stream ended without sending an answer"))
+        #expect(failure.cause == .noAnswer)
+        #expect(failure.isRetryable)
+        var random = SystemRandomNumberGenerator()
+        let loop = RetryLoop(policy: .standard)
+        if case .giveUp(let reason) = loop.next(after: failure, attempt: 1, elapsed: .zero, random: &random) {
+            Issue.record("gave up: \(reason)")
+        }
+    }
 }

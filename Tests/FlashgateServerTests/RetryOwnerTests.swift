@@ -483,4 +483,112 @@ import Testing
         try await h.stop()
     }
 
+    // MARK: An answer that ends before its first event
+
+    static let twoEvents = [
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"one "}]},"index":0}]}"#,
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"two"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5}}"#,
+    ]
+    static let streamChat = #"{"model":"flash","stream":true,"messages":[{"role":"user","content":"hello"}]}"#
+
+    @Test func aStreamThatEndsCleanlyBeforeItsFirstEventFailsOver() async throws {
+        let h = try await Harness.start(2)
+        h.fakes[0].enqueue(.sse([]))  // 200, text/event-stream, and not one event
+        h.fakes[1].enqueue(.sse(Self.twoEvents))
+        let response = try await h.post(Self.streamChat)
+        #expect(response?.status == 200)
+        let text = response?.text ?? ""
+        #expect(text.contains("one ") && text.contains("two") && text.contains("[DONE]"))
+        #expect(!text.contains("error"))
+        #expect(h.fakes[0].requestCount == 1)
+        #expect(h.fakes[1].requestCount == 1)
+        let r0 = try await h.routes()?["routes"]?[0]
+        #expect(r0?["recent_errors"]?[0]?["outcome"]?.stringValue == "invalid")
+        try await h.stop()
+    }
+
+    @Test func aStreamCutOffBeforeItsFirstEventFailsOver() async throws {
+        let h = try await Harness.start(2)
+        var cut = FakeReply.sse(Self.twoEvents)
+        cut.dropAfterChunks = 0  // the head, then the connection drops
+        h.fakes[0].enqueue(cut)
+        h.fakes[1].enqueue(.sse(Self.twoEvents))
+        let response = try await h.post(Self.streamChat)
+        #expect(response?.status == 200)
+        #expect(response?.text.contains("two") == true)
+        #expect(h.fakes[1].requestCount == 1)
+        try await h.stop()
+    }
+
+    @Test func aNativeStreamThatEndsBeforeItsFirstEventFailsOver() async throws {
+        let h = try await Harness.start(2)
+        h.fakes[0].enqueue(.sse([]))
+        h.fakes[1].enqueue(.sse(Self.twoEvents))
+        let response = try await h.post(
+            #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, path: "/v1beta/models/flash:streamGenerateContent?alt=sse")
+        #expect(response?.status == 200)
+        #expect(response?.text.contains("\"two\"") == true)
+        #expect(h.fakes[1].requestCount == 1)
+        try await h.stop()
+    }
+
+    @Test func anEmptyAnswerFailsOverToo() async throws {
+        let h = try await Harness.start(2)
+        h.fakes[0].enqueue(.json(""))
+        h.fakes[1].enqueue(.json(Self.ok))
+        let response = try await h.post()
+        #expect(response?.status == 200)
+        #expect(response?.json?["choices"]?[0]?["message"]?["content"]?.stringValue == "fine")
+        try await h.stop()
+    }
+
+    @Test func anEmptyStreamOnTheOnlyRouteIsRetriedThere() async throws {
+        // No backoff, so the retry needs no clock and a missing retry shows as a failed request.
+        let h = try await Harness.start(
+            1, retry: RetryPolicy(maxAttempts: 4, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(120)))
+        h.fakes[0].enqueue(.sse([]))
+        h.fakes[0].enqueue(.sse(Self.twoEvents))
+        let response = try await h.post(Self.streamChat)
+        #expect(response?.status == 200)
+        #expect(response?.text.contains("two") == true)
+        #expect(h.fakes[0].requestCount == 2)
+        try await h.stop()
+    }
+
+    // MARK: Per-day quotas
+
+    @Test func aPerDayQuotaOnEveryRouteIsTriedOnceEachAndKeepsThemOutUntilTheReset() async throws {
+        // No backoff, so a schedule that wrongly comes back shows as extra calls, not as a wait.
+        let h = try await Harness.start(
+            2, retry: RetryPolicy(maxAttempts: 4, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(120)))
+        for fake in h.fakes {
+            fake.enqueue(.googleError(status: 429, message: "quota", googleStatus: "RESOURCE_EXHAUSTED", details: Self.perDay))
+            fake.enqueue(.googleError(status: 429, message: "quota", googleStatus: "RESOURCE_EXHAUSTED", details: Self.perDay))
+        }
+        func calls() -> Int { h.fakes.reduce(0) { $0 + $1.requestCount } }
+        let first = try await h.post()
+        #expect(first?.status == 429)
+        #expect(calls() == 2)
+        #expect(h.clock.now() == .zero)  // nobody waited
+
+        // The test's wall clock stands at 2027-01-15T08:00:00Z, midnight in Pacific time: the
+        // quota resets 24 hours later. Until then no call goes to either route.
+        for fake in h.fakes { fake.clearReplies() }
+        let second = try await h.post()
+        #expect(second?.status == 429)
+        #expect(second?.json?["error"]?["message"]?.stringValue?.contains("per-day quota") == true)
+        #expect(calls() == 2)
+        let reported = try await h.routes()?["routes"]?[0]?["daily_quota_reset_at_ms"]?.intValue
+        #expect(reported == 1_800_000_000_000 + 86_400_000)
+
+        h.clock.advance(by: .seconds(86_400) - .milliseconds(1))
+        #expect(try await h.post()?.status == 429)
+        #expect(calls() == 2)
+
+        h.clock.advance(by: .milliseconds(1))
+        h.fakes[0].enqueue(.json(Self.ok))
+        #expect(try await h.post()?.status == 200)
+        #expect(calls() == 3)
+        try await h.stop()
+    }
 }

@@ -71,3 +71,34 @@ def test_readyz(http):
 def test_request_id_on_errors(http):
     response = http.post("/v1/chat/completions", json={"model": MODEL})
     assert response.headers.get("x-request-id")
+
+
+def upstream_model_calls(gateways) -> int:
+    """Model calls the upstream Flashgate (behind the front's passthrough route) has finished."""
+    text = httpx.get(f"{gateways.upstream.base_url}/metrics", timeout=30).text
+    endpoints = ('endpoint="generate"', 'endpoint="stream"', 'endpoint="embed"')
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("flashgate_requests_total{") and any(e in line for e in endpoints)
+    )
+
+
+@pytest.mark.parametrize(
+    "model", ["gemini-2.5-flash/../gemini-2.5-pro:generateContent#", "x/../../cachedContents#", "Gemini 2.5 Flash"]
+)
+def test_a_model_id_that_would_rewrite_the_upstream_url_is_a_400(oai, gateways, model):
+    import openai
+
+    before = upstream_model_calls(gateways)
+    with pytest.raises(openai.BadRequestError) as raised:
+        oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    assert raised.value.status_code == 400
+    error = raised.value.body
+    assert error["param"] == "model"
+    assert error["type"] == "invalid_request_error"
+    assert "not valid" in error["message"]
+    with pytest.raises(openai.BadRequestError) as raised:
+        oai.embeddings.create(model=model, input="hi")
+    assert raised.value.body["param"] == "model"
+    assert upstream_model_calls(gateways) == before

@@ -1,0 +1,195 @@
+import FlashgateCore
+import FlashgateTesting
+import FlashgateUpstream
+import Foundation
+import Testing
+
+@testable import FlashgateServer
+
+/// A model id a client names can never rewrite an upstream URL: on a passthrough route every
+/// entry point refuses a malformed id with a 400 in the caller's dialect before anything goes
+/// upstream, and every URL a route builds has exactly the path its template says.
+@Suite struct ModelIDRoutingTests {
+    /// Flashgate with one AI Studio passthrough route in front of a FakeGemini.
+    struct Harness {
+        let fake: FakeGemini
+        let gateway: TestGateway
+        let client: RawHTTPClient
+        let curl: CurlTransport
+
+        static func start() async throws -> Harness {
+            let fake = try await FakeGemini.start()
+            let config = FlashgateConfig(routes: [
+                RouteConfig(
+                    name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("operator-key"),
+                    passthrough: true)
+            ])
+            let curl = CurlTransport()
+            let gateway = try await TestGateway.start(config: config, http: curl, clock: ManualRetryClock())
+            return Harness(
+                fake: fake, gateway: gateway, client: try await RawHTTPClient.connect(port: gateway.port), curl: curl)
+        }
+
+        func stop() async throws {
+            await client.close()
+            await gateway.stop()
+            curl.shutdown()
+            try await fake.shutdown()
+        }
+    }
+
+    static let smuggled = [
+        "gemini-2.5-flash/../gemini-2.5-pro:generateContent#",
+        "x/../../cachedContents#",
+        "gemini-2.5-flash?alt=json",
+        "gemini-2.5-flash%2F..%2Fgemini-2.5-pro",
+        "models/../cachedContents",
+        "..",
+        "Gemini-2.5-Flash",
+        "gemini 2.5 flash",
+        "tunedModels/x/../../cachedContents",
+        "",
+    ]
+
+    @Test func openAIChatRefusesASmuggledModelIdWithoutCallingUpstream() async throws {
+        let h = try await Harness.start()
+        for model in Self.smuggled {
+            let body = JSONWriter.string(["model": .string(model), "messages": [["role": "user", "content": "hi"]]])
+            let response = try await h.client.request("POST", "/v1/chat/completions", body: body)
+            #expect(response?.status == 400, "\(model)")
+            #expect(response?.json?["error"]?["param"]?.stringValue == "model", "\(model)")
+            #expect(response?.json?["error"]?["type"]?.stringValue == "invalid_request_error", "\(model)")
+        }
+        let stream = #"{"model":"x/../../cachedContents#","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+        #expect(try await h.client.request("POST", "/v1/chat/completions", body: stream)?.status == 400)
+        #expect(h.fake.requestCount == 0)
+        try await h.stop()
+    }
+
+    @Test func theErrorSaysWhatIsWrong() async throws {
+        let h = try await Harness.start()
+        let body =
+            #"{"model":"gemini-2.5-flash/../gemini-2.5-pro:generateContent#","messages":[{"role":"user","content":"hi"}]}"#
+        let message = try await h.client.request("POST", "/v1/chat/completions", body: body)?.json?["error"]?[
+            "message"]?.stringValue
+        #expect(message?.contains("'/'") == true)
+        #expect(message?.contains("gemini-2.5-flash/../gemini-2.5-pro") == true)
+        try await h.stop()
+    }
+
+    @Test func embeddingsRefuseASmuggledModelId() async throws {
+        let h = try await Harness.start()
+        let response = try await h.client.request(
+            "POST", "/v1/embeddings", body: #"{"model":"x/../../cachedContents#","input":"hi"}"#)
+        #expect(response?.status == 400)
+        #expect(response?.json?["error"]?["param"]?.stringValue == "model")
+        #expect(h.fake.requestCount == 0)
+        try await h.stop()
+    }
+
+    @Test func everyNativeMethodRefusesASmuggledPath() async throws {
+        let h = try await Harness.start()
+        let models = ["x/../../cachedContents", "gemini-2.5-flash%2F..%2Fgemini-2.5-pro", "Gemini-2.5-Flash", "a/b"]
+        let methods = ["generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"]
+        for model in models {
+            for method in methods {
+                for version in ["v1beta", "v1"] {
+                    let response = try await h.client.request(
+                        "POST", "/\(version)/models/\(model):\(method)",
+                        body: #"{"contents":[{"parts":[{"text":"hi"}]}]}"#)
+                    #expect(response?.status == 400, "\(version) \(model) \(method)")
+                    #expect(response?.json?["error"]?["status"]?.stringValue == "INVALID_ARGUMENT")
+                }
+            }
+        }
+        #expect(h.fake.requestCount == 0)
+        try await h.stop()
+    }
+
+    @Test func theModelsEndpointRefusesAMalformedIdAndListsOnlyValidOnes() async throws {
+        let h = try await Harness.start()
+        let response = try await h.client.request("GET", "/v1/models/Gemini%2F..")
+        #expect(response?.status == 400)
+        #expect(response?.json?["error"]?["param"]?.stringValue == "model")
+        #expect(h.fake.requestCount == 0)
+        h.fake.enqueue(.json(#"{"models":[{"name":"models/gemini-2.5-flash"},{"name":"models/../cachedContents"}]}"#))
+        let list = try await h.client.request("GET", "/v1/models")?.json?["data"]?.arrayValue ?? []
+        #expect(list.compactMap { $0["id"]?.stringValue } == ["gemini-2.5-flash"])
+        try await h.stop()
+    }
+
+    @Test func validIdsReachTheExpectedPath() async throws {
+        let h = try await Harness.start()
+        let cases: [(model: String, path: String)] = [
+            ("gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash:generateContent"),
+            ("models/gemini-3.1-pro-preview", "/v1beta/models/gemini-3.1-pro-preview:generateContent"),
+            ("gemini-2.5-flash-preview-09-2025", "/v1beta/models/gemini-2.5-flash-preview-09-2025:generateContent"),
+            ("tunedModels/my-model-u3b7m", "/v1beta/tunedModels/my-model-u3b7m:generateContent"),
+        ]
+        for (model, path) in cases {
+            let body = JSONWriter.string(["model": .string(model), "messages": [["role": "user", "content": "hi"]]])
+            let response = try await h.client.request(
+                "POST", "/v1/chat/completions", body: body, headers: [("cache-control", "no-store")])
+            #expect(response?.status == 200, "\(model)")
+            #expect(h.fake.received.last?.path == path)
+            #expect(h.fake.received.last?.query == nil)
+        }
+        try await h.stop()
+    }
+
+    /// Random strings from an alphabet rich in URL syntax: whatever a route kind builds from one
+    /// is either refused (a 400 naming `model`) or has exactly the path of its template.
+    @Test(arguments: [RouteConfig.Kind.gemini, .vertex])
+    func randomIdsNeverChangeTheURLsPath(kind: RouteConfig.Kind) async throws {
+        let alphabet = Array("abcz019-._/:?#%@&=+ AZ\\\u{0}\n~é..//")
+        let plain = Array("abcz019-.")
+        var random = SeededRandom(seed: 11)
+        let route: RouteConfig
+        let prefix: String
+        switch kind {
+        case .vertex:
+            let vertex = VertexRouteConfig(project: "proj", location: "europe-west4", credentials: .token(Secret("t")))
+            route = RouteConfig(
+                name: "r", kind: .vertex, baseURL: "https://europe-west4-aiplatform.googleapis.com", apiKeys: [],
+                apiVersion: "v1beta1", vertex: vertex, passthrough: true)
+            prefix = "/v1beta1/projects/proj/locations/europe-west4/publishers/google/models/"
+        default:
+            route = RouteConfig(
+                name: "r", kind: .gemini, baseURL: "https://generativelanguage.googleapis.com", apiKey: Secret("k"),
+                passthrough: true)
+            prefix = "/v1beta/models/"
+        }
+        let table = RouteTable(
+            config: FlashgateConfig(routes: [route]), http: MockTransport(), tokens: ["r": StaticTestToken()])
+        var accepted = 0
+        for round in 0..<3_000 {
+            let length = Int.random(in: 1...24, using: &random)
+            // Mostly id characters, so many strings pass and the URLs they make are checked.
+            var text = String(
+                (0..<length).map { _ in
+                    Int.random(in: 0..<10, using: &random) < 8
+                        ? plain[Int.random(in: 0..<plain.count, using: &random)]
+                        : alphabet[Int.random(in: 0..<alphabet.count, using: &random)]
+                })
+            if round % 3 == 0 { text = "gemini-" + text }
+            if round % 7 == 0 { text = "models/" + text }
+            let target = ResolvedRoute(route: route, upstreamModel: text, transport: MockTransport())
+            let request: UpstreamRequest
+            do {
+                request = try await table.request(target, method: .streamGenerateContent, sse: true, body: [])
+            } catch {
+                #expect(error.httpStatus == 400, "\(text)")
+                #expect(error.param == "model", "\(text)")
+                continue
+            }
+            accepted += 1
+            let url = try #require(URLComponents(string: request.url), "\(text)")
+            let name = text.hasPrefix("models/") ? String(text.dropFirst(7)) : text
+            #expect(url.percentEncodedPath == prefix + name + ":streamGenerateContent", "\(text)")
+            #expect(url.path == prefix + name + ":streamGenerateContent", "\(text)")
+            #expect(url.query == "alt=sse", "\(text)")
+            #expect(url.fragment == nil, "\(text)")
+        }
+        #expect(accepted > 300)
+    }
+}
