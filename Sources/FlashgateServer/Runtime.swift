@@ -179,6 +179,7 @@ package final class Runtime: Sendable {
                     ])
             }
         }
+        for problem in config.unpricedModels() { logger.warning("\(problem)") }
     }
 }
 
