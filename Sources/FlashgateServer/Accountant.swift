@@ -113,7 +113,8 @@ package final class Accountant: Sendable {
         if open { return .success(admission) }
         switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: tokens, now: .now) {
         case .reject(let limit, let retryAfter):
-            return .failure(RejectedCall(message: "rate limit \(limit) reached", retryAfter: retryAfter, headers: []))
+            return .failure(
+                RejectedCall(message: "rate limit \(limit) reached", retryAfter: retryAfter, headers: [], reason: .rateLimit))
         case .admit(let ticket):
             admission.ticket = ticket
         }
@@ -124,9 +125,11 @@ package final class Accountant: Sendable {
                 RejectedCall(
                     message:
                         "budget \(budget) would be exceeded: this request may cost up to $\(amount.dollars), $\(remaining.dollars) of $\(limit.dollars) remains",
-                    retryAfter: retryAfter ?? .seconds(60), headers: [("x-flashgate-budget-remaining-usd", remaining.dollars)]))
+                    retryAfter: retryAfter ?? .seconds(60), headers: [("x-flashgate-budget-remaining-usd", remaining.dollars)],
+                    reason: .budget))
         case .admit(let reservation):
             admission.reservation = reservation
+            warnSoftBudgets(reservation)
         }
         admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
         return .success(admission)
@@ -238,7 +241,7 @@ package final class Accountant: Sendable {
             headers.append(("x-ratelimit-remaining-\(kind)", String(max(0, item.remaining))))
         }
         if let remaining = admission.budgetRemaining { headers.append(("x-flashgate-budget-remaining-usd", remaining.dollars)) }
-        return headers
+        return headers + softBudgetHeaders(admission)
     }
 }
 
@@ -247,6 +250,8 @@ struct RejectedCall: Error, Sendable {
     var message: String
     var retryAfter: Duration
     var headers: [(String, String)]
+    /// `rate_limit` or `budget`, for the access log, the metrics and the ledger's refusal counts.
+    var reason: RefusalReason
 
     func response(_ dialect: Dialect) -> GatewayResponse {
         var response = GatewayResponse.error(FlashgateError(.rateLimited, message), dialect: dialect)
