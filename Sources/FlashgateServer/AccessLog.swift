@@ -43,6 +43,8 @@ package struct AccessLog: TelemetrySink {
         if let upstream = s.upstreamTime { m["upstream_ms"] = "\(Self.ms(upstream))" }
         if !s.attempts.isEmpty { m["attempts"] = "\(s.attempts.map(\.compact).joined(separator: ","))" }
         if let rejected = s.rejectedBy { m["rejected_by"] = "\(rejected)" }
+        if let refused = s.refused { m["refused"] = "\(refused.rawValue)" }
+        if !s.softBudgetsExceeded.isEmpty { m["budget_exceeded"] = "\(s.softBudgetsExceeded.joined(separator: ","))" }
         if s.aborted { m["aborted"] = "true" }
         return m
     }
@@ -64,5 +66,9 @@ package struct TelemetrySinks: TelemetrySink {
 
     package func finished(_ summary: RequestRecord.Summary) {
         for sink in sinks { sink.finished(summary) }
+    }
+
+    package func refused(_ summary: RequestRecord.Summary) {
+        for sink in sinks { sink.refused(summary) }
     }
 }

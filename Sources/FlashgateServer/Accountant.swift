@@ -142,6 +142,7 @@ package final class Accountant: Sendable {
                     resetsIn: retryAfter, now: now))
         case .admit(let reservation):
             admission.reservation = reservation
+            warnSoftBudgets(reservation)
         }
         admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
         return .success(admission)
@@ -261,6 +262,6 @@ package final class Accountant: Sendable {
             headers.append(("x-ratelimit-remaining-\(kind)", String(max(0, item.remaining))))
         }
         if let remaining = admission.budgetRemaining { headers.append(("x-flashgate-budget-remaining-usd", remaining.dollars)) }
-        return headers
+        return headers + softBudgetHeaders(admission)
     }
 }

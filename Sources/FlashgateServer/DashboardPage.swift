@@ -5,8 +5,9 @@
 ///
 /// Hooks for tests: `body[data-ready="1"]` after the first successful render, `body[data-state]`
 /// (`ok`, `empty`, `unauthorized`, `error`), `[data-series="team:<id>"]`, `[data-budget="<budget>"]`
-/// with `[data-line=spent|limit|projection]`, `[data-metric=…][data-value=…]` carrying the JSON
-/// values as sent, and `#top-requests tbody tr[data-request]`.
+/// with `[data-line=spent|limit|projection]` and, over a soft limit, `[data-badge="over-soft-limit"]`,
+/// `[data-metric=…][data-value=…]` carrying the JSON values as sent, `[data-refused=<reason>]`,
+/// and `#top-requests tbody tr[data-request]`.
 enum DashboardPage {
     static let contentSecurityPolicy =
         "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -55,6 +56,8 @@ enum DashboardPage {
         .budget .name { font-weight: 600; }
         .budget .sub { font-size: 12px; color: var(--muted); font-variant-numeric: tabular-nums; }
         .over { color: var(--bad); font-weight: 600; }
+        .refusals { font-size: 12px; color: var(--muted); margin: 4px 0 8px; }
+        .badge { background: #fef0c7; color: #b54708; border-radius: 10px; padding: 1px 8px; font-size: 12px; font-weight: 600; margin-left: 6px; }
         table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
         th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
         th { font-size: 12px; color: var(--muted); font-weight: 600; }
@@ -179,7 +182,7 @@ enum DashboardPage {
               const data = await response.json();
               hideAuth();
               render(data);
-              body.dataset.state = data.totals.requests > 0 ? "ok" : "empty";
+              body.dataset.state = data.totals.requests + data.totals.refused > 0 ? "ok" : "empty";
               body.dataset.ready = "1";
               document.getElementById("status").textContent = "updated " + new Date(data.generated_at_ms).toLocaleTimeString() + " · every 5 s";
             } catch (error) {
@@ -204,6 +207,7 @@ enum DashboardPage {
             clear("summary").append(
               metric("total_cost_usd", d.totals.cost_usd, usd(d.totals.cost_usd), "spend, last " + d.window.hours + " h"),
               metric("requests", d.totals.requests, d.totals.requests, "requests"),
+              metric("summary_refused", d.totals.refused, d.totals.refused, "refused"),
               metric("summary_hit_ratio", d.cache.hit_ratio, pct(d.cache.hit_ratio), "cache hit ratio"),
               metric("summary_saved_usd", d.cache.saved_usd, usd(d.cache.saved_usd), "saved by the cache"),
               metric("summary_error_rate", d.errors.error_rate, pct(d.errors.error_rate), "errors"),
@@ -267,8 +271,9 @@ enum DashboardPage {
                 svg.append(el("line", { "data-line": "projection", x1: x(now), y1: y(spent), x2: x(b.period_end_ms), y2: y(projected), stroke: b.projected_over ? "#d92d20" : "#667085", "stroke-width": 1.5, "stroke-dasharray": "5 4" }));
               }
               const over = b.projected_over ? el("span", { class: "over" }, " · projected over limit") : null;
+              const badge = b.over_limit && b.mode === "soft" ? el("span", { class: "badge", "data-badge": "over-soft-limit" }, "over soft limit") : null;
               root.append(el("div", { class: "budget", "data-budget": b.budget, "data-mode": b.mode },
-                el("div", { class: "name" }, b.owner + " · " + b.period + " · " + b.mode),
+                el("div", { class: "name" }, b.owner + " · " + b.period + " · " + b.mode, badge),
                 el("div", { class: "sub" },
                   el("span", { "data-metric": "spent_usd", "data-value": b.spent_usd }, usd(b.spent_usd)), " of ",
                   el("span", { "data-metric": "limit_usd", "data-value": b.limit_usd }, usd(b.limit_usd)), " · left ",
@@ -319,8 +324,14 @@ enum DashboardPage {
             const root = clear("errors");
             const outcomes = Object.entries(e.by_outcome).map(([outcome, n]) => ({ outcome, requests: n, cost_usd: String(n) }));
             root.append(el("div", { class: "metrics" },
-              metric("error_rate", e.error_rate, pct(e.error_rate), `not ok (${e.failed} of ${e.requests})`),
+              metric("error_rate", e.error_rate, pct(e.error_rate), `not ok (${e.failed} of ${e.requests}, ${e.refused} refused)`),
+              metric("refused", e.refused, e.refused, "refused by Flashgate"),
               metric("retry_rate", e.retry_rate, pct(e.retry_rate), `more than one attempt (${e.retried})`)));
+            const reasons = Object.entries(e.refused_by);
+            if (reasons.length) {
+              root.append(el("div", { class: "refusals", "data-refusals": "" }, "refused by reason: ",
+                reasons.map(([reason, n], i) => el("span", { "data-refused": reason, "data-value": n }, (i ? " · " : "") + reason + " " + n))));
+            }
             if (outcomes.length) {
               const W = 700, row = 22, L = 130, max = Math.max(...outcomes.map((o) => o.requests));
               const svg = el("svg", { viewBox: `0 0 ${W} ${outcomes.length * row}`, width: W, style: "max-width:100%;height:auto", "data-chart": "outcomes" });
@@ -328,7 +339,7 @@ enum DashboardPage {
                 const w = Math.max(1, (W - L - 80) * o.requests / max);
                 svg.append(el("g", { "data-outcome": o.outcome, "data-requests": o.requests },
                   el("text", { x: 0, y: i * row + 15 }, o.outcome),
-                  el("rect", { x: L, y: i * row + 4, width: w.toFixed(1), height: 14, rx: 2, fill: o.outcome === "ok" ? "#12b76a" : "#f04438" }),
+                  el("rect", { x: L, y: i * row + 4, width: w.toFixed(1), height: 14, rx: 2, fill: o.outcome === "ok" ? "#12b76a" : o.outcome === "refused" ? "#f79009" : "#f04438" }),
                   el("text", { x: L + w + 6, y: i * row + 15 }, String(o.requests))));
               });
               root.append(svg);

@@ -9,8 +9,9 @@ extension Gateway {
     func embeddings(_ request: GatewayRequest) -> GatewayResult {
         let embeddings: EmbeddingsRequest
         let plan: RoutePlan
+        let identified = accountant.caller(request)
         do throws(FlashgateError) {
-            _ = try accountant.caller(request).get()
+            _ = try identified.get()
             embeddings = try EmbeddingsRequest.translate(try Self.parseBody(request))
             guard let route = try routes.resolve(model: embeddings.model) else {
                 throw FlashgateError(
@@ -18,7 +19,7 @@ extension Gateway {
             }
             plan = route
         } catch {
-            return .immediate(.error(error, dialect: .openAI))
+            return refuse(error, request, caller: try? identified.get(), dialect: .openAI)
         }
         let upstream = UpstreamCall(
             plan: plan, method: .batchEmbedContents, sse: false, start: .head,

@@ -91,7 +91,7 @@ extension Gateway {
             route: call.primary.route.name, body: call.body)
         {
         case .failure(let rejected):
-            call.record?.update { $0.rejectedBy = rejected.limit.rawValue }
+            call.record?.refuse(rejected.reason)
             return .immediate(rejected.response(call.mode.dialect))
         case .success(let admitted): admission = admitted
         }
@@ -124,7 +124,10 @@ extension Gateway {
         inTable: Bool = true
     ) async {
         var admission = admission
-        call.record?.update { $0.cache = outcome }
+        call.record?.update {
+            $0.cache = outcome
+            $0.softBudgetsExceeded = admission.reservation?.softExceeded ?? []
+        }
         do {
             try await accountant.persist(&admission)
         } catch {

@@ -142,15 +142,16 @@ package final class Gateway: Sendable {
         var chat: ChatRequest
         let plan: RoutePlan
         let caller: Caller
+        let identified = accountant.caller(request)
         do throws(FlashgateError) {
-            caller = try accountant.caller(request).get()
+            caller = try identified.get()
             chat = try ChatRequest.translate(try Self.parseBody(request))
             guard let found = try routes.resolve(model: chat.model) else {
                 throw FlashgateError(.notFound, "the model '\(chat.model)' does not exist or is not configured", param: "model")
             }
             plan = found
         } catch {
-            return .immediate(.error(error, dialect: .openAI))
+            return refuse(error, request, caller: try? identified.get(), dialect: .openAI)
         }
         request.record?.update { record in
             record.team = caller.team
@@ -248,6 +249,7 @@ package final class Gateway: Sendable {
         let plan: RoutePlan
         let parsed: JSONValue
         let caller: Caller
+        let identified = accountant.caller(request)
         do throws(FlashgateError) {
             parsed = try Self.parseBody(request)
             guard parsed.objectValue != nil else {
@@ -258,9 +260,9 @@ package final class Gateway: Sendable {
                 throw FlashgateError(.notFound, "models/\(model) is not found or is not configured")
             }
             plan = found
-            caller = try accountant.caller(request).get()
+            caller = try identified.get()
         } catch {
-            return .immediate(.error(error, dialect: .google))
+            return refuse(error, request, caller: try? identified.get(), dialect: .google)
         }
         request.record?.update { record in
             record.team = caller.team

@@ -66,13 +66,16 @@ import Testing
         var summary = RequestRecord.Summary(requestID: "r1", method: "POST", endpoint: "generate")
         summary.status = 429
         summary.team = "search"
-        summary.rejectedBy = "budget"
+        summary.refused = .budget
+        summary.softBudgetsExceeded = ["key:ci:month"]
         summary.attempts = [AttemptRecord(route: "r0", outcome: .status(503), duration: .milliseconds(12))]
         AccessLog(logger: .init(label: "flashgate.access") { _ in handler }).finished(summary)
         let parsed = try JSONParser.parse(Array(try #require(lines.all.first).utf8))
         #expect(parsed["msg"]?.stringValue == "request")
         #expect(parsed["status"]?.stringValue == "429")
         #expect(parsed["rejected_by"]?.stringValue == "budget")
+        #expect(parsed["refused"]?.stringValue == "budget")
+        #expect(parsed["budget_exceeded"]?.stringValue == "key:ci:month")
         #expect(parsed["attempts"]?.stringValue == "r0:503:12ms")
     }
 }
