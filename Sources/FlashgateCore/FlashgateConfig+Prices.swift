@@ -8,7 +8,9 @@ extension FlashgateConfig {
         for (i, model) in models.enumerated() {
             for (j, route) in model.routes.enumerated() {
                 let tier = model.serviceTier ?? .standard
-                guard prices.price(for: route.upstreamModel, tier: tier) == nil else { continue }
+                // The offline mock answers every id for free (its `mock` row).
+                let mock = routes.first { $0.name == route.route }?.kind == .mock
+                guard !mock, prices.price(for: route.upstreamModel, tier: tier) == nil else { continue }
                 problems.append(
                     "models[\(i)].routes[\(j)]: '\(model.id)' goes to '\(route.upstreamModel)' on route '\(route.route)', "
                         + "which has no price, so its calls will be refused: add prices.\(route.upstreamModel) "

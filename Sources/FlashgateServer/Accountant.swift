@@ -86,6 +86,7 @@ package final class Accountant: Sendable {
     struct Admission: Sendable {
         var caller: Caller
         var clientModel: String
+        /// The model the call is priced as (`ResolvedRoute.pricedModel`).
         var upstreamModel: String
         var route: String
         var ticket: RateTicket?

@@ -1,10 +1,12 @@
 """Money the SDKs can see: a spent budget stops the openai SDK at once (no retries), an unpriced
 model is refused, a requested tier is charged and echoed, and `flashgate check` explains a
-missing price. One Flashgate of its own, with the offline mock model as its route."""
+missing price. One Flashgate of its own, whose route is the shared offline upstream (priced as
+the Gemini model it names: the mock itself costs nothing)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 
 import httpx
@@ -24,10 +26,12 @@ def sha(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-CONFIG = f"""
+CONFIG = """
 routes:
-  - name: mock
-    kind: mock
+  - name: studio
+    kind: gemini
+    base_url: {upstream}
+    api_key_env: FG_MONEY_KEY
     passthrough: true
 teams:
   - id: rich
@@ -41,17 +45,18 @@ teams:
 keys:
   - name: rich
     team: rich
-    hash: {sha(RICH)}
+    hash: {rich}
   - name: broke
     team: broke
-    hash: {sha(BROKE)}
+    hash: {broke}
 """
 
 
 @pytest.fixture(scope="module")
-def gate(tmp_path_factory):
+def gate(tmp_path_factory, gateways):
     workdir = tmp_path_factory.mktemp("money")
-    gate = start_flashgate_with_config("money", workdir, CONFIG)
+    config = CONFIG.format(upstream=gateways.upstream.base_url, rich=sha(RICH), broke=sha(BROKE))
+    gate = start_flashgate_with_config("money", workdir, config, env={"FG_MONEY_KEY": "k"})
     yield gate
     assert gate.stop() == 0, gate.log_tail()
 
@@ -112,14 +117,17 @@ def test_check_explains_a_missing_price(tmp_path):
     config = tmp_path / "unpriced.yaml"
     config.write_text("""
 routes:
-  - name: mock
-    kind: mock
+  - name: studio
+    kind: gemini
+    base_url: http://127.0.0.1:9
+    api_key_env: FG_MONEY_KEY
 models:
   - id: smart
-    route: mock
+    route: studio
     upstream_model: gemini-4-ultra
 """)
-    result = subprocess.run([flashgate_bin(), "check", "--config", str(config)], capture_output=True, text=True)
+    env = {**os.environ, "FG_MONEY_KEY": "k"}
+    result = subprocess.run([flashgate_bin(), "check", "--config", str(config)], capture_output=True, text=True, env=env)
     assert result.returncode == 1
     assert "prices.gemini-4-ultra" in result.stderr and "'smart'" in result.stderr
     config.write_text(config.read_text() + """
@@ -128,5 +136,5 @@ prices:
     input: "3.00"
     output: "15.00"
 """)
-    fixed = subprocess.run([flashgate_bin(), "check", "--config", str(config)], capture_output=True, text=True)
+    fixed = subprocess.run([flashgate_bin(), "check", "--config", str(config)], capture_output=True, text=True, env=env)
     assert fixed.returncode == 0, fixed.stderr
