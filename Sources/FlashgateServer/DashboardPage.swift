@@ -99,6 +99,7 @@ enum DashboardPage {
           <section class="w4"><h2>Cache</h2><div id="cache"></div></section>
           <section class="w4"><h2>Models</h2><div id="models"></div></section>
           <section class="w4"><h2>Routes</h2><div id="routes"></div></section>
+          <section class="w4"><h2>Service tiers</h2><div id="tiers"></div></section>
           <section class="w12"><h2>Errors and retries</h2><div id="errors"></div></section>
           <section class="w12"><h2>Most expensive recent requests</h2><div id="top"></div></section>
         </main>
@@ -199,6 +200,7 @@ enum DashboardPage {
             renderCache(d.cache);
             renderMix("models", d.models, "model");
             renderMix("routes", d.routes, "route");
+            renderMix("tiers", d.tiers, "tier");
             renderErrors(d.errors);
             renderTop(d.top_requests);
           }
@@ -349,12 +351,12 @@ enum DashboardPage {
           function renderTop(rows) {
             const root = clear("top");
             if (!rows.length) { root.append(el("div", { class: "empty", "data-empty": "top" }, "No requests in this window.")); return; }
-            const cols = [["time", "time"], ["team", "team"], ["key", "key"], ["model", "model"], ["route", "route"], ["tokens", "tokens", true], ["cost", "cost_usd", true], ["cache", "cache"], ["outcome", "outcome"]];
+            const cols = [["time", "time"], ["team", "team"], ["key", "key"], ["model", "model"], ["route", "route"], ["tokens", "tokens", true], ["cost", "cost_usd", true], ["tier", "service_tier"], ["cache", "cache"], ["outcome", "outcome"]];
             root.append(el("table", { id: "top-requests" },
               el("thead", {}, el("tr", {}, cols.map(([h, , num]) => el("th", { class: num ? "num" : null }, h)))),
               el("tbody", {}, rows.map((r) => el("tr", { "data-request": r.time_ms, "data-cost-usd": r.cost_usd },
                 cols.map(([, f, num]) => el("td", { class: num ? "num" : null, "data-field": f },
-                  f === "time" ? r.time.replace("T", " ").slice(0, 19) : f === "cost_usd" ? usd(r[f]) : f === "key" ? (r.key || "—") : r[f])))))));
+                  f === "time" ? r.time.replace("T", " ").slice(0, 19) : f === "cost_usd" ? usd(r[f]) : f === "key" || f === "service_tier" ? (r[f] || "—") : r[f])))))));
           }
 
           document.getElementById("hours").addEventListener("change", poll);

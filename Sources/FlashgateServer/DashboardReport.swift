@@ -68,6 +68,8 @@ package enum DashboardReport {
         object["cache"] = cache(rows, prices: prices, upstreamModel: upstreamModel)
         object["models"] = .array(mix(rows, by: \.model, label: "model"))
         object["routes"] = .array(mix(rows, by: \.route, label: "route"))
+        // Spend by the service tier that served (rows that paid nothing upstream have none).
+        object["tiers"] = .array(mix(rows.filter { !$0.serviceTier.isEmpty }, by: \.serviceTier, label: "tier"))
         object["errors"] = errors(rows, refusals: refusals)
         object["top_requests"] = .array(top(rows).map(requestItem))
         if let routeHealth { object["route_health"] = routeHealth }
@@ -271,7 +273,7 @@ package enum DashboardReport {
             "prompt_tokens": JSONValue(row.promptTokens), "cached_tokens": JSONValue(row.cachedTokens),
             "output_tokens": JSONValue(row.outputTokens + row.thoughtsTokens), "tokens": JSONValue(tokens(row)),
             "cost_usd": .string(row.cost.dollars), "cache": .string(row.cacheStatus), "outcome": .string(row.outcome),
-            "attempts": JSONValue(max(row.attempts.count, 1)),
+            "attempts": JSONValue(max(row.attempts.count, 1)), "service_tier": .string(row.serviceTier),
         ]
     }
 

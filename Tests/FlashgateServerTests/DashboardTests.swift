@@ -31,6 +31,21 @@ import Testing
         DashboardReport.make(rows: rows, budgets: budgets, nowMs: now, hours: hours, prices: PriceTable())
     }
 
+    @Test func spendIsShownByTheTierThatServed() {
+        var flex = Self.row(3, cost: 40)
+        flex.serviceTier = "flex"
+        var standard = Self.row(2, cost: 100)
+        standard.serviceTier = "standard"
+        let hit = Self.row(1, cost: 0, cache: "hit")
+        let r = Self.report([flex, standard, hit])
+        let tiers = r["tiers"]?.arrayValue ?? []
+        #expect(tiers.count == 2)
+        #expect(tiers.first?["tier"]?.stringValue == "standard" && tiers.first?["cost_usd"]?.stringValue == "0.000100")
+        #expect(tiers.last?["tier"]?.stringValue == "flex" && tiers.last?["requests"]?.intValue == 1)
+        let top = r["top_requests"]?.arrayValue ?? []
+        #expect(top.first?["service_tier"]?.stringValue == "standard")
+    }
+
     @Test func emptyLedgerGivesZerosAndEmptyLists() {
         let r = Self.report([])
         #expect(r["totals"]?["requests"]?.intValue == 0)
