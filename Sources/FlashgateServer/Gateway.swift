@@ -36,6 +36,8 @@ package final class Gateway: Sendable {
     package let metrics: PrometheusTelemetry?
     /// The listeners' connections, for the in-flight gauge (nil in tests without a server).
     let connections: ConnectionRegistry?
+    /// Whether any team or model sets a default service tier (most configs: no lookups per request).
+    let hasTierDefaults: Bool
 
     package init(
         config: FlashgateConfig, routes: RouteTable, readiness: Readiness, signatures: any SignatureStore,
@@ -50,6 +52,7 @@ package final class Gateway: Sendable {
         self.flights = flights
         self.metrics = metrics
         self.connections = connections
+        hasTierDefaults = config.teams.contains { $0.serviceTier != nil } || config.models.contains { $0.serviceTier != nil }
         self.config = config
         self.routes = routes
         self.readiness = readiness

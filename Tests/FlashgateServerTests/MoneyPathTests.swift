@@ -220,4 +220,13 @@ import Testing
         await client.close()
         await gateway.stop()
     }
+
+    @Test func theTierIsFoundInABodyOnlyWhereItIsNamed() {
+        let tier = { (text: String) in RouteTable.requestedTier(Array(text.utf8)).tier }
+        #expect(tier(#"{"contents":[],"serviceTier":"priority"}"#) == .priority)
+        #expect(tier(#"{"service_tier":"FLEX","contents":[]}"#) == .flex)
+        #expect(tier(#"{"contents":[{"parts":[{"text":"sss serviceTie"}]}]}"#) == .standard)
+        #expect(RouteTable.requestedTier(Array(#"{"contents":[]}"#.utf8)).body == nil)
+        #expect(RouteTable.requestedTier([]).tier == .standard)
+    }
 }
