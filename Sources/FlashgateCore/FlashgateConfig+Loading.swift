@@ -50,6 +50,7 @@ extension FlashgateConfig {
             if let v = try upstream.duration("first_byte_timeout") { config.upstreamTimeouts.firstByte = v }
             if let v = try upstream.duration("idle_timeout") { config.upstreamTimeouts.idle = v }
             if let v = try upstream.duration("total_timeout") { config.upstreamTimeouts.total = v }
+            if let v = try upstream.int("max_connections", in: 1...65_536) { config.upstreamMaxConnections = v }
             try upstream.finish()
         }
 
