@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import socket
+from urllib.parse import urlparse
+
 import httpx
 import pytest
 
@@ -71,3 +75,42 @@ def test_readyz(http):
 def test_request_id_on_errors(http):
     response = http.post("/v1/chat/completions", json={"model": MODEL})
     assert response.headers.get("x-request-id")
+
+
+def raw_exchange(front_url: str, *parts: bytes) -> list[bytes]:
+    """Sends each part on one connection and reads after each until the server closes or
+    answers; returns what came back after each part."""
+    url = urlparse(front_url)
+    replies = []
+    with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
+        for part in parts:
+            conn.sendall(part)
+            data = conn.recv(65536)
+            replies.append(data)
+        rest = b""
+        while chunk := conn.recv(65536):
+            rest += chunk
+        replies[-1] += rest
+    return replies
+
+
+def test_unparsable_request_gets_one_json_error_and_the_connection_closes(front_url):
+    (reply,) = raw_exchange(front_url, b"GARBAGE\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"connection: close" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error" and error["message"]
+    assert reply.count(b"\r\n\r\n") == 1  # one response, no second one
+
+
+def test_expect_100_continue_is_answered_before_the_body(front_url):
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "continue"}]}).encode()
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"expect: 100-continue\r\nconnection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    interim, final = raw_exchange(front_url, head, body)
+    assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
+    assert final.startswith(b"HTTP/1.1 200")
+
