@@ -24,7 +24,7 @@ package enum RefusalReason: String, Sendable, Hashable, CaseIterable {
         switch error.kind {
         case .unauthorized, .forbidden: self = .auth
         case .invalidRequest, .notFound, .methodNotAllowed: self = .badInput
-        case .payloadTooLarge, .headersTooLarge, .requestTimeout: self = .edgeLimit
+        case .payloadTooLarge, .headersTooLarge, .requestTimeout, .expectationFailed: self = .edgeLimit
         case .rateLimited: self = .rateLimit
         case .quotaExhausted: self = .budget
         case .upstreamStatus, .upstreamUnreachable, .upstreamTimeout, .upstreamProtocol, .unavailable, .internal:

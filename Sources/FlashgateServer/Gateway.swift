@@ -149,6 +149,8 @@ package final class Gateway: Sendable {
         do throws(FlashgateError) {
             caller = try identified.get()
             chat = try ChatRequest.translate(try Self.parseBody(request))
+            // Logged as sent (escaped and capped) even when it is refused as malformed.
+            request.record?.update { [model = chat.model] in $0.model = model }
             guard let found = try routes.resolve(model: chat.model) else {
                 throw FlashgateError(.notFound, "the model '\(chat.model)' does not exist or is not configured", param: "model")
             }

@@ -112,7 +112,7 @@ package final class PrometheusTelemetry: TelemetrySink {
 
     static let endpoints: Set<String> = [
         "chat", "embeddings", "generate", "stream", "count_tokens", "embed", "models", "health", "admin", "dashboard",
-        "metrics", "other",
+        "metrics", "other", "edge",
     ]
 
     static func endpointLabel(_ endpoint: String) -> String { endpoints.contains(endpoint) ? endpoint : "other" }

@@ -11,9 +11,11 @@ import Synchronization
 package final class RequestRecord: Sendable {
     package struct Summary: Sendable {
         package var requestID: String
+        /// As the client sent it (`-` when the parser refused the head): log it through `LogText`.
         package var method: String
         /// A closed set: `chat`, `embeddings`, `generate`, `stream`, `count_tokens`, `embed`, `models`,
-        /// `health`, `admin`, `dashboard`, `metrics`, `other`.
+        /// `health`, `admin`, `dashboard`, `metrics`, `other`, and `edge` for a request refused
+        /// before any endpoint saw it (unparsable, over a size or time limit, an unknown `Expect`).
         package var endpoint: String
         package var status = 0
         package var team: String?

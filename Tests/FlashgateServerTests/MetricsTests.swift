@@ -196,7 +196,7 @@ import Testing
         let m = try Exposition(response.text)
         #expect(m.sum("flashgate_requests_total", ["endpoint": "other", "status": "404"]) == 1)
         #expect(m.sum("flashgate_requests_total", ["endpoint": "chat", "status": "401", "team": "none"]) == 1)
-        #expect(m.sum("flashgate_requests_total", ["endpoint": "chat", "status": "404", "model": "none"]) == 1)
+        #expect(m.sum("flashgate_requests_total", ["endpoint": "chat", "status": "404", "model": "other"]) == 1)
         #expect(m.value("flashgate_refusals_total", ["reason": "auth", "team": "none"]) == 1)
         #expect(m.value("flashgate_refusals_total", ["reason": "bad_input", "team": "search"]) == 1)
         // An unknown path is not a refusal of a model call.
