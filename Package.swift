@@ -78,6 +78,9 @@ let package = Package(
         ),
         .testTarget(name: "FlashgateStorageTests", dependencies: ["FlashgateStorage", "FlashgateTesting"]),
         .testTarget(
+            name: "flashgateTests",
+            dependencies: ["flashgate", "FlashgateServer", "FlashgateUpstream", "FlashgateTesting"]),
+        .testTarget(
             name: "FlashgateServerTests",
             dependencies: [
                 "FlashgateServer", "FlashgateUpstream", "FlashgateStorage", "FlashgateTesting",

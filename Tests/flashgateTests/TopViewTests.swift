@@ -1,10 +1,11 @@
 import FlashgateCore
+import FlashgateServer
 import FlashgateTesting
 import FlashgateUpstream
 import Synchronization
 import Testing
 
-@testable import FlashgateServer
+@testable import flashgate
 
 /// `flashgate top`: the metrics parser, rates from two scrapes, the table, and the scrape loop.
 @Suite(.timeLimit(.minutes(1)))
