@@ -5,12 +5,13 @@ import Foundation
 import Logging
 
 extension Runtime {
-    /// The production wiring: libcurl for HTTP routes, LMDB for the store.
+    /// The production wiring: libcurl for HTTP routes, LMDB for the store. Throws when libcurl
+    /// cannot be initialised.
     package convenience init(
         config: FlashgateConfig, logger: Logger, reload: (@Sendable () throws -> FlashgateConfig)? = nil
-    ) {
+    ) throws {
         CurlTransport.ignoreSIGPIPE()
-        let curl = CurlTransport(
+        let curl = try CurlTransport(
             configuration: CurlTransport.Configuration(maxConnections: config.upstreamMaxConnections), logger: logger)
         self.init(
             config: config, logger: logger, http: curl,

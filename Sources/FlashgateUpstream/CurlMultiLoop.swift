@@ -39,16 +39,29 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// beyond it waits for one to be free) and the idle ones kept for reuse
     /// (`CURLMOPT_MAXCONNECTS`) alike, so every connection concurrent calls opened can be reused
     /// by the next ones.
-    init(maxConnections: Int, stats: CurlTransportStats, logger: Logger) {
-        precondition(curlGlobalInitResult == CURLE_OK, "curl_global_init failed")
-        guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed") }
+    /// Throws (a startup error, never a crash) when libcurl cannot be initialised or refuses
+    /// an option.
+    init(maxConnections: Int, stats: CurlTransportStats, logger: Logger) throws(FlashgateError) {
+        try CurlCheck.easy(curlGlobalInitResult, "curl_global_init")
+        guard let multi = curl_multi_init() else { throw FlashgateError(.internal, "libcurl curl_multi_init failed") }
+        do throws(FlashgateError) {
+            try CurlCheck.multi(
+                ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX)), "CURLMOPT_PIPELINING")
+            try CurlCheck.multi(
+                ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxConnections), "CURLMOPT_MAXCONNECTS")
+            try CurlCheck.multi(
+                ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections),
+                "CURLMOPT_MAX_TOTAL_CONNECTIONS")
+            // Bounded by the total.
+            try CurlCheck.multi(
+                ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0), "CURLMOPT_MAX_HOST_CONNECTIONS")
+        } catch {
+            curl_multi_cleanup(multi)
+            throw error
+        }
         self.multi = multi
         self.stats = stats
         self.logger = logger
-        _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
-        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxConnections)
-        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
-        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0)  // bounded by the total
         let thread = Thread { [self] in self.run() }
         thread.name = "flashgate-curl"
         thread.start()
@@ -59,7 +72,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         let accepted = inbox.withLock { inbox in
             guard !inbox.stopping else { return false }
             inbox.commands.append(command)
-            _ = curl_multi_wakeup(multi)
+            CurlCheck.logged(curl_multi_wakeup(multi), "curl_multi_wakeup", logger)
             return true
         }
         if !accepted, case .add(let transfer) = command {
@@ -72,7 +85,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         inbox.withLock { inbox in
             guard !inbox.stopping else { return }
             inbox.stopping = true
-            _ = curl_multi_wakeup(multi)
+            CurlCheck.logged(curl_multi_wakeup(multi), "curl_multi_wakeup", logger)
         }
     }
 
@@ -93,11 +106,12 @@ final class CurlMultiLoop: @unchecked Sendable {
             for command in commands { handle(command) }
             if stopping { break }
             var running: Int32 = 0
-            _ = curl_multi_perform(multi, &running)
+            CurlCheck.logged(curl_multi_perform(multi, &running), "curl_multi_perform", logger)
             collectFinished()
             let now = ContinuousClock.now
             enforceTimeouts(at: now)
-            _ = curl_multi_poll(multi, nil, 0, pollTimeoutMilliseconds(from: now), nil)
+            let timeout = pollTimeoutMilliseconds(from: now)
+            CurlCheck.logged(curl_multi_poll(multi, nil, 0, timeout, nil), "curl_multi_poll", logger)
         }
         tearDown()
     }
@@ -108,7 +122,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             do {
                 let easy = try transfer.makeEasyHandle()
                 transfer.markStarted(at: .now)
-                guard curl_multi_add_handle(multi, easy) == CURLM_OK else {
+                guard CurlCheck.logged(curl_multi_add_handle(multi, easy), "curl_multi_add_handle", logger) else {
                     transfer.releaseEasyHandle()
                     fail(transfer, FlashgateError(.internal, "libcurl refused the upstream call"))
                     return
@@ -126,7 +140,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             transfer.curlPaused = false
             transfer.lastActivity = .now
             stats.resumesCounter.add(1, ordering: .relaxed)
-            _ = curl_easy_pause(easy, CURLPAUSE_CONT)
+            CurlCheck.logged(curl_easy_pause(easy, CURLPAUSE_CONT), "curl_easy_pause", logger)
         }
     }
 
@@ -169,7 +183,7 @@ final class CurlMultiLoop: @unchecked Sendable {
     private func remove(_ transfer: CurlTransfer, easy: UnsafeMutableRawPointer, finish: () -> Void) {
         stats.liveTransfersCounter.subtract(1, ordering: .releasing)
         live[easy] = nil
-        _ = curl_multi_remove_handle(multi, easy)
+        CurlCheck.logged(curl_multi_remove_handle(multi, easy), "curl_multi_remove_handle", logger)
         finish()
         transfer.releaseEasyHandle()
     }

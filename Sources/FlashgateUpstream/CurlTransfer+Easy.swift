@@ -32,7 +32,7 @@ extension CurlTransfer {
         guard ccurl_setopt_str(h, CURLOPT_URL, request.url) == CURLE_OK else {
             throw FlashgateError(.internal, "libcurl rejected the upstream URL")
         }
-        _ = ccurl_setopt_str(h, CURLOPT_PROTOCOLS_STR, "http,https")
+        try CurlCheck.easy(ccurl_setopt_str(h, CURLOPT_PROTOCOLS_STR, "http,https"), "CURLOPT_PROTOCOLS_STR")
         // A Unix socket replaces the TCP connection only; libcurl keys its connection cache on
         // the path too, so such connections are never reused for TCP requests or vice versa.
         if let path = request.unixSocketPath {
@@ -40,63 +40,74 @@ extension CurlTransfer {
                 throw FlashgateError(.internal, "libcurl rejected the upstream's Unix socket path")
             }
         }
-        _ = ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
-        _ = ccurl_setopt_ptr(h, CURLOPT_ERRORBUFFER, errorBuffer)
+        try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1), "CURLOPT_NOSIGNAL")
+        try CurlCheck.easy(ccurl_setopt_ptr(h, CURLOPT_ERRORBUFFER, errorBuffer), "CURLOPT_ERRORBUFFER")
         // HTTP/2 over TLS when the server offers it, HTTP/1.1 keep-alive otherwise.
-        _ = ccurl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS), "CURLOPT_HTTP_VERSION")
         // Waiting to multiplex only makes sense where HTTP/2 can be negotiated (TLS): on plain
         // HTTP/1.1 it would queue concurrent requests behind one busy connection.
-        if request.url.lowercased().hasPrefix("https://") { _ = ccurl_setopt_long(h, CURLOPT_PIPEWAIT, 1) }
-        _ = ccurl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
-        _ = ccurl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1)
-        _ = ccurl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2)
-        _ = ccurl_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
-        _ = ccurl_setopt_str(h, CURLOPT_ACCEPT_ENCODING, "")  // every decoding libcurl has, decoded
-        _ = ccurl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, request.timeouts.connect.wholeMilliseconds)
-        _ = ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, request.timeouts.total.wholeMilliseconds)
+        if request.url.lowercased().hasPrefix("https://") {
+            try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_PIPEWAIT, 1), "CURLOPT_PIPEWAIT")
+        }
+        try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1), "CURLOPT_TCP_KEEPALIVE")
+        try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1), "CURLOPT_SSL_VERIFYPEER")
+        try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2), "CURLOPT_SSL_VERIFYHOST")
+        try CurlCheck.easy(
+            ccurl_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1), "CURLOPT_SUPPRESS_CONNECT_HEADERS")
+        // Every decoding libcurl has, decoded.
+        try CurlCheck.easy(ccurl_setopt_str(h, CURLOPT_ACCEPT_ENCODING, ""), "CURLOPT_ACCEPT_ENCODING")
+        try CurlCheck.easy(
+            ccurl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, request.timeouts.connect.wholeMilliseconds),
+            "CURLOPT_CONNECTTIMEOUT_MS")
+        try CurlCheck.easy(
+            ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, request.timeouts.total.wholeMilliseconds), "CURLOPT_TIMEOUT_MS")
         try configureMethodAndBody(h)
         try configureHeaders(h)
         let me = Unmanaged.passUnretained(self).toOpaque()
-        _ = ccurl_setopt_ptr(h, CURLOPT_HEADERDATA, me)
-        _ = ccurl_setopt_ptr(h, CURLOPT_WRITEDATA, me)
-        _ = ccurl_setopt_header_cb(h) { data, size, count, userdata in
+        try CurlCheck.easy(ccurl_setopt_ptr(h, CURLOPT_HEADERDATA, me), "CURLOPT_HEADERDATA")
+        try CurlCheck.easy(ccurl_setopt_ptr(h, CURLOPT_WRITEDATA, me), "CURLOPT_WRITEDATA")
+        let headerCallback = ccurl_setopt_header_cb(h) { data, size, count, userdata in
             guard let data, let userdata else { return 0 }
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
             transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
             return size * count
         }
-        _ = ccurl_setopt_write_cb(h) { data, size, count, userdata in
+        try CurlCheck.easy(headerCallback, "CURLOPT_HEADERFUNCTION")
+        let writeCallback = ccurl_setopt_write_cb(h) { data, size, count, userdata in
             guard let userdata else { return 0 }
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
             return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
         }
+        try CurlCheck.easy(writeCallback, "CURLOPT_WRITEFUNCTION")
     }
 
     private func configureMethodAndBody(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
         switch request.method.uppercased() {
         case "GET":
-            _ = ccurl_setopt_long(h, CURLOPT_HTTPGET, 1)
+            try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_HTTPGET, 1), "CURLOPT_HTTPGET")
             if !request.body.isEmpty {
                 try setBody(h)
-                _ = ccurl_setopt_str(h, CURLOPT_CUSTOMREQUEST, "GET")
+                try CurlCheck.easy(ccurl_setopt_str(h, CURLOPT_CUSTOMREQUEST, "GET"), "CURLOPT_CUSTOMREQUEST")
             }
         case "HEAD":
-            _ = ccurl_setopt_long(h, CURLOPT_NOBODY, 1)
+            try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_NOBODY, 1), "CURLOPT_NOBODY")
         case "POST":
-            _ = ccurl_setopt_long(h, CURLOPT_POST, 1)
+            try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_POST, 1), "CURLOPT_POST")
             try setBody(h)
         default:
             guard request.method.allSatisfy({ $0.isLetter }) else {
                 throw FlashgateError(.internal, "invalid HTTP method for the upstream call")
             }
             if !request.body.isEmpty { try setBody(h) }
-            _ = ccurl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method.uppercased())
+            try CurlCheck.easy(
+                ccurl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method.uppercased()), "CURLOPT_CUSTOMREQUEST")
         }
     }
 
     /// Copies the body with its exact size, so binary bodies with NUL bytes go out whole.
     private func setBody(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
-        _ = ccurl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+        try CurlCheck.easy(
+            ccurl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count)), "CURLOPT_POSTFIELDSIZE_LARGE")
         let code: CURLcode =
             request.body.isEmpty
             ? ccurl_setopt_str(h, CURLOPT_COPYPOSTFIELDS, "")
@@ -126,6 +137,6 @@ extension CurlTransfer {
             }
             headerList = next
         }
-        _ = ccurl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList)
+        try CurlCheck.easy(ccurl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList), "CURLOPT_HTTPHEADER")
     }
 }

@@ -163,7 +163,8 @@ final class CurlTransfer: @unchecked Sendable {
     private func responseCode() -> Int {
         guard let easy else { return 0 }
         var code = 0
-        _ = ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
+        // No status to report (0) when libcurl cannot tell it.
+        guard ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK else { return 0 }
         return code
     }
 }

@@ -43,12 +43,13 @@ package final class CurlTransport: UpstreamTransport {
     private let loop: CurlMultiLoop
 
     /// `logger` gets a line per failed call naming its upstream (its error message does not).
+    /// Throws when libcurl cannot be initialised: a startup error, not a crash.
     package init(
         configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "flashgate.upstream") { _ in SwiftLogNoOpLogHandler() }
-    ) {
+    ) throws(FlashgateError) {
         self.configuration = configuration
-        loop = CurlMultiLoop(maxConnections: configuration.maxConnections, stats: stats, logger: logger)
+        loop = try CurlMultiLoop(maxConnections: configuration.maxConnections, stats: stats, logger: logger)
     }
 
     deinit { loop.requestStop() }

@@ -63,8 +63,8 @@ struct Serve: AsyncParsableCommand {
         let level = Logger.Level(rawValue: settings.log.level) ?? .info
         let format = settings.log.format
         LoggingSystem.bootstrap { LogFormatHandler(label: $0, level: level, format: format) }
-        let runtime = Runtime(config: settings, logger: Logger(label: "flashgate"), reload: load)
         do {
+            let runtime = try Runtime(config: settings, logger: Logger(label: "flashgate"), reload: load)
             try await runtime.run()
         } catch {
             FileHandle.standardError.write(Data("flashgate: \(error)\n".utf8))

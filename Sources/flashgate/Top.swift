@@ -51,7 +51,7 @@ struct Top: AsyncParsableCommand {
         let source = try resolveSource()
         let period = ConfigMap.parseDuration(interval) ?? .seconds(2)
         CurlTransport.ignoreSIGPIPE()
-        let transport = CurlTransport()
+        let transport = try CurlTransport()
         defer { transport.shutdown() }
         let loop = TopLoop(
             interval: period, title: "flashgate top  \(source.label)  every \(TopLoop.seconds(period))",

@@ -39,7 +39,7 @@ import Testing
             config.retry = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
             configure(&config)
             let directory = try TempDirectory()
-            let curl = CurlTransport()
+            let curl = try CurlTransport()
             let gateway = try await TestGateway.start(
                 config: config, http: curl, storeDirectory: directory.path, nowMilliseconds: nowMilliseconds,
                 accessLog: accessLog, log: log, priceMadeUpModels: false)

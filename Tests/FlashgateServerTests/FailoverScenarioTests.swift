@@ -65,7 +65,7 @@ import _CryptoExtras
         let config = try ConfigFile.parse(
             yaml, environment: ["STUDIO_KEY_A": "key-a", "STUDIO_KEY_B": "key-b", "BACKUP_KEY": "backup-key"])
         let clock = ManualRetryClock()
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         let gateway = try await TestGateway.start(config: config, http: curl, clock: clock)
         let client = try await RawHTTPClient.connect(port: gateway.port)
         let fakes = [studio, europe, america, backup]

@@ -56,7 +56,7 @@ import Testing
                 consecutiveFailures: 1, window: 20, failureRatePercent: 100, coolDown: .seconds(30))
             configure(&config)
             let directory = try TempDirectory()
-            let curl = CurlTransport()
+            let curl = try CurlTransport()
             let clock = ManualRetryClock()
             let gateway = try await TestGateway.start(
                 config: config, http: curl, storeDirectory: directory.path,

@@ -24,7 +24,7 @@ import Testing
                     name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("operator-key"),
                     passthrough: true)
             ])
-            let curl = CurlTransport()
+            let curl = try CurlTransport()
             let gateway = try await TestGateway.start(config: config, http: curl, clock: ManualRetryClock())
             return Harness(
                 fake: fake, gateway: gateway, client: try await RawHTTPClient.connect(port: gateway.port), curl: curl)

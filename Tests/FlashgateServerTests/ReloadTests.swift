@@ -61,7 +61,7 @@ import Testing
             let file = directory.file("flashgate.yaml")
             try text(fake.baseURL).write(toFile: file, atomically: true, encoding: .utf8)
             let log = Lines()
-            let curl = CurlTransport()
+            let curl = try CurlTransport()
             let load: @Sendable () throws -> FlashgateConfig = {
                 try ConfigFile.load(path: file, environment: ReloadTests.environment)
             }

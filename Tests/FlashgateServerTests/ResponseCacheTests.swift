@@ -36,7 +36,7 @@ import Testing
             config.retry = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
             configure(&config)
             let dir = try directory ?? TempDirectory()
-            let curl = CurlTransport()
+            let curl = try CurlTransport()
             let gateway = try await TestGateway.start(
                 config: config, http: curl, storeDirectory: dir.path, nowMilliseconds: clock.now)
             return Harness(fake: fake, curl: curl, gateway: gateway, directory: dir, clock: clock)

@@ -48,7 +48,7 @@ import Testing
             config.breaker = breaker
             config.accounting.adminKey = Secret("admin-secret")
             let clock = ManualRetryClock()
-            let curl = CurlTransport()
+            let curl = try CurlTransport()
             let gateway = try await TestGateway.start(config: config, http: curl, clock: clock, random: SeededRandom(seed: seed))
             return Harness(
                 fakes: fakes, gateway: gateway, client: try await RawHTTPClient.connect(port: gateway.port), clock: clock, curl: curl)
@@ -206,7 +206,7 @@ import Testing
         let deadURL = dead.baseURL
         try await dead.shutdown()  // nothing listens there any more: connection refused
         let live = try await FakeGemini.start()
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         var config = FlashgateConfig(
             routes: [
                 RouteConfig(name: "dead", kind: .gemini, baseURL: deadURL, apiKey: Secret("k"), passthrough: false),
@@ -377,7 +377,7 @@ import Testing
 
     @Test func anAliasReachesTheSameModel() async throws {
         let fake = try await FakeGemini.start()
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         var model = ModelConfig(id: "flash", route: "r0", upstreamModel: "gemini-3.5-flash")
         model.aliases = ["fast"]
         let config = FlashgateConfig(
@@ -414,7 +414,7 @@ import Testing
         config.teams = [team]
         config.keys = [KeyConfig(name: "ci", team: "search", hashHex: VirtualKey.hashHex("sk-hedge"))]
         let clock = ManualRetryClock()
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         let gateway = try await TestGateway.start(
             config: config, http: curl, storeDirectory: directory.path, clock: clock)
         let client = try await RawHTTPClient.connect(port: gateway.port)

@@ -37,7 +37,7 @@ import Testing
                             ModelRoute(route: "backup", upstreamModel: "gemini-3.5-flash-backup"),
                         ])
                 ])
-            let curl = CurlTransport()
+            let curl = try CurlTransport()
             let gateway = try await TestGateway.start(config: config, http: curl, clock: ManualRetryClock())
             return Harness(
                 studio: studio, backup: backup, gateway: gateway, client: try await RawHTTPClient.connect(port: gateway.port),
@@ -107,7 +107,7 @@ import Testing
         let config = FlashgateConfig(
             routes: [RouteConfig(name: "backup", kind: .openai, baseURL: backup.baseURL, apiKey: nil, passthrough: false)],
             models: [ModelConfig(id: "flash", route: "backup")])
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         let gateway = try await TestGateway.start(config: config, http: curl)
         let client = try await RawHTTPClient.connect(port: gateway.port)
         let response = try await client.request(

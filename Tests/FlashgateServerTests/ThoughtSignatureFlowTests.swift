@@ -35,7 +35,7 @@ import Testing
 
     @Test func signatureIsKeptAndReattachedOnTheSameRoute() async throws {
         let fake = try await FakeGemini.start()
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         let config = FlashgateConfig(routes: [
             RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
         ])
@@ -66,7 +66,7 @@ import Testing
 
     @Test func anotherRouteGetsTheStandInSignature() async throws {
         let fake = try await FakeGemini.start()
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         let signatures = MemorySignatureStore()
         let config = FlashgateConfig(
             routes: [
@@ -93,7 +93,7 @@ import Testing
 
     @Test func streamedToolCallsCarryAndKeepTheirSignatures() async throws {
         let fake = try await FakeGemini.start()
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         let signatures = MemorySignatureStore()
         let config = FlashgateConfig(routes: [
             RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)

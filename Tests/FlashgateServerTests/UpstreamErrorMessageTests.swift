@@ -19,7 +19,7 @@ struct UpstreamErrorMessageTests {
             routes: [RouteConfig(name: "gone", kind: .gemini, baseURL: base, apiKey: Secret("k"), passthrough: true)])
         config.retry = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
         let lines = AccessLogTests.Lines()
-        let curl = CurlTransport(
+        let curl = try CurlTransport(
             logger: Logger(label: "flashgate") {
                 LogFormatHandler(label: $0, level: .info, format: .logfmt, write: { lines.add($0) })
             })

@@ -22,7 +22,7 @@ import Testing
             // One attempt: these tests show what a single upstream answer does; retries have their own suite.
             config.retry = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
             configure(&config)
-            let curl = CurlTransport()
+            let curl = try CurlTransport()
             let gateway = try await TestGateway.start(config: config, http: curl)
             let client = try await RawHTTPClient.connect(port: gateway.port)
             return Harness(fake: fake, curl: curl, gateway: gateway, client: client)
@@ -165,7 +165,7 @@ import Testing
 @Suite struct UpstreamConcurrencyTests {
     @Test func concurrentCallsToOnePlainHTTPUpstreamAreInFlightTogether() async throws {
         let fake = try await FakeGemini.start()
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         let gates = [FakeGate(), FakeGate(), FakeGate()]
         for gate in gates {
             var reply = FakeReply.json(#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}]}"#)

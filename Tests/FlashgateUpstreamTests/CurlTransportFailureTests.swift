@@ -54,7 +54,7 @@ struct CurlTransportFailureTests {
         let closed = try await FakeGemini.start()
         let url = closed.baseURL + "/v1beta/models"
         try await closed.shutdown()
-        let transport = CurlTransport()
+        let transport = try CurlTransport()
         let error = await upstreamError(of: transport.send(UpstreamRequest(method: "GET", url: url)))
         transport.shutdown()
         #expect(error?.kind == .upstreamUnreachable)
@@ -114,7 +114,7 @@ struct CurlTransportFailureTests {
 
     @Test func shutdownFailsOpenResponses() async throws {
         let fake = try await FakeGemini.start()
-        let transport = CurlTransport()
+        let transport = try CurlTransport()
         fake.enqueue(FakeReply(chunks: [Array("never".utf8)], gate: FakeGate()))
         let response = transport.send(UpstreamRequest(method: "GET", url: fake.baseURL + "/held"))
         await fake.waitForRequests(1)

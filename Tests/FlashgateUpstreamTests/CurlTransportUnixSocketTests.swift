@@ -11,7 +11,7 @@ struct CurlTransportUnixSocketTests {
         try await TempDirectory.with(prefix: "fgux") { directory in
             let path = directory.file("gw.sock")
             let fake = try await FakeGemini.start(unixSocketPath: path)
-            let transport = CurlTransport()
+            let transport = try CurlTransport()
             defer { transport.shutdown() }
             do {
                 fake.enqueue(.init(status: 200, headers: [("Content-Type", "text/plain")], chunks: [Array("ok\n".utf8)]))
@@ -32,7 +32,7 @@ struct CurlTransportUnixSocketTests {
 
     @Test func missingSocketIsUnreachable() async throws {
         CurlTransport.ignoreSIGPIPE()
-        let transport = CurlTransport()
+        let transport = try CurlTransport()
         defer { transport.shutdown() }
         let response = transport.send(
             UpstreamRequest(method: "GET", url: "http://localhost/metrics", unixSocketPath: "/tmp/fg-no-such-dir/gw.sock"))

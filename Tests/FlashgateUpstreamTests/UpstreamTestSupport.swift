@@ -44,7 +44,7 @@ func withTransport(
 ) async throws {
     CurlTransport.ignoreSIGPIPE()
     let fake = try await FakeGemini.start()
-    let transport = CurlTransport(configuration: configuration)
+    let transport = try CurlTransport(configuration: configuration)
     do {
         try await body(transport, fake)
     } catch {

@@ -270,7 +270,7 @@ struct TopViewTests {
     @Test func scrapesAGatewayOverHTTPWithCurl() async throws {
         CurlTransport.ignoreSIGPIPE()
         let fake = try await FakeGemini.start()
-        let transport = CurlTransport()
+        let transport = try CurlTransport()
         defer { transport.shutdown() }
         do {
             for body in [Self.previousScrape, Self.currentScrape] {
@@ -304,7 +304,7 @@ struct TopViewTests {
         try await TempDirectory.with(prefix: "fgtop") { directory in
             let path = directory.file("gw.sock")
             let fake = try await FakeGemini.start(unixSocketPath: path)
-            let transport = CurlTransport()
+            let transport = try CurlTransport()
             defer { transport.shutdown() }
             fake.enqueue(.init(status: 200, chunks: [Array(Self.currentScrape.utf8)]))
             let text = try await MetricsSource.unixSocket(path).fetch(with: transport)
