@@ -14,8 +14,9 @@ VENV_PACKAGE := $(shell python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || e
 # The e2e suite's headless browser (the dashboard test renders /dashboard in it).
 E2E_PACKAGES := chromium
 # The benchmark's fake Gemini and load generator.
+# The echo module's echo_sleep plays a 200 ms upstream.
 BENCH_PACKAGES := $(shell command -v nginx >/dev/null 2>&1 || echo nginx-light) \
-                  $(shell command -v wrk >/dev/null 2>&1 || echo wrk)
+                  $(shell command -v wrk >/dev/null 2>&1 || echo wrk) libnginx-mod-http-echo
 
 ARGS ?=
 

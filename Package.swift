@@ -25,6 +25,7 @@ let package = Package(
             name: "FlashgateUpstream",
             dependencies: [
                 "FlashgateCore", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
@@ -81,6 +82,7 @@ let package = Package(
             dependencies: [
                 "FlashgateServer", "FlashgateUpstream", "FlashgateStorage", "FlashgateTesting",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
     ],
     swiftLanguageModes: [.v6]

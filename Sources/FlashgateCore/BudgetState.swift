@@ -15,15 +15,24 @@ struct BudgetState {
     var reserved: [String: MicroUSD] = [:]
     var open: [UInt64: Reservation] = [:]
     var nextID: UInt64 = 1
+    /// Per soft budget name, the period key it was last flagged in: a budget over its soft limit
+    /// is worth one warning per period, not one per request. One entry per configured budget.
+    var softFlagged: [String: String] = [:]
 
     mutating func reserve(caller: Caller, lines: [Line], amount: MicroUSD, now: Date) -> BudgetDecision {
         var soft: [String] = []
+        var first: [SoftBudgetOverrun] = []
         for line in lines {
             let used = settled[line.key, default: .zero] + reserved[line.key, default: .zero]
             guard used + amount > line.budget.limit else { continue }
             switch line.budget.mode {
             case .soft:
                 soft.append(line.name)
+                if softFlagged[line.name] != line.key {
+                    first.append(
+                        SoftBudgetOverrun(
+                            budget: line.name, periodKey: line.key, limit: line.budget.limit, used: used, amount: amount))
+                }
             case .hard:
                 let retry = line.periodEnd.map { Duration.seconds(max(1, Int64($0.timeIntervalSince(now).rounded(.up)))) }
                 return .reject(
@@ -31,8 +40,10 @@ struct BudgetState {
                     retryAfter: retry)
             }
         }
-        let reservation = Reservation(
+        var reservation = Reservation(
             id: nextID, caller: caller, amount: amount, budgetKeys: lines.map(\.key), softExceeded: soft)
+        reservation.softFirstInPeriod = first
+        for overrun in first { softFlagged[overrun.budget] = overrun.periodKey }
         nextID += 1
         for key in reservation.budgetKeys { reserved[key, default: .zero] += amount }
         open[reservation.id] = reservation

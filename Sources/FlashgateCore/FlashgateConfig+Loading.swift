@@ -63,6 +63,7 @@ extension FlashgateConfig {
                 }
                 try tiers.finish()
             }
+            if let v = try upstream.int("max_connections", in: 1...65_536) { config.upstreamMaxConnections = v }
             try upstream.finish()
         }
 

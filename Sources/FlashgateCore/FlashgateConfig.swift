@@ -16,6 +16,11 @@ package struct FlashgateConfig: Sendable {
     package func upstreamTimeouts(for tier: ServiceTier) -> UpstreamTimeouts {
         tier == .standard ? upstreamTimeouts : tierTimeouts[tier] ?? upstreamTimeouts
     }
+    /// `upstream.max_connections`: upstream connections open at once, and idle ones kept for
+    /// reuse, across all routes (a call beyond it waits for a free one).
+    package var upstreamMaxConnections = FlashgateConfig.defaultUpstreamMaxConnections
+    /// Enough for 256 concurrent calls to one HTTP/1.1 upstream to keep their connections.
+    package static let defaultUpstreamMaxConnections = 512
     package var routes: [RouteConfig]
     package var models: [ModelConfig]
     package var log: LogConfig

@@ -10,6 +10,8 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
         case methodNotAllowed = "method_not_allowed"
         case payloadTooLarge = "payload_too_large"
         case headersTooLarge = "headers_too_large"
+        /// An `Expect` header Flashgate cannot meet (anything but `100-continue`).
+        case expectationFailed = "expectation_failed"
         case requestTimeout = "request_timeout"
         case rateLimited = "rate_limited"
         /// A budget is spent for its period: no retry can succeed before it resets.
@@ -63,6 +65,7 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
         case .requestTimeout: 408
         case .payloadTooLarge: 413
         case .headersTooLarge: 431
+        case .expectationFailed: 417
         case .rateLimited, .quotaExhausted: 429
         case .upstreamStatus: upstreamStatus ?? 502
         case .upstreamUnreachable, .upstreamProtocol: 502

@@ -11,6 +11,22 @@ package struct Reservation: Sendable, Hashable {
     package let budgetKeys: [String]
     /// Soft budgets this request goes (or went) over: admitted, but flagged.
     package let softExceeded: [String]
+    /// The soft budgets of `softExceeded` that this request is the first to go over in their
+    /// current period: each is worth one warning, the rest of the period stays quiet.
+    package var softFirstInPeriod: [SoftBudgetOverrun] = []
+}
+
+/// A soft budget that a call goes over, the first time in its period (one log line per budget
+/// and period).
+package struct SoftBudgetOverrun: Sendable, Hashable {
+    /// `team:<id>:<period>` or `key:<name>:<period>`.
+    package var budget: String
+    /// The period's ledger key, `team:<id>:day:2026-11-25`.
+    package var periodKey: String
+    package var limit: MicroUSD
+    /// Settled plus reserved before this call, and what this call holds.
+    package var used: MicroUSD
+    package var amount: MicroUSD
 }
 
 /// A budget verdict. A rejection names the budget (`team:search:month`), its limit, what

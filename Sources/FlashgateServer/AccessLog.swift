@@ -4,8 +4,10 @@ import Logging
 /// One structured line per request, through swift-log (logfmt or JSON by `log.format`): request
 /// id, team, key name, model, route, status, cache outcome, tokens, cost, durations and attempts.
 ///
-/// Invariant: nothing a client wrote goes in except closed-set labels and configured names (team,
-/// key name, model id, route): never prompts, answers, or any key or token.
+/// Invariant: nothing a client wrote goes in except closed-set labels, configured names (team,
+/// key name, route) and the model id and method, which are capped at `LogText.fieldLimit` bytes
+/// here and escaped by the log handler (`LogFormatHandler`, a client may send any bytes there):
+/// never prompts, answers, or any key or token.
 package struct AccessLog: TelemetrySink {
     package let logger: Logger
     /// `log.access` as it stands now (a reload may switch it); nil is always on.
@@ -23,12 +25,12 @@ package struct AccessLog: TelemetrySink {
 
     static func metadata(_ s: RequestRecord.Summary) -> Logger.Metadata {
         var m: Logger.Metadata = [
-            "request_id": "\(s.requestID)", "method": "\(s.method)", "endpoint": "\(s.endpoint)", "status": "\(s.status)",
-            "duration_ms": "\(Self.ms(s.duration))",
+            "request_id": "\(s.requestID)", "method": "\(LogText.capped(s.method))", "endpoint": "\(s.endpoint)",
+            "status": "\(s.status)", "duration_ms": "\(Self.ms(s.duration))",
         ]
         if let team = s.team { m["team"] = "\(team)" }
         if let key = s.key, !key.isEmpty { m["key"] = "\(key)" }
-        if let model = s.model { m["model"] = "\(model)" }
+        if let model = s.model { m["model"] = "\(LogText.capped(model))" }
         if let route = s.route { m["route"] = "\(route)" }
         if let cache = s.cache { m["cache"] = "\(cache)" }
         if s.promptTokens + s.outputTokens > 0 {
@@ -43,6 +45,8 @@ package struct AccessLog: TelemetrySink {
         if let upstream = s.upstreamTime { m["upstream_ms"] = "\(Self.ms(upstream))" }
         if !s.attempts.isEmpty { m["attempts"] = "\(s.attempts.map(\.compact).joined(separator: ","))" }
         if let rejected = s.rejectedBy { m["rejected_by"] = "\(rejected)" }
+        if let refused = s.refused { m["refused"] = "\(refused.rawValue)" }
+        if !s.softBudgetsExceeded.isEmpty { m["budget_exceeded"] = "\(s.softBudgetsExceeded.joined(separator: ","))" }
         if s.aborted { m["aborted"] = "true" }
         return m
     }
@@ -64,5 +68,9 @@ package struct TelemetrySinks: TelemetrySink {
 
     package func finished(_ summary: RequestRecord.Summary) {
         for sink in sinks { sink.finished(summary) }
+    }
+
+    package func refused(_ summary: RequestRecord.Summary) {
+        for sink in sinks { sink.refused(summary) }
     }
 }

@@ -86,6 +86,7 @@ package final class Accountant: Sendable {
     struct Admission: Sendable {
         var caller: Caller
         var clientModel: String
+        /// The model the call is priced as (`ResolvedRoute.pricedModel`).
         var upstreamModel: String
         var route: String
         var ticket: RateTicket?
@@ -142,6 +143,7 @@ package final class Accountant: Sendable {
                     resetsIn: retryAfter, now: now))
         case .admit(let reservation):
             admission.reservation = reservation
+            warnSoftBudgets(reservation)
         }
         admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
         return .success(admission)
@@ -275,6 +277,6 @@ package final class Accountant: Sendable {
             headers.append(("x-ratelimit-remaining-\(kind)", String(max(0, item.remaining))))
         }
         if let remaining = admission.budgetRemaining { headers.append(("x-flashgate-budget-remaining-usd", remaining.dollars)) }
-        return headers
+        return headers + softBudgetHeaders(admission)
     }
 }

@@ -5,8 +5,9 @@
 ///
 /// Hooks for tests: `body[data-ready="1"]` after the first successful render, `body[data-state]`
 /// (`ok`, `empty`, `unauthorized`, `error`), `[data-series="team:<id>"]`, `[data-budget="<budget>"]`
-/// with `[data-line=spent|limit|projection]`, `[data-metric=…][data-value=…]` carrying the JSON
-/// values as sent, and `#top-requests tbody tr[data-request]`.
+/// with `[data-line=spent|limit|projection]` and, over a soft limit, `[data-badge="over-soft-limit"]`,
+/// `[data-metric=…][data-value=…]` carrying the JSON values as sent, `[data-refused=<reason>]`,
+/// and `#top-requests tbody tr[data-request]`.
 enum DashboardPage {
     static let contentSecurityPolicy =
         "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -55,6 +56,8 @@ enum DashboardPage {
         .budget .name { font-weight: 600; }
         .budget .sub { font-size: 12px; color: var(--muted); font-variant-numeric: tabular-nums; }
         .over { color: var(--bad); font-weight: 600; }
+        .refusals { font-size: 12px; color: var(--muted); margin: 4px 0 8px; }
+        .badge { background: #fef0c7; color: #b54708; border-radius: 10px; padding: 1px 8px; font-size: 12px; font-weight: 600; margin-left: 6px; }
         table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
         th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
         th { font-size: 12px; color: var(--muted); font-weight: 600; }
@@ -96,6 +99,7 @@ enum DashboardPage {
           <section class="w4"><h2>Cache</h2><div id="cache"></div></section>
           <section class="w4"><h2>Models</h2><div id="models"></div></section>
           <section class="w4"><h2>Routes</h2><div id="routes"></div></section>
+          <section class="w4"><h2>Service tiers</h2><div id="tiers"></div></section>
           <section class="w12"><h2>Errors and retries</h2><div id="errors"></div></section>
           <section class="w12"><h2>Most expensive recent requests</h2><div id="top"></div></section>
         </main>
@@ -179,7 +183,7 @@ enum DashboardPage {
               const data = await response.json();
               hideAuth();
               render(data);
-              body.dataset.state = data.totals.requests > 0 ? "ok" : "empty";
+              body.dataset.state = data.totals.requests + data.totals.refused > 0 ? "ok" : "empty";
               body.dataset.ready = "1";
               document.getElementById("status").textContent = "updated " + new Date(data.generated_at_ms).toLocaleTimeString() + " · every 5 s";
             } catch (error) {
@@ -196,6 +200,7 @@ enum DashboardPage {
             renderCache(d.cache);
             renderMix("models", d.models, "model");
             renderMix("routes", d.routes, "route");
+            renderMix("tiers", d.tiers, "tier");
             renderErrors(d.errors);
             renderTop(d.top_requests);
           }
@@ -204,6 +209,7 @@ enum DashboardPage {
             clear("summary").append(
               metric("total_cost_usd", d.totals.cost_usd, usd(d.totals.cost_usd), "spend, last " + d.window.hours + " h"),
               metric("requests", d.totals.requests, d.totals.requests, "requests"),
+              metric("summary_refused", d.totals.refused, d.totals.refused, "refused"),
               metric("summary_hit_ratio", d.cache.hit_ratio, pct(d.cache.hit_ratio), "cache hit ratio"),
               metric("summary_saved_usd", d.cache.saved_usd, usd(d.cache.saved_usd), "saved by the cache"),
               metric("summary_error_rate", d.errors.error_rate, pct(d.errors.error_rate), "errors"),
@@ -267,8 +273,9 @@ enum DashboardPage {
                 svg.append(el("line", { "data-line": "projection", x1: x(now), y1: y(spent), x2: x(b.period_end_ms), y2: y(projected), stroke: b.projected_over ? "#d92d20" : "#667085", "stroke-width": 1.5, "stroke-dasharray": "5 4" }));
               }
               const over = b.projected_over ? el("span", { class: "over" }, " · projected over limit") : null;
+              const badge = b.over_limit && b.mode === "soft" ? el("span", { class: "badge", "data-badge": "over-soft-limit" }, "over soft limit") : null;
               root.append(el("div", { class: "budget", "data-budget": b.budget, "data-mode": b.mode },
-                el("div", { class: "name" }, b.owner + " · " + b.period + " · " + b.mode),
+                el("div", { class: "name" }, b.owner + " · " + b.period + " · " + b.mode, badge),
                 el("div", { class: "sub" },
                   el("span", { "data-metric": "spent_usd", "data-value": b.spent_usd }, usd(b.spent_usd)), " of ",
                   el("span", { "data-metric": "limit_usd", "data-value": b.limit_usd }, usd(b.limit_usd)), " · left ",
@@ -319,8 +326,14 @@ enum DashboardPage {
             const root = clear("errors");
             const outcomes = Object.entries(e.by_outcome).map(([outcome, n]) => ({ outcome, requests: n, cost_usd: String(n) }));
             root.append(el("div", { class: "metrics" },
-              metric("error_rate", e.error_rate, pct(e.error_rate), `not ok (${e.failed} of ${e.requests})`),
+              metric("error_rate", e.error_rate, pct(e.error_rate), `not ok (${e.failed} of ${e.requests}, ${e.refused} refused)`),
+              metric("refused", e.refused, e.refused, "refused by Flashgate"),
               metric("retry_rate", e.retry_rate, pct(e.retry_rate), `more than one attempt (${e.retried})`)));
+            const reasons = Object.entries(e.refused_by);
+            if (reasons.length) {
+              root.append(el("div", { class: "refusals", "data-refusals": "" }, "refused by reason: ",
+                reasons.map(([reason, n], i) => el("span", { "data-refused": reason, "data-value": n }, (i ? " · " : "") + reason + " " + n))));
+            }
             if (outcomes.length) {
               const W = 700, row = 22, L = 130, max = Math.max(...outcomes.map((o) => o.requests));
               const svg = el("svg", { viewBox: `0 0 ${W} ${outcomes.length * row}`, width: W, style: "max-width:100%;height:auto", "data-chart": "outcomes" });
@@ -328,7 +341,7 @@ enum DashboardPage {
                 const w = Math.max(1, (W - L - 80) * o.requests / max);
                 svg.append(el("g", { "data-outcome": o.outcome, "data-requests": o.requests },
                   el("text", { x: 0, y: i * row + 15 }, o.outcome),
-                  el("rect", { x: L, y: i * row + 4, width: w.toFixed(1), height: 14, rx: 2, fill: o.outcome === "ok" ? "#12b76a" : "#f04438" }),
+                  el("rect", { x: L, y: i * row + 4, width: w.toFixed(1), height: 14, rx: 2, fill: o.outcome === "ok" ? "#12b76a" : o.outcome === "refused" ? "#f79009" : "#f04438" }),
                   el("text", { x: L + w + 6, y: i * row + 15 }, String(o.requests))));
               });
               root.append(svg);
@@ -338,12 +351,12 @@ enum DashboardPage {
           function renderTop(rows) {
             const root = clear("top");
             if (!rows.length) { root.append(el("div", { class: "empty", "data-empty": "top" }, "No requests in this window.")); return; }
-            const cols = [["time", "time"], ["team", "team"], ["key", "key"], ["model", "model"], ["route", "route"], ["tokens", "tokens", true], ["cost", "cost_usd", true], ["cache", "cache"], ["outcome", "outcome"]];
+            const cols = [["time", "time"], ["team", "team"], ["key", "key"], ["model", "model"], ["route", "route"], ["tokens", "tokens", true], ["cost", "cost_usd", true], ["tier", "service_tier"], ["cache", "cache"], ["outcome", "outcome"]];
             root.append(el("table", { id: "top-requests" },
               el("thead", {}, el("tr", {}, cols.map(([h, , num]) => el("th", { class: num ? "num" : null }, h)))),
               el("tbody", {}, rows.map((r) => el("tr", { "data-request": r.time_ms, "data-cost-usd": r.cost_usd },
                 cols.map(([, f, num]) => el("td", { class: num ? "num" : null, "data-field": f },
-                  f === "time" ? r.time.replace("T", " ").slice(0, 19) : f === "cost_usd" ? usd(r[f]) : f === "key" ? (r.key || "—") : r[f])))))));
+                  f === "time" ? r.time.replace("T", " ").slice(0, 19) : f === "cost_usd" ? usd(r[f]) : f === "key" || f === "service_tier" ? (r[f] || "—") : r[f])))))));
           }
 
           document.getElementById("hours").addEventListener("change", poll);

@@ -33,12 +33,16 @@ package enum DashboardReport {
     package static func bucketMs(hours: Int) -> Int64 { hours <= 6 ? 300_000 : 3_600_000 }
 
     package static func make(
-        rows: [SettlementRecord], budgets: [DashboardBudget], nowMs: Int64, hours: Int, prices: PriceTable,
+        rows: [SettlementRecord], refusals: [RefusalCount] = [], budgets: [DashboardBudget], nowMs: Int64, hours: Int,
+        prices: PriceTable,
         upstreamModel: (String) -> String = { $0 }, routeHealth: JSONValue? = nil
     ) -> JSONValue {
         let hours = min(max(hours, 1), maxHours)
         let windowStart = nowMs - Int64(hours) * 3_600_000
         let rows = rows.filter { $0.timeMs >= windowStart && $0.timeMs <= nowMs }.sorted { $0.timeMs < $1.timeMs }
+        // Refusals are counted by the hour: every hour that overlaps the window counts whole.
+        let refusals = refusals.filter { $0.hourMs > windowStart - 3_600_000 && $0.hourMs <= nowMs }
+        let refused = refusals.reduce(0) { $0 + $1.count }
         let bucket = bucketMs(hours: hours)
         let firstBucket = floorDiv(windowStart, bucket) * bucket
         let bucketCount = Int((nowMs - firstBucket) / bucket) + 1
@@ -54,7 +58,9 @@ package enum DashboardReport {
                 "hours": JSONValue(hours), "start_ms": JSONValue(Int(windowStart)), "end_ms": JSONValue(Int(nowMs)),
                 "bucket_seconds": JSONValue(Int(bucket / 1000)),
             ],
-            "totals": ["requests": JSONValue(rows.count), "cost_usd": .string(total.dollars)],
+            "totals": [
+                "requests": JSONValue(rows.count), "refused": JSONValue(refused), "cost_usd": .string(total.dollars),
+            ],
         ]
         object["spend_series"] = spendSeries(rows, firstBucket: firstBucket, bucket: bucket, count: bucketCount)
         object["budgets"] = .array(
@@ -62,7 +68,9 @@ package enum DashboardReport {
         object["cache"] = cache(rows, prices: prices, upstreamModel: upstreamModel)
         object["models"] = .array(mix(rows, by: \.model, label: "model"))
         object["routes"] = .array(mix(rows, by: \.route, label: "route"))
-        object["errors"] = errors(rows)
+        // Spend by the service tier that served (rows that paid nothing upstream have none).
+        object["tiers"] = .array(mix(rows.filter { !$0.serviceTier.isEmpty }, by: \.serviceTier, label: "tier"))
+        object["errors"] = errors(rows, refusals: refusals)
         object["top_requests"] = .array(top(rows).map(requestItem))
         if let routeHealth { object["route_health"] = routeHealth }
         return .object(object)
@@ -119,6 +127,8 @@ package enum DashboardReport {
             "limit_usd": .string(status.limit.dollars), "spent_usd": .string(spent.dollars),
             "reserved_usd": .string(status.reserved.dollars), "remaining_usd": .string(status.remaining.dollars),
             "used_ratio": ratio(spent.value, status.limit.value),
+            // A soft budget can go over its limit (a hard one never does): the page marks it.
+            "over_limit": .bool(spent > status.limit),
             "period_start_ms": startMs.map { JSONValue(Int($0)) } ?? .null,
             "period_start": startMs.map { .string(iso($0)) } ?? .null,
             "period_end_ms": endMs.map { JSONValue(Int($0)) } ?? .null,
@@ -220,22 +230,35 @@ package enum DashboardReport {
             }
     }
 
-    /// Requests by outcome; error rate = share not `ok`; retry rate = share with more than one attempt.
-    static func errors(_ rows: [SettlementRecord]) -> JSONValue {
+    /// Requests by outcome, refusals (outcome `refused`, and by reason) among them; error rate =
+    /// share not `ok`, refusals included; retry rate = share of the ledger's rows (the requests
+    /// that went upstream) with more than one attempt.
+    static func errors(_ rows: [SettlementRecord], refusals: [RefusalCount] = []) -> JSONValue {
         var outcomes: [String: Int] = [:]
         var retried = 0
         for row in rows {
             outcomes[row.outcome, default: 0] += 1
             if row.attempts.count > 1 { retried += 1 }
         }
-        let failed = rows.count - (outcomes["ok"] ?? 0)
+        var byReason: [String: Int] = [:]
+        for refusal in refusals { byReason[refusal.reason, default: 0] += refusal.count }
+        let refused = byReason.values.reduce(0, +)
+        if refused > 0 { outcomes["refused", default: 0] += refused }
+        let requests = rows.count + refused
+        let failed = requests - (outcomes["ok"] ?? 0)
         let byOutcome = outcomes.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
             .map { JSONField($0.key, JSONValue($0.value)) }
         return [
-            "requests": JSONValue(rows.count), "by_outcome": .object(JSONObject(byOutcome)),
-            "failed": JSONValue(failed), "error_rate": ratio(Int64(failed), Int64(rows.count)),
+            "requests": JSONValue(requests), "by_outcome": .object(JSONObject(byOutcome)),
+            "failed": JSONValue(failed), "error_rate": ratio(Int64(failed), Int64(requests)),
+            "refused": JSONValue(refused), "refused_by": refusedBy(byReason),
             "retried": JSONValue(retried), "retry_rate": ratio(Int64(retried), Int64(rows.count)),
         ]
+    }
+
+    /// Refusal counts by reason, reasons in a stable order.
+    package static func refusedBy(_ counts: [String: Int]) -> JSONValue {
+        .object(JSONObject(counts.sorted { $0.key < $1.key }.map { JSONField($0.key, JSONValue($0.value)) }))
     }
 
     /// The `topCount` most expensive rows, newest first among equals.
@@ -250,7 +273,7 @@ package enum DashboardReport {
             "prompt_tokens": JSONValue(row.promptTokens), "cached_tokens": JSONValue(row.cachedTokens),
             "output_tokens": JSONValue(row.outputTokens + row.thoughtsTokens), "tokens": JSONValue(tokens(row)),
             "cost_usd": .string(row.cost.dollars), "cache": .string(row.cacheStatus), "outcome": .string(row.outcome),
-            "attempts": JSONValue(max(row.attempts.count, 1)),
+            "attempts": JSONValue(max(row.attempts.count, 1)), "service_tier": .string(row.serviceTier),
         ]
     }
 

@@ -15,8 +15,10 @@ extension Gateway {
         guard let presented, VirtualKey.hashHex(presented) == VirtualKey.hashHex(adminKey.value) else {
             return .immediate(.error(FlashgateError(.unauthorized, "the admin API needs the admin key"), dialect: .openAI))
         }
-        // Ledger reads can take a while on a big ledger: off the event loop.
-        return .deferred { writer in
+        // Ledger reads can take a while on a big ledger: off the event loop. Refusals counted
+        // before this request are committed first, so the report includes them.
+        return .deferred { [accountant] writer in
+            await accountant.ledger?.flushRefusals()
             do {
                 await writer.respond(.json(try body()))
             } catch let error as FlashgateError {
@@ -40,7 +42,8 @@ extension Gateway {
                 "requests": JSONValue(row.requests), "prompt_tokens": JSONValue(row.promptTokens),
                 "cached_tokens": JSONValue(row.cachedTokens), "output_tokens": JSONValue(row.outputTokens),
                 "thoughts_tokens": JSONValue(row.thoughtsTokens), "cache_hits": JSONValue(row.cacheHits),
-                "cost_usd": .number(row.cost.dollars),
+                "cost_usd": .number(row.cost.dollars), "refused": JSONValue(row.refused),
+                "refused_by": DashboardReport.refusedBy(row.refusedBy),
             ]
         }
         return ["object": "list", "data": .array(items)]
@@ -54,6 +57,7 @@ extension Gateway {
                 "budget": .string(status.name), "period": .string(status.key), "mode": .string(status.mode.rawValue),
                 "limit_usd": .number(status.limit.dollars), "settled_usd": .number(status.settled.dollars),
                 "reserved_usd": .number(status.reserved.dollars), "remaining_usd": .number(status.remaining.dollars),
+                "over_limit": .bool(status.settled > status.limit),
             ]
             if let end = status.periodEnd { item["period_end"] = .string(ISO8601DateFormatter().string(from: end)) }
             return .object(item)
@@ -73,6 +77,7 @@ extension Gateway {
         }
         let nowMs = nowMilliseconds()
         let rows = try accountant.ledger?.requestRows(from: nowMs - Int64(hours) * 3_600_000) ?? []
+        let refusals = try accountant.ledger?.refusals(from: nowMs - Int64(hours) * 3_600_000) ?? []
         let now = Date(timeIntervalSince1970: Double(nowMs) / 1000)
         let timeZone = accountant.budgets.timeZone
         let budgets = accountant.budgets.all(now: now).compactMap { status -> DashboardBudget? in
@@ -81,7 +86,7 @@ extension Gateway {
             return DashboardBudget(status: status, period: period, periodStart: period.start(at: now, timeZone: timeZone))
         }
         return DashboardReport.make(
-            rows: rows, budgets: budgets, nowMs: nowMs, hours: hours, prices: prices,
+            rows: rows, refusals: refusals, budgets: budgets, nowMs: nowMs, hours: hours, prices: prices,
             upstreamModel: { [routes] model in (try? routes.resolve(model: model))?.primary.upstreamModel ?? model },
             routeHealth: health.report(routes: config.routes))
     }

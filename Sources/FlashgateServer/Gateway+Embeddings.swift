@@ -11,8 +11,9 @@ extension Gateway {
         let embeddings: EmbeddingsRequest
         let plan: RoutePlan
         let caller: Caller
+        let identified = accountant.caller(request)
         do throws(FlashgateError) {
-            caller = try accountant.caller(request).get()
+            caller = try identified.get()
             embeddings = try EmbeddingsRequest.translate(try Self.parseBody(request))
             guard let route = try routes.resolve(model: embeddings.model) else {
                 throw FlashgateError(
@@ -20,7 +21,7 @@ extension Gateway {
             }
             plan = route
         } catch {
-            return .immediate(.error(error, dialect: .openAI))
+            return refuse(error, request, caller: try? identified.get(), dialect: .openAI)
         }
         request.record?.update { record in
             record.team = caller.team

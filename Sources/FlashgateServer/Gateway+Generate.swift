@@ -87,11 +87,11 @@ extension Gateway {
         // Only calls that go upstream pay: admission reserves their worst case first.
         let admission: Accountant.Admission
         switch accountant.admit(
-            caller: call.caller, clientModel: call.clientModel, upstreamModel: call.primary.upstreamModel,
+            caller: call.caller, clientModel: call.clientModel, upstreamModel: call.primary.pricedModel,
             route: call.primary.route.name, body: call.body)
         {
         case .failure(let rejected):
-            call.record?.update { $0.rejectedBy = rejected.limit.rawValue }
+            call.record?.refuse(rejected.reason)
             return .immediate(rejected.response(call.mode.dialect))
         case .success(let admitted): admission = admitted
         }
@@ -124,7 +124,10 @@ extension Gateway {
         inTable: Bool = true
     ) async {
         var admission = admission
-        call.record?.update { $0.cache = outcome }
+        call.record?.update {
+            $0.cache = outcome
+            $0.softBudgetsExceeded = admission.reservation?.softExceeded ?? []
+        }
         do {
             try await accountant.persist(&admission)
         } catch {
@@ -252,7 +255,7 @@ extension Gateway {
                 throw error
             }
             admission.route = started.target.route.name
-            admission.upstreamModel = started.target.upstreamModel
+            admission.upstreamModel = started.target.pricedModel
             if let first = started.first { publish(first, flight, &assembler) }
             while let event = try await started.reader.next() { publish(event, flight, &assembler) }
             // The assembled answer is built once here; usage, cost and the cache entry read it.
@@ -265,7 +268,7 @@ extension Gateway {
             }
             if call.policy.store, assembler.isCompleteSuccess, let cache, call.ttl > .zero {
                 let now = nowMilliseconds()
-                let cost = usage.flatMap { prices.cost($0.billable, model: started.target.upstreamModel) } ?? .zero
+                let cost = usage.flatMap { prices.cost($0.billable, model: started.target.pricedModel) } ?? .zero
                 let counts = usage ?? TokenUsage()
                 handedOver = inTable
                 let flights = self.flights
@@ -313,7 +316,7 @@ extension Gateway {
     private func admitHedge(_ twin: ResolvedRoute, _ call: GenerateCall, into hedge: HedgeAdmission) async -> Bool {
         guard
             case .success(var admitted) = accountant.admit(
-                caller: call.caller, clientModel: call.clientModel, upstreamModel: twin.upstreamModel,
+                caller: call.caller, clientModel: call.clientModel, upstreamModel: twin.pricedModel,
                 route: twin.route.name, body: call.body)
         else { return false }
         do {

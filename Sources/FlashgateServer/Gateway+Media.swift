@@ -15,6 +15,7 @@ extension Gateway {
             chat.fillMedia(fetched)
             return chat
         case .failure(let error):
+            writer.record?.refuse(.badInput)
             if !Task.isCancelled { await writer.respond(.error(error, dialect: .openAI)) }
             return nil
         }

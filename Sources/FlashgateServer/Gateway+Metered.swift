@@ -36,7 +36,7 @@ extension Gateway {
     ) -> GatewayResult {
         switch admit(call, body: body) {
         case .failure(let rejected):
-            call.record?.update { $0.rejectedBy = rejected.limit.rawValue }
+            call.record?.refuse(rejected.reason)
             return .immediate(rejected.response(call.dialect))
         case .success(let admission):
             return .deferred { [self] writer in await meter(call, admission, writer: writer, render: render) }
@@ -47,7 +47,7 @@ extension Gateway {
     /// worst case of its Gemini `body` (strict) or its expected cost (estimate); a model without
     /// a price is refused (no price, no call). A token count takes a rate-limit ticket only.
     private func admit(_ call: MeteredCall, body: JSONValue) -> Result<Accountant.Admission, RejectedCall> {
-        let model = call.primary.upstreamModel
+        let model = call.primary.pricedModel
         switch call.kind {
         case .count:
             return accountant.admitFree(
@@ -108,7 +108,7 @@ extension Gateway {
             return
         }
         admission.route = started.target.route.name
-        admission.upstreamModel = started.target.upstreamModel
+        admission.upstreamModel = started.target.pricedModel
         var collected = Collected(status: started.status, headers: started.headers, body: [])
         let answer: JSONValue
         do {

@@ -4,6 +4,7 @@ extension Gateway {
     /// The tier of a request that names none: its team's default, else its model's; nil for
     /// standard (the body then names no tier, as before tiers existed).
     func defaultTier(_ caller: Caller, model: String) -> ServiceTier? {
+        guard hasTierDefaults else { return nil }
         let id = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
         let tier = accountant.team(caller)?.serviceTier ?? config.model(answering: id)?.serviceTier
         return tier == .standard ? nil : tier

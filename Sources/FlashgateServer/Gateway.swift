@@ -36,6 +36,8 @@ package final class Gateway: Sendable {
     package let metrics: PrometheusTelemetry?
     /// The listeners' connections, for the in-flight gauge (nil in tests without a server).
     let connections: ConnectionRegistry?
+    /// Whether any team or model sets a default service tier (most configs: no lookups per request).
+    let hasTierDefaults: Bool
 
     package init(
         config: FlashgateConfig, routes: RouteTable, readiness: Readiness, signatures: any SignatureStore,
@@ -50,6 +52,7 @@ package final class Gateway: Sendable {
         self.flights = flights
         self.metrics = metrics
         self.connections = connections
+        hasTierDefaults = config.teams.contains { $0.serviceTier != nil } || config.models.contains { $0.serviceTier != nil }
         self.config = config
         self.routes = routes
         self.readiness = readiness
@@ -142,15 +145,18 @@ package final class Gateway: Sendable {
         var chat: ChatRequest
         let plan: RoutePlan
         let caller: Caller
+        let identified = accountant.caller(request)
         do throws(FlashgateError) {
-            caller = try accountant.caller(request).get()
+            caller = try identified.get()
             chat = try ChatRequest.translate(try Self.parseBody(request))
+            // Logged as sent (escaped and capped) even when it is refused as malformed.
+            request.record?.update { [model = chat.model] in $0.model = model }
             guard let found = try routes.resolve(model: chat.model) else {
                 throw FlashgateError(.notFound, "the model '\(chat.model)' does not exist or is not configured", param: "model")
             }
             plan = found
         } catch {
-            return .immediate(.error(error, dialect: .openAI))
+            return refuse(error, request, caller: try? identified.get(), dialect: .openAI)
         }
         request.record?.update { record in
             record.team = caller.team
@@ -248,6 +254,7 @@ package final class Gateway: Sendable {
         let plan: RoutePlan
         let parsed: JSONValue
         let caller: Caller
+        let identified = accountant.caller(request)
         do throws(FlashgateError) {
             parsed = try Self.parseBody(request)
             guard parsed.objectValue != nil else {
@@ -258,9 +265,9 @@ package final class Gateway: Sendable {
                 throw FlashgateError(.notFound, "models/\(model) is not found or is not configured")
             }
             plan = found
-            caller = try accountant.caller(request).get()
+            caller = try identified.get()
         } catch {
-            return .immediate(.error(error, dialect: .google))
+            return refuse(error, request, caller: try? identified.get(), dialect: .google)
         }
         request.record?.update { record in
             record.team = caller.team

@@ -10,7 +10,10 @@ import NIOHTTP1
 /// Serves one client connection: reads each request within the size and time limits, answers
 /// what needs no waiting right here on the event loop, and starts a task for the rest.
 /// Invariant: at most one request is in progress per connection (pipelined requests wait in
-/// `HTTPServerPipelineHandler`), and its task is cancelled when the client goes away.
+/// `HTTPServerPipelineHandler`), and its task is cancelled when the client goes away. A request
+/// refused at the edge (unparsable, over a limit, an unknown expectation) gets exactly one JSON
+/// error in the caller's dialect, an access-log line and a count, and the connection closes after
+/// it without reading on (see `HTTPConnectionHandler+Refusal.swift`).
 package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     package typealias InboundIn = HTTPServerRequestPart
     package typealias OutboundOut = HTTPServerResponsePart
@@ -24,9 +27,15 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
 
     /// The current gateway; each request is handled to its end by the one current when it arrived.
     private let gateways: GatewayHolder
-    private let limits: LimitsConfig
+    let limits: LimitsConfig
     private let connections: ConnectionRegistry
     private var state: State = .idle
+    /// A parse error that arrived while the previous response was still being written; answered
+    /// once that response is out.
+    private var refusalAfterResponse: FlashgateError?
+    /// The start of the current request's path, read from its first bytes before the head parses,
+    /// so a head the parser refuses is still answered in the caller's dialect.
+    var sniffedPath: String?
     private var timer: Scheduled<Void>?
     private var task: Task<Void, Never>?
     private var keepAlive = true
@@ -82,6 +91,22 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// What a parse error refers to now: no head yet (or a pipelined request after the one being
+    /// answered), the head of the request whose body is being read, or a refusal already made.
+    enum RefusalTarget {
+        case noHead
+        case head(HTTPRequestHead)
+        case alreadyRefused
+    }
+
+    var refusalTarget: RefusalTarget {
+        switch state {
+        case .idle, .responding: .noHead
+        case .readingBody(let head, _): .head(head)
+        case .rejected: .alreadyRefused
+        }
+    }
+
     /// Called by `ByteActivityHandler` when the first bytes of a request arrive.
     func requestBytesArrived() {
         guard awaitingHead, timerReason == .idle, let context else { return }
@@ -91,18 +116,30 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
+            sniffedPath = nil
             keepAlive = head.isKeepAlive && !draining
             if headerBytes(head) > limits.maxHeaderBytes {
-                reject(FlashgateError(.headersTooLarge, "request headers exceed \(limits.maxHeaderBytes) bytes"), head, context)
+                reject(Self.headersTooLarge(limits), head, context)
                 return
             }
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limits.maxBodyBytes {
+            let declared = head.headers.first(name: "content-length").flatMap(Int.init)
+            if let declared, declared > limits.maxBodyBytes {
                 reject(tooLarge(), head, context)
                 return
             }
+            // HTTP/1.0 expectations are ignored (RFC 9110 §10.1.1).
+            if head.version.major == 1 && head.version.minor >= 1, let expectation = head.headers.first(name: "expect") {
+                guard expectation.lowercased().filter({ $0 != " " && $0 != "\t" }) == "100-continue" else {
+                    let error = FlashgateError(.expectationFailed, "the expectation in the Expect header is not supported")
+                    reject(error, head, context)
+                    return
+                }
+                let interim = HTTPResponseHead(version: head.version, status: .continue)
+                context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+            }
             arm(limits.bodyTimeout, context: context, reason: .body)
-            let capacity = head.headers.first(name: "content-length").flatMap(Int.init) ?? 0
-            state = .readingBody(head, context.channel.allocator.buffer(capacity: min(capacity, limits.maxBodyBytes)))
+            let capacity = min(declared ?? 0, limits.maxBodyBytes)
+            state = .readingBody(head, context.channel.allocator.buffer(capacity: capacity))
         case .body(var part):
             switch state {
             case .readingBody(let head, var body):
@@ -171,6 +208,11 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         let wasRejected: Bool
         if case .rejected = state { wasRejected = true } else { wasRejected = false }
         state = .idle
+        if !wasRejected, let refusal = refusalAfterResponse {
+            refusalAfterResponse = nil
+            refuse(refusal, method: "-", path: nil, requestID: nil, context: context)
+            return
+        }
         if !keepAlive || draining || wasRejected {
             context.close(promise: nil)
         } else {
@@ -181,14 +223,40 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     /// Answers an over-limit request at once and closes the connection after it: the rest of its
     /// body is never read.
     private func reject(_ error: FlashgateError, _ head: HTTPRequestHead, _ context: ChannelHandlerContext) {
+        refuse(
+            error, method: head.method.rawValue, path: head.uri, requestID: head.headers.first(name: "x-request-id"),
+            context: context)
+    }
+
+    /// Writes the one answer to a request refused at the edge, counted and logged like any other
+    /// (endpoint `edge`), and closes the connection once it is out.
+    func refuse(
+        _ error: FlashgateError, method: String, path: String?, requestID: String?, context: ChannelHandlerContext
+    ) {
         timer?.cancel()
+        timer = nil
         keepAlive = false
+        if case .responding = state {
+            refusalAfterResponse = error
+            return
+        }
         state = .rejected
-        let dialect: Dialect = head.uri.hasPrefix("/v1beta") || head.uri.contains(":") ? .google : .openAI
-        let writer = ResponseWriter(
-            context: context, handler: self, requestID: RequestID.accept(head.headers.first(name: "x-request-id")),
-            keepAlive: false)
-        write(.error(error, dialect: dialect), context: context, writer: writer)
+        let id = RequestID.accept(requestID)
+        let record = gateways.current.telemetry.map {
+            RequestRecord(requestID: id, method: method, endpoint: "edge", sink: $0)
+        }
+        record?.refuse(RefusalReason(refusing: error) ?? .edgeLimit)
+        let writer = ResponseWriter(context: context, handler: self, requestID: id, keepAlive: false, record: record)
+        write(.error(error, dialect: Self.dialect(ofPath: path)), context: context, writer: writer)
+    }
+
+    /// Whose error envelope a refused request gets, as `Router` decides it: Google's for the
+    /// native API (`/v1beta…`, `/v1/models/{model}:{method}`), the OpenAI one for the rest of
+    /// `/v1/…` and whenever the path is unknown (most clients of a gateway speak it).
+    static func dialect(ofPath path: String?) -> Dialect {
+        guard let path else { return .openAI }
+        let native = path.hasPrefix("/v1beta") || (path.hasPrefix("/v1/models/") && path.contains(":"))
+        return native ? .google : .openAI
     }
 
     private func tooLarge() -> FlashgateError {
@@ -235,17 +303,3 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
 
 /// Sent to every connection at shutdown: close when idle, finish the current request otherwise.
 struct DrainEvent {}
-
-/// Sits before the HTTP decoder and tells the connection handler when bytes of a new request
-/// arrive, so the header-read timeout starts at the first byte rather than at the last response.
-final class ByteActivityHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    private let connection: HTTPConnectionHandler
-
-    init(connection: HTTPConnectionHandler) { self.connection = connection }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if connection.awaitingHead { connection.requestBytesArrived() }
-        context.fireChannelRead(data)
-    }
-}

@@ -8,6 +8,9 @@ import NIOPosix
 /// The listeners: a TCP address, a Unix socket, or both, serving HTTP/1.1 with keep-alive and
 /// pipelining-safe ordering. Owns the shutdown sequence: stop accepting, let in-flight requests
 /// finish within the grace period, close the rest, remove the socket file.
+/// Invariant: every listener backs off after a failed accept (out of file descriptors) instead
+/// of spinning, and says so in the log (`AcceptErrorLogger`); every connection's HTTP decoder
+/// refuses heads over `limits.max_header_bytes`, which the connection answers with 431.
 package final class HTTPServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channels: [any Channel]
@@ -15,6 +18,8 @@ package final class HTTPServer: Sendable {
     private let socketPath: String?
     /// The bound TCP port (useful when configured as 0).
     package let tcpPort: Int?
+    /// The listening channels (TCP, Unix socket), for tests that look at their pipelines.
+    package var listeners: [any Channel] { channels }
     private let logger: Logger
 
     private init(
@@ -34,8 +39,19 @@ package final class HTTPServer: Sendable {
         threads: Int = System.coreCount, connections: ConnectionRegistry = ConnectionRegistry()
     ) async throws -> HTTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
+        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
+            // The futures-based `bind` adds no `AcceptBackoffHandler` of its own.
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let name = channel.localAddress?.protocol == .unix ? "unix" : "tcp"
+                    try channel.pipeline.syncOperations.addHandlers(
+                        AcceptErrorLogger.handlers(listener: name, logger: logger))
+                }
+            }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
@@ -46,7 +62,10 @@ package final class HTTPServer: Sendable {
                     let connection = HTTPConnectionHandler(gateways: gateways, limits: limits, connections: connections)
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(ByteActivityHandler(connection: connection))
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    // Parser errors are answered by the connection handler (a JSON error, then close).
+                    try sync.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true, withErrorHandling: false, withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: decoderLimits)
                     try sync.addHandler(connection)
                     connections.add(channel)
                 }

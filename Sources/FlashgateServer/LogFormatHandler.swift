@@ -2,8 +2,10 @@ import FlashgateCore
 import Foundation
 import Logging
 
-/// A swift-log handler writing one line per event to stderr, as logfmt or JSON. Metadata values
-/// are written as given: callers never put prompts or keys in them.
+/// A swift-log handler writing one line per event to stderr, as logfmt or JSON. Callers never put
+/// prompts or keys in metadata. Invariant: one event is one line: the message and every value go
+/// through `LogText.safe` (control characters escaped, each capped at `LogText.valueLimit` bytes),
+/// whatever a client managed to get into them.
 package struct LogFormatHandler: LogHandler {
     package var logLevel: Logger.Level
     package var metadata: Logger.Metadata = [:]
@@ -34,12 +36,19 @@ package struct LogFormatHandler: LogHandler {
         var line: String
         switch format {
         case .json:
-            var object: JSONObject = ["time": .string(time), "level": .string(event.level.rawValue), "msg": .string("\(event.message)")]
-            for (key, value) in merged.sorted(by: { $0.key < $1.key }) { object[key] = .string("\(value)") }
+            var object: JSONObject = [
+                "time": .string(time), "level": .string(event.level.rawValue),
+                "msg": .string(LogText.safe("\(event.message)")),
+            ]
+            for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+                object[LogText.safe(key)] = .string(LogText.safe("\(value)"))
+            }
             line = JSONWriter.string(.object(object))
         case .logfmt:
-            line = "time=\(time) level=\(event.level.rawValue) msg=\(Self.quote("\(event.message)"))"
-            for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(Self.quote("\(value)"))" }
+            line = "time=\(time) level=\(event.level.rawValue) msg=\(Self.quote(LogText.safe("\(event.message)")))"
+            for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+                line += " \(LogText.safe(key))=\(Self.quote(LogText.safe("\(value)")))"
+            }
         }
         line += "\n"
         write(line)
@@ -96,14 +105,15 @@ package struct LogFormatHandler: LogHandler {
         }
     }
 
+    /// Quotes a value that `LogText.safe` already escaped (it has no control character, and its
+    /// backslashes are doubled): only a space, `"` or `=` forces quotes, and `"` is the one
+    /// character left to escape.
     static func quote(_ value: String) -> String {
         // A byte scan: the characters that force quoting are all ASCII.
         let plain = !value.isEmpty && !value.utf8.contains { byte in
-            byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") || byte == 0x0A
-                || byte == 0x0D || byte == 0x0B || byte == 0x0C || byte == 0x85 || byte == 0xE2
+            byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=")
         }
         if plain { return value }
-        return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n") + "\""
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }

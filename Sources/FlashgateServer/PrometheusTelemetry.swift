@@ -112,7 +112,7 @@ package final class PrometheusTelemetry: TelemetrySink {
 
     static let endpoints: Set<String> = [
         "chat", "embeddings", "generate", "stream", "count_tokens", "embed", "models", "health", "admin", "dashboard",
-        "metrics", "other",
+        "metrics", "other", "edge",
     ]
 
     static func endpointLabel(_ endpoint: String) -> String { endpoints.contains(endpoint) ? endpoint : "other" }
@@ -175,10 +175,18 @@ package final class PrometheusTelemetry: TelemetrySink {
             registry.makeCounter(descriptor: Family.saved, labels: spend)
                 .increment(by: Self.dollars(s.saved))
         }
-        if let limit = s.rejectedBy, limit == "rate_limit" || limit == "budget" {
+        if let limit = s.rejectedBy {
             registry.makeCounter(
                 descriptor: Family.rejections, labels: [("team", team), ("limit", limit)]
             ).increment()
+        }
+        if let reason = s.refused {
+            registry.makeCounter(descriptor: Family.refusals, labels: [("reason", reason.rawValue), ("team", team)])
+                .increment()
+        }
+        for budget in s.softBudgetsExceeded {
+            guard let labels = budgetLabels(budget) else { continue }
+            registry.makeCounter(descriptor: Family.softExceeded, labels: labels).increment()
         }
 
         for attempt in s.attempts {
@@ -271,8 +279,8 @@ package final class PrometheusTelemetry: TelemetrySink {
         /// Every family, for checks that dashboards and docs name only metrics that exist.
         static var all: [MetricNameDescriptor] {
             [
-                requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, attempts, retries, breaker,
-                budget, cacheEntries, cacheBytes, inFlight,
+                requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, attempts, retries,
+                breaker, budget, softExceeded, cacheEntries, cacheBytes, inFlight,
             ]
         }
 
@@ -315,6 +323,16 @@ package final class PrometheusTelemetry: TelemetrySink {
         }
         static var rejections: MetricNameDescriptor {
             make("rate_limit_rejections", "total", "Requests refused at admission by a rate limit or a budget.")
+        }
+        static var refusals: MetricNameDescriptor {
+            make(
+                "refusals", "total",
+                "Requests Flashgate refused itself, by reason (rate_limit, budget, auth, bad_input, edge_limit) and team.")
+        }
+        static var softExceeded: MetricNameDescriptor {
+            make(
+                "budget_soft_exceeded", "total",
+                "Admitted calls that were over a soft budget, or whose reservation took it over, by team and budget.")
         }
         static var attempts: MetricNameDescriptor {
             make(

@@ -26,6 +26,15 @@ struct RejectedCall: Error, Sendable {
 
     var message: String { error.message }
 
+    /// The refusal's reason for the access log, the metrics and the ledger's refusal counts.
+    var reason: RefusalReason {
+        switch limit {
+        case .rateLimit: .rateLimit
+        case .budget: .budget
+        case .price: .badInput
+        }
+    }
+
     func response(_ dialect: Dialect) -> GatewayResponse {
         var response = GatewayResponse.error(error, dialect: dialect)
         if let retryAfter { response.headers.append(("retry-after", String(Self.seconds(retryAfter)))) }

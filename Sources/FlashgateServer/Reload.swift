@@ -109,7 +109,8 @@ extension Runtime {
     }
 }
 
-/// Settings read only at start: the listeners and edge limits (bound into the server), the store
+/// Settings read only at start: the listeners and edge limits (bound into the server), the
+/// upstream connection pool's size (libcurl's multi handle is made once), the store
 /// and the cache's size (opened once), the log handler, and the accounting mode and time zone
 /// (budget periods and reservations already made depend on them).
 enum RestartOnly {
@@ -122,6 +123,7 @@ enum RestartOnly {
         check("listen.socket", old.listen.socketPath != new.listen.socketPath)
         check("listen.socket_mode", old.listen.socketMode != new.listen.socketMode)
         check("limits", old.limits != new.limits)
+        check("upstream.max_connections", old.upstreamMaxConnections != new.upstreamMaxConnections)
         check("store.path", old.store.path != new.store.path)
         check("store.max_size", old.store.maxSizeBytes != new.store.maxSizeBytes)
         check("cache.enabled", old.cache.enabled != new.cache.enabled)
@@ -138,6 +140,7 @@ enum RestartOnly {
     static func keep(_ old: FlashgateConfig, in new: inout FlashgateConfig) {
         new.listen = old.listen
         new.limits = old.limits
+        new.upstreamMaxConnections = old.upstreamMaxConnections
         new.store = old.store
         new.cache.enabled = old.cache.enabled
         new.cache.maxSizeBytes = old.cache.maxSizeBytes

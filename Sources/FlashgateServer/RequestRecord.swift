@@ -11,9 +11,11 @@ import Synchronization
 package final class RequestRecord: Sendable {
     package struct Summary: Sendable {
         package var requestID: String
+        /// As the client sent it (`-` when the parser refused the head): log it through `LogText`.
         package var method: String
         /// A closed set: `chat`, `embeddings`, `generate`, `stream`, `count_tokens`, `embed`, `models`,
-        /// `health`, `admin`, `dashboard`, `metrics`, `other`.
+        /// `health`, `admin`, `dashboard`, `metrics`, `other`, and `edge` for a request refused
+        /// before any endpoint saw it (unparsable, over a size or time limit, an unknown `Expect`).
         package var endpoint: String
         package var status = 0
         package var team: String?
@@ -29,8 +31,10 @@ package final class RequestRecord: Sendable {
         package var cost = MicroUSD.zero
         package var saved = MicroUSD.zero
         package var attempts: [AttemptRecord] = []
-        /// `rate_limit` or `budget` when admission refused the call.
-        package var rejectedBy: String?
+        /// Why Flashgate refused the request itself (nil when it did not): set by `refuse`.
+        package var refused: RefusalReason?
+        /// Soft budgets the admitted call went over (`team:<id>:<period>`, `key:<name>:<period>`).
+        package var softBudgetsExceeded: [String] = []
         package var duration: Duration = .zero
         package var timeToFirstByte: Duration?
         /// From the first upstream attempt to the answer's start (nil when nothing went upstream).
@@ -42,6 +46,7 @@ package final class RequestRecord: Sendable {
     private let state: Mutex<Summary>
     private let started = ContinuousClock.now
     private let reported = Atomic<Bool>(false)
+    private let refusalReported = Atomic<Bool>(false)
     private let sink: (any TelemetrySink)?
 
     package init(requestID: String, method: String, endpoint: String, sink: (any TelemetrySink)?) {
@@ -53,13 +58,36 @@ package final class RequestRecord: Sendable {
 
     package var summary: Summary { state.withLock { $0 } }
 
+    /// Notes that Flashgate refused the request for `reason` (nil: the error was no refusal), and
+    /// who the caller was when that is known. The sinks hear of it once, as the response starts.
+    package func refuse(_ reason: RefusalReason?, caller: Caller? = nil) {
+        update { summary in
+            if let reason { summary.refused = reason }
+            if let caller {
+                summary.team = caller.team
+                summary.key = caller.key
+            }
+        }
+    }
+
     /// The writer sent the head.
     func responded(status: Int) {
         let elapsed = started.duration(to: .now)
-        state.withLock { summary in
+        let summary = state.withLock { summary in
             if summary.status == 0 { summary.status = status }
             if summary.timeToFirstByte == nil { summary.timeToFirstByte = elapsed }
+            return summary
         }
+        reportRefusal(summary)
+    }
+
+    /// A refusal reaches the sinks once, before the client can have read the response (so an
+    /// admin read that follows it counts it), or at `finish` when no head was written.
+    private func reportRefusal(_ summary: Summary) {
+        guard summary.refused != nil,
+            refusalReported.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        sink?.refused(summary)
     }
 
     /// The response is over (complete, aborted or the client left): reported once.
@@ -71,6 +99,7 @@ package final class RequestRecord: Sendable {
             if aborted { summary.aborted = true }
             return summary
         }
+        reportRefusal(summary)
         sink?.finished(summary)
     }
 }
@@ -78,6 +107,20 @@ package final class RequestRecord: Sendable {
 /// Where finished requests go: the access log and the metrics.
 package protocol TelemetrySink: Sendable {
     func finished(_ summary: RequestRecord.Summary)
+    /// A refused request, as its response starts (before `finished`); at most once per request.
+    func refused(_ summary: RequestRecord.Summary)
+}
+
+extension TelemetrySink {
+    package func refused(_ summary: RequestRecord.Summary) {}
+}
+
+extension RequestRecord.Summary {
+    /// `rate_limit` or `budget` when admission refused the call (the access log's `rejected_by`).
+    package var rejectedBy: String? {
+        guard let refused, refused == .rateLimit || refused == .budget else { return nil }
+        return refused.rawValue
+    }
 }
 
 extension Endpoint {

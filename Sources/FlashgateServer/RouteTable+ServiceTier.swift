@@ -19,16 +19,19 @@ extension RouteTable {
         return .object(object)
     }
 
+    /// A byte search: `memchr` to each candidate first byte, `memcmp` for the rest.
     private static func contains(_ bytes: [UInt8], _ needle: StaticString) -> Bool {
-        let pattern = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
-        guard bytes.count >= pattern.count else { return false }
-        return bytes.withUnsafeBufferPointer { haystack in
-            var i = 0
-            while i <= haystack.count - pattern.count {
-                if haystack[i] == pattern[0] && memcmp(haystack.baseAddress! + i, pattern.baseAddress!, pattern.count) == 0 {
-                    return true
+        let count = needle.utf8CodeUnitCount
+        return bytes.withUnsafeBufferPointer { haystack -> Bool in
+            guard let base = haystack.baseAddress, haystack.count >= count else { return false }
+            var offset = 0
+            while offset <= haystack.count - count {
+                guard let found = memchr(base + offset, Int32(needle.utf8Start[0]), haystack.count - count + 1 - offset) else {
+                    return false
                 }
-                i += 1
+                let at = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self))
+                if memcmp(at, needle.utf8Start, count) == 0 { return true }
+                offset = at - base + 1
             }
             return false
         }

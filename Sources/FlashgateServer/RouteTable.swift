@@ -8,6 +8,10 @@ package struct ResolvedRoute: Sendable {
     package var route: RouteConfig
     package var upstreamModel: String
     package var transport: any UpstreamTransport
+
+    /// The model id a call on this route is priced as: the upstream model, except on a `mock`
+    /// route, whose offline answers cost nothing whatever id they answer (its `mock` row).
+    package var pricedModel: String { route.kind == .mock ? "mock" : upstreamModel }
 }
 
 /// Every route a call may use, in the order this request tries them, and whether it hedges.

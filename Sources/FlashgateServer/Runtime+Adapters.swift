@@ -10,7 +10,8 @@ extension Runtime {
         config: FlashgateConfig, logger: Logger, reload: (@Sendable () throws -> FlashgateConfig)? = nil
     ) {
         CurlTransport.ignoreSIGPIPE()
-        let curl = CurlTransport()
+        let curl = CurlTransport(
+            configuration: CurlTransport.Configuration(maxConnections: config.upstreamMaxConnections), logger: logger)
         self.init(
             config: config, logger: logger, http: curl,
             openStores: { config in try Runtime.openStores(config, logger: logger) },

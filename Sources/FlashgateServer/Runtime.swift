@@ -98,7 +98,7 @@ package final class Runtime: Sendable {
             readiness: readiness, signatures: stores.signatures, cache: stores.cache, accountant: accountant, logger: logger,
             now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
-            telemetry: telemetrySinks(metrics: metrics), metrics: metrics, connections: connections)
+            telemetry: telemetrySinks(metrics: metrics, ledger: stores.ledger), metrics: metrics, connections: connections)
         let gateways = GatewayHolder(gateway)
         let server: HTTPServer
         do {
@@ -113,12 +113,14 @@ package final class Runtime: Sendable {
         return Running(server: server, gateways: gateways, stores: stores, runtime: self)
     }
 
-    /// Where finished requests are reported: the access log and this Flashgate's own metrics
-    /// registry (never a process-wide one, so several Flashgates can run in one process).
-    private func telemetrySinks(metrics: PrometheusTelemetry?) -> (any TelemetrySink)? {
+    /// Where finished requests are reported: the access log, this Flashgate's own metrics
+    /// registry (never a process-wide one, so several Flashgates can run in one process), and the
+    /// ledger's refusal counters.
+    private func telemetrySinks(metrics: PrometheusTelemetry?, ledger: Ledger?) -> (any TelemetrySink)? {
         var sinks: [any TelemetrySink] = []
         sinks.append(AccessLog(logger: accessLogger, enabled: accessLogSwitch))
         if let metrics { sinks.append(metrics) }
+        if let ledger { sinks.append(RefusalRecorder(ledger: ledger, nowMilliseconds: nowMilliseconds)) }
         return sinks.isEmpty ? nil : TelemetrySinks(sinks)
     }
 
@@ -179,6 +181,7 @@ package final class Runtime: Sendable {
                     ])
             }
         }
+        for problem in config.unpricedModels() { logger.warning("\(problem)") }
     }
 }
 

@@ -59,7 +59,8 @@ extension Ledger {
     }
 
     /// Usage aggregated by team, key, model and UTC day over rows with `fromMs <= timeMs < toMs`,
-    /// sorted by day, team, key and model.
+    /// sorted by day, team, key and model. Refusals (counted by the hour) are in rows with an
+    /// empty model, left out when `model` is given.
     package func usage(from fromMs: Int64?, to toMs: Int64?, team: String?, key: String?, model: String?) throws
         -> [UsageRow]
     {
@@ -79,6 +80,15 @@ extension Ledger {
             row.cost += s.cost
             if s.cacheStatus == "hit" { row.cacheHits += 1 }
             groups[group] = row
+        }
+        if model == nil {
+            for refusal in try refusals(from: fromMs, to: toMs, team: team, key: key) {
+                let group = UsageGroup(team: refusal.team, key: refusal.key, model: "", day: Self.utcDay(refusal.hourMs))
+                var row = groups[group] ?? UsageRow(team: refusal.team, key: refusal.key, model: "", day: group.day)
+                row.refused += refusal.count
+                row.refusedBy[refusal.reason, default: 0] += refusal.count
+                groups[group] = row
+            }
         }
         return groups.values.sorted { ($0.day, $0.team, $0.key, $0.model) < ($1.day, $1.team, $1.key, $1.model) }
     }

@@ -16,13 +16,15 @@ package final class Ledger: Sendable {
     let dbs: LedgerDatabases
     let writer: LedgerWriter
     let logger: Logger
+    /// Refusals counted, not yet committed (`Ledger+Refusals`).
+    let refusalTally = RefusalTally()
     private let closed = Atomic<Bool>(false)
 
     private init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, logger: Logger) {
         self.env = env
         self.dbs = dbs
         self.logger = logger
-        self.writer = LedgerWriter(env: env, dbs: dbs, ids: ids, logger: logger)
+        self.writer = LedgerWriter(env: env, dbs: dbs, ids: ids, refusals: refusalTally, logger: logger)
         writer.start()
     }
 

@@ -4,13 +4,16 @@
 ///   does nothing (exactly once);
 /// - `requests`: time (big-endian, sign-flipped) + row id → `SettlementRecord`, one row per request;
 /// - `totals`: budget key (UTF-8) → settled running total in micro-dollars (Int64, big-endian);
-/// - `meta`: `next_id` → the next id that has never been handed out.
+/// - `meta`: `next_id` → the next id that has never been handed out;
+/// - `refusals`: UTC hour + team + key + reason → how many requests were refused (Int64,
+///   big-endian): counters, not rows (`Ledger+Refusals`).
 struct LedgerDatabases: Sendable {
     let reservations: StoreDatabase
     let settled: StoreDatabase
     let requests: StoreDatabase
     let totals: StoreDatabase
     let meta: StoreDatabase
+    let refusals: StoreDatabase
 
     static let nextIDKey = Array("next_id".utf8)
 
@@ -20,5 +23,6 @@ struct LedgerDatabases: Sendable {
         requests = try env.database("requests")
         totals = try env.database("totals")
         meta = try env.database("meta")
+        refusals = try env.database("refusals")
     }
 }

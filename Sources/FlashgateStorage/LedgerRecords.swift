@@ -47,7 +47,7 @@ package struct SettlementRecord: Sendable, Equatable {
     package var thoughtsTokens: Int
     package var searchQueries: Int
     package var cost: MicroUSD
-    /// hit | miss | joined | bypass
+    /// hit | miss | joined | bypass; embed | count for embeddings and token counts (never cached)
     package var cacheStatus: String
     /// ok | upstream_error | disconnected | timeout | recovered
     package var outcome: String
@@ -90,6 +90,7 @@ package struct SettlementRecord: Sendable, Equatable {
 }
 
 /// Usage aggregated by team, key, model and UTC day, as `flashgate usage` and the admin API show it.
+/// Refusals have no model: they are counted in rows whose model is empty.
 package struct UsageRow: Sendable, Equatable {
     package var team: String
     package var key: String
@@ -104,6 +105,10 @@ package struct UsageRow: Sendable, Equatable {
     package var searchQueries: Int = 0
     package var cost: MicroUSD = .zero
     package var cacheHits: Int = 0
+    /// Requests Flashgate refused itself; they have rows of their own, with an empty model.
+    package var refused: Int = 0
+    /// `refused` by `RefusalReason` raw value.
+    package var refusedBy: [String: Int] = [:]
 
     package init(team: String, key: String, model: String, day: String) {
         self.team = team

@@ -6,6 +6,8 @@ struct LedgerPendingWrite: Sendable {
     enum Operation: Sendable {
         case reserve(ReservationRecord)
         case settle(SettlementRecord)
+        /// Adds the refusals counted so far (`RefusalTally`) to their counters.
+        case refusals
     }
 
     let operation: Operation

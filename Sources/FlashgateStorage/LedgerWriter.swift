@@ -22,16 +22,18 @@ final class LedgerWriter: Sendable {
     let dbs: LedgerDatabases
     let queue = LedgerWriteQueue()
     let ids: LedgerIDs
+    let refusals: RefusalTally
     let logger: Logger
 
     /// Writes per transaction: enough to amortise the fdatasync, small enough to bound the
     /// transaction's dirty pages and the wait of the last write in it.
     static let writesPerTransaction = 256
 
-    init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, logger: Logger) {
+    init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, refusals: RefusalTally, logger: Logger) {
         self.env = env
         self.dbs = dbs
         self.ids = ids
+        self.refusals = refusals
         self.logger = logger
     }
 
@@ -51,6 +53,9 @@ final class LedgerWriter: Sendable {
 
     private func commit(_ batch: [LedgerPendingWrite]) {
         let results: [Result<Bool, any Error>]
+        // Refusal counts this transaction took: put back if it fails.
+        var counted: [RefusalTally.Key: Int64] = [:]
+        var tookRefusals = false
         do {
             results = try env.write { txn in
                 var deltas: [String: Int64] = [:]
@@ -60,6 +65,13 @@ final class LedgerWriter: Sendable {
                     switch write.operation {
                     case .reserve(let r): out.append(try reserve(r, txn))
                     case .settle(let s): out.append(try settle(s, txn, &deltas))
+                    case .refusals:
+                        if !tookRefusals {
+                            tookRefusals = true
+                            counted = refusals.take()
+                            try addRefusals(counted, txn)
+                        }
+                        out.append(.success(true))
                     }
                 }
                 for (key, delta) in deltas where delta != 0 {
@@ -71,9 +83,11 @@ final class LedgerWriter: Sendable {
                 return out
             }
             queue.recordCommit(writes: batch.count)
+            if tookRefusals { refusals.ended(putBack: [:]) }
         } catch {
             logger.error("ledger commit failed", metadata: ["writes": "\(batch.count)", "error": "\(error)"])
             results = Array(repeating: .failure(error), count: batch.count)
+            if tookRefusals { refusals.ended(putBack: counted) }
         }
         for (write, result) in zip(batch, results) { write.done(result) }
     }
@@ -106,6 +120,15 @@ final class LedgerWriter: Sendable {
         try txn.put(dbs.requests, key: rowKey, value: LedgerCodec.encode(s))
         for key in Set(s.budgetKeys) { deltas[key, default: 0] &+= s.cost.value }
         return .success(true)
+    }
+
+    /// Adds refusal counts to their counters in `refusals`.
+    private func addRefusals(_ counts: [RefusalTally.Key: Int64], _ txn: borrowing WriteTransaction) throws {
+        for (key, count) in counts {
+            let k = LedgerCodec.refusalKey(key)
+            let current = try txn.withValue(dbs.refusals, key: k) { try LedgerCodec.decodeInt64($0) } ?? 0
+            try txn.put(dbs.refusals, key: k, value: LedgerCodec.key(UInt64(bitPattern: current &+ count)))
+        }
     }
 
     private func storeNextID(_ txn: borrowing WriteTransaction) throws {

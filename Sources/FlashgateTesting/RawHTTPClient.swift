@@ -150,6 +150,8 @@ package final class RawHTTPClient: Sendable {
                 headers.add(name: String(line[..<colon]), value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
             }
             var index = headEnd + 4
+            // An interim (1xx) response has no body: the final response follows it.
+            if (100..<200).contains(status) { return (Response(status: status, headers: headers, body: []), index) }
             if let length = headers.first(name: "content-length").flatMap(Int.init) {
                 guard buffer.count >= index + length else { return nil }
                 return (Response(status: status, headers: headers, body: Array(buffer[index..<index + length])), index + length)

@@ -1,28 +1,30 @@
 internal import CCurl
 import FlashgateCore
 
-/// Turns a libcurl result into the one error type. Messages name the host and what went wrong,
-/// never the URL (it may carry a `key=` query), headers or bodies.
+/// Turns a libcurl result into the one error type. Its message reaches clients, so it says what
+/// went wrong in libcurl's generic words (`curl_easy_strerror`) and never where: not the host or
+/// port (those go to the log, see `CurlMultiLoop`), nor the URL (it may carry a `key=` query),
+/// headers or bodies.
 enum CurlErrorMapping {
-    static func error(for code: CURLcode, host: String) -> FlashgateError {
+    static func error(for code: CURLcode) -> FlashgateError {
         let reason = String(cString: curl_easy_strerror(code))
         switch code {
         case CURLE_OPERATION_TIMEDOUT:
-            return FlashgateError(.upstreamTimeout, "upstream \(host) timed out (\(reason))")
+            return FlashgateError(.upstreamTimeout, "the upstream timed out (\(reason))")
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            return FlashgateError(.upstreamUnreachable, "could not resolve upstream \(host) (\(reason))")
+            return FlashgateError(.upstreamUnreachable, "could not resolve the upstream's host name (\(reason))")
         case CURLE_COULDNT_CONNECT:
-            return FlashgateError(.upstreamUnreachable, "could not connect to upstream \(host) (\(reason))")
+            return FlashgateError(.upstreamUnreachable, "could not connect to the upstream (\(reason))")
         case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_SSL_CONNECT_ERROR:
-            return FlashgateError(.upstreamUnreachable, "connection to upstream \(host) failed (\(reason))")
+            return FlashgateError(.upstreamUnreachable, "the connection to the upstream failed (\(reason))")
         case CURLE_PARTIAL_FILE:
-            return FlashgateError(.upstreamProtocol, "upstream \(host) ended the response early (\(reason))")
+            return FlashgateError(.upstreamProtocol, "the upstream ended the response early (\(reason))")
         default:
-            return FlashgateError(.upstreamProtocol, "upstream \(host) exchange failed (\(reason))")
+            return FlashgateError(.upstreamProtocol, "the exchange with the upstream failed (\(reason))")
         }
     }
 
-    /// The host of a URL for messages, without scheme, userinfo, path or query.
+    /// The host (and port) of a URL for log lines, without scheme, userinfo, path or query.
     static func host(of url: String) -> String {
         var rest = Substring(url)
         if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }

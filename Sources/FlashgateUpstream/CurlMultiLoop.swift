@@ -1,6 +1,7 @@
 internal import CCurl
 import FlashgateCore
 import Foundation
+import Logging
 
 /// Initialised once, lazily and thread-safely (a global `let` runs through `swift_once`).
 private let curlGlobalInitResult: CURLcode = curl_global_init(Int(CURL_GLOBAL_ALL))
@@ -11,7 +12,9 @@ private let curlGlobalInitResult: CURLcode = curl_global_init(Int(CURL_GLOBAL_AL
 ///
 /// Invariants: `live` and every transfer's curl state are loop-thread only. `curl_multi_wakeup`
 /// is called only under the inbox lock while `stopping` is false, so it never races the final
-/// `curl_multi_cleanup`. Every transfer handed to `post(.add)` is completed exactly once.
+/// `curl_multi_cleanup`. Every transfer handed to `post(.add)` is completed exactly once. A failed
+/// transfer is logged with where it went (host and port, or the socket path) and libcurl's own
+/// words, which its error message to the client leaves out.
 final class CurlMultiLoop: @unchecked Sendable {
     enum Command {
         case add(CurlTransfer)
@@ -29,15 +32,23 @@ final class CurlMultiLoop: @unchecked Sendable {
     private let exited = NSCondition()
     private var hasExited = false  // guarded by `exited`
     private let stats: CurlTransportStats
+    private let logger: Logger
     private var live: [UnsafeMutableRawPointer: CurlTransfer] = [:]
 
-    init(maxCachedConnections: Int, stats: CurlTransportStats) {
+    /// `maxConnections` caps the open connections (`CURLMOPT_MAX_TOTAL_CONNECTIONS`; a transfer
+    /// beyond it waits for one to be free) and the idle ones kept for reuse
+    /// (`CURLMOPT_MAXCONNECTS`) alike, so every connection concurrent calls opened can be reused
+    /// by the next ones.
+    init(maxConnections: Int, stats: CurlTransportStats, logger: Logger) {
         precondition(curlGlobalInitResult == CURLE_OK, "curl_global_init failed")
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed") }
         self.multi = multi
         self.stats = stats
+        self.logger = logger
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
-        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxCachedConnections)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, maxConnections)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0)  // bounded by the total
         let thread = Thread { [self] in self.run() }
         thread.name = "flashgate-curl"
         thread.start()
@@ -99,13 +110,13 @@ final class CurlMultiLoop: @unchecked Sendable {
                 transfer.markStarted(at: .now)
                 guard curl_multi_add_handle(multi, easy) == CURLM_OK else {
                     transfer.releaseEasyHandle()
-                    transfer.complete(FlashgateError(.internal, "libcurl refused a transfer to \(transfer.host)"))
+                    fail(transfer, FlashgateError(.internal, "libcurl refused the upstream call"))
                     return
                 }
                 live[easy] = transfer
                 stats.liveTransfersCounter.add(1, ordering: .relaxed)
             } catch {
-                transfer.complete(error)
+                fail(transfer, error)
             }
         case .cancel(let transfer):
             guard let easy = transfer.easy, live[easy] === transfer else { return }
@@ -126,15 +137,18 @@ final class CurlMultiLoop: @unchecked Sendable {
                 let transfer = live[easy]
             else { continue }
             let code = message.pointee.data.result
-            let error = code == CURLE_OK ? nil : CurlErrorMapping.error(for: code, host: transfer.host)
-            remove(transfer, easy: easy) { transfer.complete(error) }
+            guard code != CURLE_OK else {
+                remove(transfer, easy: easy) { transfer.complete(nil) }
+                continue
+            }
+            remove(transfer, easy: easy) { fail(transfer, CurlErrorMapping.error(for: code)) }
         }
     }
 
     private func enforceTimeouts(at now: ContinuousClock.Instant) {
         for (easy, transfer) in live {
             guard let error = transfer.expiredTimeout(at: now) else { continue }
-            remove(transfer, easy: easy) { transfer.complete(error) }
+            remove(transfer, easy: easy) { fail(transfer, error) }
         }
     }
 
@@ -160,6 +174,14 @@ final class CurlMultiLoop: @unchecked Sendable {
         transfer.releaseEasyHandle()
     }
 
+    /// Ends a transfer with `error` and logs where it went, which the error does not say.
+    private func fail(_ transfer: CurlTransfer, _ error: FlashgateError) {
+        var metadata: Logger.Metadata = ["upstream": "\(transfer.host)", "error": "\(error.message)"]
+        if let detail = transfer.curlDetail { metadata["curl"] = "\(detail)" }
+        logger.warning("upstream call failed", metadata: metadata)
+        transfer.complete(error)
+    }
+
     private func tearDown() {
         let leftover = inbox.withLock { inbox in
             defer { inbox.commands = [] }
@@ -179,6 +201,6 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     private static func shutDownError(_ transfer: CurlTransfer) -> FlashgateError {
-        FlashgateError(.unavailable, "the upstream transport to \(transfer.host) was shut down")
+        FlashgateError(.unavailable, "the upstream transport was shut down")
     }
 }

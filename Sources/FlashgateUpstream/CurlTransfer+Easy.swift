@@ -8,7 +8,7 @@ extension CurlTransfer {
     /// frees them when it removes the transfer; on failure they are already freed.
     func makeEasyHandle() throws(FlashgateError) -> UnsafeMutableRawPointer {
         guard let handle = curl_easy_init() else {
-            throw FlashgateError(.internal, "libcurl could not create a handle for upstream \(host)")
+            throw FlashgateError(.internal, "libcurl could not create a handle for the upstream call")
         }
         easy = handle
         do throws(FlashgateError) {
@@ -30,17 +30,18 @@ extension CurlTransfer {
 
     private func configure(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
         guard ccurl_setopt_str(h, CURLOPT_URL, request.url) == CURLE_OK else {
-            throw FlashgateError(.internal, "libcurl rejected the URL for upstream \(host)")
+            throw FlashgateError(.internal, "libcurl rejected the upstream URL")
         }
         _ = ccurl_setopt_str(h, CURLOPT_PROTOCOLS_STR, "http,https")
         // A Unix socket replaces the TCP connection only; libcurl keys its connection cache on
         // the path too, so such connections are never reused for TCP requests or vice versa.
         if let path = request.unixSocketPath {
             guard ccurl_setopt_str(h, CURLOPT_UNIX_SOCKET_PATH, path) == CURLE_OK else {
-                throw FlashgateError(.internal, "libcurl rejected the Unix socket path for upstream \(host)")
+                throw FlashgateError(.internal, "libcurl rejected the upstream's Unix socket path")
             }
         }
         _ = ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
+        _ = ccurl_setopt_ptr(h, CURLOPT_ERRORBUFFER, errorBuffer)
         // HTTP/2 over TLS when the server offers it, HTTP/1.1 keep-alive otherwise.
         _ = ccurl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
         // Waiting to multiplex only makes sense where HTTP/2 can be negotiated (TLS): on plain
@@ -86,7 +87,7 @@ extension CurlTransfer {
             try setBody(h)
         default:
             guard request.method.allSatisfy({ $0.isLetter }) else {
-                throw FlashgateError(.internal, "invalid HTTP method for upstream \(host)")
+                throw FlashgateError(.internal, "invalid HTTP method for the upstream call")
             }
             if !request.body.isEmpty { try setBody(h) }
             _ = ccurl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method.uppercased())
@@ -103,7 +104,7 @@ extension CurlTransfer {
                 ccurl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress))
             }
         guard code == CURLE_OK else {
-            throw FlashgateError(.internal, "libcurl could not take the request body for upstream \(host)")
+            throw FlashgateError(.internal, "libcurl could not take the upstream request body")
         }
     }
 
@@ -112,7 +113,7 @@ extension CurlTransfer {
         for header in request.headers {
             let text = header.name + header.value
             guard !header.name.isEmpty, !text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
-                throw FlashgateError(.internal, "a request header for upstream \(host) is malformed")
+                throw FlashgateError(.internal, "an upstream request header is malformed")
             }
             // "Name;" is curl's spelling for a header sent with an empty value.
             lines.append(header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)")
@@ -121,7 +122,7 @@ extension CurlTransfer {
         if !request.headers.contains(where: { $0.name.lowercased() == "expect" }) { lines.append("Expect:") }
         for line in lines {
             guard let next = curl_slist_append(headerList, line) else {
-                throw FlashgateError(.internal, "libcurl could not take the request headers for upstream \(host)")
+                throw FlashgateError(.internal, "libcurl could not take the upstream request headers")
             }
             headerList = next
         }

@@ -14,7 +14,16 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     let request: UpstreamRequest
+    /// Where the transfer goes (`host:port` or `unix:/path`), for log lines only: client-facing
+    /// messages never name it.
     let host: String
+    /// libcurl's own account of a failure (`CURLOPT_ERRORBUFFER`, `CURL_ERROR_SIZE` bytes), which
+    /// names the address and the system error; for the log.
+    let errorBuffer: UnsafeMutablePointer<CChar> = {
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: 256)
+        buffer.initialize(repeating: 0, count: 256)
+        return buffer
+    }()
     let continuation: AsyncThrowingStream<UpstreamEvent, any Error>.Continuation
     private let limits: CurlTransport.Configuration
     private let stats: CurlTransportStats
@@ -39,6 +48,13 @@ final class CurlTransfer: @unchecked Sendable {
         self.continuation = continuation
         self.limits = limits
         self.stats = stats
+    }
+
+    deinit { errorBuffer.deallocate() }
+
+    /// Loop thread: what libcurl said about the failure, if anything.
+    var curlDetail: String? {
+        errorBuffer[0] == 0 ? nil : String(cString: errorBuffer)
     }
 
     /// Loop thread: the transfer was just attached to the multi handle.
@@ -122,12 +138,11 @@ final class CurlTransfer: @unchecked Sendable {
         let timeouts = request.timeouts
         if !headSent, timeouts.firstByte > .zero, now - startedAt >= timeouts.firstByte {
             return FlashgateError(
-                .upstreamTimeout,
-                "no response head from upstream \(host) within \(timeouts.firstByte.wholeMilliseconds) ms")
+                .upstreamTimeout, "no response head from the upstream within \(timeouts.firstByte.wholeMilliseconds) ms")
         }
         if headSent, !curlPaused, timeouts.idle > .zero, now - lastActivity >= timeouts.idle {
             return FlashgateError(
-                .upstreamTimeout, "upstream \(host) sent no bytes for \(timeouts.idle.wholeMilliseconds) ms")
+                .upstreamTimeout, "the upstream sent no bytes for \(timeouts.idle.wholeMilliseconds) ms")
         }
         return nil
     }

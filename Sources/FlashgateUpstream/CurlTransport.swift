@@ -1,5 +1,6 @@
 internal import CCurl
 import FlashgateCore
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -20,16 +21,20 @@ package final class CurlTransport: UpstreamTransport {
         package var highWaterBytes: Int
         /// Resume a paused transfer once the consumer has drained to this many bytes.
         package var lowWaterBytes: Int
-        /// Idle connections the multi handle keeps for reuse.
-        package var maxCachedConnections: Int
+        /// Connections open at once, and idle ones kept for reuse (`upstream.max_connections`).
+        package var maxConnections: Int
         /// Called on the loop thread each time a transfer is paused; for tests.
         var onPause: (@Sendable () -> Void)?
 
-        package init(highWaterBytes: Int = 256 * 1024, lowWaterBytes: Int = 64 * 1024, maxCachedConnections: Int = 64) {
+        package init(
+            highWaterBytes: Int = 256 * 1024, lowWaterBytes: Int = 64 * 1024,
+            maxConnections: Int = FlashgateConfig.defaultUpstreamMaxConnections
+        ) {
             precondition(lowWaterBytes >= 0 && lowWaterBytes < highWaterBytes, "low water must be below high water")
+            precondition(maxConnections > 0, "the pool needs at least one connection")
             self.highWaterBytes = highWaterBytes
             self.lowWaterBytes = lowWaterBytes
-            self.maxCachedConnections = maxCachedConnections
+            self.maxConnections = maxConnections
         }
     }
 
@@ -37,9 +42,13 @@ package final class CurlTransport: UpstreamTransport {
     private let configuration: Configuration
     private let loop: CurlMultiLoop
 
-    package init(configuration: Configuration = Configuration()) {
+    /// `logger` gets a line per failed call naming its upstream (its error message does not).
+    package init(
+        configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "flashgate.upstream") { _ in SwiftLogNoOpLogHandler() }
+    ) {
         self.configuration = configuration
-        loop = CurlMultiLoop(maxCachedConnections: configuration.maxCachedConnections, stats: stats)
+        loop = CurlMultiLoop(maxConnections: configuration.maxConnections, stats: stats, logger: logger)
     }
 
     deinit { loop.requestStop() }

@@ -145,13 +145,14 @@ package actor VertexServiceAccountTokens: AccessTokenSource {
         } catch let error as FlashgateError {
             guard error.message.hasPrefix("Vertex ") else {
                 var wrapped = error
-                wrapped.message = "Vertex token endpoint \(tokenURL): \(error.message)"
+                // The endpoint's address is for the log (the transport writes it), not for clients.
+                wrapped.message = "Vertex token endpoint: \(error.message)"
                 throw wrapped
             }
             throw error
         }
         guard let status else {
-            throw FlashgateError(.upstreamProtocol, "Vertex token endpoint \(tokenURL) sent no response head")
+            throw FlashgateError(.upstreamProtocol, "Vertex token endpoint sent no response head")
         }
         return (status, body)
     }

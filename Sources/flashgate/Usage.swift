@@ -11,8 +11,11 @@ struct Usage: ParsableCommand {
         abstract: "Print usage from the ledger by team, key, model and UTC day.",
         discussion: """
             One row per UTC day, team, key and model with requests, prompt, cached, output and thoughts \
-            tokens, cache hits and cost in dollars, then a total row of requests and cost. Filters combine; \
-            --days 1 is today so far. --json prints the same rows (without the total) as a JSON array.
+            tokens, cache hits, cost in dollars and requests Flashgate refused (rate limit, budget, auth, \
+            bad input, edge limit; refusals have no model, so they are counted in rows whose model is "-"), \
+            then a total row of requests, cost and refusals. Filters combine (--model leaves refusals out); \
+            --days 1 is today so far. --json prints the same rows (without the total) as a JSON array, with \
+            refusals by reason in refused_by.
             """)
 
     @Option(name: .long, help: "Store directory (default: the config's store.path, else ./.flashgate).")
@@ -74,21 +77,28 @@ struct Usage: ParsableCommand {
                         "cached_tokens": JSONValue(r.cachedTokens), "output_tokens": JSONValue(r.outputTokens),
                         "thoughts_tokens": JSONValue(r.thoughtsTokens), "search_queries": JSONValue(r.searchQueries),
                         "cache_hits": JSONValue(r.cacheHits), "cost_usd": .number(r.cost.dollars),
+                        "refused": JSONValue(r.refused), "refused_by": DashboardReport.refusedBy(r.refusedBy),
                     ])
                 }))
     }
 
     static func table(_ rows: [UsageRow]) -> String {
-        let header = ["DAY", "TEAM", "KEY", "MODEL", "REQUESTS", "PROMPT", "CACHED", "OUTPUT", "THOUGHTS", "HITS", "COST_USD"]
+        let header = [
+            "DAY", "TEAM", "KEY", "MODEL", "REQUESTS", "PROMPT", "CACHED", "OUTPUT", "THOUGHTS", "HITS", "COST_USD", "REFUSED",
+        ]
         var cells = [header]
         for r in rows {
             cells.append([
-                r.day, r.team, r.key, r.model, "\(r.requests)", "\(r.promptTokens)", "\(r.cachedTokens)",
-                "\(r.outputTokens)", "\(r.thoughtsTokens)", "\(r.cacheHits)", r.cost.dollars,
+                r.day, r.team.isEmpty ? "-" : r.team, r.key, r.model.isEmpty ? "-" : r.model, "\(r.requests)",
+                "\(r.promptTokens)", "\(r.cachedTokens)", "\(r.outputTokens)", "\(r.thoughtsTokens)", "\(r.cacheHits)",
+                r.cost.dollars, "\(r.refused)",
             ])
         }
         let total = rows.reduce(MicroUSD.zero) { $0 + $1.cost }
-        cells.append(["total", "", "", "", "\(rows.reduce(0) { $0 + $1.requests })", "", "", "", "", "", total.dollars])
+        cells.append([
+            "total", "", "", "", "\(rows.reduce(0) { $0 + $1.requests })", "", "", "", "", "", total.dollars,
+            "\(rows.reduce(0) { $0 + $1.refused })",
+        ])
         let widths = header.indices.map { i in cells.map { $0[i].count }.max() ?? 0 }
         return cells.map { row in
             row.enumerated().map { i, cell in

@@ -44,6 +44,24 @@ import Testing
         #expect(r.softExceeded == ["team:a:day"])
     }
 
+    @Test func aSoftBudgetIsFirstOverOncePerPeriod() throws {
+        let b = budgets(team: [BudgetConfig(period: .day, limit: MicroUSD(100), mode: .soft)])
+        let a = Caller(team: "a")
+        let first = try #require(reservation(b.reserve(caller: a, model: "m", amount: MicroUSD(150), now: now)))
+        #expect(first.softFirstInPeriod.map(\.budget) == ["team:a:day"])
+        #expect(first.softFirstInPeriod.first?.periodKey == "team:a:day:2026-11-18")
+        #expect(first.softFirstInPeriod.first?.limit == MicroUSD(100))
+        let again = try #require(reservation(b.reserve(caller: a, model: "m", amount: MicroUSD(1), now: now)))
+        #expect(again.softExceeded == ["team:a:day"] && again.softFirstInPeriod.isEmpty)
+        // The next day is a new period: under the limit nothing is flagged, over it is new again.
+        let tomorrow = now.addingTimeInterval(86_400)
+        let under = try #require(reservation(b.reserve(caller: a, model: "m", amount: MicroUSD(100), now: tomorrow)))
+        #expect(under.softExceeded.isEmpty && under.softFirstInPeriod.isEmpty)
+        let over = try #require(reservation(b.reserve(caller: a, model: "m", amount: MicroUSD(1), now: tomorrow)))
+        #expect(over.softFirstInPeriod.map(\.periodKey) == ["team:a:day:2026-11-19"])
+        #expect(try #require(reservation(b.reserve(caller: a, model: "m", amount: MicroUSD(1), now: tomorrow))).softFirstInPeriod.isEmpty)
+    }
+
     @Test func settleExactlyOnceAndLoadedTotalsCount() throws {
         let b = budgets(team: [BudgetConfig(period: .month, limit: MicroUSD(1_000))])
         b.load(settledTotals: ["team:a:month:2026-11": MicroUSD(500)])

@@ -84,6 +84,19 @@ import Testing
         }
     }
 
+    @Test func upstreamPoolSize() throws {
+        #expect(FlashgateConfig.embeddedDefaults(environment: [:]).upstreamMaxConnections >= 256)
+        let root = map([("upstream", map([("max_connections", .scalar("1024"))]))])
+        #expect(try FlashgateConfig.load(root, environment: [:]).upstreamMaxConnections == 1024)
+        for bad in ["0", "many", "100000"] {
+            #expect {
+                try FlashgateConfig.load(map([("upstream", map([("max_connections", .scalar(bad))]))]), environment: [:])
+            } throws: { error in
+                (error as? ConfigError)?.path == "upstream.max_connections"
+            }
+        }
+    }
+
     @Test func durationsAndSizes() {
         #expect(ConfigMap.parseDuration("1.5s") == .milliseconds(1500))
         #expect(ConfigMap.parseDuration("2m") == .seconds(120))

@@ -2,6 +2,7 @@ import FlashgateCore
 import FlashgateTesting
 import FlashgateUpstream
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
@@ -66,13 +67,70 @@ import Testing
         var summary = RequestRecord.Summary(requestID: "r1", method: "POST", endpoint: "generate")
         summary.status = 429
         summary.team = "search"
-        summary.rejectedBy = "budget"
+        summary.refused = .budget
+        summary.softBudgetsExceeded = ["key:ci:month"]
         summary.attempts = [AttemptRecord(route: "r0", outcome: .status(503), duration: .milliseconds(12))]
         AccessLog(logger: .init(label: "flashgate.access") { _ in handler }).finished(summary)
         let parsed = try JSONParser.parse(Array(try #require(lines.all.first).utf8))
         #expect(parsed["msg"]?.stringValue == "request")
         #expect(parsed["status"]?.stringValue == "429")
         #expect(parsed["rejected_by"]?.stringValue == "budget")
+        #expect(parsed["refused"]?.stringValue == "budget")
+        #expect(parsed["budget_exceeded"]?.stringValue == "key:ci:month")
         #expect(parsed["attempts"]?.stringValue == "r0:503:12ms")
+    }
+
+    /// Bytes that must never reach a log line raw: they forge, repaint or cut lines.
+    static func hasRawControl(_ line: String) -> Bool {
+        line.dropLast().unicodeScalars.contains { scalar in
+            scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
+        }
+    }
+
+    @Test func requestDerivedStringsAreEscapedAndCappedInTheAccessLog() async throws {
+        let lines = Lines()
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig(), accessLog: { lines.add($0) })
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let forged = "m\r\nlevel=error msg=forged\u{1b}[31m\u{0}end"
+        let huge = String(repeating: "a", count: 100_000)
+        for model in [forged, huge] {
+            let body = JSONWriter.string([
+                "model": .string(model), "messages": [["role": "user", "content": "hi"] as JSONValue],
+            ])
+            _ = try await client.request("POST", "/v1/chat/completions", body: body)
+        }
+        let written = await lines.wait(for: 2)
+        #expect(written.count == 2)
+        for line in written {
+            #expect(line.hasSuffix("\n") && line.dropLast().firstIndex(of: "\n") == nil)
+            #expect(!Self.hasRawControl(line), "raw control character in \(line.debugDescription)")
+            #expect(line.utf8.count < 2048, "a \(line.utf8.count)-byte line")
+        }
+        #expect(written[0].contains(#"model="m\r\nlevel=error msg=forged\x1b[31m\x00end""#), "\(written[0])")
+        #expect(written[1].contains("…(+"))
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func everyLogValueIsEscapedAndCapped() throws {
+        for format in [LogConfig.Format.logfmt, .json] {
+            let lines = Lines()
+            let handler = LogFormatHandler(label: "flashgate", level: .info, format: format, write: { lines.add($0) })
+            let logger = Logger(label: "flashgate") { _ in handler }
+            logger.warning(
+                "refused \u{1b}[2J\r\nfake line\u{0}",
+                metadata: ["reason": "\(String(repeating: "z", count: 100_000))\r\n", "path": "/v1/\u{85}x\u{2028}y"])
+            let line = try #require(lines.all.first)
+            #expect(lines.all.count == 1)
+            #expect(!Self.hasRawControl(line), "raw control character in \(format): \(line.debugDescription)")
+            #expect(!line.contains("\u{2028}"))
+            #expect(line.dropLast().firstIndex(of: "\n") == nil)
+            #expect(line.utf8.count < 2 * LogText.valueLimit + 512, "a \(line.utf8.count)-byte \(format) line")
+            if format == .json {
+                let parsed = try JSONParser.parse(Array(line.utf8))
+                #expect(parsed["msg"]?.stringValue == #"refused \x1b[2J\r\nfake line\x00"#)
+                #expect(parsed["reason"]?.stringValue?.hasSuffix("bytes)") == true)
+            }
+        }
     }
 }

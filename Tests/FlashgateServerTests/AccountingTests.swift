@@ -20,9 +20,11 @@ import Testing
 
         var ledger: Ledger { gateway.running.gateway.accountant.ledger! }
 
-        static func start(budgetUSD: String = "1.00", configure: (inout FlashgateConfig) -> Void = { _ in }) async throws
-            -> Harness
-        {
+        static func start(
+            budgetUSD: String = "1.00", configure: (inout FlashgateConfig) -> Void = { _ in },
+            nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+            accessLog: (@Sendable (String) -> Void)? = nil, log: (@Sendable (String) -> Void)? = nil
+        ) async throws -> Harness {
             let fake = try await FakeGemini.start()
             var config = FlashgateConfig(routes: [
                 RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
@@ -39,8 +41,8 @@ import Testing
             let directory = try TempDirectory()
             let curl = CurlTransport()
             let gateway = try await TestGateway.start(
-                config: config, http: curl, storeDirectory: directory.path,
-                nowMilliseconds: { Int64(Date().timeIntervalSince1970 * 1000) }, priceMadeUpModels: false)
+                config: config, http: curl, storeDirectory: directory.path, nowMilliseconds: nowMilliseconds,
+                accessLog: accessLog, log: log, priceMadeUpModels: false)
             return Harness(fake: fake, curl: curl, gateway: gateway, directory: directory)
         }
 

@@ -31,6 +31,21 @@ import Testing
         DashboardReport.make(rows: rows, budgets: budgets, nowMs: now, hours: hours, prices: PriceTable())
     }
 
+    @Test func spendIsShownByTheTierThatServed() {
+        var flex = Self.row(3, cost: 40)
+        flex.serviceTier = "flex"
+        var standard = Self.row(2, cost: 100)
+        standard.serviceTier = "standard"
+        let hit = Self.row(1, cost: 0, cache: "hit")
+        let r = Self.report([flex, standard, hit])
+        let tiers = r["tiers"]?.arrayValue ?? []
+        #expect(tiers.count == 2)
+        #expect(tiers.first?["tier"]?.stringValue == "standard" && tiers.first?["cost_usd"]?.stringValue == "0.000100")
+        #expect(tiers.last?["tier"]?.stringValue == "flex" && tiers.last?["requests"]?.intValue == 1)
+        let top = r["top_requests"]?.arrayValue ?? []
+        #expect(top.first?["service_tier"]?.stringValue == "standard")
+    }
+
     @Test func emptyLedgerGivesZerosAndEmptyLists() {
         let r = Self.report([])
         #expect(r["totals"]?["requests"]?.intValue == 0)
@@ -178,6 +193,43 @@ import Testing
         #expect(errors?["error_rate"] == .number("0.4000"))
         #expect(errors?["retried"]?.intValue == 2)
         #expect(errors?["retry_rate"] == .number("0.4000"))
+    }
+
+    @Test func refusalsAreRequestsThatFailedByReason() {
+        let refusals = [
+            RefusalCount(hourMs: Self.now, team: "search", key: "ci", reason: "budget", count: 3),
+            RefusalCount(hourMs: Self.now - Self.hour, team: "", key: "", reason: "auth", count: 1),
+            // Before the window: not counted.
+            RefusalCount(hourMs: Self.now - 48 * Self.hour, team: "search", key: "ci", reason: "budget", count: 100),
+        ]
+        let r = DashboardReport.make(
+            rows: [Self.row(5)], refusals: refusals, budgets: [], nowMs: Self.now, hours: 24, prices: PriceTable())
+        #expect(r["totals"]?["requests"]?.intValue == 1)
+        #expect(r["totals"]?["refused"]?.intValue == 4)
+        let errors = r["errors"]
+        #expect(errors?["requests"]?.intValue == 5)
+        #expect(errors?["failed"]?.intValue == 4)
+        #expect(errors?["error_rate"] == .number("0.8000"))
+        #expect(errors?["refused_by"]?["budget"]?.intValue == 3)
+        #expect(errors?["refused_by"]?["auth"]?.intValue == 1)
+        #expect(errors?["by_outcome"]?["refused"]?.intValue == 4)
+        // Everything refused is 100 % errors, not 0 %.
+        let onlyRefused = DashboardReport.make(
+            rows: [], refusals: refusals, budgets: [], nowMs: Self.now, hours: 1, prices: PriceTable())
+        #expect(onlyRefused["errors"]?["error_rate"] == .number("1.0000"))
+        #expect(onlyRefused["totals"]?["refused"]?.intValue == 4)
+    }
+
+    @Test func aBudgetOverItsSoftLimitIsMarked() throws {
+        let status = BudgetStatus(
+            name: "team:search:day", key: "team:search:day:2026-11-26", mode: .soft, limit: MicroUSD(100),
+            settled: MicroUSD(150), reserved: .zero, remaining: .zero, periodEnd: nil)
+        let budget = DashboardBudget(status: status, period: .day, periodStart: nil)
+        let r = Self.report([], budgets: [budget])
+        #expect(r["budgets"]?[0]?["over_limit"] == .bool(true))
+        var under = budget
+        under.status.settled = MicroUSD(100)
+        #expect(Self.report([], budgets: [under])["budgets"]?[0]?["over_limit"] == .bool(false))
     }
 
     @Test func routerMatchesTheDashboardEndpoints() {

@@ -137,6 +137,8 @@ import Testing
         #expect(approx(m.value("flashgate_cache_saved_usd_total", spend), saved))
         #expect(m.value("flashgate_rate_limit_rejections_total", ["team": "search", "limit": "budget"]) == 1)
         #expect(m.value("flashgate_rate_limit_rejections_total", ["team": "search", "limit": "rate_limit"]) == nil)
+        #expect(m.value("flashgate_refusals_total", ["reason": "budget", "team": "search"]) == 1)
+        #expect(m.sum("flashgate_refusals_total") == 1)
 
         #expect(m.value("flashgate_upstream_attempts_total", ["route": "r0", "outcome": "ok"]) == 1)
         #expect(m.value("flashgate_upstream_attempts_total", ["route": "r0", "outcome": "503"]) == 1)
@@ -194,7 +196,11 @@ import Testing
         let m = try Exposition(response.text)
         #expect(m.sum("flashgate_requests_total", ["endpoint": "other", "status": "404"]) == 1)
         #expect(m.sum("flashgate_requests_total", ["endpoint": "chat", "status": "401", "team": "none"]) == 1)
-        #expect(m.sum("flashgate_requests_total", ["endpoint": "chat", "status": "404", "model": "none"]) == 1)
+        #expect(m.sum("flashgate_requests_total", ["endpoint": "chat", "status": "404", "model": "other"]) == 1)
+        #expect(m.value("flashgate_refusals_total", ["reason": "auth", "team": "none"]) == 1)
+        #expect(m.value("flashgate_refusals_total", ["reason": "bad_input", "team": "search"]) == 1)
+        // An unknown path is not a refusal of a model call.
+        #expect(m.sum("flashgate_refusals_total") == 2)
         try await h.stop()
     }
 

@@ -209,4 +209,24 @@ import Testing
         #expect(!plain.headers.contains { $0.name == "x-vertex-ai-llm-shared-request-type" })
         #expect(plain.timeouts == UpstreamTimeouts.standard)
     }
+
+    @Test func theOfflineMockAnswersAnyModelIdForFree() async throws {
+        // The mock route calls nothing upstream: it is priced by its own $0 row, not refused.
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig(), priceMadeUpModels: false)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let response = try await client.request("POST", "/v1/chat/completions", body: Self.chat("made-up-model"))
+        #expect(response?.status == 200)
+        #expect(response?.header("x-flashgate-cost-usd") == "0.000000")
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func theTierIsFoundInABodyOnlyWhereItIsNamed() {
+        let tier = { (text: String) in RouteTable.requestedTier(Array(text.utf8)).tier }
+        #expect(tier(#"{"contents":[],"serviceTier":"priority"}"#) == .priority)
+        #expect(tier(#"{"service_tier":"FLEX","contents":[]}"#) == .flex)
+        #expect(tier(#"{"contents":[{"parts":[{"text":"sss serviceTie"}]}]}"#) == .standard)
+        #expect(RouteTable.requestedTier(Array(#"{"contents":[]}"#.utf8)).body == nil)
+        #expect(RouteTable.requestedTier([]).tier == .standard)
+    }
 }

@@ -270,7 +270,7 @@ struct VertexAuthTokenTests {
         #expect(error?.message == "Vertex token endpoint answered 400 (invalid_grant: bad assertion <redacted> here)")
     }
 
-    @Test func anUnreachableEndpointNamesTheTokenURL() async throws {
+    @Test func anUnreachableEndpointIsSaidButNotWhere() async throws {
         try await withTransport { transport, fake in
             // A port FakeGemini just released: nothing listens there.
             let closed = try await FakeGemini.start()
@@ -280,7 +280,8 @@ struct VertexAuthTokenTests {
                 account: try testServiceAccount(), tokenURL: url, transport: transport, now: { 1_700_000_000 })
             let error = await flashgateError { _ = try await tokens.token() }
             #expect(error?.kind == .upstreamUnreachable)
-            #expect(error?.message.hasPrefix("Vertex token endpoint \(url): ") == true)
+            #expect(error?.message.hasPrefix("Vertex token endpoint: ") == true)
+            #expect(error?.message.contains(String(closed.port)) == false, "\(error?.message ?? "")")
             #expect(fake.requestCount == 0)
         }
     }

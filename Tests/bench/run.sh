@@ -5,6 +5,8 @@
 #   BENCH_SECONDS=10 Tests/bench/run.sh     # longer runs (default 5 s each)
 #   BENCH_CONNECTIONS="1 16" Tests/bench/run.sh
 #   BENCH_NGINX_ONLY=1 Tests/bench/run.sh   # only the nginx-direct cases (no Flashgate needed)
+#   BENCH_CASES="fg-slow" Tests/bench/run.sh  # only the named cases
+#   BENCH_UPSTREAM_MAX_CONNECTIONS=64 ...   # upstream.max_connections of the fg-slow Flashgate
 #   FLASHGATE_BIN=path BENCH_SKIP_BUILD=1 Tests/bench/run.sh
 #
 # Cases, each at every connection count:
@@ -15,9 +17,13 @@
 #   fg-openai-sse  /v1/chat/completions with "stream":true through Flashgate
 #   mock-openai, mock-native   Flashgate's built-in mock model, no upstream (for information)
 #   fg-cache-hit, fg-cache-native   the same prompt repeated: answered from the response cache
+#   fg-slow        :generateContent through Flashgate to an upstream that takes 200 ms, at c=256
+#                  only (BENCH_SLOW_CONNECTIONS): reported as a ratio to the ideal c / 0.2 s, with
+#                  the upstream connections Flashgate opened (the pool should reuse them)
 # Every case but the cache ones sends Cache-Control: no-store, so it measures the proxy path.
 # Overhead = Flashgate minus nginx-direct at the same connection count, at p50 and p99.
-# Needs nginx, wrk and python3 (`make bench` installs the first two when missing).
+# Needs nginx with the echo module, wrk and python3 (`make bench` installs the first three when
+# missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
@@ -25,12 +31,15 @@ here=$root/Tests/bench
 
 seconds=${BENCH_SECONDS:-5}
 connections=${BENCH_CONNECTIONS:-1 8 32}
+slow_connections=${BENCH_SLOW_CONNECTIONS:-256}
 model=gemini-2.5-flash
+echo_module=${BENCH_ECHO_MODULE:-/usr/lib/nginx/modules/ngx_http_echo_module.so}
 
 die() { echo "bench: $*" >&2; exit 1; }
 for tool in nginx wrk python3; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (make bench installs nginx-light and wrk)"
 done
+[ -f "$echo_module" ] || die "$echo_module is missing (make bench installs libnginx-mod-http-echo)"
 
 work=$(mktemp -d /tmp/fg-bench-XXXXXX)
 pids=()
@@ -68,14 +77,16 @@ EOF
 
 # --- nginx as the Gemini API ---------------------------------------------------------------
 nginx_port=$(free_port)
+slow_port=$(free_port)
 user_line=""
 [ "$(id -u)" -eq 0 ] && user_line="user root;"
-sed -e "s|@DIR@|$work|g" -e "s|@PORT@|$nginx_port|g" -e "s|@USER_LINE@|$user_line|" \
-    "$here/nginx.conf.template" >"$work/nginx.conf"
+sed -e "s|@DIR@|$work|g" -e "s|@PORT@|$nginx_port|g" -e "s|@SLOW_PORT@|$slow_port|g" -e "s|@USER_LINE@|$user_line|" \
+    -e "s|@ECHO_MODULE@|$echo_module|" "$here/nginx.conf.template" >"$work/nginx.conf"
 nginx -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf" &
 pids+=($!)
 nginx_pid=$!
 nginx_url=http://127.0.0.1:$nginx_port
+slow_url=http://127.0.0.1:$slow_port
 # nginx answers 404 on /, so probe the count-tokens route, which answers any method.
 wait_ready "$nginx_url/v1beta/models/$model:countTokens" nginx "$nginx_pid" \
     || { cat "$work/nginx-error.log" >&2 || true; exit 1; }
@@ -105,6 +116,18 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     mock_port=$(free_port)
     start_flashgate front "$fg_port" bench --upstream "$nginx_url"
     start_flashgate mock "$mock_port" ""
+    slow_fg_port=$(free_port)
+    cat >"$work/slow.yaml" <<YAML
+routes:
+  - name: slow
+    kind: gemini
+    base_url: $slow_url
+    api_key_env: GEMINI_API_KEY
+    passthrough: true
+upstream:
+  max_connections: ${BENCH_UPSTREAM_MAX_CONNECTIONS:-512}
+YAML
+    start_flashgate slow "$slow_fg_port" bench --config "$work/slow.yaml"
     # The same front, with a team, a key, rate limits and a budget: admission, a durable
     # reservation and the settlement on every call.
     budget_port=$(free_port)
@@ -132,16 +155,28 @@ YAML
     budget_url=http://127.0.0.1:$budget_port
     fg_url=http://127.0.0.1:$fg_port
     mock_url=http://127.0.0.1:$mock_port
+    slow_fg_url=http://127.0.0.1:$slow_fg_port
 fi
 
 # --- wrk runs ----------------------------------------------------------------------------
 results=$work/results.tsv
 : >"$results"
 
-# run_case NAME URL BODYFILE [CACHE]: CACHE=off (the default) sends Cache-Control: no-store
+# Connections the slow upstream has accepted so far (nginx stub_status).
+slow_accepts() {
+    python3 - "$slow_url/status" <<'EOF'
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    print(r.read().decode().splitlines()[2].split()[0])
+EOF
+}
+
+# run_case NAME URL BODYFILE [CACHE [CONNECTIONS]]: CACHE=off (the default) sends
+# Cache-Control: no-store; CONNECTIONS replaces the BENCH_CONNECTIONS list for this case.
 run_case() {
-    local name=$1 url=$2 body=$3 cache=${4:-off} c out line
-    for c in $connections; do
+    local name=$1 url=$2 body=$3 cache=${4:-off} counts=${5:-$connections} c out line
+    if [ -n "${BENCH_CASES:-}" ] && [[ " $BENCH_CASES " != *" $name "* ]]; then return 0; fi
+    for c in $counts; do
         out=$work/wrk-$name-$c.txt
         BENCH_AUTH=${BENCH_AUTH:-} BENCH_CACHE=$cache BENCH_BODY=$here/$body wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$here/post.lua" "$url" >"$out" 2>&1 \
             || { cat "$out" >&2; die "wrk failed for $name c=$c"; }
@@ -166,10 +201,15 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     BENCH_AUTH="Bearer $key" run_case fg-openai-budget "$budget_url/v1/chat/completions" openai.json
     run_case fg-cache-hit "$fg_url/v1/chat/completions" openai.json on
     run_case fg-cache-native "$fg_url$native_path" native.json on
+    # 200 ms per answer: throughput is bounded by c / 0.2 s, and every connection should be reused.
+    before=$(slow_accepts)
+    run_case fg-slow "$slow_fg_url$native_path" native.json off "$slow_connections"
+    # Less one: the second look at /status is itself an accepted connection.
+    printf '%s\t%s\n' "$slow_connections" "$(($(slow_accepts) - before - 1))" >"$work/slow-accepts.tsv"
 fi
 
 # --- table -------------------------------------------------------------------------------
-python3 - "$results" "$seconds" <<'EOF'
+python3 - "$results" "$seconds" "$work/slow-accepts.tsv" <<'EOF'
 import sys
 rows = []
 for line in open(sys.argv[1]):
@@ -185,10 +225,26 @@ header = f"{'case':<14} {'c':>3} {'RPS':>10} {'p50':>8} {'p99':>8} {'+p50':>8} {
 print(header)
 print("-" * len(header))
 for name, c, rps, p50, p99, errors in rows:
+    if name == "fg-slow":
+        continue
     base = by.get((baseline.get(name), c))
     over50 = f"{p50 - base[3]:>8}" if base else f"{'':>8}"
     over99 = f"{p99 - base[4]:>8}" if base else f"{'':>8}"
     print(f"{name:<14} {c:>3} {rps:>10.0f} {p50:>8} {p99:>8} {over50} {over99} {errors:>7}")
+slow = [r for r in rows if r[0] == "fg-slow"]
+if slow:
+    import os
+    accepts = {}
+    if os.path.exists(sys.argv[3]):
+        for line in open(sys.argv[3]):
+            c, n = line.split()
+            accepts[int(c)] = int(n)
+    print("\nfg-slow: the upstream answers in 200 ms; ideal RPS = c / 0.2 s; upstream conns = connections it accepted")
+    print(f"{'case':<14} {'c':>3} {'RPS':>10} {'ideal':>8} {'ratio':>7} {'p50':>8} {'p99':>8} {'upstream conns':>15} {'errors':>7}")
+    for name, c, rps, p50, p99, errors in slow:
+        ideal = c / 0.2
+        conns = accepts.get(c, "")
+        print(f"{name:<14} {c:>3} {rps:>10.0f} {ideal:>8.0f} {rps / ideal:>7.3f} {p50:>8} {p99:>8} {conns:>15} {errors:>7}")
 if any(r[5] for r in rows):
     print("\nsome runs had errors (non-2xx answers, timeouts or socket errors): see the wrk output", file=sys.stderr)
     sys.exit(1)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import socket
+from urllib.parse import urlparse
+
 import httpx
 import pytest
 
@@ -102,3 +106,42 @@ def test_a_model_id_that_would_rewrite_the_upstream_url_is_a_400(oai, gateways, 
         oai.embeddings.create(model=model, input="hi")
     assert raised.value.body["param"] == "model"
     assert upstream_model_calls(gateways) == before
+
+
+def raw_exchange(front_url: str, *parts: bytes) -> list[bytes]:
+    """Sends each part on one connection and reads after each until the server closes or
+    answers; returns what came back after each part."""
+    url = urlparse(front_url)
+    replies = []
+    with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
+        for part in parts:
+            conn.sendall(part)
+            data = conn.recv(65536)
+            replies.append(data)
+        rest = b""
+        while chunk := conn.recv(65536):
+            rest += chunk
+        replies[-1] += rest
+    return replies
+
+
+def test_unparsable_request_gets_one_json_error_and_the_connection_closes(front_url):
+    (reply,) = raw_exchange(front_url, b"GARBAGE\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"connection: close" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error" and error["message"]
+    assert reply.count(b"\r\n\r\n") == 1  # one response, no second one
+
+
+def test_expect_100_continue_is_answered_before_the_body(front_url):
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "continue"}]}).encode()
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"expect: 100-continue\r\nconnection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    interim, final = raw_exchange(front_url, head, body)
+    assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
+    assert final.startswith(b"HTTP/1.1 200")
+

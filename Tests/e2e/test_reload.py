@@ -19,6 +19,8 @@ RELOAD_INTERVAL_S = 0.05
 
 def config(upstream: str, models: list[str]) -> str:
     lines = "\n".join(f"  - {{ id: {model}, route: mockup, upstream_model: {model} }}" for model in models)
+    # The made-up upstream models need a price: no price, no call.
+    prices = "\n".join(f"  {model}: {{ input: \"1.00\", output: \"2.00\" }}" for model in models)
     return f"""
 routes:
   - name: mockup
@@ -27,6 +29,8 @@ routes:
     api_key_env: FG_RELOAD_KEY
 models:
 {lines}
+prices:
+{prices}
 """
 
 

@@ -66,6 +66,9 @@ models:
     routes: [dead, {{route: oaibackup, upstream_model: gemini-3.5-flash}}]
 retry: {{max_attempts: 3, base_delay: 10ms, max_delay: 50ms, deadline: 10s}}
 breaker: {{consecutive_failures: 2}}
+# `flash` and `flash-native` go upstream under their own names, which need a price (no price, no call).
+prices:
+  flash: {{input: "0.30", output: "2.50"}}
 accounting:
   admin_key_env: FG_ROUTES_ADMIN
 """

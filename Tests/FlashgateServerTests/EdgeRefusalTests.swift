@@ -1,0 +1,171 @@
+import FlashgateCore
+import FlashgateTesting
+import Foundation
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import FlashgateServer
+
+/// Requests the edge refuses before any endpoint sees them: what the HTTP parser rejects, heads
+/// over the limit, `Expect` headers. Each gets one JSON error in the caller's dialect, the
+/// connection closes at once, and the refusal is logged and counted like any request.
+@Suite struct EdgeRefusalTests {
+    /// Timers far longer than any test, so a connection that closes did so because it was refused.
+    static func config(_ configure: (inout LimitsConfig) -> Void = { _ in }) -> FlashgateConfig {
+        var config = TestGateway.mockConfig()
+        config.limits.headerTimeout = .seconds(600)
+        config.limits.bodyTimeout = .seconds(600)
+        config.limits.idleTimeout = .seconds(600)
+        configure(&config.limits)
+        return config
+    }
+
+    @Test func unparsableRequestGetsAnOpenAIErrorAndTheConnectionCloses() async throws {
+        let gateway = try await TestGateway.start(config: Self.config())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        try await client.send("GARBAGE\r\n\r\n")
+        let response = try #require(await client.next())
+        #expect(response.status == 400)
+        // The path is unknown, so the OpenAI envelope.
+        let error = try #require(response.json?["error"])
+        #expect(error["type"]?.stringValue == "invalid_request_error")
+        #expect(error["code"]?.stringValue == "invalid_request")
+        #expect(error["message"]?.stringValue?.isEmpty == false)
+        #expect(response.header("connection") == "close")
+        #expect(await client.next() == nil)  // closed, and nothing else was sent
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func unparsableNativeRequestGetsAGoogleError() async throws {
+        let gateway = try await TestGateway.start(config: Self.config())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        try await client.send("POST /v1beta/models/m:generateContent HTTP/1.1\r\nhost: x\r\nbad header line\r\n\r\n")
+        let response = try #require(await client.next())
+        #expect(response.status == 400)
+        #expect(response.json?["error"]?["status"]?.stringValue == "INVALID_ARGUMENT")
+        #expect(response.json?["error"]?["code"]?.intValue == 400)
+        #expect(await client.next() == nil)
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func brokenChunkSizeIsOne400AndTheConnectionCloses() async throws {
+        // A short body timeout: a second response (408) would come quickly if the body were still awaited.
+        let gateway = try await TestGateway.start(config: Self.config { $0.bodyTimeout = .milliseconds(200) })
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        try await client.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+        let response = try #require(await client.next())
+        #expect(response.status == 400)
+        #expect(response.json?["error"]?["type"]?.stringValue == "invalid_request_error")
+        #expect(await client.next() == nil)
+        await client.close()
+        await gateway.stop()
+    }
+
+    @Test func headsOverTheLimitAre431AtAnySize() async throws {
+        // Above NIO's own 80 KiB header limit, with the default limit (64 KiB)…
+        let gateway = try await TestGateway.start(config: Self.config())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let response = try await client.request(
+            "GET", "/v1beta/models", headers: [("x-big", String(repeating: "a", count: 100_000))])
+        #expect(response?.status == 431)
+        #expect(response?.json?["error"]?["status"]?.stringValue == "INVALID_ARGUMENT")
+        #expect(await client.next() == nil)
+        await client.close()
+        await gateway.stop()
+
+        // …and with a limit above NIO's: a 90 KB head is allowed, a 1.1 MB one is 431.
+        let roomy = try await TestGateway.start(config: Self.config { $0.maxHeaderBytes = 1 << 20 })
+        let fine = try await RawHTTPClient.connect(port: roomy.port)
+        let allowed = try await fine.request(
+            "GET", "/healthz", headers: [("x-big", String(repeating: "a", count: 90_000))])
+        #expect(allowed?.status == 200)
+        let big = try await RawHTTPClient.connect(port: roomy.port)
+        let refused = try await big.request(
+            "GET", "/v1/models", headers: [("x-big", String(repeating: "a", count: 1_100_000))])
+        #expect(refused?.status == 431)
+        #expect(refused?.json?["error"]?["code"]?.stringValue == "headers_too_large")
+        await fine.close()
+        await big.close()
+        await roomy.stop()
+    }
+
+    @Test func expect100ContinueIsAnswered() async throws {
+        let gateway = try await TestGateway.start(config: Self.config { $0.maxBodyBytes = 4096 })
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let body = #"{"model":"m","messages":[{"role":"user","content":"after continue"}]}"#
+        try await client.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                + "expect: 100-continue\r\ncontent-length: \(body.utf8.count)\r\n\r\n")
+        let interim = try #require(await client.next())
+        #expect(interim.status == 100)
+        try await client.send(body)
+        let response = try #require(await client.next())
+        #expect(response.status == 200)
+        #expect(response.json?["choices"]?[0]?["message"]?["content"]?.stringValue == "after continue")
+        await client.close()
+
+        // Too large: 413 at once, before any body byte is sent.
+        let large = try await RawHTTPClient.connect(port: gateway.port)
+        try await large.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 5000\r\n\r\n")
+        #expect(await large.next()?.status == 413)
+        #expect(await large.next() == nil)
+        await large.close()
+
+        // An expectation Flashgate does not know: 417.
+        let odd = try await RawHTTPClient.connect(port: gateway.port)
+        try await odd.send(
+            "POST /v1beta/models/m:generateContent HTTP/1.1\r\nhost: x\r\nexpect: teapot\r\ncontent-length: 2\r\n\r\n")
+        let unknown = try #require(await odd.next())
+        #expect(unknown.status == 417)
+        #expect(unknown.json?["error"]?["code"]?.intValue == 417)
+        #expect(await odd.next() == nil)
+        await odd.close()
+        await gateway.stop()
+    }
+
+    @Test func refusalsAreLoggedAndCounted() async throws {
+        let lines = AccessLogTests.Lines()
+        let gateway = try await TestGateway.start(
+            config: Self.config { $0.maxBodyBytes = 1024 }, accessLog: { lines.add($0) })
+        for raw in [
+            "GARBAGE\r\n\r\n",
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 5000\r\n\r\n",
+            "GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: \(String(repeating: "a", count: 100_000))\r\n\r\n",
+        ] {
+            let client = try await RawHTTPClient.connect(port: gateway.port)
+            try await client.send(raw)
+            _ = await client.next()
+            await client.close()
+        }
+        let written = await lines.wait(for: 3)
+        for status in [400, 413, 431] {
+            #expect(written.contains { $0.contains("status=\(status)") && $0.contains("endpoint=edge") }, "\(written)")
+        }
+        let scraper = try await RawHTTPClient.connect(port: gateway.port)
+        let scrape = try #require(try await scraper.request("GET", "/metrics"))
+        let metrics = try Exposition(scrape.text)
+        for status in ["400", "413", "431"] {
+            #expect(metrics.sum("flashgate_requests_total", ["endpoint": "edge", "status": status]) == 1)
+        }
+        await scraper.close()
+        await gateway.stop()
+    }
+
+    @Test func theDialectFollowsThePathEvenBeforeTheHeadParses() {
+        #expect(HTTPConnectionHandler.dialect(ofPath: "/v1beta/models/m:generateContent") == .google)
+        #expect(HTTPConnectionHandler.dialect(ofPath: "/v1/models/m:streamGenerateContent") == .google)
+        #expect(HTTPConnectionHandler.dialect(ofPath: "/v1/chat/completions") == .openAI)
+        #expect(HTTPConnectionHandler.dialect(ofPath: "/healthz") == .openAI)
+        #expect(HTTPConnectionHandler.dialect(ofPath: nil) == .openAI)
+        #expect(
+            ByteActivityHandler.path(in: ByteBuffer(string: "POST /v1beta/models/m:x HTTP/1.1\r\n"))
+                == "/v1beta/models/m:x")
+        #expect(ByteActivityHandler.path(in: ByteBuffer(string: "GARBAGE\r\n\r\n")) == nil)
+        #expect(ByteActivityHandler.path(in: ByteBuffer(string: "GET ")) == nil)
+    }
+}
