@@ -151,7 +151,9 @@ package final class Accountant: Sendable {
 
     /// Rate limits only, for a free upstream call (`countTokens`): it takes one request from the
     /// RPM buckets and no tokens, and never touches budgets (a spent budget does not refuse it).
-    func admitFree(caller: Caller, clientModel: String, upstreamModel: String, route: String) -> Result<Admission, RejectedCall> {
+    func admitFree(
+        caller: Caller, clientModel: String, upstreamModel: String, route: String
+    ) -> Result<Admission, RejectedCall> {
         var admission = Admission(
             caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: .zero,
             estimatedTokens: 0)

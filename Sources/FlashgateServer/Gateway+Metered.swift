@@ -51,7 +51,8 @@ extension Gateway {
         switch call.kind {
         case .count:
             return accountant.admitFree(
-                caller: call.caller, clientModel: call.clientModel, upstreamModel: model, route: call.primary.route.name)
+                caller: call.caller, clientModel: call.clientModel, upstreamModel: model, route: call.primary.route.name
+            )
         case .embed:
             let estimate =
                 accountant.config.accounting.mode == .strict
@@ -84,7 +85,9 @@ extension Gateway {
             } catch {
                 await settle(call, admission, usage: nil, ending: .upstreamError, attempts: [])
                 await writer.respond(
-                    .error(FlashgateError(.unavailable, "the usage ledger could not record the reservation"), dialect: call.dialect))
+                    .error(
+                        FlashgateError(.unavailable, "the usage ledger could not record the reservation"),
+                        dialect: call.dialect))
                 return
             }
         }
@@ -102,7 +105,8 @@ extension Gateway {
                 if case .status = attempt.outcome { return true }
                 return false
             }
-            await settle(call, admission, usage: nil, ending: refused ? .upstreamError : .incomplete, attempts: attempts)
+            await settle(
+                call, admission, usage: nil, ending: refused ? .upstreamError : .incomplete, attempts: attempts)
             if Task.isCancelled { return }
             await writer.respond(.error(error, dialect: call.dialect))
             return
@@ -119,7 +123,8 @@ extension Gateway {
             if Task.isCancelled || error is CancellationError { return }
             let failure =
                 error is JSONParseError
-                ? FlashgateError(.upstreamProtocol, "the upstream answered with invalid JSON") : Self.gatewayError(error)
+                ? FlashgateError(.upstreamProtocol, "the upstream answered with invalid JSON")
+                : Self.gatewayError(error)
             await writer.respond(.error(failure, dialect: call.dialect))
             return
         }

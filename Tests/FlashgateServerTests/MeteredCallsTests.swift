@@ -28,7 +28,8 @@ import Testing
     @Test func aSpentBudgetRefusesEmbeddingsInBothDialectsWithoutAnUpstreamCall() async throws {
         let h = try await Harness.start(budgetUSD: "0.000001")
         let client = try await RawHTTPClient.connect(port: h.gateway.port)
-        let openAI = try await client.request("POST", "/v1/embeddings", body: Self.openAI(#""hello""#), headers: Self.auth)
+        let openAI = try await client.request(
+            "POST", "/v1/embeddings", body: Self.openAI(#""hello""#), headers: Self.auth)
         try #require(openAI?.status == 429)
         #expect(openAI?.json?["error"]?["code"]?.stringValue == "insufficient_quota")
         #expect(openAI?.header("x-should-retry") == "false")
@@ -37,7 +38,8 @@ import Testing
                 "POST", path, body: path == Self.embed ? Self.one : Self.batchOne, headers: Self.nativeAuth)
             #expect(native?.status == 429)
             #expect(native?.json?["error"]?["status"]?.stringValue == "RESOURCE_EXHAUSTED")
-            #expect(native?.json?["error"]?["details"]?[0]?["violations"]?[0]?["subject"]?.stringValue == "team:search:day")
+            #expect(
+                native?.json?["error"]?["details"]?[0]?["violations"]?[0]?["subject"]?.stringValue == "team:search:day")
         }
         #expect(h.fake.requestCount == 0)
         await client.close()
@@ -59,7 +61,8 @@ import Testing
 
         // Usage in the answer: charged from it, and prompt_tokens says so.
         let embedding = #"{"values":[0.5]}"#
-        h.fake.enqueue(.json(#"{"embeddings":[\#(embedding),\#(embedding)],"usageMetadata":{"promptTokenCount":1000}}"#))
+        h.fake.enqueue(
+            .json(#"{"embeddings":[\#(embedding),\#(embedding)],"usageMetadata":{"promptTokenCount":1000}}"#))
         let counted = try await client.request(
             "POST", "/v1/embeddings", body: Self.openAI(#"["first","second"]"#), headers: Self.auth)
         #expect(counted?.json?["usage"]?["prompt_tokens"]?.intValue == 1000)
@@ -78,13 +81,26 @@ import Testing
         let rows = try h.ledger.requestRows()
         #expect(rows.map(\.cost) == [MicroUSD(7), MicroUSD(150), MicroUSD(3), MicroUSD(300)])
         #expect(rows.map(\.promptTokens) == [43, 1000, 17, 2000])
-        #expect(rows.allSatisfy { $0.model == "gemini-embedding-001" && $0.cacheStatus == "embed" && $0.outcome == "ok" })
+        #expect(
+            rows.allSatisfy { $0.model == "gemini-embedding-001" && $0.cacheStatus == "embed" && $0.outcome == "ok" })
         #expect(rows.allSatisfy { $0.team == "search" && $0.key == "ci" && $0.reservationID != nil })
         #expect(h.ledger.totals(prefix: "team:search").values.contains(MicroUSD(460)))
         let usage = try await client.request("GET", "/admin/usage", headers: [("authorization", "Bearer admin-secret")])
         #expect(usage?.json?["data"]?[0]?["model"]?.stringValue == "gemini-embedding-001")
         #expect(usage?.json?["data"]?[0]?["requests"]?.intValue == 4)
         #expect(usage?.json?["data"]?[0]?["cost_usd"] == .number("0.000460"))
+        await client.close()
+        try await h.stop()
+    }
+
+    @Test func estimateModeReservesAndChargesTheExpectedTokens() async throws {
+        let h = try await Harness.start { config in config.accounting.mode = .estimate }
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        // Four bytes a token: (8 + 4 + ceil(9 / 4)) + (8 + 4 + ceil(10 / 4)) = 30 tokens → 4.5 µ$ → 5.
+        let response = try await client.request(
+            "POST", "/v1/embeddings", body: Self.openAI(#"["first","second"]"#), headers: Self.auth)
+        #expect(response?.json?["usage"]?["prompt_tokens"]?.intValue == 30)
+        #expect(response?.header("x-flashgate-cost-usd") == "0.000005")
         await client.close()
         try await h.stop()
     }
@@ -116,7 +132,8 @@ import Testing
         #expect(first?.header("x-flashgate-cost-usd") == "0.000000")
         let second = try await client.request("POST", Self.count, body: Self.contents, headers: Self.nativeAuth)
         try #require(second?.status == 429)
-        #expect(second?.json?["error"]?["details"]?[0]?["@type"]?.stringValue == "type.googleapis.com/google.rpc.RetryInfo")
+        #expect(
+            second?.json?["error"]?["details"]?[0]?["@type"]?.stringValue == "type.googleapis.com/google.rpc.RetryInfo")
         #expect(Int(second?.header("retry-after") ?? "") ?? 0 >= 1)
         #expect(h.fake.requestCount == 1)
         let rows = try h.ledger.requestRows()
@@ -157,7 +174,8 @@ import Testing
         held.gate = gate
         h.fake.enqueue(held)
         let leaving = try await RawHTTPClient.connect(port: h.gateway.port)
-        try await leaving.send(RawHTTPClient.encode("POST", "/v1/embeddings", body: Self.openAI(#""b""#), headers: Self.auth))
+        try await leaving.send(
+            RawHTTPClient.encode("POST", "/v1/embeddings", body: Self.openAI(#""b""#), headers: Self.auth))
         await h.fake.waitForRequests(2)
         await leaving.close()
         let rows = try await h.rows(atLeast: 2)
@@ -174,5 +192,37 @@ import Testing
         #expect(budgets.allSatisfy { $0.reserved == .zero && $0.settled == MicroUSD(6) })
         await client.close()
         try await h.stop()
+    }
+
+    @Test func theAccessLogShowsWhoPaidWhatForEmbeddingsAndCounts() async throws {
+        let lines = AccessLogTests.Lines()
+        let fake = try await FakeGemini.start()
+        var config = FlashgateConfig(routes: [
+            RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
+        ])
+        config.teams = [TeamConfig(id: "search")]
+        config.keys = [KeyConfig(name: "ci", team: "search", hashHex: VirtualKey.hashHex(AccountingTests.key))]
+        let curl = CurlTransport()
+        let gateway = try await TestGateway.start(
+            config: config, http: curl, accessLog: { lines.add($0) }, priceMadeUpModels: false)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let embedded = try await client.request(
+            "POST", "/v1/embeddings", body: Self.openAI(#"["first","second"]"#), headers: Self.auth)
+        #expect(embedded?.status == 200)
+        let counted = try await client.request("POST", Self.count, body: Self.contents, headers: Self.nativeAuth)
+        #expect(counted?.status == 200)
+        let written = await lines.wait(for: 2)
+        let embedLine = try #require(written.first { $0.contains("endpoint=embeddings") })
+        for fact in ["team=search", "key=ci", "model=gemini-embedding-001", "cost_usd=0.000007", "prompt_tokens=43"] {
+            #expect(embedLine.contains(fact), "missing \(fact) in \(embedLine)")
+        }
+        let countLine = try #require(written.first { $0.contains("endpoint=count_tokens") })
+        for fact in ["team=search", "key=ci", "model=gemini-3.5-flash", "status=200"] {
+            #expect(countLine.contains(fact), "missing \(fact) in \(countLine)")
+        }
+        await client.close()
+        await gateway.stop()
+        curl.shutdown()
+        try await fake.shutdown()
     }
 }

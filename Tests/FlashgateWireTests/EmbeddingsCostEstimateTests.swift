@@ -30,7 +30,9 @@ import Testing
     }
 
     @Test func aSingleEmbedContentAndItsTitleCount() {
-        let body: JSONValue = ["content": ["parts": [["text": "query"]]], "title": "A title", "taskType": "RETRIEVAL_DOCUMENT"]
+        let body: JSONValue = [
+            "content": ["parts": [["text": "query"]]], "title": "A title", "taskType": "RETRIEVAL_DOCUMENT",
+        ]
         let worst = RequestCostEstimate.worstCase(embeddings: body, model: "gemini-embedding-001")
         #expect(worst.inputTokens == 5 + 7 + 8 + 4 + 4)
     }
@@ -43,7 +45,9 @@ import Testing
     }
 
     @Test func mediaWithoutABoundReservesTheContextWindow() {
-        let body: JSONValue = ["content": ["parts": [["fileData": ["fileUri": "gs://b/v.mp4", "mimeType": "video/mp4"]]]]]
+        let body: JSONValue = [
+            "content": ["parts": [["fileData": ["fileUri": "gs://b/v.mp4", "mimeType": "video/mp4"]]]]
+        ]
         let worst = RequestCostEstimate.worstCase(embeddings: body, model: "gemini-embedding-2")
         #expect(worst.inputTokens >= RequestCostEstimate.contextWindowTokens)
     }
