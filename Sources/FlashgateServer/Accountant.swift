@@ -149,6 +149,22 @@ package final class Accountant: Sendable {
         return .success(admission)
     }
 
+    /// Rate limits only, for a free upstream call (`countTokens`): it takes one request from the
+    /// RPM buckets and no tokens, and never touches budgets (a spent budget does not refuse it).
+    func admitFree(
+        caller: Caller, clientModel: String, upstreamModel: String, route: String
+    ) -> Result<Admission, RejectedCall> {
+        var admission = Admission(
+            caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: .zero,
+            estimatedTokens: 0)
+        if open { return .success(admission) }
+        switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: 0, now: .now) {
+        case .reject(let limit, let retryAfter): return .failure(.rateLimit(limit, retryAfter: retryAfter))
+        case .admit(let ticket): admission.ticket = ticket
+        }
+        return .success(admission)
+    }
+
     /// Makes the reservation durable before the call goes upstream, so a crash cannot lose it.
     func persist(_ admission: inout Admission) async throws {
         guard let ledger else { return }

@@ -2,16 +2,18 @@ import FlashgateCore
 import FlashgateWire
 import NIOCore
 
-/// OpenAI `POST /v1/embeddings`: validated on the event loop, sent upstream as one Gemini
-/// `batchEmbedContents` call, rendered back as an OpenAI list. Upstream failures come back in the
+/// OpenAI `POST /v1/embeddings`: validated on the event loop, priced and admitted like a
+/// generation, sent upstream as one Gemini `batchEmbedContents` call, rendered back as an OpenAI
+/// list whose `usage.prompt_tokens` is what was charged. Upstream failures come back in the
 /// OpenAI error envelope with the upstream's status.
 extension Gateway {
     func embeddings(_ request: GatewayRequest) -> GatewayResult {
         let embeddings: EmbeddingsRequest
         let plan: RoutePlan
+        let caller: Caller
         let identified = accountant.caller(request)
         do throws(FlashgateError) {
-            _ = try identified.get()
+            caller = try identified.get()
             embeddings = try EmbeddingsRequest.translate(try Self.parseBody(request))
             guard let route = try routes.resolve(model: embeddings.model) else {
                 throw FlashgateError(
@@ -21,33 +23,20 @@ extension Gateway {
         } catch {
             return refuse(error, request, caller: try? identified.get(), dialect: .openAI)
         }
+        request.record?.update { record in
+            record.team = caller.team
+            record.key = caller.key
+            record.model = embeddings.model
+        }
         let upstream = UpstreamCall(
             plan: plan, method: .batchEmbedContents, sse: false, start: .head,
             body: { target in JSONWriter.encode(.object(embeddings.gemini(upstreamModel: target.upstreamModel))) })
-        return .deferred { [self] writer in await completeEmbeddings(embeddings, upstream: upstream, writer: writer) }
-    }
-
-    func completeEmbeddings(_ embeddings: EmbeddingsRequest, upstream: UpstreamCall, writer: ResponseWriter) async {
-        do {
-            let start = ContinuousClock.now
-            let outcome = await upstreamCaller.run(upstream)
-            writer.record?.note(outcome, since: start)
-            let started = try outcome.answer.get()
-            var body: [UInt8] = []
-            while let chunk = try await started.reader.nextChunk() { body += chunk }
-            let answer = Collected(status: started.status, headers: started.headers, body: body)
-            let parsed: JSONValue
-            do {
-                parsed = try JSONParser.parse(answer.body)
-            } catch {
-                throw FlashgateError(.upstreamProtocol, "the upstream answered with invalid JSON")
-            }
-            await writer.respond(.json(try EmbeddingsResponse.render(parsed, request: embeddings)))
-        } catch is CancellationError {
-            return
-        } catch {
-            if Task.isCancelled { return }
-            await writer.respond(.error(Self.gatewayError(error), dialect: .openAI))
+        let call = MeteredCall(
+            kind: .embed, caller: caller, clientModel: embeddings.model, dialect: .openAI, record: request.record,
+            upstream: upstream)
+        let gemini = JSONValue.object(embeddings.gemini(upstreamModel: plan.primary.upstreamModel))
+        return metered(call, body: gemini) { _, answer, charged throws(FlashgateError) in
+            .json(try EmbeddingsResponse.render(answer, request: embeddings, promptTokens: charged))
         }
     }
 

@@ -35,32 +35,4 @@ extension Gateway {
         if let error = error as? FlashgateError { return error }
         return FlashgateError(.internal, "internal error while calling the upstream")
     }
-
-    /// Native calls that are not generations (token counts, embeddings): after the retry owner
-    /// got a 2xx answer started, its status, content type and bytes go to the client as they come.
-    func passThrough(_ upstream: UpstreamCall, writer: ResponseWriter, record: RequestRecord?) async {
-        let start = ContinuousClock.now
-        let outcome = await upstreamCaller.run(upstream)
-        record?.note(outcome, since: start)
-        let started: StartedAnswer
-        switch outcome.answer {
-        case .success(let answer): started = answer
-        case .failure(let error):
-            if Task.isCancelled { return }
-            await writer.respond(.error(error, dialect: .google))
-            return
-        }
-        do {
-            var forwarded: [(String, String)] = []
-            if let type = started.headers.first(where: { $0.name.lowercased() == "content-type" }) {
-                forwarded.append(("content-type", type.value))
-            }
-            try await writer.writeHead(status: HTTPResponseStatus(statusCode: started.status), headers: forwarded)
-            while let chunk = try await started.reader.nextChunk() { try await writer.writeBody(chunk) }
-            await writer.end()
-        } catch {
-            if Task.isCancelled || error is CancellationError { return }
-            await writer.abort()
-        }
-    }
 }

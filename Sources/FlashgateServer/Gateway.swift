@@ -291,7 +291,7 @@ package final class Gateway: Sendable {
                 plan: plan, method: method, sse: true, start: .firstEvent, body: nativeBodies(sent, team: caller.team))
             return generate(generateCall(request, caller: caller, model: model, body: parsed, upstream: upstream, mode: mode))
         }
-        // Token counts and embeddings are not cached or charged yet.
+        // Token counts and embeddings are not cached, but metered like generations.
         var transform: (@Sendable ([UInt8], ResolvedRoute) -> [UInt8])?
         if method == .batchEmbedContents {
             transform = { sent, target in
@@ -300,7 +300,10 @@ package final class Gateway: Sendable {
         }
         let upstream = UpstreamCall(
             plan: plan, method: method, sse: sse, start: .head, body: nativeBodies(sent, team: caller.team, transform: transform))
-        return .deferred { [self] writer in await passThrough(upstream, writer: writer, record: request.record) }
+        let call = MeteredCall(
+            kind: method == .countTokens ? .count : .embed, caller: caller, clientModel: model, dialect: .google,
+            record: request.record, upstream: upstream)
+        return metered(call, body: parsed) { answer, _, _ in Self.forwarded(answer) }
     }
 }
 

@@ -47,7 +47,7 @@ package struct SettlementRecord: Sendable, Equatable {
     package var thoughtsTokens: Int
     package var searchQueries: Int
     package var cost: MicroUSD
-    /// hit | miss | joined | bypass
+    /// hit | miss | joined | bypass; embed | count for embeddings and token counts (never cached)
     package var cacheStatus: String
     /// ok | upstream_error | disconnected | timeout | recovered
     package var outcome: String

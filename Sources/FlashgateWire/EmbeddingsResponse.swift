@@ -4,7 +4,11 @@ import FlashgateCore
 /// keeps the upstream's literal number text (never re-formatted through `Double`); the base64
 /// form is the vector's little-endian float32 bytes, which is what the openai SDKs decode.
 package enum EmbeddingsResponse {
-    package static func render(_ response: JSONValue, request: EmbeddingsRequest) throws(FlashgateError) -> JSONValue {
+    /// `promptTokens` is what the call was charged for, when the gateway metered it; without it
+    /// the count is the upstream's or an estimate.
+    package static func render(
+        _ response: JSONValue, request: EmbeddingsRequest, promptTokens charged: Int? = nil
+    ) throws(FlashgateError) -> JSONValue {
         guard let embeddings = response["embeddings"]?.arrayValue, embeddings.count == request.inputs.count else {
             throw FlashgateError(
                 .upstreamProtocol,
@@ -29,7 +33,7 @@ package enum EmbeddingsResponse {
             }
             data.append(["object": "embedding", "index": JSONValue(index), "embedding": vector])
         }
-        let tokens = promptTokens(response, inputs: request.inputs)
+        let tokens = charged ?? promptTokens(response, inputs: request.inputs)
         return [
             "object": "list", "data": .array(data), "model": .string(request.model),
             "usage": ["prompt_tokens": JSONValue(tokens), "total_tokens": JSONValue(tokens)],

@@ -32,7 +32,7 @@ import Testing
             response?.text
                 == #"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.125,-0.25,0.5,1.5e-3]},"#
                 + #"{"object":"embedding","index":1,"embedding":[0.125,-0.25,0.5,1.5e-3]}],"model":"embed","#
-                + #""usage":{"prompt_tokens":4,"total_tokens":4}}"#)
+                + #""usage":{"prompt_tokens":43,"total_tokens":43}}"#)
         try await h.stop()
     }
 
@@ -126,8 +126,9 @@ extension EmbeddingsUpstreamTests {
         #expect(first.count == 8)
         #expect(abs(first.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)
         #expect(response?.json?["model"]?.stringValue == "gemini-embedding-001")
-        // No usage from the mock: estimated as ceil(5/4) + ceil(6/4).
-        #expect(response?.json?["usage"]?["prompt_tokens"]?.intValue == 4)
+        // No usage from the mock: the tokens charged, the strict reservation of each input's bytes
+        // plus the "text" key, 8 per content and 4 per part: (5 + 16) + (6 + 16).
+        #expect(response?.json?["usage"]?["prompt_tokens"]?.intValue == 43)
 
         let sized = try await client.request(
             "POST", "/v1/embeddings", body: #"{"model":"gemini-embedding-001","input":"hello","dimensions":3}"#)
