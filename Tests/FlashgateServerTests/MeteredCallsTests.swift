@@ -202,7 +202,7 @@ import Testing
         ])
         config.teams = [TeamConfig(id: "search")]
         config.keys = [KeyConfig(name: "ci", team: "search", hashHex: VirtualKey.hashHex(AccountingTests.key))]
-        let curl = CurlTransport()
+        let curl = try CurlTransport()
         let gateway = try await TestGateway.start(
             config: config, http: curl, accessLog: { lines.add($0) }, priceMadeUpModels: false)
         let client = try await RawHTTPClient.connect(port: gateway.port)
