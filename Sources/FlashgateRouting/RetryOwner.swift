@@ -1,58 +1,6 @@
 import FlashgateCore
-import FlashgateWire
 import Logging
 import Synchronization
-
-/// One call the retry owner makes on a client's behalf: where it may go, which method, and the
-/// body for each route (a conversation's thought signatures differ per route).
-struct UpstreamCall: Sendable {
-    enum Start: Sendable {
-        /// Started once the first Gemini event is read: generations, served through flights.
-        case firstEvent
-        /// Started at a 2xx head: answers passed through as bytes (token counts, embeddings).
-        case head
-    }
-
-    var plan: RoutePlan
-    var method: NativeMethod
-    /// Ask for SSE upstream (streamGenerateContent only).
-    var sse: Bool
-    var start: Start
-    var body: @Sendable (ResolvedRoute) -> [UInt8]
-}
-
-/// An upstream answer that has started on some route; nothing has reached any client yet.
-final class StartedAnswer: Sendable {
-    let target: ResolvedRoute
-    let status: Int
-    let headers: [UpstreamHeader]
-    let reader: AnswerReader
-    /// The first Gemini event (`.firstEvent` calls).
-    let first: JSONValue?
-
-    init(target: ResolvedRoute, status: Int, headers: [UpstreamHeader], reader: AnswerReader, first: JSONValue?) {
-        self.target = target
-        self.status = status
-        self.headers = headers
-        self.reader = reader
-        self.first = first
-    }
-}
-
-/// What the retry owner did for one call.
-struct UpstreamOutcome: Sendable {
-    var answer: Result<StartedAnswer, FlashgateError>
-    var attempts: [AttemptRecord]
-    /// When a hedge ran, how its extra reservation settles: the attempt that did not serve the
-    /// request ended this way (`nil` when no hedge ran).
-    var hedgeLoser: HedgeLoser?
-}
-
-/// The attempt of a hedged call that did not serve it, which the hedge's reservation pays for.
-struct HedgeLoser: Sendable, Equatable {
-    var route: String
-    var ending: Accountant.Ending
-}
 
 /// The one retry owner: it makes every upstream attempt of a call, and nothing below it retries.
 ///
@@ -65,22 +13,23 @@ struct HedgeLoser: Sendable, Equatable {
 /// same route is tried at once. A route whose keys all answered a per-day quota is out for the
 /// rest of the request and, through `RouteHealth`, for every request until the quota resets.
 /// With hedging on, a slow first attempt gets one twin on the next route; the first to start
-/// answering wins and the other is cancelled.
+/// answering wins and the other is cancelled. It knows nothing of HTTP or money: what a hedge's
+/// losing attempt owes comes out as its `AttemptFate`, which the pipeline maps to a settlement.
 ///
 /// Invariants: at most `retry.maxAttempts` upstream calls per client call, hedges included; no
 /// attempt starts after the deadline; every attempt is recorded once in `RouteHealth`; a call is
 /// "started" only when its first event is read, so failover never happens after a client has
 /// seen a byte.
-final class UpstreamCaller: Sendable {
+package final class RetryOwner: Sendable {
     let routes: RouteTable
     let health: RouteHealth
     let policy: RetryPolicy
     let logger: Logger
     private let random: Mutex<any RandomNumberGenerator & Sendable>
     /// Unix seconds, for `Retry-After` dates.
-    private let wallSeconds: @Sendable () -> Int64
+    let wallSeconds: @Sendable () -> Int64
 
-    init(
+    package init(
         routes: RouteTable, health: RouteHealth, policy: RetryPolicy, logger: Logger,
         random: any RandomNumberGenerator & Sendable, wallSeconds: @escaping @Sendable () -> Int64
     ) {
@@ -92,11 +41,11 @@ final class UpstreamCaller: Sendable {
         self.wallSeconds = wallSeconds
     }
 
-    private var clock: any RetryClock { health.clock }
+    var clock: any RetryClock { health.clock }
 
     /// Makes attempts until one starts answering or the loop gives up.
     /// - Parameter admitHedge: asked before a hedge starts; false (no budget) means no hedge.
-    func run(_ call: UpstreamCall, admitHedge: @Sendable (ResolvedRoute) async -> Bool = { _ in true }) async
+    package func run(_ call: UpstreamCall, admitHedge: @Sendable (ResolvedRoute) async -> Bool = { _ in true }) async
         -> UpstreamOutcome
     {
         let loop = RetryLoop(policy: policy)
@@ -133,7 +82,7 @@ final class UpstreamCaller: Sendable {
                 if race.hedgeStarted {
                     hedged = true
                     tried.insert(twin.route.name)
-                    hedgeLoser = race.loserEnding
+                    hedgeLoser = race.loser
                 }
                 result = race.result
             } else {
@@ -241,177 +190,5 @@ final class UpstreamCaller: Sendable {
             if health.breakers.allow(target.route.name, now: now) { return target }
         }
         return nil
-    }
-
-    enum AttemptResult: Sendable {
-        case started(StartedAnswer, AttemptRecord)
-        case failed(FlashgateError, UpstreamFailure, AttemptRecord, keyIndex: Int?)
-
-        var record: AttemptRecord {
-            switch self {
-            case .started(_, let record), .failed(_, _, let record, _): record
-            }
-        }
-    }
-
-    /// One upstream call on one route, up to its first event (or its head).
-    func attempt(_ target: ResolvedRoute, _ call: UpstreamCall, hedge: Bool) async -> AttemptResult {
-        let began = clock.now()
-        let keyIndex = routes.keys(target.route.name)?.current(now: began)
-        func failed(_ error: FlashgateError, _ failure: UpstreamFailure, _ outcome: AttemptRecord.Outcome) -> AttemptResult {
-            let record = AttemptRecord(
-                route: target.route.name, outcome: outcome, duration: began.duration(to: clock.now()), hedge: hedge)
-            health.record(record)
-            return .failed(error, failure, record, keyIndex: keyIndex)
-        }
-        do {
-            let request = try await routes.request(
-                target, method: call.method, sse: call.sse, body: call.body(target), keyIndex: keyIndex ?? 0)
-            let framing = routes.framing(target, method: call.method, sse: call.sse)
-            var iterator = target.transport.send(request).makeAsyncIterator()
-            guard case .head(let status, let headers) = try await iterator.next() else {
-                throw FlashgateError(.upstreamProtocol, "the upstream closed the connection without answering")
-            }
-            guard (200..<300).contains(status) else {
-                var body: [UInt8] = []
-                while case .body(let bytes) = try await iterator.next() {
-                    if body.count < Self.maxErrorBody { body += bytes.prefix(Self.maxErrorBody - body.count) }
-                }
-                if target.route.kind == .openai { body = OpenAIUpstream.geminiError(status: status, body: body) }
-                if status == 401, let source = routes.tokenSource(target.route.name) { await source.invalidate() }
-                let retryAfter = headers.first { $0.name.lowercased() == "retry-after" }?.value
-                var failure = UpstreamFailure(status: status, body: body, retryAfter: retryAfter, nowUnixSeconds: wallSeconds())
-                // An OAuth token can expire or be revoked between minting and use: one more try.
-                if status == 401, routes.tokenSource(target.route.name) != nil { failure.isRetryable = true }
-                return failed(.fromUpstream(status: status, body: body), failure, .status(status))
-            }
-            let reader = AnswerReader(iterator: iterator, framing: framing)
-            var first: JSONValue?
-            if call.start == .firstEvent {
-                guard let event = try await reader.next() else {
-                    throw FlashgateError(.upstreamProtocol, "the upstream ended without sending an answer")
-                }
-                first = event
-            }
-            let record = AttemptRecord(
-                route: target.route.name, outcome: .answered, duration: began.duration(to: clock.now()), hedge: hedge)
-            health.record(record)
-            return .started(
-                StartedAnswer(target: target, status: status, headers: headers, reader: reader, first: first), record)
-        } catch let error as FlashgateError {
-            if Task.isCancelled { return failed(Self.cancelled, UpstreamFailure(error), .cancelled) }
-            let failure = UpstreamFailure(error)
-            let outcome: AttemptRecord.Outcome =
-                switch failure.cause {
-                case .unreachable: .unreachable
-                case .timeout: .timeout
-                case .status(let code): error.kind == .upstreamStatus ? .status(code) : .invalid
-                case .safetyBlock, .noAnswer: .invalid
-                }
-            return failed(error, failure, outcome)
-        } catch {
-            let cancelled = Task.isCancelled || error is CancellationError
-            return failed(
-                cancelled ? Self.cancelled : Gateway.gatewayError(error), .unreachable, cancelled ? .cancelled : .unreachable)
-        }
-    }
-
-    /// The most of an error body kept (for its message and retry details).
-    static let maxErrorBody = 256 * 1024
-
-    struct Race: Sendable {
-        var result: AttemptResult
-        var records: [AttemptRecord]
-        var hedgeStarted: Bool
-        var loserEnding: HedgeLoser?
-    }
-
-    private enum RaceEvent: Sendable {
-        case finished(hedge: Bool, AttemptResult)
-        case timer
-        case timerCancelled
-    }
-
-    /// `first` now and, if it has not started answering after `threshold`, `twin` beside it; the
-    /// first to start answering wins and the other is cancelled.
-    private func race(
-        _ first: ResolvedRoute, _ twin: ResolvedRoute, threshold: Duration, _ call: UpstreamCall,
-        admitHedge: @Sendable (ResolvedRoute) async -> Bool
-    ) async -> Race {
-        let deadline = clock.now().advanced(by: threshold)
-        return await withTaskGroup(of: RaceEvent.self) { group in
-            group.addTask { .finished(hedge: false, await self.attempt(first, call, hedge: false)) }
-            group.addTask {
-                do {
-                    try await self.clock.sleep(until: deadline)
-                    return .timer
-                } catch {
-                    return .timerCancelled
-                }
-            }
-            var running = 1
-            var hedgeStarted = false
-            var records: [AttemptRecord] = []
-            var lastFailure: AttemptResult?
-            while let event = await group.next() {
-                switch event {
-                case .timerCancelled:
-                    continue
-                case .timer:
-                    // The breaker first: an admission is a durable reservation, made only for a
-                    // hedge that will really start (its settlement follows the hedge's fate).
-                    guard running == 1, health.breakers.allow(twin.route.name, now: clock.now()), await admitHedge(twin)
-                    else { continue }
-                    hedgeStarted = true
-                    running += 1
-                    logger.info(
-                        "hedging a slow upstream call",
-                        metadata: ["route": "\(first.route.name)", "hedge": "\(twin.route.name)", "after": "\(threshold)"])
-                    group.addTask { .finished(hedge: true, await self.attempt(twin, call, hedge: true)) }
-                case .finished(let isHedge, let result):
-                    records.append(result.record)
-                    running -= 1
-                    if case .started = result {
-                        group.cancelAll()
-                        var loser: AttemptResult?
-                        while let rest = await group.next() {
-                            if case .finished(_, let other) = rest {
-                                records.append(other.record)
-                                loser = other
-                            }
-                        }
-                        // A loser that started in the same instant is dropped unread (its transfer aborts).
-                        let ending = hedgeStarted ? Self.ending(of: loser) : nil
-                        return Race(result: result, records: records, hedgeStarted: hedgeStarted, loserEnding: ending)
-                    }
-                    if lastFailure != nil || running == 0 {
-                        group.cancelAll()
-                        var other = lastFailure
-                        while let rest = await group.next() {
-                            if case .finished(_, let more) = rest {
-                                records.append(more.record)
-                                other = more
-                            }
-                        }
-                        // Both failed: the hedge's reservation settles as the other attempt ended.
-                        let ending = hedgeStarted ? Self.ending(of: isHedge ? result : other) : nil
-                        return Race(result: result, records: records, hedgeStarted: hedgeStarted, loserEnding: ending)
-                    }
-                    lastFailure = result
-                }
-            }
-            return Race(
-                result: lastFailure ?? .failed(Self.cancelled, .unreachable, AttemptRecord(route: first.route.name, outcome: .cancelled, duration: .zero), keyIndex: nil),
-                records: records, hedgeStarted: hedgeStarted, loserEnding: nil)
-        }
-    }
-
-    /// How an attempt that did not serve the request settles: refused with a status costs
-    /// nothing; anything else (cancelled mid-flight, timed out, cut off) may have been billed and
-    /// is charged its reservation.
-    private static func ending(of result: AttemptResult?) -> HedgeLoser? {
-        guard let result else { return nil }
-        if case .status = result.record.outcome { return HedgeLoser(route: result.record.route, ending: .upstreamError) }
-        return HedgeLoser(route: result.record.route, ending: .incomplete)
     }
 }

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateWire
 import NIOCore
 
@@ -30,7 +31,7 @@ extension Gateway {
     func completeEmbeddings(_ embeddings: EmbeddingsRequest, upstream: UpstreamCall, writer: ResponseWriter) async {
         do {
             let start = ContinuousClock.now
-            let outcome = await upstreamCaller.run(upstream)
+            let outcome = await retryOwner.run(upstream)
             writer.record?.note(outcome, since: start)
             let started = try outcome.answer.get()
             var body: [UInt8] = []
@@ -47,7 +48,7 @@ extension Gateway {
             return
         } catch {
             if Task.isCancelled { return }
-            await writer.respond(.error(Self.gatewayError(error), dialect: .openAI))
+            await writer.respond(.error(FlashgateError(wrapping: error), dialect: .openAI))
         }
     }
 

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateWire
 import NIOHTTP1
 
@@ -30,17 +31,11 @@ extension Gateway {
         return collected
     }
 
-    /// Maps anything thrown below to the one error type.
-    static func gatewayError(_ error: any Error) -> FlashgateError {
-        if let error = error as? FlashgateError { return error }
-        return FlashgateError(.internal, "internal error while calling the upstream")
-    }
-
     /// Native calls that are not generations (token counts, embeddings): after the retry owner
     /// got a 2xx answer started, its status, content type and bytes go to the client as they come.
     func passThrough(_ upstream: UpstreamCall, writer: ResponseWriter, record: RequestRecord?) async {
         let start = ContinuousClock.now
-        let outcome = await upstreamCaller.run(upstream)
+        let outcome = await retryOwner.run(upstream)
         record?.note(outcome, since: start)
         let started: StartedAnswer
         switch outcome.answer {
