@@ -34,10 +34,18 @@ let package = Package(
             name: "FlashgateStorage",
             dependencies: ["FlashgateCore", "CLMDB", "CZlib", .product(name: "Logging", package: "swift-log")]
         ),
+        // The routes and the one retry owner: never NIO, Storage or Server, so the compiler keeps
+        // them ignorant of HTTP and of the ledger.
+        .target(
+            name: "FlashgateRouting",
+            dependencies: [
+                "FlashgateCore", "FlashgateWire", "FlashgateUpstream", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "FlashgateServer",
             dependencies: [
-                "FlashgateCore", "FlashgateWire", "FlashgateUpstream", "FlashgateStorage",
+                "FlashgateCore", "FlashgateWire", "FlashgateUpstream", "FlashgateRouting", "FlashgateStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -50,7 +58,7 @@ let package = Package(
         .target(
             name: "FlashgateTesting",
             dependencies: [
-                "FlashgateCore", "FlashgateWire", "FlashgateServer", "FlashgateStorage",
+                "FlashgateCore", "FlashgateWire", "FlashgateRouting", "FlashgateServer", "FlashgateStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -81,9 +89,11 @@ let package = Package(
             name: "flashgateTests",
             dependencies: ["flashgate", "FlashgateServer", "FlashgateUpstream", "FlashgateTesting"]),
         .testTarget(
+            name: "FlashgateRoutingTests", dependencies: ["FlashgateRouting", "FlashgateUpstream", "FlashgateTesting"]),
+        .testTarget(
             name: "FlashgateServerTests",
             dependencies: [
-                "FlashgateServer", "FlashgateUpstream", "FlashgateStorage", "FlashgateTesting",
+                "FlashgateServer", "FlashgateRouting", "FlashgateUpstream", "FlashgateStorage", "FlashgateTesting",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),

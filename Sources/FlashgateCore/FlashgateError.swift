@@ -50,6 +50,16 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
         FlashgateError(.invalidRequest, message, param: param)
     }
 
+    /// Anything thrown below, as the one error type: a `FlashgateError` as it is, anything else an
+    /// internal error that names no detail.
+    package init(wrapping error: any Error) {
+        if let error = error as? FlashgateError {
+            self = error
+        } else {
+            self.init(.internal, "internal error while calling the upstream")
+        }
+    }
+
     package var description: String { "\(kind.rawValue): \(message)" }
 
     /// A label from a closed set, safe for metrics.

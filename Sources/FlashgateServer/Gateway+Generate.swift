@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateStorage
 import FlashgateWire
 import NIOHTTP1
@@ -184,7 +185,7 @@ extension Gateway {
             }
         } catch {
             if Task.isCancelled || error is CancellationError { return }
-            let failure = Self.gatewayError(error)
+            let failure = FlashgateError(wrapping: error)
             if !started {
                 var response = GatewayResponse.error(failure, dialect: call.mode.dialect)
                 response.headers.append(("x-flashgate-cache", cacheOutcome))
@@ -225,7 +226,7 @@ extension Gateway {
         var admission = admission
         let hedge = HedgeAdmission()
         let start = ContinuousClock.now
-        let outcome = await upstreamCaller.run(call.upstream) { [self] twin in
+        let outcome = await retryOwner.run(call.upstream) { [self] twin in
             await admitHedge(twin, call, into: hedge)
         }
         call.record?.note(outcome, since: start)
@@ -233,7 +234,8 @@ extension Gateway {
             // The hedge's reservation pays for whichever attempt did not serve the request.
             if let loser = outcome.hedgeLoser { extra.route = loser.route }
             await accountant.settle(
-                extra, usage: nil, ending: outcome.hedgeLoser?.ending ?? .incomplete, cacheStatus: cacheOutcome,
+                extra, usage: nil, ending: outcome.hedgeLoser.map { Accountant.Ending($0.fate) } ?? .incomplete,
+                cacheStatus: cacheOutcome,
                 attempts: outcome.attempts.map(\.compact))
         }
         logAttempts(outcome.attempts)
@@ -302,7 +304,7 @@ extension Gateway {
             flight.cost = await accountant.settle(
                 admission, usage: nil, ending: ending, cacheStatus: cacheOutcome, attempts: attempts)
             call.record?.update { [cost = flight.cost] in $0.cost = cost }
-            flight.finish(.failure(Self.gatewayError(error)))
+            flight.finish(.failure(FlashgateError(wrapping: error)))
         }
     }
 
@@ -382,8 +384,15 @@ extension TokenUsage {
     }
 }
 
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+extension Accountant.Ending {
+    /// What a hedge's losing attempt owes: a refusal costs nothing; an attempt cut off may have
+    /// been billed and is charged its reservation.
+    init(_ fate: AttemptFate) {
+        switch fate {
+        case .refused: self = .upstreamError
+        case .cutOff: self = .incomplete
+        }
+    }
 }
 
 /// The extra admission of a hedge, handed from the retry owner's callback back to the pump.

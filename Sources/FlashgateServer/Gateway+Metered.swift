@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateWire
 import NIOHTTP1
 
@@ -93,7 +94,7 @@ extension Gateway {
         }
         let start = ContinuousClock.now
         // No hedges: a second attempt would need a second reservation.
-        let outcome = await upstreamCaller.run(call.upstream) { _ in false }
+        let outcome = await retryOwner.run(call.upstream) { _ in false }
         call.record?.note(outcome, since: start)
         let attempts = outcome.attempts.count > 1 ? outcome.attempts.map(\.compact) : []
         let started: StartedAnswer
@@ -124,7 +125,7 @@ extension Gateway {
             let failure =
                 error is JSONParseError
                 ? FlashgateError(.upstreamProtocol, "the upstream answered with invalid JSON")
-                : Self.gatewayError(error)
+                : FlashgateError(wrapping: error)
             await writer.respond(.error(failure, dialect: call.dialect))
             return
         }

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateWire
 
 /// `GET /v1/models` and `/v1/models/{id}`: configured ids, plus what a passthrough route's

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateWire
 import NIOHTTP1
 
@@ -28,11 +29,5 @@ extension Gateway {
             throw FlashgateError(.upstreamProtocol, "the upstream closed the connection without answering")
         }
         return collected
-    }
-
-    /// Maps anything thrown below to the one error type.
-    static func gatewayError(_ error: any Error) -> FlashgateError {
-        if let error = error as? FlashgateError { return error }
-        return FlashgateError(.internal, "internal error while calling the upstream")
     }
 }

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateStorage
 import FlashgateWire
 import Logging
@@ -29,7 +30,7 @@ package final class Gateway: Sendable {
     /// Breakers, latencies and recent errors of every route (`/admin/routes`).
     package let health: RouteHealth
     /// The one retry owner of every upstream call.
-    let upstreamCaller: UpstreamCaller
+    let retryOwner: RetryOwner
     /// Where finished requests are reported (access log, metrics); nil reports nothing.
     package let telemetry: (any TelemetrySink)?
     /// `GET /metrics`; nil when `metrics.enabled` is off.
@@ -66,7 +67,7 @@ package final class Gateway: Sendable {
         self.media = media
         let health = health ?? RouteHealth(breaker: config.breaker, clock: clock, wallMs: nowMilliseconds)
         self.health = health
-        self.upstreamCaller = UpstreamCaller(
+        self.retryOwner = RetryOwner(
             routes: routes, health: health, policy: config.retry, logger: logger, random: random,
             wallSeconds: { nowMilliseconds() / 1000 })
     }

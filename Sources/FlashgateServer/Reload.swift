@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import Logging
 import Synchronization
 

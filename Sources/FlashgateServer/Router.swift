@@ -1,3 +1,4 @@
+import FlashgateWire
 import NIOHTTP1
 
 /// The small route table: a request's method and path to an endpoint. Native Gemini paths are
@@ -52,13 +53,4 @@ package enum Endpoint: Sendable, Equatable {
         }
         return .notFound(path.hasPrefix("/v1beta") ? .google : .openAI)
     }
-}
-
-/// Native Gemini methods Flashgate serves.
-package enum NativeMethod: String, Sendable {
-    case generateContent
-    case streamGenerateContent
-    case countTokens
-    case embedContent
-    case batchEmbedContents
 }

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateStorage
 import FlashgateUpstream
 import Foundation

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateServer
 import FlashgateStorage
 import Logging

@@ -190,26 +190,6 @@ import Testing
         try await h.stop()
     }
 
-    @Test func vertexGetsTheTierAsAHeaderAndFlexWaitsLonger() async throws {
-        let vertex = VertexRouteConfig(project: "proj", location: "global", credentials: .expressKey(Secret("e")))
-        let route = RouteConfig(
-            name: "v", kind: .vertex, baseURL: VertexRouteConfig.defaultBaseURL(location: "global"), apiKeys: [],
-            apiVersion: "v1beta1", vertex: vertex, passthrough: false)
-        let config = FlashgateConfig(routes: [route])
-        let table = RouteTable(config: config, http: MockTransport())
-        let target = ResolvedRoute(route: route, upstreamModel: "gemini-3.5-flash", transport: MockTransport())
-        let body = Array(#"{"contents":[{"parts":[{"text":"hi"}]}],"serviceTier":"flex"}"#.utf8)
-        let request = try await table.request(target, method: .generateContent, sse: false, body: body)
-        // Vertex answers a body `serviceTier` with 400: the tier travels as a header instead.
-        #expect(request.headers.contains { $0.name == "x-vertex-ai-llm-shared-request-type" && $0.value == "flex" })
-        #expect((try JSONParser.parse(request.body))["serviceTier"] == nil)
-        #expect(request.timeouts.firstByte == .seconds(900))
-        let plain = try await table.request(
-            target, method: .generateContent, sse: false, body: Array(#"{"contents":[]}"#.utf8))
-        #expect(!plain.headers.contains { $0.name == "x-vertex-ai-llm-shared-request-type" })
-        #expect(plain.timeouts == UpstreamTimeouts.standard)
-    }
-
     @Test func theOfflineMockAnswersAnyModelIdForFree() async throws {
         // The mock route calls nothing upstream: it is priced by its own $0 row, not refused.
         let gateway = try await TestGateway.start(config: TestGateway.mockConfig(), priceMadeUpModels: false)
@@ -219,14 +199,5 @@ import Testing
         #expect(response?.header("x-flashgate-cost-usd") == "0.000000")
         await client.close()
         await gateway.stop()
-    }
-
-    @Test func theTierIsFoundInABodyOnlyWhereItIsNamed() {
-        let tier = { (text: String) in RouteTable.requestedTier(Array(text.utf8)).tier }
-        #expect(tier(#"{"contents":[],"serviceTier":"priority"}"#) == .priority)
-        #expect(tier(#"{"service_tier":"FLEX","contents":[]}"#) == .flex)
-        #expect(tier(#"{"contents":[{"parts":[{"text":"sss serviceTie"}]}]}"#) == .standard)
-        #expect(RouteTable.requestedTier(Array(#"{"contents":[]}"#.utf8)).body == nil)
-        #expect(RouteTable.requestedTier([]).tier == .standard)
     }
 }

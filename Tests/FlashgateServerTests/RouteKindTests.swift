@@ -120,35 +120,4 @@ import Testing
         curl.shutdown()
         try await backup.shutdown()
     }
-
-    @Test func vertexURLsFollowTheLocation() async throws {
-        func url(_ location: String, credentials: VertexRouteConfig.Credentials = .token(Secret("t"))) async throws -> UpstreamRequest {
-            let vertex = VertexRouteConfig(project: "proj", location: location, credentials: credentials)
-            let route = RouteConfig(
-                name: "v", kind: .vertex, baseURL: VertexRouteConfig.defaultBaseURL(location: location), apiKeys: [],
-                apiVersion: "v1beta1", vertex: vertex, passthrough: false)
-            let table = RouteTable(
-                config: FlashgateConfig(routes: [route]), http: MockTransport(), tokens: ["v": StaticTestToken()])
-            let target = ResolvedRoute(route: route, upstreamModel: "gemini-3.5-flash", transport: MockTransport())
-            return try await table.request(target, method: .streamGenerateContent, sse: true, body: [])
-        }
-        let regional = try await url("europe-west4")
-        #expect(
-            regional.url
-                == "https://europe-west4-aiplatform.googleapis.com/v1beta1/projects/proj/locations/europe-west4/publishers/google/models/gemini-3.5-flash:streamGenerateContent?alt=sse")
-        #expect(regional.headers.contains { $0.name == "authorization" && $0.value == "Bearer test-token" })
-        #expect(try await url("global").url.hasPrefix("https://aiplatform.googleapis.com/v1beta1/projects/proj/locations/global/"))
-        #expect(try await url("eu").url.hasPrefix("https://aiplatform.eu.rep.googleapis.com/v1beta1/projects/proj/locations/eu/"))
-        let express = try await url("global", credentials: .expressKey(Secret("express")))
-        #expect(
-            express.url
-                == "https://aiplatform.googleapis.com/v1beta1/publishers/google/models/gemini-3.5-flash:streamGenerateContent?alt=sse")
-        #expect(express.headers.contains { $0.name == "x-goog-api-key" && $0.value == "express" })
-        #expect(!express.headers.contains { $0.name == "authorization" })
-    }
-}
-
-struct StaticTestToken: AccessTokenSource {
-    func token() async throws -> String { "test-token" }
-    func invalidate() async {}
 }

@@ -1,50 +1,6 @@
 import FlashgateCore
 import Synchronization
 
-/// What one upstream attempt did, for logs, metrics, the ledger row and `/admin/routes`.
-package struct AttemptRecord: Sendable, Equatable {
-    package enum Outcome: Sendable, Equatable {
-        /// The answer started (2xx and a first event): this attempt served the request.
-        case answered
-        /// The upstream answered with this status.
-        case status(Int)
-        case unreachable
-        case timeout
-        /// The answer was not usable (not JSON, empty, a safety block before any output…).
-        case invalid
-        /// Cancelled: a hedge that lost, or every client left.
-        case cancelled
-    }
-
-    package var route: String
-    package var outcome: Outcome
-    package var duration: Duration
-    /// A hedge started beside a slow attempt.
-    package var hedge: Bool
-
-    package init(route: String, outcome: Outcome, duration: Duration, hedge: Bool = false) {
-        self.route = route
-        self.outcome = outcome
-        self.duration = duration
-        self.hedge = hedge
-    }
-
-    /// `429`, `unreachable`, `ok`… a closed set, safe as a metric label.
-    package var label: String {
-        switch outcome {
-        case .answered: "ok"
-        case .status(let code): String(code)
-        case .unreachable: "unreachable"
-        case .timeout: "timeout"
-        case .invalid: "invalid"
-        case .cancelled: "cancelled"
-        }
-    }
-
-    /// `vertex-eu:503:120ms`, the compact form kept in ledger rows and logs.
-    package var compact: String { "\(route):\(label):\(duration.milliseconds)ms" + (hedge ? ":hedge" : "") }
-}
-
 /// The live health of every route: its circuit breaker, recent latencies, recent errors, and
 /// whether it is out until a per-day quota resets. Shared by all requests; each route's history
 /// is changed under one short lock.
@@ -118,54 +74,5 @@ package final class RouteHealth: Sendable {
             return .object(object)
         }
         return ["routes": .array(items)]
-    }
-}
-
-/// One route's recent history: the last 256 times to first byte and the last 20 errors.
-struct RouteStats: Sendable {
-    static let latencyWindow = 256
-    static let errorWindow = 20
-    /// A derived hedge threshold needs this many samples.
-    static let minimumSamples = 20
-
-    struct RecentError: Sendable {
-        var atMs: Int64
-        var label: String
-        var durationMs: Int64
-    }
-
-    var attempts = 0
-    var answered = 0
-    var failed = 0
-    var latencies: [Duration] = []
-    private var nextLatency = 0
-    var errors: [RecentError] = []
-
-    mutating func add(_ attempt: AttemptRecord, atMs: Int64) {
-        attempts += 1
-        switch attempt.outcome {
-        case .answered:
-            answered += 1
-            if latencies.count < Self.latencyWindow {
-                latencies.append(attempt.duration)
-            } else {
-                latencies[nextLatency] = attempt.duration
-            }
-            nextLatency = (nextLatency + 1) % Self.latencyWindow
-        case .cancelled:
-            break
-        default:
-            failed += 1
-            errors.append(RecentError(atMs: atMs, label: attempt.label, durationMs: attempt.duration.milliseconds))
-            if errors.count > Self.errorWindow { errors.removeFirst(errors.count - Self.errorWindow) }
-        }
-    }
-
-    /// Nearest-rank percentile of the recent times to first byte.
-    func percentile(_ p: Int, minimumSamples: Int) -> Duration? {
-        guard latencies.count >= max(1, minimumSamples) else { return nil }
-        let sorted = latencies.sorted()
-        let rank = max(1, (p * sorted.count + 99) / 100)
-        return sorted[min(sorted.count, rank) - 1]
     }
 }

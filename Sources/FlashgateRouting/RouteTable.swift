@@ -3,37 +3,6 @@ import FlashgateUpstream
 import FlashgateWire
 import Synchronization
 
-/// One place a model's call may go: the route, the model name there, and the transport.
-package struct ResolvedRoute: Sendable {
-    package var route: RouteConfig
-    package var upstreamModel: String
-    package var transport: any UpstreamTransport
-
-    /// The model id a call on this route is priced as: the upstream model, except on a `mock`
-    /// route, whose offline answers cost nothing whatever id they answer (its `mock` row).
-    package var pricedModel: String { route.kind == .mock ? "mock" : upstreamModel }
-}
-
-/// Every route a call may use, in the order this request tries them, and whether it hedges.
-/// The first target is the primary: the cache key, the cost estimate and the cache TTL use it.
-package struct RoutePlan: Sendable {
-    package var targets: [ResolvedRoute]
-    package var hedge: HedgeConfig?
-
-    package var primary: ResolvedRoute { targets[0] }
-    package var route: RouteConfig { primary.route }
-    package var upstreamModel: String { primary.upstreamModel }
-    package var transport: any UpstreamTransport { primary.transport }
-}
-
-/// How an upstream's answer is framed, so one reader turns any of them into Gemini events.
-package enum AnswerFraming: Sendable, Equatable {
-    case geminiSSE
-    case geminiJSON
-    case openAISSE
-    case openAIJSON
-}
-
 /// Resolves model ids to route plans and builds the upstream request of each attempt: the URL,
 /// the credentials and, for OpenAI-compatible routes, the translated body. Configured model ids
 /// (and their aliases) win; anything else goes to the first passthrough route unchanged.
@@ -228,55 +197,5 @@ package final class RouteTable: Sendable {
         if let key = route.apiKeys.first { headers.append(("x-goog-api-key", key.value)) }
         return UpstreamRequest(
             method: "GET", url: "\(base)/models?pageSize=1000", headers: headers, timeouts: config.upstreamTimeouts)
-    }
-}
-
-/// The keys of one route: calls use the current key until it is answered with 429, 401 or 403;
-/// then it is set aside (for the upstream's retry delay, or a minute) and the next one is used.
-///
-/// Invariant: `current` never returns a key that is set aside while another key is not; when all
-/// are set aside it returns the one that comes back first, so a route is never left keyless.
-package final class KeyRing: Sendable {
-    private struct State {
-        var current = 0
-        var asideUntil: [Tick?]
-    }
-
-    private let state: Mutex<State>
-    package let count: Int
-
-    init(count: Int) {
-        self.count = count
-        state = Mutex(State(asideUntil: Array(repeating: nil, count: count)))
-    }
-
-    /// The key to use now.
-    package func current(now: Tick) -> Int {
-        state.withLock { state in
-            for step in 0..<count {
-                let index = (state.current + step) % count
-                if let until = state.asideUntil[index], until > now { continue }
-                state.asideUntil[index] = nil
-                state.current = index
-                return index
-            }
-            let soonest = state.asideUntil.indices.min { (state.asideUntil[$0] ?? now) < (state.asideUntil[$1] ?? now) } ?? 0
-            return soonest
-        }
-    }
-
-    /// Sets a key aside until `until`; answers whether another key is usable now.
-    @discardableResult
-    package func setAside(_ index: Int, until: Tick, now: Tick) -> Bool {
-        state.withLock { state in
-            state.asideUntil[index] = until
-            if state.current == index { state.current = (index + 1) % count }
-            return state.asideUntil.contains { $0 == nil || $0! <= now }
-        }
-    }
-
-    /// How many keys are usable now.
-    package func available(now: Tick) -> Int {
-        state.withLock { state in state.asideUntil.filter { $0 == nil || $0! <= now }.count }
     }
 }

@@ -1,0 +1,104 @@
+import FlashgateCore
+import Logging
+
+extension RetryOwner {
+    struct Race: Sendable {
+        var result: AttemptResult
+        var records: [AttemptRecord]
+        var hedgeStarted: Bool
+        var loser: HedgeLoser?
+    }
+
+    private enum RaceEvent: Sendable {
+        case finished(hedge: Bool, AttemptResult)
+        case timer
+        case timerCancelled
+    }
+
+    /// `first` now and, if it has not started answering after `threshold`, `twin` beside it; the
+    /// first to start answering wins and the other is cancelled.
+    func race(
+        _ first: ResolvedRoute, _ twin: ResolvedRoute, threshold: Duration, _ call: UpstreamCall,
+        admitHedge: @Sendable (ResolvedRoute) async -> Bool
+    ) async -> Race {
+        let deadline = clock.now().advanced(by: threshold)
+        return await withTaskGroup(of: RaceEvent.self) { group in
+            group.addTask { .finished(hedge: false, await self.attempt(first, call, hedge: false)) }
+            group.addTask {
+                do {
+                    try await self.clock.sleep(until: deadline)
+                    return .timer
+                } catch {
+                    return .timerCancelled
+                }
+            }
+            var running = 1
+            var hedgeStarted = false
+            var records: [AttemptRecord] = []
+            var lastFailure: AttemptResult?
+            while let event = await group.next() {
+                switch event {
+                case .timerCancelled:
+                    continue
+                case .timer:
+                    // The breaker first: an admission is a durable reservation, made only for a
+                    // hedge that will really start (its settlement follows the hedge's fate).
+                    guard running == 1, health.breakers.allow(twin.route.name, now: clock.now()), await admitHedge(twin)
+                    else { continue }
+                    hedgeStarted = true
+                    running += 1
+                    logger.info(
+                        "hedging a slow upstream call",
+                        metadata: [
+                            "route": "\(first.route.name)", "hedge": "\(twin.route.name)", "after": "\(threshold)",
+                        ])
+                    group.addTask { .finished(hedge: true, await self.attempt(twin, call, hedge: true)) }
+                case .finished(let isHedge, let result):
+                    records.append(result.record)
+                    running -= 1
+                    if case .started = result {
+                        group.cancelAll()
+                        var loser: AttemptResult?
+                        while let rest = await group.next() {
+                            if case .finished(_, let other) = rest {
+                                records.append(other.record)
+                                loser = other
+                            }
+                        }
+                        // A loser that started in the same instant is dropped unread (its transfer aborts).
+                        let lost = hedgeStarted ? Self.fate(of: loser) : nil
+                        return Race(result: result, records: records, hedgeStarted: hedgeStarted, loser: lost)
+                    }
+                    if lastFailure != nil || running == 0 {
+                        group.cancelAll()
+                        var other = lastFailure
+                        while let rest = await group.next() {
+                            if case .finished(_, let more) = rest {
+                                records.append(more.record)
+                                other = more
+                            }
+                        }
+                        // Both failed: the hedge's reservation settles as the other attempt ended.
+                        let lost = hedgeStarted ? Self.fate(of: isHedge ? result : other) : nil
+                        return Race(result: result, records: records, hedgeStarted: hedgeStarted, loser: lost)
+                    }
+                    lastFailure = result
+                }
+            }
+            return Race(
+                result: lastFailure
+                    ?? .failed(
+                        Self.cancelled, .unreachable,
+                        AttemptRecord(route: first.route.name, outcome: .cancelled, duration: .zero), keyIndex: nil),
+                records: records, hedgeStarted: hedgeStarted, loser: nil)
+        }
+    }
+
+    /// How an attempt that did not serve the request ended: refused with a status (nothing to pay),
+    /// or anything else (cancelled mid-flight, timed out, cut off), which may have been billed.
+    private static func fate(of result: AttemptResult?) -> HedgeLoser? {
+        guard let result else { return nil }
+        if case .status = result.record.outcome { return HedgeLoser(route: result.record.route, fate: .refused) }
+        return HedgeLoser(route: result.record.route, fate: .cutOff)
+    }
+}
