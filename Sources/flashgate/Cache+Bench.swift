@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import FlashgateCore
 import FlashgateStorage
 import Foundation
 import Logging
@@ -52,7 +53,7 @@ extension Cache {
                 + "(\(Int(Double(entries) / fillSeconds)) stores/s); values \(Cache.humanBytes(stats.bytes)), "
                 + "file \(Cache.humanBytes(fileBytes))")
 
-            var rng = SplitMix64(seed: 42)
+            var rng = SeededRandom(seed: 42)
             let warmUp = min(lookups, 10_000)
             for _ in 0..<warmUp { _ = cache.lookup(Self.key(Int(rng.next() % UInt64(entries)))) }
             var samples = [UInt64]()
@@ -82,7 +83,7 @@ extension Cache {
 
         /// 32 pseudo-random bytes, like the SHA-256 digests real callers use.
         static func key(_ i: Int) -> [UInt8] {
-            var rng = SplitMix64(seed: UInt64(i))
+            var rng = SeededRandom(seed: UInt64(i))
             var out: [UInt8] = []
             out.reserveCapacity(32)
             for _ in 0..<4 { withUnsafeBytes(of: rng.next()) { out += $0 } }
@@ -95,7 +96,7 @@ extension Cache {
                 "gateway", "cache", "token", "budget", "stream", "model", "answer", "prompt", "route", "latency",
                 "sidecar", "thinking", "signature", "usage", "request", "response",
             ]
-            var rng = SplitMix64(seed: UInt64(i) &+ 0xC0FFEE)
+            var rng = SeededRandom(seed: UInt64(i) &+ 0xC0FFEE)
             var text = ""
             while text.utf8.count < max(0, bodyBytes - 160) {
                 text += words[Int(rng.next() % UInt64(words.count))]
@@ -108,20 +109,5 @@ extension Cache {
                 expiresAtMs: now + 86_400_000, costMicroUSD: 150,
                 usage: ["prompt": 12, "output": i % 500, "thoughts": 0, "cached": 0])
         }
-    }
-}
-
-/// Steele, Lea and Flood's SplitMix64: a small seeded generator for repeatable benchmarks.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -91,7 +91,7 @@ import Testing
         let results = await withTaskGroup(of: (admitted: Int, rejectedNames: Set<String>, violations: Int).self) { group in
             for task in 0..<64 {
                 group.addTask {
-                    var rng = SeededGenerator(seed: UInt64(task) &* 7919 &+ 1)
+                    var rng = SeededRandom(seed: UInt64(task) &* 7919 &+ 1)
                     var admitted = 0
                     var names: Set<String> = []
                     var violations = 0

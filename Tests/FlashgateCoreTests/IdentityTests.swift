@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func generatedKeysHaveTheShapeAndAHash() {
-        var rng = SeededGenerator(seed: 42)
+        var rng = SeededRandom(seed: 42)
         let key = VirtualKey.generate(using: &rng)
         #expect(key.hasPrefix("fg-") && key.count == 35)
         #expect(key.dropFirst(3).allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })

@@ -1,5 +1,6 @@
-/// A deterministic random number generator (SplitMix64) for property tests: a failing case is
-/// reproduced by its seed, and a run never depends on the system's entropy.
+/// Steele, Lea and Flood's SplitMix64: the one seeded random number generator of the repository,
+/// for property tests (a failing case is reproduced by its seed) and repeatable benchmarks.
+/// Production code takes a `RandomNumberGenerator` injected, never this one by name.
 package struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
