@@ -173,7 +173,7 @@ import Testing
             fake.enqueue(reply)
         }
         let request = UpstreamRequest(method: "POST", url: fake.baseURL + "/v1beta/models/m:generateContent", body: Array("{}".utf8))
-        let calls = (0..<3).map { _ in Task { try await Gateway.collect(curl.send(request)) } }
+        let calls = (0..<3).map { _ in Task { try await Collected.collect(curl.send(request)) } }
         // All three reach the upstream while none has been answered: nothing queues behind one connection.
         await fake.waitForRequests(3)
         #expect(fake.connectionCount >= 3)

@@ -36,7 +36,7 @@ extension Gateway {
             kind: .embed, caller: caller, clientModel: embeddings.model, dialect: .openAI, record: request.record,
             upstream: upstream)
         let gemini = JSONValue.object(embeddings.gemini(upstreamModel: plan.primary.upstreamModel))
-        return metered(call, body: gemini) { _, answer, charged throws(FlashgateError) in
+        return generation.metered(call, body: gemini) { _, answer, charged throws(FlashgateError) in
             .json(try EmbeddingsResponse.render(answer, request: embeddings, promptTokens: charged))
         }
     }

@@ -64,7 +64,7 @@ extension Gateway {
     private func upstreamModels(_ resolved: ResolvedRoute) async -> JSONValue? {
         guard let request = routes.listRequest(resolved.route) else { return nil }
         do {
-            let answer = try await Self.collect(resolved.transport.send(request))
+            let answer = try await Collected.collect(resolved.transport.send(request))
             guard answer.isSuccess else {
                 logger.warning("model list failed", metadata: ["route": "\(resolved.route.name)", "status": "\(answer.status)"])
                 return nil

@@ -29,8 +29,8 @@ package final class Gateway: Sendable {
     let media: any MediaFetcher
     /// Breakers, latencies and recent errors of every route (`/admin/routes`).
     package let health: RouteHealth
-    /// The one retry owner of every upstream call.
-    let retryOwner: RetryOwner
+    /// The one road of every paid upstream call: it holds the accountant and the one retry owner.
+    let generation: Generation
     /// Where finished requests are reported (access log, metrics); nil reports nothing.
     package let telemetry: (any TelemetrySink)?
     /// `GET /metrics`; nil when `metrics.enabled` is off.
@@ -67,9 +67,12 @@ package final class Gateway: Sendable {
         self.media = media
         let health = health ?? RouteHealth(breaker: config.breaker, clock: clock, wallMs: nowMilliseconds)
         self.health = health
-        self.retryOwner = RetryOwner(
+        let retryOwner = RetryOwner(
             routes: routes, health: health, policy: config.retry, logger: logger, random: random,
             wallSeconds: { nowMilliseconds() / 1000 })
+        generation = Generation(
+            cache: cache, flights: flights, accountant: accountant, retryOwner: retryOwner, signatures: signatures,
+            logger: logger, nowMilliseconds: nowMilliseconds)
     }
 
     package func handle(_ request: GatewayRequest) -> GatewayResult {
@@ -176,7 +179,7 @@ package final class Gateway: Sendable {
                 plan: plan, method: method, sse: true, start: .firstEvent,
                 body: chatBodies(chat, primary: primary.bytes, plan: plan, team: caller.team)),
             mode: mode)
-        guard !chat.pendingMedia.isEmpty else { return generate(call) }
+        guard !chat.pendingMedia.isEmpty else { return generation.run(call) }
         // Media named by URL is fetched first. What a URL holds can change, so such requests
         // neither use nor fill the cache.
         call.policy = CachePolicy(headers: request.headers, enabled: false)
@@ -185,7 +188,7 @@ package final class Gateway: Sendable {
             var fetched = call
             let primary = chatBody(filled, for: plan.primary, team: caller.team)
             fetched.upstream.body = chatBodies(filled, primary: primary.bytes, plan: plan, team: caller.team)
-            switch generate(fetched) {
+            switch generation.run(fetched) {
             case .immediate(let response): await writer.respond(response)
             case .deferred(let work): await work(writer)
             }
@@ -290,7 +293,7 @@ package final class Gateway: Sendable {
             let mode: AnswerMode = method == .generateContent ? .nativeJSON : (sse ? .nativeSSE : .nativeArray)
             let upstream = UpstreamCall(
                 plan: plan, method: method, sse: true, start: .firstEvent, body: nativeBodies(sent, team: caller.team))
-            return generate(generateCall(request, caller: caller, model: model, body: parsed, upstream: upstream, mode: mode))
+            return generation.run(generateCall(request, caller: caller, model: model, body: parsed, upstream: upstream, mode: mode))
         }
         // Token counts and embeddings are not cached, but metered like generations.
         var transform: (@Sendable ([UInt8], ResolvedRoute) -> [UInt8])?
@@ -304,7 +307,7 @@ package final class Gateway: Sendable {
         let call = MeteredCall(
             kind: method == .countTokens ? .count : .embed, caller: caller, clientModel: model, dialect: .google,
             record: request.record, upstream: upstream)
-        return metered(call, body: parsed) { answer, _, _ in Self.forwarded(answer) }
+        return generation.metered(call, body: parsed) { answer, _, _ in Generation.forwarded(answer) }
     }
 }
 

@@ -2,6 +2,7 @@ import FlashgateCore
 import FlashgateRouting
 import FlashgateStorage
 import FlashgateWire
+import Logging
 import NIOHTTP1
 import Synchronization
 
@@ -57,11 +58,42 @@ struct GenerateCall: Sendable {
     var primary: ResolvedRoute { upstream.plan.primary }
 }
 
-extension Gateway {
-    /// The generation path shared by OpenAI chat and native generate calls: a cache hit is
-    /// answered now, on the event loop; otherwise the call joins an identical one in flight or
-    /// leads a new one.
-    func generate(_ call: GenerateCall) -> GatewayResult {
+/// The one road of a paid call upstream: every generation (OpenAI chat, native generate and
+/// stream) and every metered call (embeddings, token counts, in `Generation+Metered.swift`)
+/// goes through it, so none can skip admission or settlement. It holds only what such a call
+/// uses — the cache, the flights, the accountant, the retry owner, the signature store — and is
+/// the only type that holds both the accountant and the retry owner.
+///
+/// A generation reads top to bottom in `run`: cache lookup → join → admit → lead (call upstream
+/// through the retry owner, render, settle).
+final class Generation: Sendable {
+    let cache: ResponseCacheStore?
+    let flights: FlightTable
+    let accountant: Accountant
+    let retryOwner: RetryOwner
+    let signatures: any SignatureStore
+    let logger: Logger
+    /// Unix milliseconds for cache times and dated prices (injected for tests).
+    let nowMilliseconds: @Sendable () -> Int64
+
+    init(
+        cache: ResponseCacheStore?, flights: FlightTable, accountant: Accountant, retryOwner: RetryOwner,
+        signatures: any SignatureStore, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64
+    ) {
+        self.cache = cache
+        self.flights = flights
+        self.accountant = accountant
+        self.retryOwner = retryOwner
+        self.signatures = signatures
+        self.logger = logger
+        self.nowMilliseconds = nowMilliseconds
+    }
+}
+
+extension Generation {
+    /// A generation: a cache hit is answered now, on the event loop; otherwise the call joins an
+    /// identical one in flight or leads a new one.
+    func run(_ call: GenerateCall) -> GatewayResult {
         if call.policy.lookup, let cache {
             if let hit = cache.lookup(call.key.digest), let response = renderHit(hit, call: call) {
                 cache.recordHit(savedMicroUSD: hit.costMicroUSD)
@@ -71,13 +103,13 @@ extension Gateway {
                 usage.thoughtsTokens = hit.usage["thoughts"] ?? 0
                 usage.cachedTokens = hit.usage["cached"] ?? 0
                 call.record?.update { record in
-                    record.cache = "hit"
+                    record.cache = CacheOutcome.hit.rawValue
                     record.route = call.primary.route.name
                     record.note(usage)
                     record.saved = MicroUSD(hit.costMicroUSD)
                 }
                 accountant.recordFree(
-                    call.caller, model: call.clientModel, route: call.primary.route.name, usage: usage, cacheStatus: "hit")
+                    call.caller, model: call.clientModel, route: call.primary.route.name, usage: usage, cacheStatus: CacheOutcome.hit.rawValue)
                 return .immediate(response)
             }
             cache.recordMiss()
@@ -103,30 +135,30 @@ extension Gateway {
                 accountant.release(admission)
                 return follow(joined.flight, call)
             }
-            return .deferred { [self] writer in await lead(joined.flight, call, admission, writer, "miss") }
+            return .deferred { [self] writer in await lead(joined.flight, call, admission, writer, .miss) }
         }
-        let outcome = call.policy.bypass ? "bypass" : "miss"
+        let outcome: CacheOutcome = call.policy.bypass ? .bypass : .miss
         return .deferred { [self] writer in await lead(Flight(), call, admission, writer, outcome, inTable: false) }
     }
 
     private func follow(_ flight: Flight, _ call: GenerateCall) -> GatewayResult {
         call.record?.update {
-            $0.cache = "joined"
+            $0.cache = CacheOutcome.joined.rawValue
             $0.route = call.primary.route.name
         }
         return .deferred { [self] writer in
-            await serve(flight.subscribe(), call, writer: writer, cacheOutcome: "joined", flight: nil)
-            accountant.recordFree(call.caller, model: call.clientModel, route: call.primary.route.name, usage: nil, cacheStatus: "joined")
+            await serve(flight.subscribe(), call, writer: writer, cacheOutcome: .joined, flight: nil)
+            accountant.recordFree(call.caller, model: call.clientModel, route: call.primary.route.name, usage: nil, cacheStatus: CacheOutcome.joined.rawValue)
         }
     }
 
     private func lead(
-        _ flight: Flight, _ call: GenerateCall, _ admission: Accountant.Admission, _ writer: ResponseWriter, _ outcome: String,
+        _ flight: Flight, _ call: GenerateCall, _ admission: Accountant.Admission, _ writer: ResponseWriter, _ outcome: CacheOutcome,
         inTable: Bool = true
     ) async {
         var admission = admission
         call.record?.update {
-            $0.cache = outcome
+            $0.cache = outcome.rawValue
             $0.softBudgetsExceeded = admission.reservation?.softExceeded ?? []
         }
         do {
@@ -135,7 +167,7 @@ extension Gateway {
             if inTable { flights.remove(call.key, flight) }
             let failure = FlashgateError(.unavailable, "the usage ledger could not record the reservation")
             flight.finish(.failure(failure))
-            await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: outcome)
+            await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: outcome.rawValue)
             await writer.respond(.error(failure, dialect: call.mode.dialect))
             return
         }
@@ -153,10 +185,10 @@ extension Gateway {
     /// `flight` is the leader's own flight (its cost is this client's); followers pass nil and pay $0.
     private func serve(
         _ events: AsyncThrowingStream<JSONValue, any Error>, _ call: GenerateCall, writer: ResponseWriter,
-        cacheOutcome: String, flight: Flight?, extraHeaders: [(String, String)] = []
+        cacheOutcome: CacheOutcome, flight: Flight?, extraHeaders: [(String, String)] = []
     ) async {
         var rendering = AnswerRendering(call.mode)
-        let headers = [("content-type", rendering.contentType), ("x-flashgate-cache", cacheOutcome)] + extraHeaders
+        let headers = [("content-type", rendering.contentType), ("x-flashgate-cache", cacheOutcome.rawValue)] + extraHeaders
         var started = false
         do {
             for try await event in events {
@@ -188,7 +220,7 @@ extension Gateway {
             let failure = FlashgateError(wrapping: error)
             if !started {
                 var response = GatewayResponse.error(failure, dialect: call.mode.dialect)
-                response.headers.append(("x-flashgate-cache", cacheOutcome))
+                response.headers.append(("x-flashgate-cache", cacheOutcome.rawValue))
                 await writer.respond(response)
             } else if case .openAI = call.mode {
                 try? await writer.writeBody(ChatStreamTranslator.errorFrame(failure))
@@ -217,7 +249,7 @@ extension Gateway {
     /// event as it arrives, stores a complete successful answer, and ends the flight with the
     /// outcome every subscriber sees.
     private func pump(
-        _ flight: Flight, _ call: GenerateCall, _ admission: Accountant.Admission, cacheOutcome: String, inTable: Bool
+        _ flight: Flight, _ call: GenerateCall, _ admission: Accountant.Admission, cacheOutcome: CacheOutcome, inTable: Bool
     ) async {
         // The flight stays joinable until its answer is in the cache, so no request falls into
         // the gap between the two and goes upstream again.
@@ -235,7 +267,7 @@ extension Gateway {
             if let loser = outcome.hedgeLoser { extra.route = loser.route }
             await accountant.settle(
                 extra, usage: nil, ending: outcome.hedgeLoser.map { Accountant.Ending($0.fate) } ?? .incomplete,
-                cacheStatus: cacheOutcome,
+                cacheStatus: cacheOutcome.rawValue,
                 attempts: outcome.attempts.map(\.compact))
         }
         logAttempts(outcome.attempts)
@@ -270,7 +302,7 @@ extension Gateway {
             }
             if call.policy.store, assembler.isCompleteSuccess, let cache, call.ttl > .zero {
                 let now = nowMilliseconds()
-                let cost = usage.flatMap { prices.cost($0.billable, model: started.target.pricedModel) } ?? .zero
+                let cost = usage.flatMap { accountant.prices.cost($0.billable, model: started.target.pricedModel) } ?? .zero
                 let counts = usage ?? TokenUsage()
                 handedOver = inTable
                 let flights = self.flights
@@ -291,7 +323,7 @@ extension Gateway {
                 trafficType: answer["usageMetadata"]?["trafficType"]?.stringValue)
             flight.tier = served
             flight.cost = await accountant.settle(
-                admission, usage: usage, ending: ending, cacheStatus: cacheOutcome, attempts: attempts, servedTier: served)
+                admission, usage: usage, ending: ending, cacheStatus: cacheOutcome.rawValue, attempts: attempts, servedTier: served)
             call.record?.update { [cost = flight.cost] record in
                 if let usage { record.note(usage) }
                 record.cost = cost
@@ -302,7 +334,7 @@ extension Gateway {
             // every client gone) may have been billed and is charged its reservation.
             let ending: Accountant.Ending = refused ? .upstreamError : .incomplete
             flight.cost = await accountant.settle(
-                admission, usage: nil, ending: ending, cacheStatus: cacheOutcome, attempts: attempts)
+                admission, usage: nil, ending: ending, cacheStatus: cacheOutcome.rawValue, attempts: attempts)
             call.record?.update { [cost = flight.cost] in $0.cost = cost }
             flight.finish(.failure(FlashgateError(wrapping: error)))
         }
@@ -368,7 +400,7 @@ extension Gateway {
         return GatewayResponse(
             status: .ok,
             headers: [
-                ("content-type", rendering.contentType), ("x-flashgate-cache", "hit"), ("x-flashgate-cost-usd", "0.000000"),
+                ("content-type", rendering.contentType), ("x-flashgate-cache", CacheOutcome.hit.rawValue), ("x-flashgate-cost-usd", "0.000000"),
                 ("x-flashgate-cost-saved-usd", MicroUSD(hit.costMicroUSD).dollars),
             ], body: body)
     }

@@ -28,7 +28,7 @@ struct MeteredCall: Sendable {
     var primary: ResolvedRoute { upstream.plan.primary }
 }
 
-extension Gateway {
+extension Generation {
     /// Admits a metered call on the event loop, then makes it: refused at once (no upstream call)
     /// by a missing price, a rate limit or a budget; otherwise metered by `meter`.
     func metered(

@@ -3,17 +3,17 @@ import FlashgateRouting
 import FlashgateWire
 import NIOHTTP1
 
-/// The async half of the pipeline: upstream calls and rendering their answers.
-extension Gateway {
-    /// A whole upstream answer.
-    struct Collected {
-        var status: Int
-        var headers: [UpstreamHeader]
-        var body: [UInt8]
+/// A whole upstream answer, read to its end: for answers passed on or parsed whole (model lists,
+/// embeddings, token counts), never for streamed generations.
+struct Collected {
+    var status: Int
+    var headers: [UpstreamHeader]
+    var body: [UInt8]
 
-        var isSuccess: Bool { (200..<300).contains(status) }
-    }
+    var isSuccess: Bool { (200..<300).contains(status) }
+}
 
+extension Collected {
     static func collect(_ response: UpstreamResponse) async throws -> Collected {
         var collected = Collected(status: 0, headers: [], body: [])
         for try await event in response {
