@@ -157,11 +157,11 @@ import Testing
     }
 
     @Test func theDialectFollowsThePathEvenBeforeTheHeadParses() {
-        #expect(HTTPConnectionHandler.dialect(ofPath: "/v1beta/models/m:generateContent") == .google)
-        #expect(HTTPConnectionHandler.dialect(ofPath: "/v1/models/m:streamGenerateContent") == .google)
-        #expect(HTTPConnectionHandler.dialect(ofPath: "/v1/chat/completions") == .openAI)
-        #expect(HTTPConnectionHandler.dialect(ofPath: "/healthz") == .openAI)
-        #expect(HTTPConnectionHandler.dialect(ofPath: nil) == .openAI)
+        #expect(Endpoint.dialect(ofPath: "/v1beta/models/m:generateContent") == .google)
+        #expect(Endpoint.dialect(ofPath: "/v1/models/m:streamGenerateContent") == .google)
+        #expect(Endpoint.dialect(ofPath: "/v1/chat/completions") == .openAI)
+        #expect(Endpoint.dialect(ofPath: "/healthz") == .openAI)
+        #expect(Endpoint.dialect(ofPath: nil) == .openAI)
         #expect(
             ByteActivityHandler.path(in: ByteBuffer(string: "POST /v1beta/models/m:x HTTP/1.1\r\n"))
                 == "/v1beta/models/m:x")

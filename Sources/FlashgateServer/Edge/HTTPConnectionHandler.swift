@@ -247,16 +247,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         }
         record?.refuse(RefusalReason(refusing: error) ?? .edgeLimit)
         let writer = ResponseWriter(context: context, handler: self, requestID: id, keepAlive: false, record: record)
-        write(.error(error, dialect: Self.dialect(ofPath: path)), context: context, writer: writer)
-    }
-
-    /// Whose error envelope a refused request gets, as `Router` decides it: Google's for the
-    /// native API (`/v1beta…`, `/v1/models/{model}:{method}`), the OpenAI one for the rest of
-    /// `/v1/…` and whenever the path is unknown (most clients of a gateway speak it).
-    static func dialect(ofPath path: String?) -> Dialect {
-        guard let path else { return .openAI }
-        let native = path.hasPrefix("/v1beta") || (path.hasPrefix("/v1/models/") && path.contains(":"))
-        return native ? .google : .openAI
+        write(.error(error, dialect: Endpoint.dialect(ofPath: path)), context: context, writer: writer)
     }
 
     private func tooLarge() -> FlashgateError {

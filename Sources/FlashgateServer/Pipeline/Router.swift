@@ -21,21 +21,32 @@ package enum Endpoint: Sendable, Equatable {
     case notFound(Dialect)
     case methodNotAllowed(Dialect, allowed: String)
 
+    /// The one rule for whose error envelope a request gets, used for every endpoint's errors and
+    /// for the connection handler's early refusals alike: Google's for the native API (`/v1beta…`,
+    /// `/v1/models/{model}:{method}`), OpenAI's for everything else, including a path that is
+    /// unknown or did not parse (most clients of a gateway speak it).
+    package static func dialect(ofPath path: String?) -> Dialect {
+        guard let path else { return .openAI }
+        let native = path.hasPrefix("/v1beta") || (path.hasPrefix("/v1/models/") && path.contains(":"))
+        return native ? .google : .openAI
+    }
+
     package static func match(method: HTTPMethod, path: String) -> Endpoint {
+        let dialect = dialect(ofPath: path)
         switch path {
-        case "/healthz": return method == .GET || method == .HEAD ? .health : .methodNotAllowed(.openAI, allowed: "GET")
-        case "/readyz": return method == .GET || method == .HEAD ? .ready : .methodNotAllowed(.openAI, allowed: "GET")
-        case "/v1/models": return method == .GET ? .listModels : .methodNotAllowed(.openAI, allowed: "GET")
-        case "/v1beta/models": return method == .GET ? .nativeListModels : .methodNotAllowed(.google, allowed: "GET")
-        case "/admin/usage": return method == .GET ? .adminUsage : .methodNotAllowed(.openAI, allowed: "GET")
-        case "/admin/budgets": return method == .GET ? .adminBudgets : .methodNotAllowed(.openAI, allowed: "GET")
-        case "/admin/routes": return method == .GET ? .adminRoutes : .methodNotAllowed(.openAI, allowed: "GET")
-        case "/admin/dashboard.json": return method == .GET ? .adminDashboard : .methodNotAllowed(.openAI, allowed: "GET")
-        case "/dashboard": return method == .GET ? .dashboard : .methodNotAllowed(.openAI, allowed: "GET")
-        case "/metrics": return method == .GET || method == .HEAD ? .metrics : .methodNotAllowed(.openAI, allowed: "GET")
+        case "/healthz": return method == .GET || method == .HEAD ? .health : .methodNotAllowed(dialect, allowed: "GET")
+        case "/readyz": return method == .GET || method == .HEAD ? .ready : .methodNotAllowed(dialect, allowed: "GET")
+        case "/v1/models": return method == .GET ? .listModels : .methodNotAllowed(dialect, allowed: "GET")
+        case "/v1beta/models": return method == .GET ? .nativeListModels : .methodNotAllowed(dialect, allowed: "GET")
+        case "/admin/usage": return method == .GET ? .adminUsage : .methodNotAllowed(dialect, allowed: "GET")
+        case "/admin/budgets": return method == .GET ? .adminBudgets : .methodNotAllowed(dialect, allowed: "GET")
+        case "/admin/routes": return method == .GET ? .adminRoutes : .methodNotAllowed(dialect, allowed: "GET")
+        case "/admin/dashboard.json": return method == .GET ? .adminDashboard : .methodNotAllowed(dialect, allowed: "GET")
+        case "/dashboard": return method == .GET ? .dashboard : .methodNotAllowed(dialect, allowed: "GET")
+        case "/metrics": return method == .GET || method == .HEAD ? .metrics : .methodNotAllowed(dialect, allowed: "GET")
         case "/v1/chat/completions":
-            return method == .POST ? .chatCompletions : .methodNotAllowed(.openAI, allowed: "POST")
-        case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(.openAI, allowed: "POST")
+            return method == .POST ? .chatCompletions : .methodNotAllowed(dialect, allowed: "POST")
+        case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(dialect, allowed: "POST")
         default: break
         }
         for prefix in ["/v1beta/models/", "/v1/models/"] where path.hasPrefix(prefix) {
@@ -43,14 +54,14 @@ package enum Endpoint: Sendable, Equatable {
             if let colon = rest.lastIndex(of: ":") {
                 let model = String(rest[..<colon])
                 guard !model.isEmpty, let native = NativeMethod(rawValue: String(rest[rest.index(after: colon)...])) else {
-                    return .notFound(.google)
+                    return .notFound(dialect)
                 }
-                return method == .POST ? .native(model: model, method: native) : .methodNotAllowed(.google, allowed: "POST")
+                return method == .POST ? .native(model: model, method: native) : .methodNotAllowed(dialect, allowed: "POST")
             }
             if prefix == "/v1/models/" && !rest.isEmpty && !rest.contains("/") {
-                return method == .GET ? .model(id: String(rest)) : .methodNotAllowed(.openAI, allowed: "GET")
+                return method == .GET ? .model(id: String(rest)) : .methodNotAllowed(dialect, allowed: "GET")
             }
         }
-        return .notFound(path.hasPrefix("/v1beta") ? .google : .openAI)
+        return .notFound(dialect)
     }
 }
