@@ -51,7 +51,7 @@ extension CacheKey {
     ///   - model: the model id as the client named it (a `models/` prefix is dropped: the same model).
     ///   - body: the final upstream request body (after thinking settings and signatures are applied).
     package static func make(endpoint: CacheEndpoint, model: String, scope: String, body: JSONValue) -> CacheKey {
-        let modelID = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+        let modelID = ModelID.bare(model)
         let canonical = CanonicalJSON.bytes(body, endpoint: endpoint, excluded: excludedFields)
         var hasher = SHA256()
         for field in [Array(version.utf8), Array(endpoint.rawValue.utf8), Array(scope.utf8), Array(modelID.utf8), canonical] {

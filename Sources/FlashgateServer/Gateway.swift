@@ -244,7 +244,7 @@ package final class Gateway: Sendable {
             ttl = .seconds(seconds)
         }
         // Aliases of one configured model share its answers.
-        let keyModel = config.model(answering: model.hasPrefix("models/") ? String(model.dropFirst(7)) : model)?.id ?? model
+        let keyModel = config.model(answering: ModelID.bare(model))?.id ?? model
         return GenerateCall(
             key: CacheKey.make(endpoint: .generate, model: keyModel, scope: scope, body: body),
             policy: CachePolicy(headers: request.headers, enabled: cache != nil && config.cache.enabled && teamCache),
