@@ -46,12 +46,38 @@ extension CacheKey {
         "serviceTier", "service_tier",
     ]
 
+    /// The key of one call as the gateway makes it: every input besides the body is decided here.
     /// - Parameters:
-    ///   - scope: the team id, or `shared` where sharing is configured.
-    ///   - model: the model id as the client named it (a `models/` prefix is dropped: the same model).
+    ///   - model: the model id as the client named it; aliases of a configured model fold into its
+    ///     id, so they share its answers (`keyModel`).
+    ///   - team: the caller's team; the scope is that team's, or `shared` where sharing is
+    ///     configured (`scope`).
+    ///   - body: the final upstream request body (after thinking settings and signatures are applied).
+    package static func make(
+        endpoint: CacheEndpoint, model: String, team: String, config: FlashgateConfig, body: JSONValue
+    ) -> CacheKey {
+        let scope = Self.scope(team: team, cache: config.cache)
+        return make(endpoint: endpoint, model: Self.keyModel(model, config: config), scope: scope, body: body)
+    }
+
+    /// Who may see an entry: `shared` where sharing is configured, else `team:<id>`.
+    package static func scope(team: String, cache: CacheConfig) -> String {
+        cache.scope == .shared ? "shared" : "team:" + team
+    }
+
+    /// The model id a key names: the configured model the client's id (or alias) answers to, else
+    /// the id as the client named it.
+    package static func keyModel(_ model: String, config: FlashgateConfig) -> String {
+        config.model(answering: ModelID.bare(model))?.id ?? model
+    }
+
+    /// The key from inputs already decided; `make(endpoint:model:team:config:body:)` decides them.
+    /// - Parameters:
+    ///   - scope: `team:<id>`, or `shared` where sharing is configured.
+    ///   - model: the model id (a `models/` prefix is dropped: the same model).
     ///   - body: the final upstream request body (after thinking settings and signatures are applied).
     package static func make(endpoint: CacheEndpoint, model: String, scope: String, body: JSONValue) -> CacheKey {
-        let modelID = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+        let modelID = ModelID.bare(model)
         let canonical = CanonicalJSON.bytes(body, endpoint: endpoint, excluded: excludedFields)
         var hasher = SHA256()
         for field in [Array(version.utf8), Array(endpoint.rawValue.utf8), Array(scope.utf8), Array(modelID.utf8), canonical] {
@@ -69,7 +95,7 @@ extension CacheKey {
 /// tests until someone decides how it enters the key and writes it here.
 package enum CacheKeyDecisions {
     package static let chatRequestFields: Set<String> = [
-        // Keyed as the model id the client named (`CacheKey.make(model:)`).
+        // Keyed as the configured model the client's id names, else that id (`CacheKey.keyModel`).
         "model",
         // Not keyed: rendering only. A stream and a non-stream call share one entry.
         "stream",

@@ -39,7 +39,7 @@ package struct ModelID: Sendable, Hashable, CustomStringConvertible {
             self.name = name
             return
         }
-        let name = text.hasPrefix("models/") ? String(text.dropFirst("models/".count)) : text
+        let name = Self.bare(text)
         if let problem = Self.baseProblem(name) { throw Self.invalid(text, problem) }
         self.kind = .base
         self.name = name

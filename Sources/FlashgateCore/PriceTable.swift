@@ -64,7 +64,7 @@ package struct PriceTable: Sendable, Equatable {
 
     /// The row a model's id falls under: the longest matching prefix, else the fallback row.
     package func prefix(for model: String) -> String? {
-        let id = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+        let id = ModelID.bare(model)
         var best: String?
         for prefix in rows.keys where prefix != Self.fallbackPrefix && id.hasPrefix(prefix) {
             if prefix.count > (best?.count ?? -1) { best = prefix }

@@ -1,12 +1,11 @@
 import FlashgateCore
 
-/// Renders one stored complete Gemini answer in every form a client can ask for: native JSON,
-/// native SSE, the native JSON-array stream, the events for `ChatStreamTranslator` (OpenAI SSE)
-/// and the response for `ChatResponse.render` (OpenAI JSON).
+/// Replays one stored complete Gemini answer as the stream events a live answer would have sent,
+/// so a cache hit renders through `AnswerRendering` exactly as a live or coalesced answer does.
 ///
-/// Invariant: the stream forms are a replay, not a new answer. Assembling the events they carry
+/// Invariant: the events are a replay, not a new answer. Assembling them
 /// (`GeminiAnswerAssembler`) gives back the stored response, so text, reasoning, tool calls,
-/// thought signatures, finish reasons and usage are the same in every form.
+/// thought signatures, finish reasons and usage are the same in every form a client asks for.
 package enum GeminiAnswerRenderer {
     /// Candidate members sent once, on the last event, next to the finish reason.
     static let closingMembers: Set<String> = [
@@ -17,38 +16,6 @@ package enum GeminiAnswerRenderer {
     /// Top-level members sent once, on the last event. `modelVersion`, `responseId` and the
     /// rest go on every event, as Gemini sends them.
     static let closingTopMembers: Set<String> = ["usageMetadata", "promptFeedback"]
-
-    /// (a) The native `generateContent` body.
-    package static func nativeJSON(_ response: JSONValue) -> [UInt8] {
-        JSONWriter.encode(response)
-    }
-
-    /// (b) The native `streamGenerateContent?alt=sse` body: one `data:` frame per event.
-    package static func nativeSSE(_ response: JSONValue) -> [UInt8] {
-        events(response).flatMap { SSEEncoder.frame($0) }
-    }
-
-    /// (c) The native `streamGenerateContent` body without `alt=sse`: a JSON array of the events.
-    package static func nativeJSONArray(_ response: JSONValue) -> [UInt8] {
-        var writer = JSONWriter(reservingCapacity: 1024)
-        writer.append("[")
-        for (i, event) in events(response).enumerated() {
-            if i > 0 { writer.append(",\r\n") }
-            writer.write(event)
-        }
-        writer.append("]")
-        return writer.bytes
-    }
-
-    /// (d) The events to feed `ChatStreamTranslator` for OpenAI SSE.
-    package static func chatStreamEvents(_ response: JSONValue) -> [JSONValue] {
-        events(response)
-    }
-
-    /// (e) OpenAI JSON: `ChatResponse.render` takes the stored response as it is.
-    package static func chatResponse(_ response: JSONValue, model: String, id: String, created: Int) -> ChatResponse.Rendered {
-        ChatResponse.render(response, model: model, id: id, created: created)
-    }
 
     /// Splits a complete response into stream events: event k carries part k of every candidate
     /// that has one; the last event also carries each candidate's finish reason and metadata, and

@@ -14,7 +14,7 @@ package enum ModelList {
     package static func geminiIDs(_ response: JSONValue) -> [String] {
         (response["models"]?.arrayValue ?? []).compactMap { model in
             guard let name = model["name"]?.stringValue else { return nil }
-            return name.hasPrefix("models/") ? String(name.dropFirst(7)) : name
+            return ModelID.bare(name)
         }
     }
 }

@@ -80,6 +80,36 @@ import Testing
         #expect(key(body).hex.count == 64)
     }
 
+    /// The gateway's inputs are decided in the key builder: aliases (with or without `models/`)
+    /// fold into their configured model's id, and the scope is `team:<id>` unless sharing is
+    /// configured. The keys are those the gateway made before, pinned by digest.
+    @Test func aliasesAndScopeAreDecidedInTheKeyBuilder() {
+        let body: JSONValue = ["contents": [["role": "user", "parts": [["text": "hi"]]]]]
+        var config = FlashgateConfig.embeddedDefaults(environment: [:])
+        var model = ModelConfig(id: "fast", route: config.routes[0].name, upstreamModel: "gemini-2.5-flash")
+        model.aliases = ["quick", "gemini-fast"]
+        config.models = [model]
+        func gateway(_ model: String, team: String = "team-a") -> CacheKey {
+            CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body)
+        }
+        let teamA = key(body, model: "fast", scope: "team:team-a")
+        #expect(teamA.hex == "e3b5e4d1922603649c80e444e00ed31061b20def36ee35377b83d973ef7f14b9")
+        for named in ["fast", "models/fast", "quick", "models/quick", "gemini-fast"] {
+            #expect(gateway(named) == teamA, "\(named)")
+        }
+        #expect(gateway("quick", team: "team-b") == key(body, model: "fast", scope: "team:team-b"))
+        #expect(gateway("quick", team: "team-b") != teamA)
+        // An id no configured model answers to is keyed as the client named it.
+        #expect(gateway("gemini-2.5-pro") == key(body, model: "gemini-2.5-pro", scope: "team:team-a"))
+        #expect(gateway("models/gemini-2.5-pro") == gateway("gemini-2.5-pro"))
+
+        config.cache.scope = .shared
+        let shared = key(body, model: "fast", scope: "shared")
+        #expect(shared.hex == "a670d63cd5dab43d75df2d570a362d635194ce43281af1bed4e8db174a786a16")
+        #expect(gateway("quick") == shared && gateway("fast", team: "team-b") == shared)
+        #expect(shared != teamA)
+    }
+
     @Test func snakeAndCamelSpellingsShareTheKey() throws {
         let camel = try JSONParser.parse(
             #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"systemInstruction":{"parts":[{"text":"be brief"}]},"generationConfig":{"maxOutputTokens":5,"thinkingConfig":{"thinkingLevel":"LOW","includeThoughts":true}},"safetySettings":[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"BLOCK_NONE"}]}"#

@@ -20,6 +20,22 @@ import Testing
         #expect(prefixed == model)
     }
 
+    /// `bare` drops exactly one leading `models/` and leaves every other string as it is.
+    @Test func bareDropsOneModelsPrefix() {
+        #expect(ModelID.bare("models/gemini-2.5-flash") == "gemini-2.5-flash")
+        #expect(ModelID.bare("gemini-2.5-flash") == "gemini-2.5-flash")
+        #expect(ModelID.bare("models/models/gemini") == "models/gemini")
+        #expect(ModelID.bare("models/") == "")
+        #expect(ModelID.bare("") == "")
+        #expect(ModelID.bare("tunedModels/my-model") == "tunedModels/my-model")
+        #expect(ModelID.bare("Models/gemini") == "Models/gemini")
+        #expect(ModelID.bare("xmodels/gemini") == "xmodels/gemini")
+        // A parsed base model's id is the bare form of what the client sent, with or without prefix.
+        for text in ["gemini-2.5-flash", "models/gemini-2.5-flash", "models/textembedding-gecko@003"] {
+            #expect(try! ModelID(validating: text).description == ModelID.bare(text))
+        }
+    }
+
     @Test func tunedModelsKeepTheirCollection() throws {
         let tuned = try ModelID(validating: "tunedModels/sentence-translation-u3b7m")
         #expect(tuned.kind == .tuned && tuned.name == "sentence-translation-u3b7m")

@@ -119,7 +119,7 @@ import Testing
             }
             accepted += 1
             let url = try #require(URLComponents(string: request.url), "\(text)")
-            let name = text.hasPrefix("models/") ? String(text.dropFirst(7)) : text
+            let name = ModelID.bare(text)
             #expect(url.percentEncodedPath == prefix + name + ":streamGenerateContent", "\(text)")
             #expect(url.path == prefix + name + ":streamGenerateContent", "\(text)")
             #expect(url.query == "alt=sse", "\(text)")

@@ -65,9 +65,15 @@ import Testing
         var out: [UInt8] = []
         for event in events { out += translator.translate(event: event) }
         out += translator.finish()
+        #expect(translator.isComplete)
+        return seen(out)
+    }
+
+    /// What an OpenAI SSE body says, chunk by chunk.
+    func seen(_ body: [UInt8]) -> Seen {
         var decoder = SSEDecoder()
         var seen = Seen()
-        for payload in decoder.feed(out) {
+        for payload in decoder.feed(body) {
             guard let chunk = try? JSONParser.parse(payload) else { continue }
             if let usage = chunk["usage"] { seen.usage = JSONWriter.string(usage) }
             for choice in chunk["choices"]?.arrayValue ?? [] {
@@ -78,8 +84,24 @@ import Testing
                 if let finish = choice["finish_reason"]?.stringValue { seen.finishes.append(finish) }
             }
         }
-        #expect(translator.isComplete)
         return seen
+    }
+
+    /// An OpenAI chat mode as the gateway builds it.
+    func chat(stream: Bool) -> AnswerMode {
+        .openAI(
+            ChatRequest(model: "m", stream: stream, includeUsage: true, candidateCount: 1, gemini: JSONObject()),
+            id: "chatcmpl-abc", created: 1)
+    }
+
+    /// The body and signatures production writes for `events` in `mode`: every event through
+    /// `AnswerRendering`, then its closing bytes (a cache hit feeds it the replayed events).
+    func rendered(_ events: [JSONValue], _ mode: AnswerMode) -> (body: [UInt8], signatures: [String]) {
+        var rendering = AnswerRendering(mode)
+        var body: [UInt8] = []
+        for event in events { body += rendering.render(event) }
+        body += rendering.finish()
+        return (body, rendering.signatures.map(\.signature))
     }
 
     @Test func replayedStreamCarriesTheSameContent() throws {
@@ -93,22 +115,29 @@ import Testing
             stream: true)
         for events in [try Self.toolEvents.map { try JSONParser.parse($0) }, mockEvents, textEvents] {
             let stored = assemble(events).response
-            let replay = GeminiAnswerRenderer.chatStreamEvents(stored)
+            let replay = GeminiAnswerRenderer.events(stored)
             let original = translate(events)
             #expect(translate(replay) == original)
             #expect(!original.content.isEmpty || !original.calls.isEmpty)
+            // OpenAI SSE as production writes it: the replay says what the live answer said.
+            #expect(seen(rendered(replay, chat(stream: true)).body) == seen(rendered(events, chat(stream: true)).body))
             // The replay is itself a stream that assembles back into the stored answer.
             #expect(sorted(assemble(replay).response) == sorted(stored))
-            var arrayForm = try JSONParser.parse(GeminiAnswerRenderer.nativeJSONArray(stored)).arrayValue ?? []
+            var arrayForm = try JSONParser.parse(rendered(replay, .nativeArray).body).arrayValue ?? []
             #expect(arrayForm == replay)
             var decoder = SSEDecoder()
-            arrayForm = try decoder.feed(GeminiAnswerRenderer.nativeSSE(stored)).map { try JSONParser.parse($0) }
+            arrayForm = try decoder.feed(rendered(replay, .nativeSSE).body).map { try JSONParser.parse($0) }
             #expect(arrayForm == replay)
-            #expect(try JSONParser.parse(GeminiAnswerRenderer.nativeJSON(stored)) == stored)
+            #expect(try JSONParser.parse(rendered([stored], .nativeJSON).body) == stored)
+            #expect(sorted(try JSONParser.parse(rendered(replay, .nativeJSON).body)) == sorted(stored))
         }
-        let rendered = GeminiAnswerRenderer.chatResponse(
-            assemble(mockEvents).response, model: "m", id: "chatcmpl-abc", created: 1)
-        #expect(rendered.signatures.map(\.signature) == [MockModel.signature])
+        // OpenAI JSON: a hit renders the stored response with `ChatResponse.render`, a live
+        // answer through `AnswerRendering`; both return the thought signature.
+        let stored = assemble(mockEvents).response
+        let hit = ChatResponse.render(stored, model: "m", id: "chatcmpl-abc", created: 1)
+        #expect(hit.signatures.map(\.signature) == [MockModel.signature])
+        #expect(rendered(mockEvents, chat(stream: false)).signatures == [MockModel.signature])
+        #expect(rendered(GeminiAnswerRenderer.events(stored), chat(stream: false)).signatures == [MockModel.signature])
         let seen = translate(mockEvents)
         #expect(seen.calls.first?.contains(MockModel.signature) == true)
         #expect(seen.reasoning.hasPrefix("Thinking about"))

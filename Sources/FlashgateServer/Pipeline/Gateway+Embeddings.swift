@@ -45,7 +45,7 @@ extension Gateway {
     /// it to match the URL. When the client's id is an alias for another upstream model, those
     /// names are rewritten to the upstream model; otherwise the bytes go upstream as sent.
     static func nativeBatchEmbedBody(_ sent: [UInt8], clientModel: String, upstreamModel: String) -> [UInt8] {
-        let client = clientModel.hasPrefix("models/") ? String(clientModel.dropFirst(7)) : clientModel
+        let client = ModelID.bare(clientModel)
         guard client != upstreamModel, let body = try? JSONParser.parse(sent), var object = body.objectValue,
             let requests = object["requests"]?.arrayValue
         else { return sent }

@@ -5,7 +5,7 @@ extension Gateway {
     /// standard (the body then names no tier, as before tiers existed).
     func defaultTier(_ caller: Caller, model: String) -> ServiceTier? {
         guard hasTierDefaults else { return nil }
-        let id = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+        let id = ModelID.bare(model)
         let tier = accountant.team(caller)?.serviceTier ?? config.model(answering: id)?.serviceTier
         return tier == .standard ? nil : tier
     }

@@ -240,16 +240,13 @@ package final class Gateway: Sendable {
         mode: AnswerMode
     ) -> GenerateCall {
         let team = caller.team
-        let scope = config.cache.scope == .shared ? "shared" : "team:" + team
         let teamCache = accountant.team(caller)?.cache ?? true
         var ttl = config.cacheTTL(model: model, route: upstream.plan.route, team: team)
         if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
             ttl = .seconds(seconds)
         }
-        // Aliases of one configured model share its answers.
-        let keyModel = config.model(answering: model.hasPrefix("models/") ? String(model.dropFirst(7)) : model)?.id ?? model
         return GenerateCall(
-            key: CacheKey.make(endpoint: .generate, model: keyModel, scope: scope, body: body),
+            key: CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body),
             policy: CachePolicy(headers: request.headers, enabled: cache != nil && config.cache.enabled && teamCache),
             ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body, record: request.record)
     }

@@ -93,7 +93,7 @@ package final class PrometheusTelemetry: TelemetrySink {
     /// model id, or `other`.
     func modelLabel(_ model: String?) -> String {
         guard let model else { return "none" }
-        let bare = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+        let bare = ModelID.bare(model)
         if let configured = config.model(answering: bare) { return configured.id }
         return pricedModels.contains(bare) ? bare : "other"
     }

@@ -1,47 +1,23 @@
 import FlashgateCore
-import FlashgateWire
-
-/// How a client asked for a generation: which dialect and whether streamed.
-enum AnswerMode: Sendable {
-    /// OpenAI chat completions; `chat.stream` decides JSON or SSE.
-    case openAI(ChatRequest, id: String, created: Int)
-    case nativeJSON
-    case nativeSSE
-    /// `streamGenerateContent` without `alt=sse`: one JSON array, written as it grows.
-    case nativeArray
-
-    var dialect: Dialect {
-        if case .openAI = self { return .openAI }
-        return .google
-    }
-
-    var isStreaming: Bool {
-        switch self {
-        case .openAI(let chat, _, _): chat.stream
-        case .nativeJSON: false
-        case .nativeSSE, .nativeArray: true
-        }
-    }
-}
 
 /// Renders a sequence of Gemini response events in one client's mode. The same code serves a
 /// live upstream answer, a coalesced one and a cache hit, so every path says the same thing.
-struct AnswerRendering {
-    let mode: AnswerMode
+package struct AnswerRendering {
+    package let mode: AnswerMode
     private var translator: ChatStreamTranslator?
     private var assembler = GeminiAnswerAssembler()
     private var events = 0
     /// Thought signatures returned with tool calls, for the signature store.
-    private(set) var signatures: [(toolCallID: String, signature: String)] = []
+    package private(set) var signatures: [(toolCallID: String, signature: String)] = []
 
-    init(_ mode: AnswerMode) {
+    package init(_ mode: AnswerMode) {
         self.mode = mode
         if case .openAI(let chat, let id, let created) = mode, chat.stream {
             translator = ChatStreamTranslator(model: chat.model, id: id, created: created, includeUsage: chat.includeUsage)
         }
     }
 
-    var contentType: String { mode.isStreaming && !isNativeArray ? "text/event-stream" : "application/json" }
+    package var contentType: String { mode.isStreaming && !isNativeArray ? "text/event-stream" : "application/json" }
 
     private var isNativeArray: Bool {
         if case .nativeArray = mode { return true }
@@ -49,7 +25,7 @@ struct AnswerRendering {
     }
 
     /// The bytes for one event (nothing for modes that answer once at the end).
-    mutating func render(_ event: JSONValue) -> [UInt8] {
+    package mutating func render(_ event: JSONValue) -> [UInt8] {
         assembler.add(event)
         events += 1
         switch mode {
@@ -67,7 +43,7 @@ struct AnswerRendering {
     /// The closing bytes: the whole body for JSON modes, the end of the stream otherwise. OpenAI
     /// answers carry what this client paid as `usage.cost` (dollars).
     /// `tier` is the service tier that served (OpenAI's `service_tier`, non-stream answers).
-    mutating func finish(cost: MicroUSD = .zero, tier: ServiceTier? = nil) -> [UInt8] {
+    package mutating func finish(cost: MicroUSD = .zero, tier: ServiceTier? = nil) -> [UInt8] {
         switch mode {
         case .openAI(let chat, let id, let created):
             if let translator {
@@ -94,5 +70,5 @@ struct AnswerRendering {
     }
 
     /// The complete answer so far, for usage and cost.
-    var answer: GeminiAnswerAssembler { assembler }
+    package var answer: GeminiAnswerAssembler { assembler }
 }
