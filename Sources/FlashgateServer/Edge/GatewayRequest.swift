@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateWire
 import NIOCore
 import NIOHTTP1
 
@@ -76,12 +77,6 @@ package struct GatewayResponse: Sendable {
             status: HTTPResponseStatus(statusCode: error.httpStatus), headers: [("content-type", "application/json")],
             body: dialect == .openAI ? error.openAIBody() : error.googleBody())
     }
-}
-
-/// Which API the client speaks; decides the error envelope.
-package enum Dialect: Sendable {
-    case openAI
-    case google
 }
 
 /// The pipeline's answer: ready now (written on the event loop), or produced by async work

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateWire
 
 /// Errors Flashgate answers itself on the model endpoints, before anything is admitted: each is a
 /// refusal, noted on the request's record with its reason and whoever the caller turned out to
