@@ -72,11 +72,9 @@ package final class Accountant: Sendable {
     /// The caller of a request: a virtual key (Bearer, or x-goog-api-key), the Unix peer, or the
     /// default team. Unknown or missing identity is a 401.
     func caller(_ request: GatewayRequest) -> Result<Caller, FlashgateError> {
-        if open { return .success(Caller(team: Gateway.defaultTeam)) }
-        var bearer = request.headers.first(name: "authorization")
-        if let value = bearer, value.lowercased().hasPrefix("bearer ") { bearer = String(value.dropFirst(7)) }
+        if open { return .success(Caller(team: Caller.defaultTeam)) }
         return identity.resolve(
-            bearer: bearer, googKey: request.headers.first(name: "x-goog-api-key") ?? request.queryItem("key"),
+            bearer: BearerToken.parse(request.headers.first(name: "authorization")), googKey: request.headers.first(name: "x-goog-api-key") ?? request.queryItem("key"),
             peer: request.peer.map { (uid: $0.uid, gid: $0.gid) })
     }
 

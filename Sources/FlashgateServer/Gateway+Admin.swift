@@ -11,7 +11,7 @@ extension Gateway {
                     FlashgateError(.forbidden, "the admin API is off: set accounting.admin_key_env to enable it"),
                     dialect: .openAI))
         }
-        let presented = request.headers.first(name: "authorization").map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : $0 }
+        let presented = BearerToken.parse(request.headers.first(name: "authorization"))
         guard let presented, VirtualKey.hashHex(presented) == VirtualKey.hashHex(adminKey.value) else {
             return .immediate(.error(FlashgateError(.unauthorized, "the admin API needs the admin key"), dialect: .openAI))
         }

@@ -375,15 +375,6 @@ extension Gateway {
 
 }
 
-extension TokenUsage {
-    /// The counts that cost money: thinking is billed as output.
-    package var billable: BillableUsage {
-        BillableUsage(
-            promptTokens: promptTokens + toolUsePromptTokens, cachedTokens: cachedTokens, outputTokens: completionTokens,
-            searchQueries: searchQueries)
-    }
-}
-
 extension Accountant.Ending {
     /// What a hedge's losing attempt owes: a refusal costs nothing; an attempt cut off may have
     /// been billed and is charged its reservation.

@@ -308,11 +308,6 @@ package final class Gateway: Sendable {
     }
 }
 
-extension Gateway {
-    /// Until teams and keys exist, every caller belongs to one team.
-    static let defaultTeam = "default"
-}
-
 /// Whether the listeners and the store are open; `/readyz` reports it.
 package final class Readiness: Sendable {
     private let ready = Atomic<Bool>(false)

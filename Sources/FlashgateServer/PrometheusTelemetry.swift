@@ -30,7 +30,7 @@ package final class PrometheusTelemetry: TelemetrySink {
 
         init(_ config: FlashgateConfig) {
             self.config = config
-            teams = Set(config.teams.map(\.id) + [Gateway.defaultTeam])
+            teams = Set(config.teams.map(\.id) + [Caller.defaultTeam])
             routes = Set(config.routes.map(\.name))
             pricedModels = Set(config.prices.prefixes)
         }
