@@ -42,10 +42,19 @@ let package = Package(
                 "FlashgateCore", "FlashgateWire", "FlashgateUpstream", .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Who pays, whether they may, and what they paid: never NIO, Routing or Server, so the
+        // compiler keeps accounting ignorant of HTTP and of the routes.
+        .target(
+            name: "FlashgateAccounting",
+            dependencies: [
+                "FlashgateCore", "FlashgateWire", "FlashgateStorage", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "FlashgateServer",
             dependencies: [
                 "FlashgateCore", "FlashgateWire", "FlashgateUpstream", "FlashgateRouting", "FlashgateStorage",
+                "FlashgateAccounting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -67,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "flashgate",
             dependencies: [
-                "FlashgateServer", "FlashgateStorage", "FlashgateUpstream",
+                "FlashgateServer", "FlashgateAccounting", "FlashgateStorage", "FlashgateUpstream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -91,9 +100,13 @@ let package = Package(
         .testTarget(
             name: "FlashgateRoutingTests", dependencies: ["FlashgateRouting", "FlashgateUpstream", "FlashgateTesting"]),
         .testTarget(
+            name: "FlashgateAccountingTests",
+            dependencies: ["FlashgateAccounting", "FlashgateStorage", "FlashgateTesting"]),
+        .testTarget(
             name: "FlashgateServerTests",
             dependencies: [
-                "FlashgateServer", "FlashgateRouting", "FlashgateUpstream", "FlashgateStorage", "FlashgateTesting",
+                "FlashgateServer", "FlashgateAccounting", "FlashgateRouting", "FlashgateUpstream", "FlashgateStorage",
+                "FlashgateTesting",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),

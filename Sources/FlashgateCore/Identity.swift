@@ -12,6 +12,9 @@ package struct Caller: Sendable, Hashable, CustomStringConvertible {
     }
 
     package var description: String { key.isEmpty ? "team \(team)" : "team \(team), key \(key)" }
+
+    /// The team every caller belongs to when no teams or keys are configured.
+    package static let defaultTeam = "default"
 }
 
 /// Maps what a request presents — a virtual key, or the uid/gid of a Unix-socket peer — to a

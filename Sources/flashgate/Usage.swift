@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlashgateAccounting
 import FlashgateCore
 import FlashgateServer
 import FlashgateStorage

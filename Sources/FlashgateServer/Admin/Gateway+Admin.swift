@@ -1,3 +1,4 @@
+import FlashgateAccounting
 import FlashgateCore
 import FlashgateStorage
 import Foundation
@@ -11,7 +12,7 @@ extension Gateway {
                     FlashgateError(.forbidden, "the admin API is off: set accounting.admin_key_env to enable it"),
                     dialect: .openAI))
         }
-        let presented = request.headers.first(name: "authorization").map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : $0 }
+        let presented = BearerToken.parse(request.headers.first(name: "authorization"))
         guard let presented, VirtualKey.hashHex(presented) == VirtualKey.hashHex(adminKey.value) else {
             return .immediate(.error(FlashgateError(.unauthorized, "the admin API needs the admin key"), dialect: .openAI))
         }
@@ -36,33 +37,12 @@ extension Gateway {
         let from = days.map { nowMilliseconds() - Int64($0) * 86_400_000 }
         let rows = try ledger.usage(
             from: from, to: nil, team: request.queryItem("team"), key: request.queryItem("key"), model: request.queryItem("model"))
-        let items: [JSONValue] = rows.map { row in
-            [
-                "day": .string(row.day), "team": .string(row.team), "key": .string(row.key), "model": .string(row.model),
-                "requests": JSONValue(row.requests), "prompt_tokens": JSONValue(row.promptTokens),
-                "cached_tokens": JSONValue(row.cachedTokens), "output_tokens": JSONValue(row.outputTokens),
-                "thoughts_tokens": JSONValue(row.thoughtsTokens), "cache_hits": JSONValue(row.cacheHits),
-                "cost_usd": .number(row.cost.dollars), "refused": JSONValue(row.refused),
-                "refused_by": DashboardReport.refusedBy(row.refusedBy),
-            ]
-        }
-        return ["object": "list", "data": .array(items)]
+        return UsageReport.make(rows: rows)
     }
 
     /// Every budget: limit, settled, reserved and remaining in its current period.
     func budgetReport() -> JSONValue {
-        let now = accountant.now
-        let items: [JSONValue] = accountant.budgets.all(now: now).map { status in
-            var item: JSONObject = [
-                "budget": .string(status.name), "period": .string(status.key), "mode": .string(status.mode.rawValue),
-                "limit_usd": .number(status.limit.dollars), "settled_usd": .number(status.settled.dollars),
-                "reserved_usd": .number(status.reserved.dollars), "remaining_usd": .number(status.remaining.dollars),
-                "over_limit": .bool(status.settled > status.limit),
-            ]
-            if let end = status.periodEnd { item["period_end"] = .string(ISO8601DateFormatter().string(from: end)) }
-            return .object(item)
-        }
-        return ["object": "list", "data": .array(items)]
+        BudgetReport.make(statuses: accountant.budgets.all(now: accountant.now))
     }
 
     /// The dashboard's data over the last `hours` (default 24, at most 31 days): ledger rows of

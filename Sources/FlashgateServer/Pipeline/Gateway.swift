@@ -1,3 +1,4 @@
+import FlashgateAccounting
 import FlashgateCore
 import FlashgateRouting
 import FlashgateStorage
@@ -306,11 +307,6 @@ package final class Gateway: Sendable {
             record: request.record, upstream: upstream)
         return generation.metered(call, body: parsed) { answer, _, _ in Generation.forwarded(answer) }
     }
-}
-
-extension Gateway {
-    /// Until teams and keys exist, every caller belongs to one team.
-    static let defaultTeam = "default"
 }
 
 /// Whether the listeners and the store are open; `/readyz` reports it.

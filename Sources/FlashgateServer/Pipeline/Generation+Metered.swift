@@ -1,3 +1,4 @@
+import FlashgateAccounting
 import FlashgateCore
 import FlashgateRouting
 import FlashgateWire
@@ -47,7 +48,7 @@ extension Generation {
     /// Prices and admits a metered call before anything goes upstream. An embedding reserves the
     /// worst case of its Gemini `body` (strict) or its expected cost (estimate); a model without
     /// a price is refused (no price, no call). A token count takes a rate-limit ticket only.
-    private func admit(_ call: MeteredCall, body: JSONValue) -> Result<Accountant.Admission, RejectedCall> {
+    private func admit(_ call: MeteredCall, body: JSONValue) -> Result<Accountant.Admission, Rejection> {
         let model = call.primary.pricedModel
         switch call.kind {
         case .count:

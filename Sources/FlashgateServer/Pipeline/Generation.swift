@@ -1,3 +1,4 @@
+import FlashgateAccounting
 import FlashgateCore
 import FlashgateRouting
 import FlashgateStorage
@@ -405,15 +406,6 @@ extension Generation {
             ], body: body)
     }
 
-}
-
-extension TokenUsage {
-    /// The counts that cost money: thinking is billed as output.
-    package var billable: BillableUsage {
-        BillableUsage(
-            promptTokens: promptTokens + toolUsePromptTokens, cachedTokens: cachedTokens, outputTokens: completionTokens,
-            searchQueries: searchQueries)
-    }
 }
 
 extension Accountant.Ending {

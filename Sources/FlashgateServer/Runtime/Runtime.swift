@@ -1,3 +1,4 @@
+import FlashgateAccounting
 import FlashgateCore
 import FlashgateRouting
 import FlashgateStorage

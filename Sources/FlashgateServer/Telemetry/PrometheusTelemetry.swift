@@ -1,3 +1,4 @@
+import FlashgateAccounting
 import FlashgateCore
 import FlashgateRouting
 import FlashgateStorage
@@ -30,7 +31,7 @@ package final class PrometheusTelemetry: TelemetrySink {
 
         init(_ config: FlashgateConfig) {
             self.config = config
-            teams = Set(config.teams.map(\.id) + [Gateway.defaultTeam])
+            teams = Set(config.teams.map(\.id) + [Caller.defaultTeam])
             routes = Set(config.routes.map(\.name))
             pricedModels = Set(config.prices.prefixes)
         }

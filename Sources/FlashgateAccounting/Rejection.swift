@@ -2,7 +2,9 @@ import FlashgateCore
 import FlashgateWire
 import Foundation
 
-/// A call refused before it went upstream, in terms every client understands.
+/// A call refused before it went upstream, in terms every client understands. It carries the
+/// error, the wait and the headers, never a response: the edge renders it in the endpoint's
+/// dialect (`Rejection.response(_:)` in the server), so accounting knows nothing of HTTP.
 ///
 /// - A rate limit is a transient 429 whose `Retry-After` is the bucket's true refill time, with
 ///   Google's `RetryInfo` in the native envelope.
@@ -11,23 +13,23 @@ import Foundation
 ///   Google's `RESOURCE_EXHAUSTED` with a `QuotaFailure`, a message naming the budget and when it
 ///   resets.
 /// - A model (or tier) without a price is a 400 naming the config key to add: no price, no call.
-struct RejectedCall: Error, Sendable {
+package struct Rejection: Error, Sendable {
     /// The limit that refused: a closed set, for the request record and metrics.
-    enum Limit: String, Sendable {
+    package enum Limit: String, Sendable {
         case rateLimit = "rate_limit"
         case budget
         case price
     }
 
-    var limit: Limit
-    var error: FlashgateError
-    var retryAfter: Duration?
-    var headers: [(String, String)]
+    package var limit: Limit
+    package var error: FlashgateError
+    package var retryAfter: Duration?
+    package var headers: [(String, String)]
 
-    var message: String { error.message }
+    package var message: String { error.message }
 
     /// The refusal's reason for the access log, the metrics and the ledger's refusal counts.
-    var reason: RefusalReason {
+    package var reason: RefusalReason {
         switch limit {
         case .rateLimit: .rateLimit
         case .budget: .budget
@@ -35,14 +37,7 @@ struct RejectedCall: Error, Sendable {
         }
     }
 
-    func response(_ dialect: Dialect) -> GatewayResponse {
-        var response = GatewayResponse.error(error, dialect: dialect)
-        if let retryAfter { response.headers.append(("retry-after", String(Self.seconds(retryAfter)))) }
-        response.headers += headers
-        return response
-    }
-
-    static func rateLimit(_ limit: String, retryAfter: Duration) -> RejectedCall {
+    package static func rateLimit(_ limit: String, retryAfter: Duration) -> Rejection {
         var error = FlashgateError(.rateLimited, "rate limit \(limit) reached; retry after \(seconds(retryAfter)) s")
         error.googleDetails = [
             [
@@ -50,12 +45,12 @@ struct RejectedCall: Error, Sendable {
                 "retryDelay": .string("\(seconds(retryAfter))s"),
             ]
         ]
-        return RejectedCall(limit: .rateLimit, error: error, retryAfter: retryAfter, headers: [])
+        return Rejection(limit: .rateLimit, error: error, retryAfter: retryAfter, headers: [])
     }
 
-    static func budget(
+    package static func budget(
         _ budget: String, limit: MicroUSD, remaining: MicroUSD, amount: MicroUSD, resetsIn: Duration?, now: Date
-    ) -> RejectedCall {
+    ) -> Rejection {
         let resetsAt = resetsIn.map { now.addingTimeInterval(Double($0.components.seconds)) }
         let reset = resetsAt.map { "it resets at \(timestamp($0))" } ?? "it does not reset"
         let message =
@@ -69,27 +64,27 @@ struct RejectedCall: Error, Sendable {
         ]
         var headers = [("x-should-retry", "false"), ("x-flashgate-budget-remaining-usd", remaining.dollars)]
         if let resetsAt { headers.append(("x-flashgate-budget-reset", timestamp(resetsAt))) }
-        return RejectedCall(
+        return Rejection(
             limit: .budget, error: error,
             retryAfter: resetsIn, headers: headers)
     }
 
-    static func unpriced(model: String, tier: ServiceTier) -> RejectedCall {
+    package static func unpriced(model: String, tier: ServiceTier) -> Rejection {
         let at = tier == .standard ? "" : " at the \(tier.rawValue) tier"
         let error = FlashgateError.invalid(
             "the model '\(model)' has no price\(at), so Flashgate will not call it: add a row under "
                 + "prices.\(model) in the config (input and output, USD per million tokens), or an explicit "
                 + "fallback row prices.\"\(PriceTable.fallbackPrefix)\"",
             param: "model")
-        return RejectedCall(limit: .price, error: error, retryAfter: nil, headers: [("x-should-retry", "false")])
+        return Rejection(limit: .price, error: error, retryAfter: nil, headers: [("x-should-retry", "false")])
     }
 
-    static func seconds(_ duration: Duration) -> Int64 {
+    package static func seconds(_ duration: Duration) -> Int64 {
         max(1, Int64((Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18).rounded(.up)))
     }
 
     /// RFC 3339 in UTC, whole seconds.
-    static func timestamp(_ date: Date) -> String {
+    package static func timestamp(_ date: Date) -> String {
         var time = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&time, &parts)

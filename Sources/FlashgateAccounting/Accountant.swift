@@ -1,0 +1,82 @@
+import FlashgateCore
+import FlashgateStorage
+import FlashgateWire
+import Foundation
+import Logging
+
+/// Who pays, whether they may, and what they paid: identity, rate limits, budgets and the ledger
+/// for the request path. Every admitted call holds an `Admission` that `settle` closes exactly
+/// once — with the real cost from usage, the reservation when the answer's cost is unknown (a
+/// dropped stream, a client gone), or $0 when the upstream refused before generating.
+package final class Accountant: Sendable {
+    package let config: FlashgateConfig
+    let identity: Identity
+    /// No teams or keys configured: every caller is the default team, unlimited (but recorded).
+    let open: Bool
+    let limiter: RateLimiter<ContinuousClock.Instant>
+    package let budgets: Budgets
+    package let ledger: Ledger?
+    package let prices: PriceTable
+    let logger: Logger
+    let nowMilliseconds: @Sendable () -> Int64
+
+    package init(config: FlashgateConfig, ledger: Ledger?, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64) {
+        self.config = config
+        identity = Identity(config: config)
+        open = config.teams.isEmpty && config.keys.isEmpty
+        limiter = RateLimiter(teams: config.teams, keys: config.keys, origin: ContinuousClock.now)
+        budgets = Budgets(config: config)
+        self.ledger = ledger
+        prices = config.prices
+        self.logger = logger
+        self.nowMilliseconds = nowMilliseconds
+    }
+
+    /// The accountant for a reloaded config: identity, prices and the open/closed choice come from
+    /// `config`; the rate limiter, the budgets and the ledger are this one's, updated in place, so
+    /// token buckets, settled totals and open reservations carry over. Admissions made by this
+    /// accountant still settle through it, against the same limiter and budgets, exactly once.
+    /// The new one is never `start`ed: recovery runs once per process.
+    /// `accounting.mode` and `accounting.time_zone` need a restart (see `Reload`).
+    package func reloaded(config: FlashgateConfig) -> Accountant {
+        limiter.update(teams: config.teams, keys: config.keys)
+        budgets.update(teams: config.teams, keys: config.keys)
+        return Accountant(config: config, previous: self)
+    }
+
+    private init(config: FlashgateConfig, previous: Accountant) {
+        self.config = config
+        identity = Identity(config: config)
+        open = config.teams.isEmpty && config.keys.isEmpty
+        limiter = previous.limiter
+        budgets = previous.budgets
+        ledger = previous.ledger
+        prices = config.prices
+        logger = previous.logger
+        nowMilliseconds = previous.nowMilliseconds
+    }
+
+    /// Recovers reservations a crash left open and loads the settled totals into the budgets.
+    package func start() throws {
+        guard let ledger else { return }
+        let recovered = try ledger.recoverOpenReservations(nowMs: nowMilliseconds())
+        if !recovered.isEmpty {
+            logger.warning("settled reservations left open by a crash at their reserved amount", metadata: ["count": "\(recovered.count)"])
+        }
+        budgets.load(settledTotals: ledger.totals(prefix: ""))
+    }
+
+    package var now: Date { Date(timeIntervalSince1970: Double(nowMilliseconds()) / 1000) }
+
+    /// The caller presenting `bearer` (the `Authorization` credential), `googKey`
+    /// (`x-goog-api-key` or `?key=`) or the Unix `peer`, else the default team. Unknown or missing
+    /// identity is a 401. The edge extracts these values; accounting never sees a request.
+    package func caller(
+        bearer: String?, googKey: String?, peer: (uid: UInt32, gid: UInt32)?
+    ) -> Result<Caller, FlashgateError> {
+        if open { return .success(Caller(team: Caller.defaultTeam)) }
+        return identity.resolve(bearer: bearer, googKey: googKey, peer: peer)
+    }
+
+    package func team(_ caller: Caller) -> TeamConfig? { config.teams.first { $0.id == caller.team } }
+}

@@ -1,0 +1,110 @@
+import FlashgateCore
+import FlashgateStorage
+import FlashgateWire
+
+/// Admission: a call is priced, then passes the rate limits, then reserves its worst case (or
+/// expected cost) against every budget over it. An admitted call holds an `Admission` that is
+/// either settled exactly once (`settle`) or, if it never went upstream, given back (`release`).
+extension Accountant {
+    /// A call that passed admission, and what settling it needs.
+    package struct Admission: Sendable {
+        package var caller: Caller
+        package var clientModel: String
+        /// The model the call is priced as (`ResolvedRoute.pricedModel`).
+        package var upstreamModel: String
+        package var route: String
+        package var ticket: RateTicket?
+        package var reservation: Reservation?
+        package var reservationID: UInt64?
+        package var amount: MicroUSD
+        package var estimatedTokens: Int
+        package var budgetRemaining: MicroUSD?
+        /// The tier asked for: reserved at its price; charged at the tier that served.
+        package var tier: ServiceTier = .standard
+    }
+
+    /// The price first (no price, no call), then rate limits, then the budget reservation for the
+    /// worst case (strict) or the expected cost, at the price of the tier the body asks for.
+    package func admit(
+        caller: Caller, clientModel: String, upstreamModel: String, route: String, body: JSONValue
+    ) -> Result<Admission, Rejection> {
+        let cap = team(caller)?.maxOutputTokens
+        let tier = ServiceTier.requested(in: body)
+        let estimate =
+            config.accounting.mode == .strict
+            ? RequestCostEstimate.worstCase(body: body, model: upstreamModel, teamOutputCap: cap)
+            : RequestCostEstimate.expected(body: body, model: upstreamModel, teamOutputCap: cap)
+        guard let amount = estimate.cost(prices, model: upstreamModel, tier: tier, atMs: nowMilliseconds()) else {
+            return .failure(.unpriced(model: upstreamModel, tier: tier))
+        }
+        return admit(
+            caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: amount,
+            tokens: estimate.inputTokens + estimate.outputTokens, tier: tier)
+    }
+
+    /// Rate limits, then the budget reservation of `amount`, for a call already priced.
+    package func admit(
+        caller: Caller, clientModel: String, upstreamModel: String, route: String, amount: MicroUSD, tokens: Int,
+        tier: ServiceTier = .standard
+    ) -> Result<Admission, Rejection> {
+        var admission = Admission(
+            caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: amount,
+            estimatedTokens: tokens, tier: tier)
+        if open { return .success(admission) }
+        switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: tokens, now: .now) {
+        case .reject(let limit, let retryAfter):
+            return .failure(.rateLimit(limit, retryAfter: retryAfter))
+        case .admit(let ticket):
+            admission.ticket = ticket
+        }
+        let now = self.now
+        switch budgets.reserve(caller: caller, model: clientModel, amount: amount, now: now) {
+        case .reject(let budget, let limit, let remaining, let retryAfter):
+            if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: .now) }
+            return .failure(
+                .budget(
+                    budget, limit: limit, remaining: remaining, amount: amount,
+                    resetsIn: retryAfter, now: now))
+        case .admit(let reservation):
+            admission.reservation = reservation
+            warnSoftBudgets(reservation)
+        }
+        admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
+        return .success(admission)
+    }
+
+    /// Rate limits only, for a free upstream call (`countTokens`): it takes one request from the
+    /// RPM buckets and no tokens, and never touches budgets (a spent budget does not refuse it).
+    package func admitFree(
+        caller: Caller, clientModel: String, upstreamModel: String, route: String
+    ) -> Result<Admission, Rejection> {
+        var admission = Admission(
+            caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: .zero,
+            estimatedTokens: 0)
+        if open { return .success(admission) }
+        switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: 0, now: .now) {
+        case .reject(let limit, let retryAfter): return .failure(.rateLimit(limit, retryAfter: retryAfter))
+        case .admit(let ticket): admission.ticket = ticket
+        }
+        return .success(admission)
+    }
+
+    /// Makes the reservation durable before the call goes upstream, so a crash cannot lose it.
+    package func persist(_ admission: inout Admission) async throws {
+        guard let ledger else { return }
+        let id = ledger.nextReservationID()
+        try await ledger.reserve(
+            ReservationRecord(
+                id: id, timeMs: nowMilliseconds(), team: admission.caller.team, key: admission.caller.key,
+                model: admission.clientModel, route: admission.route, amount: admission.amount,
+                budgetKeys: admission.reservation?.budgetKeys ?? []))
+        admission.reservationID = id
+    }
+
+    /// Gives back an admission that never went upstream (it joined an identical call instead): the
+    /// reservation and the rate-limit slot are released; the request is recorded as joined.
+    package func release(_ admission: Admission) {
+        if let reservation = admission.reservation { _ = budgets.settle(reservation, actual: .zero) }
+        if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: .now) }
+    }
+}

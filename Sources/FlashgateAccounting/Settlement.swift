@@ -1,0 +1,97 @@
+import FlashgateCore
+import FlashgateStorage
+import FlashgateWire
+
+/// Settlement: every admitted call is charged exactly once, durably — from its usage, from its
+/// reservation when the cost is unknown, or $0 when the upstream refused — and every request,
+/// admitted or free, leaves one row in the ledger.
+extension Accountant {
+    /// How a call ended, for its settlement.
+    package enum Ending: String, Sendable {
+        /// A complete answer: charged from its usage.
+        case ok
+        /// The upstream refused before generating: nothing to pay.
+        case upstreamError = "upstream_error"
+        /// Ended without usage (a broken stream, a client gone, a timeout): charged its reservation.
+        case incomplete
+    }
+
+    /// Settles an admitted call exactly once, durably, and returns what it cost.
+    @discardableResult
+    package func settle(
+        _ admission: Admission, usage: TokenUsage?, ending: Ending, cacheStatus: String, attempts: [String] = [],
+        servedTier: ServiceTier? = nil
+    ) async -> MicroUSD {
+        let cost: MicroUSD
+        let tier = servedTier ?? admission.tier
+        switch ending {
+        case .ok:
+            cost =
+                usage.flatMap {
+                    prices.cost($0.billable, model: admission.upstreamModel, tier: tier, atMs: nowMilliseconds())
+                }
+                ?? admission.amount
+        case .upstreamError: cost = .zero
+        case .incomplete: cost = admission.amount
+        }
+        if let reservation = admission.reservation {
+            let settlement = budgets.settle(reservation, actual: cost)
+            if settlement.overshoot > .zero {
+                logger.warning(
+                    "a call cost more than it reserved", metadata: ["overshoot_usd": "\(settlement.overshoot.dollars)"])
+            }
+        }
+        if let ticket = admission.ticket {
+            limiter.release(ticket, actualTokens: usage.map { $0.promptTokens + $0.completionTokens } ?? 0, now: .now)
+        }
+        await record(
+            admission.caller, model: admission.clientModel, route: admission.route, usage: usage, cost: cost,
+            cacheStatus: cacheStatus, outcome: ending.rawValue, reservationID: admission.reservationID,
+            budgetKeys: admission.reservation?.budgetKeys ?? [], attempts: attempts,
+            serviceTier: ending == .upstreamError ? "" : tier.rawValue)
+        return cost
+    }
+
+    /// A $0 request row (a cache hit, a joined follower), queued without waiting.
+    package func recordFree(_ caller: Caller, model: String, route: String, usage: TokenUsage?, cacheStatus: String) {
+        guard let ledger else { return }
+        let row = Self.row(
+            caller, model: model, route: route, usage: usage, cost: .zero, cacheStatus: cacheStatus, outcome: "ok",
+            reservationID: nil, budgetKeys: [], timeMs: nowMilliseconds())
+        let logger = logger
+        ledger.settleLater(row) { error in logger.error("could not record a request", metadata: ["error": "\(error)"]) }
+    }
+
+    /// A request row in the ledger; durable when this returns.
+    package func record(
+        _ caller: Caller, model: String, route: String, usage: TokenUsage?, cost: MicroUSD, cacheStatus: String,
+        outcome: String, reservationID: UInt64? = nil, budgetKeys: [String] = [], attempts: [String] = [],
+        serviceTier: String = ""
+    ) async {
+        guard let ledger else { return }
+        var row = Self.row(
+            caller, model: model, route: route, usage: usage, cost: cost, cacheStatus: cacheStatus, outcome: outcome,
+            reservationID: reservationID, budgetKeys: budgetKeys, timeMs: nowMilliseconds())
+        row.attempts = attempts
+        row.serviceTier = serviceTier
+        do {
+            try await ledger.settle(row)
+        } catch {
+            logger.error("could not record a settlement", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One request row: who, which model and route, tokens by kind, what it cost and how it ended.
+    private static func row(
+        _ caller: Caller, model: String, route: String, usage: TokenUsage?, cost: MicroUSD, cacheStatus: String,
+        outcome: String, reservationID: UInt64?, budgetKeys: [String], timeMs: Int64
+    ) -> SettlementRecord {
+        SettlementRecord(
+            reservationID: reservationID, timeMs: timeMs, team: caller.team, key: caller.key, model: model,
+            route: route,
+            promptTokens: usage?.promptTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0,
+            outputTokens: usage?.candidatesTokens ?? 0, thoughtsTokens: usage?.thoughtsTokens ?? 0,
+            searchQueries: usage?.searchQueries ?? 0, cost: cost, cacheStatus: cacheStatus, outcome: outcome,
+            budgetKeys: budgetKeys)
+    }
+}
