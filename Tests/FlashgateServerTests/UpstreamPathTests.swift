@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateRouting
 import FlashgateTesting
 import FlashgateUpstream
 import Foundation

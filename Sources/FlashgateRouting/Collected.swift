@@ -1,20 +1,23 @@
 import FlashgateCore
-import FlashgateRouting
-import FlashgateWire
-import NIOHTTP1
 
 /// A whole upstream answer, read to its end: for answers passed on or parsed whole (model lists,
 /// embeddings, token counts), never for streamed generations.
-struct Collected {
-    var status: Int
-    var headers: [UpstreamHeader]
-    var body: [UInt8]
+package struct Collected: Sendable {
+    package var status: Int
+    package var headers: [UpstreamHeader]
+    package var body: [UInt8]
 
-    var isSuccess: Bool { (200..<300).contains(status) }
+    package init(status: Int, headers: [UpstreamHeader], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    package var isSuccess: Bool { (200..<300).contains(status) }
 }
 
 extension Collected {
-    static func collect(_ response: UpstreamResponse) async throws -> Collected {
+    package static func collect(_ response: UpstreamResponse) async throws -> Collected {
         var collected = Collected(status: 0, headers: [], body: [])
         for try await event in response {
             switch event {
