@@ -117,7 +117,7 @@ extension Generation {
     /// the budget must allow another worst case, made durable before the hedge leaves.
     private func admitHedge(_ twin: ResolvedRoute, _ call: GenerateCall, into hedge: HedgeAdmission) async -> Bool {
         guard
-            case .success(var admitted) = accountant.admit(
+            case .admit(var admitted) = accountant.admit(
                 caller: call.caller, clientModel: call.clientModel, upstreamModel: twin.pricedModel,
                 route: twin.route.name, body: call.body)
         else { return false }

@@ -39,32 +39,15 @@ final class Generation: Sendable {
 }
 
 extension Generation {
-    /// A generation: a cache hit is answered now, on the event loop; otherwise the call joins an
-    /// identical one in flight or leads a new one.
+    /// A generation, one stage at a time: a cache hit is answered now, on the event loop; otherwise
+    /// the call joins an identical one in flight, or is admitted and leads a new one.
     func run(_ call: GenerateCall) -> GatewayResult {
-        if call.policy.lookup, let cache {
-            if let hit = cache.lookup(call.key.digest), let response = renderHit(hit, call: call) {
-                cache.recordHit(savedMicroUSD: hit.costMicroUSD)
-                var usage = TokenUsage()
-                usage.promptTokens = hit.usage["prompt"] ?? 0
-                usage.candidatesTokens = max(0, (hit.usage["output"] ?? 0) - (hit.usage["thoughts"] ?? 0))
-                usage.thoughtsTokens = hit.usage["thoughts"] ?? 0
-                usage.cachedTokens = hit.usage["cached"] ?? 0
-                call.record?.update { record in
-                    record.cache = CacheOutcome.hit.rawValue
-                    record.route = call.primary.route.name
-                    record.note(usage)
-                    record.saved = MicroUSD(hit.costMicroUSD)
-                }
-                accountant.recordFree(
-                    call.caller, model: call.clientModel, route: call.primary.route.name, usage: usage,
-                    cacheStatus: CacheOutcome.hit.rawValue)
-                return .immediate(response)
-            }
-            cache.recordMiss()
-        }
-        if call.policy.coalesce, let flight = flights.existing(call.key) {
-            return follow(flight, call)
+        let outcome: CacheOutcome
+        switch lookup(call) {
+        case .hit(let response): return .immediate(response)
+        case .joined(let flight): return follow(flight, call)
+        case .miss: outcome = .miss
+        case .bypass: outcome = .bypass
         }
         // Only calls that go upstream pay: admission reserves their worst case first.
         let admission: Accountant.Admission
@@ -72,22 +55,58 @@ extension Generation {
             caller: call.caller, clientModel: call.clientModel, upstreamModel: call.primary.pricedModel,
             route: call.primary.route.name, body: call.body)
         {
-        case .failure(let rejected):
+        case .reject(let rejected):
             call.record?.refuse(rejected.reason)
             return .immediate(rejected.response(call.mode.dialect))
-        case .success(let admitted): admission = admitted
+        case .admit(let admitted): admission = admitted
         }
-        if call.policy.coalesce {
-            let joined = flights.join(call.key)
-            guard joined.leader else {
-                // Someone else started the same call a moment ago: join it and free the reservation.
-                accountant.release(admission)
-                return follow(joined.flight, call)
+        guard call.policy.coalesce else {
+            return .deferred { [self] writer in
+                await lead(Flight(), call, admission, writer, outcome, inTable: false)
             }
-            return .deferred { [self] writer in await lead(joined.flight, call, admission, writer, .miss) }
         }
-        let outcome: CacheOutcome = call.policy.bypass ? .bypass : .miss
-        return .deferred { [self] writer in await lead(Flight(), call, admission, writer, outcome, inTable: false) }
+        let joined = flights.join(call.key)
+        guard joined.leader else {
+            // Someone else started the same call a moment ago: join it and free the reservation.
+            accountant.release(admission)
+            return follow(joined.flight, call)
+        }
+        return .deferred { [self] writer in await lead(joined.flight, call, admission, writer, outcome) }
+    }
+
+    /// The cache stage: a stored answer (rendered, and recorded as a hit), an identical call in
+    /// flight to join, or neither. A stored answer that does not parse counts as a miss.
+    func lookup(_ call: GenerateCall) -> CacheLookup {
+        if call.policy.lookup, let cache {
+            if let hit = cache.lookup(call.key.digest), let response = renderHit(hit, call: call) {
+                cache.recordHit(savedMicroUSD: hit.costMicroUSD)
+                recordHit(hit, call)
+                return .hit(response)
+            }
+            cache.recordMiss()
+        }
+        if call.policy.coalesce, let flight = flights.existing(call.key) {
+            return .joined(flight)
+        }
+        return call.policy.bypass ? .bypass : .miss
+    }
+
+    /// A hit's request record and its $0 ledger row, with the usage the stored answer recorded.
+    private func recordHit(_ hit: CacheEntry, _ call: GenerateCall) {
+        var usage = TokenUsage()
+        usage.promptTokens = hit.usage["prompt"] ?? 0
+        usage.candidatesTokens = max(0, (hit.usage["output"] ?? 0) - (hit.usage["thoughts"] ?? 0))
+        usage.thoughtsTokens = hit.usage["thoughts"] ?? 0
+        usage.cachedTokens = hit.usage["cached"] ?? 0
+        call.record?.update { record in
+            record.cache = CacheOutcome.hit.rawValue
+            record.route = call.primary.route.name
+            record.note(usage)
+            record.saved = MicroUSD(hit.costMicroUSD)
+        }
+        accountant.recordFree(
+            call.caller, model: call.clientModel, route: call.primary.route.name, usage: usage,
+            cacheStatus: CacheOutcome.hit.rawValue)
     }
 
     private func follow(_ flight: Flight, _ call: GenerateCall) -> GatewayResult {
