@@ -23,11 +23,18 @@ extension Accountant {
         package var tier: ServiceTier = .standard
     }
 
+    /// Admission's answer: the call may go upstream holding its `Admission` (which must then be
+    /// settled or released), or it is refused before anything is spent or reserved.
+    package enum AdmissionDecision: Sendable {
+        case admit(Admission)
+        case reject(Rejection)
+    }
+
     /// The price first (no price, no call), then rate limits, then the budget reservation for the
     /// worst case (strict) or the expected cost, at the price of the tier the body asks for.
     package func admit(
         caller: Caller, clientModel: String, upstreamModel: String, route: String, body: JSONValue
-    ) -> Result<Admission, Rejection> {
+    ) -> AdmissionDecision {
         let cap = team(caller)?.maxOutputTokens
         let tier = ServiceTier.requested(in: body)
         let estimate =
@@ -35,7 +42,7 @@ extension Accountant {
             ? RequestCostEstimate.worstCase(body: body, model: upstreamModel, teamOutputCap: cap)
             : RequestCostEstimate.expected(body: body, model: upstreamModel, teamOutputCap: cap)
         guard let amount = estimate.cost(prices, model: upstreamModel, tier: tier, atMs: nowMilliseconds()) else {
-            return .failure(.unpriced(model: upstreamModel, tier: tier))
+            return .reject(.unpriced(model: upstreamModel, tier: tier))
         }
         return admit(
             caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: amount,
@@ -46,14 +53,14 @@ extension Accountant {
     package func admit(
         caller: Caller, clientModel: String, upstreamModel: String, route: String, amount: MicroUSD, tokens: Int,
         tier: ServiceTier = .standard
-    ) -> Result<Admission, Rejection> {
+    ) -> AdmissionDecision {
         var admission = Admission(
             caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: amount,
             estimatedTokens: tokens, tier: tier)
-        if open { return .success(admission) }
+        if open { return .admit(admission) }
         switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: tokens, now: .now) {
         case .reject(let limit, let retryAfter):
-            return .failure(.rateLimit(limit, retryAfter: retryAfter))
+            return .reject(.rateLimit(limit, retryAfter: retryAfter))
         case .admit(let ticket):
             admission.ticket = ticket
         }
@@ -61,7 +68,7 @@ extension Accountant {
         switch budgets.reserve(caller: caller, model: clientModel, amount: amount, now: now) {
         case .reject(let budget, let limit, let remaining, let retryAfter):
             if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: .now) }
-            return .failure(
+            return .reject(
                 .budget(
                     budget, limit: limit, remaining: remaining, amount: amount,
                     resetsIn: retryAfter, now: now))
@@ -70,23 +77,23 @@ extension Accountant {
             warnSoftBudgets(reservation)
         }
         admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
-        return .success(admission)
+        return .admit(admission)
     }
 
     /// Rate limits only, for a free upstream call (`countTokens`): it takes one request from the
     /// RPM buckets and no tokens, and never touches budgets (a spent budget does not refuse it).
     package func admitFree(
         caller: Caller, clientModel: String, upstreamModel: String, route: String
-    ) -> Result<Admission, Rejection> {
+    ) -> AdmissionDecision {
         var admission = Admission(
             caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: .zero,
             estimatedTokens: 0)
-        if open { return .success(admission) }
+        if open { return .admit(admission) }
         switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: 0, now: .now) {
-        case .reject(let limit, let retryAfter): return .failure(.rateLimit(limit, retryAfter: retryAfter))
+        case .reject(let limit, let retryAfter): return .reject(.rateLimit(limit, retryAfter: retryAfter))
         case .admit(let ticket): admission.ticket = ticket
         }
-        return .success(admission)
+        return .admit(admission)
     }
 
     /// Makes the reservation durable before the call goes upstream, so a crash cannot lose it.

@@ -1,5 +1,5 @@
-import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// Every open client connection and the number of requests in progress, so shutdown can stop
 /// accepting, let in-flight requests finish within a bound, and then close the rest.
@@ -11,16 +11,16 @@ package final class ConnectionRegistry: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
 
     package init() {}
 
-    package var inFlightRequests: Int { state.withLockedValue { $0.inFlight } }
+    package var inFlightRequests: Int { state.withLock { $0.inFlight } }
 
-    package var openConnections: Int { state.withLockedValue { $0.channels.count } }
+    package var openConnections: Int { state.withLock { $0.channels.count } }
 
     func add(_ channel: any Channel) {
-        let draining = state.withLockedValue { state in
+        let draining = state.withLock { state in
             state.channels[ObjectIdentifier(channel)] = channel
             return state.draining
         }
@@ -29,17 +29,17 @@ package final class ConnectionRegistry: Sendable {
     }
 
     private func remove(_ channel: any Channel) {
-        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.channels[ObjectIdentifier(channel)] = nil
             return takeWaitersIfDone(&state)
         }
         waiters.forEach { $0.resume() }
     }
 
-    func requestStarted() { state.withLockedValue { $0.inFlight += 1 } }
+    func requestStarted() { state.withLock { $0.inFlight += 1 } }
 
     func requestFinished() {
-        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.inFlight -= 1
             return takeWaitersIfDone(&state)
         }
@@ -55,7 +55,7 @@ package final class ConnectionRegistry: Sendable {
     /// Tells every connection to finish its current request and close, then waits until no
     /// request is in progress.
     package func drain() async {
-        let channels = state.withLockedValue { state in
+        let channels = state.withLock { state in
             state.draining = true
             return Array(state.channels.values)
         }
@@ -63,7 +63,7 @@ package final class ConnectionRegistry: Sendable {
             channel.pipeline.fireUserInboundEventTriggered(DrainEvent())
         }
         await withCheckedContinuation { continuation in
-            let done = state.withLockedValue { state -> Bool in
+            let done = state.withLock { state -> Bool in
                 if state.channels.isEmpty || state.inFlight == 0 { return true }
                 state.waiters.append(continuation)
                 return false
@@ -74,7 +74,7 @@ package final class ConnectionRegistry: Sendable {
 
     /// Closes whatever is still open.
     package func closeAll() async {
-        let channels = state.withLockedValue { Array($0.channels.values) }
+        let channels = state.withLock { Array($0.channels.values) }
         for channel in channels {
             try? await channel.close()
         }

@@ -1,5 +1,5 @@
 import FlashgateCore
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// One upstream generation shared by every identical request in flight (single flight). The
 /// leader's upstream call publishes Gemini response events here; every subscriber, the leader's
@@ -24,26 +24,26 @@ final class Flight: Sendable {
         var upstream: Task<Void, Never>?
     }
 
-    private let state = NIOLockedValueBox(State())
-    private let settled = NIOLockedValueBox((cost: MicroUSD.zero, tier: ServiceTier?.none))
+    private let state = Mutex(State())
+    private let settled = Mutex((cost: MicroUSD.zero, tier: ServiceTier?.none))
 
     /// What the leader's caller paid, set before the flight finishes.
     var cost: MicroUSD {
-        get { settled.withLockedValue { $0.cost } }
-        set { settled.withLockedValue { $0.cost = newValue } }
+        get { settled.withLock { $0.cost } }
+        set { settled.withLock { $0.cost = newValue } }
     }
 
     /// The service tier that served and was charged; nil when nothing was charged at a tier.
     var tier: ServiceTier? {
-        get { settled.withLockedValue { $0.tier } }
-        set { settled.withLockedValue { $0.tier = newValue } }
+        get { settled.withLock { $0.tier } }
+        set { settled.withLock { $0.tier = newValue } }
     }
 
     /// How many subscribers joined over the flight's life (the leader counts).
-    var subscriberCount: Int { state.withLockedValue { $0.everSubscribed } }
+    var subscriberCount: Int { state.withLock { $0.everSubscribed } }
 
     func setUpstream(_ task: Task<Void, Never>) {
-        let cancelNow = state.withLockedValue { state -> Bool in
+        let cancelNow = state.withLock { state -> Bool in
             state.upstream = task
             return state.subscribers.isEmpty && state.outcome == nil && state.everSubscribed > 0
         }
@@ -53,7 +53,9 @@ final class Flight: Sendable {
     /// Every event so far, then the live ones, then the end (or the error).
     func subscribe() -> AsyncThrowingStream<JSONValue, any Error> {
         let (stream, continuation) = AsyncThrowingStream<JSONValue, any Error>.makeStream()
-        let id = state.withLockedValue { state -> Int? in
+        // The replay fills a stream nobody holds yet, so it runs no one's code; doing it under the
+        // lock is what keeps a live event from slipping in before the ones already published.
+        let id = state.withLock { state -> Int? in
             for event in state.events { continuation.yield(event) }
             switch state.outcome {
             case .success?:
@@ -75,13 +77,13 @@ final class Flight: Sendable {
                 if case .cancelled = reason { self?.leave(id) }
             }
         } else {
-            state.withLockedValue { $0.everSubscribed += 1 }
+            state.withLock { $0.everSubscribed += 1 }
         }
         return stream
     }
 
     private func leave(_ id: Int) {
-        let upstream = state.withLockedValue { state -> Task<Void, Never>? in
+        let upstream = state.withLock { state -> Task<Void, Never>? in
             state.subscribers[id] = nil
             return state.subscribers.isEmpty && state.outcome == nil ? state.upstream : nil
         }
@@ -89,7 +91,7 @@ final class Flight: Sendable {
     }
 
     func publish(_ event: JSONValue) {
-        let subscribers = state.withLockedValue { state -> [AsyncThrowingStream<JSONValue, any Error>.Continuation] in
+        let subscribers = state.withLock { state -> [AsyncThrowingStream<JSONValue, any Error>.Continuation] in
             guard state.outcome == nil else { return [] }
             state.events.append(event)
             return Array(state.subscribers.values)
@@ -98,7 +100,7 @@ final class Flight: Sendable {
     }
 
     func finish(_ outcome: Outcome) {
-        let subscribers = state.withLockedValue { state -> [AsyncThrowingStream<JSONValue, any Error>.Continuation] in
+        let subscribers = state.withLock { state -> [AsyncThrowingStream<JSONValue, any Error>.Continuation] in
             guard state.outcome == nil else { return [] }
             state.outcome = outcome
             defer { state.subscribers = [:] }
@@ -115,13 +117,13 @@ final class Flight: Sendable {
 
 /// The flights in progress, by cache key.
 package final class FlightTable: Sendable {
-    private let flights = NIOLockedValueBox<[CacheKey: Flight]>([:])
+    private let flights = Mutex<[CacheKey: Flight]>([:])
 
     package init() {}
 
     /// The flight for `key`, and whether the caller leads it (and must start the upstream call).
     func join(_ key: CacheKey) -> (flight: Flight, leader: Bool) {
-        flights.withLockedValue { flights in
+        flights.withLock { flights in
             if let flight = flights[key] { return (flight, false) }
             let flight = Flight()
             flights[key] = flight
@@ -129,16 +131,16 @@ package final class FlightTable: Sendable {
         }
     }
 
-    func existing(_ key: CacheKey) -> Flight? { flights.withLockedValue { $0[key] } }
+    func existing(_ key: CacheKey) -> Flight? { flights.withLock { $0[key] } }
 
     func remove(_ key: CacheKey, _ flight: Flight) {
-        flights.withLockedValue { flights in
+        flights.withLock { flights in
             if flights[key] === flight { flights[key] = nil }
         }
     }
 
-    var count: Int { flights.withLockedValue { $0.count } }
+    var count: Int { flights.withLock { $0.count } }
 
     /// Subscribers that joined the flights now in progress (tests wait on it).
-    var subscriberCountTotal: Int { flights.withLockedValue { $0.values.reduce(0) { $0 + $1.subscriberCount } } }
+    var subscriberCountTotal: Int { flights.withLock { $0.values.reduce(0) { $0 + $1.subscriberCount } } }
 }

@@ -37,10 +37,10 @@ extension Generation {
         render: @escaping @Sendable (Collected, JSONValue, _ charged: Int) throws(FlashgateError) -> GatewayResponse
     ) -> GatewayResult {
         switch admit(call, body: body) {
-        case .failure(let rejected):
+        case .reject(let rejected):
             call.record?.refuse(rejected.reason)
             return .immediate(rejected.response(call.dialect))
-        case .success(let admission):
+        case .admit(let admission):
             return .deferred { [self] writer in await meter(call, admission, writer: writer, render: render) }
         }
     }
@@ -48,7 +48,7 @@ extension Generation {
     /// Prices and admits a metered call before anything goes upstream. An embedding reserves the
     /// worst case of its Gemini `body` (strict) or its expected cost (estimate); a model without
     /// a price is refused (no price, no call). A token count takes a rate-limit ticket only.
-    private func admit(_ call: MeteredCall, body: JSONValue) -> Result<Accountant.Admission, Rejection> {
+    private func admit(_ call: MeteredCall, body: JSONValue) -> Accountant.AdmissionDecision {
         let model = call.primary.pricedModel
         switch call.kind {
         case .count:
@@ -65,7 +65,7 @@ extension Generation {
                     caller: call.caller, clientModel: call.clientModel, upstreamModel: model,
                     route: call.primary.route.name, amount: amount, tokens: estimate.inputTokens)
             }
-            return .failure(.unpriced(model: model, tier: .standard))
+            return .reject(.unpriced(model: model, tier: .standard))
         }
     }
 

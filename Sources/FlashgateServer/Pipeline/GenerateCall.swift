@@ -1,0 +1,25 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateRouting
+import FlashgateStorage
+import FlashgateWire
+
+/// One generation on its way: where it goes, how it is cached, and how the client wants it.
+struct GenerateCall: Sendable {
+    var key: CacheKey
+    var policy: CachePolicy
+    var ttl: Duration
+    /// The retry owner's call: the routes, the method and the body for each route.
+    var upstream: UpstreamCall
+    var mode: AnswerMode
+    var clientModel: String
+    var caller: Caller
+    /// The canonical Gemini request, for the cost estimate.
+    var body: JSONValue
+    /// The leader's request record (the one that makes the upstream call).
+    var record: RequestRecord?
+
+    var team: String { caller.team }
+    /// Where the call goes first; its price is reserved and its name is on hits and joins.
+    var primary: ResolvedRoute { upstream.plan.primary }
+}

@@ -1,0 +1,111 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateStorage
+import FlashgateWire
+
+/// Serving: every client of a generation — the leader, each follower, a cache hit — gets its answer
+/// rendered in its own dialect and mode here, from the Gemini events the flight (or the cache)
+/// holds; the leader's cost and served tier go out at the end, in a stream's trailers.
+extension Generation {
+    /// Reads the shared events and writes them in this client's mode.
+    /// `flight` is the leader's own flight (its cost is this client's); followers pass nil and pay $0.
+    func serve(
+        _ events: AsyncThrowingStream<JSONValue, any Error>, _ call: GenerateCall, writer: ResponseWriter,
+        cacheOutcome: CacheOutcome, flight: Flight?, extraHeaders: [(String, String)] = []
+    ) async {
+        var rendering = AnswerRendering(call.mode)
+        let headers =
+            [("content-type", rendering.contentType), ("x-flashgate-cache", cacheOutcome.rawValue)] + extraHeaders
+        var started = false
+        do {
+            for try await event in events {
+                let bytes = rendering.render(event)
+                if call.mode.isStreaming {
+                    if !started {
+                        try await writer.writeHead(status: .ok, headers: headers + Self.streamHeaders)
+                        started = true
+                    }
+                    try await writer.writeBody(bytes)
+                }
+            }
+            let cost = flight?.cost ?? .zero
+            let tier = flight?.tier
+            let tail = rendering.finish(cost: cost, tier: tier)
+            saveSignatures(rendering.signatures, call)
+            // A stream's cost and served tier are known only at its end: they go in trailers.
+            var charged = [("x-flashgate-cost-usd", cost.dollars)]
+            if let tier { charged.append(("x-flashgate-service-tier", tier.rawValue)) }
+            if call.mode.isStreaming {
+                if !started { try await writer.writeHead(status: .ok, headers: headers + Self.streamHeaders) }
+                try await writer.writeBody(tail)
+                await writer.end(trailers: charged)
+            } else {
+                await writer.respond(GatewayResponse(status: .ok, headers: headers + charged, body: tail))
+            }
+        } catch {
+            if Task.isCancelled || error is CancellationError { return }
+            let failure = FlashgateError(wrapping: error)
+            if !started {
+                var response = GatewayResponse.error(failure, dialect: call.mode.dialect)
+                response.headers.append(("x-flashgate-cache", cacheOutcome.rawValue))
+                await writer.respond(response)
+            } else if case .openAI = call.mode {
+                try? await writer.writeBody(ChatStreamTranslator.errorFrame(failure))
+                await writer.end()
+            } else {
+                await writer.abort()
+            }
+        }
+    }
+
+    static let streamHeaders = [
+        ("cache-control", "no-cache"), ("trailer", "x-flashgate-cost-usd, x-flashgate-service-tier"),
+    ]
+
+    /// Keeps the signatures a client was given by tool-call id, under the route that issued each
+    /// one (known by its hash from `pump`; the primary route when it is not known).
+    func saveSignatures(_ found: [(toolCallID: String, signature: String)], _ call: GenerateCall) {
+        guard !found.isEmpty else { return }
+        var byRoute: [String: [(toolCallID: String, signature: String)]] = [:]
+        for item in found {
+            let origin = signatures.lookup(team: call.team, toolCallID: SignatureOrigins.key(item.signature))?.route
+            byRoute[origin ?? call.primary.route.name, default: []].append(item)
+        }
+        for (route, items) in byRoute { signatures.save(team: call.team, route: route, signatures: items) }
+    }
+
+    /// A cache hit, rendered at once: usage as recorded, cost $0, and what it saved. A native JSON
+    /// hit is the stored bytes as they are; other modes render from the parsed answer. Nil when the
+    /// stored answer does not parse (treated as a miss).
+    func renderHit(_ hit: CacheEntry, call: GenerateCall) -> GatewayResponse? {
+        var rendering = AnswerRendering(call.mode)
+        var body: [UInt8]
+        if case .nativeJSON = call.mode {
+            body = hit.body
+        } else {
+            guard let response = try? JSONParser.parse(hit.body) else { return nil }
+            if case .openAI(let chat, let id, let created) = call.mode, !chat.stream {
+                let rendered = ChatResponse.render(response, model: chat.model, id: id, created: created)
+                saveSignatures(rendered.signatures, call)
+                var object = rendered.body.objectValue ?? JSONObject()
+                if case .object(var usage)? = object["usage"] {
+                    usage["cost"] = .number(MicroUSD.zero.dollars)
+                    object["usage"] = .object(usage)
+                }
+                body = JSONWriter.encode(.object(object))
+            } else {
+                body = []
+                for event in GeminiAnswerRenderer.events(response) { body += rendering.render(event) }
+                body += rendering.finish()
+                saveSignatures(rendering.signatures, call)
+            }
+        }
+        return GatewayResponse(
+            status: .ok,
+            headers: [
+                ("content-type", rendering.contentType), ("x-flashgate-cache", CacheOutcome.hit.rawValue),
+                ("x-flashgate-cost-usd", "0.000000"),
+                ("x-flashgate-cost-saved-usd", MicroUSD(hit.costMicroUSD).dollars),
+            ], body: body)
+    }
+}

@@ -1,0 +1,164 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateRouting
+import FlashgateStorage
+import FlashgateWire
+import Synchronization
+
+/// The leader's side of a generation: its one upstream call through the retry owner, a hedge's own
+/// admission, and the settlement of every attempt, so each flight is paid for exactly once.
+extension Generation {
+    /// The one upstream call of a flight, made through the retry owner: publishes each Gemini
+    /// event as it arrives, stores a complete successful answer, and ends the flight with the
+    /// outcome every subscriber sees.
+    func pump(
+        _ flight: Flight, _ call: GenerateCall, _ admission: Accountant.Admission, cacheOutcome: CacheOutcome,
+        inTable: Bool
+    ) async {
+        // The flight stays joinable until its answer is in the cache, so no request falls into
+        // the gap between the two and goes upstream again.
+        var handedOver = false
+        defer { if inTable && !handedOver { flights.remove(call.key, flight) } }
+        var admission = admission
+        let hedge = HedgeAdmission()
+        let start = ContinuousClock.now
+        let outcome = await retryOwner.run(call.upstream) { [self] twin in
+            await admitHedge(twin, call, into: hedge)
+        }
+        call.record?.note(outcome, since: start)
+        if var extra = hedge.take() {
+            // The hedge's reservation pays for whichever attempt did not serve the request.
+            if let loser = outcome.hedgeLoser { extra.route = loser.route }
+            await accountant.settle(
+                extra, usage: nil, ending: outcome.hedgeLoser.map { Accountant.Ending($0.fate) } ?? .incomplete,
+                cacheStatus: cacheOutcome.rawValue,
+                attempts: outcome.attempts.map(\.compact))
+        }
+        logAttempts(outcome.attempts)
+        // A row lists its attempts when there was more than one.
+        let attempts = outcome.attempts.count > 1 ? outcome.attempts.map(\.compact) : []
+        var assembler = GeminiAnswerAssembler()
+        var refused = false
+        do {
+            let started: StartedAnswer
+            switch outcome.answer {
+            case .success(let answer): started = answer
+            case .failure(let error):
+                // Nothing to pay when no attempt could have been billed: none was made (every
+                // breaker open), or each one was refused with an error status.
+                refused = outcome.attempts.allSatisfy { attempt in
+                    if case .status = attempt.outcome { return true }
+                    return false
+                }
+                throw error
+            }
+            admission.route = started.target.route.name
+            admission.upstreamModel = started.target.pricedModel
+            if let first = started.first { publish(first, flight, &assembler) }
+            while let event = try await started.reader.next() { publish(event, flight, &assembler) }
+            // The assembled answer is built once here; usage, cost and the cache entry read it.
+            let answer = assembler.response
+            let usage = TokenUsage(usageMetadata: answer["usageMetadata"])
+            let issued = SignatureOrigins.signatures(inAnswer: answer)
+            if !issued.isEmpty {
+                signatures.save(
+                    team: call.team, route: started.target.route.name,
+                    signatures: issued.map { (SignatureOrigins.key($0), $0) })
+            }
+            if call.policy.store, assembler.isCompleteSuccess, let cache, call.ttl > .zero {
+                let now = nowMilliseconds()
+                let cost =
+                    usage.flatMap { accountant.prices.cost($0.billable, model: started.target.pricedModel) } ?? .zero
+                let counts = usage ?? TokenUsage()
+                handedOver = inTable
+                let flights = self.flights
+                let entry = CacheEntry(
+                    body: JSONWriter.encode(answer), team: call.team, model: call.clientModel,
+                    createdAtMs: now, expiresAtMs: now + call.ttl.milliseconds, costMicroUSD: cost.value,
+                    usage: [
+                        "prompt": counts.promptTokens, "output": counts.completionTokens,
+                        "thoughts": counts.thoughtsTokens,
+                        "cached": counts.cachedTokens,
+                    ])
+                cache.store(call.key.digest, entry) { flights.remove(call.key, flight) }
+            }
+            // Settled durably before any client sees the end of the answer, at the tier that served.
+            let ending: Accountant.Ending = assembler.isFinished && usage != nil ? .ok : .incomplete
+            let served = ServiceTier.served(
+                requested: admission.tier,
+                header: started.headers.first { $0.name.lowercased() == "x-gemini-service-tier" }?.value,
+                trafficType: answer["usageMetadata"]?["trafficType"]?.stringValue)
+            flight.tier = served
+            flight.cost = await accountant.settle(
+                admission, usage: usage, ending: ending, cacheStatus: cacheOutcome.rawValue, attempts: attempts,
+                servedTier: served)
+            call.record?.update { [cost = flight.cost] record in
+                if let usage { record.note(usage) }
+                record.cost = cost
+            }
+            flight.finish(.success)
+        } catch {
+            // A refusal before generating costs nothing; a call cut off (a broken stream, a timeout,
+            // every client gone) may have been billed and is charged its reservation.
+            let ending: Accountant.Ending = refused ? .upstreamError : .incomplete
+            flight.cost = await accountant.settle(
+                admission, usage: nil, ending: ending, cacheStatus: cacheOutcome.rawValue, attempts: attempts)
+            call.record?.update { [cost = flight.cost] in $0.cost = cost }
+            flight.finish(.failure(FlashgateError(wrapping: error)))
+        }
+    }
+
+    private func publish(_ event: JSONValue, _ flight: Flight, _ assembler: inout GeminiAnswerAssembler) {
+        assembler.add(event)
+        flight.publish(event)
+    }
+
+    /// A hedge costs a second upstream call, so it needs its own admission: the rate limits and
+    /// the budget must allow another worst case, made durable before the hedge leaves.
+    private func admitHedge(_ twin: ResolvedRoute, _ call: GenerateCall, into hedge: HedgeAdmission) async -> Bool {
+        guard
+            case .admit(var admitted) = accountant.admit(
+                caller: call.caller, clientModel: call.clientModel, upstreamModel: twin.pricedModel,
+                route: twin.route.name, body: call.body)
+        else { return false }
+        do {
+            try await accountant.persist(&admitted)
+        } catch {
+            accountant.release(admitted)
+            return false
+        }
+        hedge.put(admitted)
+        return true
+    }
+
+    /// Retries, failovers and hedges are worth a line; a first-attempt success is not.
+    private func logAttempts(_ attempts: [AttemptRecord]) {
+        guard attempts.count > 1 else { return }
+        logger.info(
+            "upstream attempts", metadata: ["attempts": "\(attempts.map(\.compact).joined(separator: ","))"])
+    }
+}
+
+extension Accountant.Ending {
+    /// What a hedge's losing attempt owes: a refusal costs nothing; an attempt cut off may have
+    /// been billed and is charged its reservation.
+    init(_ fate: AttemptFate) {
+        switch fate {
+        case .refused: self = .upstreamError
+        case .cutOff: self = .incomplete
+        }
+    }
+}
+
+/// The extra admission of a hedge, handed from the retry owner's callback back to the pump.
+final class HedgeAdmission: Sendable {
+    private let box = Mutex<Accountant.Admission?>(nil)
+
+    func put(_ admission: Accountant.Admission) { box.withLock { $0 = admission } }
+    func take() -> Accountant.Admission? {
+        box.withLock { value in
+            defer { value = nil }
+            return value
+        }
+    }
+}
