@@ -1,3 +1,4 @@
+import FlashgateAccounting
 import FlashgateCore
 import FlashgateRouting
 import FlashgateWire
@@ -7,22 +8,29 @@ import NIOCore
 /// generation, sent upstream as one Gemini `batchEmbedContents` call, rendered back as an OpenAI
 /// list whose `usage.prompt_tokens` is what was charged. Upstream failures come back in the
 /// OpenAI error envelope with the upstream's status.
-extension Gateway {
-    func embeddings(_ request: GatewayRequest) -> GatewayResult {
+///
+/// Invariant: what fails before admission is thrown, noted as a refusal, and rendered once by
+/// `Gateway.handle`.
+struct Embeddings: Sendable {
+    let accountant: Accountant
+    let routes: RouteTable
+    let generation: Generation
+
+    func callAsFunction(_ request: GatewayRequest) throws(FlashgateError) -> GatewayResult {
         let embeddings: EmbeddingsRequest
         let plan: RoutePlan
         let caller: Caller
         let identified = accountant.caller(request)
         do throws(FlashgateError) {
             caller = try identified.get()
-            embeddings = try EmbeddingsRequest.translate(try Self.parseBody(request))
+            embeddings = try EmbeddingsRequest.translate(try request.jsonBody())
             guard let route = try routes.resolve(model: embeddings.model) else {
                 throw FlashgateError(
                     .notFound, "the model '\(embeddings.model)' does not exist or is not configured", param: "model")
             }
             plan = route
         } catch {
-            return refuse(error, request, caller: try? identified.get(), dialect: .openAI)
+            throw request.refused(error, caller: try? identified.get())
         }
         request.record?.update { record in
             record.team = caller.team

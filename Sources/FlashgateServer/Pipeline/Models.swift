@@ -1,11 +1,19 @@
 import FlashgateCore
 import FlashgateRouting
 import FlashgateWire
+import Logging
 
 /// `GET /v1/models` and `/v1/models/{id}`: configured ids, plus what a passthrough route's
 /// upstream lists.
-extension Gateway {
-    func listModels() -> GatewayResult {
+///
+/// Invariant: an unreachable upstream lists nothing rather than failing; an invalid id is thrown
+/// (no refusal: no model is called) and rendered by `Gateway.handle`, while an id the passthrough
+/// upstream turns out not to know is answered after the deferred lookup.
+struct Models: Sendable {
+    let routes: RouteTable
+    let logger: Logger
+
+    func list() -> GatewayResult {
         let configured = routes.configuredModelIDs
         guard let passthrough = routes.passthroughRoute else {
             return .immediate(.json(ModelList.openAIList(configured)))
@@ -18,7 +26,7 @@ extension Gateway {
 
     /// `GET /v1beta/models` in Gemini's shape: configured ids, then the passthrough upstream's
     /// models as it described them.
-    func nativeListModels() -> GatewayResult {
+    func nativeList() -> GatewayResult {
         let configured: [JSONValue] = routes.configuredModelIDs.map { ["name": .string("models/\($0)")] }
         guard let passthrough = routes.passthroughRoute else {
             return .immediate(.json(["models": .array(configured)]))
@@ -33,14 +41,10 @@ extension Gateway {
         }
     }
 
-    func model(_ id: String) -> GatewayResult {
-        do throws(FlashgateError) {
-            _ = try ModelID(validating: id)
-        } catch {
-            return .immediate(.error(error, dialect: .openAI))
-        }
+    func model(_ id: String) throws(FlashgateError) -> GatewayResult {
+        _ = try ModelID(validating: id)
         if routes.configuredModelIDs.contains(id) { return .immediate(.json(ModelList.openAIModel(id))) }
-        guard let passthrough = routes.passthroughRoute else { return .immediate(.error(notFound(id), dialect: .openAI)) }
+        guard let passthrough = routes.passthroughRoute else { throw notFound(id) }
         return .deferred { [self] writer in
             let ids = await upstreamModelIDs(passthrough)
             if ids.contains(id) {

@@ -1,20 +1,49 @@
 import FlashgateAccounting
 import FlashgateCore
+import FlashgateRouting
 import FlashgateStorage
 import Foundation
 
-/// `GET /admin/usage` and `GET /admin/budgets`, behind the admin key (`Authorization: Bearer`).
-extension Gateway {
-    func admin(_ request: GatewayRequest, _ body: @escaping @Sendable () throws -> JSONValue) -> GatewayResult {
+/// `GET /admin/usage`, `/admin/budgets`, `/admin/routes` and `/admin/dashboard.json`, behind the
+/// admin key (`Authorization: Bearer`).
+///
+/// Invariant: without the admin key configured, or presented, nothing is read: the 403 or 401 is
+/// thrown and rendered by `Gateway.handle` (no refusal: no model is called). Reports are read off
+/// the event loop, after the refusals counted before them are committed.
+struct AdminAPI: Sendable {
+    let config: FlashgateConfig
+    let accountant: Accountant
+    let routes: RouteTable
+    let health: RouteHealth
+    let prices: PriceTable
+    /// Unix milliseconds, injected for tests on a manual clock.
+    let nowMilliseconds: @Sendable () -> Int64
+
+    func usage(_ request: GatewayRequest) throws(FlashgateError) -> GatewayResult {
+        try answer(request) { [self] in try usageReport(request) }
+    }
+
+    func budgets(_ request: GatewayRequest) throws(FlashgateError) -> GatewayResult {
+        try answer(request) { [self] in budgetReport() }
+    }
+
+    func routeHealth(_ request: GatewayRequest) throws(FlashgateError) -> GatewayResult {
+        try answer(request) { [self] in health.report(routes: config.routes) }
+    }
+
+    func dashboard(_ request: GatewayRequest) throws(FlashgateError) -> GatewayResult {
+        try answer(request) { [self] in try dashboardReport(request) }
+    }
+
+    private func answer(_ request: GatewayRequest, _ body: @escaping @Sendable () throws -> JSONValue)
+        throws(FlashgateError) -> GatewayResult
+    {
         guard let adminKey = config.accounting.adminKey else {
-            return .immediate(
-                .error(
-                    FlashgateError(.forbidden, "the admin API is off: set accounting.admin_key_env to enable it"),
-                    dialect: .openAI))
+            throw FlashgateError(.forbidden, "the admin API is off: set accounting.admin_key_env to enable it")
         }
         let presented = BearerToken.parse(request.headers.first(name: "authorization"))
         guard let presented, VirtualKey.hashHex(presented) == VirtualKey.hashHex(adminKey.value) else {
-            return .immediate(.error(FlashgateError(.unauthorized, "the admin API needs the admin key"), dialect: .openAI))
+            throw FlashgateError(.unauthorized, "the admin API needs the admin key")
         }
         // Ledger reads can take a while on a big ledger: off the event loop. Refusals counted
         // before this request are committed first, so the report includes them.
@@ -31,7 +60,7 @@ extension Gateway {
     }
 
     /// Usage by team, key, model and UTC day; filters `team`, `key`, `model`, `days`.
-    func usageReport(_ request: GatewayRequest) throws -> JSONValue {
+    private func usageReport(_ request: GatewayRequest) throws -> JSONValue {
         guard let ledger = accountant.ledger else { return ["data": []] }
         let days = request.queryItem("days").flatMap(Int.init)
         let from = days.map { nowMilliseconds() - Int64($0) * 86_400_000 }
@@ -41,13 +70,13 @@ extension Gateway {
     }
 
     /// Every budget: limit, settled, reserved and remaining in its current period.
-    func budgetReport() -> JSONValue {
+    private func budgetReport() -> JSONValue {
         BudgetReport.make(statuses: accountant.budgets.all(now: accountant.now))
     }
 
     /// The dashboard's data over the last `hours` (default 24, at most 31 days): ledger rows of
     /// the window, every budget with its period bounds, and route health (`DashboardReport`).
-    func dashboardReport(_ request: GatewayRequest) throws -> JSONValue {
+    private func dashboardReport(_ request: GatewayRequest) throws -> JSONValue {
         var hours = DashboardReport.defaultHours
         if let text = request.queryItem("hours") {
             guard let value = Int(text), (1...DashboardReport.maxHours).contains(value) else {

@@ -1,6 +1,23 @@
+import FlashgateAccounting
 import FlashgateCore
+import FlashgateRouting
 
-extension Gateway {
+/// The default service tier of requests that name none: their team's, else their model's.
+///
+/// Invariant: a body that names a tier keeps it; the standard tier is never written into a body
+/// (it then names no tier, as before tiers existed).
+struct ServiceTiers: Sendable {
+    let accountant: Accountant
+    let config: FlashgateConfig
+    /// Whether any team or model sets a default service tier (most configs: no lookups per request).
+    let hasTierDefaults: Bool
+
+    init(accountant: Accountant, config: FlashgateConfig) {
+        self.accountant = accountant
+        self.config = config
+        hasTierDefaults = config.teams.contains { $0.serviceTier != nil } || config.models.contains { $0.serviceTier != nil }
+    }
+
     /// The tier of a request that names none: its team's default, else its model's; nil for
     /// standard (the body then names no tier, as before tiers existed).
     func defaultTier(_ caller: Caller, model: String) -> ServiceTier? {
@@ -12,7 +29,7 @@ extension Gateway {
 
     /// Refuses a native body whose `serviceTier` names no tier a call can ask for (`batch`
     /// included: batch prices apply to batch jobs only).
-    static func checkNativeTier(_ body: JSONValue) throws(FlashgateError) {
+    static func checkNative(_ body: JSONValue) throws(FlashgateError) {
         for field in ["serviceTier", "service_tier"] {
             guard let value = body[field], !value.isNull else { continue }
             guard let text = value.stringValue, ServiceTier(native: text) != nil else {
@@ -23,7 +40,7 @@ extension Gateway {
 
     /// A native generation body with the caller's default tier written in when it names none;
     /// nil when nothing changes (the bytes then go upstream as sent).
-    func nativeBodyWithDefaultTier(_ body: JSONValue, caller: Caller, model: String) -> JSONValue? {
+    func nativeBody(_ body: JSONValue, caller: Caller, model: String) -> JSONValue? {
         guard body["serviceTier"] == nil, body["service_tier"] == nil, let tier = defaultTier(caller, model: model),
             case .object(var object) = body
         else { return nil }

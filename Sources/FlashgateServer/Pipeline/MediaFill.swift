@@ -3,10 +3,15 @@ import FlashgateWire
 
 /// Remote media on the chat path: the translation left placeholders for http(s) URLs; here
 /// they are fetched concurrently, just before the upstream call, and filled in.
-extension Gateway {
+///
+/// Invariant: a failed fetch is answered here, as a 400 naming the part: by then the response is
+/// deferred, so the error cannot be thrown to `Gateway.handle`.
+struct MediaFill: Sendable {
+    let media: any MediaFetcher
+
     /// The chat request with every remote media part fetched and inlined, or nil when a fetch
     /// was refused or failed; then the 400 naming the part has already been answered.
-    func chatWithMedia(_ chat: ChatRequest, writer: ResponseWriter) async -> ChatRequest? {
+    func fill(_ chat: ChatRequest, writer: ResponseWriter) async -> ChatRequest? {
         let pending = chat.pendingMedia
         guard !pending.isEmpty else { return chat }
         switch await fetchAll(pending) {

@@ -1,0 +1,34 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateRouting
+import FlashgateWire
+
+/// What the response cache does with one generation, chat or native alike: its key, its policy
+/// (the request's cache headers, the config and the team's switch) and its TTL.
+///
+/// Invariant: a generation is cached only when the store is open, `cache.enabled` is on and the
+/// caller's team does not turn it off; `x-flashgate-cache-ttl` overrides the configured TTL.
+struct CacheRules: Sendable {
+    let config: FlashgateConfig
+    let accountant: Accountant
+    /// Whether the response cache is open (nil store: off, or could not be opened).
+    let storeOpen: Bool
+
+    /// The cache key, policy and TTL of one generation.
+    func call(
+        _ request: GatewayRequest, caller: Caller, model: String, body: JSONValue, upstream: UpstreamCall,
+        mode: AnswerMode
+    ) -> GenerateCall {
+        let team = caller.team
+        let teamCache = accountant.team(caller)?.cache ?? true
+        var ttl = config.cacheTTL(model: model, route: upstream.plan.route, team: team)
+        if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
+            ttl = .seconds(seconds)
+        }
+        return GenerateCall(
+            key: CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body),
+            policy: CachePolicy(headers: request.headers, enabled: storeOpen && config.cache.enabled && teamCache),
+            ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body,
+            record: request.record)
+    }
+}
