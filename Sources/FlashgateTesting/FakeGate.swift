@@ -1,4 +1,4 @@
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// A one-shot latch a test opens to let a scripted reply proceed. It replaces sleeps: the fake
 /// server waits on the gate, so "slow first byte" or "stalled mid-stream" lasts exactly as long
@@ -9,14 +9,14 @@ package final class FakeGate: Sendable {
         var waiters: [@Sendable () -> Void] = []
     }
 
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
 
     package init() {}
 
-    package var isOpen: Bool { state.withLockedValue { $0.isOpen } }
+    package var isOpen: Bool { state.withLock { $0.isOpen } }
 
     package func open() {
-        let waiters = state.withLockedValue { state in
+        let waiters = state.withLock { state in
             state.isOpen = true
             defer { state.waiters = [] }
             return state.waiters
@@ -26,7 +26,7 @@ package final class FakeGate: Sendable {
 
     /// Runs `action` once the gate is open: now if it already is, else on the thread that opens it.
     package func whenOpen(_ action: @escaping @Sendable () -> Void) {
-        let runNow = state.withLockedValue { state in
+        let runNow = state.withLock { state in
             if state.isOpen { return true }
             state.waiters.append(action)
             return false

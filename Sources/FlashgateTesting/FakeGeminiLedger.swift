@@ -1,4 +1,4 @@
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// The shared, lock-guarded book of a FakeGemini: scripted replies still to send, requests
 /// received, connections opened and closed, and tests waiting for a count to be reached.
@@ -48,19 +48,19 @@ final class FakeGeminiLedger: Sendable {
         }
     }
 
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
 
-    func enqueue(_ reply: FakeReply) { state.withLockedValue { $0.queue.append(reply) } }
+    func enqueue(_ reply: FakeReply) { state.withLock { $0.queue.append(reply) } }
 
-    func clearQueue() { state.withLockedValue { $0.queue.removeAll() } }
+    func clearQueue() { state.withLock { $0.queue.removeAll() } }
 
-    var received: [FakeRequest] { state.withLockedValue { $0.received } }
+    var received: [FakeRequest] { state.withLock { $0.received } }
 
-    func count(_ counter: Counter) -> Int { state.withLockedValue { $0.count(counter) } }
+    func count(_ counter: Counter) -> Int { state.withLock { $0.count(counter) } }
 
     /// Records the request and returns the reply to send: the next scripted one or the default.
     func record(_ request: FakeRequest) -> FakeReply {
-        let (reply, ready) = state.withLockedValue { state in
+        let (reply, ready) = state.withLock { state in
             state.received.append(request)
             let reply = state.queue.isEmpty ? nil : state.queue.removeFirst()
             return (reply, state.takeSatisfied())
@@ -75,7 +75,7 @@ final class FakeGeminiLedger: Sendable {
 
     func wait(until counter: Counter, reaches target: Int) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let reached = state.withLockedValue { state in
+            let reached = state.withLock { state in
                 if state.count(counter) >= target { return true }
                 state.waiters.append(Waiter(counter: counter, target: target, continuation: continuation))
                 return false
@@ -85,7 +85,7 @@ final class FakeGeminiLedger: Sendable {
     }
 
     private func update(_ body: (inout State) -> Void) {
-        let ready = state.withLockedValue { state in
+        let ready = state.withLock { state in
             body(&state)
             return state.takeSatisfied()
         }

@@ -1,5 +1,4 @@
 import FlashgateCore
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
