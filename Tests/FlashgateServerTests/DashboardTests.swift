@@ -14,7 +14,8 @@ import Testing
     @Test func routerMatchesTheDashboardEndpoints() {
         #expect(Endpoint.match(method: .GET, path: "/dashboard") == .dashboard)
         #expect(Endpoint.match(method: .GET, path: "/admin/dashboard.json") == .adminDashboard)
-        #expect(Endpoint.match(method: .POST, path: "/dashboard") == .methodNotAllowed(.openAI, allowed: "GET"))
+        #expect(Endpoint.match(method: .POST, path: "/dashboard") == .methodNotAllowed(allowed: "GET"))
+        #expect(Endpoint.dialect(ofPath: "/dashboard") == .openAI)
     }
 
     // MARK: - On a real gateway

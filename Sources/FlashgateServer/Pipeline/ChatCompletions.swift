@@ -39,11 +39,7 @@ struct ChatCompletions: Sendable {
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }
-        request.record?.update { record in
-            record.team = caller.team
-            record.key = caller.key
-            record.model = chat.model
-        }
+        request.record?.identify(caller, model: chat.model)
         if chat.gemini["serviceTier"] == nil, let tier = tiers.defaultTier(caller, model: chat.model) {
             chat.gemini["serviceTier"] = .string(tier.rawValue)
         }

@@ -32,11 +32,7 @@ struct Embeddings: Sendable {
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }
-        request.record?.update { record in
-            record.team = caller.team
-            record.key = caller.key
-            record.model = embeddings.model
-        }
+        request.record?.identify(caller, model: embeddings.model)
         let upstream = UpstreamCall(
             plan: plan, method: .batchEmbedContents, sse: false, start: .head,
             body: { target in JSONWriter.encode(.object(embeddings.gemini(upstreamModel: target.upstreamModel))) })

@@ -137,7 +137,7 @@ package final class Gateway: Sendable {
             return try nativeCalls(request, model: model, method: method)
         case .notFound:
             throw FlashgateError(.notFound, "no endpoint \(request.method.rawValue) \(request.path)")
-        case .methodNotAllowed(_, let allowed):
+        case .methodNotAllowed(let allowed):
             // The one error with a header of its own: rendered here, in the same dialect.
             var response = GatewayResponse.error(
                 FlashgateError(.methodNotAllowed, "\(request.path) accepts \(allowed) only"), dialect: dialect)

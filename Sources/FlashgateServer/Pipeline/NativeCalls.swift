@@ -43,11 +43,7 @@ struct NativeCalls: Sendable {
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }
-        request.record?.update { record in
-            record.team = caller.team
-            record.key = caller.key
-            record.model = model
-        }
+        request.record?.identify(caller, model: model)
         // The body goes upstream as sent (signatures from other routes aside); the client's key
         // is never forwarded.
         var sent = Array(buffer: request.body)

@@ -18,8 +18,8 @@ package enum Endpoint: Sendable, Equatable {
     case chatCompletions
     case embeddings
     case native(model: String, method: NativeMethod)
-    case notFound(Dialect)
-    case methodNotAllowed(Dialect, allowed: String)
+    case notFound
+    case methodNotAllowed(allowed: String)
 
     /// The one rule for whose error envelope a request gets, used for every endpoint's errors and
     /// for the connection handler's early refusals alike: Google's for the native API (`/v1beta…`,
@@ -32,21 +32,20 @@ package enum Endpoint: Sendable, Equatable {
     }
 
     package static func match(method: HTTPMethod, path: String) -> Endpoint {
-        let dialect = dialect(ofPath: path)
         switch path {
-        case "/healthz": return method == .GET || method == .HEAD ? .health : .methodNotAllowed(dialect, allowed: "GET")
-        case "/readyz": return method == .GET || method == .HEAD ? .ready : .methodNotAllowed(dialect, allowed: "GET")
-        case "/v1/models": return method == .GET ? .listModels : .methodNotAllowed(dialect, allowed: "GET")
-        case "/v1beta/models": return method == .GET ? .nativeListModels : .methodNotAllowed(dialect, allowed: "GET")
-        case "/admin/usage": return method == .GET ? .adminUsage : .methodNotAllowed(dialect, allowed: "GET")
-        case "/admin/budgets": return method == .GET ? .adminBudgets : .methodNotAllowed(dialect, allowed: "GET")
-        case "/admin/routes": return method == .GET ? .adminRoutes : .methodNotAllowed(dialect, allowed: "GET")
-        case "/admin/dashboard.json": return method == .GET ? .adminDashboard : .methodNotAllowed(dialect, allowed: "GET")
-        case "/dashboard": return method == .GET ? .dashboard : .methodNotAllowed(dialect, allowed: "GET")
-        case "/metrics": return method == .GET || method == .HEAD ? .metrics : .methodNotAllowed(dialect, allowed: "GET")
+        case "/healthz": return method == .GET || method == .HEAD ? .health : .methodNotAllowed(allowed: "GET")
+        case "/readyz": return method == .GET || method == .HEAD ? .ready : .methodNotAllowed(allowed: "GET")
+        case "/v1/models": return method == .GET ? .listModels : .methodNotAllowed(allowed: "GET")
+        case "/v1beta/models": return method == .GET ? .nativeListModels : .methodNotAllowed(allowed: "GET")
+        case "/admin/usage": return method == .GET ? .adminUsage : .methodNotAllowed(allowed: "GET")
+        case "/admin/budgets": return method == .GET ? .adminBudgets : .methodNotAllowed(allowed: "GET")
+        case "/admin/routes": return method == .GET ? .adminRoutes : .methodNotAllowed(allowed: "GET")
+        case "/admin/dashboard.json": return method == .GET ? .adminDashboard : .methodNotAllowed(allowed: "GET")
+        case "/dashboard": return method == .GET ? .dashboard : .methodNotAllowed(allowed: "GET")
+        case "/metrics": return method == .GET || method == .HEAD ? .metrics : .methodNotAllowed(allowed: "GET")
         case "/v1/chat/completions":
-            return method == .POST ? .chatCompletions : .methodNotAllowed(dialect, allowed: "POST")
-        case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(dialect, allowed: "POST")
+            return method == .POST ? .chatCompletions : .methodNotAllowed(allowed: "POST")
+        case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(allowed: "POST")
         default: break
         }
         for prefix in ["/v1beta/models/", "/v1/models/"] where path.hasPrefix(prefix) {
@@ -54,14 +53,14 @@ package enum Endpoint: Sendable, Equatable {
             if let colon = rest.lastIndex(of: ":") {
                 let model = String(rest[..<colon])
                 guard !model.isEmpty, let native = NativeMethod(rawValue: String(rest[rest.index(after: colon)...])) else {
-                    return .notFound(dialect)
+                    return .notFound
                 }
-                return method == .POST ? .native(model: model, method: native) : .methodNotAllowed(dialect, allowed: "POST")
+                return method == .POST ? .native(model: model, method: native) : .methodNotAllowed(allowed: "POST")
             }
             if prefix == "/v1/models/" && !rest.isEmpty && !rest.contains("/") {
-                return method == .GET ? .model(id: String(rest)) : .methodNotAllowed(dialect, allowed: "GET")
+                return method == .GET ? .model(id: String(rest)) : .methodNotAllowed(allowed: "GET")
             }
         }
-        return .notFound(dialect)
+        return .notFound
     }
 }

@@ -59,6 +59,15 @@ package final class RequestRecord: Sendable {
 
     package var summary: Summary { state.withLock { $0 } }
 
+    /// Notes who called and for which model, once both are known.
+    package func identify(_ caller: Caller, model: String) {
+        update { summary in
+            summary.team = caller.team
+            summary.key = caller.key
+            summary.model = model
+        }
+    }
+
     /// Notes that Flashgate refused the request for `reason` (nil: the error was no refusal), and
     /// who the caller was when that is known. The sinks hear of it once, as the response starts.
     package func refuse(_ reason: RefusalReason?, caller: Caller? = nil) {
