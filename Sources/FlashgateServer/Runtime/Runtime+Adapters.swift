@@ -39,12 +39,20 @@ extension Runtime {
         }
         // Money first: a ledger that cannot be opened stops the start, with its path.
         let ledger = try Ledger.open(directory: path + "/ledger", maxSizeBytes: config.store.maxSizeBytes, logger: logger)
+        // The per-install secret that seals thought signatures into Responses reasoning items.
+        let seal: SignatureSeal
+        do {
+            seal = try SignatureSeal.load(directory: path)
+        } catch {
+            ledger.close()
+            throw error
+        }
         let env: StoreEnvironment
         do {
             env = try StoreEnvironment.open(directory: path + "/cache", maxSizeBytes: config.store.maxSizeBytes, durable: false)
         } catch {
             logger.warning("response cache disabled: cannot open its store", metadata: ["path": "\(path)/cache", "error": "\(error)"])
-            return RuntimeStores(signatures: MemorySignatureStore(), ledger: ledger, close: { ledger.close() })
+            return RuntimeStores(signatures: MemorySignatureStore(), ledger: ledger, seal: seal, close: { ledger.close() })
         }
         let cache: ResponseCacheStore?
         if config.cache.enabled {
@@ -61,8 +69,10 @@ extension Runtime {
         }
         let signatures: any SignatureStore =
             (try? LMDBSignatureStore(env: env, logger: logger)) ?? MemorySignatureStore()
+        let conversations: any ConversationStore =
+            (try? LMDBConversationStore(env: env, logger: logger)) ?? MemoryConversationStore()
         return RuntimeStores(
-            signatures: signatures, cache: cache, ledger: ledger,
+            signatures: signatures, cache: cache, ledger: ledger, conversations: conversations, seal: seal,
             close: {
                 cache?.close()
                 env.close()
