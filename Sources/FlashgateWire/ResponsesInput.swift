@@ -121,6 +121,7 @@ struct ResponsesInput {
         for (chat, responses) in [
             ("'messages'", "'input'"), ("response_format.json_schema", "text.format"), ("response_format", "text.format"),
             ("max_completion_tokens", "max_output_tokens"), ("reasoning_effort", "reasoning.effort"),
+            (".tool_call_id", ".call_id"),
         ] {
             text = text.replacingOccurrences(of: chat, with: responses)
         }
