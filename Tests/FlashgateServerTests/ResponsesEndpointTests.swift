@@ -133,6 +133,41 @@ import Testing
         try await h.stop()
     }
 
+    /// A stored response and the sealing secret outlive a restart: the next Flashgate on the same
+    /// store answers the id and opens the reasoning the last one sealed.
+    @Test func storedResponsesAndSealsSurviveARestart() async throws {
+        let fake = try await FakeGemini.start()
+        let curl = try CurlTransport()
+        let directory = try TempDirectory()
+        let config = FlashgateConfig(routes: [
+            RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
+        ])
+        fake.enqueue(.json(Self.callReply))
+        let first = try await TestGateway.start(config: config, http: curl, storeDirectory: directory.path)
+        var client = try await RawHTTPClient.connect(port: first.port)
+        let answer = try await client.request(
+            "POST", "/v1/responses",
+            body: #"{"model":"gemini-3.5-flash","include":["reasoning.encrypted_content"],"input":"find x","tools":\#(Self.tools)}"#)
+        let id = try #require(answer?.json?["id"]?.stringValue)
+        let sealed = try #require(answer?.json?["output"]?[0]?["encrypted_content"]?.stringValue)
+        await client.close()
+        await first.stop()
+
+        let second = try await TestGateway.start(config: config, http: curl, storeDirectory: directory.path)
+        client = try await RawHTTPClient.connect(port: second.port)
+        #expect(try await client.request("GET", "/v1/responses/\(id)")?.json?["id"]?.stringValue == id)
+        let replay = try await client.request(
+            "POST", "/v1/responses",
+            body: #"{"model":"gemini-3.5-flash","store":false,"input":[{"role":"user","content":"find x"},{"type":"reasoning","summary":[],"encrypted_content":"\#(sealed)"},{"type":"function_call","call_id":"other-id","name":"lookup","arguments":"{}"},{"type":"function_call_output","call_id":"other-id","output":"X"}]}"#)
+        #expect(replay?.status == 200)
+        #expect(fake.received.last?.bodyJSON?["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue == "UkVBTC1TSUc=")
+        await client.close()
+        await second.stop()
+        curl.shutdown()
+        try await fake.shutdown()
+        directory.remove()
+    }
+
     /// The same request twice is one upstream call; the chat request with the same Gemini body
     /// shares the entry.
     @Test func cacheHitsAndSharesWithChat() async throws {

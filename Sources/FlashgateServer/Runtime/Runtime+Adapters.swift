@@ -69,8 +69,13 @@ extension Runtime {
         }
         let signatures: any SignatureStore =
             (try? LMDBSignatureStore(env: env, logger: logger)) ?? MemorySignatureStore()
-        let conversations: any ConversationStore =
-            (try? LMDBConversationStore(env: env, logger: logger)) ?? MemoryConversationStore()
+        let conversations: any ConversationStore
+        do {
+            conversations = try LMDBConversationStore(env: env, logger: logger)
+        } catch {
+            logger.warning("stored responses kept in memory only: cannot open their database", metadata: ["error": "\(error)"])
+            conversations = MemoryConversationStore()
+        }
         return RuntimeStores(
             signatures: signatures, cache: cache, ledger: ledger, conversations: conversations, seal: seal,
             close: {
