@@ -168,6 +168,37 @@ import Testing
         directory.remove()
     }
 
+    /// A config reload (SIGHUP) keeps the stored responses and the seal: the new gateway answers
+    /// the id and opens what the old one sealed.
+    @Test func storedResponsesAndSealsSurviveAReload() async throws {
+        let fake = try await FakeGemini.start()
+        let curl = try CurlTransport()
+        let directory = try TempDirectory()
+        let config = FlashgateConfig(routes: [
+            RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
+        ])
+        fake.enqueue(.json(Self.callReply))
+        let gateway = try await TestGateway.start(
+            config: config, http: curl, storeDirectory: directory.path, reload: { config })
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let answer = try await client.request(
+            "POST", "/v1/responses",
+            body: #"{"model":"gemini-3.5-flash","include":["reasoning.encrypted_content"],"input":"find x","tools":\#(Self.tools)}"#)
+        let id = try #require(answer?.json?["id"]?.stringValue)
+        let sealed = try #require(answer?.json?["output"]?[0]?["encrypted_content"]?.stringValue)
+        try gateway.running.reload()
+        #expect(try await client.request("GET", "/v1/responses/\(id)")?.status == 200)
+        let replay = try await client.request(
+            "POST", "/v1/responses",
+            body: #"{"model":"gemini-3.5-flash","store":false,"input":[{"role":"user","content":"find x"},{"type":"reasoning","summary":[],"encrypted_content":"\#(sealed)"},{"type":"function_call","call_id":"other-id","name":"lookup","arguments":"{}"},{"type":"function_call_output","call_id":"other-id","output":"X"}]}"#)
+        #expect(replay?.status == 200)
+        await client.close()
+        await gateway.stop()
+        curl.shutdown()
+        try await fake.shutdown()
+        directory.remove()
+    }
+
     /// The same request twice is one upstream call; the chat request with the same Gemini body
     /// shares the entry.
     @Test func cacheHitsAndSharesWithChat() async throws {
