@@ -26,7 +26,8 @@ package struct SignatureSeal: Sendable {
         let path = directory + "/responses.secret"
         if let data = FileManager.default.contents(atPath: path) {
             guard data.count == 32 else {
-                throw FlashgateError(.unavailable, "\(path) does not hold a 32-byte secret; remove it to make a new one")
+                throw FlashgateError(
+                    .unavailable, "\(path) does not hold a 32-byte secret; remove it to make a new one")
             }
             return SignatureSeal(secret: Array(data))
         }
@@ -47,7 +48,8 @@ package struct SignatureSeal: Sendable {
 
     /// The signature and its route, or nil when `sealed` was not sealed by this install for `team`.
     package func open(_ sealed: String, team: String) -> StoredSignature? {
-        guard sealed.hasPrefix(Self.prefix), let data = Data(base64Encoded: String(sealed.dropFirst(Self.prefix.count))),
+        guard sealed.hasPrefix(Self.prefix),
+            let data = Data(base64Encoded: String(sealed.dropFirst(Self.prefix.count))),
             let box = try? AES.GCM.SealedBox(combined: data),
             let plain = try? AES.GCM.open(box, using: key, authenticating: Array(team.utf8)),
             let newline = plain.firstIndex(of: 0x0A)

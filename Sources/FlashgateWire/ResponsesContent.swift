@@ -9,15 +9,20 @@ enum ResponsesContent {
         guard let value, !value.isNull else { throw .invalid("'\(param)' is required", param: param) }
         if value.stringValue != nil { return value }
         guard let items = value.arrayValue else {
-            throw .invalid("'\(param)' must be a string or an array of content parts, got \(value.typeName)", param: param)
+            throw .invalid(
+                "'\(param)' must be a string or an array of content parts, got \(value.typeName)", param: param)
         }
         var parts: [JSONValue] = []
         for (k, item) in items.enumerated() {
             let p = "\(param)[\(k)]"
-            guard let type = item["type"]?.stringValue else { throw .invalid("'\(p).type' is required", param: "\(p).type") }
+            guard let type = item["type"]?.stringValue else {
+                throw .invalid("'\(p).type' is required", param: "\(p).type")
+            }
             switch type {
             case "input_text", "output_text", "text":
-                guard let text = item["text"]?.stringValue else { throw .invalid("'\(p).text' must be a string", param: "\(p).text") }
+                guard let text = item["text"]?.stringValue else {
+                    throw .invalid("'\(p).text' must be a string", param: "\(p).text")
+                }
                 parts.append(["type": "text", "text": .string(text)])
             case "refusal":
                 parts.append(["type": "text", "text": item["refusal"] ?? ""])

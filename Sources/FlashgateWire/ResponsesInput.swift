@@ -1,5 +1,5 @@
-import Foundation
 import FlashgateCore
+import Foundation
 
 /// Responses input items → chat `messages`, so `MessageTranslator` makes the Gemini `contents`.
 /// A run of `function_call` items becomes one assistant message with `tool_calls` (one Gemini
@@ -27,7 +27,9 @@ struct ResponsesInput {
     ) throws(FlashgateError) {
         for (i, item) in items.enumerated() {
             let p = param(i)
-            guard let object = item.objectValue else { throw .invalid("'\(p)' must be an object, got \(item.typeName)", param: p) }
+            guard let object = item.objectValue else {
+                throw .invalid("'\(p)' must be an object, got \(item.typeName)", param: p)
+            }
             let type = object["type"]?.stringValue ?? (object["role"] != nil ? "message" : "")
             switch type {
             case "message": try message(object, param: p)
@@ -62,7 +64,9 @@ struct ResponsesInput {
         }
         openCalls = nil
         if role != "assistant" { pendingSignature = nil }
-        append(["role": .string(role), "content": try ResponsesContent.parts(object["content"], param: "\(p).content")], origin: p)
+        append(
+            ["role": .string(role), "content": try ResponsesContent.parts(object["content"], param: "\(p).content")],
+            origin: p)
     }
 
     private mutating func functionCall(_ object: JSONObject, param p: String) throws(FlashgateError) {
@@ -70,7 +74,8 @@ struct ResponsesInput {
         let name = try string(object["name"], "\(p).name")
         let arguments = object["arguments"]?.stringValue ?? "{}"
         let call: JSONValue = [
-            "id": .string(callID), "type": "function", "function": ["name": .string(name), "arguments": .string(arguments)],
+            "id": .string(callID), "type": "function",
+            "function": ["name": .string(name), "arguments": .string(arguments)],
         ]
         if let index = openCalls, case .object(var open) = messages[index] {
             open["tool_calls"] = .array((open["tool_calls"]?.arrayValue ?? []) + [call])
@@ -119,7 +124,8 @@ struct ResponsesInput {
             text = text.replacingOccurrences(of: "messages[\(index)]", with: origin)
         }
         for (chat, responses) in [
-            ("'messages'", "'input'"), ("response_format.json_schema", "text.format"), ("response_format", "text.format"),
+            ("'messages'", "'input'"), ("response_format.json_schema", "text.format"),
+            ("response_format", "text.format"),
             ("max_completion_tokens", "max_output_tokens"), ("reasoning_effort", "reasoning.effort"),
             (".tool_call_id", ".call_id"),
         ] {

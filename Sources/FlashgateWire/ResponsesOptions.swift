@@ -17,9 +17,10 @@ enum ResponsesOptions {
         }
         if let text = object["text"], !text.isNull { try applyText(text, to: &chat) }
         if let reasoning = object["reasoning"], !reasoning.isNull { try applyReasoning(reasoning, to: &chat) }
-        for (from, to) in [("max_output_tokens", "max_completion_tokens"), ("temperature", "temperature"), ("top_p", "top_p"),
-            ("service_tier", "service_tier")]
-        {
+        for (from, to) in [
+            ("max_output_tokens", "max_completion_tokens"), ("temperature", "temperature"), ("top_p", "top_p"),
+            ("service_tier", "service_tier"),
+        ] {
             if let value = object[from], !value.isNull { chat[to] = value }
         }
         if let top = object["top_logprobs"], !top.isNull {
@@ -33,7 +34,9 @@ enum ResponsesOptions {
         var functions: [JSONValue] = []
         for (i, tool) in items.enumerated() {
             let p = "tools[\(i)]"
-            guard let type = tool["type"]?.stringValue else { throw .invalid("'\(p).type' is required", param: "\(p).type") }
+            guard let type = tool["type"]?.stringValue else {
+                throw .invalid("'\(p).type' is required", param: "\(p).type")
+            }
             if webSearchTools.contains(type) {
                 chat["web_search_options"] = .object(JSONObject())
                 continue
@@ -91,7 +94,9 @@ enum ResponsesOptions {
         guard !names.isEmpty else {
             throw .invalid("'tool_choice.tools' must name at least one function", param: "tool_choice.tools")
         }
-        return ["mode": .string(mode == "auto" ? "AUTO" : "ANY"), "allowedFunctionNames": .array(names.map { .string($0) })]
+        return [
+            "mode": .string(mode == "auto" ? "AUTO" : "ANY"), "allowedFunctionNames": .array(names.map { .string($0) }),
+        ]
     }
 
     private static func applyText(_ value: JSONValue, to chat: inout JSONObject) throws(FlashgateError) {

@@ -133,12 +133,15 @@ extension ResponsesRequest {
 
     private static func includes(_ value: JSONValue?) throws(FlashgateError) -> Set<String> {
         guard let value, !value.isNull else { return [] }
-        guard let items = value.arrayValue else { throw .invalid("'include' must be an array of strings", param: "include") }
+        guard let items = value.arrayValue else {
+            throw .invalid("'include' must be an array of strings", param: "include")
+        }
         var result: Set<String> = []
         for (i, item) in items.enumerated() {
             guard let name = item.stringValue, includable.contains(name) else {
                 throw .invalid(
-                    "'include[\(i)]' must be one of \(includable.sorted().joined(separator: ", "))", param: "include[\(i)]")
+                    "'include[\(i)]' must be one of \(includable.sorted().joined(separator: ", "))",
+                    param: "include[\(i)]")
             }
             result.insert(name)
         }

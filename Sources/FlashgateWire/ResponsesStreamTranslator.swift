@@ -35,7 +35,8 @@ package struct ResponsesStreamTranslator: Sendable {
         var out = startIfNeeded()
         if let usage = TokenUsage(usageMetadata: event["usageMetadata"]) { self.usage = usage }
         if event["candidates"] == nil, event["promptFeedback"]?["blockReason"] != nil { blocked = true }
-        guard let candidate = event["candidates"]?.arrayValue?.first(where: { ($0["index"]?.intValue ?? 0) == 0 }) else {
+        guard let candidate = event["candidates"]?.arrayValue?.first(where: { ($0["index"]?.intValue ?? 0) == 0 })
+        else {
             return out
         }
         for part in candidate["content"]?["parts"]?.arrayValue ?? [] { out += translate(part: part) }
@@ -71,14 +72,23 @@ package struct ResponsesStreamTranslator: Sendable {
             }
             out += functionCall(call, signature: signature)
         } else if let text = part["text"]?.stringValue, !text.isEmpty {
-            out += openMessage()
-            message?.text += text
-            out += emit(
-                "response.output_text.delta",
-                ["item_id": .string(itemID("msg", message!.index)), "output_index": JSONValue(message!.index),
-                 "content_index": 0, "delta": .string(text), "logprobs": []])
+            out += textDelta(text)
         }
         return out
+    }
+
+    mutating func textDelta(_ text: String) -> [UInt8] {
+        let out = openMessage()
+        guard var open = message else { return out }
+        open.text += text
+        message = open
+        return out
+            + emit(
+                "response.output_text.delta",
+                [
+                    "item_id": .string(itemID("msg", open.index)), "output_index": JSONValue(open.index),
+                    "content_index": 0, "delta": .string(text), "logprobs": [],
+                ])
     }
 
     // MARK: Items
@@ -95,9 +105,12 @@ package struct ResponsesStreamTranslator: Sendable {
     mutating func reasoningDelta(_ text: String) -> [UInt8] {
         guard let open = reasoning else { return [] }
         var out: [UInt8] = []
-        let base: JSONObject = ["item_id": .string(itemID("rs", open.index)), "output_index": JSONValue(open.index), "summary_index": 0]
+        let base: JSONObject = [
+            "item_id": .string(itemID("rs", open.index)), "output_index": JSONValue(open.index), "summary_index": 0,
+        ]
         if open.text.isEmpty {
-            out += emit("response.reasoning_summary_part.added", base.merging(["part": ["type": "summary_text", "text": ""]]))
+            out += emit(
+                "response.reasoning_summary_part.added", base.merging(["part": ["type": "summary_text", "text": ""]]))
         }
         reasoning?.text += text
         out += emit("response.reasoning_summary_text.delta", base.merging(["delta": .string(text)]))
@@ -110,13 +123,17 @@ package struct ResponsesStreamTranslator: Sendable {
         var out: [UInt8] = []
         var summary: [JSONValue] = []
         if !open.text.isEmpty {
-            let base: JSONObject = ["item_id": .string(itemID("rs", open.index)), "output_index": JSONValue(open.index), "summary_index": 0]
+            let base: JSONObject = [
+                "item_id": .string(itemID("rs", open.index)), "output_index": JSONValue(open.index), "summary_index": 0,
+            ]
             out += emit("response.reasoning_summary_text.done", base.merging(["text": .string(open.text)]))
             let part: JSONValue = ["type": "summary_text", "text": .string(open.text)]
             out += emit("response.reasoning_summary_part.done", base.merging(["part": part]))
             summary = [part]
         }
-        var item: JSONObject = ["id": .string(itemID("rs", open.index)), "type": "reasoning", "summary": .array(summary)]
+        var item: JSONObject = [
+            "id": .string(itemID("rs", open.index)), "type": "reasoning", "summary": .array(summary),
+        ]
         if let signature = open.signature { item["encrypted_content"] = .string(answer.seal(signature)) }
         return out + finishItem(item, index: open.index)
     }
@@ -126,12 +143,16 @@ package struct ResponsesStreamTranslator: Sendable {
         let index = items.count
         message = (index, "")
         let id = itemID("msg", index)
-        let item: JSONObject = ["id": .string(id), "type": "message", "role": "assistant", "status": "in_progress", "content": []]
+        let item: JSONObject = [
+            "id": .string(id), "type": "message", "role": "assistant", "status": "in_progress", "content": [],
+        ]
         return emit("response.output_item.added", ["output_index": JSONValue(index), "item": .object(item)])
             + emit(
                 "response.content_part.added",
-                ["item_id": .string(id), "output_index": JSONValue(index), "content_index": 0,
-                 "part": ["type": "output_text", "text": "", "annotations": []]])
+                [
+                    "item_id": .string(id), "output_index": JSONValue(index), "content_index": 0,
+                    "part": ["type": "output_text", "text": "", "annotations": []],
+                ])
     }
 
     mutating func closeMessage() -> [UInt8] {
@@ -139,14 +160,17 @@ package struct ResponsesStreamTranslator: Sendable {
         message = nil
         let id = itemID("msg", open.index)
         let part: JSONValue = [
-            "type": "output_text", "text": .string(open.text), "annotations": .array(ResponsesGrounding.annotations(grounding)),
+            "type": "output_text", "text": .string(open.text),
+            "annotations": .array(ResponsesGrounding.annotations(grounding)),
             "logprobs": [],
         ]
         let base: JSONObject = ["item_id": .string(id), "output_index": JSONValue(open.index), "content_index": 0]
         let out =
             emit("response.output_text.done", base.merging(["text": .string(open.text), "logprobs": []]))
             + emit("response.content_part.done", base.merging(["part": part]))
-        let item: JSONObject = ["id": .string(id), "type": "message", "role": "assistant", "status": "completed", "content": [part]]
+        let item: JSONObject = [
+            "id": .string(id), "type": "message", "role": "assistant", "status": "completed", "content": [part],
+        ]
         return out + finishItem(item, index: open.index)
     }
 

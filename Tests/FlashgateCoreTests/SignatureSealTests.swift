@@ -12,7 +12,8 @@ import Testing
         #expect(seal.open(sealed, team: "b") == nil)
         #expect(SignatureSeal(secret: Array(repeating: 8, count: 32)).open(sealed, team: "a") == nil)
         var tampered = Array(sealed.utf8)
-        tampered[tampered.count - 6] = tampered[tampered.count - 6] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        tampered[tampered.count - 6] =
+            tampered[tampered.count - 6] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
         #expect(seal.open(String(decoding: tampered, as: UTF8.self), team: "a") == nil)
         #expect(seal.open("not sealed", team: "a") == nil)
     }
@@ -22,7 +23,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let sealed = try SignatureSeal.load(directory: directory).seal("U0lH", route: "r", team: "t")
-        let mode = try FileManager.default.attributesOfItem(atPath: directory + "/responses.secret")[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: directory + "/responses.secret")[.posixPermissions] as? Int
         #expect(mode == 0o600)
         #expect(try SignatureSeal.load(directory: directory).open(sealed, team: "t")?.signature == "U0lH")
     }

@@ -11,8 +11,10 @@ import Testing
     static let keyA = "fg-responses-team-a-0123456789"
     static let keyB = "fg-responses-team-b-0123456789"
     static let broke = "fg-responses-broke-0123456789"
-    static let callReply = #"{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"lookup","args":{"q":"x"}},"thoughtSignature":"UkVBTC1TSUc="}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8}}"#
-    static let tools = #"[{"type":"function","name":"lookup","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}]"#
+    static let callReply =
+        #"{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"lookup","args":{"q":"x"}},"thoughtSignature":"UkVBTC1TSUc="}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8}}"#
+    static let tools =
+        #"[{"type":"function","name":"lookup","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}]"#
 
     /// A signature store that keeps nothing: only what the client replays can carry a signature.
     final class ForgetfulSignatures: SignatureStore {
@@ -30,7 +32,8 @@ import Testing
         static func start(signatures: (any SignatureStore)? = nil) async throws -> Harness {
             let fake = try await FakeGemini.start()
             var config = FlashgateConfig(routes: [
-                RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
+                RouteConfig(
+                    name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
             ])
             var poor = TeamConfig(id: "poor")
             poor.budgets = [BudgetConfig(period: .day, limit: MicroUSD(1))]
@@ -51,8 +54,11 @@ import Testing
                 client: try await RawHTTPClient.connect(port: gateway.port))
         }
 
-        func post(_ body: String, key: String = keyA, headers: [(String, String)] = []) async throws -> RawHTTPClient.Response? {
-            try await client.request("POST", "/v1/responses", body: body, headers: [("authorization", "Bearer \(key)")] + headers)
+        func post(
+            _ body: String, key: String = keyA, headers: [(String, String)] = []
+        ) async throws -> RawHTTPClient.Response? {
+            try await client.request(
+                "POST", "/v1/responses", body: body, headers: [("authorization", "Bearer \(key)")] + headers)
         }
 
         func stop() async throws {
@@ -70,7 +76,8 @@ import Testing
         let h = try await Harness.start(signatures: ForgetfulSignatures())
         h.fake.enqueue(.json(Self.callReply))
         let first = try await h.post(
-            #"{"model":"gemini-3.5-flash","store":false,"include":["reasoning.encrypted_content"],"input":"find x","tools":\#(Self.tools)}"#)
+            #"{"model":"gemini-3.5-flash","store":false,"include":["reasoning.encrypted_content"],"input":"find x","tools":\#(Self.tools)}"#
+        )
         #expect(first?.status == 200)
         let output = first?.json?["output"]?.arrayValue ?? []
         #expect(output.map { $0["type"]?.stringValue } == ["reasoning", "function_call"])
@@ -96,7 +103,9 @@ import Testing
         #expect(h.fake.requestCount == 2)
         // Nothing was stored.
         let id = try #require(first?.json?["id"]?.stringValue)
-        #expect(try await h.client.request("GET", "/v1/responses/\(id)", headers: [("authorization", "Bearer \(Self.keyA)")])?.status == 404)
+        #expect(
+            try await h.client.request(
+                "GET", "/v1/responses/\(id)", headers: [("authorization", "Bearer \(Self.keyA)")])?.status == 404)
         try await h.stop()
     }
 
@@ -118,7 +127,8 @@ import Testing
         #expect(other?.json?["error"]?["type"]?.stringValue == "not_found_error")
         #expect(try await h.client.request("DELETE", "/v1/responses/\(id)", headers: b)?.status == 404)
 
-        let next = #"{"model":"gemini-3.5-flash","previous_response_id":"\#(id)","tools":\#(Self.tools),"input":[{"type":"function_call_output","call_id":"\#(callID)","output":"X"}]}"#
+        let next =
+            #"{"model":"gemini-3.5-flash","previous_response_id":"\#(id)","tools":\#(Self.tools),"input":[{"type":"function_call_output","call_id":"\#(callID)","output":"X"}]}"#
         #expect(try await h.post(next, key: Self.keyB)?.status == 404)
         let continued = try await h.post(next)
         #expect(continued?.status == 200)
@@ -147,7 +157,9 @@ import Testing
         var client = try await RawHTTPClient.connect(port: first.port)
         let answer = try await client.request(
             "POST", "/v1/responses",
-            body: #"{"model":"gemini-3.5-flash","include":["reasoning.encrypted_content"],"input":"find x","tools":\#(Self.tools)}"#)
+            body:
+                #"{"model":"gemini-3.5-flash","include":["reasoning.encrypted_content"],"input":"find x","tools":\#(Self.tools)}"#
+        )
         let id = try #require(answer?.json?["id"]?.stringValue)
         let sealed = try #require(answer?.json?["output"]?[0]?["encrypted_content"]?.stringValue)
         await client.close()
@@ -158,9 +170,13 @@ import Testing
         #expect(try await client.request("GET", "/v1/responses/\(id)")?.json?["id"]?.stringValue == id)
         let replay = try await client.request(
             "POST", "/v1/responses",
-            body: #"{"model":"gemini-3.5-flash","store":false,"input":[{"role":"user","content":"find x"},{"type":"reasoning","summary":[],"encrypted_content":"\#(sealed)"},{"type":"function_call","call_id":"other-id","name":"lookup","arguments":"{}"},{"type":"function_call_output","call_id":"other-id","output":"X"}]}"#)
+            body:
+                #"{"model":"gemini-3.5-flash","store":false,"input":[{"role":"user","content":"find x"},{"type":"reasoning","summary":[],"encrypted_content":"\#(sealed)"},{"type":"function_call","call_id":"other-id","name":"lookup","arguments":"{}"},{"type":"function_call_output","call_id":"other-id","output":"X"}]}"#
+        )
         #expect(replay?.status == 200)
-        #expect(fake.received.last?.bodyJSON?["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue == "UkVBTC1TSUc=")
+        #expect(
+            fake.received.last?.bodyJSON?["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue
+                == "UkVBTC1TSUc=")
         await client.close()
         await second.stop()
         curl.shutdown()
@@ -183,14 +199,18 @@ import Testing
         let client = try await RawHTTPClient.connect(port: gateway.port)
         let answer = try await client.request(
             "POST", "/v1/responses",
-            body: #"{"model":"gemini-3.5-flash","include":["reasoning.encrypted_content"],"input":"find x","tools":\#(Self.tools)}"#)
+            body:
+                #"{"model":"gemini-3.5-flash","include":["reasoning.encrypted_content"],"input":"find x","tools":\#(Self.tools)}"#
+        )
         let id = try #require(answer?.json?["id"]?.stringValue)
         let sealed = try #require(answer?.json?["output"]?[0]?["encrypted_content"]?.stringValue)
         try gateway.running.reload()
         #expect(try await client.request("GET", "/v1/responses/\(id)")?.status == 200)
         let replay = try await client.request(
             "POST", "/v1/responses",
-            body: #"{"model":"gemini-3.5-flash","store":false,"input":[{"role":"user","content":"find x"},{"type":"reasoning","summary":[],"encrypted_content":"\#(sealed)"},{"type":"function_call","call_id":"other-id","name":"lookup","arguments":"{}"},{"type":"function_call_output","call_id":"other-id","output":"X"}]}"#)
+            body:
+                #"{"model":"gemini-3.5-flash","store":false,"input":[{"role":"user","content":"find x"},{"type":"reasoning","summary":[],"encrypted_content":"\#(sealed)"},{"type":"function_call","call_id":"other-id","name":"lookup","arguments":"{}"},{"type":"function_call_output","call_id":"other-id","output":"X"}]}"#
+        )
         #expect(replay?.status == 200)
         await client.close()
         await gateway.stop()
@@ -206,7 +226,8 @@ import Testing
         let body = #"{"model":"gemini-3.5-flash","input":"cache me","max_output_tokens":20}"#
         let first = try await h.post(body)
         #expect(first?.header("x-flashgate-cache") == "miss")
-        let second = try await h.post(#"{"model":"gemini-3.5-flash","input":"cache me","max_output_tokens":20,"stream":true}"#)
+        let second = try await h.post(
+            #"{"model":"gemini-3.5-flash","input":"cache me","max_output_tokens":20,"stream":true}"#)
         #expect(second?.header("x-flashgate-cache") == "hit")
         #expect(second?.text.contains("event: response.completed") == true)
         #expect(second?.text.contains("Hello from FakeGemini") == true)
@@ -235,7 +256,8 @@ import Testing
         var reply = FakeReply.sse(FakeReply.defaultStreamEvents(model: "gemini-3.5-flash"))
         reply.dropAfterChunks = 1
         h.fake.enqueue(reply)
-        let response = try await h.post(#"{"model":"gemini-3.5-flash","input":"break","stream":true}"#, headers: [("cache-control", "no-store")])
+        let response = try await h.post(
+            #"{"model":"gemini-3.5-flash","input":"break","stream":true}"#, headers: [("cache-control", "no-store")])
         let text = response?.text ?? ""
         #expect(response?.status == 200)
         #expect(text.contains("event: response.output_text.delta"))
@@ -246,11 +268,13 @@ import Testing
 
     @Test func badInputIsA400NamingTheField() async throws {
         let h = try await Harness.start()
-        let response = try await h.post(#"{"model":"gemini-3.5-flash","input":"x","tools":[{"type":"computer_use_preview"}]}"#)
+        let response = try await h.post(
+            #"{"model":"gemini-3.5-flash","input":"x","tools":[{"type":"computer_use_preview"}]}"#)
         #expect(response?.status == 400)
         #expect(response?.json?["error"]?["param"]?.stringValue == "tools[0].type")
         #expect(response?.json?["error"]?["type"]?.stringValue == "invalid_request_error")
-        let get = try await h.client.request("PUT", "/v1/responses/x", headers: [("authorization", "Bearer \(Self.keyA)")])
+        let get = try await h.client.request(
+            "PUT", "/v1/responses/x", headers: [("authorization", "Bearer \(Self.keyA)")])
         #expect(get?.status == 405)
         try await h.stop()
     }

@@ -11,7 +11,8 @@ import Testing
 
     func conversation(_ text: String, expiresAtMs: Int64) -> StoredConversation {
         StoredConversation(
-            response: ["id": "resp_1", "output_text": .string(text)], items: [["type": "message", "content": .string(text)]],
+            response: ["id": "resp_1", "output_text": .string(text)],
+            items: [["type": "message", "content": .string(text)]],
             expiresAtMs: expiresAtMs)
     }
 

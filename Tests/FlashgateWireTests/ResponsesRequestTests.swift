@@ -5,7 +5,9 @@ import Testing
 
 /// Responses requests → the Gemini body, through the chat translators.
 @Suite struct ResponsesRequestTests {
-    func translate(_ body: String, history: [JSONValue] = [], unseal: (String) -> StoredSignature? = { _ in nil })
+    func translate(
+        _ body: String, history: [JSONValue] = [], unseal: (String) -> StoredSignature? = { _ in nil }
+    )
         throws -> ResponsesRequest
     {
         try ResponsesRequest.translate(try JSONParser.parse(body), history: history, unseal: unseal)
@@ -63,8 +65,12 @@ import Testing
         #expect(gemini["tools"]?[1]?["googleSearch"] != nil)
         #expect(gemini["toolConfig"]?["functionCallingConfig"]?["mode"]?.stringValue == "ANY")
         #expect(gemini["toolConfig"]?["functionCallingConfig"]?["allowedFunctionNames"]?[0]?.stringValue == "f")
-        let named = try translate(#"{"model":"m","input":"go","tools":[{"type":"function","name":"f"}],"tool_choice":{"type":"function","name":"f"}}"#)
-        #expect(JSONValue.object(named.chat.gemini)["toolConfig"]?["functionCallingConfig"]?["allowedFunctionNames"]?[0]?.stringValue == "f")
+        let named = try translate(
+            #"{"model":"m","input":"go","tools":[{"type":"function","name":"f"}],"tool_choice":{"type":"function","name":"f"}}"#
+        )
+        #expect(
+            JSONValue.object(named.chat.gemini)["toolConfig"]?["functionCallingConfig"]?["allowedFunctionNames"]?[0]?
+                .stringValue == "f")
     }
 
     /// A replayed tool turn (as Codex sends it with `store: false`): the run of calls becomes one
@@ -118,11 +124,23 @@ import Testing
             (#"{"model":"m","input":"x","max_output_tokens":0}"#, "max_output_tokens"),
             (#"{"model":"m","input":"x","service_tier":"scale"}"#, "service_tier"),
             (#"{"model":"m","input":"x","text":{"format":{"type":"json_schema"}}}"#, "text.format.schema"),
-            (#"{"model":"m","input":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"input_image","file_id":"f"}]}]}"#, "input[1].content[0].file_id"),
-            (#"{"model":"m","input":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"input_image","image_url":"ftp://x"}]}]}"#, "input[1].content[0].image_url.url"),
-            (#"{"model":"m","input":[{"role":"user","content":"a"},{"type":"function_call_output","call_id":"nope","output":"x"}]}"#, "input[1].call_id"),
+            (
+                #"{"model":"m","input":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"input_image","file_id":"f"}]}]}"#,
+                "input[1].content[0].file_id"
+            ),
+            (
+                #"{"model":"m","input":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"input_image","image_url":"ftp://x"}]}]}"#,
+                "input[1].content[0].image_url.url"
+            ),
+            (
+                #"{"model":"m","input":[{"role":"user","content":"a"},{"type":"function_call_output","call_id":"nope","output":"x"}]}"#,
+                "input[1].call_id"
+            ),
             (#"{"model":"m","input":[{"type":"item_reference","id":"x"}]}"#, "input[0].type"),
-            (#"{"model":"m","input":[{"type":"reasoning","summary":[],"encrypted_content":"forged"}]}"#, "input[0].encrypted_content"),
+            (
+                #"{"model":"m","input":[{"type":"reasoning","summary":[],"encrypted_content":"forged"}]}"#,
+                "input[0].encrypted_content"
+            ),
         ]
         for (body, param) in cases {
             let error = refusal(body)

@@ -21,7 +21,9 @@ import Testing
         return payloads
     }
 
-    func run(_ jsonEvents: [String], answer: ResponsesAnswer) throws -> (events: [JSONValue], outcome: ResponsesOutcome, translator: ResponsesStreamTranslator) {
+    func run(
+        _ jsonEvents: [String], answer: ResponsesAnswer
+    ) throws -> (events: [JSONValue], outcome: ResponsesOutcome, translator: ResponsesStreamTranslator) {
         var translator = ResponsesStreamTranslator(answer)
         var bytes: [UInt8] = []
         for event in jsonEvents { bytes += translator.translate(event: try JSONParser.parse(event)) }
@@ -114,7 +116,11 @@ import Testing
     /// A non-stream answer is the same response object the stream ends with.
     @Test func nonStreamBodyIsTheFinalResponse() throws {
         var translator = ResponsesStreamTranslator(answer(stream: false))
-        #expect(translator.translate(event: try JSONParser.parse(#"{"candidates":[{"content":{"parts":[{"text":"Hi"}]},"finishReason":"STOP"}]}"#)).isEmpty)
+        #expect(
+            translator.translate(
+                event: try JSONParser.parse(
+                    #"{"candidates":[{"content":{"parts":[{"text":"Hi"}]},"finishReason":"STOP"}]}"#)
+            ).isEmpty)
         let (body, outcome) = translator.finish(cost: .zero, tier: nil)
         let parsed = try JSONParser.parse(body)
         #expect(parsed == outcome.response)

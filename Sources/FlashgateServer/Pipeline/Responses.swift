@@ -43,7 +43,8 @@ struct Responses: Sendable {
             request.record?.update { [model = responses.chat.model] in $0.model = model }
             guard let found = try routes.resolve(model: responses.chat.model) else {
                 throw FlashgateError(
-                    .notFound, "the model '\(responses.chat.model)' does not exist or is not configured", param: "model")
+                    .notFound, "the model '\(responses.chat.model)' does not exist or is not configured", param: "model"
+                )
             }
             plan = found
         } catch {
@@ -57,7 +58,8 @@ struct Responses: Sendable {
         let team = caller.team
         let issuer = plan.primary.route.name
         let answer = ResponsesAnswer(
-            id: "resp_" + RequestID.next(), created: now(), model: model, stream: responses.stream, echo: responses.echo,
+            id: "resp_" + RequestID.next(), created: now(), model: model, stream: responses.stream,
+            echo: responses.echo,
             includeEncrypted: responses.includeEncrypted,
             seal: { [seal] signature in seal.seal(signature, route: issuer, team: team) })
         let primary = body(responses, for: plan.primary, team: team)
