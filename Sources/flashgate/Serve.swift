@@ -13,7 +13,7 @@ struct Serve: AsyncParsableCommand {
             Flags override the config file; with no file the embedded defaults apply.
 
             Responses stored with store: true (POST /v1/responses) are kept per team for responses.ttl \
-            (default 30d) in the store; the secret that seals thought signatures into reasoning items is \
+            (default 720h) in the store; the secret that seals thought signatures into reasoning items is \
             <store>/responses.secret.
 
             SIGHUP reloads the configuration: the same file is read again with the same flags and environment, \
