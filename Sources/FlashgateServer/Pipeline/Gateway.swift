@@ -73,7 +73,7 @@ package final class Gateway: Sendable {
         let generation = Generation(
             cache: cache, flights: flights, accountant: accountant, retryOwner: retryOwner, signatures: signatures,
             logger: logger, nowMilliseconds: nowMilliseconds)
-        let tiers = ServiceTiers(accountant: accountant, config: config)
+        let tiers = ServiceTiers(config: config)
         let cacheRules = CacheRules(config: config, accountant: accountant, storeOpen: cache != nil)
         chatCompletions = ChatCompletions(
             accountant: accountant, routes: routes, generation: generation, signatures: signatures, tiers: tiers,

@@ -79,7 +79,8 @@ package final class Runtime: Sendable {
             throw FlashgateError(.unavailable, "cannot open the store at \(config.store.path): \(error)")
         }
         let readiness = Readiness()
-        let accountant = Accountant(config: config, ledger: stores.ledger, logger: logger, nowMilliseconds: nowMilliseconds)
+        let accountant = Accountant(
+            config: config, ledger: stores.ledger, logger: logger, nowMilliseconds: nowMilliseconds, clock: clock)
         do {
             try accountant.start()
         } catch {
