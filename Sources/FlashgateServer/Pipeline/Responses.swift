@@ -70,7 +70,7 @@ struct Responses: Sendable {
                 start: .firstEvent, body: bodies(responses, primary: primary.bytes, plan: plan, team: team)),
             mode: .responses(answer))
         if responses.store { call.completed = keep(responses.items, id: answer.id, team: team) }
-        guard !responses.chat.pendingMedia.isEmpty else { return generation.run(call) }
+        guard !responses.chat.pendingMedia.isEmpty else { return try generation.run(call) }
         // Media named by URL is fetched first; such requests neither use nor fill the cache.
         call.policy = CachePolicy(headers: request.headers, enabled: false)
         return .deferred { [self, responses, call] writer in
@@ -80,9 +80,14 @@ struct Responses: Sendable {
             withMedia.chat = filled
             let primary = body(withMedia, for: plan.primary, team: team)
             fetched.upstream.body = bodies(withMedia, primary: primary.bytes, plan: plan, team: team)
-            switch generation.run(fetched) {
-            case .immediate(let response): await writer.respond(response)
-            case .deferred(let work): await work(writer)
+            do throws(FlashgateError) {
+                switch try generation.run(fetched) {
+                case .immediate(let response): await writer.respond(response)
+                case .deferred(let work): await work(writer)
+                }
+            } catch {
+                // Refused after the answer was deferred for the fetch: answered here.
+                await writer.respond(.error(error, dialect: .openAI))
             }
         }
     }
