@@ -5,7 +5,8 @@ import Synchronization
 /// Stored Responses conversations in the cache environment's `responses` database, keyed by team
 /// and response id. Like the cache, it may lose the last few writes in a crash (the environment
 /// never waits for a disk flush); a client then gets a 404 for that id. Expired entries are
-/// dropped on read and swept every `sweepEvery` saves, so the database stays bounded by the TTL.
+/// dropped on read and swept (in the background) every `sweepEvery` saves, so the database stays
+/// bounded by the TTL.
 /// A store that fails degrades to "not found" with a warning; it never fails a request.
 package final class LMDBConversationStore: ConversationStore {
     private let env: StoreEnvironment
@@ -28,7 +29,10 @@ package final class LMDBConversationStore: ConversationStore {
         } catch {
             logger.warning("could not store a response", metadata: ["error": "\(error)"])
         }
-        if saves.wrappingAdd(1, ordering: .relaxed).newValue % Self.sweepEvery == 0 { sweep(nowMs: nowMs) }
+        // The sweep reads the whole database: off the caller's thread (often an event loop).
+        if saves.wrappingAdd(1, ordering: .relaxed).newValue % Self.sweepEvery == 0 {
+            Task.detached(priority: .background) { [self] in sweep(nowMs: nowMs) }
+        }
     }
 
     package func load(team: String, id: String, nowMs: Int64) -> StoredConversation? {
