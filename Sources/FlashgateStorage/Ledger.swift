@@ -18,13 +18,16 @@ package final class Ledger: Sendable {
     let logger: Logger
     /// Refusals counted, not yet committed (`Ledger+Refusals`).
     let refusalTally = RefusalTally()
+    /// Cache hits and joined followers counted, not yet committed (`Ledger+Rollups`).
+    let rollupTally = RollupTally()
     private let closed = Atomic<Bool>(false)
 
     private init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, logger: Logger) {
         self.env = env
         self.dbs = dbs
         self.logger = logger
-        self.writer = LedgerWriter(env: env, dbs: dbs, ids: ids, refusals: refusalTally, logger: logger)
+        self.writer = LedgerWriter(
+            env: env, dbs: dbs, ids: ids, refusals: refusalTally, rollups: rollupTally, logger: logger)
         writer.start()
     }
 
