@@ -8,7 +8,7 @@
 /// always still in rollups until the rollups themselves expire.
 package struct LedgerConfig: Sendable, Equatable {
     /// `ledger.retention.rows`: per-request detail is kept this long.
-    package var rowsRetention: Duration = .seconds(7 * 86_400)
+    package var rowsRetention: Duration = .seconds(3 * 86_400)
     /// `ledger.retention.rollups`: hourly rollups are kept this long (13 months).
     package var rollupsRetention: Duration = .seconds(396 * 86_400)
     /// `ledger.retention.interval`: how often retention runs on a serving Flashgate.

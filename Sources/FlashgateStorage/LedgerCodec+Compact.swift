@@ -4,7 +4,9 @@ import FlashgateCore
 /// key, so the value leaves them out; integers are LEB128 varints (most token counts take one or
 /// two bytes, not eight); strings carry a varint length; the cache status, outcome and service
 /// tier are one-byte codes (code 0 is followed by the text, so a value this version does not know
-/// still round-trips). Versions 1–3 still decode (`LedgerCodec.decodeSettlement`).
+/// still round-trips); a budget key that starts with the row's own `team:<team>:` or `key:<key>:`
+/// stores a one-byte tag instead of that prefix. Versions 1–3 still decode
+/// (`LedgerCodec.decodeSettlement`).
 extension LedgerCodec {
     static let compactSettlementVersion: UInt8 = 4
 
@@ -25,7 +27,8 @@ extension LedgerCodec {
         w.code(s.cacheStatus, in: cacheStatusCodes)
         w.code(s.outcome, in: outcomeCodes)
         w.code(s.serviceTier, emptyAllowed: true, in: tierCodes)
-        w.shortStrings(s.budgetKeys)
+        w.varint(UInt64(s.budgetKeys.count))
+        for budgetKey in s.budgetKeys { w.budgetKey(budgetKey, team: s.team, key: s.key) }
         w.shortStrings(s.attempts)
         return w.bytes
     }
@@ -45,7 +48,11 @@ extension LedgerCodec {
             cost: MicroUSD(try r.signedVarint()), cacheStatus: try r.code(in: cacheStatusCodes),
             outcome: try r.code(in: outcomeCodes), budgetKeys: [])
         record.serviceTier = try r.code(emptyAllowed: true, in: tierCodes)
-        record.budgetKeys = try r.shortStrings()
+        let budgetKeys = try r.varint()
+        guard budgetKeys <= UInt64(bytes.count) else { throw Reader.corrupt("list past the end") }
+        record.budgetKeys = try (0..<Int(budgetKeys)).map { _ throws(LedgerError) in
+            try r.budgetKey(team: record.team, key: record.key)
+        }
         record.attempts = try r.shortStrings()
         return record
     }
@@ -91,7 +98,28 @@ extension LedgerCodec.Writer {
     }
 }
 
+extension LedgerCodec.Writer {
+    /// Tag 1: `team:<team>:` + rest; tag 2: `key:<key>:` + rest; tag 0: the whole text.
+    mutating func budgetKey(_ budgetKey: String, team: String, key: String) {
+        for (tag, prefix) in [(UInt8(1), "team:\(team):"), (2, "key:\(key):")] where budgetKey.hasPrefix(prefix) {
+            byte(tag)
+            return shortString(String(budgetKey.utf8.dropFirst(prefix.utf8.count))!)
+        }
+        byte(0)
+        shortString(budgetKey)
+    }
+}
+
 extension LedgerCodec.Reader {
+    mutating func budgetKey(team: String, key: String) throws(LedgerError) -> String {
+        switch try byte() {
+        case 0: return try shortString()
+        case 1: return "team:\(team):" + (try shortString())
+        case 2: return "key:\(key):" + (try shortString())
+        default: throw Self.corrupt("unknown budget key tag")
+        }
+    }
+
     mutating func varint() throws(LedgerError) -> UInt64 {
         var value: UInt64 = 0
         var shift: UInt64 = 0

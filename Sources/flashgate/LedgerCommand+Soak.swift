@@ -49,6 +49,9 @@ extension LedgerCommand {
             print("cycle  sim_hours  requests  rows  rollups  used_mib  file_mib  folded")
             var done = 0
             var cycleIndex = 0
+            // The file's size after the first cycle that folded rows, and the most it reached after.
+            var firstFolded: Int?
+            var largestAfter = 0
             while done < requests {
                 let count = min(perCycle, requests - done)
                 let first = done
@@ -72,6 +75,19 @@ extension LedgerCommand {
                         format: "%5d  %9.2f  %8d  %6d  %7d  %8.1f  %8.1f  %6d", cycleIndex,
                         Double(now - Self.start) / 3_600_000, done, s.rows, s.rollups, Double(s.dataBytes) / 1_048_576,
                         Double(s.fileBytes) / 1_048_576, report.rowsFolded))
+                if firstFolded != nil {
+                    largestAfter = max(largestAfter, s.fileBytes)
+                } else if report.rowsFolded > 0 {
+                    firstFolded = s.fileBytes
+                }
+            }
+            if let firstFolded {
+                let growth = 100 * Double(largestAfter - firstFolded) / Double(firstFolded)
+                print(
+                    String(
+                        format: "file after the first retention cycle %.1f MiB, largest after it %.1f MiB (%+.1f%%)",
+                        Double(firstFolded) / 1_048_576, Double(max(largestAfter, firstFolded)) / 1_048_576,
+                        max(0, growth)))
             }
         }
 
