@@ -42,7 +42,7 @@ extension Accountant {
             }
         }
         if let ticket = admission.ticket {
-            limiter.release(ticket, actualTokens: usage.map { $0.promptTokens + $0.completionTokens } ?? 0, now: .now)
+            limiter.release(ticket, actualTokens: usage.map { $0.promptTokens + $0.completionTokens } ?? 0, now: clock.now())
         }
         await record(
             admission.caller, model: admission.clientModel, route: admission.route, usage: usage, cost: cost,

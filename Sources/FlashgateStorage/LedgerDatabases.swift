@@ -1,7 +1,7 @@
 /// The named databases of the ledger's own durable environment (`<store>/ledger`):
 /// - `reservations`: id (big-endian) → `ReservationRecord`, only while open;
 /// - `settled`: reservation id → its `requests` key; a second settlement of an id finds it and
-///   does nothing (exactly once);
+///   does nothing (exactly once); retention deletes it with its row, days after the settlement;
 /// - `requests`: time (big-endian, sign-flipped) + row id → `SettlementRecord`, one row per request;
 /// - `totals`: budget key (UTF-8) → settled running total in micro-dollars (Int64, big-endian);
 /// - `meta`: `next_id` → the next id that has never been handed out;

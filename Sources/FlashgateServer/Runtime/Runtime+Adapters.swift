@@ -41,6 +41,14 @@ extension Runtime {
         let ledger = try Ledger.open(
             directory: path + "/ledger", maxSizeBytes: config.ledger.maxSizeBytes ?? config.store.maxSizeBytes,
             logger: logger)
+        // The per-install secret that seals thought signatures into Responses reasoning items.
+        let seal: SignatureSeal
+        do {
+            seal = try SignatureSeal.load(directory: path)
+        } catch {
+            ledger.close()
+            throw error
+        }
         // Rows past `ledger.retention.rows` become hourly rollups, on the ledger's writer.
         let retention = ledger.retainPeriodically(config.ledger, nowMs: nowMilliseconds)
         let env: StoreEnvironment
@@ -49,7 +57,7 @@ extension Runtime {
         } catch {
             logger.warning("response cache disabled: cannot open its store", metadata: ["path": "\(path)/cache", "error": "\(error)"])
             return RuntimeStores(
-                signatures: MemorySignatureStore(), ledger: ledger,
+                signatures: MemorySignatureStore(), ledger: ledger, seal: seal,
                 close: {
                     retention.cancel()
                     ledger.close()
@@ -70,8 +78,15 @@ extension Runtime {
         }
         let signatures: any SignatureStore =
             (try? LMDBSignatureStore(env: env, logger: logger)) ?? MemorySignatureStore()
+        let conversations: any ConversationStore
+        do {
+            conversations = try LMDBConversationStore(env: env, logger: logger)
+        } catch {
+            logger.warning("stored responses kept in memory only: cannot open their database", metadata: ["error": "\(error)"])
+            conversations = MemoryConversationStore()
+        }
         return RuntimeStores(
-            signatures: signatures, cache: cache, ledger: ledger,
+            signatures: signatures, cache: cache, ledger: ledger, conversations: conversations, seal: seal,
             close: {
                 cache?.close()
                 env.close()
