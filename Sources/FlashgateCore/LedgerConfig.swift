@@ -54,7 +54,8 @@ package struct LedgerConfig: Sendable, Equatable {
             value = ConfigMap.parseDuration(text)
         }
         guard let value, value >= shortestRetention else {
-            throw ConfigError(path: map.child(key), reason: "expected a duration of at least 1h such as 7d or 36h, got '\(text)'")
+            throw ConfigError(
+                path: map.child(key), reason: "expected a duration of at least 1h such as 7d or 36h, got '\(text)'")
         }
         return value
     }

@@ -63,7 +63,8 @@ extension Ledger {
         if let pid = StoreEnvironment.holder(of: directory) {
             throw LedgerError(
                 .inUse,
-                "the ledger at \(directory) is open in process \(pid) (a running flashgate serve?): stop it, then compact")
+                "the ledger at \(directory) is open in process \(pid) (a running flashgate serve?): stop it, then compact"
+            )
         }
     }
 
@@ -71,6 +72,8 @@ extension Ledger {
         let fd = Foundation.open(path, O_RDONLY)
         guard fd >= 0 else { throw LedgerError(.open, "cannot open \(path) to flush it") }
         defer { _ = Foundation.close(fd) }
-        guard fsync(fd) == 0 else { throw LedgerError(.open, "cannot flush \(path): \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else {
+            throw LedgerError(.open, "cannot flush \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }

@@ -62,7 +62,9 @@ extension Ledger {
                     let hour = try LedgerCodec.rollupHour(k)
                     if let from, hour < from { return }
                     if let toMs, hour >= toMs { throw Past() }
-                    try body(LedgerRollup(key: try LedgerCodec.decodeRollupKey(k), counts: try LedgerCodec.decodeRollupCounts(value)))
+                    try body(
+                        LedgerRollup(
+                            key: try LedgerCodec.decodeRollupKey(k), counts: try LedgerCodec.decodeRollupCounts(value)))
                 }
             }
         } catch is Past {}

@@ -34,7 +34,9 @@ extension LedgerCodec {
     }
 
     /// Decodes a version-4 value; `timeMs` and `rowID` come from the row's key.
-    static func decodeCompact(_ bytes: UnsafeRawBufferPointer, timeMs: Int64, rowID: UInt64) throws(LedgerError)
+    static func decodeCompact(
+        _ bytes: UnsafeRawBufferPointer, timeMs: Int64, rowID: UInt64
+    ) throws(LedgerError)
         -> SettlementRecord
     {
         var r = Reader(bytes)
@@ -58,7 +60,9 @@ extension LedgerCodec {
     }
 
     /// Any stored row version: the compact one needs the key's time and id, older ones carry them.
-    static func decodeRow(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(LedgerError)
+    static func decodeRow(
+        key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer
+    ) throws(LedgerError)
         -> SettlementRecord
     {
         guard key.count >= 16, !value.isEmpty else { throw Reader.corrupt("short request row") }

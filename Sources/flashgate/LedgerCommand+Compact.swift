@@ -37,7 +37,9 @@ extension LedgerCommand {
                 throw ExitCode(1)
             }
             func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-            print("retention: \(report.retention.rowsFolded) rows folded, \(report.retention.rollupsDeleted) rollups deleted")
+            print(
+                "retention: \(report.retention.rowsFolded) rows folded, \(report.retention.rollupsDeleted) rollups deleted"
+            )
             print("file: \(mib(report.before.fileBytes)) -> \(mib(report.after.fileBytes))")
             print("rows: \(report.after.rows), rollups: \(report.after.rollups)")
         }

@@ -31,7 +31,8 @@ extension LedgerCommand {
             }
             for (name, value) in [("--from", from), ("--to", to)] {
                 if let value, LedgerExport.parseTime(value) == nil {
-                    throw ValidationError("\(name): expected 2026-11-25, 2026-11-25T10:00:00Z or Unix ms, got '\(value)'")
+                    throw ValidationError(
+                        "\(name): expected 2026-11-25, 2026-11-25T10:00:00Z or Unix ms, got '\(value)'")
                 }
             }
         }
@@ -41,7 +42,8 @@ extension LedgerCommand {
             defer { ledger.close() }
             let records: [SettlementRecord]
             do {
-                records = try ledger.usageRecords(from: from.flatMap(LedgerExport.parseTime), to: to.flatMap(LedgerExport.parseTime))
+                records = try ledger.usageRecords(
+                    from: from.flatMap(LedgerExport.parseTime), to: to.flatMap(LedgerExport.parseTime))
             } catch {
                 FileHandle.standardError.write(Data("flashgate: \(error)\n".utf8))
                 throw ExitCode(1)

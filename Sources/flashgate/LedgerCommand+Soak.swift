@@ -43,7 +43,8 @@ extension LedgerCommand {
             guard let kept = ConfigMap.parseDuration(rowsKept), let cycle = ConfigMap.parseDuration(every) else {
                 throw ValidationError("--rows-kept and --every take durations such as 1h or 10m")
             }
-            let ledger = try Ledger.open(directory: store + "/ledger", maxSizeBytes: 16 << 30, logger: Logger(label: "flashgate"))
+            let ledger = try Ledger.open(
+                directory: store + "/ledger", maxSizeBytes: 16 << 30, logger: Logger(label: "flashgate"))
             defer { ledger.close() }
             let perCycle = max(1, Int(cycle.milliseconds / intervalMs))
             print("cycle  sim_hours  requests  rows  rollups  used_mib  file_mib  folded")
@@ -95,7 +96,8 @@ extension LedgerCommand {
             let n = 100_000
             for (name, legacy) in [("v3 (before)", true), ("v4 compact (after)", false)] {
                 let directory = store + "/measure-" + (legacy ? "v3" : "v4")
-                let ledger = try Ledger.open(directory: directory, maxSizeBytes: 4 << 30, logger: Logger(label: "flashgate"))
+                let ledger = try Ledger.open(
+                    directory: directory, maxSizeBytes: 4 << 30, logger: Logger(label: "flashgate"))
                 defer { ledger.close() }
                 var chunk: [SettlementRecord] = []
                 for i in 0..<n {

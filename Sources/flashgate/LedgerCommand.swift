@@ -57,7 +57,9 @@ struct LedgerLocation: ParsableArguments {
     func open() throws -> (Ledger, LedgerConfig) {
         let (directory, size, settings) = try resolve()
         do {
-            return (try Ledger.open(directory: directory, maxSizeBytes: size, logger: Logger(label: "flashgate")), settings)
+            return (
+                try Ledger.open(directory: directory, maxSizeBytes: size, logger: Logger(label: "flashgate")), settings
+            )
         } catch {
             FileHandle.standardError.write(Data("flashgate: \(error)\n".utf8))
             throw ExitCode(1)

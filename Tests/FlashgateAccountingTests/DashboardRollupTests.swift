@@ -29,12 +29,16 @@ import Testing
         for field in ["hits", "misses", "joined", "lookups", "hit_ratio", "unpriced_hits"] {
             #expect(fromRollups["cache"]?[field] == fromRows["cache"]?[field], "\(field)")
         }
-        let saved = [fromRollups, fromRows].map { MicroUSD(dollars: $0["cache"]?["saved_usd"]?.stringValue ?? "")?.value ?? -1 }
+        let saved = [fromRollups, fromRows].map {
+            MicroUSD(dollars: $0["cache"]?["saved_usd"]?.stringValue ?? "")?.value ?? -1
+        }
         #expect(saved[0] >= saved[1] - 2 && saved[0] <= saved[1], "\(saved)")
         #expect(fromRollups["errors"] == fromRows["errors"])
         #expect(fromRollups["errors"]?["retried"]?.intValue == 1)
         #expect(fromRollups["models"] == fromRows["models"])
-        #expect(fromRollups["spend_series"]?["teams"]?[0]?["cost_usd"] == fromRows["spend_series"]?["teams"]?[0]?["cost_usd"])
+        #expect(
+            fromRollups["spend_series"]?["teams"]?[0]?["cost_usd"]
+                == fromRows["spend_series"]?["teams"]?[0]?["cost_usd"])
         #expect(fromRollups["top_requests"]?.arrayValue?.count == 1, "rows only")
     }
 }

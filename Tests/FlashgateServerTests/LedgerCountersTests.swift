@@ -13,9 +13,12 @@ struct LedgerCountersTests {
         let h = try await AccountingTests.Harness.start()
         let client = try await RawHTTPClient.connect(port: h.gateway.port)
         let auth = [("authorization", "Bearer \(AccountingTests.key)")]
-        #expect(try await client.request("POST", "/v1/chat/completions", body: AccountingTests.chat("same"), headers: auth)?.status == 200)
+        #expect(
+            try await client.request("POST", "/v1/chat/completions", body: AccountingTests.chat("same"), headers: auth)?
+                .status == 200)
         for _ in 0..<5 {
-            let hit = try await client.request("POST", "/v1/chat/completions", body: AccountingTests.chat("same"), headers: auth)
+            let hit = try await client.request(
+                "POST", "/v1/chat/completions", body: AccountingTests.chat("same"), headers: auth)
             #expect(hit?.header("x-flashgate-cache") == "hit")
         }
         _ = try await h.requests(atLeast: 6)

@@ -15,14 +15,16 @@ import Testing
         let rows = (0..<30_000).map { i in
             SettlementRecord(
                 reservationID: UInt64(1_000_000 + i), timeMs: h0 + Int64(i) * 1_000, team: "search", key: "k\(i % 3)",
-                model: "flash", route: "studio", promptTokens: 100 + i % 50, outputTokens: 10, cost: MicroUSD(Int64(i % 97)),
+                model: "flash", route: "studio", promptTokens: 100 + i % 50, outputTokens: 10,
+                cost: MicroUSD(Int64(i % 97)),
                 cacheStatus: "miss", outcome: "ok", budgetKeys: ["team:search:total"])
         }
         try ledger.appendRows(rows)
         try await ledger.settle(
             SettlementRecord(
                 reservationID: ledger.nextReservationID(), timeMs: h0, team: "search", key: "k0", model: "flash",
-                route: "studio", cost: MicroUSD(5_000), cacheStatus: "miss", outcome: "ok", budgetKeys: ["team:search:total"]))
+                route: "studio", cost: MicroUSD(5_000), cacheStatus: "miss", outcome: "ok",
+                budgetKeys: ["team:search:total"]))
         let open = ReservationRecord(
             id: ledger.nextReservationID(), timeMs: h0, team: "search", key: "k1", model: "flash", route: "studio",
             amount: MicroUSD(9), budgetKeys: ["team:search:total"])
@@ -38,7 +40,9 @@ import Testing
         let report = try Ledger.compact(
             directory: tmp.path, mapSizeBytes: 256 << 20, config: config, nowMs: h0 + 9 * 3_600_000)
         #expect(report.retention.rowsFolded > 28_000)
-        #expect(report.after.fileBytes < report.before.fileBytes / 2, "\(report.before.fileBytes) → \(report.after.fileBytes)")
+        #expect(
+            report.after.fileBytes < report.before.fileBytes / 2,
+            "\(report.before.fileBytes) → \(report.after.fileBytes)")
 
         let reopened = try Ledger.open(directory: tmp.path, maxSizeBytes: 256 << 20)
         defer { reopened.close() }

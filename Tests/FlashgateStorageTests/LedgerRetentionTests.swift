@@ -80,7 +80,8 @@ import Testing
         #expect(!totals.isEmpty && rowsBefore.count > 80)
 
         // Now is 6:20 with rows kept an hour: the cutoff is 5:20 rounded down to 5:00.
-        let report = try await ledger.applyRetention(nowMs: Self.h(6, 20), rows: .seconds(3600), rollups: .seconds(400 * 86_400))
+        let report = try await ledger.applyRetention(
+            nowMs: Self.h(6, 20), rows: .seconds(3600), rollups: .seconds(400 * 86_400))
         let rowsAfter = try ledger.requestRows()
         #expect(report.rowsFolded == rowsBefore.filter { $0.timeMs < Self.h(5) }.count)
         #expect(rowsAfter == rowsBefore.filter { $0.timeMs >= Self.h(5) }, "rows from the cutoff on are untouched")
@@ -90,7 +91,9 @@ import Testing
         #expect(try ledger.openReservations().isEmpty)
 
         // A second run finds nothing more; a folded hour split by a range counts whole.
-        #expect(try await ledger.applyRetention(nowMs: Self.h(6, 20), rows: .seconds(3600), rollups: .seconds(400 * 86_400)).rowsFolded == 0)
+        #expect(
+            try await ledger.applyRetention(nowMs: Self.h(6, 20), rows: .seconds(3600), rollups: .seconds(400 * 86_400))
+                .rowsFolded == 0)
         let wholeHour = try ledger.usage(from: Self.h(2), to: nil, team: nil, key: nil, model: nil)
         #expect(try ledger.usage(from: Self.h(2, 30), to: nil, team: nil, key: nil, model: nil) == wholeHour)
     }
@@ -132,7 +135,8 @@ import Testing
             ledger.countFree(
                 SettlementRecord(
                     reservationID: nil, timeMs: Self.h(0, Int64(i % 90)), team: "search", key: "ci", model: "flash",
-                    route: "studio", promptTokens: 10, outputTokens: 2, cost: .zero, cacheStatus: i % 5 == 0 ? "joined" : "hit",
+                    route: "studio", promptTokens: 10, outputTokens: 2, cost: .zero,
+                    cacheStatus: i % 5 == 0 ? "joined" : "hit",
                     outcome: "ok", budgetKeys: []))
         }
         await ledger.flushCounters()
@@ -179,8 +183,11 @@ import Testing
         #expect(try !ledger.requestRows().isEmpty)
         try await ledger.applyRetention(nowMs: Self.h(3), rows: .seconds(3600), rollups: .seconds(400 * 86_400))
         let usage = try ledger.usage(from: nil, to: nil, team: nil, key: nil, model: nil)
-        #expect(usage.count == 1 && usage[0].requests == 3 && usage[0].cost == MicroUSD(8_642) && usage[0].cacheHits == 1)
-        #expect(try ledger.rollups().first { $0.key.cacheStatus == "miss" && $0.key.hourMs == Self.h(0) }?.counts.retried == 1)
+        #expect(
+            usage.count == 1 && usage[0].requests == 3 && usage[0].cost == MicroUSD(8_642) && usage[0].cacheHits == 1)
+        #expect(
+            try ledger.rollups().first { $0.key.cacheStatus == "miss" && $0.key.hourMs == Self.h(0) }?.counts.retried
+                == 1)
     }
 
     @Test func compactRowsAreLessThanHalfTheOldSize() {
