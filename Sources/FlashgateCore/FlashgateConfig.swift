@@ -27,6 +27,8 @@ package struct FlashgateConfig: Sendable {
     /// `GET /metrics` (Prometheus text format).
     package var metrics = MetricsConfig()
     package var cache = CacheConfig()
+    /// Ledger retention and size (`ledger:`).
+    package var ledger = LedgerConfig()
     /// Stored OpenAI Responses conversations (`responses.ttl`).
     package var responses = ResponsesConfig()
     /// Limits for media Flashgate fetches on a client's behalf.

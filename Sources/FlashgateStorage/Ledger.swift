@@ -18,13 +18,16 @@ package final class Ledger: Sendable {
     let logger: Logger
     /// Refusals counted, not yet committed (`Ledger+Refusals`).
     let refusalTally = RefusalTally()
+    /// Cache hits and joined followers counted, not yet committed (`Ledger+Rollups`).
+    let rollupTally = RollupTally()
     private let closed = Atomic<Bool>(false)
 
     private init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, logger: Logger) {
         self.env = env
         self.dbs = dbs
         self.logger = logger
-        self.writer = LedgerWriter(env: env, dbs: dbs, ids: ids, refusals: refusalTally, logger: logger)
+        self.writer = LedgerWriter(
+            env: env, dbs: dbs, ids: ids, refusals: refusalTally, rollups: rollupTally, logger: logger)
         writer.start()
     }
 
@@ -70,9 +73,9 @@ package final class Ledger: Sendable {
         try await submit(.settle(s))
     }
 
-    /// Queues a settlement without waiting for it: for $0 rows (cache hits, joined followers),
-    /// which hold no money and must not slow the answer. Failures are logged by the caller's
-    /// `failed` handler.
+    /// Queues a settlement without waiting for it: for $0 rows, which hold no money and must not
+    /// slow the answer (cache hits and joined followers are counted instead: `countFree`).
+    /// Failures are logged by the caller's `failed` handler.
     package func settleLater(_ s: SettlementRecord, failed: @escaping @Sendable (any Error) -> Void = { _ in }) {
         let write = LedgerPendingWrite(operation: .settle(s)) { result in
             if case .failure(let error) = result { failed(error) }

@@ -8,6 +8,10 @@ struct LedgerPendingWrite: Sendable {
         case settle(SettlementRecord)
         /// Adds the refusals counted so far (`RefusalTally`) to their counters.
         case refusals
+        /// Adds the $0 events counted so far (`RollupTally`) to their hourly rollups.
+        case counters
+        /// One small batch of retention (`Ledger+Retention`); succeeds with whether more is left.
+        case retention(LedgerRetentionStep)
     }
 
     let operation: Operation

@@ -23,17 +23,22 @@ final class LedgerWriter: Sendable {
     let queue = LedgerWriteQueue()
     let ids: LedgerIDs
     let refusals: RefusalTally
+    let rollups: RollupTally
     let logger: Logger
 
     /// Writes per transaction: enough to amortise the fdatasync, small enough to bound the
     /// transaction's dirty pages and the wait of the last write in it.
     static let writesPerTransaction = 256
 
-    init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, refusals: RefusalTally, logger: Logger) {
+    init(
+        env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, refusals: RefusalTally, rollups: RollupTally,
+        logger: Logger
+    ) {
         self.env = env
         self.dbs = dbs
         self.ids = ids
         self.refusals = refusals
+        self.rollups = rollups
         self.logger = logger
     }
 
@@ -56,6 +61,8 @@ final class LedgerWriter: Sendable {
         // Refusal counts this transaction took: put back if it fails.
         var counted: [RefusalTally.Key: Int64] = [:]
         var tookRefusals = false
+        // $0 event counts this transaction took: put back if it fails.
+        var events: [LedgerRollup.Key: LedgerRollup.Counts]?
         do {
             results = try env.write { txn in
                 var deltas: [String: Int64] = [:]
@@ -72,6 +79,13 @@ final class LedgerWriter: Sendable {
                             try addRefusals(counted, txn)
                         }
                         out.append(.success(true))
+                    case .counters:
+                        if events == nil {
+                            events = rollups.take()
+                            try addRollups(events ?? [:], txn)
+                        }
+                        out.append(.success(true))
+                    case .retention(let step): out.append(.success(try retain(step, txn)))
                     }
                 }
                 for (key, delta) in deltas where delta != 0 {
@@ -84,10 +98,12 @@ final class LedgerWriter: Sendable {
             }
             queue.recordCommit(writes: batch.count)
             if tookRefusals { refusals.ended(putBack: [:]) }
+            if events != nil { rollups.ended(putBack: [:]) }
         } catch {
             logger.error("ledger commit failed", metadata: ["writes": "\(batch.count)", "error": "\(error)"])
             results = Array(repeating: .failure(error), count: batch.count)
             if tookRefusals { refusals.ended(putBack: counted) }
+            if let events { rollups.ended(putBack: events) }
         }
         for (write, result) in zip(batch, results) { write.done(result) }
     }
@@ -117,7 +133,7 @@ final class LedgerWriter: Sendable {
         if let reservationID = s.reservationID {
             try txn.put(dbs.settled, key: LedgerCodec.key(reservationID), value: rowKey)
         }
-        try txn.put(dbs.requests, key: rowKey, value: LedgerCodec.encode(s))
+        try txn.put(dbs.requests, key: rowKey, value: LedgerCodec.encodeCompact(s))
         for key in Set(s.budgetKeys) { deltas[key, default: 0] &+= s.cost.value }
         return .success(true)
     }

@@ -38,7 +38,9 @@ extension Runtime {
             throw FlashgateError(.unavailable, "the store directory \(path) is not writable")
         }
         // Money first: a ledger that cannot be opened stops the start, with its path.
-        let ledger = try Ledger.open(directory: path + "/ledger", maxSizeBytes: config.store.maxSizeBytes, logger: logger)
+        let ledger = try Ledger.open(
+            directory: path + "/ledger", maxSizeBytes: config.ledger.maxSizeBytes ?? config.store.maxSizeBytes,
+            logger: logger)
         // The per-install secret that seals thought signatures into Responses reasoning items.
         let seal: SignatureSeal
         do {
@@ -47,12 +49,19 @@ extension Runtime {
             ledger.close()
             throw error
         }
+        // Rows past `ledger.retention.rows` become hourly rollups, on the ledger's writer.
+        let retention = ledger.retainPeriodically(config.ledger, nowMs: nowMilliseconds)
         let env: StoreEnvironment
         do {
             env = try StoreEnvironment.open(directory: path + "/cache", maxSizeBytes: config.store.maxSizeBytes, durable: false)
         } catch {
             logger.warning("response cache disabled: cannot open its store", metadata: ["path": "\(path)/cache", "error": "\(error)"])
-            return RuntimeStores(signatures: MemorySignatureStore(), ledger: ledger, seal: seal, close: { ledger.close() })
+            return RuntimeStores(
+                signatures: MemorySignatureStore(), ledger: ledger, seal: seal,
+                close: {
+                    retention.cancel()
+                    ledger.close()
+                })
         }
         let cache: ResponseCacheStore?
         if config.cache.enabled {
@@ -81,6 +90,7 @@ extension Runtime {
             close: {
                 cache?.close()
                 env.close()
+                retention.cancel()
                 ledger.close()
             })
     }
