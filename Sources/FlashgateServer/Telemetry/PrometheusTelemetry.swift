@@ -22,12 +22,15 @@ import Synchronization
 /// attempt labels, budget periods — never raw paths, keys or messages.
 package final class PrometheusTelemetry: TelemetrySink {
     package let registry = PrometheusCollectorRegistry()
+    /// Handles for `finished`, one registry lookup per label tuple.
+    let handles = MetricHandles()
     /// The configuration the closed label sets come from; replaced on reload (counters stay).
-    private struct Labels: Sendable {
-        var config: FlashgateConfig
-        var teams: Set<String>
-        var routes: Set<String>
-        var pricedModels: Set<String>
+    /// Immutable, so a request takes one snapshot (a retain) under the lock.
+    final class Labels: Sendable {
+        let config: FlashgateConfig
+        let teams: Set<String>
+        let routes: Set<String>
+        let pricedModels: Set<String>
 
         init(_ config: FlashgateConfig) {
             self.config = config
@@ -35,13 +38,27 @@ package final class PrometheusTelemetry: TelemetrySink {
             routes = Set(config.routes.map(\.name))
             pricedModels = Set(config.prices.prefixes)
         }
+
+        func team(_ team: String?) -> String {
+            guard let team else { return "none" }
+            return teams.contains(team) ? team : "other"
+        }
+
+        func model(_ model: String?) -> String {
+            guard let model else { return "none" }
+            let bare = ModelID.bare(model)
+            if let configured = config.model(answering: bare) { return configured.id }
+            return pricedModels.contains(bare) ? bare : "other"
+        }
+
+        func route(_ route: String?) -> String {
+            guard let route else { return "none" }
+            return routes.contains(route) ? route : "other"
+        }
     }
 
-    private let labels: Mutex<Labels>
+    let labels: Mutex<Labels>
     private var config: FlashgateConfig { labels.withLock { $0.config } }
-    private var teams: Set<String> { labels.withLock { $0.teams } }
-    private var routes: Set<String> { labels.withLock { $0.routes } }
-    private var pricedModels: Set<String> { labels.withLock { $0.pricedModels } }
 
     /// Gauge sources, read at scrape time.
     package struct Sources: Sendable {
@@ -85,24 +102,13 @@ package final class PrometheusTelemetry: TelemetrySink {
     // MARK: Label values
 
     /// A configured team id, or `other`.
-    func teamLabel(_ team: String?) -> String {
-        guard let team else { return "none" }
-        return teams.contains(team) ? team : "other"
-    }
+    func teamLabel(_ team: String?) -> String { labels.withLock { $0.team(team) } }
 
     /// The configured model a client id names (aliases fold into their model's id), a priced
     /// model id, or `other`.
-    func modelLabel(_ model: String?) -> String {
-        guard let model else { return "none" }
-        let bare = ModelID.bare(model)
-        if let configured = config.model(answering: bare) { return configured.id }
-        return pricedModels.contains(bare) ? bare : "other"
-    }
+    func modelLabel(_ model: String?) -> String { labels.withLock { $0.model(model) } }
 
-    func routeLabel(_ route: String?) -> String {
-        guard let route else { return "none" }
-        return routes.contains(route) ? route : "other"
-    }
+    func routeLabel(_ route: String?) -> String { labels.withLock { $0.route(route) } }
 
     /// An HTTP status code is a closed set; anything odd becomes `0`.
     static func statusLabel(_ status: Int) -> String { (100...599).contains(status) ? String(status) : "0" }
@@ -120,91 +126,6 @@ package final class PrometheusTelemetry: TelemetrySink {
     static func endpointLabel(_ endpoint: String) -> String { endpoints.contains(endpoint) ? endpoint : "other" }
 
     // MARK: Per request
-
-    package func finished(_ s: RequestRecord.Summary) {
-        let endpoint = Self.endpointLabel(s.endpoint)
-        let team = teamLabel(s.team)
-        let model = modelLabel(s.model)
-        let route = routeLabel(s.route)
-        registry.makeCounter(
-            descriptor: Family.requests,
-            labels: [
-                ("endpoint", endpoint), ("model", model), ("team", team), ("route", route),
-                ("status", Self.statusLabel(s.status)), ("cache", Self.cacheLabel(s.cache)),
-            ]
-        ).increment()
-
-        let endpointLabels = [("endpoint", endpoint)]
-        registry.makeDurationHistogram(
-            descriptor: Family.duration, labels: endpointLabels, buckets: Self.durationBuckets
-        ).record(s.duration)
-        if let ttfb = s.timeToFirstByte {
-            registry.makeDurationHistogram(
-                descriptor: Family.ttfb, labels: endpointLabels, buckets: Self.durationBuckets
-            ).record(ttfb)
-        }
-        if let upstream = s.upstreamTime {
-            registry.makeDurationHistogram(
-                descriptor: Family.upstream, labels: [("route", route)], buckets: Self.durationBuckets
-            ).record(upstream)
-            if let ttfb = s.timeToFirstByte {
-                registry.makeDurationHistogram(
-                    descriptor: Family.overhead, labels: endpointLabels, buckets: Self.overheadBuckets
-                ).record(max(.zero, ttfb - upstream))
-            }
-        }
-
-        // Kinds do not overlap except `cached`, the part of the prompt Gemini's context cache
-        // served: `output` is the answer without its thoughts (the access log's output_tokens is
-        // their sum). Tokens the upstream processed only: a cache hit or a joined follower carries the usage of an
-        // answer already counted, so it adds none (its saving is in `cache_saved_usd`).
-        let upstreamTokens = s.cache != "hit" && s.cache != "joined"
-        for (kind, count) in [
-            ("prompt", s.promptTokens), ("output", max(0, s.outputTokens - s.thoughtsTokens)),
-            ("thoughts", s.thoughtsTokens),
-            ("cached", s.cachedTokens),
-        ] where upstreamTokens && count > 0 {
-            registry.makeCounter(
-                descriptor: Family.tokens, labels: [("team", team), ("model", model), ("kind", kind)]
-            ).increment(by: Int64(count))
-        }
-        let spend = [("team", team), ("model", model)]
-        if s.cost > .zero {
-            registry.makeCounter(descriptor: Family.cost, labels: spend)
-                .increment(by: Self.dollars(s.cost))
-        }
-        if s.saved > .zero {
-            registry.makeCounter(descriptor: Family.saved, labels: spend)
-                .increment(by: Self.dollars(s.saved))
-        }
-        if let limit = s.rejectedBy {
-            registry.makeCounter(
-                descriptor: Family.rejections, labels: [("team", team), ("limit", limit)]
-            ).increment()
-        }
-        if let reason = s.refused {
-            registry.makeCounter(descriptor: Family.refusals, labels: [("reason", reason.rawValue), ("team", team)])
-                .increment()
-        }
-        for budget in s.softBudgetsExceeded {
-            guard let labels = budgetLabels(budget) else { continue }
-            registry.makeCounter(descriptor: Family.softExceeded, labels: labels).increment()
-        }
-
-        for attempt in s.attempts {
-            registry.makeCounter(
-                descriptor: Family.attempts,
-                labels: [("route", routeLabel(attempt.route)), ("outcome", Self.outcomeLabel(attempt))]
-            ).increment()
-        }
-        // Every attempt after the request's first is a retry (a failover or a hedge included),
-        // counted against the route it went to.
-        for attempt in s.attempts.dropFirst() {
-            registry.makeCounter(
-                descriptor: Family.retries, labels: [("route", routeLabel(attempt.route))]
-            ).increment()
-        }
-    }
 
     static func outcomeLabel(_ attempt: AttemptRecord) -> String {
         if case .status(let code) = attempt.outcome { return statusLabel(code) }

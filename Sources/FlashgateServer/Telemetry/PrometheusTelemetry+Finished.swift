@@ -1,0 +1,109 @@
+import FlashgateCore
+import FlashgateRouting
+import Prometheus
+
+/// Each finished request into counters and histograms. The label values are resolved from one
+/// snapshot of the configured sets, and every handle comes from `handles`, so a request costs a
+/// few dictionary lookups instead of a registry lookup (lock, label array, help text) per metric.
+extension PrometheusTelemetry {
+    package func finished(_ s: RequestRecord.Summary) {
+        let snapshot = labels.withLock { $0 }
+        let endpoint = Self.endpointLabel(s.endpoint)
+        let team = snapshot.team(s.team)
+        let model = snapshot.model(s.model)
+        let route = snapshot.route(s.route)
+        let status = Self.statusLabel(s.status)
+        let cache = Self.cacheLabel(s.cache)
+        handles.counter(.init(family: .requests, a: endpoint, b: model, c: team, d: route, e: status, f: cache)) {
+            registry.makeCounter(
+                descriptor: Family.requests,
+                labels: [
+                    ("endpoint", endpoint), ("model", model), ("team", team), ("route", route), ("status", status),
+                    ("cache", cache),
+                ]
+            )
+        }.increment()
+
+        histogram(.duration, Family.duration, "endpoint", endpoint, Self.durationBuckets).record(s.duration)
+        if let ttfb = s.timeToFirstByte {
+            histogram(.ttfb, Family.ttfb, "endpoint", endpoint, Self.durationBuckets).record(ttfb)
+        }
+        if let upstream = s.upstreamTime {
+            histogram(.upstream, Family.upstream, "route", route, Self.durationBuckets).record(upstream)
+            if let ttfb = s.timeToFirstByte {
+                histogram(.overhead, Family.overhead, "endpoint", endpoint, Self.overheadBuckets)
+                    .record(max(.zero, ttfb - upstream))
+            }
+        }
+
+        // Kinds do not overlap except `cached`, the part of the prompt Gemini's context cache
+        // served: `output` is the answer without its thoughts (the access log's output_tokens is
+        // their sum). Tokens the upstream processed only: a cache hit or a joined follower carries the usage of an
+        // answer already counted, so it adds none (its saving is in `cache_saved_usd`).
+        if s.cache != "hit" && s.cache != "joined" {
+            for (kind, count) in [
+                ("prompt", s.promptTokens), ("output", max(0, s.outputTokens - s.thoughtsTokens)),
+                ("thoughts", s.thoughtsTokens), ("cached", s.cachedTokens),
+            ] where count > 0 {
+                handles.counter(.init(family: .tokens, a: team, b: model, c: kind)) {
+                    registry.makeCounter(
+                        descriptor: Family.tokens, labels: [("team", team), ("model", model), ("kind", kind)])
+                }.increment(by: Int64(count))
+            }
+        }
+        if s.cost > .zero {
+            spendCounter(.cost, Family.cost, team: team, model: model).increment(by: Self.dollars(s.cost))
+        }
+        if s.saved > .zero {
+            spendCounter(.saved, Family.saved, team: team, model: model).increment(by: Self.dollars(s.saved))
+        }
+        if let limit = s.rejectedBy {
+            handles.counter(.init(family: .rejections, a: team, b: limit)) {
+                registry.makeCounter(descriptor: Family.rejections, labels: [("team", team), ("limit", limit)])
+            }.increment()
+        }
+        if let reason = s.refused {
+            handles.counter(.init(family: .refusals, a: reason.rawValue, b: team)) {
+                registry.makeCounter(descriptor: Family.refusals, labels: [("reason", reason.rawValue), ("team", team)])
+            }.increment()
+        }
+        for budget in s.softBudgetsExceeded {
+            guard let labels = budgetLabels(budget) else { continue }
+            registry.makeCounter(descriptor: Family.softExceeded, labels: labels).increment()
+        }
+
+        for (index, attempt) in s.attempts.enumerated() {
+            let attemptRoute = snapshot.route(attempt.route)
+            let outcome = Self.outcomeLabel(attempt)
+            handles.counter(.init(family: .attempts, a: attemptRoute, b: outcome)) {
+                registry.makeCounter(
+                    descriptor: Family.attempts, labels: [("route", attemptRoute), ("outcome", outcome)])
+            }.increment()
+            // Every attempt after the request's first is a retry (a failover or a hedge included),
+            // counted against the route it went to.
+            if index > 0 {
+                handles.counter(.init(family: .retries, a: attemptRoute)) {
+                    registry.makeCounter(descriptor: Family.retries, labels: [("route", attemptRoute)])
+                }.increment()
+            }
+        }
+    }
+
+    private func histogram(
+        _ family: MetricHandles.Family, _ descriptor: @autoclosure () -> MetricNameDescriptor, _ label: String,
+        _ value: String, _ buckets: [Duration]
+    ) -> DurationHistogram {
+        handles.histogram(.init(family: family, a: value)) {
+            registry.makeDurationHistogram(descriptor: descriptor(), labels: [(label, value)], buckets: buckets)
+        }
+    }
+
+    private func spendCounter(
+        _ family: MetricHandles.Family, _ descriptor: @autoclosure () -> MetricNameDescriptor, team: String,
+        model: String
+    ) -> Counter {
+        handles.counter(.init(family: family, a: team, b: model)) {
+            registry.makeCounter(descriptor: descriptor(), labels: [("team", team), ("model", model)])
+        }
+    }
+}
