@@ -21,9 +21,11 @@ package struct Caller: Sendable, Hashable, CustomStringConvertible {
 /// `Caller`. Keys are looked up by their SHA-256 digest, so the comparison never runs over the
 /// secret itself and timing reveals nothing usable about it; error messages never echo a key.
 /// Precedence: a presented key (Bearer, then `x-goog-api-key`), then the peer's uid, its gid,
-/// then the default team.
+/// then the default team. Accepted keys are remembered in a `KeyMemo` by fingerprint, so each is
+/// hashed with SHA-256 once; the memo belongs to this identity and goes with it on reload.
 package struct Identity: Sendable {
     private var keysByHash: [String: Caller] = [:]
+    package let memo = KeyMemo()
     private var teamsByUID: [UInt32: String] = [:]
     private var teamsByGID: [UInt32: String] = [:]
     private var defaultTeam: String?
@@ -44,9 +46,12 @@ package struct Identity: Sendable {
     /// `bearer` is the token after `Authorization: Bearer `; `googKey` the `x-goog-api-key`
     /// header; `peer` the Unix-socket peer credentials, `nil` on TCP.
     package func resolve(bearer: String?, googKey: String?, peer: (uid: UInt32, gid: UInt32)?) -> Result<Caller, FlashgateError> {
-        let presented = [bearer, googKey].compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
-        if let presented {
-            if let caller = keysByHash[VirtualKey.hashHex(presented)] { return .success(caller) }
+        if let presented = Self.presented(bearer) ?? Self.presented(googKey) {
+            if let caller = memo.caller(for: presented) { return .success(caller) }
+            if let caller = keysByHash[VirtualKey.hashHex(presented)] {
+                memo.remember(presented, as: caller)
+                return .success(caller)
+            }
             return .failure(FlashgateError(.unauthorized, "the API key presented is not valid"))
         }
         if let peer {
@@ -56,5 +61,16 @@ package struct Identity: Sendable {
         if let defaultTeam { return .success(Caller(team: defaultTeam)) }
         return .failure(
             FlashgateError(.unauthorized, "an API key is required: send Authorization: Bearer <key> or x-goog-api-key"))
+    }
+
+    /// The header's value without surrounding whitespace, or `nil` when absent or blank. The
+    /// common case, nothing to trim, skips Foundation's trimming.
+    static func presented(_ value: String?) -> String? {
+        guard let value, let first = value.unicodeScalars.first, let last = value.unicodeScalars.last else {
+            return nil
+        }
+        if !CharacterSet.whitespaces.contains(first) && !CharacterSet.whitespaces.contains(last) { return value }
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? nil : trimmed
     }
 }

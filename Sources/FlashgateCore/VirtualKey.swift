@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// A virtual key: the secret a client presents instead of an upstream credential. Only its
 /// SHA-256 digest is ever configured or kept, so neither the config file nor a heap dump of the
@@ -14,13 +15,23 @@ package enum VirtualKey {
         return text
     }
 
-    /// Lowercase hex SHA-256 of the key's UTF-8 text.
+    /// Lowercase hex SHA-256 of the key's UTF-8 text (also the store key of thought signatures),
+    /// written straight into one buffer: no string per byte.
     package static func hashHex(_ key: String) -> String {
-        SHA256.hash(data: Array(key.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        var text = key
+        let digest = text.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { out in
+            var index = 0
+            for byte in digest {
+                out[index] = hexDigits[Int(byte >> 4)]
+                out[index + 1] = hexDigits[Int(byte & 0xF)]
+                index += 2
+            }
+            return index
+        }
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The configured form, `sha256:<64 hex>`.
     package static func hashText(_ key: String) -> String { "sha256:" + hashHex(key) }
