@@ -29,10 +29,22 @@ package enum Zlib {
     private static let windowBits: Int32 = 15
     private static let chunkBytes = 64 << 10
 
+    /// The window and hash-table sizes for an input of `count` bytes: the smallest window that
+    /// still spans the whole input (up to zlib's 32 KiB), and a hash table scaled with it.
+    /// Setting up and clearing the full-size tables costs ~200k instructions per call, most of
+    /// a small entry's compression; a window that spans the input finds the same matches, and
+    /// every stream still inflates with the 15-bit window `decompress` uses.
+    static func parameters(forInputBytes count: Int) -> (windowBits: Int32, memLevel: Int32) {
+        var bits: Int32 = 9
+        while bits < windowBits && (1 << bits) < count { bits += 1 }
+        return (bits, min(8, bits - 5))
+    }
+
     /// Compresses `bytes` at `level` (0 to 9; out-of-range values are clamped).
     package static func compress(_ bytes: [UInt8], level: Int32 = 1) -> [UInt8] {
         var stream = z_stream()
-        let rc = czlib_deflateInit2(&stream, min(max(level, 0), 9), windowBits)
+        let sizes = parameters(forInputBytes: bytes.count)
+        let rc = czlib_deflateInit2(&stream, min(max(level, 0), 9), sizes.windowBits, sizes.memLevel)
         // Only Z_MEM_ERROR is possible with valid parameters.
         precondition(rc == Z_OK, "deflateInit2 failed with \(rc)")
         defer { deflateEnd(&stream) }
