@@ -86,6 +86,7 @@ extension FlashgateConfig {
         if var breaker = try top.map("breaker") { config.breaker = try loadBreaker(&breaker) }
 
         if let cache = try top.map("cache") { config.cache = try CacheConfig.load(cache) }
+        if let ledger = try top.map("ledger") { config.ledger = try LedgerConfig.load(ledger) }
 
         if var media = try top.map("media") { config.media = try MediaConfig.load(&media) }
 

@@ -27,6 +27,8 @@ package struct FlashgateConfig: Sendable {
     /// `GET /metrics` (Prometheus text format).
     package var metrics = MetricsConfig()
     package var cache = CacheConfig()
+    /// How the usage ledger makes money durable, and its bounds.
+    package var ledger = LedgerConfig()
     /// Limits for media Flashgate fetches on a client's behalf.
     package var media = MediaConfig()
     /// Teams, virtual keys and how spend is accounted (issue 5).
