@@ -18,13 +18,34 @@ package final class Ledger: Sendable {
     let logger: Logger
     /// Refusals counted, not yet committed (`Ledger+Refusals`).
     let refusalTally = RefusalTally()
+    /// How full the store is, and whether paid calls must be refused (`LedgerHealth`).
+    package let health: LedgerHealth
     private let closed = Atomic<Bool>(false)
 
-    private init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, logger: Logger) {
+    /// What a ledger is opened with besides its place and size.
+    package struct Options: Sendable {
+        /// Writes queued before new paid calls wait (`ledger.queue_capacity`).
+        package var queueCapacity = 4096
+        /// Runs on the writer thread before each transaction (a test's stalled disk).
+        package var beforeCommit: (@Sendable () -> Void)?
+        package var warnPercent = LedgerConfig.warnPercent
+        package var refusePercent = LedgerConfig.refusePercent
+
+        package init(queueCapacity: Int = 4096, beforeCommit: (@Sendable () -> Void)? = nil) {
+            self.queueCapacity = queueCapacity
+            self.beforeCommit = beforeCommit
+        }
+    }
+
+    private init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, options: Options, logger: Logger) {
         self.env = env
         self.dbs = dbs
         self.logger = logger
-        self.writer = LedgerWriter(env: env, dbs: dbs, ids: ids, refusals: refusalTally, logger: logger)
+        health = LedgerHealth(warnPercent: options.warnPercent, refusePercent: options.refusePercent)
+        self.writer = LedgerWriter(
+            env: env, dbs: dbs, ids: ids, refusals: refusalTally, health: health,
+            queue: LedgerWriteQueue(capacity: options.queueCapacity), beforeCommit: options.beforeCommit, logger: logger)
+        if let usage = try? env.usage() { health.measured(usage, committed: false, logger) }
         writer.start()
     }
 
@@ -34,11 +55,12 @@ package final class Ledger: Sendable {
     /// `LedgerError(.open)` that names the path when it cannot: the caller refuses to start,
     /// because requests must never run unrecorded.
     package static func open(
-        directory: String, maxSizeBytes: Int, logger: Logger = Logger(label: "flashgate.ledger")
+        directory: String, maxSizeBytes: Int, options: Options = Options(),
+        logger: Logger = Logger(label: "flashgate.ledger")
     ) throws -> Ledger {
         let env: StoreEnvironment
         do {
-            env = try StoreEnvironment.open(directory: directory, maxSizeBytes: maxSizeBytes, maxDatabases: 8, durable: true)
+            env = try StoreEnvironment.open(directory: directory, maxSizeBytes: maxSizeBytes, maxDatabases: 16, durable: true)
         } catch {
             throw LedgerError(.open, "cannot open the ledger at \(directory): \(error)")
         }
@@ -47,7 +69,9 @@ package final class Ledger: Sendable {
             let next = try env.read { txn in
                 try txn.withValue(dbs.meta, key: LedgerDatabases.nextIDKey) { try LedgerCodec.decodeInt64($0) }
             }
-            return Ledger(env: env, dbs: dbs, ids: LedgerIDs(next: next.map { UInt64(bitPattern: $0) } ?? 1), logger: logger)
+            return Ledger(
+                env: env, dbs: dbs, ids: LedgerIDs(next: next.map { UInt64(bitPattern: $0) } ?? 1), options: options,
+                logger: logger)
         } catch {
             env.close()
             throw LedgerError(.open, "cannot read the ledger at \(directory): \(error)")
@@ -110,7 +134,7 @@ package final class Ledger: Sendable {
         env.close()
     }
 
-    private func submit(_ operation: LedgerPendingWrite.Operation) async throws -> Bool {
+    func submit(_ operation: LedgerPendingWrite.Operation) async throws -> Bool {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
             let write = LedgerPendingWrite(operation: operation) { continuation.resume(with: $0) }
             if !writer.queue.submit(write) {
@@ -120,7 +144,7 @@ package final class Ledger: Sendable {
     }
 
     /// For synchronous callers at start-up (never an event loop): queues all, waits for all.
-    private func submitAndWait(_ operations: [LedgerPendingWrite.Operation]) throws -> [Result<Bool, any Error>] {
+    func submitAndWait(_ operations: [LedgerPendingWrite.Operation]) throws -> [Result<Bool, any Error>] {
         let results = Mutex<[Result<Bool, any Error>?]>(Array(repeating: nil, count: operations.count))
         let group = DispatchGroup()
         for (index, operation) in operations.enumerated() {

@@ -6,7 +6,9 @@
 /// - `totals`: budget key (UTF-8) → settled running total in micro-dollars (Int64, big-endian);
 /// - `meta`: `next_id` → the next id that has never been handed out;
 /// - `refusals`: UTC hour + team + key + reason → how many requests were refused (Int64,
-///   big-endian): counters, not rows (`Ledger+Refusals`).
+///   big-endian): counters, not rows (`Ledger+Refusals`);
+/// - `leases`: lease group → `LeaseRecord`, budget money granted ahead of need and not yet
+///   settled or handed back (`Ledger+Leases`).
 struct LedgerDatabases: Sendable {
     let reservations: StoreDatabase
     let settled: StoreDatabase
@@ -14,6 +16,7 @@ struct LedgerDatabases: Sendable {
     let totals: StoreDatabase
     let meta: StoreDatabase
     let refusals: StoreDatabase
+    let leases: StoreDatabase
 
     static let nextIDKey = Array("next_id".utf8)
 
@@ -24,5 +27,6 @@ struct LedgerDatabases: Sendable {
         totals = try env.database("totals")
         meta = try env.database("meta")
         refusals = try env.database("refusals")
+        leases = try env.database("leases")
     }
 }

@@ -160,7 +160,7 @@ package final class StoreEnvironment: @unchecked Sendable {
         }
     }
 
-    private func withOpenEnv<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
+    func withOpenEnv<R>(_ body: (OpaquePointer) throws -> R) throws -> R {
         try lifecycle.withShared {
             guard let env else {
                 throw StoreError(.closed, code: EBADF, message: "the store is closed", path: path)

@@ -86,6 +86,11 @@ extension Generation {
                 try await accountant.persist(&admission)
             } catch {
                 await settle(call, admission, usage: nil, ending: .upstreamError, attempts: [])
+                if let rejected = error as? Rejection {
+                    call.record?.refuse(rejected.reason)
+                    await writer.respond(rejected.response(call.dialect))
+                    return
+                }
                 await writer.respond(
                     .error(
                         FlashgateError(.unavailable, "the usage ledger could not record the reservation"),

@@ -136,10 +136,13 @@ extension Generation {
             try await accountant.persist(&admission)
         } catch {
             if inTable { flights.remove(call.key, flight) }
-            let failure = FlashgateError(.unavailable, "the usage ledger could not record the reservation")
+            let rejected = error as? Rejection
+            let failure =
+                rejected?.error ?? FlashgateError(.unavailable, "the usage ledger could not record the reservation")
+            if let rejected { call.record?.refuse(rejected.reason) }
             flight.finish(.failure(failure))
             await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: outcome.rawValue)
-            await writer.respond(.error(failure, dialect: call.mode.dialect))
+            await writer.respond(rejected?.response(call.mode.dialect) ?? .error(failure, dialect: call.mode.dialect))
             return
         }
         // The subscription comes first, so the upstream call always has someone to serve.

@@ -112,8 +112,8 @@ extension Runtime {
 
 /// Settings read only at start: the listeners and edge limits (bound into the server), the
 /// upstream connection pool's size (libcurl's multi handle is made once), the store
-/// and the cache's size (opened once), the log handler, and the accounting mode and time zone
-/// (budget periods and reservations already made depend on them).
+/// and the cache's size (opened once), the log handler, and the accounting mode, time zone and
+/// ledger settings (budget periods, reservations and leases already made depend on them).
 enum RestartOnly {
     /// The config keys whose values differ, in config-file spelling.
     static func changes(from old: FlashgateConfig, to new: FlashgateConfig) -> [String] {
@@ -134,6 +134,7 @@ enum RestartOnly {
         check("log.format", old.log.format != new.log.format)
         check("accounting.mode", old.accounting.mode != new.accounting.mode)
         check("accounting.time_zone", old.accounting.timeZoneID != new.accounting.timeZoneID)
+        check("ledger", old.ledger != new.ledger)
         return keys
     }
 
@@ -150,5 +151,6 @@ enum RestartOnly {
         new.log.format = old.log.format
         new.accounting.mode = old.accounting.mode
         new.accounting.timeZoneID = old.accounting.timeZoneID
+        new.ledger = old.ledger
     }
 }

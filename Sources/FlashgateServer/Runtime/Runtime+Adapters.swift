@@ -26,7 +26,8 @@ extension Runtime {
     /// waits for a disk flush; if it is damaged, Flashgate runs without a cache and says so.
     package static func openStores(
         _ config: FlashgateConfig, logger: Logger,
-        nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+        beforeLedgerCommit: (@Sendable () -> Void)? = nil
     ) throws -> RuntimeStores {
         let path = config.store.path
         do {
@@ -38,7 +39,10 @@ extension Runtime {
             throw FlashgateError(.unavailable, "the store directory \(path) is not writable")
         }
         // Money first: a ledger that cannot be opened stops the start, with its path.
-        let ledger = try Ledger.open(directory: path + "/ledger", maxSizeBytes: config.store.maxSizeBytes, logger: logger)
+        let ledger = try Ledger.open(
+            directory: path + "/ledger", maxSizeBytes: config.ledgerMaxSizeBytes,
+            options: Ledger.Options(queueCapacity: config.ledger.queueCapacity, beforeCommit: beforeLedgerCommit),
+            logger: logger)
         let env: StoreEnvironment
         do {
             env = try StoreEnvironment.open(directory: path + "/cache", maxSizeBytes: config.store.maxSizeBytes, durable: false)

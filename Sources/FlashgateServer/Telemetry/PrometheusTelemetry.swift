@@ -22,6 +22,8 @@ import Synchronization
 /// attempt labels, budget periods — never raw paths, keys or messages.
 package final class PrometheusTelemetry: TelemetrySink {
     package let registry = PrometheusCollectorRegistry()
+    /// The ledger's commit count at the last scrape (`PrometheusTelemetry+Ledger`).
+    let ledgerCommitsSeen = Mutex(0)
     /// The configuration the closed label sets come from; replaced on reload (counters stay).
     private struct Labels: Sendable {
         var config: FlashgateConfig
@@ -236,6 +238,7 @@ package final class PrometheusTelemetry: TelemetrySink {
                 registry.makeGauge(descriptor: Family.budget, labels: labels)
                     .set(to: Self.dollars(status.remaining))
             }
+            scrapeLedger(accountant)
         }
         if let cache = sources.cache {
             let stats = cache.stats()
@@ -283,7 +286,7 @@ package final class PrometheusTelemetry: TelemetrySink {
             [
                 requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, attempts, retries,
                 breaker, budget, softExceeded, cacheEntries, cacheBytes, inFlight,
-            ]
+            ] + ledgerFamilies
         }
 
         /// The exposed name: `flashgate_<metric>_<unit>`.
