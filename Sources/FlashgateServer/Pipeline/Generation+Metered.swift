@@ -85,12 +85,14 @@ extension Generation {
             do {
                 try await accountant.persist(&admission)
             } catch {
-                await settle(call, admission, usage: nil, ending: .upstreamError, attempts: [])
                 if let rejected = error as? Rejection {
+                    // Refused for the ledger's sake: counted as a refusal, no row.
                     call.record?.refuse(rejected.reason)
+                    accountant.release(admission)
                     await writer.respond(rejected.response(call.dialect))
                     return
                 }
+                await settle(call, admission, usage: nil, ending: .upstreamError, attempts: [])
                 await writer.respond(
                     .error(
                         FlashgateError(.unavailable, "the usage ledger could not record the reservation"),

@@ -139,9 +139,14 @@ extension Generation {
             let rejected = error as? Rejection
             let failure =
                 rejected?.error ?? FlashgateError(.unavailable, "the usage ledger could not record the reservation")
-            if let rejected { call.record?.refuse(rejected.reason) }
             flight.finish(.failure(failure))
-            await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: outcome.rawValue)
+            if let rejected {
+                // Refused for the ledger's sake: counted as a refusal, no row (the queue stays bounded).
+                call.record?.refuse(rejected.reason)
+                accountant.release(admission)
+            } else {
+                await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: outcome.rawValue)
+            }
             await writer.respond(rejected?.response(call.mode.dialect) ?? .error(failure, dialect: call.mode.dialect))
             return
         }
