@@ -13,7 +13,10 @@ package final class Accountant: Sendable {
     let identity: Identity
     /// No teams or keys configured: every caller is the default team, unlimited (but recorded).
     let open: Bool
-    let limiter: RateLimiter<ContinuousClock.Instant>
+    let limiter: RateLimiter<Tick>
+    /// The monotonic clock the rate limiter refills on: the retry loop's, injected, so tests move
+    /// buckets and backoff together on a manual clock and never sleep.
+    let clock: any RetryClock
     package let budgets: Budgets
     package let ledger: Ledger?
     package let prices: PriceTable
@@ -22,11 +25,15 @@ package final class Accountant: Sendable {
     /// Hands idle leases back (`Accountant+Leases`).
     let sweeper: LeaseSweeper
 
-    package init(config: FlashgateConfig, ledger: Ledger?, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64) {
+    package init(
+        config: FlashgateConfig, ledger: Ledger?, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64,
+        clock: any RetryClock = SystemRetryClock()
+    ) {
         self.config = config
         identity = Identity(config: config)
         open = config.teams.isEmpty && config.keys.isEmpty
-        limiter = RateLimiter(teams: config.teams, keys: config.keys, origin: ContinuousClock.now)
+        self.clock = clock
+        limiter = RateLimiter(teams: config.teams, keys: config.keys, origin: clock.now())
         budgets = Budgets(config: config)
         self.ledger = ledger
         prices = config.prices
@@ -52,6 +59,7 @@ package final class Accountant: Sendable {
         identity = Identity(config: config)
         open = config.teams.isEmpty && config.keys.isEmpty
         limiter = previous.limiter
+        clock = previous.clock
         budgets = previous.budgets
         ledger = previous.ledger
         prices = config.prices

@@ -64,7 +64,7 @@ extension Accountant {
         if let ledger, ledger.health.refusesPaidCalls { return .reject(.ledgerFull()) }
         if open && !leased { return .admit(admission) }
         if !open {
-            switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: tokens, now: .now) {
+            switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: tokens, now: clock.now()) {
             case .reject(let limit, let retryAfter):
                 return .reject(.rateLimit(limit, retryAfter: retryAfter))
             case .admit(let ticket):
@@ -83,7 +83,7 @@ extension Accountant {
         }
         switch decision {
         case .reject(let budget, let limit, let remaining, let retryAfter):
-            if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: .now) }
+            if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: clock.now()) }
             return .reject(
                 .budget(
                     budget, limit: limit, remaining: remaining, amount: amount,
@@ -105,7 +105,7 @@ extension Accountant {
             caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: .zero,
             estimatedTokens: 0)
         if open { return .admit(admission) }
-        switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: 0, now: .now) {
+        switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: 0, now: clock.now()) {
         case .reject(let limit, let retryAfter): return .reject(.rateLimit(limit, retryAfter: retryAfter))
         case .admit(let ticket): admission.ticket = ticket
         }
@@ -146,6 +146,6 @@ extension Accountant {
     /// reservation and the rate-limit slot are released; the request is recorded as joined.
     package func release(_ admission: Admission) {
         if let reservation = admission.reservation { _ = budgets.settle(reservation, actual: .zero) }
-        if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: .now) }
+        if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: clock.now()) }
     }
 }

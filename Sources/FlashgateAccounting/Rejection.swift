@@ -2,9 +2,10 @@ import FlashgateCore
 import FlashgateWire
 import Foundation
 
-/// A call refused before it went upstream, in terms every client understands. It carries the
-/// error, the wait and the headers, never a response: the edge renders it in the endpoint's
-/// dialect (`Rejection.response(_:)` in the server), so accounting knows nothing of HTTP.
+/// A call refused before it went upstream, in terms every client understands: the limit that
+/// refused and the error to throw, which carries the wait and the headers, never a response. The
+/// pipeline throws `error`; the edge renders it once in the endpoint's dialect, so accounting
+/// knows nothing of HTTP.
 ///
 /// - A rate limit is a transient 429 whose `Retry-After` is the bucket's true refill time, with
 ///   Google's `RetryInfo` in the native envelope.
@@ -24,11 +25,20 @@ package struct Rejection: Error, Sendable {
     }
 
     package var limit: Limit
+    /// The error the pipeline throws, with `retryAfter` and the refusal's headers.
     package var error: FlashgateError
-    package var retryAfter: Duration?
-    package var headers: [(String, String)]
+
+    package init(limit: Limit, error: FlashgateError, retryAfter: Duration?, headers: [(String, String)]) {
+        var error = error
+        error.retryAfter = retryAfter
+        error.headers = headers.map { FlashgateError.Header($0.0, $0.1) }
+        self.limit = limit
+        self.error = error
+    }
 
     package var message: String { error.message }
+    package var retryAfter: Duration? { error.retryAfter }
+    package var headers: [(String, String)] { error.headers.map { ($0.name, $0.value) } }
 
     /// The refusal's reason for the access log, the metrics and the ledger's refusal counts.
     package var reason: RefusalReason {
@@ -83,9 +93,7 @@ package struct Rejection: Error, Sendable {
         return Rejection(limit: .price, error: error, retryAfter: nil, headers: [("x-should-retry", "false")])
     }
 
-    package static func seconds(_ duration: Duration) -> Int64 {
-        max(1, Int64((Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18).rounded(.up)))
-    }
+    package static func seconds(_ duration: Duration) -> Int64 { FlashgateError.seconds(duration) }
 
     /// RFC 3339 in UTC, whole seconds.
     package static func timestamp(_ date: Date) -> String {

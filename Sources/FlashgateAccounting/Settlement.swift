@@ -46,7 +46,7 @@ extension Accountant {
             if reservation.leaseGroup != nil && !settlement.applied { return cost }
         }
         if let ticket = admission.ticket {
-            limiter.release(ticket, actualTokens: usage.map { $0.promptTokens + $0.completionTokens } ?? 0, now: .now)
+            limiter.release(ticket, actualTokens: usage.map { $0.promptTokens + $0.completionTokens } ?? 0, now: clock.now())
         }
         if let lease, let ledger {
             // Covered by its durable lease: the row rides the writer's next group commit.

@@ -111,4 +111,28 @@ package enum CacheKeyDecisions {
         // Keyed through the body after `attachSignatures` puts the signatures into `contents`.
         "signatureSlots",
     ]
+
+    /// The same decision for every stored property of the OpenAI `ResponsesRequest`. Its Gemini
+    /// body is a `ChatRequest`'s, so a Responses request and a chat request share an entry exactly
+    /// when their canonical Gemini requests are the same; the answer is stored whole and rendered
+    /// in each client's form.
+    package static let responsesRequestFields: Set<String> = [
+        // Keyed as decided for each of its own fields (`chatRequestFields`).
+        "chat",
+        // Not keyed: rendering only. A stream and a non-stream call share one entry.
+        "stream",
+        // Not keyed: whether the answer is also kept as a conversation, after it is rendered.
+        "store",
+        // Keyed through the body: the stored items it names become `contents`.
+        "previousResponseID",
+        // Not keyed: rendering only (whether reasoning items show their sealed signature).
+        "includeEncrypted",
+        // Not keyed: rendering only; each echoed field that changes the answer (instructions, tools,
+        // text format, reasoning, limits) is keyed through the body it was translated into.
+        "echo",
+        // Keyed through the body: the items are translated into `contents`.
+        "items",
+        // Keyed through the body after `attachSignatures` puts the opened signatures into `contents`.
+        "sealedSignatures",
+    ]
 }

@@ -87,6 +87,7 @@ extension FlashgateConfig {
 
         if let cache = try top.map("cache") { config.cache = try CacheConfig.load(cache) }
         if let ledger = try top.map("ledger") { config.ledger = try LedgerConfig.load(ledger) }
+        if let responses = try top.map("responses") { config.responses = try ResponsesConfig.load(responses) }
 
         if var media = try top.map("media") { config.media = try MediaConfig.load(&media) }
 

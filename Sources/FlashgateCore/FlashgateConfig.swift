@@ -29,6 +29,8 @@ package struct FlashgateConfig: Sendable {
     package var cache = CacheConfig()
     /// How the usage ledger makes money durable, and its bounds.
     package var ledger = LedgerConfig()
+    /// Stored OpenAI Responses conversations (`responses.ttl`).
+    package var responses = ResponsesConfig()
     /// Limits for media Flashgate fetches on a client's behalf.
     package var media = MediaConfig()
     /// Teams, virtual keys and how spend is accounted (issue 5).

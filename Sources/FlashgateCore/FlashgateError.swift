@@ -36,6 +36,23 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
     package var googleDetails: [JSONValue] = []
     /// OpenAI's `error.code` when it says more than the kind (`ledger_full`).
     package var code: String?
+    /// How long until trying again can succeed (a refill, a budget reset): `Retry-After` in whole
+    /// seconds, rounded up.
+    package var retryAfter: Duration?
+    /// Headers of the refusal's own (`x-should-retry`, the budget left and when it resets),
+    /// rendered after `Retry-After`.
+    package var headers: [Header] = []
+
+    /// A response header an error carries to the edge.
+    package struct Header: Sendable, Equatable {
+        package var name: String
+        package var value: String
+
+        package init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
 
     package init(
         _ kind: Kind, _ message: String, param: String? = nil, upstreamStatus: Int? = nil,
@@ -63,6 +80,18 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     package var description: String { "\(kind.rawValue): \(message)" }
+
+    /// `Retry-After` (whole seconds, at least 1) then the error's own headers.
+    package var responseHeaders: [(String, String)] {
+        var all: [(String, String)] = []
+        if let retryAfter { all.append(("retry-after", String(Self.seconds(retryAfter)))) }
+        return all + headers.map { ($0.name, $0.value) }
+    }
+
+    /// A wait in whole seconds, rounded up, never 0.
+    package static func seconds(_ duration: Duration) -> Int64 {
+        max(1, Int64((Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18).rounded(.up)))
+    }
 
     /// A label from a closed set, safe for metrics.
     package var metricLabel: String { kind.rawValue }

@@ -5,16 +5,20 @@ import FlashgateCore
 package struct AnswerRendering {
     package let mode: AnswerMode
     private var translator: ChatStreamTranslator?
+    private var responses: ResponsesStreamTranslator?
     private var assembler = GeminiAnswerAssembler()
     private var events = 0
     /// Thought signatures returned with tool calls, for the signature store.
     package private(set) var signatures: [(toolCallID: String, signature: String)] = []
+    /// A Responses answer once finished: the response and the items to store.
+    package private(set) var responsesOutcome: ResponsesOutcome?
 
     package init(_ mode: AnswerMode) {
         self.mode = mode
         if case .openAI(let chat, let id, let created) = mode, chat.stream {
             translator = ChatStreamTranslator(model: chat.model, id: id, created: created, includeUsage: chat.includeUsage)
         }
+        if case .responses(let answer) = mode { responses = ResponsesStreamTranslator(answer) }
     }
 
     package var contentType: String { mode.isStreaming && !isNativeArray ? "text/event-stream" : "application/json" }
@@ -31,6 +35,8 @@ package struct AnswerRendering {
         switch mode {
         case .openAI:
             return translator?.translate(event: event) ?? []
+        case .responses:
+            return responses?.translate(event: event) ?? []
         case .nativeJSON:
             return []
         case .nativeSSE:
@@ -60,12 +66,33 @@ package struct AnswerRendering {
                 body = .object(object)
             }
             return JSONWriter.encode(body)
+        case .responses:
+            guard var translator = responses else { return [] }
+            let (bytes, outcome) = translator.finish(cost: cost, tier: tier)
+            responses = translator
+            signatures = translator.signatures
+            responsesOutcome = outcome
+            return bytes
         case .nativeJSON:
             return JSONWriter.encode(assembler.response)
         case .nativeSSE:
             return []
         case .nativeArray:
             return Array((events == 0 ? "[]" : "]").utf8)
+        }
+    }
+
+    /// The closing bytes of a stream the upstream broke after it started: a Responses
+    /// `response.failed` event, a chat error event; nothing for native forms (the connection is
+    /// cut instead).
+    package mutating func failure(_ error: FlashgateError) -> [UInt8] {
+        switch mode {
+        case .openAI: return ChatStreamTranslator.errorFrame(error)
+        case .responses:
+            guard var translator = responses else { return [] }
+            defer { responses = translator }
+            return translator.failure(error)
+        case .nativeJSON, .nativeSSE, .nativeArray: return []
         }
     }
 

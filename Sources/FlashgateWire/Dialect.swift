@@ -6,9 +6,12 @@ package enum Dialect: Sendable {
 }
 
 extension AnswerMode {
-    /// The dialect of this mode's error envelope: OpenAI for chat completions, Google otherwise.
+    /// The dialect of this mode's error envelope: OpenAI for chat completions and Responses,
+    /// Google otherwise.
     package var dialect: Dialect {
-        if case .openAI = self { return .openAI }
-        return .google
+        switch self {
+        case .openAI, .responses: .openAI
+        case .nativeJSON, .nativeSSE, .nativeArray: .google
+        }
     }
 }

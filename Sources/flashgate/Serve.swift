@@ -8,9 +8,13 @@ import Logging
 /// SIGHUP reloads the config from the same file, flags and environment.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the OpenAI and native Gemini APIs (the default command).",
+        abstract: "Serve the OpenAI (chat, Responses, embeddings) and native Gemini APIs (the default command).",
         discussion: """
             Flags override the config file; with no file the embedded defaults apply.
+
+            Responses stored with store: true (POST /v1/responses) are kept per team for responses.ttl \
+            (default 720h) in the store; the secret that seals thought signatures into reasoning items is \
+            <store>/responses.secret.
 
             SIGHUP reloads the configuration: the same file is read again with the same flags and environment, \
             validated, and applied to new requests (requests in flight finish on the old one). A file that does \

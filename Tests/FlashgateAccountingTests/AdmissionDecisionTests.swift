@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateTesting
 import Logging
 import Testing
 
@@ -12,10 +13,36 @@ import Testing
         "contents": .array([.object(["role": .string("user"), "parts": .array([.object(["text": .string("hi")])])])])
     ])
 
-    static func accountant(teams: [TeamConfig] = []) -> Accountant {
+    static func accountant(teams: [TeamConfig] = [], clock: any RetryClock = ManualRetryClock()) -> Accountant {
         var config = FlashgateConfig(routes: [])
         config.teams = teams
-        return Accountant(config: config, ledger: nil, logger: Logger(label: "test"), nowMilliseconds: { 0 })
+        return Accountant(
+            config: config, ledger: nil, logger: Logger(label: "test"), nowMilliseconds: { 0 }, clock: clock)
+    }
+
+    /// The rate limiter refills on the injected clock, not the wall: a spent bucket stays spent
+    /// while the manual clock stands still, and refills exactly when it moves.
+    @Test func theRateLimiterRefillsOnTheInjectedClock() {
+        var team = TeamConfig(id: "search")
+        team.limits = RateLimits(requestsPerMinute: 2)
+        let clock = ManualRetryClock()
+        let accountant = Self.accountant(teams: [team], clock: clock)
+        let caller = Caller(team: "search")
+        func admit() -> Bool {
+            if case .admit = accountant.admitFree(
+                caller: caller, clientModel: "gemini-3.5-flash", upstreamModel: "gemini-3.5-flash", route: "studio")
+            {
+                return true
+            }
+            return false
+        }
+        #expect(admit() && admit())
+        #expect(!admit())
+        clock.advance(by: .seconds(29))
+        #expect(!admit(), "29 s refill less than one request at 2 per minute")
+        clock.advance(by: .seconds(1))
+        #expect(admit(), "30 s refill one request")
+        #expect(!admit())
     }
 
     @Test func aPricedModelIsAdmittedAtItsPrice() throws {

@@ -97,6 +97,19 @@ import Testing
         }
     }
 
+    @Test func responsesTTL() throws {
+        #expect(FlashgateConfig.embeddedDefaults(environment: [:]).responses.ttl == .seconds(30 * 24 * 3600))
+        let root = map([("responses", map([("ttl", .scalar("48h"))]))])
+        #expect(try FlashgateConfig.load(root, environment: [:]).responses.ttl == .seconds(48 * 3600))
+        for (key, value) in [("ttl", "0s"), ("ttl", "soon"), ("size", "1")] {
+            #expect {
+                try FlashgateConfig.load(map([("responses", map([(key, .scalar(value))]))]), environment: [:])
+            } throws: { error in
+                (error as? ConfigError)?.path == "responses.\(key)"
+            }
+        }
+    }
+
     @Test func durationsAndSizes() {
         #expect(ConfigMap.parseDuration("1.5s") == .milliseconds(1500))
         #expect(ConfigMap.parseDuration("2m") == .seconds(120))

@@ -1,3 +1,4 @@
+import Foundation
 import FlashgateCore
 import Testing
 
@@ -10,6 +11,33 @@ import Testing
         let sample = ChatRequest(model: "m", stream: false, includeUsage: false, candidateCount: 1, gemini: JSONObject())
         let names = Set(Mirror(reflecting: sample).children.compactMap(\.label))
         #expect(names == CacheKeyDecisions.chatRequestFields)
+    }
+
+    /// The same for `ResponsesRequest`: its new properties need a decision in
+    /// `CacheKeyDecisions.responsesRequestFields`.
+    @Test func everyResponsesRequestFieldHasAKeyDecision() {
+        let chat = ChatRequest(model: "m", stream: false, includeUsage: false, candidateCount: 1, gemini: JSONObject())
+        let names = Set(Mirror(reflecting: ResponsesRequest(chat: chat)).children.compactMap(\.label))
+        #expect(names == CacheKeyDecisions.responsesRequestFields)
+    }
+
+    /// A Responses request and the chat request that says the same share the key: the same
+    /// canonical Gemini body; anything that changes that body changes the key.
+    @Test func responsesAndChatRequestsShareTheKeyOnlyWhenTheirGeminiBodiesMatch() throws {
+        let chat = try ChatRequest.translate(
+            try JSONParser.parse(
+                #"{"model":"gemini-2.5-flash","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Weather in Paris?"}],"max_completion_tokens":64,"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]}"#
+            ))
+        let body = #"{"model":"gemini-2.5-flash","instructions":"Be brief.","input":"Weather in Paris?","max_output_tokens":64,"stream":true,"store":false,"tools":[{"type":"function","name":"get_weather","parameters":{"type":"object"},"strict":true}]}"#
+        let responses = try ResponsesRequest.translate(try JSONParser.parse(body)) { _ in nil }
+        func key(_ gemini: JSONObject) -> CacheKey {
+            CacheKey.make(endpoint: .generate, model: "gemini-2.5-flash", scope: "team:a", body: .object(gemini))
+        }
+        #expect(key(responses.chat.gemini) == key(chat.gemini))
+        let longer = try ResponsesRequest.translate(
+            try JSONParser.parse(body.replacingOccurrences(of: #""max_output_tokens":64"#, with: #""max_output_tokens":65"#))
+        ) { _ in nil }
+        #expect(key(longer.chat.gemini) != key(chat.gemini))
     }
 
     @Test func openAIAndNativeRequestsShareTheKey() throws {

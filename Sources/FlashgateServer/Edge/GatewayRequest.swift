@@ -74,7 +74,8 @@ package struct GatewayResponse: Sendable {
 
     package static func error(_ error: FlashgateError, dialect: Dialect) -> GatewayResponse {
         GatewayResponse(
-            status: HTTPResponseStatus(statusCode: error.httpStatus), headers: [("content-type", "application/json")],
+            status: HTTPResponseStatus(statusCode: error.httpStatus),
+            headers: [("content-type", "application/json")] + error.responseHeaders,
             body: dialect == .openAI ? error.openAIBody() : error.googleBody())
     }
 }

@@ -52,7 +52,7 @@ struct ChatCompletions: Sendable {
                 plan: plan, method: method, sse: true, start: .firstEvent,
                 body: chatBodies(chat, primary: primary.bytes, plan: plan, team: caller.team)),
             mode: mode)
-        guard !chat.pendingMedia.isEmpty else { return generation.run(call) }
+        guard !chat.pendingMedia.isEmpty else { return try generation.run(call) }
         // Media named by URL is fetched first. What a URL holds can change, so such requests
         // neither use nor fill the cache.
         call.policy = CachePolicy(headers: request.headers, enabled: false)
@@ -61,9 +61,14 @@ struct ChatCompletions: Sendable {
             var fetched = call
             let primary = chatBody(filled, for: plan.primary, team: caller.team)
             fetched.upstream.body = chatBodies(filled, primary: primary.bytes, plan: plan, team: caller.team)
-            switch generation.run(fetched) {
-            case .immediate(let response): await writer.respond(response)
-            case .deferred(let work): await work(writer)
+            do throws(FlashgateError) {
+                switch try generation.run(fetched) {
+                case .immediate(let response): await writer.respond(response)
+                case .deferred(let work): await work(writer)
+                }
+            } catch {
+                // Refused after the answer was deferred for the fetch: answered here.
+                await writer.respond(.error(error, dialect: .openAI))
             }
         }
     }

@@ -40,7 +40,7 @@ struct Embeddings: Sendable {
             kind: .embed, caller: caller, clientModel: embeddings.model, dialect: .openAI, record: request.record,
             upstream: upstream)
         let gemini = JSONValue.object(embeddings.gemini(upstreamModel: plan.primary.upstreamModel))
-        return generation.metered(call, body: gemini) { _, answer, charged throws(FlashgateError) in
+        return try generation.metered(call, body: gemini) { _, answer, charged throws(FlashgateError) in
             .json(try EmbeddingsResponse.render(answer, request: embeddings, promptTokens: charged))
         }
     }

@@ -38,6 +38,7 @@ package final class Gateway: Sendable {
     /// The listeners' connections, for the in-flight gauge (nil in tests without a server).
     let connections: ConnectionRegistry?
     let chatCompletions: ChatCompletions
+    let responses: Responses
     let nativeCalls: NativeCalls
     let embeddings: Embeddings
     let models: Models
@@ -50,7 +51,8 @@ package final class Gateway: Sendable {
         media: any MediaFetcher = RefusingMediaFetcher(), clock: any RetryClock = SystemRetryClock(),
         random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
         telemetry: (any TelemetrySink)? = nil, flights: FlightTable = FlightTable(), health: RouteHealth? = nil,
-        metrics: PrometheusTelemetry? = nil, connections: ConnectionRegistry? = nil
+        metrics: PrometheusTelemetry? = nil, connections: ConnectionRegistry? = nil,
+        conversations: any ConversationStore = MemoryConversationStore(), seal: SignatureSeal = .ephemeral()
     ) {
         self.telemetry = telemetry
         self.flights = flights
@@ -71,11 +73,15 @@ package final class Gateway: Sendable {
         let generation = Generation(
             cache: cache, flights: flights, accountant: accountant, retryOwner: retryOwner, signatures: signatures,
             logger: logger, nowMilliseconds: nowMilliseconds)
-        let tiers = ServiceTiers(accountant: accountant, config: config)
+        let tiers = ServiceTiers(config: config)
         let cacheRules = CacheRules(config: config, accountant: accountant, storeOpen: cache != nil)
         chatCompletions = ChatCompletions(
             accountant: accountant, routes: routes, generation: generation, signatures: signatures, tiers: tiers,
             cacheRules: cacheRules, media: MediaFill(media: media), now: now)
+        responses = Responses(
+            accountant: accountant, routes: routes, generation: generation, signatures: signatures, tiers: tiers,
+            cacheRules: cacheRules, media: MediaFill(media: media), conversations: conversations, seal: seal,
+            ttl: config.responses.ttl, now: now, nowMilliseconds: nowMilliseconds)
         nativeCalls = NativeCalls(
             accountant: accountant, routes: routes, generation: generation, signatures: signatures, tiers: tiers,
             cacheRules: cacheRules)
@@ -131,6 +137,10 @@ package final class Gateway: Sendable {
             return try models.model(id)
         case .chatCompletions:
             return try chatCompletions(request)
+        case .responses:
+            return try responses.create(request)
+        case .storedResponse(let id):
+            return try responses.stored(request, id: id)
         case .embeddings:
             return try embeddings(request)
         case .native(let model, let method):

@@ -18,6 +18,8 @@ struct GenerateCall: Sendable {
     var body: JSONValue
     /// The leader's request record (the one that makes the upstream call).
     var record: RequestRecord?
+    /// Called with a finished Responses answer (live, joined or a hit), to store it.
+    var completed: (@Sendable (ResponsesOutcome) -> Void)?
 
     var team: String { caller.team }
     /// Where the call goes first; its price is reserved and its name is on hits and joins.

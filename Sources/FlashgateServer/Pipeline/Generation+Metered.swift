@@ -30,16 +30,17 @@ struct MeteredCall: Sendable {
 }
 
 extension Generation {
-    /// Admits a metered call on the event loop, then makes it: refused at once (no upstream call)
-    /// by a missing price, a rate limit or a budget; otherwise metered by `meter`.
+    /// Admits a metered call on the event loop, then makes it: refused at once (no upstream call,
+    /// the refusal thrown for the edge to render) by a missing price, a rate limit or a budget;
+    /// otherwise metered by `meter`.
     func metered(
         _ call: MeteredCall, body: JSONValue,
         render: @escaping @Sendable (Collected, JSONValue, _ charged: Int) throws(FlashgateError) -> GatewayResponse
-    ) -> GatewayResult {
+    ) throws(FlashgateError) -> GatewayResult {
         switch admit(call, body: body) {
         case .reject(let rejected):
             call.record?.refuse(rejected.reason)
-            return .immediate(rejected.response(call.dialect))
+            throw rejected.error
         case .admit(let admission):
             return .deferred { [self] writer in await meter(call, admission, writer: writer, render: render) }
         }
@@ -89,7 +90,7 @@ extension Generation {
                     // Refused for the ledger's sake: counted as a refusal, no row.
                     call.record?.refuse(rejected.reason)
                     accountant.release(admission)
-                    await writer.respond(rejected.response(call.dialect))
+                    await writer.respond(.error(rejected.error, dialect: call.dialect))
                     return
                 }
                 await settle(call, admission, usage: nil, ending: .upstreamError, attempts: [])

@@ -32,6 +32,7 @@ extension Generation {
             let tier = flight?.tier
             let tail = rendering.finish(cost: cost, tier: tier)
             saveSignatures(rendering.signatures, call)
+            if let outcome = rendering.responsesOutcome { call.completed?(outcome) }
             // A stream's cost and served tier are known only at its end: they go in trailers.
             var charged = [("x-flashgate-cost-usd", cost.dollars)]
             if let tier { charged.append(("x-flashgate-service-tier", tier.rawValue)) }
@@ -49,8 +50,10 @@ extension Generation {
                 var response = GatewayResponse.error(failure, dialect: call.mode.dialect)
                 response.headers.append(("x-flashgate-cache", cacheOutcome.rawValue))
                 await writer.respond(response)
-            } else if case .openAI = call.mode {
-                try? await writer.writeBody(ChatStreamTranslator.errorFrame(failure))
+            } else if call.mode.dialect == .openAI {
+                // OpenAI clients learn of the break in the stream itself (an error event or
+                // `response.failed`), never from a silently truncated success.
+                try? await writer.writeBody(rendering.failure(failure))
                 await writer.end()
             } else {
                 await writer.abort()
@@ -98,6 +101,7 @@ extension Generation {
                 for event in GeminiAnswerRenderer.events(response) { body += rendering.render(event) }
                 body += rendering.finish()
                 saveSignatures(rendering.signatures, call)
+                if let outcome = rendering.responsesOutcome { call.completed?(outcome) }
             }
         }
         return GatewayResponse(

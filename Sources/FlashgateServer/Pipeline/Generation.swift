@@ -40,8 +40,10 @@ final class Generation: Sendable {
 
 extension Generation {
     /// A generation, one stage at a time: a cache hit is answered now, on the event loop; otherwise
-    /// the call joins an identical one in flight, or is admitted and leads a new one.
-    func run(_ call: GenerateCall) -> GatewayResult {
+    /// the call joins an identical one in flight, or is admitted and leads a new one. A refusal
+    /// (no price, a rate limit, a spent budget) is noted on the request and thrown, for the edge
+    /// to render once.
+    func run(_ call: GenerateCall) throws(FlashgateError) -> GatewayResult {
         let outcome: CacheOutcome
         switch lookup(call) {
         case .hit(let response): return .immediate(response)
@@ -57,7 +59,7 @@ extension Generation {
         {
         case .reject(let rejected):
             call.record?.refuse(rejected.reason)
-            return .immediate(rejected.response(call.mode.dialect))
+            throw rejected.error
         case .admit(let admitted): admission = admitted
         }
         guard call.policy.coalesce else {
@@ -147,7 +149,7 @@ extension Generation {
             } else {
                 await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: outcome.rawValue)
             }
-            await writer.respond(rejected?.response(call.mode.dialect) ?? .error(failure, dialect: call.mode.dialect))
+            await writer.respond(.error(failure, dialect: call.mode.dialect))
             return
         }
         // The subscription comes first, so the upstream call always has someone to serve.

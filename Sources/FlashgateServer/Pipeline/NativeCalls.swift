@@ -59,7 +59,7 @@ struct NativeCalls: Sendable {
             let mode: AnswerMode = method == .generateContent ? .nativeJSON : (sse ? .nativeSSE : .nativeArray)
             let upstream = UpstreamCall(
                 plan: plan, method: method, sse: true, start: .firstEvent, body: nativeBodies(sent, team: caller.team))
-            return generation.run(
+            return try generation.run(
                 cacheRules.call(request, caller: caller, model: model, body: parsed, upstream: upstream, mode: mode))
         }
         // Token counts and embeddings are not cached, but metered like generations.
@@ -75,7 +75,7 @@ struct NativeCalls: Sendable {
         let call = MeteredCall(
             kind: method == .countTokens ? .count : .embed, caller: caller, clientModel: model, dialect: .google,
             record: request.record, upstream: upstream)
-        return generation.metered(call, body: parsed) { answer, _, _ in Generation.forwarded(answer) }
+        return try generation.metered(call, body: parsed) { answer, _, _ in Generation.forwarded(answer) }
     }
 
     /// A native body for one route: as sent, except that thought signatures another route issued

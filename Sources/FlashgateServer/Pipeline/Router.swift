@@ -16,6 +16,10 @@ package enum Endpoint: Sendable, Equatable {
     case nativeListModels
     case model(id: String)
     case chatCompletions
+    /// `POST /v1/responses`.
+    case responses
+    /// `GET` / `DELETE /v1/responses/{id}`.
+    case storedResponse(id: String)
     case embeddings
     case native(model: String, method: NativeMethod)
     case notFound
@@ -46,7 +50,14 @@ package enum Endpoint: Sendable, Equatable {
         case "/v1/chat/completions":
             return method == .POST ? .chatCompletions : .methodNotAllowed(allowed: "POST")
         case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(allowed: "POST")
+        case "/v1/responses": return method == .POST ? .responses : .methodNotAllowed(allowed: "POST")
         default: break
+        }
+        if path.hasPrefix("/v1/responses/") {
+            let id = path.dropFirst("/v1/responses/".count)
+            guard !id.isEmpty, !id.contains("/") else { return .notFound }
+            return method == .GET || method == .DELETE
+                ? .storedResponse(id: String(id)) : .methodNotAllowed(allowed: "GET, DELETE")
         }
         for prefix in ["/v1beta/models/", "/v1/models/"] where path.hasPrefix(prefix) {
             let rest = path.dropFirst(prefix.count)

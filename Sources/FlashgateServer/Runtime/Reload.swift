@@ -95,7 +95,7 @@ extension Runtime {
             accountant: accountant, logger: logger, now: old.now, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
             telemetry: old.telemetry, flights: old.flights, health: old.health, metrics: old.metrics,
-            connections: old.connections)
+            connections: old.connections, conversations: old.responses.conversations, seal: old.responses.seal)
         gateways.replace(with: gateway)
         let summary = ReloadSummary(
             routes: config.routes.count, models: config.models.count, teams: config.teams.count, keys: config.keys.count,
@@ -107,50 +107,5 @@ extension Runtime {
         if !restartNeeded.isEmpty { metadata["restart_needed"] = "\(restartNeeded.joined(separator: ","))" }
         logger.info("configuration reloaded", metadata: metadata)
         return summary
-    }
-}
-
-/// Settings read only at start: the listeners and edge limits (bound into the server), the
-/// upstream connection pool's size (libcurl's multi handle is made once), the store
-/// and the cache's size (opened once), the log handler, and the accounting mode, time zone and
-/// ledger settings (budget periods, reservations and leases already made depend on them).
-enum RestartOnly {
-    /// The config keys whose values differ, in config-file spelling.
-    static func changes(from old: FlashgateConfig, to new: FlashgateConfig) -> [String] {
-        var keys: [String] = []
-        func check(_ key: String, _ changed: Bool) { if changed { keys.append(key) } }
-        check("listen.host", old.listen.host != new.listen.host)
-        check("listen.port", old.listen.port != new.listen.port)
-        check("listen.socket", old.listen.socketPath != new.listen.socketPath)
-        check("listen.socket_mode", old.listen.socketMode != new.listen.socketMode)
-        check("limits", old.limits != new.limits)
-        check("upstream.max_connections", old.upstreamMaxConnections != new.upstreamMaxConnections)
-        check("store.path", old.store.path != new.store.path)
-        check("store.max_size", old.store.maxSizeBytes != new.store.maxSizeBytes)
-        check("cache.enabled", old.cache.enabled != new.cache.enabled)
-        check("cache.max_size", old.cache.maxSizeBytes != new.cache.maxSizeBytes)
-        check("cache.sweep_interval", old.cache.sweepInterval != new.cache.sweepInterval)
-        check("log.level", old.log.level != new.log.level)
-        check("log.format", old.log.format != new.log.format)
-        check("accounting.mode", old.accounting.mode != new.accounting.mode)
-        check("accounting.time_zone", old.accounting.timeZoneID != new.accounting.timeZoneID)
-        check("ledger", old.ledger != new.ledger)
-        return keys
-    }
-
-    /// Puts the running values of the restart-only settings back into `new`.
-    static func keep(_ old: FlashgateConfig, in new: inout FlashgateConfig) {
-        new.listen = old.listen
-        new.limits = old.limits
-        new.upstreamMaxConnections = old.upstreamMaxConnections
-        new.store = old.store
-        new.cache.enabled = old.cache.enabled
-        new.cache.maxSizeBytes = old.cache.maxSizeBytes
-        new.cache.sweepInterval = old.cache.sweepInterval
-        new.log.level = old.log.level
-        new.log.format = old.log.format
-        new.accounting.mode = old.accounting.mode
-        new.accounting.timeZoneID = old.accounting.timeZoneID
-        new.ledger = old.ledger
     }
 }

@@ -43,12 +43,20 @@ extension Runtime {
             directory: path + "/ledger", maxSizeBytes: config.ledgerMaxSizeBytes,
             options: Ledger.Options(queueCapacity: config.ledger.queueCapacity, beforeCommit: beforeLedgerCommit),
             logger: logger)
+        // The per-install secret that seals thought signatures into Responses reasoning items.
+        let seal: SignatureSeal
+        do {
+            seal = try SignatureSeal.load(directory: path)
+        } catch {
+            ledger.close()
+            throw error
+        }
         let env: StoreEnvironment
         do {
             env = try StoreEnvironment.open(directory: path + "/cache", maxSizeBytes: config.store.maxSizeBytes, durable: false)
         } catch {
             logger.warning("response cache disabled: cannot open its store", metadata: ["path": "\(path)/cache", "error": "\(error)"])
-            return RuntimeStores(signatures: MemorySignatureStore(), ledger: ledger, close: { ledger.close() })
+            return RuntimeStores(signatures: MemorySignatureStore(), ledger: ledger, seal: seal, close: { ledger.close() })
         }
         let cache: ResponseCacheStore?
         if config.cache.enabled {
@@ -65,8 +73,15 @@ extension Runtime {
         }
         let signatures: any SignatureStore =
             (try? LMDBSignatureStore(env: env, logger: logger)) ?? MemorySignatureStore()
+        let conversations: any ConversationStore
+        do {
+            conversations = try LMDBConversationStore(env: env, logger: logger)
+        } catch {
+            logger.warning("stored responses kept in memory only: cannot open their database", metadata: ["error": "\(error)"])
+            conversations = MemoryConversationStore()
+        }
         return RuntimeStores(
-            signatures: signatures, cache: cache, ledger: ledger,
+            signatures: signatures, cache: cache, ledger: ledger, conversations: conversations, seal: seal,
             close: {
                 cache?.close()
                 env.close()

@@ -82,7 +82,8 @@ package final class Runtime: Sendable {
             throw FlashgateError(.unavailable, "cannot open the store at \(config.store.path): \(error)")
         }
         let readiness = Readiness()
-        let accountant = Accountant(config: config, ledger: stores.ledger, logger: logger, nowMilliseconds: nowMilliseconds)
+        let accountant = Accountant(
+            config: config, ledger: stores.ledger, logger: logger, nowMilliseconds: nowMilliseconds, clock: clock)
         do {
             try accountant.start()
         } catch {
@@ -104,7 +105,8 @@ package final class Runtime: Sendable {
             readiness: readiness, signatures: stores.signatures, cache: stores.cache, accountant: accountant, logger: logger,
             now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
-            telemetry: telemetrySinks(metrics: metrics, ledger: stores.ledger), metrics: metrics, connections: connections)
+            telemetry: telemetrySinks(metrics: metrics, ledger: stores.ledger), metrics: metrics, connections: connections,
+            conversations: stores.conversations, seal: stores.seal)
         let gateways = GatewayHolder(gateway)
         let server: HTTPServer
         do {
@@ -197,13 +199,20 @@ package struct RuntimeStores: Sendable {
     package var cache: ResponseCacheStore?
     /// The durable usage ledger; nil only in tests that do not need one.
     package var ledger: Ledger?
+    /// Stored Responses answers (`store: true`).
+    package var conversations: any ConversationStore
+    /// Seals thought signatures into Responses reasoning items.
+    package var seal: SignatureSeal
     package var close: @Sendable () -> Void
 
     package init(
         signatures: any SignatureStore, cache: ResponseCacheStore? = nil, ledger: Ledger? = nil,
+        conversations: any ConversationStore = MemoryConversationStore(), seal: SignatureSeal = .ephemeral(),
         close: @escaping @Sendable () -> Void = {}
     ) {
         self.signatures = signatures
+        self.conversations = conversations
+        self.seal = seal
         self.cache = cache
         self.ledger = ledger
         self.close = close

@@ -115,7 +115,7 @@ package final class PrometheusTelemetry: TelemetrySink {
     }
 
     static let endpoints: Set<String> = [
-        "chat", "embeddings", "generate", "stream", "count_tokens", "embed", "models", "health", "admin", "dashboard",
+        "chat", "responses", "embeddings", "generate", "stream", "count_tokens", "embed", "models", "health", "admin", "dashboard",
         "metrics", "other", "edge",
     ]
 

@@ -143,6 +143,7 @@ extension Endpoint {
         case .metrics: "metrics"
         case .listModels, .nativeListModels, .model: "models"
         case .chatCompletions: "chat"
+        case .responses, .storedResponse: "responses"
         case .embeddings: "embeddings"
         case .native(_, let method):
             switch method {

@@ -1,35 +1,29 @@
-import FlashgateAccounting
-import FlashgateCore
-import FlashgateRouting
-
 /// The default service tier of requests that name none: their team's, else their model's.
 ///
 /// Invariant: a body that names a tier keeps it; the standard tier is never written into a body
 /// (it then names no tier, as before tiers existed).
-struct ServiceTiers: Sendable {
-    let accountant: Accountant
+package struct ServiceTiers: Sendable {
     let config: FlashgateConfig
     /// Whether any team or model sets a default service tier (most configs: no lookups per request).
     let hasTierDefaults: Bool
 
-    init(accountant: Accountant, config: FlashgateConfig) {
-        self.accountant = accountant
+    package init(config: FlashgateConfig) {
         self.config = config
         hasTierDefaults = config.teams.contains { $0.serviceTier != nil } || config.models.contains { $0.serviceTier != nil }
     }
 
     /// The tier of a request that names none: its team's default, else its model's; nil for
     /// standard (the body then names no tier, as before tiers existed).
-    func defaultTier(_ caller: Caller, model: String) -> ServiceTier? {
+    package func defaultTier(_ caller: Caller, model: String) -> ServiceTier? {
         guard hasTierDefaults else { return nil }
         let id = ModelID.bare(model)
-        let tier = accountant.team(caller)?.serviceTier ?? config.model(answering: id)?.serviceTier
+        let tier = config.teams.first { $0.id == caller.team }?.serviceTier ?? config.model(answering: id)?.serviceTier
         return tier == .standard ? nil : tier
     }
 
     /// Refuses a native body whose `serviceTier` names no tier a call can ask for (`batch`
     /// included: batch prices apply to batch jobs only).
-    static func checkNative(_ body: JSONValue) throws(FlashgateError) {
+    package static func checkNative(_ body: JSONValue) throws(FlashgateError) {
         for field in ["serviceTier", "service_tier"] {
             guard let value = body[field], !value.isNull else { continue }
             guard let text = value.stringValue, ServiceTier(native: text) != nil else {
@@ -40,7 +34,7 @@ struct ServiceTiers: Sendable {
 
     /// A native generation body with the caller's default tier written in when it names none;
     /// nil when nothing changes (the bytes then go upstream as sent).
-    func nativeBody(_ body: JSONValue, caller: Caller, model: String) -> JSONValue? {
+    package func nativeBody(_ body: JSONValue, caller: Caller, model: String) -> JSONValue? {
         guard body["serviceTier"] == nil, body["service_tier"] == nil, let tier = defaultTier(caller, model: model),
             case .object(var object) = body
         else { return nil }

@@ -1,0 +1,21 @@
+/// `responses:` — how long stored OpenAI Responses conversations are kept.
+///
+/// Invariant: a stored response is answered (`GET /v1/responses/{id}`, `previous_response_id`)
+/// only until its TTL ends; after that it is gone as if deleted.
+package struct ResponsesConfig: Sendable, Equatable {
+    /// `responses.ttl`: how long a response stored with `store: true` stays retrievable.
+    package var ttl: Duration = .seconds(30 * 24 * 3600)
+
+    package init() {}
+
+    static func load(_ map: ConfigMap) throws(ConfigError) -> ResponsesConfig {
+        var map = map
+        var config = ResponsesConfig()
+        if let ttl = try map.duration("ttl") {
+            guard ttl > .zero else { throw ConfigError(path: map.child("ttl"), reason: "must be longer than 0s") }
+            config.ttl = ttl
+        }
+        try map.finish()
+        return config
+    }
+}

@@ -1,0 +1,27 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateWire
+
+/// `GET` and `DELETE /v1/responses/{id}`: a stored answer as its client got it, or its removal.
+/// Both identify the caller first; an id the caller's team did not store is a 404.
+extension Responses {
+    func stored(_ request: GatewayRequest, id: String) throws(FlashgateError) -> GatewayResult {
+        let caller: Caller
+        do throws(FlashgateError) {
+            caller = try accountant.caller(request).get()
+        } catch {
+            throw request.refused(error, caller: nil)
+        }
+        let now = nowMilliseconds()
+        if request.method == .DELETE {
+            guard conversations.delete(team: caller.team, id: id, nowMs: now) else { throw missing(id) }
+            return .immediate(.json(["id": .string(id), "object": "response.deleted", "deleted": true]))
+        }
+        guard let found = conversations.load(team: caller.team, id: id, nowMs: now) else { throw missing(id) }
+        return .immediate(.json(found.response))
+    }
+
+    private func missing(_ id: String) -> FlashgateError {
+        FlashgateError(.notFound, "no stored response with id '\(id)'")
+    }
+}
