@@ -9,8 +9,11 @@ import Synchronization
 /// Invariants: `reserve` and `settle` return only after their transaction is durable, so kill -9
 /// loses nothing a caller was told is recorded; a settlement removes its reservation, appends its
 /// row and adds its cost to every budget key in ONE transaction, and a reservation id settles at
-/// most once; all writes run on one dedicated writer thread that groups whatever is queued into a
-/// single commit. Reads are synchronous snapshots on the caller's thread (about a microsecond).
+/// most once; a settlement drawn from a budget lease (`settleLeased`) is queued, not awaited, and
+/// takes what it charged from its lease in the same transaction as its row, so money is always in
+/// exactly one of a lease or the totals. All writes run on one dedicated writer thread that groups
+/// whatever is queued into a single commit, through a bounded queue (`LedgerWriteQueue`). Reads
+/// are synchronous snapshots on the caller's thread (about a microsecond).
 package final class Ledger: Sendable {
     let env: StoreEnvironment
     let dbs: LedgerDatabases
