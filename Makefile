@@ -3,6 +3,7 @@
 #   make run ARGS="--port 9000"   serve with the embedded defaults (mock model without GEMINI_API_KEY)
 #   make test                     Swift unit tests, then the Python end-to-end suite
 #   make bench                    wrk against nginx-as-Gemini, direct and through Flashgate
+#   make bench-callgrind          instructions per request (callgrind); BASELINE=bin adds a baseline
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
@@ -20,7 +21,7 @@ BENCH_PACKAGES := $(shell command -v nginx >/dev/null 2>&1 || echo nginx-light) 
 
 ARGS ?=
 
-.PHONY: deps build run test unit-test e2e bench clean
+.PHONY: deps build run test unit-test e2e bench bench-callgrind clean
 
 ## deps: install the missing Debian packages (only those), with sudo when not root
 deps:
@@ -49,6 +50,13 @@ e2e:
 bench: deps
 	@.ci/apt-install-missing.sh $(BENCH_PACKAGES)
 	Tests/bench/run.sh
+
+## bench-callgrind: instructions per miss and per hit, counted by callgrind (repeatable on a shared
+## machine); BASELINE=path/to/another/flashgate measures that binary first, in the same run
+bench-callgrind: deps
+	@.ci/apt-install-missing.sh $(BENCH_PACKAGES) valgrind
+	swift build -c release --product flashgate
+	Tests/bench/callgrind.sh $(BASELINE) "$$(swift build -c release --show-bin-path)/flashgate"
 
 ## clean: remove build outputs and the e2e virtualenv (never the store in .flashgate/)
 clean:

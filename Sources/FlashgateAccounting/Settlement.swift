@@ -3,8 +3,8 @@ import FlashgateStorage
 import FlashgateWire
 
 /// Settlement: every admitted call is charged exactly once, durably — from its usage, from its
-/// reservation when the cost is unknown, or $0 when the upstream refused — and every request,
-/// admitted or free, leaves one row in the ledger.
+/// reservation when the cost is unknown, or $0 when the upstream refused — and every request is
+/// in the ledger: a row for each admitted call, a count in an hourly rollup for each free one.
 extension Accountant {
     /// How a call ended, for its settlement.
     package enum Ending: String, Sendable {
@@ -70,14 +70,14 @@ extension Accountant {
         return cost
     }
 
-    /// A $0 request row (a cache hit, a joined follower), queued without waiting.
+    /// A $0 request (a cache hit, a joined follower): counted in its hourly rollup, not a row of
+    /// its own, without waiting (`Ledger.countFree`).
     package func recordFree(_ caller: Caller, model: String, route: String, usage: TokenUsage?, cacheStatus: String) {
         guard let ledger else { return }
-        let row = Self.row(
-            caller, model: model, route: route, usage: usage, cost: .zero, cacheStatus: cacheStatus, outcome: "ok",
-            reservationID: nil, budgetKeys: [], timeMs: nowMilliseconds())
-        let logger = logger
-        ledger.settleLater(row) { error in logger.error("could not record a request", metadata: ["error": "\(error)"]) }
+        ledger.countFree(
+            Self.row(
+                caller, model: model, route: route, usage: usage, cost: .zero, cacheStatus: cacheStatus, outcome: "ok",
+                reservationID: nil, budgetKeys: [], timeMs: nowMilliseconds()))
     }
 
     /// A request row in the ledger; durable when this returns (a $0 row under leases is queued).

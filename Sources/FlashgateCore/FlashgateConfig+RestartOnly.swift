@@ -1,6 +1,6 @@
 /// Settings read only at start: the listeners and edge limits (bound into the server), the
-/// upstream connection pool's size (libcurl's multi handle is made once), the store
-/// and the cache's size (opened once), the log handler, and the accounting mode and time zone
+/// upstream connection pool's size (libcurl's multi handle is made once), the store, the
+/// ledger's size and retention, and the cache's size (opened once), the log handler, and the accounting mode and time zone
 /// (budget periods and reservations already made depend on them).
 package enum RestartOnly {
     /// The config keys whose values differ, in config-file spelling.
@@ -15,6 +15,7 @@ package enum RestartOnly {
         check("upstream.max_connections", old.upstreamMaxConnections != new.upstreamMaxConnections)
         check("store.path", old.store.path != new.store.path)
         check("store.max_size", old.store.maxSizeBytes != new.store.maxSizeBytes)
+        check("ledger", old.ledger != new.ledger)
         check("cache.enabled", old.cache.enabled != new.cache.enabled)
         check("cache.max_size", old.cache.maxSizeBytes != new.cache.maxSizeBytes)
         check("cache.sweep_interval", old.cache.sweepInterval != new.cache.sweepInterval)
@@ -32,6 +33,7 @@ package enum RestartOnly {
         new.limits = old.limits
         new.upstreamMaxConnections = old.upstreamMaxConnections
         new.store = old.store
+        new.ledger = old.ledger
         new.cache.enabled = old.cache.enabled
         new.cache.maxSizeBytes = old.cache.maxSizeBytes
         new.cache.sweepInterval = old.cache.sweepInterval

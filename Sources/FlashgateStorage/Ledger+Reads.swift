@@ -58,29 +58,33 @@ extension Ledger {
         return out
     }
 
-    /// Usage aggregated by team, key, model and UTC day over rows with `fromMs <= timeMs < toMs`,
-    /// sorted by day, team, key and model. Refusals (counted by the hour) are in rows with an
-    /// empty model, left out when `model` is given.
+    /// Usage aggregated by team, key, model and UTC day over rows with `fromMs <= timeMs < toMs`
+    /// and the hourly rollups (cache hits, joined followers, rows past their retention) of the
+    /// hours starting in that range, `fromMs` rounded down to its hour; sorted by day, team, key
+    /// and model. Refusals (counted by the hour) are in rows with an empty model, left out when
+    /// `model` is given.
     package func usage(from fromMs: Int64?, to toMs: Int64?, team: String?, key: String?, model: String?) throws
         -> [UsageRow]
     {
         var groups: [UsageGroup: UsageRow] = [:]
-        try forEachRequest(from: fromMs, to: toMs) { s in
+        func add(_ s: SettlementRecord) {
             if let team, s.team != team { return }
             if let key, s.key != key { return }
             if let model, s.model != model { return }
             let group = UsageGroup(team: s.team, key: s.key, model: s.model, day: Self.utcDay(s.timeMs))
             var row = groups[group] ?? UsageRow(team: s.team, key: s.key, model: s.model, day: group.day)
-            row.requests += 1
+            row.requests += s.requests
             row.promptTokens += s.promptTokens
             row.cachedTokens += s.cachedTokens
             row.outputTokens += s.outputTokens
             row.thoughtsTokens += s.thoughtsTokens
             row.searchQueries += s.searchQueries
             row.cost += s.cost
-            if s.cacheStatus == "hit" { row.cacheHits += 1 }
+            if s.cacheStatus == "hit" { row.cacheHits += s.requests }
             groups[group] = row
         }
+        try forEachRequest(from: fromMs, to: toMs, add)
+        try forEachRollup(from: fromMs, to: toMs) { add($0.record) }
         if model == nil {
             for refusal in try refusals(from: fromMs, to: toMs, team: team, key: key) {
                 let group = UsageGroup(team: refusal.team, key: refusal.key, model: "", day: Self.utcDay(refusal.hourMs))
@@ -106,7 +110,7 @@ extension Ledger {
                 let timeMs = Int64(bitPattern: try reader.uint64() ^ (1 << 63))
                 if let fromMs, timeMs < fromMs { return }
                 if let toMs, timeMs >= toMs { return }
-                try body(try LedgerCodec.decodeSettlement(value))
+                try body(try LedgerCodec.decodeRow(key: key, value: value))
             }
         }
     }

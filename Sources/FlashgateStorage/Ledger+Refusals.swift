@@ -22,9 +22,11 @@ extension Ledger {
         _ = writer.queue.submit(write)
     }
 
-    /// Returns once every refusal counted so far is committed: admin reads call it first, so they
-    /// see the refusals that came before them. Does nothing when there is nothing to commit.
+    /// Returns once every refusal and $0 event counted so far is committed: admin reads call it
+    /// first, so they see the refusals and cache hits that came before them. Does nothing when
+    /// there is nothing to commit.
     package func flushRefusals() async {
+        await flushCounters()
         guard !refusalTally.isSettled else { return }
         _ = try? await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
             let write = LedgerPendingWrite(operation: .refusals) { continuation.resume(with: $0) }

@@ -23,6 +23,8 @@ package final class Ledger: Sendable {
     let refusalTally = RefusalTally()
     /// How full the store is, and whether paid calls must be refused (`LedgerHealth`).
     package let health: LedgerHealth
+    /// Cache hits and joined followers counted, not yet committed (`Ledger+Rollups`).
+    let rollupTally = RollupTally()
     private let closed = Atomic<Bool>(false)
 
     /// What a ledger is opened with besides its place and size.
@@ -46,7 +48,7 @@ package final class Ledger: Sendable {
         self.logger = logger
         health = LedgerHealth(warnPercent: options.warnPercent, refusePercent: options.refusePercent)
         self.writer = LedgerWriter(
-            env: env, dbs: dbs, ids: ids, refusals: refusalTally, health: health,
+            env: env, dbs: dbs, ids: ids, refusals: refusalTally, rollups: rollupTally, health: health,
             queue: LedgerWriteQueue(capacity: options.queueCapacity), beforeCommit: options.beforeCommit, logger: logger)
         if let usage = try? env.usage() { health.measured(usage, committed: false, logger) }
         writer.start()
@@ -97,9 +99,9 @@ package final class Ledger: Sendable {
         try await submit(.settle(s))
     }
 
-    /// Queues a settlement without waiting for it: for $0 rows (cache hits, joined followers),
-    /// which hold no money and must not slow the answer. Failures are logged by the caller's
-    /// `failed` handler.
+    /// Queues a settlement without waiting for it: for $0 rows, which hold no money and must not
+    /// slow the answer (cache hits and joined followers are counted instead: `countFree`).
+    /// Failures are logged by the caller's `failed` handler.
     package func settleLater(_ s: SettlementRecord, failed: @escaping @Sendable (any Error) -> Void = { _ in }) {
         let write = LedgerPendingWrite(operation: .settle(s)) { result in
             if case .failure(let error) = result { failed(error) }

@@ -1,7 +1,7 @@
 /// The named databases of the ledger's own durable environment (`<store>/ledger`):
 /// - `reservations`: id (big-endian) → `ReservationRecord`, only while open;
 /// - `settled`: reservation id → its `requests` key; a second settlement of an id finds it and
-///   does nothing (exactly once);
+///   does nothing (exactly once); retention deletes it with its row, days after the settlement;
 /// - `requests`: time (big-endian, sign-flipped) + row id → `SettlementRecord`, one row per request;
 /// - `totals`: budget key (UTF-8) → settled running total in micro-dollars (Int64, big-endian);
 /// - `meta`: `next_id` → the next id that has never been handed out;
@@ -9,6 +9,8 @@
 ///   big-endian): counters, not rows (`Ledger+Refusals`);
 /// - `leases`: lease group → `LeaseRecord`, budget money granted ahead of need and not yet
 ///   settled or handed back (`Ledger+Leases`).
+/// - `rollups`: UTC hour + team, key, model, route, tier, cache status, outcome → summed counts
+///   (`LedgerRollup`): $0 events as they happen, and request rows past their retention.
 struct LedgerDatabases: Sendable {
     let reservations: StoreDatabase
     let settled: StoreDatabase
@@ -17,6 +19,7 @@ struct LedgerDatabases: Sendable {
     let meta: StoreDatabase
     let refusals: StoreDatabase
     let leases: StoreDatabase
+    let rollups: StoreDatabase
 
     static let nextIDKey = Array("next_id".utf8)
 
@@ -28,5 +31,6 @@ struct LedgerDatabases: Sendable {
         meta = try env.database("meta")
         refusals = try env.database("refusals")
         leases = try env.database("leases")
+        rollups = try env.database("rollups")
     }
 }

@@ -8,6 +8,8 @@ package struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible 
         case open
         /// The ledger is (nearly) full: the write was not made.
         case full
+        /// Another process has the ledger open (`flashgate ledger compact` refuses).
+        case inUse = "in_use"
     }
 
     package var reason: Reason

@@ -58,6 +58,17 @@ package struct SettlementRecord: Sendable, Equatable {
     /// The service tier that served and was charged (`standard`, `flex`, `priority`); empty for
     /// rows that paid nothing upstream (hits, joins) and for rows written before tiers existed.
     package var serviceTier: String = ""
+    /// How many requests this record stands for: 1 for a request row; the count of an hourly
+    /// rollup read back as one record (`LedgerRollup.record`, timed at its hour's start). Not stored.
+    package var requests: Int = 1
+    /// For a rollup read back as a record: how many of its requests were retried. Not stored.
+    package var retriedRequests: Int?
+
+    /// Whether this record is an hourly rollup read back as one record, not a request row.
+    package var isRollup: Bool { retriedRequests != nil }
+
+    /// How many of the requests this record stands for made more than one upstream attempt.
+    package var retried: Int { retriedRequests ?? (attempts.count > 1 ? 1 : 0) }
 
     package init(
         reservationID: UInt64?, timeMs: Int64, team: String, key: String, model: String, route: String,

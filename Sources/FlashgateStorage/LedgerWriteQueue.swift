@@ -16,6 +16,10 @@ struct LedgerPendingWrite: Sendable {
         case grantLease(LeaseRecord)
         /// An unused remainder handed back (taken from the group's open lease).
         case releaseLease(group: String, amount: MicroUSD)
+        /// Adds the $0 events counted so far (`RollupTally`) to their hourly rollups.
+        case counters
+        /// One small batch of retention (`Ledger+Retention`); succeeds with whether more is left.
+        case retention(LedgerRetentionStep)
     }
 
     let operation: Operation

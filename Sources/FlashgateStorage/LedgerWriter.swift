@@ -25,6 +25,7 @@ final class LedgerWriter: Sendable {
     let queue: LedgerWriteQueue
     let ids: LedgerIDs
     let refusals: RefusalTally
+    let rollups: RollupTally
     let health: LedgerHealth
     let logger: Logger
     /// Runs on the writer thread before each transaction: a test's stalled disk.
@@ -35,13 +36,14 @@ final class LedgerWriter: Sendable {
     static let writesPerTransaction = 256
 
     init(
-        env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, refusals: RefusalTally, health: LedgerHealth,
-        queue: LedgerWriteQueue, beforeCommit: (@Sendable () -> Void)?, logger: Logger
+        env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, refusals: RefusalTally, rollups: RollupTally,
+        health: LedgerHealth, queue: LedgerWriteQueue, beforeCommit: (@Sendable () -> Void)?, logger: Logger
     ) {
         self.env = env
         self.dbs = dbs
         self.ids = ids
         self.refusals = refusals
+        self.rollups = rollups
         self.health = health
         self.queue = queue
         self.beforeCommit = beforeCommit
@@ -108,6 +110,8 @@ final class LedgerWriter: Sendable {
         // Refusal counts this transaction took: put back if it fails.
         var counted: [RefusalTally.Key: Int64] = [:]
         var tookRefusals = false
+        // $0 event counts this transaction took: put back if it fails.
+        var events: [LedgerRollup.Key: LedgerRollup.Counts]?
         do {
             let results = try env.write { txn in
                 var deltas: [String: Int64] = [:]
@@ -133,6 +137,13 @@ final class LedgerWriter: Sendable {
                             try addRefusals(counted, txn)
                         }
                         out.append(.success(true))
+                    case .counters:
+                        if events == nil {
+                            events = rollups.take()
+                            try addRollups(events ?? [:], txn)
+                        }
+                        out.append(.success(true))
+                    case .retention(let step): out.append(.success(try retain(step, txn)))
                     }
                 }
                 for (key, delta) in deltas where delta != 0 {
@@ -144,9 +155,11 @@ final class LedgerWriter: Sendable {
                 return out
             }
             if tookRefusals { refusals.ended(putBack: [:]) }
+            if events != nil { rollups.ended(putBack: [:]) }
             return .success(results)
         } catch {
             if tookRefusals { refusals.ended(putBack: counted) }
+            if let events { rollups.ended(putBack: events) }
             return .failure(error)
         }
     }
@@ -201,7 +214,7 @@ final class LedgerWriter: Sendable {
         if let reservationID = s.reservationID {
             try txn.put(dbs.settled, key: LedgerCodec.key(reservationID), value: rowKey)
         }
-        try txn.put(dbs.requests, key: rowKey, value: LedgerCodec.encode(s))
+        try txn.put(dbs.requests, key: rowKey, value: LedgerCodec.encodeCompact(s))
         for key in Set(s.budgetKeys) { deltas[key, default: 0] &+= s.cost.value }
         return .success(true)
     }

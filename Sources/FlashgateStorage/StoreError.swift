@@ -16,6 +16,7 @@ package struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case delete
         case cursor
         case stat
+        case copy
         case closed
     }
 

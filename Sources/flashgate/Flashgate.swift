@@ -11,7 +11,9 @@ struct Flashgate: AsyncParsableCommand {
             forwards to Google AI Studio with the key in GEMINI_API_KEY; without that key it serves the \
             built-in offline mock model. Secrets come only from environment variables or files the config names.
             """,
-        subcommands: [Serve.self, Check.self, Keys.self, Cache.self, Usage.self, Top.self, LedgerTorture.self],
+        subcommands: [
+            Serve.self, Check.self, Keys.self, Cache.self, Usage.self, LedgerCommand.self, Top.self, LedgerTorture.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }

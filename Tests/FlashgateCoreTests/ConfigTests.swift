@@ -132,4 +132,29 @@ import Testing
         #expect(config.cacheTTL(model: "other", route: route, team: "t") == .seconds(30))
         #expect(config.cacheTTL(model: "other", route: route, team: "u") == config.cache.ttl)
     }
+
+    @Test func ledgerRetentionKeys() throws {
+        func load(_ ledger: ConfigNode) throws -> LedgerConfig {
+            try FlashgateConfig.load(map([("ledger", ledger)]), environment: [:]).ledger
+        }
+        let defaults = FlashgateConfig.embeddedDefaults(environment: [:]).ledger
+        #expect(defaults.rowsRetention == .seconds(3 * 86_400) && defaults.rollupsRetention == .seconds(396 * 86_400))
+        #expect(defaults.maxSizeBytes == nil)
+        let set = try load(
+            map([
+                ("max_size", .scalar("16GiB")),
+                ("retention", map([("rows", .scalar("7d")), ("rollups", .scalar("30d")), ("interval", .scalar("5m"))])),
+            ]))
+        #expect(set.rowsRetention == .seconds(7 * 86_400) && set.rollupsRetention == .seconds(30 * 86_400))
+        #expect(set.retentionInterval == .seconds(300) && set.maxSizeBytes == 16 << 30)
+        #expect(try load(map([("retention", map([("rows", .scalar("36h"))]))])).rowsRetention == .seconds(36 * 3600))
+        for (bad, path) in [
+            (map([("retention", map([("rows", .scalar("10m"))]))]), "ledger.retention.rows"),
+            (map([("retention", map([("rows", .scalar("soon"))]))]), "ledger.retention.rows"),
+            (map([("retention", map([("rows", .scalar("30d")), ("rollups", .scalar("7d"))]))]), "ledger.retention.rows"),
+            (map([("retention", map([("keep", .scalar("1d"))]))]), "ledger.retention.keep"),
+        ] {
+            #expect { try load(bad) } throws: { ($0 as? ConfigError)?.path == path }
+        }
+    }
 }

@@ -62,6 +62,17 @@ import Testing
                 await Task.yield()
             }
         }
+
+        /// Waits until the ledger holds `count` requests, rows and counted (cache hits, joined
+        /// followers) alike, and returns them as records, rollups standing for their counts.
+        func requests(atLeast count: Int) async throws -> [SettlementRecord] {
+            while true {
+                await ledger.flushCounters()
+                let records = try ledger.usageRecords()
+                if records.reduce(0, { $0 + $1.requests }) >= count { return records }
+                await Task.yield()
+            }
+        }
     }
 
     static func chat(_ text: String, maxTokens: Int = 16) -> String {

@@ -39,8 +39,9 @@ import Testing
     static func fill(_ directory: String, toPercent percent: Int) async throws {
         let ledger = try Ledger.open(directory: directory + "/ledger", maxSizeBytes: mapBytes)
         defer { ledger.close() }
+        // Rows of today, so that retention keeps them.
         var row = SettlementRecord(
-            reservationID: nil, timeMs: 1_795_000_000_000, team: "other", key: "", model: "m", route: "r",
+            reservationID: nil, timeMs: Int64(Date().timeIntervalSince1970 * 1000), team: "other", key: "", model: "m", route: "r",
             cost: MicroUSD(10), cacheStatus: "miss", outcome: "ok", budgetKeys: ["team:other|total"])
         row.attempts = (0..<8).map { "r\($0):503:\(String(repeating: "9", count: 60))ms" }
         let filler = row

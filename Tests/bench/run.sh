@@ -17,6 +17,7 @@
 #   fg-openai-sse  /v1/chat/completions with "stream":true through Flashgate
 #   mock-openai, mock-native   Flashgate's built-in mock model, no upstream (for information)
 #   fg-cache-hit, fg-cache-native   the same prompt repeated: answered from the response cache
+#   ledger-soak    2 million ledger rows with retention set short: ledger bytes flat (no wrk)
 #   fg-slow        :generateContent through Flashgate to an upstream that takes 200 ms, at c=256
 #                  only (BENCH_SLOW_CONNECTIONS): reported as a ratio to the ideal c / 0.2 s, with
 #                  the upstream connections Flashgate opened (the pool should reuse them)
@@ -213,6 +214,17 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     run_case fg-slow "$slow_fg_url$native_path" native.json off "$slow_connections"
     # Less one: the second look at /status is itself an accepted connection.
     printf '%s\t%s\n' "$slow_connections" "$(($(slow_accepts) - before - 1))" >"$work/slow-accepts.tsv"
+fi
+
+# --- ledger soak -------------------------------------------------------------------------
+# BENCH_SOAK_REQUESTS paid rows (default 2 million) settled through the real ledger on a simulated
+# clock at 100 requests/s, rows kept 1 h and retention every 10 simulated minutes: the ledger's
+# file must stay flat after the first retention cycle. Then bytes per row, old and compact.
+if [ -z "${BENCH_NGINX_ONLY:-}" ] && { [ -z "${BENCH_CASES:-}" ] || [[ " $BENCH_CASES " == *" ledger-soak "* ]]; }; then
+    echo
+    echo "ledger-soak: ${BENCH_SOAK_REQUESTS:-2000000} requests at a simulated 100/s, rows kept 1h, retention every 10m"
+    "$bin" ledger soak --store "$work/soak" --requests "${BENCH_SOAK_REQUESTS:-2000000}" --rows-kept 1h --every 10m
+    "$bin" ledger soak --store "$work/soak" --measure
 fi
 
 # --- table -------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ package struct DashboardBudget: Sendable, Equatable {
 }
 
 /// `GET /admin/dashboard.json`: everything the dashboard page draws, computed from ledger rows
-/// of one window, the budget report and (optionally) route health. Pure: no clock, no ledger, no
+/// of one window (and the hourly rollups of it: each stands for its `requests`, at its hour's
+/// start, and an hour that overlaps the window counts whole, as refusals do), the budget report and (optionally) route health. Pure: no clock, no ledger, no
 /// server, so tests feed it rows directly. Money is a decimal string of dollars with six
 /// decimals (exact, from integer micro-dollars); counts are numbers; ratios are numbers with four
 /// decimals. No prompts are in the ledger and none are here; keys appear by name only.
@@ -39,7 +40,9 @@ package enum DashboardReport {
     ) -> JSONValue {
         let hours = min(max(hours, 1), maxHours)
         let windowStart = nowMs - Int64(hours) * 3_600_000
-        let rows = rows.filter { $0.timeMs >= windowStart && $0.timeMs <= nowMs }.sorted { $0.timeMs < $1.timeMs }
+        let rows = rows.filter {
+            $0.timeMs >= ($0.isRollup ? windowStart - 3_600_000 + 1 : windowStart) && $0.timeMs <= nowMs
+        }.sorted { $0.timeMs < $1.timeMs }
         // Refusals are counted by the hour: every hour that overlaps the window counts whole.
         let refusals = refusals.filter { $0.hourMs > windowStart - 3_600_000 && $0.hourMs <= nowMs }
         let refused = refusals.reduce(0) { $0 + $1.count }
@@ -59,7 +62,8 @@ package enum DashboardReport {
                 "bucket_seconds": JSONValue(Int(bucket / 1000)),
             ],
             "totals": [
-                "requests": JSONValue(rows.count), "refused": JSONValue(refused), "cost_usd": .string(total.dollars),
+                "requests": JSONValue(requestCount(rows)), "refused": JSONValue(refused),
+                "cost_usd": .string(total.dollars),
             ],
         ]
         object["spend_series"] = spendSeries(rows, firstBucket: firstBucket, bucket: bucket, count: bucketCount)
@@ -85,7 +89,7 @@ package enum DashboardReport {
             let index = min(count - 1, max(0, Int((row.timeMs - firstBucket) / bucket)))
             var series = byTeam[row.team] ?? (Array(repeating: .zero, count: count), Array(repeating: 0, count: count))
             series.cost[index] += row.cost
-            series.requests[index] += 1
+            series.requests[index] += row.requests
             byTeam[row.team] = series
         }
         let teams = byTeam.map { team, series -> (String, MicroUSD, Int, JSONValue) in
@@ -185,13 +189,13 @@ package enum DashboardReport {
         var joinedSaved = MicroUSD.zero
         var unpriced = 0
         for row in rows {
-            counts[row.cacheStatus, default: 0] += 1
+            counts[row.cacheStatus, default: 0] += row.requests
             guard row.cacheStatus == "hit" || row.cacheStatus == "joined" else { continue }
             let usage = BillableUsage(
                 promptTokens: row.promptTokens, cachedTokens: row.cachedTokens,
                 outputTokens: row.outputTokens + row.thoughtsTokens, searchQueries: row.searchQueries)
             guard let cost = prices.cost(usage, model: upstreamModel(row.model)) else {
-                if row.cacheStatus == "hit" { unpriced += 1 }
+                if row.cacheStatus == "hit" { unpriced += row.requests }
                 continue
             }
             if row.cacheStatus == "hit" { saved += cost } else { joinedSaved += cost }
@@ -216,7 +220,7 @@ package enum DashboardReport {
         var groups: [String: (requests: Int, cost: MicroUSD, tokens: Int)] = [:]
         for row in rows {
             var group = groups[row[keyPath: field]] ?? (0, .zero, 0)
-            group.requests += 1
+            group.requests += row.requests
             group.cost += row.cost
             group.tokens += tokens(row)
             groups[row[keyPath: field]] = group
@@ -237,14 +241,14 @@ package enum DashboardReport {
         var outcomes: [String: Int] = [:]
         var retried = 0
         for row in rows {
-            outcomes[row.outcome, default: 0] += 1
-            if row.attempts.count > 1 { retried += 1 }
+            outcomes[row.outcome, default: 0] += row.requests
+            retried += row.retried
         }
         var byReason: [String: Int] = [:]
         for refusal in refusals { byReason[refusal.reason, default: 0] += refusal.count }
         let refused = byReason.values.reduce(0, +)
         if refused > 0 { outcomes["refused", default: 0] += refused }
-        let requests = rows.count + refused
+        let requests = requestCount(rows) + refused
         let failed = requests - (outcomes["ok"] ?? 0)
         let byOutcome = outcomes.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
             .map { JSONField($0.key, JSONValue($0.value)) }
@@ -252,7 +256,7 @@ package enum DashboardReport {
             "requests": JSONValue(requests), "by_outcome": .object(JSONObject(byOutcome)),
             "failed": JSONValue(failed), "error_rate": ratio(Int64(failed), Int64(requests)),
             "refused": JSONValue(refused), "refused_by": refusedBy(byReason),
-            "retried": JSONValue(retried), "retry_rate": ratio(Int64(retried), Int64(rows.count)),
+            "retried": JSONValue(retried), "retry_rate": ratio(Int64(retried), Int64(requestCount(rows))),
         ]
     }
 
@@ -261,9 +265,9 @@ package enum DashboardReport {
         .object(JSONObject(counts.sorted { $0.key < $1.key }.map { JSONField($0.key, JSONValue($0.value)) }))
     }
 
-    /// The `topCount` most expensive rows, newest first among equals.
+    /// The `topCount` most expensive request rows (never rollups), newest first among equals.
     static func top(_ rows: [SettlementRecord]) -> [SettlementRecord] {
-        Array(rows.sorted { ($1.cost, $1.timeMs) < ($0.cost, $0.timeMs) }.prefix(topCount))
+        Array(rows.filter { !$0.isRollup }.sorted { ($1.cost, $1.timeMs) < ($0.cost, $0.timeMs) }.prefix(topCount))
     }
 
     static func requestItem(_ row: SettlementRecord) -> JSONValue {
@@ -278,6 +282,9 @@ package enum DashboardReport {
     }
 
     // MARK: - Helpers
+
+    /// How many requests `rows` stand for (a rollup stands for many).
+    static func requestCount(_ rows: [SettlementRecord]) -> Int { rows.reduce(0) { $0 + $1.requests } }
 
     static func tokens(_ row: SettlementRecord) -> Int { row.promptTokens + row.outputTokens + row.thoughtsTokens }
 

@@ -85,7 +85,7 @@ struct AdminAPI: Sendable {
             hours = value
         }
         let nowMs = nowMilliseconds()
-        let rows = try accountant.ledger?.requestRows(from: nowMs - Int64(hours) * 3_600_000) ?? []
+        let rows = try accountant.ledger?.usageRecords(from: nowMs - Int64(hours) * 3_600_000) ?? []
         let refusals = try accountant.ledger?.refusals(from: nowMs - Int64(hours) * 3_600_000) ?? []
         let now = Date(timeIntervalSince1970: Double(nowMs) / 1000)
         let timeZone = accountant.budgets.timeZone

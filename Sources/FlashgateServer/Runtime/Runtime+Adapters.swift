@@ -51,12 +51,19 @@ extension Runtime {
             ledger.close()
             throw error
         }
+        // Rows past `ledger.retention.rows` become hourly rollups, on the ledger's writer.
+        let retention = ledger.retainPeriodically(config.ledger, nowMs: nowMilliseconds)
         let env: StoreEnvironment
         do {
             env = try StoreEnvironment.open(directory: path + "/cache", maxSizeBytes: config.store.maxSizeBytes, durable: false)
         } catch {
             logger.warning("response cache disabled: cannot open its store", metadata: ["path": "\(path)/cache", "error": "\(error)"])
-            return RuntimeStores(signatures: MemorySignatureStore(), ledger: ledger, seal: seal, close: { ledger.close() })
+            return RuntimeStores(
+                signatures: MemorySignatureStore(), ledger: ledger, seal: seal,
+                close: {
+                    retention.cancel()
+                    ledger.close()
+                })
         }
         let cache: ResponseCacheStore?
         if config.cache.enabled {
@@ -85,6 +92,7 @@ extension Runtime {
             close: {
                 cache?.close()
                 env.close()
+                retention.cancel()
                 ledger.close()
             })
     }

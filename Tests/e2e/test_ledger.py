@@ -1,0 +1,62 @@
+"""`flashgate ledger stats | export | compact` against a real store: stats while serving, compact
+refused while a server holds the ledger, export sums equal to `flashgate usage`, and a compacted
+ledger that reads the same."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+from conftest import MODEL, flashgate_bin, start_flashgate
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([flashgate_bin(), *args], capture_output=True, text=True, timeout=60)
+
+
+def usage_totals(store: str) -> tuple[int, int, Decimal]:
+    rows = json.loads(run("usage", "--store", store, "--json").stdout)
+    return (sum(r["requests"] for r in rows), sum(r["cache_hits"] for r in rows),
+            sum(Decimal(str(r["cost_usd"])) for r in rows))
+
+
+def test_ledger_commands(tmp_path: Path):
+    gate = start_flashgate("ledger-cli", tmp_path)
+    store = str(tmp_path / "ledger-cli-store")
+    try:
+        url = f"{gate.base_url}/v1/chat/completions"
+        for text in ["same", "same", "same", "other"]:
+            body = {"model": MODEL, "messages": [{"role": "user", "content": text}]}
+            assert httpx.post(url, json=body, timeout=30).status_code == 200
+        stats = run("ledger", "stats", "--store", store, "--json")
+        assert stats.returncode == 0, stats.stderr
+        assert json.loads(stats.stdout)["rows"] >= 1
+        refused = run("ledger", "compact", "--store", store)
+        assert refused.returncode == 3, refused.stdout + refused.stderr
+        assert "open in process" in refused.stderr
+    finally:
+        assert gate.stop() == 0
+
+    requests, hits, cost = usage_totals(store)
+    assert requests == 4 and hits == 2
+    lines = run("ledger", "export", "--store", store, "--format", "jsonl").stdout.splitlines()
+    items = [json.loads(line) for line in lines]
+    assert {item["kind"] for item in items} == {"row", "rollup"}
+    assert sum(item["requests"] for item in items) == requests
+    assert sum(Decimal(str(item["cost_usd"])) for item in items) == cost
+    table = list(csv.DictReader(io.StringIO(run("ledger", "export", "--store", store, "--format", "csv").stdout)))
+    assert sum(int(r["requests"]) for r in table) == requests
+    assert all(len(r["cost_usd"].split(".")[1]) == 6 for r in table)
+    assert run("ledger", "export", "--store", store, "--format", "xml").returncode != 0
+
+    compacted = run("ledger", "compact", "--store", store)
+    assert compacted.returncode == 0, compacted.stderr
+    assert usage_totals(store) == (requests, hits, cost)
+    assert "rows" in run("ledger", "stats", "--store", store).stdout
+    assert "compact" in run("ledger", "--help").stdout
