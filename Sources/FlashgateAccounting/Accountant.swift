@@ -22,6 +22,8 @@ package final class Accountant: Sendable {
     package let prices: PriceTable
     let logger: Logger
     let nowMilliseconds: @Sendable () -> Int64
+    /// Hands idle leases back (`Accountant+Leases`).
+    let sweeper: LeaseSweeper
 
     package init(
         config: FlashgateConfig, ledger: Ledger?, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64,
@@ -37,6 +39,7 @@ package final class Accountant: Sendable {
         prices = config.prices
         self.logger = logger
         self.nowMilliseconds = nowMilliseconds
+        sweeper = LeaseSweeper()
     }
 
     /// The accountant for a reloaded config: identity, prices and the open/closed choice come from
@@ -62,16 +65,18 @@ package final class Accountant: Sendable {
         prices = config.prices
         logger = previous.logger
         nowMilliseconds = previous.nowMilliseconds
+        sweeper = previous.sweeper
     }
 
-    /// Recovers reservations a crash left open and loads the settled totals into the budgets.
+    /// Charges the leases and reservations a crash left open as spent, and loads the settled
+    /// totals into the budgets. What a full ledger cannot settle still counts as spent in memory:
+    /// Flashgate starts anyway (and refuses paid calls until the ledger has room).
     package func start() throws {
         guard let ledger else { return }
-        let recovered = try ledger.recoverOpenReservations(nowMs: nowMilliseconds())
-        if !recovered.isEmpty {
-            logger.warning("settled reservations left open by a crash at their reserved amount", metadata: ["count": "\(recovered.count)"])
-        }
-        budgets.load(settledTotals: ledger.totals(prefix: ""))
+        let recovery = try ledger.recoverAtStart(nowMs: nowMilliseconds())
+        var totals = ledger.totals(prefix: "")
+        for (key, amount) in recovery.stillOpen { totals[key, default: .zero] += amount }
+        budgets.load(settledTotals: totals)
     }
 
     package var now: Date { Date(timeIntervalSince1970: Double(nowMilliseconds()) / 1000) }

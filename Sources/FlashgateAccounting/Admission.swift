@@ -21,6 +21,9 @@ extension Accountant {
         package var budgetRemaining: MicroUSD?
         /// The tier asked for: reserved at its price; charged at the tier that served.
         package var tier: ServiceTier = .standard
+        /// The lease grant this call draws on that was not yet durable when it was admitted:
+        /// `persist` waits for it before the call goes upstream.
+        package var leaseWait: LeaseLatch?
     }
 
     /// Admission's answer: the call may go upstream holding its `Admission` (which must then be
@@ -57,15 +60,28 @@ extension Accountant {
         var admission = Admission(
             caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: amount,
             estimatedTokens: tokens, tier: tier)
-        if open { return .admit(admission) }
-        switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: tokens, now: clock.now()) {
-        case .reject(let limit, let retryAfter):
-            return .reject(.rateLimit(limit, retryAfter: retryAfter))
-        case .admit(let ticket):
-            admission.ticket = ticket
+        // Never answer a paid call whose money the ledger cannot cover.
+        if let ledger, ledger.health.refusesPaidCalls { return .reject(.ledgerFull()) }
+        if open && !leased { return .admit(admission) }
+        if !open {
+            switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: tokens, now: clock.now()) {
+            case .reject(let limit, let retryAfter):
+                return .reject(.rateLimit(limit, retryAfter: retryAfter))
+            case .admit(let ticket):
+                admission.ticket = ticket
+            }
         }
         let now = self.now
-        switch budgets.reserve(caller: caller, model: clientModel, amount: amount, now: now) {
+        let decision: BudgetDecision
+        if leased {
+            let leasedDecision = budgets.reserveLeased(caller: caller, amount: amount, now: now)
+            apply(leasedDecision.changes)
+            decision = leasedDecision.decision
+            admission.leaseWait = leasedDecision.wait
+        } else {
+            decision = budgets.reserve(caller: caller, model: clientModel, amount: amount, now: now)
+        }
+        switch decision {
         case .reject(let budget, let limit, let remaining, let retryAfter):
             if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: clock.now()) }
             return .reject(
@@ -96,15 +112,33 @@ extension Accountant {
         return .admit(admission)
     }
 
-    /// Makes the reservation durable before the call goes upstream, so a crash cannot lose it.
+    /// Makes sure the call's money is durably covered before it goes upstream, so a crash cannot
+    /// lose it: under leases, the grant it draws on is on disk; per request, its own reservation
+    /// is written. Throws a `Rejection` (503) when the ledger's queue stays full for
+    /// `ledger.queue_wait` or the ledger is full.
     package func persist(_ admission: inout Admission) async throws {
         guard let ledger else { return }
+        guard await ledger.waitForRoom(config.ledger.queueWait) else {
+            throw Rejection.ledgerBusy(wait: config.ledger.queueWait)
+        }
+        if leased {
+            if let wait = admission.leaseWait, !(await wait.wait()) {
+                if ledger.health.refusesPaidCalls { throw Rejection.ledgerFull() }
+                throw FlashgateError(.unavailable, "the usage ledger could not record the budget lease")
+            }
+            return
+        }
+        if ledger.health.refusesPaidCalls { throw Rejection.ledgerFull() }
         let id = ledger.nextReservationID()
-        try await ledger.reserve(
-            ReservationRecord(
-                id: id, timeMs: nowMilliseconds(), team: admission.caller.team, key: admission.caller.key,
-                model: admission.clientModel, route: admission.route, amount: admission.amount,
-                budgetKeys: admission.reservation?.budgetKeys ?? []))
+        do {
+            try await ledger.reserve(
+                ReservationRecord(
+                    id: id, timeMs: nowMilliseconds(), team: admission.caller.team, key: admission.caller.key,
+                    model: admission.clientModel, route: admission.route, amount: admission.amount,
+                    budgetKeys: admission.reservation?.budgetKeys ?? []))
+        } catch let error as StoreError where error.isMapFull {
+            throw Rejection.ledgerFull()
+        }
         admission.reservationID = id
     }
 

@@ -20,6 +20,8 @@ package struct Rejection: Error, Sendable {
         case rateLimit = "rate_limit"
         case budget
         case price
+        case ledgerFull = "ledger_full"
+        case ledgerBusy = "ledger_busy"
     }
 
     package var limit: Limit
@@ -44,6 +46,8 @@ package struct Rejection: Error, Sendable {
         case .rateLimit: .rateLimit
         case .budget: .budget
         case .price: .badInput
+        case .ledgerFull: .ledgerFull
+        case .ledgerBusy: .ledgerBusy
         }
     }
 

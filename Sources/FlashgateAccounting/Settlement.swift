@@ -34,15 +34,33 @@ extension Accountant {
         case .upstreamError: cost = .zero
         case .incomplete: cost = admission.amount
         }
+        var lease: (group: String, debit: MicroUSD)?
         if let reservation = admission.reservation {
             let settlement = budgets.settle(reservation, actual: cost)
             if settlement.overshoot > .zero {
                 logger.warning(
                     "a call cost more than it reserved", metadata: ["overshoot_usd": "\(settlement.overshoot.dollars)"])
             }
+            if let group = settlement.leaseGroup { lease = (group, settlement.leaseDebit) }
+            // A leased reservation settles exactly once in memory: a second call records nothing.
+            if reservation.leaseGroup != nil && !settlement.applied { return cost }
         }
         if let ticket = admission.ticket {
             limiter.release(ticket, actualTokens: usage.map { $0.promptTokens + $0.completionTokens } ?? 0, now: clock.now())
+        }
+        if let lease, let ledger {
+            // Covered by its durable lease: the row rides the writer's next group commit.
+            var row = Self.row(
+                admission.caller, model: admission.clientModel, route: admission.route, usage: usage, cost: cost,
+                cacheStatus: cacheStatus, outcome: ending.rawValue, reservationID: nil,
+                budgetKeys: admission.reservation?.budgetKeys ?? [], timeMs: nowMilliseconds())
+            row.attempts = attempts
+            row.serviceTier = ending == .upstreamError ? "" : tier.rawValue
+            let logger = logger
+            ledger.settleLeased(row, group: lease.group, debit: lease.debit) { error in
+                logger.error("could not record a settlement; its lease covers it", metadata: ["error": "\(error)"])
+            }
+            return cost
         }
         await record(
             admission.caller, model: admission.clientModel, route: admission.route, usage: usage, cost: cost,
@@ -62,7 +80,7 @@ extension Accountant {
                 reservationID: nil, budgetKeys: [], timeMs: nowMilliseconds()))
     }
 
-    /// A request row in the ledger; durable when this returns.
+    /// A request row in the ledger; durable when this returns (a $0 row under leases is queued).
     package func record(
         _ caller: Caller, model: String, route: String, usage: TokenUsage?, cost: MicroUSD, cacheStatus: String,
         outcome: String, reservationID: UInt64? = nil, budgetKeys: [String] = [], attempts: [String] = [],
@@ -74,6 +92,12 @@ extension Accountant {
             reservationID: reservationID, budgetKeys: budgetKeys, timeMs: nowMilliseconds())
         row.attempts = attempts
         row.serviceTier = serviceTier
+        if leased && reservationID == nil && cost == .zero {
+            // A $0 row holds no money: under leases nothing waits for it.
+            let logger = logger
+            ledger.settleLater(row) { error in logger.error("could not record a request", metadata: ["error": "\(error)"]) }
+            return
+        }
         do {
             try await ledger.settle(row)
         } catch {

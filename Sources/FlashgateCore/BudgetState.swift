@@ -14,6 +14,9 @@ struct BudgetState {
     var settled: [String: MicroUSD] = [:]
     var reserved: [String: MicroUSD] = [:]
     var open: [UInt64: Reservation] = [:]
+    /// Lease groups by id (`BudgetState+Leases`), and what they lease per budget key.
+    var leases: [String: LeaseGroup] = [:]
+    var leased: [String: MicroUSD] = [:]
     var nextID: UInt64 = 1
     /// Per soft budget name, the period key it was last flagged in: a budget over its soft limit
     /// is worth one warning per period, not one per request. One entry per configured budget.
@@ -55,6 +58,7 @@ struct BudgetState {
             return BudgetSettlement(charged: .zero, overshoot: .zero, applied: false)
         }
         let charged = max(.zero, actual)
+        if let group = held.leaseGroup { return settleLeased(held, group: group, charged: charged) }
         for key in held.budgetKeys {
             reserved[key] = max(.zero, reserved[key, default: .zero] - held.amount)
             settled[key, default: .zero] += charged
@@ -67,6 +71,7 @@ struct BudgetState {
         let reserved = reserved[line.key, default: .zero]
         return BudgetStatus(
             name: line.name, key: line.key, mode: line.budget.mode, limit: line.budget.limit, settled: settled,
-            reserved: reserved, remaining: max(.zero, line.budget.limit - settled - reserved), periodEnd: line.periodEnd)
+            reserved: reserved, remaining: max(.zero, line.budget.limit - settled - reserved), periodEnd: line.periodEnd,
+            leased: leased[line.key, default: .zero])
     }
 }

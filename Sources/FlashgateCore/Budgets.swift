@@ -13,7 +13,7 @@ package final class Budgets: Sendable {
     package let timeZone: TimeZone
     /// The configured budgets per team and per key; replaced whole by `update` on a reload.
     private let configured: Mutex<(teams: [String: [BudgetConfig]], keys: [String: [BudgetConfig]])>
-    private let state = Mutex(BudgetState())
+    let state = Mutex(BudgetState())
 
     private var teams: [String: [BudgetConfig]] { configured.withLock { $0.teams } }
     private var keys: [String: [BudgetConfig]] { configured.withLock { $0.keys } }

@@ -23,6 +23,7 @@ package enum RestartOnly {
         check("log.format", old.log.format != new.log.format)
         check("accounting.mode", old.accounting.mode != new.accounting.mode)
         check("accounting.time_zone", old.accounting.timeZoneID != new.accounting.timeZoneID)
+        check("ledger", old.ledger != new.ledger)
         return keys
     }
 
@@ -40,5 +41,6 @@ package enum RestartOnly {
         new.log.format = old.log.format
         new.accounting.mode = old.accounting.mode
         new.accounting.timeZoneID = old.accounting.timeZoneID
+        new.ledger = old.ledger
     }
 }

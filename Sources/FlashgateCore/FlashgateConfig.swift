@@ -27,7 +27,7 @@ package struct FlashgateConfig: Sendable {
     /// `GET /metrics` (Prometheus text format).
     package var metrics = MetricsConfig()
     package var cache = CacheConfig()
-    /// Ledger retention and size (`ledger:`).
+    /// How the usage ledger makes money durable, its retention and its bounds (`ledger:`).
     package var ledger = LedgerConfig()
     /// Stored OpenAI Responses conversations (`responses.ttl`).
     package var responses = ResponsesConfig()

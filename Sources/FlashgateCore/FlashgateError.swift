@@ -34,6 +34,8 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
     package var upstreamBody: [UInt8]?
     /// `google.rpc` detail objects for the native envelope's `details` (e.g. a `QuotaFailure`).
     package var googleDetails: [JSONValue] = []
+    /// OpenAI's `error.code` when it says more than the kind (`ledger_full`).
+    package var code: String?
     /// How long until trying again can succeed (a refill, a budget reset): `Retry-After` in whole
     /// seconds, rounded up.
     package var retryAfter: Duration?
@@ -160,7 +162,7 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
             "message": .string(message),
             "type": .string(openAIType),
             "param": param.map { .string($0) } ?? .null,
-            "code": .string(kind.rawValue),
+            "code": .string(code ?? kind.rawValue),
         ]
         return JSONWriter.encode(["error": error])
     }

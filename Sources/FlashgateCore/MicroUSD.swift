@@ -11,6 +11,7 @@ package struct MicroUSD: Sendable, Hashable, Comparable, CustomStringConvertible
     package static func + (lhs: MicroUSD, rhs: MicroUSD) -> MicroUSD { MicroUSD(lhs.value + rhs.value) }
     package static func - (lhs: MicroUSD, rhs: MicroUSD) -> MicroUSD { MicroUSD(lhs.value - rhs.value) }
     package static func += (lhs: inout MicroUSD, rhs: MicroUSD) { lhs.value += rhs.value }
+    package static func -= (lhs: inout MicroUSD, rhs: MicroUSD) { lhs.value -= rhs.value }
 
     /// Dollars with six decimals, as the `x-flashgate-cost-usd` header writes them.
     package var dollars: String {

@@ -17,6 +17,10 @@ package enum RefusalReason: String, Sendable, Hashable, CaseIterable {
     /// The HTTP edge refused it before it was routed (body or headers too large, too slow): 408,
     /// 413 or 431.
     case edgeLimit = "edge_limit"
+    /// The usage ledger is nearly full, so no new paid call can be durably covered: 503.
+    case ledgerFull = "ledger_full"
+    /// The ledger's writer queue stayed full (the disk is too slow for the load): 503.
+    case ledgerBusy = "ledger_busy"
 
     /// The reason an error Flashgate raised itself stands for, or nil when the error is not a
     /// refusal of the caller (an upstream failure, an internal error, an unavailable ledger).

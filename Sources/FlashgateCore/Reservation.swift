@@ -14,6 +14,9 @@ package struct Reservation: Sendable, Hashable {
     /// The soft budgets of `softExceeded` that this request is the first to go over in their
     /// current period: each is worth one warning, the rest of the period stays quiet.
     package var softFirstInPeriod: [SoftBudgetOverrun] = []
+    /// The lease group it was drawn from (`ledger.durability: lease`); nil when it was reserved
+    /// on its own (`per_request`).
+    package var leaseGroup: String?
 }
 
 /// A soft budget that a call goes over, the first time in its period (one log line per budget
@@ -43,6 +46,15 @@ package struct BudgetSettlement: Sendable, Equatable {
     package var overshoot: MicroUSD
     /// False when this reservation was already settled: the call did nothing.
     package var applied: Bool
+    /// For a leased reservation: its lease group and what the charge took from the lease on disk.
+    package var leaseGroup: String?
+    package var leaseDebit: MicroUSD = .zero
+
+    package init(charged: MicroUSD, overshoot: MicroUSD, applied: Bool) {
+        self.charged = charged
+        self.overshoot = overshoot
+        self.applied = applied
+    }
 }
 
 /// One budget's standing, for the `x-flashgate-budget-remaining-usd` header and `/admin/budgets`.
@@ -58,4 +70,6 @@ package struct BudgetStatus: Sendable, Equatable {
     /// limit − settled − reserved, never below zero.
     package var remaining: MicroUSD
     package var periodEnd: Date?
+    /// Granted to leases of this budget and not yet settled or handed back (counted against it).
+    package var leased: MicroUSD = .zero
 }

@@ -9,8 +9,11 @@ import Synchronization
 /// Invariants: `reserve` and `settle` return only after their transaction is durable, so kill -9
 /// loses nothing a caller was told is recorded; a settlement removes its reservation, appends its
 /// row and adds its cost to every budget key in ONE transaction, and a reservation id settles at
-/// most once; all writes run on one dedicated writer thread that groups whatever is queued into a
-/// single commit. Reads are synchronous snapshots on the caller's thread (about a microsecond).
+/// most once; a settlement drawn from a budget lease (`settleLeased`) is queued, not awaited, and
+/// takes what it charged from its lease in the same transaction as its row, so money is always in
+/// exactly one of a lease or the totals. All writes run on one dedicated writer thread that groups
+/// whatever is queued into a single commit, through a bounded queue (`LedgerWriteQueue`). Reads
+/// are synchronous snapshots on the caller's thread (about a microsecond).
 package final class Ledger: Sendable {
     let env: StoreEnvironment
     let dbs: LedgerDatabases
@@ -18,16 +21,36 @@ package final class Ledger: Sendable {
     let logger: Logger
     /// Refusals counted, not yet committed (`Ledger+Refusals`).
     let refusalTally = RefusalTally()
+    /// How full the store is, and whether paid calls must be refused (`LedgerHealth`).
+    package let health: LedgerHealth
     /// Cache hits and joined followers counted, not yet committed (`Ledger+Rollups`).
     let rollupTally = RollupTally()
     private let closed = Atomic<Bool>(false)
 
-    private init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, logger: Logger) {
+    /// What a ledger is opened with besides its place and size.
+    package struct Options: Sendable {
+        /// Writes queued before new paid calls wait (`ledger.queue_capacity`).
+        package var queueCapacity = 4096
+        /// Runs on the writer thread before each transaction (a test's stalled disk).
+        package var beforeCommit: (@Sendable () -> Void)?
+        package var warnPercent = LedgerConfig.warnPercent
+        package var refusePercent = LedgerConfig.refusePercent
+
+        package init(queueCapacity: Int = 4096, beforeCommit: (@Sendable () -> Void)? = nil) {
+            self.queueCapacity = queueCapacity
+            self.beforeCommit = beforeCommit
+        }
+    }
+
+    private init(env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, options: Options, logger: Logger) {
         self.env = env
         self.dbs = dbs
         self.logger = logger
+        health = LedgerHealth(warnPercent: options.warnPercent, refusePercent: options.refusePercent)
         self.writer = LedgerWriter(
-            env: env, dbs: dbs, ids: ids, refusals: refusalTally, rollups: rollupTally, logger: logger)
+            env: env, dbs: dbs, ids: ids, refusals: refusalTally, rollups: rollupTally, health: health,
+            queue: LedgerWriteQueue(capacity: options.queueCapacity), beforeCommit: options.beforeCommit, logger: logger)
+        if let usage = try? env.usage() { health.measured(usage, committed: false, logger) }
         writer.start()
     }
 
@@ -37,11 +60,12 @@ package final class Ledger: Sendable {
     /// `LedgerError(.open)` that names the path when it cannot: the caller refuses to start,
     /// because requests must never run unrecorded.
     package static func open(
-        directory: String, maxSizeBytes: Int, logger: Logger = Logger(label: "flashgate.ledger")
+        directory: String, maxSizeBytes: Int, options: Options = Options(),
+        logger: Logger = Logger(label: "flashgate.ledger")
     ) throws -> Ledger {
         let env: StoreEnvironment
         do {
-            env = try StoreEnvironment.open(directory: directory, maxSizeBytes: maxSizeBytes, maxDatabases: 8, durable: true)
+            env = try StoreEnvironment.open(directory: directory, maxSizeBytes: maxSizeBytes, maxDatabases: 16, durable: true)
         } catch {
             throw LedgerError(.open, "cannot open the ledger at \(directory): \(error)")
         }
@@ -50,7 +74,9 @@ package final class Ledger: Sendable {
             let next = try env.read { txn in
                 try txn.withValue(dbs.meta, key: LedgerDatabases.nextIDKey) { try LedgerCodec.decodeInt64($0) }
             }
-            return Ledger(env: env, dbs: dbs, ids: LedgerIDs(next: next.map { UInt64(bitPattern: $0) } ?? 1), logger: logger)
+            return Ledger(
+                env: env, dbs: dbs, ids: LedgerIDs(next: next.map { UInt64(bitPattern: $0) } ?? 1), options: options,
+                logger: logger)
         } catch {
             env.close()
             throw LedgerError(.open, "cannot read the ledger at \(directory): \(error)")
@@ -113,7 +139,7 @@ package final class Ledger: Sendable {
         env.close()
     }
 
-    private func submit(_ operation: LedgerPendingWrite.Operation) async throws -> Bool {
+    func submit(_ operation: LedgerPendingWrite.Operation) async throws -> Bool {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
             let write = LedgerPendingWrite(operation: operation) { continuation.resume(with: $0) }
             if !writer.queue.submit(write) {
@@ -123,7 +149,7 @@ package final class Ledger: Sendable {
     }
 
     /// For synchronous callers at start-up (never an event loop): queues all, waits for all.
-    private func submitAndWait(_ operations: [LedgerPendingWrite.Operation]) throws -> [Result<Bool, any Error>] {
+    func submitAndWait(_ operations: [LedgerPendingWrite.Operation]) throws -> [Result<Bool, any Error>] {
         let results = Mutex<[Result<Bool, any Error>?]>(Array(repeating: nil, count: operations.count))
         let group = DispatchGroup()
         for (index, operation) in operations.enumerated() {

@@ -7,6 +7,8 @@
 /// - `meta`: `next_id` → the next id that has never been handed out;
 /// - `refusals`: UTC hour + team + key + reason → how many requests were refused (Int64,
 ///   big-endian): counters, not rows (`Ledger+Refusals`);
+/// - `leases`: lease group → `LeaseRecord`, budget money granted ahead of need and not yet
+///   settled or handed back (`Ledger+Leases`).
 /// - `rollups`: UTC hour + team, key, model, route, tier, cache status, outcome → summed counts
 ///   (`LedgerRollup`): $0 events as they happen, and request rows past their retention.
 struct LedgerDatabases: Sendable {
@@ -16,6 +18,7 @@ struct LedgerDatabases: Sendable {
     let totals: StoreDatabase
     let meta: StoreDatabase
     let refusals: StoreDatabase
+    let leases: StoreDatabase
     let rollups: StoreDatabase
 
     static let nextIDKey = Array("next_id".utf8)
@@ -27,6 +30,7 @@ struct LedgerDatabases: Sendable {
         totals = try env.database("totals")
         meta = try env.database("meta")
         refusals = try env.database("refusals")
+        leases = try env.database("leases")
         rollups = try env.database("rollups")
     }
 }

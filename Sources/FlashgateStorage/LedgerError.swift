@@ -6,6 +6,8 @@ package struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible 
         case corruptRecord = "corrupt_record"
         case alreadySettled = "already_settled"
         case open
+        /// The ledger is (nearly) full: the write was not made.
+        case full
         /// Another process has the ledger open (`flashgate ledger compact` refuses).
         case inUse = "in_use"
     }

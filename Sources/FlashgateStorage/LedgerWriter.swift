@@ -1,3 +1,4 @@
+import FlashgateCore
 import Foundation
 import Logging
 import Synchronization
@@ -13,18 +14,22 @@ final class LedgerIDs: Sendable {
     var peek: UInt64 { next.load(ordering: .relaxed) }
 }
 
-/// The ledger's one writer: a dedicated OS thread that commits queued reservations and
-/// settlements in durable group-commit transactions, never on the cooperative pool or an event
-/// loop. Logical refusals (reserving a settled id) fail only their own write; an LMDB failure
-/// aborts the transaction and fails every write in it, so nothing is ever half-applied.
+/// The ledger's one writer: a dedicated OS thread that commits queued writes in durable
+/// group-commit transactions, never on the cooperative pool or an event loop. Logical refusals
+/// (reserving a settled id) fail only their own write. An LMDB failure aborts the transaction
+/// (nothing is ever half-applied); the batch is then retried one write per transaction, so only
+/// the write that fails again fails. After each commit the writer measures how full the map is.
 final class LedgerWriter: Sendable {
     let env: StoreEnvironment
     let dbs: LedgerDatabases
-    let queue = LedgerWriteQueue()
+    let queue: LedgerWriteQueue
     let ids: LedgerIDs
     let refusals: RefusalTally
     let rollups: RollupTally
+    let health: LedgerHealth
     let logger: Logger
+    /// Runs on the writer thread before each transaction: a test's stalled disk.
+    let beforeCommit: (@Sendable () -> Void)?
 
     /// Writes per transaction: enough to amortise the fdatasync, small enough to bound the
     /// transaction's dirty pages and the wait of the last write in it.
@@ -32,13 +37,16 @@ final class LedgerWriter: Sendable {
 
     init(
         env: StoreEnvironment, dbs: LedgerDatabases, ids: LedgerIDs, refusals: RefusalTally, rollups: RollupTally,
-        logger: Logger
+        health: LedgerHealth, queue: LedgerWriteQueue, beforeCommit: (@Sendable () -> Void)?, logger: Logger
     ) {
         self.env = env
         self.dbs = dbs
         self.ids = ids
         self.refusals = refusals
         self.rollups = rollups
+        self.health = health
+        self.queue = queue
+        self.beforeCommit = beforeCommit
         self.logger = logger
     }
 
@@ -50,21 +58,62 @@ final class LedgerWriter: Sendable {
 
     private func run() {
         while let batch = queue.take(limit: Self.writesPerTransaction) {
-            commit(batch)
+            beforeCommit?()
+            let committed = commit(batch)
+            queue.batchEnded()
+            measure(committed: committed)
         }
         persistIDs()
         queue.markFinished()
     }
 
-    private func commit(_ batch: [LedgerPendingWrite]) {
-        let results: [Result<Bool, any Error>]
+    /// Commits `batch` in one transaction; when that fails and the batch has more than one
+    /// write, each write is tried again in a transaction of its own. Returns whether anything
+    /// was committed.
+    @discardableResult
+    private func commit(_ batch: [LedgerPendingWrite]) -> Bool {
+        let refusing = health.refusesPaidCalls
+        var writes: [LedgerPendingWrite] = []
+        for write in batch {
+            if refusing && write.isFree {
+                // Money first: near full, the room left is for rows that hold money.
+                health.droppedFreeRow()
+                write.done(.failure(LedgerError(.full, "the ledger is full; a $0 row was not written")))
+            } else {
+                writes.append(write)
+            }
+        }
+        guard !writes.isEmpty else { return false }
+        switch transaction(writes) {
+        case .success(let results):
+            queue.recordCommit(writes: writes.count)
+            for (write, result) in zip(writes, results) { write.done(result) }
+            return true
+        case .failure(let error):
+            if let store = error as? StoreError, store.isMapFull { health.hitMapFull(logger) }
+            guard writes.count > 1 else {
+                logger.error("ledger write failed", metadata: ["error": "\(error)"])
+                writes[0].done(.failure(error))
+                return false
+            }
+            logger.warning(
+                "ledger group commit failed; retrying its writes one by one",
+                metadata: ["writes": "\(writes.count)", "error": "\(error)"])
+            var any = false
+            for write in writes { any = commit([write]) || any }
+            return any
+        }
+    }
+
+    /// One transaction over `batch`: every write applied, or (thrown) none.
+    private func transaction(_ batch: [LedgerPendingWrite]) -> Result<[Result<Bool, any Error>], any Error> {
         // Refusal counts this transaction took: put back if it fails.
         var counted: [RefusalTally.Key: Int64] = [:]
         var tookRefusals = false
         // $0 event counts this transaction took: put back if it fails.
         var events: [LedgerRollup.Key: LedgerRollup.Counts]?
         do {
-            results = try env.write { txn in
+            let results = try env.write { txn in
                 var deltas: [String: Int64] = [:]
                 var out: [Result<Bool, any Error>] = []
                 out.reserveCapacity(batch.count)
@@ -72,6 +121,15 @@ final class LedgerWriter: Sendable {
                     switch write.operation {
                     case .reserve(let r): out.append(try reserve(r, txn))
                     case .settle(let s): out.append(try settle(s, txn, &deltas))
+                    case .settleLeased(let s, let group, let debit):
+                        out.append(try settle(s, txn, &deltas))
+                        try changeLease(group, by: -debit.value, record: nil, txn)
+                    case .grantLease(let lease):
+                        try changeLease(lease.group, by: lease.amount.value, record: lease, txn)
+                        out.append(.success(true))
+                    case .releaseLease(let group, let amount):
+                        try changeLease(group, by: -amount.value, record: nil, txn)
+                        out.append(.success(true))
                     case .refusals:
                         if !tookRefusals {
                             tookRefusals = true
@@ -96,16 +154,39 @@ final class LedgerWriter: Sendable {
                 try storeNextID(txn)
                 return out
             }
-            queue.recordCommit(writes: batch.count)
             if tookRefusals { refusals.ended(putBack: [:]) }
             if events != nil { rollups.ended(putBack: [:]) }
+            return .success(results)
         } catch {
-            logger.error("ledger commit failed", metadata: ["writes": "\(batch.count)", "error": "\(error)"])
-            results = Array(repeating: .failure(error), count: batch.count)
             if tookRefusals { refusals.ended(putBack: counted) }
             if let events { rollups.ended(putBack: events) }
+            return .failure(error)
         }
-        for (write, result) in zip(batch, results) { write.done(result) }
+    }
+
+    /// Adds `delta` to a lease group's open amount; a lease that reaches zero is removed.
+    private func changeLease(
+        _ group: String, by delta: Int64, record: LeaseRecord?, _ txn: borrowing WriteTransaction
+    ) throws {
+        guard delta != 0 else { return }
+        let key = LedgerCodec.leaseKey(group)
+        let existing = try txn.withValue(dbs.leases, key: key) { try LedgerCodec.decodeLease($0) }
+        guard var current = existing ?? record.map({ LeaseRecord(group: $0.group, team: $0.team, key: $0.key, budgetKeys: $0.budgetKeys, amount: .zero) })
+        else { return }
+        current.amount = MicroUSD(max(0, current.amount.value + delta))
+        if current.amount == .zero {
+            try txn.delete(dbs.leases, key: key)
+        } else {
+            try txn.put(dbs.leases, key: key, value: LedgerCodec.encode(current))
+        }
+    }
+
+    private func measure(committed: Bool) {
+        do {
+            health.measured(try env.usage(), committed: committed, logger)
+        } catch {
+            logger.warning("ledger usage unreadable", metadata: ["error": "\(error)"])
+        }
     }
 
     private func reserve(_ r: ReservationRecord, _ txn: borrowing WriteTransaction) throws -> Result<Bool, any Error> {

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// A one-shot latch a test opens to let a scripted reply proceed. It replaces sleeps: the fake
@@ -32,6 +33,14 @@ package final class FakeGate: Sendable {
             return false
         }
         if runNow { action() }
+    }
+
+    /// Blocks the calling thread until the gate is open: for a test hook on a thread that is not
+    /// Swift concurrency's own (the ledger's writer thread, a stalled disk).
+    package func blockUntilOpen() {
+        let opened = DispatchSemaphore(value: 0)
+        whenOpen { opened.signal() }
+        opened.wait()
     }
 
     package func wait() async {

@@ -16,7 +16,7 @@ package struct TestGateway: Sendable {
         clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SeededRandom(seed: 1),
         accessLog: (@Sendable (String) -> Void)? = nil,
         reload: (@Sendable () throws -> FlashgateConfig)? = nil, log: (@Sendable (String) -> Void)? = nil,
-        priceMadeUpModels: Bool = true
+        priceMadeUpModels: Bool = true, beforeLedgerCommit: (@Sendable () -> Void)? = nil
     ) async throws -> TestGateway {
         var config = config
         if config.listen.host != nil { config.listen.port = 0 }
@@ -34,7 +34,10 @@ package struct TestGateway: Sendable {
         let openStores: @Sendable (FlashgateConfig) throws -> RuntimeStores
         if let storeDirectory {
             config.store.path = storeDirectory
-            openStores = { try Runtime.openStores($0, logger: logger, nowMilliseconds: nowMilliseconds) }
+            openStores = {
+                try Runtime.openStores(
+                    $0, logger: logger, nowMilliseconds: nowMilliseconds, beforeLedgerCommit: beforeLedgerCommit)
+            }
         } else {
             openStores = { _ in RuntimeStores(signatures: signatures) }
         }

@@ -19,8 +19,15 @@ struct Serve: AsyncParsableCommand {
             SIGHUP reloads the configuration: the same file is read again with the same flags and environment, \
             validated, and applied to new requests (requests in flight finish on the old one). A file that does \
             not load is refused with a logged reason and the running configuration stays. Listen addresses, \
-            limits, the store, the cache size and on/off, the log level and format, and the accounting mode and \
-            time zone need a restart. SIGTERM or SIGINT stop gracefully.
+            limits, the store, the cache size and on/off, the log level and format, the accounting mode and \
+            time zone, and ledger.* need a restart. SIGTERM or SIGINT stop gracefully, handing unused budget \
+            leases back to the ledger.
+
+            The usage ledger (<store>/ledger) holds money: ledger.durability lease (default) admits paid calls \
+            against budget leases made durable ahead of need and commits their rows behind the answer; \
+            per_request makes each call's reservation and row durable first. From 90 % of ledger.max_size paid \
+            calls are refused with 503 ledger_full (run `flashgate ledger compact` or raise ledger.max_size); \
+            Flashgate still starts on a full ledger.
             """)
 
     @Option(name: .long, help: "YAML config file (see deploy/flashgate.example.yaml).")

@@ -3,6 +3,7 @@ import FlashgateStorage
 import FlashgateTesting
 import FlashgateUpstream
 import Foundation
+import Synchronization
 import Testing
 
 @testable import FlashgateServer
@@ -46,11 +47,11 @@ import Testing
             return Harness(fake: fake, curl: curl, gateway: gateway, directory: directory)
         }
 
-        func stop() async throws {
+        func stop(keepingStore: Bool = false) async throws {
             await gateway.stop()
             curl.shutdown()
             try await fake.shutdown()
-            directory.remove()
+            if !keepingStore { directory.remove() }
         }
 
         /// Waits (yielding, never sleeping) until the ledger holds `count` request rows.
@@ -142,6 +143,26 @@ import Testing
                 ))
         }
         let bodies = (0..<64).map { i in Self.chat("q\(i)", maxTokens: Int.random(in: 4...64, using: &rng)) }
+        // Settled spend plus open leases stays within the limit at every instant, on disk (one
+        // snapshot of totals, then the leases: a commit in between can only lower the sum) and
+        // in memory; sampled for as long as the clients run.
+        let budgets = h.gateway.running.gateway.accountant.budgets
+        let ledger = h.ledger
+        let running = Mutex(true)
+        let sampler = Task {
+            var samples = 0
+            var worst = MicroUSD.zero
+            while running.withLock({ $0 }) || samples == 0 {
+                let settled = ledger.totals(prefix: "team:search:day").values.reduce(MicroUSD.zero, +)
+                let leased = try ledger.openLeases().filter { $0.budgetKeys.contains { $0.hasPrefix("team:search:day") } }
+                    .reduce(MicroUSD.zero) { $0 + $1.amount }
+                worst = max(worst, settled + leased)
+                for status in budgets.all(now: Date()) { worst = max(worst, status.settled + status.leased) }
+                samples += 1
+                await Task.yield()
+            }
+            return (samples, worst)
+        }
         let responses = try await withThrowingTaskGroup(of: RawHTTPClient.Response?.self) { group in
             for body in bodies {
                 group.addTask {
@@ -154,6 +175,9 @@ import Testing
             for try await response in group { all.append(response) }
             return all
         }
+        running.withLock { $0 = false }
+        let (samples, worst) = try await sampler.value
+        #expect(samples > 0 && worst <= MicroUSD(4000), "settled + leased reached \(worst) µ$ in \(samples) samples")
         let admitted = responses.filter { $0?.status == 200 }
         let rejected = responses.filter { $0?.status == 429 }
         #expect(admitted.count + rejected.count == 64)
@@ -168,7 +192,13 @@ import Testing
         #expect(settled <= MicroUSD(4000))
         let charged = admitted.compactMap { $0?.header("x-flashgate-cost-usd") }.compactMap { MicroUSD(dollars: $0) }
         #expect(charged.reduce(MicroUSD.zero, +) == settled)
-        try await h.stop()
+        try await h.stop(keepingStore: true)
+        // A clean stop hands every lease back: the ledger holds exactly what was charged.
+        let reopened = try Ledger.open(directory: h.directory.path + "/ledger", maxSizeBytes: 1 << 30)
+        #expect(try reopened.openLeases().isEmpty)
+        #expect(reopened.totals(prefix: "team:search:day").values.reduce(MicroUSD.zero, +) == settled)
+        reopened.close()
+        h.directory.remove()
     }
 
     @Test func upstreamErrorsCostNothingAndDisconnectsCostTheReservation() async throws {

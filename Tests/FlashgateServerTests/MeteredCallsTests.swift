@@ -46,8 +46,9 @@ import Testing
         try await h.stop()
     }
 
+    /// The `per_request` contract: each row is durable before its answer ends.
     @Test func embeddingsAreChargedAndRecordedInTheLedger() async throws {
-        let h = try await Harness.start()
+        let h = try await Harness.start { $0.ledger.durability = .perRequest }
         let client = try await RawHTTPClient.connect(port: h.gateway.port)
         // No usage in the answer: charged the reservation, the strict bound of 21 + 22 tokens
         // (bytes, the "text" key, 8 per content and 4 per part) × $0.15/M = 6.45 µ$ → 7.
@@ -145,7 +146,7 @@ import Testing
     }
 
     @Test func countTokensNeverTouchesBudgets() async throws {
-        let h = try await Harness.start(budgetUSD: "0.000001")
+        let h = try await Harness.start(budgetUSD: "0.000001") { $0.ledger.durability = .perRequest }
         let client = try await RawHTTPClient.connect(port: h.gateway.port)
         let spent = try await client.request("POST", "/v1/embeddings", body: Self.openAI(#""x""#), headers: Self.auth)
         try #require(spent?.status == 429)
@@ -160,7 +161,7 @@ import Testing
     }
 
     @Test func upstreamErrorsCostNothingAndDisconnectsCostTheReservationOnce() async throws {
-        let h = try await Harness.start()
+        let h = try await Harness.start { $0.ledger.durability = .perRequest }
         let client = try await RawHTTPClient.connect(port: h.gateway.port)
         h.fake.enqueue(.googleError(status: 500, message: "boom", googleStatus: "INTERNAL"))
         let failed = try await client.request("POST", "/v1/embeddings", body: Self.openAI(#""a""#), headers: Self.auth)

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateTesting
 import Foundation
 import Testing
 
@@ -50,34 +51,72 @@ import Testing
         print("ledger crash test: \(everyPrinted.count) acknowledged settlements survived 3 SIGKILLs; \(recoveredTotal) open reservations recovered")
     }
 
+    /// Under budget leases, kill -9 at 20 random moments: whatever the moment, the ledger opens,
+    /// recovery charges every open lease's remainder, and the budget's settled total is never
+    /// below what the answered calls cost (nor over the budget).
+    @Test func sigkillAtRandomMomentsNeverUndercountsLeasedMoney() async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            print("skipping the leased ledger crash test: \(Self.binary) is not built")
+            return
+        }
+        let tmp = TemporaryDirectory("ledger-lease-crash")
+        var random = SeededRandom(seed: 2026)
+        var answered = MicroUSD.zero
+        var overcount = MicroUSD.zero
+        for round in 0..<20 {
+            let after = Int.random(in: 1...400, using: &random)
+            let printed = try await runAndKillOffThePool(store: tmp.path, after: after, leases: true)
+            #expect(printed.count >= after, "round \(round)")
+            answered += MicroUSD(printed.reduce(0) { $0 + Int64($1) })
+
+            let ledger = try Ledger.open(directory: tmp.path + "/ledger", maxSizeBytes: 1 << 30)
+            defer { ledger.close() }
+            let recovery = try ledger.recoverAtStart(nowMs: Int64(round))
+            #expect(recovery.stillOpen.isEmpty)
+            #expect(try ledger.openLeases().isEmpty)
+            let total = ledger.total("team:torture:total")
+            #expect(total >= answered, "round \(round): the ledger counts \(total), calls answered cost \(answered)")
+            #expect(total <= MicroUSD(1_000_000_000))
+            let rows = try ledger.requestRows()
+            #expect(rows.reduce(MicroUSD.zero) { $0 + $1.cost } == total, "rows and totals disagree")
+            overcount = total - answered
+        }
+        print("leased ledger crash test: 20 SIGKILLs, \(answered) answered, counted \(overcount) more (open leases charged as spent)")
+    }
+
     /// The blocking pipe reads run on a Dispatch thread, not on the cooperative pool that other
     /// tests share (two threads on this machine).
     private func runAndKillOffThePool(store: String, after: Int) async throws -> Set<UInt64> {
+        Set(try await runAndKillOffThePool(store: store, after: after, leases: false).map { UInt64($0) })
+    }
+
+    private func runAndKillOffThePool(store: String, after: Int, leases: Bool) async throws -> [Int] {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try runAndKill(store: store, after: after) })
+                continuation.resume(with: Result { try runAndKill(store: store, after: after, leases: leases) })
             }
         }
     }
 
-    /// Runs the torture command, reads ids until at least `after` have been printed, SIGKILLs it
-    /// mid-run and returns every id it printed, including those still in the pipe.
-    private func runAndKill(store: String, after: Int) throws -> Set<UInt64> {
+    /// Runs the torture command, reads lines until at least `after` have been printed, SIGKILLs it
+    /// mid-run and returns every number it printed, including those still in the pipe.
+    private func runAndKill(store: String, after: Int, leases: Bool) throws -> [Int] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["ledger-torture", "--store", store, "--count", "10000000", "--workers", "16"]
+        process.arguments =
+            ["ledger-torture", "--store", store, "--count", "10000000", "--workers", "16"] + (leases ? ["--leases"] : [])
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         try process.run()
         let reader = out.fileHandleForReading
         var pending: [UInt8] = []
-        var ids = Set<UInt64>()
+        var ids: [Int] = []
         func consume(_ data: Data) {
             pending += data
             guard let end = pending.lastIndex(of: UInt8(ascii: "\n")) else { return }
             for line in pending[...end].split(separator: UInt8(ascii: "\n")) {
-                if let id = UInt64(String(decoding: line, as: UTF8.self)) { ids.insert(id) }
+                if let value = Int(String(decoding: line, as: UTF8.self)) { ids.append(value) }
             }
             pending.removeSubrange(...end)
         }

@@ -154,6 +154,12 @@ keys:
 YAML
     start_flashgate budget "$budget_port" bench --config "$work/budget.yaml"
     budget_url=http://127.0.0.1:$budget_port
+    # The same again under ledger.durability: per_request (a durable reservation before the call
+    # and a durable settlement before the answer ends, as before budget leases), on the same disk.
+    budget_pr_port=$(free_port)
+    { printf 'ledger:\n  durability: per_request\n'; cat "$work/budget.yaml"; } >"$work/budget-pr.yaml"
+    start_flashgate budget-pr "$budget_pr_port" bench --config "$work/budget-pr.yaml"
+    budget_pr_url=http://127.0.0.1:$budget_pr_port
     fg_url=http://127.0.0.1:$fg_port
     mock_url=http://127.0.0.1:$mock_port
     slow_fg_url=http://127.0.0.1:$slow_fg_port
@@ -200,6 +206,7 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     run_case mock-native "$mock_url$native_path" native.json
     # The same prompt again and again: after the first, every answer comes from the cache.
     BENCH_AUTH="Bearer $key" run_case fg-openai-budget "$budget_url/v1/chat/completions" openai.json
+    BENCH_AUTH="Bearer $key" run_case fg-budget-perreq "$budget_pr_url/v1/chat/completions" openai.json
     run_case fg-cache-hit "$fg_url/v1/chat/completions" openai.json on
     run_case fg-cache-native "$fg_url$native_path" native.json on
     # 200 ms per answer: throughput is bounded by c / 0.2 s, and every connection should be reused.
@@ -230,7 +237,8 @@ for line in open(sys.argv[1]):
     rows.append((name, int(c), float(kv["rps"]), int(kv["p50_us"]), int(kv["p99_us"]), int(kv["errors"])))
 by = {(r[0], r[1]): r for r in rows}
 baseline = {"fg-openai": "nginx-native", "fg-native": "nginx-native", "fg-openai-sse": "nginx-stream",
-            "fg-openai-budget": "fg-openai", "fg-cache-hit": "nginx-native", "fg-cache-native": "nginx-native"}
+            "fg-openai-budget": "fg-openai", "fg-budget-perreq": "fg-openai",
+            "fg-cache-hit": "nginx-native", "fg-cache-native": "nginx-native"}
 print(f"\nwrk -t1, {sys.argv[2]} s per run; latencies in microseconds; overhead = the case minus its baseline")
 print("(Flashgate cases against nginx direct; fg-openai-budget against fg-openai, the same calls with budgets off)")
 header = f"{'case':<14} {'c':>3} {'RPS':>10} {'p50':>8} {'p99':>8} {'+p50':>8} {'+p99':>8} {'errors':>7}"
@@ -243,6 +251,23 @@ for name, c, rps, p50, p99, errors in rows:
     over50 = f"{p50 - base[3]:>8}" if base else f"{'':>8}"
     over99 = f"{p99 - base[4]:>8}" if base else f"{'':>8}"
     print(f"{name:<14} {c:>3} {rps:>10.0f} {p50:>8} {p99:>8} {over50} {over99} {errors:>7}")
+# The miss path with a team, key, limits and a hard budget, on a disk-backed store: overhead over
+# nginx direct (p50 at c=1, p99 at c=8) and the case's latency as a multiple of nginx's, before
+# (ledger.durability: per_request) and after (budget leases, the default), in this one run.
+money = [(label, name) for label, name in (("before (per_request)", "fg-budget-perreq"), ("after (lease)", "fg-openai-budget"))
+         if (name, 1) in by or (name, 8) in by]
+if money:
+    print("\nmiss path with a team, key, limits and a hard budget; overhead = the case minus nginx direct")
+    print(f"{'ledger':<22} {'p50 c=1':>8} {'+p50':>8} {'x nginx':>8} {'p99 c=8':>8} {'+p99':>8} {'x nginx':>8}")
+    for label, name in money:
+        cells = []
+        for c, i in ((1, 3), (8, 4)):
+            case, floor = by.get((name, c)), by.get(("nginx-native", c))
+            if case and floor:
+                cells.append(f"{case[i]:>8} {case[i] - floor[i]:>8} {case[i] / max(1, floor[i]):>8.1f}")
+            else:
+                cells.append(f"{'':>8} {'':>8} {'':>8}")
+        print(f"{label:<22} {cells[0]} {cells[1]}")
 slow = [r for r in rows if r[0] == "fg-slow"]
 if slow:
     import os

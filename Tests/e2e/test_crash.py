@@ -1,5 +1,9 @@
-"""kill -9 with requests in flight: every answered request is in the ledger after a restart, and
-the reservations the crash left open are settled (at their reserved amount) at the next start."""
+"""kill -9 with requests in flight.
+
+Under `ledger.durability: per_request` every answered request is in the ledger after a restart,
+and the reservations the crash left open are settled (at their reserved amount) at the next start.
+Under budget leases (the default) the answered calls' money is never under-counted: what the open
+lease holds is charged as spent at the next start, and Flashgate restarts."""
 
 from __future__ import annotations
 
@@ -57,10 +61,20 @@ def start(config: str, store: str, port: int, log) -> Flashgate:
 
 
 def test_sigkill_loses_no_settled_spend_and_recovers_open_reservations(tmp_path):
+    crash_with_calls_in_flight(tmp_path, "per_request")
+
+
+def test_sigkill_under_leases_never_undercounts_and_restarts(tmp_path):
+    crash_with_calls_in_flight(tmp_path, "lease")
+
+
+def crash_with_calls_in_flight(tmp_path, durability: str):
     upstream = SlowGemini()
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     config = tmp_path / "flashgate.yaml"
     config.write_text(f"""
+ledger:
+  durability: {durability}
 routes:
   - name: slow
     kind: gemini
@@ -112,10 +126,16 @@ keys:
         try:
             usage = subprocess.run([flashgate_bin(), "usage", "--store", store, "--json"], capture_output=True, check=True)
             rows = json.loads(usage.stdout)
-            assert sum(r["requests"] for r in rows) == 5 + 3
             total = sum(round(float(str(r["cost_usd"])) * 1_000_000) for r in rows)
-            # The three cut-off calls are charged their reservations, never $0.
-            assert total > paid
+            if durability == "per_request":
+                assert sum(r["requests"] for r in rows) == 5 + 3
+                # The three cut-off calls are charged their reservations, never $0.
+                assert total > paid
+            else:
+                # The open lease (which covered the three cut-off calls) is charged as spent.
+                assert total > paid
+                budgets = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+                assert "flashgate_ledger_leased_usd" in budgets
             assert ask("after restart").status_code == 200
         finally:
             assert gate.stop() == 0

@@ -86,6 +86,13 @@ extension Generation {
             do {
                 try await accountant.persist(&admission)
             } catch {
+                if let rejected = error as? Rejection {
+                    // Refused for the ledger's sake: counted as a refusal, no row.
+                    call.record?.refuse(rejected.reason)
+                    accountant.release(admission)
+                    await writer.respond(.error(rejected.error, dialect: call.dialect))
+                    return
+                }
                 await settle(call, admission, usage: nil, ending: .upstreamError, attempts: [])
                 await writer.respond(
                     .error(

@@ -138,9 +138,17 @@ extension Generation {
             try await accountant.persist(&admission)
         } catch {
             if inTable { flights.remove(call.key, flight) }
-            let failure = FlashgateError(.unavailable, "the usage ledger could not record the reservation")
+            let rejected = error as? Rejection
+            let failure =
+                rejected?.error ?? FlashgateError(.unavailable, "the usage ledger could not record the reservation")
             flight.finish(.failure(failure))
-            await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: outcome.rawValue)
+            if let rejected {
+                // Refused for the ledger's sake: counted as a refusal, no row (the queue stays bounded).
+                call.record?.refuse(rejected.reason)
+                accountant.release(admission)
+            } else {
+                await accountant.settle(admission, usage: nil, ending: .upstreamError, cacheStatus: outcome.rawValue)
+            }
             await writer.respond(.error(failure, dialect: call.mode.dialect))
             return
         }

@@ -26,7 +26,8 @@ extension Runtime {
     /// waits for a disk flush; if it is damaged, Flashgate runs without a cache and says so.
     package static func openStores(
         _ config: FlashgateConfig, logger: Logger,
-        nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+        beforeLedgerCommit: (@Sendable () -> Void)? = nil
     ) throws -> RuntimeStores {
         let path = config.store.path
         do {
@@ -39,7 +40,8 @@ extension Runtime {
         }
         // Money first: a ledger that cannot be opened stops the start, with its path.
         let ledger = try Ledger.open(
-            directory: path + "/ledger", maxSizeBytes: config.ledger.maxSizeBytes ?? config.store.maxSizeBytes,
+            directory: path + "/ledger", maxSizeBytes: config.ledgerMaxSizeBytes,
+            options: Ledger.Options(queueCapacity: config.ledger.queueCapacity, beforeCommit: beforeLedgerCommit),
             logger: logger)
         // The per-install secret that seals thought signatures into Responses reasoning items.
         let seal: SignatureSeal

@@ -66,6 +66,9 @@ package final class Runtime: Sendable {
             gateway.readiness.set(false)
             await server.shutdown(grace: runtime.config.limits.shutdownGrace)
             runtime.closeTransport()
+            // Unused lease remainders go back to their budgets before the ledger closes.
+            gateway.accountant.stopLeaseSweeper()
+            gateway.accountant.returnAllLeases()
             stores.close()
             runtime.logger.info("stopped")
         }
@@ -87,6 +90,7 @@ package final class Runtime: Sendable {
             stores.close()
             throw FlashgateError(.unavailable, "cannot recover the usage ledger: \(error)")
         }
+        accountant.startLeaseSweeper()
         let tokens: [String: any AccessTokenSource]
         do {
             tokens = try Self.tokenSources(config, transport: http, nowMilliseconds: nowMilliseconds)

@@ -24,6 +24,8 @@ package final class PrometheusTelemetry: TelemetrySink {
     package let registry = PrometheusCollectorRegistry()
     /// Handles for `finished`, one registry lookup per label tuple.
     let handles = MetricHandles()
+    /// The ledger's commit count at the last scrape (`PrometheusTelemetry+Ledger`).
+    let ledgerCommitsSeen = Mutex(0)
     /// The configuration the closed label sets come from; replaced on reload (counters stay).
     /// Immutable, so a request takes one snapshot (a retain) under the lock.
     final class Labels: Sendable {
@@ -157,6 +159,7 @@ package final class PrometheusTelemetry: TelemetrySink {
                 registry.makeGauge(descriptor: Family.budget, labels: labels)
                     .set(to: Self.dollars(status.remaining))
             }
+            scrapeLedger(accountant)
         }
         if let cache = sources.cache {
             let stats = cache.stats()
@@ -204,7 +207,7 @@ package final class PrometheusTelemetry: TelemetrySink {
             [
                 requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, attempts, retries,
                 breaker, budget, softExceeded, cacheEntries, cacheBytes, inFlight,
-            ]
+            ] + ledgerFamilies
         }
 
         /// The exposed name: `flashgate_<metric>_<unit>`.

@@ -1,0 +1,188 @@
+import Foundation
+
+/// Admission and settlement through budget leases (`ledger.durability: lease`).
+///
+/// Invariant, per hard budget key k: settled[k] + leased[k] ≤ limit, where leased[k] sums every
+/// lease group covering k (granted, in flight or being handed back). A grant is sized within
+/// that headroom before anything is written, a settlement moves what it charged from the lease
+/// to settled spend, and a remainder leaves `leased` only once its return is durable — so the
+/// same sum, written by one writer in order, also holds on disk at every commit.
+extension BudgetState {
+    /// About how many calls one grant should cover.
+    static let callsPerLease: Int64 = 100
+    /// A grant takes at most this fraction of a hard budget's headroom (beyond what the call
+    /// itself needs), so one busy caller cannot starve the others of the same budget.
+    static let headroomShareDivisor: Int64 = 4
+
+    /// Reserves `amount` from the caller's lease, asking for a new grant when the lease is short.
+    mutating func reserveLeased(
+        caller: Caller, lines: [Line], amount: MicroUSD, now: Date
+    ) -> (BudgetDecision, [LeaseChange], LeaseLatch?) {
+        let keys = lines.map(\.key)
+        let id = LeaseGroup.id(caller: caller, keys: keys)
+        var group =
+            leases[id]
+            ?? LeaseGroup(
+                team: caller.team, key: keys.contains { $0.hasPrefix("key:") } ? caller.key : "", budgetKeys: keys,
+                typical: amount, lastUsed: now)
+        var changes: [LeaseChange] = []
+        // A budget lowered by a reload may now be below what is settled and leased: hand back
+        // what this lease holds unused, and draw nothing more while the budget is over.
+        let hard = lines.filter { $0.budget.mode == .hard }
+        func over(_ line: Line) -> MicroUSD {
+            settled[line.key, default: .zero] + leased[line.key, default: .zero] - line.budget.limit
+        }
+        if let line = hard.max(by: { over($0) < over($1) }), over(line) > .zero {
+            let unused = min(over(line), group.durable - group.reserved)
+            if unused > .zero && group.pending == .zero {
+                group.durable -= unused
+                group.returning += unused
+                changes.append(
+                    LeaseChange(
+                        kind: .release, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys,
+                        amount: unused, latch: LeaseLatch()))
+            }
+            leases[id] = group.isEmpty ? nil : group
+            return (
+                .reject(budget: line.name, limit: line.budget.limit, remaining: .zero, retryAfter: retry(line, now)),
+                changes, nil
+            )
+        }
+        let available = group.durable + group.pending - group.reserved
+        if available < amount {
+            let shortfall = amount - available
+            var grant = max(shortfall, MicroUSD(group.typical.value * Self.callsPerLease))
+            var tightest: (line: Line, headroom: MicroUSD)?
+            for line in lines where line.budget.mode == .hard {
+                let headroom = max(
+                    .zero, line.budget.limit - settled[line.key, default: .zero] - leased[line.key, default: .zero])
+                if tightest == nil || headroom < tightest!.headroom { tightest = (line, headroom) }
+            }
+            if let (line, headroom) = tightest {
+                guard shortfall <= headroom else {
+                    return (
+                        .reject(
+                            budget: line.name, limit: line.budget.limit, remaining: max(.zero, available) + headroom,
+                            retryAfter: retry(line, now)), [], nil
+                    )
+                }
+                grant = min(grant, max(shortfall, MicroUSD(headroom.value / Self.headroomShareDivisor)))
+            }
+            let latch = LeaseLatch()
+            group.pending += grant
+            group.latestGrant = latch
+            for key in group.budgetKeys { leased[key, default: .zero] += grant }
+            changes.append(
+                LeaseChange(
+                    kind: .grant, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys,
+                    amount: grant, latch: latch))
+        }
+        // A call that draws on money not yet on disk waits for the grant that brings it.
+        let wait = group.reserved + amount > group.durable ? group.latestGrant : nil
+        var reservation = Reservation(
+            id: nextID, caller: caller, amount: amount, budgetKeys: keys, softExceeded: softOverruns(lines, amount))
+        reservation.leaseGroup = id
+        reservation.softFirstInPeriod = firstSoftOverruns(lines, amount)
+        for overrun in reservation.softFirstInPeriod { softFlagged[overrun.budget] = overrun.periodKey }
+        nextID += 1
+        group.reserved += amount
+        group.typical = MicroUSD((group.typical.value * 7 + amount.value) / 8)
+        group.lastUsed = now
+        group.periodEnd = lines.compactMap(\.periodEnd).min()
+        leases[id] = group
+        for key in keys { reserved[key, default: .zero] += amount }
+        open[reservation.id] = reservation
+        return (.admit(reservation), changes, wait)
+    }
+
+    /// Settles a leased reservation: what it charged leaves the lease as settled spend; the rest
+    /// of its reservation stays in the lease for the next calls.
+    mutating func settleLeased(_ held: Reservation, group id: String, charged: MicroUSD) -> BudgetSettlement {
+        for key in held.budgetKeys {
+            reserved[key] = max(.zero, reserved[key, default: .zero] - held.amount)
+            settled[key, default: .zero] += charged
+        }
+        guard var group = leases[id] else {
+            return BudgetSettlement(charged: charged, overshoot: max(.zero, charged - held.amount), applied: true)
+        }
+        group.reserved = max(.zero, group.reserved - held.amount)
+        let debit = min(charged, group.durable)
+        group.durable -= debit
+        for key in group.budgetKeys { leased[key] = max(.zero, leased[key, default: .zero] - debit) }
+        leases[id] = group
+        var settlement = BudgetSettlement(charged: charged, overshoot: max(.zero, charged - held.amount), applied: true)
+        settlement.leaseGroup = id
+        settlement.leaseDebit = debit
+        return settlement
+    }
+
+    /// The writer tried a lease change: a durable grant becomes usable; a failed one is
+    /// withdrawn; a durable return frees its budgets; a failed return stays leased.
+    mutating func leaseChangeFinished(_ change: LeaseChange, durable: Bool) {
+        guard var group = leases[change.group] else { return }
+        switch change.kind {
+        case .grant:
+            group.pending = max(.zero, group.pending - change.amount)
+            if durable {
+                group.durable += change.amount
+            } else {
+                for key in group.budgetKeys { leased[key] = max(.zero, leased[key, default: .zero] - change.amount) }
+            }
+            if group.pending == .zero { group.latestGrant = nil }
+        case .release:
+            group.returning = max(.zero, group.returning - change.amount)
+            if durable {
+                for key in group.budgetKeys { leased[key] = max(.zero, leased[key, default: .zero] - change.amount) }
+            } else {
+                group.durable += change.amount
+            }
+        }
+        leases[change.group] = group.isEmpty ? nil : group
+    }
+
+    /// Hands back the unused remainder of leases idle for `idle`, of periods that ended, or of
+    /// every lease (`all`, at shutdown). Grants still in flight are left alone.
+    mutating func releaseLeases(now: Date, idle: Duration, all: Bool) -> [LeaseChange] {
+        var changes: [LeaseChange] = []
+        let idleSeconds = Double(idle.components.seconds) + Double(idle.components.attoseconds) / 1e18
+        for (id, var group) in leases {
+            let unused = group.durable - group.reserved
+            guard unused > .zero, group.pending == .zero else { continue }
+            let idleLongEnough = group.reserved == .zero && now.timeIntervalSince(group.lastUsed) >= idleSeconds
+            let periodOver = group.periodEnd.map { $0 <= now } ?? false
+            guard all || idleLongEnough || periodOver else { continue }
+            group.durable -= unused
+            group.returning += unused
+            leases[id] = group
+            changes.append(
+                LeaseChange(
+                    kind: .release, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys,
+                    amount: unused, latch: LeaseLatch()))
+        }
+        return changes
+    }
+
+    /// Until the period of `line` rolls over (nil for a total budget).
+    private func retry(_ line: Line, _ now: Date) -> Duration? {
+        line.periodEnd.map { Duration.seconds(max(1, Int64($0.timeIntervalSince(now).rounded(.up)))) }
+    }
+
+    /// Soft budgets this call goes (or would go) over.
+    func softOverruns(_ lines: [Line], _ amount: MicroUSD) -> [String] {
+        lines.filter { line in
+            line.budget.mode == .soft
+                && settled[line.key, default: .zero] + reserved[line.key, default: .zero] + amount > line.budget.limit
+        }.map(\.name)
+    }
+
+    /// Of those, the ones not yet flagged in their current period.
+    func firstSoftOverruns(_ lines: [Line], _ amount: MicroUSD) -> [SoftBudgetOverrun] {
+        lines.compactMap { line in
+            let used = settled[line.key, default: .zero] + reserved[line.key, default: .zero]
+            guard line.budget.mode == .soft, used + amount > line.budget.limit, softFlagged[line.name] != line.key
+            else { return nil }
+            return SoftBudgetOverrun(
+                budget: line.name, periodKey: line.key, limit: line.budget.limit, used: used, amount: amount)
+        }
+    }
+}

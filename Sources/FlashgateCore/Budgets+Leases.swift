@@ -1,0 +1,44 @@
+import Foundation
+
+/// Budget leases behind the budgets' one lock (`BudgetState+Leases`). The lease changes a call
+/// returns are written to the ledger by the caller after the lock is released, and reported
+/// back with `leaseChangeFinished`.
+extension Budgets {
+    /// A leased admission: the verdict, the lease changes to make durable, and the grant the
+    /// call must wait for before it goes upstream (nil when its lease already covers it).
+    package struct LeasedDecision: Sendable {
+        package var decision: BudgetDecision
+        package var changes: [LeaseChange]
+        package var wait: LeaseLatch?
+    }
+
+    /// Draws `amount` from the lease of `caller`'s budgets at `now`, or rejects naming the first
+    /// hard budget whose headroom cannot cover it.
+    package func reserveLeased(caller: Caller, amount: MicroUSD, now: Date) -> LeasedDecision {
+        let lines = applicable(caller, now: now)
+        let (decision, changes, wait) = state.withLock {
+            $0.reserveLeased(caller: caller, lines: lines, amount: amount, now: now)
+        }
+        return LeasedDecision(decision: decision, changes: changes, wait: wait)
+    }
+
+    /// The ledger's writer tried `change`.
+    package func leaseChangeFinished(_ change: LeaseChange, durable: Bool) {
+        state.withLock { $0.leaseChangeFinished(change, durable: durable) }
+    }
+
+    /// Unused lease remainders to hand back: idle ones, those of ended periods, or all.
+    package func releaseLeases(now: Date, idle: Duration, all: Bool = false) -> [LeaseChange] {
+        state.withLock { $0.releaseLeases(now: now, idle: idle, all: all) }
+    }
+
+    /// Open lease groups and the money they hold (granted, not settled or handed back).
+    package var leaseTotals: (count: Int, amount: MicroUSD) {
+        state.withLock { state in
+            (state.leases.count, state.leases.values.reduce(MicroUSD.zero) { $0 + $1.leased })
+        }
+    }
+
+    /// What is leased per budget key right now.
+    package var leasedByKey: [String: MicroUSD] { state.withLock { $0.leased } }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// One budget lease: a block of every budget a set of callers counts against (the same
+/// budget-period keys), made durable ahead of need so admission only debits memory.
+///
+/// Invariant: `reserved` ≤ `durable + pending` while grants succeed; money leaves the lease
+/// only as settled spend (`durable` shrinks by what a settlement charged) or as an unused
+/// remainder handed back (`returning` until that is durable).
+struct LeaseGroup {
+    var team: String
+    var key: String
+    var budgetKeys: [String]
+    /// Granted and on disk.
+    var durable: MicroUSD = .zero
+    /// Granted, not yet on disk.
+    var pending: MicroUSD = .zero
+    /// Handed back, not yet on disk: still counted against the budgets.
+    var returning: MicroUSD = .zero
+    /// Held by calls in flight.
+    var reserved: MicroUSD = .zero
+    /// A running average of reservations, to size the next grant.
+    var typical: MicroUSD
+    var lastUsed: Date
+    /// The earliest end of the periods it covers; past it the lease is handed back.
+    var periodEnd: Date?
+    /// The newest grant in flight: a call drawing on `pending` waits for it.
+    var latestGrant: LeaseLatch?
+
+    /// What is leased in all: counted against every budget of `budgetKeys`.
+    var leased: MicroUSD { durable + pending + returning }
+    var isEmpty: Bool { leased == .zero && reserved == .zero }
+
+    /// The group of a caller's budget lines at an instant (its keys carry the periods).
+    static func id(caller: Caller, keys: [String]) -> String {
+        keys.isEmpty ? "caller:\(caller.team):\(caller.key)" : keys.joined(separator: ",")
+    }
+}

@@ -1,0 +1,176 @@
+import FlashgateTesting
+import Foundation
+import Testing
+
+@testable import FlashgateCore
+
+/// Budget leases as a state machine on a manual clock: grants sized to about a hundred calls and
+/// never past a share of the headroom, calls that wait only for money not yet durable, settled
+/// spend plus leases never over a hard limit whatever the order of events, and remainders handed
+/// back when idle, when the period ends, at shutdown and when a reload lowers the budget.
+@Suite struct BudgetLeasesTests {
+    let now = Date(timeIntervalSince1970: 1_795_000_000)  // 2026-11-18T…Z
+    let utc = TimeZone(identifier: "UTC")!
+
+    func budgets(team: [BudgetConfig], key: [BudgetConfig] = [], keys: [String] = ["k"]) -> Budgets {
+        var t = TeamConfig(id: "a")
+        t.budgets = team
+        let configured = keys.map { name in
+            var k = KeyConfig(name: name, team: "a", hashHex: String(repeating: "1", count: 64))
+            k.budgets = key
+            return k
+        }
+        return Budgets(teams: [t], keys: configured, mode: .strict, timeZone: utc)
+    }
+
+    static func finish(_ budgets: Budgets, _ changes: [LeaseChange], durable: Bool = true) {
+        for change in changes {
+            budgets.leaseChangeFinished(change, durable: durable)
+            change.latch.finish(durable: durable)
+        }
+    }
+
+    @Test func aGrantCoversAboutAHundredCallsAndOnlyCallsOnNewMoneyWait() throws {
+        let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(100_000_000))])
+        let first = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(500), now: now)
+        guard case .admit(let r) = first.decision else {
+            Issue.record("refused")
+            return
+        }
+        #expect(first.changes.map(\.kind) == [.grant])
+        #expect(first.changes[0].amount == MicroUSD(50_000))
+        #expect(first.wait === first.changes[0].latch, "the first call waits for its grant to be durable")
+        Self.finish(b, first.changes)
+        #expect(first.wait?.result == true)
+        // The next calls draw on the durable lease: no write, no wait.
+        for _ in 0..<98 {
+            let next = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(500), now: now)
+            #expect(next.changes.isEmpty && next.wait == nil)
+        }
+        b.settle(r, actual: MicroUSD(120))
+        #expect(b.leasedByKey["team:a:total"] == MicroUSD(50_000 - 120))
+        #expect(b.all(now: now).first?.settled == MicroUSD(120))
+    }
+
+    @Test func nearTheLimitAGrantTakesAtMostAQuarterOfTheHeadroomSoOtherKeysStillFit() throws {
+        // Two keys share a team budget; key budgets are generous, so the team's headroom is the limit.
+        let b = budgets(
+            team: [BudgetConfig(period: .total, limit: MicroUSD(10_000))],
+            key: [BudgetConfig(period: .total, limit: MicroUSD(1_000_000))], keys: ["busy", "quiet"])
+        let busy = Caller(team: "a", key: "busy")
+        let first = b.reserveLeased(caller: busy, amount: MicroUSD(1_000), now: now)
+        #expect(first.changes.first?.amount == MicroUSD(2_500), "a quarter of 10,000, not 100 calls of 1,000")
+        Self.finish(b, first.changes)
+        // The busy key keeps going; each grant is a quarter of what is left.
+        var grants: [MicroUSD] = []
+        for _ in 0..<5 {
+            let next = b.reserveLeased(caller: busy, amount: MicroUSD(1_000), now: now)
+            grants += next.changes.map(\.amount)
+            Self.finish(b, next.changes)
+        }
+        #expect(grants.allSatisfy { $0 <= MicroUSD(2_500) })
+        // The quiet key still gets its call in.
+        let quiet = b.reserveLeased(caller: Caller(team: "a", key: "quiet"), amount: MicroUSD(1_000), now: now)
+        guard case .admit = quiet.decision else {
+            Issue.record("the quiet key was starved")
+            return
+        }
+    }
+
+    @Test func settledPlusLeasedNeverExceedsAHardLimitInAnyOrderOfEvents() throws {
+        var random = SeededRandom(seed: 13)
+        let limit = MicroUSD(200_000)
+        let b = budgets(
+            team: [BudgetConfig(period: .total, limit: limit)],
+            key: [BudgetConfig(period: .total, limit: MicroUSD(150_000))], keys: ["k1", "k2", "k3"])
+        // A call settles only after the grant it waited for was tried, as `persist` makes sure;
+        // one whose grant failed never went upstream and is charged nothing.
+        var open: [(reservation: Reservation, wait: LeaseLatch?)] = []
+        var pending: [LeaseChange] = []
+        var clock = now
+        for _ in 0..<5_000 {
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0..<4:
+                let caller = Caller(team: "a", key: ["k1", "k2", "k3"][Int.random(in: 0..<3, using: &random)])
+                let d = b.reserveLeased(
+                    caller: caller, amount: MicroUSD(Int64.random(in: 1...9_000, using: &random)), now: clock)
+                pending += d.changes
+                if case .admit(let r) = d.decision { open.append((r, d.wait)) }
+            case 4..<7:
+                let ready = open.indices.filter { open[$0].wait == nil || open[$0].wait?.result != nil }
+                guard let index = ready.randomElement(using: &random) else { continue }
+                let (r, wait) = open.remove(at: index)
+                let actual = wait?.result == false ? 0 : Int64.random(in: 0...r.amount.value, using: &random)
+                b.settle(r, actual: MicroUSD(actual))
+            case 7..<9 where !pending.isEmpty:
+                let change = pending.remove(at: Int.random(in: 0..<pending.count, using: &random))
+                Self.finish(b, [change], durable: Int.random(in: 0..<10, using: &random) > 0)
+            default:
+                clock = clock.addingTimeInterval(Double.random(in: 0...20, using: &random))
+                pending += b.releaseLeases(now: clock, idle: .seconds(30))
+            }
+            let leased = b.leasedByKey
+            for status in b.all(now: clock) {
+                #expect(status.settled + (leased[status.key] ?? .zero) <= status.limit, "\(status.name)")
+            }
+        }
+        Self.finish(b, pending)
+        for (r, wait) in open { b.settle(r, actual: wait?.result == false ? .zero : r.amount) }
+        Self.finish(b, b.releaseLeases(now: clock, idle: .zero, all: true))
+        #expect(b.leaseTotals.count == 0 && b.leaseTotals.amount == .zero)
+        #expect(b.all(now: clock).allSatisfy { $0.settled <= $0.limit && $0.reserved == .zero })
+    }
+
+    @Test func idleLeasesAndEndedPeriodsGiveTheirRemainderBack() throws {
+        let b = budgets(team: [BudgetConfig(period: .day, limit: MicroUSD(1_000_000))])
+        let d = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(100), now: now)
+        guard case .admit(let r) = d.decision else { return }
+        Self.finish(b, d.changes)
+        // Busy (a call in flight) or used recently: nothing goes back.
+        #expect(b.releaseLeases(now: now.addingTimeInterval(60), idle: .seconds(30)).isEmpty)
+        b.settle(r, actual: MicroUSD(40))
+        #expect(b.releaseLeases(now: now.addingTimeInterval(10), idle: .seconds(30)).isEmpty)
+        let back = b.releaseLeases(now: now.addingTimeInterval(31), idle: .seconds(30))
+        #expect(back.map(\.amount) == [MicroUSD(10_000 - 40)])
+        // Still counted until the hand-back is durable.
+        #expect(b.leasedByKey.values.reduce(.zero, +) == MicroUSD(10_000 - 40))
+        Self.finish(b, back)
+        #expect(b.leaseTotals.count == 0)
+
+        // At the day's end the lease goes back even while in use.
+        let today = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(100), now: now)
+        Self.finish(b, today.changes)
+        let midnight = BudgetPeriod.day.end(after: now, timeZone: utc)!
+        let rollover = b.releaseLeases(now: midnight, idle: .seconds(3600))
+        #expect(rollover.map(\.amount) == [MicroUSD(10_000 - 100)])
+    }
+
+    @Test func aFailedGrantIsWithdrawnAndItsCallSeesIt() async throws {
+        let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000_000))])
+        let d = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(100), now: now)
+        Self.finish(b, d.changes, durable: false)
+        #expect(await d.wait?.wait() == false)
+        #expect(b.leasedByKey["team:a:total"] == .zero)
+    }
+
+    @Test func aLoweredBudgetTakesBackUnusedLeaseAndRefuses() throws {
+        var t = TeamConfig(id: "a")
+        t.budgets = [BudgetConfig(period: .total, limit: MicroUSD(1_000_000))]
+        let b = Budgets(teams: [t], keys: [], mode: .strict, timeZone: utc)
+        let d = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(100), now: now)
+        guard case .admit(let r) = d.decision else { return }
+        Self.finish(b, d.changes)
+        b.settle(r, actual: MicroUSD(100))
+        t.budgets = [BudgetConfig(period: .total, limit: MicroUSD(100))]
+        b.update(teams: [t], keys: [])
+        let refused = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(1), now: now)
+        guard case .reject(let name, _, let remaining, _) = refused.decision else {
+            Issue.record("a spent budget admitted a call from its old lease")
+            return
+        }
+        #expect(name == "team:a:total" && remaining == .zero)
+        #expect(refused.changes.map(\.kind) == [.release])
+        Self.finish(b, refused.changes)
+        #expect(b.leasedByKey["team:a:total"] == .zero)
+    }
+}
