@@ -37,7 +37,7 @@ package enum Zlib {
     static func parameters(forInputBytes count: Int) -> (windowBits: Int32, memLevel: Int32) {
         var bits: Int32 = 9
         while bits < windowBits && (1 << bits) < count { bits += 1 }
-        return (bits, min(8, bits - 5))
+        return (bits, bits - 7)
     }
 
     /// Compresses `bytes` at `level` (0 to 9; out-of-range values are clamped).

@@ -12,10 +12,10 @@ import Testing
     }
 
     @Test func windowsSpanTheInputUpToThirtyTwoKiB() {
-        #expect(sizes(0) == [9, 4])
-        #expect(sizes(512) == [9, 4])
-        #expect(sizes(513) == [10, 5])
-        #expect(sizes(4096) == [12, 7])
+        #expect(sizes(0) == [9, 2])
+        #expect(sizes(512) == [9, 2])
+        #expect(sizes(513) == [10, 3])
+        #expect(sizes(4096) == [12, 5])
         #expect(sizes(20_000) == [15, 8])
         #expect(sizes(10 << 20) == [15, 8])
         for count in [1, 100, 511, 512, 513, 1000, 5000, 40_000] {
