@@ -19,7 +19,11 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "FlashgateCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "FlashgateCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(name: "FlashgateWire", dependencies: ["FlashgateCore"]),
         .target(
             name: "FlashgateUpstream",

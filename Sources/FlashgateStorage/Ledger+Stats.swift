@@ -13,6 +13,11 @@ package struct LedgerStats: Sendable, Equatable {
     package var rollups: Int
     package var refusalCounters: Int
     package var openReservations: Int
+    /// Budget leases on disk: granted to a lease group and not yet settled or handed back. While
+    /// a server runs they are its working blocks; with none running, what a crash left open (the
+    /// next start charges it as spent).
+    package var openLeases = 0
+    package var leasedAmount = MicroUSD.zero
     /// Exactly-once markers of settled reservations (one per row that has one).
     package var settledMarkers: Int
     package var oldestRowMs: Int64?
@@ -23,7 +28,7 @@ package struct LedgerStats: Sendable, Equatable {
 }
 
 extension Ledger {
-    static let databaseNames = ["reservations", "settled", "requests", "totals", "meta", "refusals", "rollups"]
+    static let databaseNames = ["reservations", "settled", "requests", "totals", "meta", "refusals", "rollups", "leases"]
 
     /// Sizes and counts from one snapshot, plus the file's page accounting.
     package func stats() throws -> LedgerStats {
@@ -37,6 +42,9 @@ extension Ledger {
                 openReservations: try txn.count(dbs.reservations), settledMarkers: try txn.count(dbs.settled),
                 rowBytes: (pages["requests"] ?? 0) * pageSize)
         }
+        let leases = try openLeases()
+        stats.openLeases = leases.count
+        stats.leasedAmount = leases.reduce(.zero) { $0 + $1.amount }
         stats.oldestRowMs = try firstTime(dbs.requests)
         stats.oldestRollupHourMs = try firstTime(dbs.rollups)
         stats.newestRowMs = try env.read { txn in try txn.core.lastKey(dbs.requests) }.map { key in

@@ -31,15 +31,15 @@ package struct TestGateway: Sendable {
             logger = quiet
         }
         // With a store directory, the real LMDB stores (cache and signatures) are used.
-        let openStores: @Sendable (FlashgateConfig) throws -> RuntimeStores
+        let openStores: @Sendable (FlashgateConfig) throws -> Stores
         if let storeDirectory {
             config.store.path = storeDirectory
             openStores = {
-                try Runtime.openStores(
+                try Stores.open(
                     $0, logger: logger, nowMilliseconds: nowMilliseconds, beforeLedgerCommit: beforeLedgerCommit)
             }
         } else {
-            openStores = { _ in RuntimeStores(signatures: signatures) }
+            openStores = { _ in Stores(signatures: signatures) }
         }
         // A reloaded config gets the same test overrides as the first.
         let reloadConfig = reload.map { load in

@@ -47,12 +47,15 @@ extension LedgerCommand {
                 directory: store + "/ledger", maxSizeBytes: 16 << 30, logger: Logger(label: "flashgate"))
             defer { ledger.close() }
             let perCycle = max(1, Int(cycle.milliseconds / intervalMs))
-            print("cycle  sim_hours  requests  rows  rollups  used_mib  file_mib  folded")
+            print("cycle  sim_hours  requests  rows  rollups  used_mib  file_mib  folded  anon_mib")
             var done = 0
             var cycleIndex = 0
             // The file's size after the first cycle that folded rows, and the most it reached after.
             var firstFolded: Int?
             var largestAfter = 0
+            // Anonymous memory (RssAnon, not the file-backed LMDB pages) the same way.
+            var anonAtFirstFold = 0
+            var largestAnonAfter = 0
             while done < requests {
                 let count = min(perCycle, requests - done)
                 let first = done
@@ -73,13 +76,15 @@ extension LedgerCommand {
                 let s = try ledger.stats()
                 print(
                     String(
-                        format: "%5d  %9.2f  %8d  %6d  %7d  %8.1f  %8.1f  %6d", cycleIndex,
+                        format: "%5d  %9.2f  %8d  %6d  %7d  %8.1f  %8.1f  %6d  %8.1f", cycleIndex,
                         Double(now - Self.start) / 3_600_000, done, s.rows, s.rollups, Double(s.dataBytes) / 1_048_576,
-                        Double(s.fileBytes) / 1_048_576, report.rowsFolded))
+                        Double(s.fileBytes) / 1_048_576, report.rowsFolded, Double(Self.rssAnonBytes()) / 1_048_576))
                 if firstFolded != nil {
                     largestAfter = max(largestAfter, s.fileBytes)
+                    largestAnonAfter = max(largestAnonAfter, Self.rssAnonBytes())
                 } else if report.rowsFolded > 0 {
                     firstFolded = s.fileBytes
+                    anonAtFirstFold = Self.rssAnonBytes()
                 }
             }
             if let firstFolded {
@@ -89,7 +94,20 @@ extension LedgerCommand {
                         format: "file after the first retention cycle %.1f MiB, largest after it %.1f MiB (%+.1f%%)",
                         Double(firstFolded) / 1_048_576, Double(max(largestAfter, firstFolded)) / 1_048_576,
                         max(0, growth)))
+                print(
+                    String(
+                        format: "anon RSS after the first retention cycle %.1f MiB, largest after it %.1f MiB",
+                        Double(anonAtFirstFold) / 1_048_576, Double(max(largestAnonAfter, anonAtFirstFold)) / 1_048_576))
             }
+        }
+
+        /// `RssAnon` of this process from `/proc/self/status`, in bytes (0 where there is none).
+        static func rssAnonBytes() -> Int {
+            guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+            for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+                return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+            }
+            return 0
         }
 
         private func measureEncodings() throws {

@@ -92,11 +92,15 @@ import Testing
         let lease = LeaseRecord(group: "g", team: "t", key: "", budgetKeys: ["team:t:total"], amount: MicroUSD(700))
         #expect(await Self.grant(ledger, lease))
         ledger.settleLeased(Self.row("team:t:total", cost: 100), group: "g", debit: MicroUSD(100))
+        // `flashgate ledger stats` shows what is leased and not yet settled or handed back.
+        while try ledger.stats().leasedAmount != MicroUSD(600) { await Task.yield() }
+        #expect(try ledger.stats().openLeases == 1)
         let released = await withCheckedContinuation { continuation in
             ledger.releaseLease(group: "g", amount: MicroUSD(600)) { continuation.resume(returning: $0) }
         }
         #expect(released)
         #expect(try ledger.openLeases().isEmpty)
+        #expect(try ledger.stats().openLeases == 0 && ledger.stats().leasedAmount == .zero)
         #expect(ledger.total("team:t:total") == MicroUSD(100))
         #expect(try ledger.recoverAtStart(nowMs: 1).settlements.isEmpty)
     }

@@ -210,3 +210,18 @@ def oai(request, gateways):
         )
     yield client
     client.close()
+
+
+def until_cached(call, attempts: int = 100):
+    """Calls `call` (returning a raw response) until the answer does not come from a joined flight.
+
+    A repeat sent right after a miss may still find the first call's flight: it stays joinable
+    until its answer is in the response cache, which is written off the response path, so the
+    repeat is answered from the flight (`joined`, $0) instead of the cache. The next repeat is a
+    hit. Each attempt is a real request; nothing sleeps.
+    """
+    for _ in range(attempts):
+        raw = call()
+        if raw.headers.get("x-flashgate-cache") != "joined":
+            return raw
+    return raw

@@ -10,6 +10,8 @@ import httpx
 from google import genai
 from google.genai import types
 
+from conftest import until_cached
+
 MODEL = "gemini-3.5-flash"
 
 
@@ -21,7 +23,8 @@ def test_repeat_is_a_hit_with_cost_saved(oai):
     prompt = unique("cache me")
     first = oai.chat.completions.with_raw_response.create(model=MODEL, messages=[{"role": "user", "content": prompt}])
     assert first.headers["x-flashgate-cache"] == "miss"
-    second = oai.chat.completions.with_raw_response.create(model=MODEL, messages=[{"role": "user", "content": prompt}])
+    second = until_cached(lambda: oai.chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": prompt}]))
     assert second.headers["x-flashgate-cache"] == "hit"
     assert second.headers["x-flashgate-cost-usd"] == "0.000000"
     assert float(second.headers["x-flashgate-cost-saved-usd"]) > 0
@@ -33,8 +36,8 @@ def test_repeat_is_a_hit_with_cost_saved(oai):
 def test_streamed_hit_and_no_store(oai):
     prompt = unique("stream me")
     oai.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": prompt}])
-    raw = oai.chat.completions.with_raw_response.create(
-        model=MODEL, messages=[{"role": "user", "content": prompt}], stream=True, stream_options={"include_usage": True})
+    raw = until_cached(lambda: oai.chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": prompt}], stream=True, stream_options={"include_usage": True}))
     assert raw.headers["x-flashgate-cache"] == "hit"
     chunks = list(raw.parse())
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == prompt
@@ -51,8 +54,8 @@ def test_openai_and_native_share_an_entry(oai, gateways):
     client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=gateways.front.base_url, api_version="v1beta"))
     reply = client.models.generate_content(model=MODEL, contents=prompt)
     assert reply.text == prompt
-    raw = httpx.post(f"{gateways.front.base_url}/v1/models/{MODEL}:generateContent",
-                     json={"contents": [{"role": "user", "parts": [{"text": prompt}]}]})
+    raw = until_cached(lambda: httpx.post(f"{gateways.front.base_url}/v1/models/{MODEL}:generateContent",
+                                          json={"contents": [{"role": "user", "parts": [{"text": prompt}]}]}))
     assert raw.headers["x-flashgate-cache"] == "hit"
 
 

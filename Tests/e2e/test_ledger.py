@@ -43,6 +43,9 @@ def test_ledger_commands(tmp_path: Path):
     finally:
         assert gate.stop() == 0
 
+    # A clean stop hands every lease back: nothing is left open to charge at the next start.
+    after = json.loads(run("ledger", "stats", "--store", store, "--json").stdout)
+    assert after["open_leases"] == 0 and after["leased_usd"] == "0.000000"
     requests, hits, cost = usage_totals(store)
     assert requests == 4 and hits == 2
     lines = run("ledger", "export", "--store", store, "--format", "jsonl").stdout.splitlines()

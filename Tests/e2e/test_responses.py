@@ -20,7 +20,7 @@ import openai
 import pydantic
 import pytest
 
-from conftest import start_flashgate_with_config
+from conftest import start_flashgate_with_config, until_cached
 
 GEMINI3 = "gemini-3.5-flash"
 TOOLS = [
@@ -160,7 +160,7 @@ def test_reasoning_effort_gives_a_summary_and_counts_it(oai, model):
 def test_a_repeat_is_a_cache_hit(oai):
     prompt = unique("cache me responses")
     oai.responses.create(model=GEMINI3, input=prompt)
-    raw = oai.responses.with_raw_response.create(model=GEMINI3, input=prompt)
+    raw = until_cached(lambda: oai.responses.with_raw_response.create(model=GEMINI3, input=prompt))
     assert raw.headers["x-flashgate-cache"] == "hit"
     assert raw.headers["x-flashgate-cost-usd"] == "0.000000"
     assert raw.parse().output_text == prompt

@@ -13,7 +13,7 @@ package final class Runtime: Sendable {
     package let config: FlashgateConfig
     let logger: Logger
     let http: any UpstreamTransport
-    let openStores: @Sendable (FlashgateConfig) throws -> RuntimeStores
+    let openStores: @Sendable (FlashgateConfig) throws -> Stores
     let nowMilliseconds: @Sendable () -> Int64
     let closeTransport: @Sendable () -> Void
     /// The retry loop's clock and random source (backoff jitter, weighted route order).
@@ -29,7 +29,7 @@ package final class Runtime: Sendable {
 
     package init(
         config: FlashgateConfig, logger: Logger, http: any UpstreamTransport,
-        openStores: @escaping @Sendable (FlashgateConfig) throws -> RuntimeStores,
+        openStores: @escaping @Sendable (FlashgateConfig) throws -> Stores,
         closeTransport: @escaping @Sendable () -> Void = {},
         nowMilliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
         clock: any RetryClock = SystemRetryClock(), random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
@@ -55,7 +55,7 @@ package final class Runtime: Sendable {
         /// The gateway new requests go to; a reload replaces it.
         let gateways: GatewayHolder
         package var gateway: Gateway { gateways.current }
-        let stores: RuntimeStores
+        let stores: Stores
         let runtime: Runtime
 
         package var tcpPort: Int? { server.tcpPort }
@@ -75,7 +75,7 @@ package final class Runtime: Sendable {
     }
 
     package func start() async throws -> Running {
-        let stores: RuntimeStores
+        let stores: Stores
         do {
             stores = try openStores(config)
         } catch {
@@ -190,32 +190,6 @@ package final class Runtime: Sendable {
             }
         }
         for problem in config.unpricedModels() { logger.warning("\(problem)") }
-    }
-}
-
-/// The stores a running Flashgate uses, and how to close them.
-package struct RuntimeStores: Sendable {
-    package var signatures: any SignatureStore
-    package var cache: ResponseCacheStore?
-    /// The durable usage ledger; nil only in tests that do not need one.
-    package var ledger: Ledger?
-    /// Stored Responses answers (`store: true`).
-    package var conversations: any ConversationStore
-    /// Seals thought signatures into Responses reasoning items.
-    package var seal: SignatureSeal
-    package var close: @Sendable () -> Void
-
-    package init(
-        signatures: any SignatureStore, cache: ResponseCacheStore? = nil, ledger: Ledger? = nil,
-        conversations: any ConversationStore = MemoryConversationStore(), seal: SignatureSeal = .ephemeral(),
-        close: @escaping @Sendable () -> Void = {}
-    ) {
-        self.signatures = signatures
-        self.conversations = conversations
-        self.seal = seal
-        self.cache = cache
-        self.ledger = ledger
-        self.close = close
     }
 }
 

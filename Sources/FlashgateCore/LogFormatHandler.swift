@@ -1,4 +1,3 @@
-import FlashgateCore
 import Foundation
 import Logging
 
