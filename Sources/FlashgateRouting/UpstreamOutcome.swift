@@ -7,6 +7,15 @@ package struct UpstreamOutcome: Sendable {
     /// When a hedge ran, how its extra reservation settles: the attempt that did not serve the
     /// request ended this way (`nil` when no hedge ran).
     package var hedgeLoser: HedgeLoser?
+
+    /// Whether no attempt could have been billed, so a failed call owes nothing: none was made
+    /// (every breaker open), or each one was refused with an error status before generating.
+    package var nothingBillable: Bool {
+        attempts.allSatisfy { attempt in
+            if case .status = attempt.outcome { return true }
+            return false
+        }
+    }
 }
 
 /// The attempt of a hedged call that did not serve it, which the hedge's reservation pays for.

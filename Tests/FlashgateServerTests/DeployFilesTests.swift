@@ -69,7 +69,7 @@ import Testing
     @Test func theGrafanaDashboardAndTheReadmeNameOnlyMetricsThatExist() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        let exposed = Set(PrometheusTelemetry.Family.all.map(PrometheusTelemetry.Family.name))
+        let exposed = Set(MetricFamily.all.map(\.name))
         #expect(exposed.count == 25)  // 18 + 7 ledger families
         for file in ["deploy/grafana/flashgate-dashboard.json", "README.md"] {
             let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)

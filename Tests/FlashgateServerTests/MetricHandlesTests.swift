@@ -89,7 +89,7 @@ import Testing
         let telemetry = PrometheusTelemetry(config: Self.config(teams: []))
         for status in [200, 201, 202, 200, 201, 202] {
             handles.counter(.init(family: .requests, a: String(status))) {
-                telemetry.registry.makeCounter(descriptor: PrometheusTelemetry.Family.requests, labels: [("status", String(status))])
+                telemetry.registry.makeCounter(descriptor: PrometheusTelemetry.Family.requests.descriptor, labels: [("status", String(status))])
             }.increment()
         }
         #expect(handles.count == 2)

@@ -1,3 +1,4 @@
+import FlashgateCore
 import Logging
 import NIOCore
 

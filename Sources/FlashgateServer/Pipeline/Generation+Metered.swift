@@ -110,11 +110,7 @@ extension Generation {
         switch outcome.answer {
         case .success(let answer): started = answer
         case .failure(let error):
-            // Nothing to pay when no attempt could have been billed (each was refused with a status).
-            let refused = outcome.attempts.allSatisfy { attempt in
-                if case .status = attempt.outcome { return true }
-                return false
-            }
+            let refused = outcome.nothingBillable
             await settle(
                 call, admission, usage: nil, ending: refused ? .upstreamError : .incomplete, attempts: attempts)
             if Task.isCancelled { return }

@@ -44,12 +44,7 @@ extension Generation {
             switch outcome.answer {
             case .success(let answer): started = answer
             case .failure(let error):
-                // Nothing to pay when no attempt could have been billed: none was made (every
-                // breaker open), or each one was refused with an error status.
-                refused = outcome.attempts.allSatisfy { attempt in
-                    if case .status = attempt.outcome { return true }
-                    return false
-                }
+                refused = outcome.nothingBillable
                 throw error
             }
             admission.route = started.target.route.name

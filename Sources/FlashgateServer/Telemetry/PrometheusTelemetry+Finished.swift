@@ -16,7 +16,7 @@ extension PrometheusTelemetry {
         let cache = Self.cacheLabel(s.cache)
         handles.counter(.init(family: .requests, a: endpoint, b: model, c: team, d: route, e: status, f: cache)) {
             registry.makeCounter(
-                descriptor: Family.requests,
+                descriptor: Family.requests.descriptor,
                 labels: [
                     ("endpoint", endpoint), ("model", model), ("team", team), ("route", route), ("status", status),
                     ("cache", cache),
@@ -24,14 +24,14 @@ extension PrometheusTelemetry {
             )
         }.increment()
 
-        histogram(.duration, Family.duration, "endpoint", endpoint, Self.durationBuckets).record(s.duration)
+        histogram(.duration, Family.duration.descriptor, "endpoint", endpoint, Self.durationBuckets).record(s.duration)
         if let ttfb = s.timeToFirstByte {
-            histogram(.ttfb, Family.ttfb, "endpoint", endpoint, Self.durationBuckets).record(ttfb)
+            histogram(.ttfb, Family.ttfb.descriptor, "endpoint", endpoint, Self.durationBuckets).record(ttfb)
         }
         if let upstream = s.upstreamTime {
-            histogram(.upstream, Family.upstream, "route", route, Self.durationBuckets).record(upstream)
+            histogram(.upstream, Family.upstream.descriptor, "route", route, Self.durationBuckets).record(upstream)
             if let ttfb = s.timeToFirstByte {
-                histogram(.overhead, Family.overhead, "endpoint", endpoint, Self.overheadBuckets)
+                histogram(.overhead, Family.overhead.descriptor, "endpoint", endpoint, Self.overheadBuckets)
                     .record(max(.zero, ttfb - upstream))
             }
         }
@@ -47,29 +47,29 @@ extension PrometheusTelemetry {
             ] where count > 0 {
                 handles.counter(.init(family: .tokens, a: team, b: model, c: kind)) {
                     registry.makeCounter(
-                        descriptor: Family.tokens, labels: [("team", team), ("model", model), ("kind", kind)])
+                        descriptor: Family.tokens.descriptor, labels: [("team", team), ("model", model), ("kind", kind)])
                 }.increment(by: Int64(count))
             }
         }
         if s.cost > .zero {
-            spendCounter(.cost, Family.cost, team: team, model: model).increment(by: Self.dollars(s.cost))
+            spendCounter(.cost, Family.cost.descriptor, team: team, model: model).increment(by: Self.dollars(s.cost))
         }
         if s.saved > .zero {
-            spendCounter(.saved, Family.saved, team: team, model: model).increment(by: Self.dollars(s.saved))
+            spendCounter(.saved, Family.saved.descriptor, team: team, model: model).increment(by: Self.dollars(s.saved))
         }
         if let limit = s.rejectedBy {
             handles.counter(.init(family: .rejections, a: team, b: limit)) {
-                registry.makeCounter(descriptor: Family.rejections, labels: [("team", team), ("limit", limit)])
+                registry.makeCounter(descriptor: Family.rejections.descriptor, labels: [("team", team), ("limit", limit)])
             }.increment()
         }
         if let reason = s.refused {
             handles.counter(.init(family: .refusals, a: reason.rawValue, b: team)) {
-                registry.makeCounter(descriptor: Family.refusals, labels: [("reason", reason.rawValue), ("team", team)])
+                registry.makeCounter(descriptor: Family.refusals.descriptor, labels: [("reason", reason.rawValue), ("team", team)])
             }.increment()
         }
         for budget in s.softBudgetsExceeded {
             guard let labels = budgetLabels(budget) else { continue }
-            registry.makeCounter(descriptor: Family.softExceeded, labels: labels).increment()
+            registry.makeCounter(descriptor: Family.softExceeded.descriptor, labels: labels).increment()
         }
 
         for (index, attempt) in s.attempts.enumerated() {
@@ -77,13 +77,13 @@ extension PrometheusTelemetry {
             let outcome = Self.outcomeLabel(attempt)
             handles.counter(.init(family: .attempts, a: attemptRoute, b: outcome)) {
                 registry.makeCounter(
-                    descriptor: Family.attempts, labels: [("route", attemptRoute), ("outcome", outcome)])
+                    descriptor: Family.attempts.descriptor, labels: [("route", attemptRoute), ("outcome", outcome)])
             }.increment()
             // Every attempt after the request's first is a retry (a failover or a hedge included),
             // counted against the route it went to.
             if index > 0 {
                 handles.counter(.init(family: .retries, a: attemptRoute)) {
-                    registry.makeCounter(descriptor: Family.retries, labels: [("route", attemptRoute)])
+                    registry.makeCounter(descriptor: Family.retries.descriptor, labels: [("route", attemptRoute)])
                 }.increment()
             }
         }

@@ -26,40 +26,9 @@ package final class PrometheusTelemetry: TelemetrySink {
     let handles = MetricHandles()
     /// The ledger's commit count at the last scrape (`PrometheusTelemetry+Ledger`).
     let ledgerCommitsSeen = Mutex(0)
-    /// The configuration the closed label sets come from; replaced on reload (counters stay).
-    /// Immutable, so a request takes one snapshot (a retain) under the lock.
-    final class Labels: Sendable {
-        let config: FlashgateConfig
-        let teams: Set<String>
-        let routes: Set<String>
-        let pricedModels: Set<String>
-
-        init(_ config: FlashgateConfig) {
-            self.config = config
-            teams = Set(config.teams.map(\.id) + [Caller.defaultTeam])
-            routes = Set(config.routes.map(\.name))
-            pricedModels = Set(config.prices.prefixes)
-        }
-
-        func team(_ team: String?) -> String {
-            guard let team else { return "none" }
-            return teams.contains(team) ? team : "other"
-        }
-
-        func model(_ model: String?) -> String {
-            guard let model else { return "none" }
-            let bare = ModelID.bare(model)
-            if let configured = config.model(answering: bare) { return configured.id }
-            return pricedModels.contains(bare) ? bare : "other"
-        }
-
-        func route(_ route: String?) -> String {
-            guard let route else { return "none" }
-            return routes.contains(route) ? route : "other"
-        }
-    }
-
-    let labels: Mutex<Labels>
+    /// The closed label sets (`MetricLabels`), from the running configuration; replaced on
+    /// reload (counters stay). Immutable, so a request takes one snapshot (a retain) under the lock.
+    let labels: Mutex<MetricLabels>
     private var config: FlashgateConfig { labels.withLock { $0.config } }
 
     /// Gauge sources, read at scrape time.
@@ -92,14 +61,14 @@ package final class PrometheusTelemetry: TelemetrySink {
     ]
 
     package init(config: FlashgateConfig) {
-        labels = Mutex(Labels(config))
+        labels = Mutex(MetricLabels(config))
         // Families without per-request labels exist from the start, so a scrape before any
         // traffic already shows them.
-        _ = registry.makeGauge(descriptor: Family.inFlight)
+        _ = registry.makeGauge(descriptor: Family.inFlight.descriptor)
     }
 
     /// A reloaded configuration: new teams, models and routes get their own labels from now on.
-    package func update(config: FlashgateConfig) { labels.withLock { $0 = Labels(config) } }
+    package func update(config: FlashgateConfig) { labels.withLock { $0 = MetricLabels(config) } }
 
     // MARK: Label values
 
@@ -149,26 +118,26 @@ package final class PrometheusTelemetry: TelemetrySink {
                     case .halfOpen: 1
                     case .open: 2
                     }
-                registry.makeGauge(descriptor: Family.breaker, labels: [("route", route.name)])
+                registry.makeGauge(descriptor: Family.breaker.descriptor, labels: [("route", route.name)])
                     .set(to: value)
             }
         }
         if let accountant = sources.accountant {
             for status in accountant.budgets.all(now: accountant.now) {
                 guard let labels = budgetLabels(status.name) else { continue }
-                registry.makeGauge(descriptor: Family.budget, labels: labels)
+                registry.makeGauge(descriptor: Family.budget.descriptor, labels: labels)
                     .set(to: Self.dollars(status.remaining))
             }
             scrapeLedger(accountant)
         }
         if let cache = sources.cache {
             let stats = cache.stats()
-            registry.makeGauge(descriptor: Family.cacheEntries).set(to: Double(stats.entries))
-            registry.makeGauge(descriptor: Family.cacheBytes).set(to: Double(stats.bytes))
+            registry.makeGauge(descriptor: Family.cacheEntries.descriptor).set(to: Double(stats.entries))
+            registry.makeGauge(descriptor: Family.cacheBytes.descriptor).set(to: Double(stats.bytes))
         }
         if let connections = sources.connections {
             // The scrape itself is a request in progress; it is not counted.
-            registry.makeGauge(descriptor: Family.inFlight)
+            registry.makeGauge(descriptor: Family.inFlight.descriptor)
                 .set(to: Double(max(0, connections.inFlightRequests - 1)))
         }
         var buffer: [UInt8] = []
@@ -196,93 +165,14 @@ package final class PrometheusTelemetry: TelemetrySink {
 
     package static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    /// The metric families: `flashgate_<noun>_<unit>`, each with its help text.
-    enum Family {
-        static func make(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(namespace: "flashgate", metricName: metric, unitName: unit, helpText: help)
-        }
+    /// The metric families (names, units and help texts) are Core's `MetricFamily`: the exposed
+    /// names are a contract the `top` screen, the Grafana dashboard and the docs read too.
+    typealias Family = MetricFamily
+}
 
-        /// Every family, for checks that dashboards and docs name only metrics that exist.
-        static var all: [MetricNameDescriptor] {
-            [
-                requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, attempts, retries,
-                breaker, budget, softExceeded, cacheEntries, cacheBytes, inFlight,
-            ] + ledgerFamilies
-        }
-
-        /// The exposed name: `flashgate_<metric>_<unit>`.
-        static func name(_ descriptor: MetricNameDescriptor) -> String {
-            ([descriptor.namespace, descriptor.subsystem, descriptor.metricName, descriptor.unitName].compactMap { $0 })
-                .joined(separator: "_")
-        }
-
-        static var requests: MetricNameDescriptor {
-            make(
-                "requests", "total", "Finished requests by endpoint, model, team, route, HTTP status and cache outcome."
-            )
-        }
-        static var duration: MetricNameDescriptor {
-            make("request_duration", "seconds", "Time from the request's arrival to the end of its response.")
-        }
-        static var ttfb: MetricNameDescriptor {
-            make("time_to_first_byte", "seconds", "Time from the request's arrival to the response head.")
-        }
-        static var upstream: MetricNameDescriptor {
-            make(
-                "upstream_duration", "seconds",
-                "Time from the first upstream attempt to the start of the answer, by answering route.")
-        }
-        static var overhead: MetricNameDescriptor {
-            make("overhead", "seconds", "Time to first byte minus upstream time: Flashgate's own share.")
-        }
-        static var tokens: MetricNameDescriptor {
-            make(
-                "tokens", "total",
-                "Tokens the upstream processed, by kind: prompt, output (without thoughts), thoughts, cached (part of prompt); cache hits add none."
-            )
-        }
-        static var cost: MetricNameDescriptor {
-            make("cost_usd", "total", "Dollars charged for requests.")
-        }
-        static var saved: MetricNameDescriptor {
-            make("cache_saved_usd", "total", "Dollars the response cache saved (what cache hits would have cost).")
-        }
-        static var rejections: MetricNameDescriptor {
-            make("rate_limit_rejections", "total", "Requests refused at admission by a rate limit or a budget.")
-        }
-        static var refusals: MetricNameDescriptor {
-            make(
-                "refusals", "total",
-                "Requests Flashgate refused itself, by reason (rate_limit, budget, auth, bad_input, edge_limit) and team.")
-        }
-        static var softExceeded: MetricNameDescriptor {
-            make(
-                "budget_soft_exceeded", "total",
-                "Admitted calls that were over a soft budget, or whose reservation took it over, by team and budget.")
-        }
-        static var attempts: MetricNameDescriptor {
-            make(
-                "upstream_attempts", "total",
-                "Upstream attempts by route and outcome (ok, an HTTP status, unreachable, timeout, invalid, cancelled)."
-            )
-        }
-        static var retries: MetricNameDescriptor {
-            make("upstream_retries", "total", "Upstream attempts after a request's first, by the route they went to.")
-        }
-        static var breaker: MetricNameDescriptor {
-            make("breaker", "state", "Circuit breaker state per route: 0 closed, 1 half-open, 2 open.")
-        }
-        static var budget: MetricNameDescriptor {
-            make("budget_remaining", "usd", "Dollars left in each configured budget's current period.")
-        }
-        static var cacheEntries: MetricNameDescriptor {
-            make("cache", "entries", "Entries in the response cache.")
-        }
-        static var cacheBytes: MetricNameDescriptor {
-            make("cache", "bytes", "Bytes stored in the response cache.")
-        }
-        static var inFlight: MetricNameDescriptor {
-            make("requests", "in_flight", "Requests in progress, not counting the scrape itself.")
-        }
+extension MetricFamily {
+    /// The family as the registry names it: namespace `flashgate`, its metric, unit and help.
+    var descriptor: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "flashgate", metricName: metric, unitName: unit, helpText: help)
     }
 }

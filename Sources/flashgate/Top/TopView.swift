@@ -217,10 +217,8 @@ package struct TopScrape: Sendable, Equatable {
     }
 
     /// The metric names a scrape is read for; other metrics are skipped unparsed.
-    package static let metricNames: Set<String> = [
-        "flashgate_requests_total", "flashgate_cost_usd_total", "flashgate_requests_in_flight",
-        "flashgate_budget_remaining_usd", "flashgate_upstream_retries_total", "flashgate_breaker_state",
-    ]
+    package static let metricNames: Set<String> = Set(
+        [MetricFamily.requests, .cost, .inFlight, .budget, .retries, .breaker].map(\.name))
 
     /// Parses a `GET /metrics` body and sums what `top` shows.
     package init(scrape text: String) throws(MetricsParseError) {
@@ -233,7 +231,7 @@ package struct TopScrape: Sendable, Equatable {
         for sample in samples where !sample.value.isNaN {
             let team = sample.labels["team"] ?? ""
             switch sample.name {
-            case "flashgate_requests_total":
+            case MetricFamily.requests.name:
                 teams[team, default: Team()].requests += sample.value
                 switch sample.labels["cache"] {
                 case "hit":
@@ -242,16 +240,16 @@ package struct TopScrape: Sendable, Equatable {
                 case "miss", "joined": teams[team, default: Team()].cacheLookups += sample.value
                 default: break
                 }
-            case "flashgate_cost_usd_total":
+            case MetricFamily.cost.name:
                 teams[team, default: Team()].costUSD += sample.value
-            case "flashgate_budget_remaining_usd":
+            case MetricFamily.budget.name:
                 let current = teams[team, default: Team()].budgetRemainingUSD
                 teams[team, default: Team()].budgetRemainingUSD = min(current ?? sample.value, sample.value)
-            case "flashgate_requests_in_flight":
+            case MetricFamily.inFlight.name:
                 inFlight = (inFlight ?? 0) + sample.value
-            case "flashgate_upstream_retries_total":
+            case MetricFamily.retries.name:
                 retries += sample.value
-            case "flashgate_breaker_state":
+            case MetricFamily.breaker.name:
                 breakers[sample.labels["route"] ?? ""] = sample.value
             default:
                 break
