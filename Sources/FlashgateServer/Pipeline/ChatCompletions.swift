@@ -61,15 +61,7 @@ struct ChatCompletions: Sendable {
             var fetched = call
             let primary = chatBody(filled, for: plan.primary, team: caller.team)
             fetched.upstream.body = chatBodies(filled, primary: primary.bytes, plan: plan, team: caller.team)
-            do throws(FlashgateError) {
-                switch try generation.run(fetched) {
-                case .immediate(let response): await writer.respond(response)
-                case .deferred(let work): await work(writer)
-                }
-            } catch {
-                // Refused after the answer was deferred for the fetch: answered here.
-                await writer.respond(.error(error, dialect: .openAI))
-            }
+            await generation.run(fetched, writer: writer)
         }
     }
 

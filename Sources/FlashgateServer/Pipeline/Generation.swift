@@ -76,6 +76,19 @@ extension Generation {
         return .deferred { [self] writer in await lead(joined.flight, call, admission, writer, outcome) }
     }
 
+    /// A generation inside work already deferred (after a media fetch): its answer, or its
+    /// refusal rendered here in the call's dialect, since the edge's catch is behind it.
+    func run(_ call: GenerateCall, writer: ResponseWriter) async {
+        do throws(FlashgateError) {
+            switch try run(call) {
+            case .immediate(let response): await writer.respond(response)
+            case .deferred(let work): await work(writer)
+            }
+        } catch {
+            await writer.respond(.error(error, dialect: call.mode.dialect))
+        }
+    }
+
     /// The cache stage: a stored answer (rendered, and recorded as a hit), an identical call in
     /// flight to join, or neither. A stored answer that does not parse counts as a miss.
     func lookup(_ call: GenerateCall) -> CacheLookup {

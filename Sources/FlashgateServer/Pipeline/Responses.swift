@@ -80,15 +80,7 @@ struct Responses: Sendable {
             withMedia.chat = filled
             let primary = body(withMedia, for: plan.primary, team: team)
             fetched.upstream.body = bodies(withMedia, primary: primary.bytes, plan: plan, team: team)
-            do throws(FlashgateError) {
-                switch try generation.run(fetched) {
-                case .immediate(let response): await writer.respond(response)
-                case .deferred(let work): await work(writer)
-                }
-            } catch {
-                // Refused after the answer was deferred for the fetch: answered here.
-                await writer.respond(.error(error, dialect: .openAI))
-            }
+            await generation.run(fetched, writer: writer)
         }
     }
 
