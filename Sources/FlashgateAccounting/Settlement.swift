@@ -50,12 +50,11 @@ extension Accountant {
         }
         if let lease, let ledger {
             // Covered by its durable lease: the row rides the writer's next group commit.
-            var row = Self.row(
+            let row = Self.row(
                 admission.caller, model: admission.clientModel, route: admission.route, usage: usage, cost: cost,
                 cacheStatus: cacheStatus, outcome: ending.rawValue, reservationID: nil,
-                budgetKeys: admission.reservation?.budgetKeys ?? [], timeMs: nowMilliseconds())
-            row.attempts = attempts
-            row.serviceTier = ending == .upstreamError ? "" : tier.rawValue
+                budgetKeys: admission.reservation?.budgetKeys ?? [], timeMs: nowMilliseconds(), attempts: attempts,
+                serviceTier: ending == .upstreamError ? "" : tier.rawValue)
             let logger = logger
             ledger.settleLeased(row, group: lease.group, debit: lease.debit) { error in
                 logger.error("could not record a settlement; its lease covers it", metadata: ["error": "\(error)"])
@@ -87,11 +86,10 @@ extension Accountant {
         serviceTier: String = ""
     ) async {
         guard let ledger else { return }
-        var row = Self.row(
+        let row = Self.row(
             caller, model: model, route: route, usage: usage, cost: cost, cacheStatus: cacheStatus, outcome: outcome,
-            reservationID: reservationID, budgetKeys: budgetKeys, timeMs: nowMilliseconds())
-        row.attempts = attempts
-        row.serviceTier = serviceTier
+            reservationID: reservationID, budgetKeys: budgetKeys, timeMs: nowMilliseconds(), attempts: attempts,
+            serviceTier: serviceTier)
         if leased && reservationID == nil && cost == .zero {
             // A $0 row holds no money: under leases nothing waits for it.
             let logger = logger
@@ -108,14 +106,18 @@ extension Accountant {
     /// One request row: who, which model and route, tokens by kind, what it cost and how it ended.
     private static func row(
         _ caller: Caller, model: String, route: String, usage: TokenUsage?, cost: MicroUSD, cacheStatus: String,
-        outcome: String, reservationID: UInt64?, budgetKeys: [String], timeMs: Int64
+        outcome: String, reservationID: UInt64?, budgetKeys: [String], timeMs: Int64, attempts: [String] = [],
+        serviceTier: String = ""
     ) -> SettlementRecord {
-        SettlementRecord(
+        var row = SettlementRecord(
             reservationID: reservationID, timeMs: timeMs, team: caller.team, key: caller.key, model: model,
             route: route,
             promptTokens: usage?.promptTokens ?? 0, cachedTokens: usage?.cachedTokens ?? 0,
             outputTokens: usage?.candidatesTokens ?? 0, thoughtsTokens: usage?.thoughtsTokens ?? 0,
             searchQueries: usage?.searchQueries ?? 0, cost: cost, cacheStatus: cacheStatus, outcome: outcome,
             budgetKeys: budgetKeys)
+        row.attempts = attempts
+        row.serviceTier = serviceTier
+        return row
     }
 }

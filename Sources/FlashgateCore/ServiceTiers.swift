@@ -21,6 +21,13 @@ package struct ServiceTiers: Sendable {
         return tier == .standard ? nil : tier
     }
 
+    /// Writes the caller's default tier into a translated (chat or Responses) Gemini body that
+    /// names none.
+    package func applyDefault(to gemini: inout JSONObject, caller: Caller, model: String) {
+        guard gemini["serviceTier"] == nil, let tier = defaultTier(caller, model: model) else { return }
+        gemini["serviceTier"] = .string(tier.rawValue)
+    }
+
     /// Refuses a native body whose `serviceTier` names no tier a call can ask for (`batch`
     /// included: batch prices apply to batch jobs only).
     package static func checkNative(_ body: JSONValue) throws(FlashgateError) {

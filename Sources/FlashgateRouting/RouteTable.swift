@@ -42,6 +42,14 @@ package final class RouteTable: Sendable {
         config.passthroughRoute.map { ResolvedRoute(route: $0, upstreamModel: "", transport: transport(for: $0)) }
     }
 
+    /// The plan for `model`, or a 404 naming it when no configured route answers it.
+    package func plan(model: String) throws(FlashgateError) -> RoutePlan {
+        guard let plan = try resolve(model: model) else {
+            throw FlashgateError(.notFound, "the model '\(model)' does not exist or is not configured", param: "model")
+        }
+        return plan
+    }
+
     /// The routes of a client's model id, or nil when no route serves it.
     /// - Throws: a 400 naming the problem when the id is not a valid model id (see `ModelID`), so
     ///   no malformed id reaches a passthrough route's URL.

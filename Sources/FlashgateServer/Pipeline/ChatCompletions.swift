@@ -31,26 +31,21 @@ struct ChatCompletions: Sendable {
             chat = try ChatRequest.translate(try request.jsonBody())
             // Logged as sent (escaped and capped) even when it is refused as malformed.
             request.record?.update { [model = chat.model] in $0.model = model }
-            guard let found = try routes.resolve(model: chat.model) else {
-                throw FlashgateError(
-                    .notFound, "the model '\(chat.model)' does not exist or is not configured", param: "model")
-            }
-            plan = found
+            plan = try routes.plan(model: chat.model)
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }
         request.record?.identify(caller, model: chat.model)
-        if chat.gemini["serviceTier"] == nil, let tier = tiers.defaultTier(caller, model: chat.model) {
-            chat.gemini["serviceTier"] = .string(tier.rawValue)
-        }
+        tiers.applyDefault(to: &chat.gemini, caller: caller, model: chat.model)
         let method: NativeMethod = chat.stream ? .streamGenerateContent : .generateContent
         let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
-        let primary = chatBody(chat, for: plan.primary, team: caller.team)
+        let signature = vault(team: caller.team)
+        let primary = chat.geminiBody(for: plan.primary, signature: signature)
         var call = cacheRules.call(
             request, caller: caller, model: chat.model, body: primary.gemini,
             upstream: UpstreamCall(
                 plan: plan, method: method, sse: true, start: .firstEvent,
-                body: chatBodies(chat, primary: primary.bytes, plan: plan, team: caller.team)),
+                body: chat.geminiBodies(primary: primary.bytes, plan: plan, signature: signature)),
             mode: mode)
         guard !chat.pendingMedia.isEmpty else { return try generation.run(call) }
         // Media named by URL is fetched first. What a URL holds can change, so such requests
@@ -59,36 +54,14 @@ struct ChatCompletions: Sendable {
         return .deferred { [self, chat, call] writer in
             guard let filled = await media.fill(chat, writer: writer) else { return }
             var fetched = call
-            let primary = chatBody(filled, for: plan.primary, team: caller.team)
-            fetched.upstream.body = chatBodies(filled, primary: primary.bytes, plan: plan, team: caller.team)
+            let primary = filled.geminiBody(for: plan.primary, signature: signature)
+            fetched.upstream.body = filled.geminiBodies(primary: primary.bytes, plan: plan, signature: signature)
             await generation.run(fetched, writer: writer)
         }
     }
 
-    /// The Gemini body of a chat request for one route: thinking set for that route's model, and
-    /// each stored thought signature put back only where that route issued it.
-    private func chatBody(
-        _ chat: ChatRequest, for target: ResolvedRoute, team: String
-    ) -> (gemini: JSONValue, bytes: [UInt8]) {
-        var chat = chat
-        chat.applyThinking(upstreamModel: target.upstreamModel)
-        chat.attachSignatures(route: target.route.name, upstreamModel: target.upstreamModel) { [signatures] id in
-            signatures.lookup(team: team, toolCallID: id)
-        }
-        let gemini = JSONValue.object(chat.gemini)
-        return (gemini, JSONWriter.encode(gemini))
-    }
-
-    /// Bodies per route for the retry owner: the primary's as already built, others on demand.
-    private func chatBodies(
-        _ chat: ChatRequest, primary: [UInt8], plan: RoutePlan, team: String
-    )
-        -> @Sendable (ResolvedRoute) -> [UInt8]
-    {
-        let first = plan.primary
-        return { [self] target in
-            if target.route.name == first.route.name && target.upstreamModel == first.upstreamModel { return primary }
-            return chatBody(chat, for: target, team: team).bytes
-        }
+    /// Thought signatures the vault kept for the caller's team, by tool call id.
+    private func vault(team: String) -> @Sendable (String) -> StoredSignature? {
+        { [signatures] id in signatures.lookup(team: team, toolCallID: id) }
     }
 }

@@ -24,11 +24,7 @@ struct Embeddings: Sendable {
         do throws(FlashgateError) {
             caller = try identified.get()
             embeddings = try EmbeddingsRequest.translate(try request.jsonBody())
-            guard let route = try routes.resolve(model: embeddings.model) else {
-                throw FlashgateError(
-                    .notFound, "the model '\(embeddings.model)' does not exist or is not configured", param: "model")
-            }
-            plan = route
+            plan = try routes.plan(model: embeddings.model)
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }

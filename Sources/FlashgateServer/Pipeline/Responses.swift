@@ -41,20 +41,13 @@ struct Responses: Sendable {
                 [seal, team = caller.team] sealed in seal.open(sealed, team: team)
             }
             request.record?.update { [model = responses.chat.model] in $0.model = model }
-            guard let found = try routes.resolve(model: responses.chat.model) else {
-                throw FlashgateError(
-                    .notFound, "the model '\(responses.chat.model)' does not exist or is not configured", param: "model"
-                )
-            }
-            plan = found
+            plan = try routes.plan(model: responses.chat.model)
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }
         let model = responses.chat.model
         request.record?.identify(caller, model: model)
-        if responses.chat.gemini["serviceTier"] == nil, let tier = tiers.defaultTier(caller, model: model) {
-            responses.chat.gemini["serviceTier"] = .string(tier.rawValue)
-        }
+        tiers.applyDefault(to: &responses.chat.gemini, caller: caller, model: model)
         let team = caller.team
         let issuer = plan.primary.route.name
         let answer = ResponsesAnswer(
@@ -62,12 +55,14 @@ struct Responses: Sendable {
             echo: responses.echo,
             includeEncrypted: responses.includeEncrypted,
             seal: { [seal] signature in seal.seal(signature, route: issuer, team: team) })
-        let primary = body(responses, for: plan.primary, team: team)
+        let signature = self.signature(responses, team: team)
+        let primary = responses.chat.geminiBody(for: plan.primary, signature: signature)
         var call = cacheRules.call(
             request, caller: caller, model: model, body: primary.gemini,
             upstream: UpstreamCall(
                 plan: plan, method: responses.stream ? .streamGenerateContent : .generateContent, sse: true,
-                start: .firstEvent, body: bodies(responses, primary: primary.bytes, plan: plan, team: team)),
+                start: .firstEvent,
+                body: responses.chat.geminiBodies(primary: primary.bytes, plan: plan, signature: signature)),
             mode: .responses(answer))
         if responses.store { call.completed = keep(responses.items, id: answer.id, team: team) }
         guard !responses.chat.pendingMedia.isEmpty else { return try generation.run(call) }
@@ -76,10 +71,8 @@ struct Responses: Sendable {
         return .deferred { [self, responses, call] writer in
             guard let filled = await media.fill(responses.chat, writer: writer) else { return }
             var fetched = call
-            var withMedia = responses
-            withMedia.chat = filled
-            let primary = body(withMedia, for: plan.primary, team: team)
-            fetched.upstream.body = bodies(withMedia, primary: primary.bytes, plan: plan, team: team)
+            let primary = filled.geminiBody(for: plan.primary, signature: signature)
+            fetched.upstream.body = filled.geminiBodies(primary: primary.bytes, plan: plan, signature: signature)
             await generation.run(fetched, writer: writer)
         }
     }
@@ -107,27 +100,11 @@ struct Responses: Sendable {
         }
     }
 
-    /// The Gemini body for one route: thinking for its model, and each signature put back only
-    /// where that route issued it — a sealed one from the request first, else the vault's.
-    private func body(
-        _ responses: ResponsesRequest, for target: ResolvedRoute, team: String
-    ) -> (gemini: JSONValue, bytes: [UInt8]) {
-        var chat = responses.chat
-        chat.applyThinking(upstreamModel: target.upstreamModel)
-        chat.attachSignatures(route: target.route.name, upstreamModel: target.upstreamModel) { [signatures] id in
-            responses.sealedSignatures[id] ?? signatures.lookup(team: team, toolCallID: id)
-        }
-        let gemini = JSONValue.object(chat.gemini)
-        return (gemini, JSONWriter.encode(gemini))
-    }
-
-    private func bodies(
-        _ responses: ResponsesRequest, primary: [UInt8], plan: RoutePlan, team: String
-    ) -> @Sendable (ResolvedRoute) -> [UInt8] {
-        let first = plan.primary
-        return { [self] target in
-            if target.route.name == first.route.name && target.upstreamModel == first.upstreamModel { return primary }
-            return body(responses, for: target, team: team).bytes
+    /// A tool call's thought signature: the sealed one the request carried back first, else the
+    /// vault's for the caller's team.
+    private func signature(_ responses: ResponsesRequest, team: String) -> @Sendable (String) -> StoredSignature? {
+        { [signatures, sealed = responses.sealedSignatures] id in
+            sealed[id] ?? signatures.lookup(team: team, toolCallID: id)
         }
     }
 }
