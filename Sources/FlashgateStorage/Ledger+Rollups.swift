@@ -1,20 +1,29 @@
+import Dispatch
 import FlashgateCore
 
 /// Hourly rollups in the ledger (`LedgerRollup`): $0 events counted as they happen, and request
 /// rows folded in by retention. Reads here are snapshots, like every ledger read.
 extension Ledger {
     /// Counts a $0 event (a cache hit, a joined follower) in its hourly rollup instead of writing
-    /// a row. Never waits: the count reaches the disk with the writer's next commit, so a kill -9
-    /// loses at most the events of the last commit interval (never money: they cost nothing).
+    /// a row. Never waits: the counts of `counterDelay` (a second by default) go to the disk in one
+    /// commit — not a transaction and a disk flush per hit — so a kill -9 loses at most the events
+    /// of the last second and the commit interval (never money: they cost nothing); a clean stop
+    /// and every report (`flushCounters`) take them in at once.
     package func countFree(_ row: SettlementRecord) {
         guard rollupTally.add(LedgerRollup.Key(row), LedgerRollup.Counts(row)) else { return }
         let logger = logger
-        let write = LedgerPendingWrite(operation: .counters) { result in
-            if case .failure(let error) = result {
-                logger.warning("cache hit counts not recorded yet", metadata: ["error": "\(error)"])
+        let queue = writer.queue
+        let submit: @Sendable () -> Void = {
+            let write = LedgerPendingWrite(operation: .counters) { result in
+                if case .failure(let error) = result {
+                    logger.warning("cache hit counts not recorded yet", metadata: ["error": "\(error)"])
+                }
             }
+            _ = queue.submit(write)
         }
-        _ = writer.queue.submit(write)
+        let nanos = counterDelay.components.seconds * 1_000_000_000 + counterDelay.components.attoseconds / 1_000_000_000
+        guard nanos > 0 else { return submit() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanos)), execute: submit)
     }
 
     /// Returns once every $0 event counted so far is committed. Does nothing when none is pending.

@@ -25,6 +25,8 @@ package final class Ledger: Sendable {
     package let health: LedgerHealth
     /// Cache hits and joined followers counted, not yet committed (`Ledger+Rollups`).
     let rollupTally = RollupTally()
+    /// `Options.counterDelay`.
+    let counterDelay: Duration
     private let closed = Atomic<Bool>(false)
 
     /// What a ledger is opened with besides its place and size.
@@ -35,10 +37,16 @@ package final class Ledger: Sendable {
         package var beforeCommit: (@Sendable () -> Void)?
         package var warnPercent = LedgerConfig.warnPercent
         package var refusePercent = LedgerConfig.refusePercent
+        /// How long $0 events (cache hits, joined followers) are counted in memory before their
+        /// counts are committed; zero commits them with the writer's next transaction at once.
+        package var counterDelay: Duration = .seconds(1)
 
-        package init(queueCapacity: Int = 4096, beforeCommit: (@Sendable () -> Void)? = nil) {
+        package init(
+            queueCapacity: Int = 4096, beforeCommit: (@Sendable () -> Void)? = nil, counterDelay: Duration = .seconds(1)
+        ) {
             self.queueCapacity = queueCapacity
             self.beforeCommit = beforeCommit
+            self.counterDelay = counterDelay
         }
     }
 
@@ -46,6 +54,7 @@ package final class Ledger: Sendable {
         self.env = env
         self.dbs = dbs
         self.logger = logger
+        counterDelay = options.counterDelay
         health = LedgerHealth(warnPercent: options.warnPercent, refusePercent: options.refusePercent)
         self.writer = LedgerWriter(
             env: env, dbs: dbs, ids: ids, refusals: refusalTally, rollups: rollupTally, health: health,
@@ -134,6 +143,8 @@ package final class Ledger: Sendable {
     /// Waits for the writer to finish what is queued, then closes the store. Later writes throw.
     package func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // $0 events still counted in memory go in with the last writes: a clean stop loses none.
+        if !rollupTally.isSettled { _ = writer.queue.submit(LedgerPendingWrite(operation: .counters) { _ in }) }
         writer.queue.stop()
         writer.queue.waitFinished()
         env.close()

@@ -155,6 +155,25 @@ import Testing
         #expect(usage[0].promptTokens == 5_000 && usage[0].cost == .zero)
     }
 
+    @Test func hitsCountedWithinTheDelayCostOneCommitNotOneEach() async throws {
+        // A delay no test outlasts: only a report's flush or the stop may commit the counts.
+        let ledger = try Ledger.open(
+            directory: tmp.path, maxSizeBytes: 256 << 20, options: Ledger.Options(counterDelay: .seconds(3600)))
+        let before = ledger.commitCounts.commits
+        for i in 0..<500 {
+            ledger.countFree(
+                SettlementRecord(
+                    reservationID: nil, timeMs: Self.h(0, Int64(i % 30)), team: "search", key: "ci", model: "flash",
+                    route: "studio", promptTokens: 10, outputTokens: 2, cost: .zero, cacheStatus: "hit", outcome: "ok",
+                    budgetKeys: []))
+        }
+        #expect(ledger.commitCounts.commits == before, "no transaction per hit")
+        await ledger.flushCounters()
+        #expect(ledger.commitCounts.commits == before + 1, "one transaction for all 500")
+        #expect(try ledger.rollups().first?.counts.requests == 500)
+        ledger.close()
+    }
+
     @Test func oldCodecRowsStillReadAndFold() async throws {
         let ledger = try open()
         defer { ledger.close() }
