@@ -31,6 +31,8 @@ package final class RedisClient: Sendable {
         self.config = config
         self.clock = clock
         self.logger = logger
+        // hiredis writes with plain write(2): a Redis that went away must be an error, not SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
     }
 
     package var currentStatus: Status { status.withLock { $0 } }
