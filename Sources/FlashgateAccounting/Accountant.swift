@@ -46,6 +46,7 @@ package final class Accountant: Sendable {
         sweeper = LeaseSweeper()
         heartbeat = LeaseSweeper()
         shared = config.shared.map { SharedBudgets(config: $0, budgets: budgets, clock: clock, logger: logger) }
+        shared?.shareRateLimits(limiter, teams: config.teams, keys: config.keys)
     }
 
     /// The accountant for a reloaded config: identity, prices and the open/closed choice come from
@@ -55,7 +56,11 @@ package final class Accountant: Sendable {
     /// The new one is never `start`ed: recovery runs once per process.
     /// `accounting.mode` and `accounting.time_zone` need a restart (see `Reload`).
     package func reloaded(config: FlashgateConfig) -> Accountant {
-        limiter.update(teams: config.teams, keys: config.keys)
+        if let shared {
+            shared.shareRateLimits(limiter, teams: config.teams, keys: config.keys)
+        } else {
+            limiter.update(teams: config.teams, keys: config.keys)
+        }
         budgets.update(teams: config.teams, keys: config.keys)
         return Accountant(config: config, previous: self)
     }

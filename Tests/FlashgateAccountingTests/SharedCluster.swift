@@ -25,11 +25,13 @@ struct SharedCluster {
     var hosts: [Host] = []
 
     static func config(
-        redis: RedisServer, host: String, limit: MicroUSD, configure: (inout SharedConfig) -> Void = { _ in }
+        redis: RedisServer, host: String, limit: MicroUSD, configure: (inout SharedConfig) -> Void = { _ in },
+        teams: (inout TeamConfig) -> Void = { _ in }
     ) -> FlashgateConfig {
         var config = FlashgateConfig(routes: [])
         var team = TeamConfig(id: Self.team)
         team.budgets = [BudgetConfig(period: .month, limit: limit, mode: .hard)]
+        teams(&team)
         config.teams = [team]
         var shared = SharedConfig(address: redis.address, hostID: host)
         shared.minChunk = MicroUSD(1_000)
@@ -46,13 +48,14 @@ struct SharedCluster {
     }
 
     func start(
-        _ id: String, limit: MicroUSD, directory: TempDirectory, configure: (inout SharedConfig) -> Void = { _ in }
+        _ id: String, limit: MicroUSD, directory: TempDirectory, configure: (inout SharedConfig) -> Void = { _ in },
+        teams: (inout TeamConfig) -> Void = { _ in }
     ) throws -> Host {
         var logger = Logger(label: "shared-test")
         logger.logLevel = .critical
         let ledger = try Ledger.open(directory: directory.path, maxSizeBytes: 64 << 20)
         let accountant = Accountant(
-            config: Self.config(redis: redis, host: id, limit: limit, configure: configure), ledger: ledger,
+            config: Self.config(redis: redis, host: id, limit: limit, configure: configure, teams: teams), ledger: ledger,
             logger: logger, nowMilliseconds: { 1_800_000_000_000 }, clock: clock)
         try accountant.start()
         return Host(id: id, accountant: accountant, ledger: ledger, directory: directory)

@@ -27,6 +27,10 @@ package final class SharedBudgets: Sendable {
         var lines: [String: LeaseLine] = [:]
         var cluster: [String: ClusterBudget] = [:]
         var outageGrants: Int64 = 0
+        /// Live hosts, as Redis last counted them (1 until it has).
+        var hosts = 1
+        /// Where rate-limit shares go, and the limits they are shares of.
+        var rates: (limiter: RateLimiter<Tick>, teams: [TeamConfig], keys: [KeyConfig])?
     }
 
     /// A grant's outcome: the amount this host may now hold more, and why it is short of what
@@ -49,6 +53,38 @@ package final class SharedBudgets: Sendable {
 
     /// The cluster's view of a budget key, as Redis last answered (never asks Redis).
     package func cluster(_ key: String) -> ClusterBudget? { state.withLock { $0.cluster[key] } }
+
+    /// Live hosts sharing Redis, as last counted (1 until Redis answered).
+    package var hosts: Int { state.withLock { $0.hosts } }
+
+    /// Enforces on `limiter` this host's share of the rate limits of `teams` and `keys`, now and
+    /// whenever the number of live hosts changes (at a reload, with the new limits).
+    package func shareRateLimits(_ limiter: RateLimiter<Tick>, teams: [TeamConfig], keys: [KeyConfig]) {
+        let hosts = state.withLock { s in
+            s.rates = (limiter, teams, keys)
+            return s.hosts
+        }
+        let (sharedTeams, sharedKeys) = RateLimits.shares(teams: teams, keys: keys, hosts: hosts)
+        limiter.update(teams: sharedTeams, keys: sharedKeys)
+    }
+
+    /// Renews this host's membership and applies a changed host count to the rate limits.
+    func countHosts(session: RedisClient.Session) {
+        let ttl = config.leaseTTL.components
+        let ttlMs = ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000
+        let result = session.evaluate(
+            MembershipScript.script, keys: ["\(config.keyPrefix)hosts"], args: [config.hostID, "\(ttlMs)"])
+        guard case .success(let reply) = result, let live = reply.integer, live > 0 else { return }
+        let changed = state.withLock { s -> (RateLimiter<Tick>, [TeamConfig], [KeyConfig])? in
+            guard s.hosts != Int(live) else { return nil }
+            s.hosts = Int(live)
+            return s.rates
+        }
+        guard let (limiter, teams, keys) = changed else { return }
+        let (sharedTeams, sharedKeys) = RateLimits.shares(teams: teams, keys: keys, hosts: Int(live))
+        limiter.update(teams: sharedTeams, keys: sharedKeys)
+        logger.info("shared budgets: live hosts changed; rate limits are shared", metadata: ["hosts": "\(live)"])
+    }
 
     /// Grants made under the outage policy while Redis was unreachable.
     package var outageGrants: Int64 { state.withLock { $0.outageGrants } }
@@ -107,10 +143,12 @@ package final class SharedBudgets: Sendable {
 
     /// At start: this host holds nothing yet, so its cap on each line is its settled spend.
     func reconcile(_ lines: [LeaseLine], session: RedisClient.Session) {
+        countHosts(session: session)
         report(lines.filter { line in state.withLock { $0.caps[line.key] == nil } }, session: session)
     }
 
     func heartbeat(session: RedisClient.Session) {
+        countHosts(session: session)
         report(state.withLock { s in s.caps.keys.sorted().compactMap { s.lines[$0] } }, session: session)
     }
 
