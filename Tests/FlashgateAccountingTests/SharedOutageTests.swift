@@ -30,7 +30,10 @@ import Testing
     }
 
     @Test func aRedisOutageServesHeldLeasesThenRefusesAndRecovers() async throws {
-        let cluster = try await SharedCluster(hosts: 2, limit: MicroUSD(1_000_000_000), configure: Self.fast)
+        let cluster = try await SharedCluster(hosts: 2, limit: MicroUSD(1_000_000_000)) {
+            Self.fast(&$0)
+            $0.leaseTTL = .milliseconds(300)
+        }
         let amount = MicroUSD(10_000)
         for host in cluster.hosts { #expect(await SharedCluster.call(host, amount: amount) == .charged(amount)) }
         cluster.redis.stop()
@@ -43,10 +46,23 @@ import Testing
         #expect(await SharedCluster.call(cluster.hosts[0], amount: amount) == .refused(.budgetUnavailable))
         #expect(cluster.hosts[0].accountant.shared?.client.currentStatus.reachable == false)
 
+        // Back, but empty (no persistence): it relearns what the hosts hold for one lease TTL
+        // before it grants again, so no host's spend is forgotten.
+        let settled = cluster.settledPerHost()
         try await cluster.redis.start()
         cluster.clock.advance(by: .seconds(2))
-        for host in cluster.hosts { #expect(await SharedCluster.call(host, amount: amount) == .charged(amount)) }
+        for host in cluster.hosts {
+            #expect(await SharedCluster.call(host, amount: amount) == .refused(.budgetUnavailable))
+        }
         #expect(cluster.hosts[0].accountant.shared?.client.currentStatus.reachable == true)
+        let learnUntil = try cluster.redisFields()["learn"] ?? 0
+        #expect(learnUntil > 0)
+        while try SharedOutageTests.redisNowMs(cluster.redis) <= learnUntil { await Task.yield() }
+        for host in cluster.hosts { #expect(await SharedCluster.call(host, amount: amount) == .charged(amount)) }
+        let fields = try cluster.redisFields()
+        for (i, spent) in settled.enumerated() {
+            #expect((fields["c:host-\(i)"] ?? 0) >= spent.value, "host-\(i)'s spend was re-reported")
+        }
         #expect(try cluster.redisCapSum() <= 1_000_000_000)
         await cluster.close()
     }

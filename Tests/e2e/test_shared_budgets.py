@@ -231,7 +231,8 @@ def test_three_hosts_share_a_hard_budget_and_a_killed_host_stays_counted(tmp_pat
 
 def test_redis_stopped_mid_load_refuses_without_hanging_and_recovers(tmp_path, cluster_parts):
     upstream, redis, hosts = cluster_parts
-    text = config(upstream, redis, "1000")
+    # Redis comes back empty: it grants nothing for one lease TTL while the hosts re-report.
+    text = config(upstream, redis, "1000", ttl="1s")
     hosts += [start_host(tmp_path, f"host-{i}", text) for i in range(2)]
     urls = [h.base_url for h in hosts]
     statuses: list[int] = []

@@ -27,6 +27,8 @@ package final class SharedBudgets: Sendable {
         var lines: [String: LeaseLine] = [:]
         var cluster: [String: ClusterBudget] = [:]
         var outageGrants: Int64 = 0
+        /// Redis answered that it is relearning what hosts hold (it lost its data).
+        var learning = false
         /// Live hosts, as Redis last counted them (1 until it has).
         var hosts = 1
         /// Where rate-limit shares go, and the limits they are shares of.
@@ -105,6 +107,16 @@ package final class SharedBudgets: Sendable {
         }
         if case .success(let reply) = result, let answer = LeaseScript.decode(reply, keys: lines.map(\.key), atMs: nowMs) {
             record(lines, bases: bases, granted: answer.granted, cluster: answer.cluster)
+            let wasLearning = state.withLock { s in
+                defer { s.learning = answer.learning }
+                return s.learning
+            }
+            if answer.learning {
+                if !wasLearning {
+                    logger.warning("shared budgets: redis lost its data; no grants until the hosts have re-reported")
+                }
+                return outage(change, bases: bases)
+            }
             return Grant(amount: answer.granted, refusal: answer.granted < change.amount ? spent : nil)
         }
         if case .success = result {
@@ -186,8 +198,12 @@ package final class SharedBudgets: Sendable {
         let ttlMs = ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000
         var args = [config.hostID, "\(ttlMs)", "\(want.value)", "\(need.value)", "\(config.minChunk.value)"]
         let settled = budgets.settled(lines.map(\.key))
+        let confirmed = state.withLock { s in lines.map { s.caps[$0.key] != nil } }
         for (i, line) in lines.enumerated() {
-            args += ["\(line.limit.value)", line.hard ? "1" : "0", "\(bases[i].value)", "\(settled[i].value)"]
+            args += [
+                "\(line.limit.value)", line.hard ? "1" : "0", "\(bases[i].value)", "\(settled[i].value)",
+                confirmed[i] ? "1" : "0",
+            ]
         }
         return args
     }
