@@ -24,25 +24,28 @@ package struct AccessLog: TelemetrySink {
     }
 
     static func metadata(_ s: RequestRecord.Summary) -> Logger.Metadata {
-        var m: Logger.Metadata = [
-            "request_id": "\(s.requestID)", "method": "\(LogText.capped(s.method))", "endpoint": "\(s.endpoint)",
-            "status": "\(s.status)", "duration_ms": "\(Self.ms(s.duration))",
-        ]
-        if let team = s.team { m["team"] = "\(team)" }
-        if let key = s.key, !key.isEmpty { m["key"] = "\(key)" }
-        if let model = s.model { m["model"] = "\(LogText.capped(model))" }
-        if let route = s.route { m["route"] = "\(route)" }
-        if let cache = s.cache { m["cache"] = "\(cache)" }
+        // Sized for every field at once: growing the dictionary field by field rehashed it twice.
+        var m = Logger.Metadata(minimumCapacity: 24)
+        m["request_id"] = "\(s.requestID)"
+        m["method"] = .string(LogText.capped(s.method))
+        m["endpoint"] = "\(s.endpoint)"
+        m["status"] = .string(String(s.status))
+        m["duration_ms"] = .string(Self.ms(s.duration))
+        if let team = s.team { m["team"] = .string(team) }
+        if let key = s.key, !key.isEmpty { m["key"] = .string(key) }
+        if let model = s.model { m["model"] = .string(LogText.capped(model)) }
+        if let route = s.route { m["route"] = .string(route) }
+        if let cache = s.cache { m["cache"] = .string(cache) }
         if s.promptTokens + s.outputTokens > 0 {
-            m["prompt_tokens"] = "\(s.promptTokens)"
-            m["output_tokens"] = "\(s.outputTokens)"
-            if s.thoughtsTokens > 0 { m["thoughts_tokens"] = "\(s.thoughtsTokens)" }
-            if s.cachedTokens > 0 { m["cached_tokens"] = "\(s.cachedTokens)" }
+            m["prompt_tokens"] = .string(String(s.promptTokens))
+            m["output_tokens"] = .string(String(s.outputTokens))
+            if s.thoughtsTokens > 0 { m["thoughts_tokens"] = .string(String(s.thoughtsTokens)) }
+            if s.cachedTokens > 0 { m["cached_tokens"] = .string(String(s.cachedTokens)) }
         }
-        if s.cache != nil || s.cost > .zero { m["cost_usd"] = "\(s.cost.dollars)" }
-        if s.saved > .zero { m["saved_usd"] = "\(s.saved.dollars)" }
-        if let ttfb = s.timeToFirstByte { m["ttfb_ms"] = "\(Self.ms(ttfb))" }
-        if let upstream = s.upstreamTime { m["upstream_ms"] = "\(Self.ms(upstream))" }
+        if s.cache != nil || s.cost > .zero { m["cost_usd"] = .string(s.cost.dollars) }
+        if s.saved > .zero { m["saved_usd"] = .string(s.saved.dollars) }
+        if let ttfb = s.timeToFirstByte { m["ttfb_ms"] = .string(Self.ms(ttfb)) }
+        if let upstream = s.upstreamTime { m["upstream_ms"] = .string(Self.ms(upstream)) }
         if !s.attempts.isEmpty { m["attempts"] = "\(s.attempts.map(\.compact).joined(separator: ","))" }
         if let rejected = s.rejectedBy { m["rejected_by"] = "\(rejected)" }
         if let refused = s.refused { m["refused"] = "\(refused.rawValue)" }
