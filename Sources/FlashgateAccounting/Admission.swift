@@ -131,7 +131,8 @@ extension Accountant {
                         budget, limit: limit, remaining: .zero, amount: admission.amount,
                         resetsIn: periodEnd.map { .seconds(max(1, Int64($0.timeIntervalSince(now).rounded(.up)))) },
                         now: now)
-                case .unavailable: throw Rejection.budgetUnavailable(retryAfter: config.shared?.reconnectMax ?? .seconds(1))
+                case .unavailable:
+                    throw Rejection.budgetUnavailable(retryAfter: config.shared?.reconnectMax ?? .seconds(1))
                 case nil: break
                 }
                 if ledger.health.refusesPaidCalls { throw Rejection.ledgerFull() }

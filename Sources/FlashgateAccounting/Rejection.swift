@@ -94,7 +94,10 @@ package struct Rejection: Error, Sendable {
                 + "refuses calls against hard budgets; retry after \(seconds(retryAfter)) s")
         error.code = "budget_unavailable"
         error.googleDetails = [
-            ["@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BUDGET_UNAVAILABLE", "domain": "flashgate"]
+            [
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BUDGET_UNAVAILABLE",
+                "domain": "flashgate",
+            ]
         ]
         return Rejection(limit: .budgetUnavailable, error: error, retryAfter: retryAfter, headers: [])
     }

@@ -30,14 +30,17 @@ extension SharedConfig {
         }
         if let file = try map.string("password_file") {
             guard config.password == nil else {
-                throw ConfigError(path: map.child("password_file"), reason: "use password_env or password_file, not both")
+                throw ConfigError(
+                    path: map.child("password_file"), reason: "use password_env or password_file, not both")
             }
             let text: String
             do { text = try readFile(file) } catch {
                 throw ConfigError(path: map.child("password_file"), reason: "cannot read \(file)")
             }
             let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !value.isEmpty else { throw ConfigError(path: map.child("password_file"), reason: "\(file) is empty") }
+            guard !value.isEmpty else {
+                throw ConfigError(path: map.child("password_file"), reason: "\(file) is empty")
+            }
             config.password = Secret(value)
         }
         if let v = try positive(&map, "connect_timeout") { config.connectTimeout = v }

@@ -81,7 +81,12 @@ package final class RedisServer: Sendable {
 
     /// Kills the server (SIGKILL) and waits for it to exit.
     package func stop() {
-        guard let process = process.withLock({ p in defer { p = nil }; return p }) else { return }
+        guard
+            let process = process.withLock({ p in
+                defer { p = nil }
+                return p
+            })
+        else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: socketPath)
@@ -92,7 +97,8 @@ package final class RedisServer: Sendable {
         directory.remove()
     }
 
-    static let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
-        FileManager.default.isExecutableFile(atPath: $0)
-    } ?? "redis-server"
+    static let binary =
+        ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        } ?? "redis-server"
 }

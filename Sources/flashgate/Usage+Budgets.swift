@@ -20,7 +20,9 @@ extension Usage {
                 note = "\nredis at \(shared.address) unreachable (\(error.message)): this host's figures only"
             }
         }
-        var cells = [["BUDGET", "PERIOD", "MODE", "LIMIT_USD", "HOST_SETTLED", "CLUSTER_SETTLED", "LEASED", "BURNED", "HOSTS"]]
+        var cells = [
+            ["BUDGET", "PERIOD", "MODE", "LIMIT_USD", "HOST_SETTLED", "CLUSTER_SETTLED", "LEASED", "BURNED", "HOSTS"]
+        ]
         for status in statuses {
             let hosts = shares[status.key] ?? []
             let settled = hosts.reduce(MicroUSD.zero) { $0 + $1.settled }

@@ -43,7 +43,8 @@ struct SharedCluster {
     init(hosts count: Int, limit: MicroUSD, configure: (inout SharedConfig) -> Void = { _ in }) async throws {
         redis = try await RedisServer.started()
         for i in 0..<count {
-            hosts.append(try start("host-\(i)", limit: limit, directory: try TempDirectory(prefix: "fgh"), configure: configure))
+            hosts.append(
+                try start("host-\(i)", limit: limit, directory: try TempDirectory(prefix: "fgh"), configure: configure))
         }
     }
 
@@ -55,7 +56,8 @@ struct SharedCluster {
         logger.logLevel = .critical
         let ledger = try Ledger.open(directory: directory.path, maxSizeBytes: 64 << 20)
         let accountant = Accountant(
-            config: Self.config(redis: redis, host: id, limit: limit, configure: configure, teams: teams), ledger: ledger,
+            config: Self.config(redis: redis, host: id, limit: limit, configure: configure, teams: teams),
+            ledger: ledger,
             logger: logger, nowMilliseconds: { 1_800_000_000_000 }, clock: clock)
         try accountant.start()
         return Host(id: id, accountant: accountant, ledger: ledger, directory: directory)

@@ -148,7 +148,8 @@ import Testing
         let directories = [try TempDirectory(prefix: "fgh"), try TempDirectory(prefix: "fgh")]
         for (i, directory) in directories.enumerated() {
             cluster.hosts.append(
-                try cluster.start("host-\(i)", limit: MicroUSD(1_000_000_000), directory: directory) { _ in } teams: {
+                try cluster.start("host-\(i)", limit: MicroUSD(1_000_000_000), directory: directory) { _ in
+                } teams: {
                     $0.limits = RateLimits(requestsPerMinute: 10)
                 })
         }

@@ -7,7 +7,9 @@ import Testing
 @Suite struct SharedConfigTests {
     func map(_ entries: [(String, ConfigNode)]) -> ConfigNode { .map(entries.map { (key: $0.0, value: $0.1) }) }
 
-    func load(_ entries: [(String, ConfigNode)], environment: [String: String] = [:], extra: [(String, ConfigNode)] = [])
+    func load(
+        _ entries: [(String, ConfigNode)], environment: [String: String] = [:], extra: [(String, ConfigNode)] = []
+    )
         throws(ConfigError) -> FlashgateConfig
     {
         try FlashgateConfig.load(
@@ -58,7 +60,9 @@ import Testing
             try load([("address", .scalar("r:6379")), ("password_env", .scalar("UNSET_VARIABLE"))])
         }
         #expect(throws: ConfigError.self) { try load([("address", .scalar("r:6379")), ("outage", .scalar("open"))]) }
-        #expect(throws: ConfigError.self) { try load([("address", .scalar("r:6379")), ("outage", .scalar("local_share"))]) }
+        #expect(throws: ConfigError.self) {
+            try load([("address", .scalar("r:6379")), ("outage", .scalar("local_share"))])
+        }
         #expect(throws: ConfigError.self) {
             try load(
                 [("address", .scalar("r:6379"))],

@@ -34,7 +34,8 @@ import Testing
             config: Self.config(fake, redis: redis), http: curl, storeDirectory: directory.path,
             nowMilliseconds: { Int64(Date().timeIntervalSince1970 * 1000) }, clock: clock, priceMadeUpModels: false)
         let client = try await RawHTTPClient.connect(port: gateway.port)
-        let first = try await client.request("POST", "/v1/chat/completions", body: LedgerLimitsTests.chat, headers: LedgerLimitsTests.auth)
+        let first = try await client.request(
+            "POST", "/v1/chat/completions", body: LedgerLimitsTests.chat, headers: LedgerLimitsTests.auth)
         #expect(first?.status == 200)
         await gateway.running.gateway.accountant.shared?.drain()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -23,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import start_flashgate_with_config
+from conftest import flashgate_bin, start_flashgate_with_config
 
 KEY = "fg-shared-test-key-000000000000000"
 ADMIN = {"authorization": "Bearer shared-admin"}
@@ -225,6 +226,16 @@ def test_three_hosts_share_a_hard_budget_and_a_killed_host_stays_counted(tmp_pat
     wait_for(lambda: micro(budget(urls[0])["data"][0].get("cluster", {}).get("burned_usd", 1)) == 0,
              "the restarted host to reconcile its lease")
     assert micro(budget(urls[0])["data"][0]["cluster"]["settled_usd"]) <= micro(limit)
+
+    # The same from the command line: this host's spend beside the cluster's, read from Redis.
+    env = {**os.environ, "FAKE_GEMINI_KEY": "k", "FLASHGATE_ADMIN_KEY": "shared-admin"}
+    out = subprocess.run([flashgate_bin(), "usage", "--config", str(tmp_path / "host-2.yaml"),
+                          "--store", str(tmp_path / "host-2-store"), "--budgets"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    row = next(line.split() for line in out.splitlines() if line.startswith("team:shared:month"))
+    assert row[2] == "hard" and micro(row[3]) == micro(limit)
+    assert micro(row[4]) <= micro(row[5]) <= micro(limit), out  # this host's settled, the cluster's
+    assert row[8] == "3/3", out
     for host in hosts:
         assert host.stop() == 0
 

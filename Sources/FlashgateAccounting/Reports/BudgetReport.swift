@@ -30,7 +30,8 @@ package enum BudgetReport {
         [
             "settled_usd": .number(view.settled.dollars), "leased_usd": .number(view.leased.dollars),
             "burned_usd": .number(view.burned.dollars), "hosts": JSONValue(view.hosts),
-            "as_of": .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(view.asOfMs) / 1000))),
+            "as_of": .string(
+                ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(view.asOfMs) / 1000))),
         ]
     }
 

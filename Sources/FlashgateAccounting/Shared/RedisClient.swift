@@ -80,7 +80,8 @@ package final class RedisClient: Sendable {
         }
     }
 
-    package func evaluate(_ script: RedisScript, keys: [String], args: [String]) async -> Result<RedisReply, RedisError> {
+    package func evaluate(_ script: RedisScript, keys: [String], args: [String]) async -> Result<RedisReply, RedisError>
+    {
         await withCheckedContinuation { continuation in
             evaluate(script, keys: keys, args: args) { continuation.resume(returning: $0) }
         }

@@ -105,7 +105,9 @@ package final class SharedBudgets: Sendable {
         let spent = lines.first(where: \.hard).map {
             LeaseRefusal.spent(budget: $0.name, limit: $0.limit, periodEnd: $0.periodEnd)
         }
-        if case .success(let reply) = result, let answer = LeaseScript.decode(reply, keys: lines.map(\.key), atMs: nowMs) {
+        if case .success(let reply) = result,
+            let answer = LeaseScript.decode(reply, keys: lines.map(\.key), atMs: nowMs)
+        {
             record(lines, bases: bases, granted: answer.granted, cluster: answer.cluster)
             let wasLearning = state.withLock { s in
                 defer { s.learning = answer.learning }
@@ -171,7 +173,9 @@ package final class SharedBudgets: Sendable {
         let result = session.evaluate(
             LeaseScript.script, keys: lines.map { redisKey($0.key) },
             args: arguments(lines, bases: bases, want: .zero, need: .zero))
-        if case .success(let reply) = result, let answer = LeaseScript.decode(reply, keys: lines.map(\.key), atMs: nowMs) {
+        if case .success(let reply) = result,
+            let answer = LeaseScript.decode(reply, keys: lines.map(\.key), atMs: nowMs)
+        {
             record(lines, bases: bases, granted: .zero, cluster: answer.cluster)
         }
     }
