@@ -161,9 +161,20 @@ package final class SharedBudgets: Sendable {
         report(lines.filter { line in state.withLock { $0.caps[line.key] == nil } }, session: session)
     }
 
+    /// Renews the leases of current periods; periods that ended are forgotten here (their leases
+    /// were handed back when they ended), so the state stays one entry per live budget period.
     func heartbeat(session: RedisClient.Session) {
         countHosts(session: session)
-        report(state.withLock { s in s.caps.keys.sorted().compactMap { s.lines[$0] } }, session: session)
+        let now = Date()
+        let lines: [LeaseLine] = state.withLock { s in
+            for (key, line) in s.lines where line.periodEnd.map({ $0 <= now }) ?? false {
+                s.lines[key] = nil
+                s.caps[key] = nil
+                s.cluster[key] = nil
+            }
+            return s.caps.keys.sorted().compactMap { s.lines[$0] }
+        }
+        report(lines, session: session)
     }
 
     /// Tells Redis what this host holds for `lines` (renewing its leases) and reads the cluster view.
