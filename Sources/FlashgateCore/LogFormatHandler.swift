@@ -48,17 +48,42 @@ package struct LogFormatHandler: LogHandler {
         }
     }
 
-    /// `time=… level=… msg=… key=value…\n`, keys sorted, every value through `LogText.safe` and
-    /// quoted when it must be. Built as bytes: the access log writes one of these per request.
-    static func logfmtLine(time: String, level: Logger.Level, message: String, _ metadata: Logger.Metadata) -> String {
+    /// Writes a line whose fields the caller already holds in key order, skipping swift-log's
+    /// metadata dictionary (the access log's hot path); the line is the one `log` would write for
+    /// the same fields. False when this handler cannot take that shortcut (JSON lines, or metadata
+    /// of its own to merge): the caller then logs the usual way.
+    package func write(level: Logger.Level, message: String, sortedFields: [(String, String)]) -> Bool {
+        guard format == .logfmt, metadata.isEmpty else { return false }
+        guard level >= logLevel else { return true }
         var out: [UInt8] = []
         out.reserveCapacity(384)
+        Self.appendHead(time: Self.timestamp(), level: level, message: message, to: &out)
+        for (key, value) in sortedFields {
+            out.append(UInt8(ascii: " "))
+            out += LogText.safe(key).utf8
+            out.append(UInt8(ascii: "="))
+            Self.appendValue(value, to: &out)
+        }
+        out.append(UInt8(ascii: "\n"))
+        write(String(decoding: out, as: UTF8.self))
+        return true
+    }
+
+    private static func appendHead(time: String, level: Logger.Level, message: String, to out: inout [UInt8]) {
         out += "time=".utf8
         out += time.utf8
         out += " level=".utf8
         out += level.rawValue.utf8
         out += " msg=".utf8
         appendValue(message, to: &out)
+    }
+
+    /// `time=… level=… msg=… key=value…\n`, keys sorted, every value through `LogText.safe` and
+    /// quoted when it must be. Built as bytes: the access log writes one of these per request.
+    static func logfmtLine(time: String, level: Logger.Level, message: String, _ metadata: Logger.Metadata) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(384)
+        appendHead(time: time, level: level, message: message, to: &out)
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             out.append(UInt8(ascii: " "))
             out += LogText.safe(key).utf8

@@ -23,6 +23,8 @@ final class Generation: Sendable {
     let logger: Logger
     /// Unix milliseconds for cache times and dated prices (injected for tests).
     let nowMilliseconds: @Sendable () -> Int64
+    /// OpenAI bodies of cache hits, kept as templates per stored answer.
+    let hitBodies = HitBodyMemo()
 
     init(
         cache: ResponseCacheStore?, flights: FlightTable, accountant: Accountant, retryOwner: RetryOwner,
