@@ -8,8 +8,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-# System libraries the Swift targets link (CCurl, CLMDB, CZlib) and pkg-config to find them.
-DEB_PACKAGES := libcurl4-openssl-dev liblmdb-dev zlib1g-dev pkg-config
+# System libraries the Swift targets link (CCurl, CLMDB, CZlib, CHiredis) and pkg-config to find them;
+# redis-server for the shared-budget tests, which start their own servers on temporary ports.
+DEB_PACKAGES := libcurl4-openssl-dev liblmdb-dev zlib1g-dev libhiredis-dev pkg-config redis-server
 # python3-venv only where python3 cannot make a virtualenv with pip by itself (Debian's python3).
 VENV_PACKAGE := $(shell python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || echo python3-venv)
 # The e2e suite's headless browser (the dashboard test renders /dashboard in it).

@@ -19,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(
             name: "FlashgateCore",
             dependencies: [
@@ -51,7 +52,8 @@ let package = Package(
         .target(
             name: "FlashgateAccounting",
             dependencies: [
-                "FlashgateCore", "FlashgateWire", "FlashgateStorage", .product(name: "Logging", package: "swift-log"),
+                "FlashgateCore", "FlashgateWire", "FlashgateStorage", "CHiredis",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -72,6 +74,7 @@ let package = Package(
             name: "FlashgateTesting",
             dependencies: [
                 "FlashgateCore", "FlashgateWire", "FlashgateRouting", "FlashgateServer", "FlashgateStorage",
+                "FlashgateAccounting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

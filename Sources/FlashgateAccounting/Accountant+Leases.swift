@@ -24,6 +24,10 @@ extension Accountant {
                 finish(true)
                 continue
             }
+            if let shared {
+                applyShared(change, shared: shared, ledger: ledger)
+                continue
+            }
             switch change.kind {
             case .grant:
                 ledger.grantLease(
@@ -59,7 +63,10 @@ extension Accountant {
         sweeper.replace(task)
     }
 
-    package func stopLeaseSweeper() { sweeper.replace(nil) }
+    package func stopLeaseSweeper() {
+        sweeper.replace(nil)
+        heartbeat.replace(nil)
+    }
 }
 
 /// The one lease sweeper of a process, shared by a reloaded accountant with its predecessor.

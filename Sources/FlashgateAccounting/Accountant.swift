@@ -24,6 +24,9 @@ package final class Accountant: Sendable {
     let nowMilliseconds: @Sendable () -> Int64
     /// Hands idle leases back (`Accountant+Leases`).
     let sweeper: LeaseSweeper
+    /// Budgets shared across hosts through Redis (`shared:`), and their heartbeat.
+    package let shared: SharedBudgets?
+    let heartbeat: LeaseSweeper
 
     package init(
         config: FlashgateConfig, ledger: Ledger?, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64,
@@ -34,12 +37,16 @@ package final class Accountant: Sendable {
         open = config.teams.isEmpty && config.keys.isEmpty
         self.clock = clock
         limiter = RateLimiter(teams: config.teams, keys: config.keys, origin: clock.now())
-        budgets = Budgets(config: config)
+        let budgets = Budgets(config: config)
+        self.budgets = budgets
         self.ledger = ledger
         prices = config.prices
         self.logger = logger
         self.nowMilliseconds = nowMilliseconds
         sweeper = LeaseSweeper()
+        heartbeat = LeaseSweeper()
+        shared = config.shared.map { SharedBudgets(config: $0, budgets: budgets, clock: clock, logger: logger) }
+        shared?.shareRateLimits(limiter, teams: config.teams, keys: config.keys)
     }
 
     /// The accountant for a reloaded config: identity, prices and the open/closed choice come from
@@ -49,7 +56,11 @@ package final class Accountant: Sendable {
     /// The new one is never `start`ed: recovery runs once per process.
     /// `accounting.mode` and `accounting.time_zone` need a restart (see `Reload`).
     package func reloaded(config: FlashgateConfig) -> Accountant {
-        limiter.update(teams: config.teams, keys: config.keys)
+        if let shared {
+            shared.shareRateLimits(limiter, teams: config.teams, keys: config.keys)
+        } else {
+            limiter.update(teams: config.teams, keys: config.keys)
+        }
         budgets.update(teams: config.teams, keys: config.keys)
         return Accountant(config: config, previous: self)
     }
@@ -66,6 +77,8 @@ package final class Accountant: Sendable {
         logger = previous.logger
         nowMilliseconds = previous.nowMilliseconds
         sweeper = previous.sweeper
+        shared = previous.shared
+        heartbeat = previous.heartbeat
     }
 
     /// Charges the leases and reservations a crash left open as spent, and loads the settled
@@ -77,6 +90,7 @@ package final class Accountant: Sendable {
         var totals = ledger.totals(prefix: "")
         for (key, amount) in recovery.stillOpen { totals[key, default: .zero] += amount }
         budgets.load(settledTotals: totals)
+        if let shared { heartbeat.replace(shared.start(statuses: budgets.all(now: now))) }
     }
 
     package var now: Date { Date(timeIntervalSince1970: Double(nowMilliseconds()) / 1000) }

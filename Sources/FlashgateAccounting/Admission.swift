@@ -1,6 +1,7 @@
 import FlashgateCore
 import FlashgateStorage
 import FlashgateWire
+import Foundation
 
 /// Admission: a call is priced, then passes the rate limits, then reserves its worst case (or
 /// expected cost) against every budget over it. An admitted call holds an `Admission` that is
@@ -123,6 +124,17 @@ extension Accountant {
         }
         if leased {
             if let wait = admission.leaseWait, !(await wait.wait()) {
+                switch wait.refusal {
+                case .spent(let budget, let limit, let periodEnd):
+                    let now = self.now
+                    throw Rejection.budget(
+                        budget, limit: limit, remaining: .zero, amount: admission.amount,
+                        resetsIn: periodEnd.map { .seconds(max(1, Int64($0.timeIntervalSince(now).rounded(.up)))) },
+                        now: now)
+                case .unavailable:
+                    throw Rejection.budgetUnavailable(retryAfter: config.shared?.reconnectMax ?? .seconds(1))
+                case nil: break
+                }
                 if ledger.health.refusesPaidCalls { throw Rejection.ledgerFull() }
                 throw FlashgateError(.unavailable, "the usage ledger could not record the budget lease")
             }

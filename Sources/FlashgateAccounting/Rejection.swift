@@ -22,6 +22,7 @@ package struct Rejection: Error, Sendable {
         case price
         case ledgerFull = "ledger_full"
         case ledgerBusy = "ledger_busy"
+        case budgetUnavailable = "budget_unavailable"
     }
 
     package var limit: Limit
@@ -48,6 +49,7 @@ package struct Rejection: Error, Sendable {
         case .price: .badInput
         case .ledgerFull: .ledgerFull
         case .ledgerBusy: .ledgerBusy
+        case .budgetUnavailable: .budgetUnavailable
         }
     }
 
@@ -81,6 +83,23 @@ package struct Rejection: Error, Sendable {
         return Rejection(
             limit: .budget, error: error,
             retryAfter: resetsIn, headers: headers)
+    }
+
+    /// Shared budgets: Redis is unreachable, this host's leases are used up, and the outage
+    /// policy refuses rather than spend what the other hosts may already have spent.
+    package static func budgetUnavailable(retryAfter: Duration) -> Rejection {
+        var error = FlashgateError(
+            .unavailable,
+            "the shared budget store (Redis) is unreachable and this host's budget lease is used up, so Flashgate "
+                + "refuses calls against hard budgets; retry after \(seconds(retryAfter)) s")
+        error.code = "budget_unavailable"
+        error.googleDetails = [
+            [
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BUDGET_UNAVAILABLE",
+                "domain": "flashgate",
+            ]
+        ]
+        return Rejection(limit: .budgetUnavailable, error: error, retryAfter: retryAfter, headers: [])
     }
 
     package static func unpriced(model: String, tier: ServiceTier) -> Rejection {

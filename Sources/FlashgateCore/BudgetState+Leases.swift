@@ -51,7 +51,7 @@ extension BudgetState {
         let available = group.durable + group.pending - group.reserved
         if available < amount {
             let shortfall = amount - available
-            var grant = max(shortfall, MicroUSD(group.typical.value * Self.callsPerLease))
+            var grant = max(shortfall, MicroUSD(group.typical.value * (sharing?.callsPerLease ?? Self.callsPerLease)))
             var tightest: (line: Line, headroom: MicroUSD)?
             for line in lines where line.budget.mode == .hard {
                 let headroom = max(
@@ -75,7 +75,7 @@ extension BudgetState {
             changes.append(
                 LeaseChange(
                     kind: .grant, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys,
-                    amount: grant, latch: latch))
+                    amount: grant, latch: latch, lines: lines.map(\.leaseLine), need: shortfall))
         }
         // A call that draws on money not yet on disk waits for the grant that brings it.
         let wait = group.reserved + amount > group.durable ? group.latestGrant : nil
@@ -92,7 +92,43 @@ extension BudgetState {
         leases[id] = group
         for key in keys { reserved[key, default: .zero] += amount }
         open[reservation.id] = reservation
+        if let prefetch = prefetch(&group, id: id, lines: lines) {
+            leases[id] = group
+            changes.append(prefetch)
+        }
         return (.admit(reservation), changes, wait)
+    }
+
+    /// Shared budgets: with no grant in flight and less than `prefetchPercent` of a typical grant
+    /// left, the next grant is asked for now, so no call waits for it.
+    private mutating func prefetch(_ group: inout LeaseGroup, id: String, lines: [Line]) -> LeaseChange? {
+        guard let sharing, group.pending == .zero else { return nil }
+        let typicalGrant = group.typical.value * sharing.callsPerLease
+        let left = group.durable - group.reserved
+        guard left.value * 100 < typicalGrant * sharing.prefetchPercent else { return nil }
+        let grant = MicroUSD(typicalGrant)
+        guard grant > .zero else { return nil }
+        let latch = LeaseLatch()
+        group.pending += grant
+        group.latestGrant = latch
+        for key in group.budgetKeys { leased[key, default: .zero] += grant }
+        return LeaseChange(
+            kind: .grant, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys, amount: grant,
+            latch: latch, lines: lines.map(\.leaseLine), need: .zero)
+    }
+
+    /// A shared grant came back smaller than asked (`granted` < `change.amount`): the difference
+    /// leaves the lease. False when what the group's calls already reserved is then no longer
+    /// covered, so the calls waiting on the grant must be refused.
+    mutating func shrinkGrant(_ change: LeaseChange, to granted: MicroUSD) -> Bool {
+        let cut = change.amount - granted
+        guard var group = leases[change.group] else { return true }
+        if cut > .zero {
+            group.pending = max(.zero, group.pending - cut)
+            for key in group.budgetKeys { leased[key] = max(.zero, leased[key, default: .zero] - cut) }
+            leases[change.group] = group
+        }
+        return group.durable + group.pending >= group.reserved
     }
 
     /// Settles a leased reservation: what it charged leaves the lease as settled spend; the rest

@@ -18,6 +18,9 @@ struct BudgetState {
     var leases: [String: LeaseGroup] = [:]
     var leased: [String: MicroUSD] = [:]
     var nextID: UInt64 = 1
+    /// Shared budgets (`shared:`): calls a grant covers and the share of it left at which the
+    /// next one is fetched ahead of need. Nil on a host alone.
+    var sharing: (callsPerLease: Int64, prefetchPercent: Int64)?
     /// Per soft budget name, the period key it was last flagged in: a budget over its soft limit
     /// is worth one warning per period, not one per request. One entry per configured budget.
     var softFlagged: [String: String] = [:]
@@ -73,5 +76,11 @@ struct BudgetState {
             name: line.name, key: line.key, mode: line.budget.mode, limit: line.budget.limit, settled: settled,
             reserved: reserved, remaining: max(.zero, line.budget.limit - settled - reserved), periodEnd: line.periodEnd,
             leased: leased[line.key, default: .zero])
+    }
+}
+
+extension BudgetState.Line {
+    var leaseLine: LeaseLine {
+        LeaseLine(key: key, name: name, limit: budget.limit, hard: budget.mode == .hard, periodEnd: periodEnd)
     }
 }

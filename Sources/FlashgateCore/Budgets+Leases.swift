@@ -39,6 +39,22 @@ extension Budgets {
         }
     }
 
+    /// Shared budgets: grants cover `callsPerLease` typical calls; the next is fetched at
+    /// `prefetchPercent` left.
+    package func share(callsPerLease: Int, prefetchPercent: Int) {
+        state.withLock { $0.sharing = (Int64(callsPerLease), Int64(prefetchPercent)) }
+    }
+
+    /// Cuts a grant to what was granted across hosts; false when its waiters are not covered.
+    package func shrinkGrant(_ change: LeaseChange, to granted: MicroUSD) -> Bool {
+        state.withLock { $0.shrinkGrant(change, to: granted) }
+    }
+
+    /// This host's settled spend per budget key.
+    package func settled(_ keys: [String]) -> [MicroUSD] {
+        state.withLock { state in keys.map { state.settled[$0, default: .zero] } }
+    }
+
     /// What is leased per budget key right now.
     package var leasedByKey: [String: MicroUSD] { state.withLock { $0.leased } }
 }

@@ -87,6 +87,14 @@ extension FlashgateConfig {
 
         if let cache = try top.map("cache") { config.cache = try CacheConfig.load(cache) }
         if let ledger = try top.map("ledger") { config.ledger = try LedgerConfig.load(ledger) }
+        if let shared = try top.map("shared") {
+            config.shared = try SharedConfig.load(
+                shared, environment: environment, readFile: readFile,
+                hostName: environment["FLASHGATE_HOST_ID"] ?? ProcessInfo.processInfo.hostName)
+            if config.ledger.durability != .lease {
+                throw ConfigError(path: "shared", reason: "shared budgets need ledger.durability: lease")
+            }
+        }
         if let responses = try top.map("responses") { config.responses = try ResponsesConfig.load(responses) }
 
         if var media = try top.map("media") { config.media = try MediaConfig.load(&media) }

@@ -23,6 +23,7 @@ package enum RestartOnly {
         check("log.format", old.log.format != new.log.format)
         check("accounting.mode", old.accounting.mode != new.accounting.mode)
         check("accounting.time_zone", old.accounting.timeZoneID != new.accounting.timeZoneID)
+        check("shared", old.shared != new.shared)
         check("ledger", old.ledger != new.ledger)
         return keys
     }
@@ -34,6 +35,7 @@ package enum RestartOnly {
         new.upstreamMaxConnections = old.upstreamMaxConnections
         new.store = old.store
         new.ledger = old.ledger
+        new.shared = old.shared
         new.cache.enabled = old.cache.enabled
         new.cache.maxSizeBytes = old.cache.maxSizeBytes
         new.cache.sweepInterval = old.cache.sweepInterval

@@ -29,6 +29,8 @@ package struct FlashgateConfig: Sendable {
     package var cache = CacheConfig()
     /// How the usage ledger makes money durable, its retention and its bounds (`ledger:`).
     package var ledger = LedgerConfig()
+    /// Budgets shared across hosts through Redis (`shared:`); nil: this host alone.
+    package var shared: SharedConfig?
     /// Stored OpenAI Responses conversations (`responses.ttl`).
     package var responses = ResponsesConfig()
     /// Limits for media Flashgate fetches on a client's behalf.

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// The durability of one lease change (a grant or a return): resolved once, by the ledger's
@@ -7,6 +8,7 @@ import Synchronization
 package final class LeaseLatch: Sendable {
     private struct State {
         var result: Bool?
+        var refusal: LeaseRefusal?
         var waiters: [CheckedContinuation<Bool, Never>] = []
     }
 
@@ -15,10 +17,11 @@ package final class LeaseLatch: Sendable {
     package init() {}
 
     /// Resolves the latch; later calls are ignored. Waiters resume after the lock is released.
-    package func finish(durable: Bool) {
+    package func finish(durable: Bool, refusal: LeaseRefusal? = nil) {
         let waiters: [CheckedContinuation<Bool, Never>] = state.withLock { state in
             guard state.result == nil else { return [] }
             state.result = durable
+            state.refusal = durable ? nil : refusal
             defer { state.waiters = [] }
             return state.waiters
         }
@@ -39,6 +42,33 @@ package final class LeaseLatch: Sendable {
 
     /// The result, if the writer has tried the change.
     package var result: Bool? { state.withLock { $0.result } }
+
+    /// Why a failed grant failed, when it was refused rather than lost (shared budgets).
+    package var refusal: LeaseRefusal? { state.withLock { $0.refusal } }
+}
+
+/// Why a shared lease grant left its waiters uncovered: the budget is spent across all hosts, or
+/// Redis is unreachable and the outage policy refuses.
+package enum LeaseRefusal: Sendable, Equatable {
+    case spent(budget: String, limit: MicroUSD, periodEnd: Date?)
+    case unavailable
+}
+
+/// One budget line a lease group covers, as a grant needs it across hosts.
+package struct LeaseLine: Sendable, Equatable {
+    package var key: String
+    package var name: String
+    package var limit: MicroUSD
+    package var hard: Bool
+    package var periodEnd: Date?
+
+    package init(key: String, name: String, limit: MicroUSD, hard: Bool, periodEnd: Date?) {
+        self.key = key
+        self.name = name
+        self.limit = limit
+        self.hard = hard
+        self.periodEnd = periodEnd
+    }
 }
 
 /// A lease change to make durable: a block of budget granted to a lease group, or an unused
@@ -55,4 +85,8 @@ package struct LeaseChange: Sendable {
     package var budgetKeys: [String]
     package var amount: MicroUSD
     package var latch: LeaseLatch
+    /// A grant's lines (shared budgets size it across hosts from them).
+    package var lines: [LeaseLine] = []
+    /// The part of a grant calls already wait for (0 for a grant fetched ahead of need).
+    package var need: MicroUSD = .zero
 }

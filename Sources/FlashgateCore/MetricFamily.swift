@@ -19,7 +19,8 @@ package struct MetricFamily: Sendable, Hashable {
     package static let all: [MetricFamily] = [
         requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, softExceeded,
         attempts, retries, breaker, budget, cacheEntries, cacheBytes, inFlight, ledgerBytes, ledgerMapBytes,
-        ledgerFull, leases, leasedUSD, ledgerQueue, ledgerCommits,
+        ledgerFull, leases, leasedUSD, ledgerQueue, ledgerCommits, sharedRedisUp, sharedRedisCommands,
+        sharedRedisFailures, clusterSettled, clusterBurned,
     ]
 
     package static let requests = MetricFamily(
@@ -74,4 +75,15 @@ package struct MetricFamily: Sendable, Hashable {
         "ledger_queue", "writes", "Ledger writes queued or being committed by the writer thread.")
     package static let ledgerCommits = MetricFamily(
         "ledger_commits", "total", "Group-commit transactions the ledger's writer made since start.")
+    // Shared budgets (`shared:`).
+    package static let sharedRedisUp = MetricFamily(
+        "shared_redis", "up", "1 when the last command reached the shared-budget Redis, 0 while it is unreachable.")
+    package static let sharedRedisCommands = MetricFamily(
+        "shared_redis_commands", "total", "Round trips to the shared-budget Redis (lease scripts, AUTH, SELECT).")
+    package static let sharedRedisFailures = MetricFamily(
+        "shared_redis_failures", "total", "Redis round trips that failed or were refused during reconnect backoff.")
+    package static let clusterSettled = MetricFamily(
+        "budget_cluster_settled", "usd", "Settled spend of a budget's current period across every host sharing it.")
+    package static let clusterBurned = MetricFamily(
+        "budget_cluster_burned", "usd", "Leases of hosts gone silent, counted as spent until they reconcile.")
 }

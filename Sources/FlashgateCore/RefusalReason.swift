@@ -21,6 +21,9 @@ package enum RefusalReason: String, Sendable, Hashable, CaseIterable {
     case ledgerFull = "ledger_full"
     /// The ledger's writer queue stayed full (the disk is too slow for the load): 503.
     case ledgerBusy = "ledger_busy"
+    /// Shared budgets: Redis is unreachable, the host's leases are used up and the outage policy
+    /// refuses: 503.
+    case budgetUnavailable = "budget_unavailable"
 
     /// The reason an error Flashgate raised itself stands for, or nil when the error is not a
     /// refusal of the caller (an upstream failure, an internal error, an unavailable ledger).

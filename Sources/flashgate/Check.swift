@@ -25,6 +25,11 @@ struct Check: ParsableCommand {
             }
             print("\(config): valid (\(loaded.routes.count) routes, \(loaded.models.count) models)")
             if let passthrough = loaded.passthroughPricing { print("\(config): \(passthrough)") }
+            if let shared = loaded.shared {
+                print(
+                    "\(config): budgets shared through redis at \(shared.address) as host '\(shared.hostID)', "
+                        + "outage policy \(shared.outage.rawValue) (redis not contacted)")
+            }
         } catch {
             FileHandle.standardError.write(Data("\(config): \(error)\n".utf8))
             throw ExitCode(1)

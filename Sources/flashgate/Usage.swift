@@ -17,6 +17,10 @@ struct Usage: ParsableCommand {
             then a total row of requests, cost and refusals. Filters combine (--model leaves refusals out); \
             --days 1 is today so far. --json prints the same rows (without the total) as a JSON array, with \
             refusals by reason in refused_by.
+
+            --budgets prints each budget's current period instead: its limit and this host's settled \
+            spend from the ledger and, when the config has a shared: section, the spend across every host \
+            from Redis (settled, leased by live hosts, burned by hosts gone silent, live/all hosts).
             """)
 
     @Option(name: .long, help: "Store directory (default: the config's store.path, else ./.flashgate).")
@@ -30,6 +34,8 @@ struct Usage: ParsableCommand {
     @Option(name: .long, help: "Only this model.") var model: String?
     @Option(name: .long, help: "Only the last N UTC days, today included.") var days: Int?
     @Flag(name: .long, help: "Print JSON instead of a table.") var json = false
+    @Flag(name: .long, help: "Budgets of the current periods: this host's spend and, with shared:, the cluster's.")
+    var budgets = false
 
     func validate() throws {
         if let days, days < 1 { throw ValidationError("--days: expected 1 or more, got \(days)") }
@@ -37,9 +43,11 @@ struct Usage: ParsableCommand {
 
     func run() throws {
         var settings = StoreConfig()
+        var loaded: FlashgateConfig?
         if let config {
             do {
-                settings = try ConfigFile.load(path: config, environment: ProcessInfo.processInfo.environment).store
+                loaded = try ConfigFile.load(path: config, environment: ProcessInfo.processInfo.environment)
+                settings = loaded!.store
             } catch {
                 FileHandle.standardError.write(Data("\(config): \(error)\n".utf8))
                 throw ExitCode(2)
@@ -54,6 +62,11 @@ struct Usage: ParsableCommand {
         do {
             let ledger = try Ledger.open(directory: directory, maxSizeBytes: settings.maxSizeBytes, logger: Logger(label: "flashgate"))
             defer { ledger.close() }
+            if budgets {
+                guard let loaded else { throw ValidationError("--budgets needs --config (the budgets are in it)") }
+                print(try Self.budgets(config: loaded, ledger: ledger))
+                return
+            }
             var fromMs: Int64?
             if let days {
                 let dayMs: Int64 = 86_400_000

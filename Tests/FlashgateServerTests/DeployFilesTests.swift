@@ -50,6 +50,20 @@ import Testing
         #expect(config.limits.shutdownGrace < .seconds(grace))
     }
 
+    @Test func theSharedBudgetsManifestConfigIsValid() throws {
+        let lines = try Self.text("kubernetes/flashgate-shared.yaml").split(separator: "\n", omittingEmptySubsequences: false)
+        let begin = try #require(lines.firstIndex { $0.contains("# BEGIN flashgate.yaml") })
+        let end = try #require(lines.firstIndex { $0.contains("# END flashgate.yaml") })
+        let text = lines[(begin + 1)..<end].map { $0.dropFirst(4) }.joined(separator: "\n")
+        let config = try ConfigFile.parse(
+            text, environment: ["GEMINI_API_KEY": "k", "REDIS_PASSWORD": "p", "FLASHGATE_HOST_ID": "app-0"])
+        let shared = try #require(config.shared)
+        #expect(shared.address == .tcp(host: "flashgate-redis", port: 6379))
+        #expect(shared.hostID == "app-0", "the pod name, from the downward API")
+        #expect(shared.outage == .refuse)
+        #expect(config.ledger.durability == .lease)
+    }
+
     @Test func theContainerImageConfigIsValid() throws {
         let config = try ConfigFile.parse(Self.text("flashgate.container.yaml"), environment: [:])
         #expect(config.listen.host == "0.0.0.0")
@@ -70,7 +84,7 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let exposed = Set(MetricFamily.all.map(\.name))
-        #expect(exposed.count == 25)  // 18 + 7 ledger families
+        #expect(exposed.count == 30)  // 18 + 7 ledger + 5 shared-budget families
         for file in ["deploy/grafana/flashgate-dashboard.json", "README.md"] {
             let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
             var named: Set<String> = []

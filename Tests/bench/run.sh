@@ -166,6 +166,18 @@ YAML
     { printf 'ledger:\n  durability: per_request\n'; cat "$work/budget.yaml"; } >"$work/budget-pr.yaml"
     start_flashgate budget-pr "$budget_pr_port" bench --config "$work/budget-pr.yaml"
     budget_pr_url=http://127.0.0.1:$budget_pr_port
+    # The same budget shared through a local redis-server (shared:): the miss path with shared on
+    # against fg-openai-budget (shared off), in this one run.
+    command -v redis-server >/dev/null 2>&1 || die "redis-server is not installed (make bench installs it)"
+    redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no --dir "$work" \
+        >"$work/redis.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 200); do grep -qi 'ready to accept connections' "$work/redis.log" && break; sleep 0.05; done
+    budget_sh_port=$(free_port)
+    { cat "$work/budget.yaml"; printf 'shared:\n  address: %s\n  host_id: bench\n' "$work/redis.sock"; } \
+        >"$work/budget-shared.yaml"
+    start_flashgate budget-shared "$budget_sh_port" bench --config "$work/budget-shared.yaml"
+    budget_sh_url=http://127.0.0.1:$budget_sh_port
     fg_url=http://127.0.0.1:$fg_port
     mock_url=http://127.0.0.1:$mock_port
     slow_fg_url=http://127.0.0.1:$slow_fg_port
@@ -230,6 +242,7 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     # The same prompt again and again: after the first, every answer comes from the cache.
     BENCH_AUTH="Bearer $key" run_case fg-openai-budget "$budget_url/v1/chat/completions" openai.json
     BENCH_AUTH="Bearer $key" run_case fg-budget-perreq "$budget_pr_url/v1/chat/completions" openai.json
+    BENCH_AUTH="Bearer $key" run_case fg-budget-shared "$budget_sh_url/v1/chat/completions" openai.json
     run_case fg-cache-hit "$fg_url/v1/chat/completions" openai.json on
     run_case fg-cache-native "$fg_url$native_path" native.json on
     # 200 ms per answer: throughput is bounded by c / 0.2 s, and every connection should be reused.
@@ -278,10 +291,11 @@ for line in open(sys.argv[1]):
             overhead[(name, int(c))] = (pick(0.5), pick(0.99), len(spans))
 by = {(r[0], r[1]): r for r in rows}
 baseline = {"fg-openai": "nginx-native", "fg-native": "nginx-native", "fg-openai-sse": "nginx-stream",
-            "fg-openai-budget": "fg-openai", "fg-budget-perreq": "fg-openai",
+            "fg-openai-budget": "fg-openai", "fg-budget-perreq": "fg-openai", "fg-budget-shared": "fg-openai-budget",
             "fg-cache-hit": "nginx-native", "fg-cache-native": "nginx-native"}
 print(f"\nwrk -t1, {sys.argv[2]} s per run; latencies in microseconds; overhead = the case minus its baseline")
-print("(Flashgate cases against nginx direct; fg-openai-budget against fg-openai, the same calls with budgets off)")
+print("(Flashgate cases against nginx direct; fg-openai-budget against fg-openai, the same calls with budgets off;")
+print(" fg-budget-shared against fg-openai-budget, the same budget shared through Redis)")
 header = f"{'case':<14} {'c':>3} {'RPS':>10} {'p50':>8} {'p99':>8} {'+p50':>8} {'+p99':>8} {'errors':>7}"
 print(header)
 print("-" * len(header))
@@ -295,7 +309,8 @@ for name, c, rps, p50, p99, errors in rows:
 # The miss path with a team, key, limits and a hard budget, on a disk-backed store: overhead over
 # nginx direct (p50 at c=1, p99 at c=8) and the case's latency as a multiple of nginx's, before
 # (ledger.durability: per_request) and after (budget leases, the default), in this one run.
-money = [(label, name) for label, name in (("before (per_request)", "fg-budget-perreq"), ("after (lease)", "fg-openai-budget"))
+money = [(label, name) for label, name in (("before (per_request)", "fg-budget-perreq"), ("after (lease)", "fg-openai-budget"),
+                                         ("shared (redis lease)", "fg-budget-shared"))
          if (name, 1) in by or (name, 8) in by]
 if money:
     print("\nmiss path with a team, key, limits and a hard budget; overhead = the case minus nginx direct")
@@ -309,6 +324,12 @@ if money:
             else:
                 cells.append(f"{'':>8} {'':>8} {'':>8}")
         print(f"{label:<22} {cells[0]} {cells[1]}")
+# Shared budgets on versus off, same run: the miss path's p50 at c=1 may differ by at most 0.05 ms.
+shared, alone = by.get(("fg-budget-shared", 1)), by.get(("fg-openai-budget", 1))
+if shared and alone:
+    delta = shared[3] - alone[3]
+    verdict = "ok" if delta <= 50 else "OVER the 50 us target"
+    print(f"\nshared budgets on vs off, miss path p50 at c=1: {shared[3]} vs {alone[3]} us, +{delta} us ({verdict})")
 slow = [r for r in rows if r[0] == "fg-slow"]
 if slow:
     import os

@@ -8,11 +8,14 @@ package struct DashboardBudget: Sendable, Equatable {
     package var period: BudgetPeriod
     /// The first instant of the current period; nil for `total`.
     package var periodStart: Date?
+    /// Under shared budgets: the same period across every host, as Redis last answered.
+    package var cluster: ClusterBudget?
 
-    package init(status: BudgetStatus, period: BudgetPeriod, periodStart: Date?) {
+    package init(status: BudgetStatus, period: BudgetPeriod, periodStart: Date?, cluster: ClusterBudget? = nil) {
         self.status = status
         self.period = period
         self.periodStart = periodStart
+        self.cluster = cluster
     }
 }
 
@@ -138,6 +141,12 @@ package enum DashboardReport {
             "period_end_ms": endMs.map { JSONValue(Int($0)) } ?? .null,
             "period_end": endMs.map { .string(iso($0)) } ?? .null,
         ]
+        if let view = budget.cluster {
+            item["cluster"] = [
+                "settled_usd": .string(view.settled.dollars), "leased_usd": .string(view.leased.dollars),
+                "burned_usd": .string(view.burned.dollars), "hosts": JSONValue(view.hosts),
+            ]
+        }
         if let startMs, let endMs, endMs > startMs {
             let projected = project(spent: spent, startMs: startMs, endMs: endMs, nowMs: nowMs)
             item["projected_usd"] = .string(projected.dollars)

@@ -71,7 +71,7 @@ struct AdminAPI: Sendable {
 
     /// Every budget: limit, settled, reserved and remaining in its current period.
     private func budgetReport() -> JSONValue {
-        BudgetReport.make(statuses: accountant.budgets.all(now: accountant.now))
+        BudgetReport.make(statuses: accountant.budgets.all(now: accountant.now), shared: accountant.shared)
     }
 
     /// The dashboard's data over the last `hours` (default 24, at most 31 days): ledger rows of
@@ -92,11 +92,16 @@ struct AdminAPI: Sendable {
         let budgets = accountant.budgets.all(now: now).compactMap { status -> DashboardBudget? in
             guard let suffix = status.name.split(separator: ":").last, let period = BudgetPeriod(rawValue: String(suffix))
             else { return nil }
-            return DashboardBudget(status: status, period: period, periodStart: period.start(at: now, timeZone: timeZone))
+            return DashboardBudget(
+                status: status, period: period, periodStart: period.start(at: now, timeZone: timeZone),
+                cluster: accountant.shared?.cluster(status.key))
         }
-        return DashboardReport.make(
+        let report = DashboardReport.make(
             rows: rows, refusals: refusals, budgets: budgets, nowMs: nowMs, hours: hours, prices: prices,
             upstreamModel: { [routes] model in (try? routes.resolve(model: model))?.primary.upstreamModel ?? model },
             routeHealth: health.report(routes: config.routes))
+        guard let shared = accountant.shared, case .object(var object) = report else { return report }
+        object["shared"] = BudgetReport.sharedJSON(shared)
+        return .object(object)
     }
 }

@@ -114,8 +114,10 @@ package final class Gateway: Sendable {
             return .immediate(.json(["status": "ok"]))
         case .ready:
             let ready = readiness.isReady
-            return .immediate(
-                .json(["status": ready ? "ready" : "starting"], status: ready ? .ok : .serviceUnavailable))
+            var body: JSONObject = ["status": ready ? "ready" : "starting"]
+            // Shared budgets: still ready while Redis is away (held leases serve); the state is shown.
+            if let shared = accountant.shared { body["shared"] = BudgetReport.sharedJSON(shared) }
+            return .immediate(.json(.object(body), status: ready ? .ok : .serviceUnavailable))
         case .adminUsage:
             return try admin.usage(request)
         case .adminBudgets:

@@ -70,6 +70,7 @@ package final class Runtime: Sendable {
             gateway.accountant.stopLeaseSweeper()
             gateway.accountant.returnAllLeases()
             stores.close()
+            gateway.accountant.shared?.close()
             runtime.logger.info("stopped")
         }
     }

@@ -26,6 +26,8 @@ package final class PrometheusTelemetry: TelemetrySink {
     let handles = MetricHandles()
     /// The ledger's commit count at the last scrape (`PrometheusTelemetry+Ledger`).
     let ledgerCommitsSeen = Mutex(0)
+    /// Redis commands and failures already counted (`PrometheusTelemetry+Shared`).
+    let sharedSeen = Mutex((commands: Int64(0), failures: Int64(0)))
     /// The closed label sets (`MetricLabels`), from the running configuration; replaced on
     /// reload (counters stay). Immutable, so a request takes one snapshot (a retain) under the lock.
     let labels: Mutex<MetricLabels>
@@ -129,6 +131,7 @@ package final class PrometheusTelemetry: TelemetrySink {
                     .set(to: Self.dollars(status.remaining))
             }
             scrapeLedger(accountant)
+            scrapeShared(accountant)
         }
         if let cache = sources.cache {
             let stats = cache.stats()

@@ -1,0 +1,44 @@
+import FlashgateCore
+import FlashgateStorage
+
+/// Lease changes under shared budgets: a grant is escrowed in Redis first, then made durable in
+/// the ledger for what Redis granted; a return is made durable in the ledger first, then handed
+/// back to Redis. So this host never holds money Redis has not counted for it.
+extension Accountant {
+    func applyShared(_ change: LeaseChange, shared: SharedBudgets, ledger: Ledger) {
+        let budgets = budgets
+        switch change.kind {
+        case .grant:
+            shared.acquire(change) { grant in
+                let granted = {
+                    var granted = change
+                    granted.amount = grant.amount
+                    return granted
+                }()
+                let covered = budgets.shrinkGrant(change, to: grant.amount)
+                let refusal = covered ? nil : grant.refusal ?? .unavailable
+                guard grant.amount > .zero else {
+                    budgets.leaseChangeFinished(granted, durable: true)
+                    change.latch.finish(durable: covered, refusal: refusal)
+                    return
+                }
+                ledger.grantLease(
+                    LeaseRecord(
+                        group: change.group, team: change.team, key: change.key, budgetKeys: change.budgetKeys,
+                        amount: grant.amount)
+                ) { durable in
+                    budgets.leaseChangeFinished(granted, durable: durable)
+                    // Not on disk, so not usable: what Redis granted goes back.
+                    if !durable { shared.release(granted) }
+                    change.latch.finish(durable: durable && covered, refusal: refusal)
+                }
+            }
+        case .release:
+            ledger.releaseLease(group: change.group, amount: change.amount) { durable in
+                budgets.leaseChangeFinished(change, durable: durable)
+                if durable { shared.release(change) }
+                change.latch.finish(durable: durable)
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import FlashgateCore
+import FlashgateStorage
+import FlashgateTesting
+import Foundation
+import Synchronization
+import Testing
+
+@testable import FlashgateAccounting
+
+/// Budgets shared across hosts through a real `redis-server`: three in-process hosts, each with
+/// its own real LMDB ledger, lease chunks of one hard budget from one Redis. Amounts are seeded
+/// random; nothing sleeps (heartbeats and backoff run on a manual clock).
+@Suite(.serialized) struct SharedBudgetsTests {
+    /// Runs `clients` concurrent callers spread over the hosts; each keeps calling with seeded
+    /// random amounts until `calls` are done or ten refusals come in a row.
+    static func load(
+        _ cluster: SharedCluster, clients: Int = 64, calls: Int, amounts: ClosedRange<Int64>, seed: UInt64
+    ) async -> [SharedCluster.Outcome] {
+        await withTaskGroup(of: [SharedCluster.Outcome].self) { group in
+            for client in 0..<clients {
+                let host = cluster.hosts[client % cluster.hosts.count]
+                group.addTask {
+                    var random = SeededRandom(seed: seed &+ UInt64(client))
+                    var outcomes: [SharedCluster.Outcome] = []
+                    var refusedInARow = 0
+                    while outcomes.count < calls && refusedInARow < 10 {
+                        let amount = MicroUSD(Int64.random(in: amounts, using: &random))
+                        let outcome = await SharedCluster.call(host, amount: amount)
+                        outcomes.append(outcome)
+                        if case .refused = outcome { refusedInARow += 1 } else { refusedInARow = 0 }
+                    }
+                    return outcomes
+                }
+            }
+            var all: [SharedCluster.Outcome] = []
+            for await outcomes in group { all += outcomes }
+            return all
+        }
+    }
+
+    static func charged(_ outcomes: [SharedCluster.Outcome]) -> Int64 {
+        outcomes.reduce(0) { sum, outcome in
+            if case .charged(let amount) = outcome { return sum + amount.value }
+            return sum
+        }
+    }
+
+    /// 3 hosts, 64 clients, random sizes, one hard budget: the cluster's settled spend never
+    /// passes the limit (0 µ$ over), Redis never escrows more than the limit, every host spent a
+    /// share, and the tail is not stranded.
+    @Test func threeHostsNeverSpendMoreThanTheHardLimit() async throws {
+        let limit = MicroUSD(5_000_000)
+        let cluster = try await SharedCluster(hosts: 3, limit: limit)
+        let outcomes = await Self.load(cluster, calls: 10_000, amounts: 1_000...60_000, seed: 7)
+        await withTaskGroup(of: Void.self) { group in
+            for host in cluster.hosts { group.addTask { await host.accountant.shared?.drain() } }
+        }
+        let perHost = cluster.settledPerHost()
+        let settled = perHost.reduce(MicroUSD.zero, +)
+        #expect(settled <= limit, "over by \((settled - limit).value) µ$")
+        #expect(settled.value == Self.charged(outcomes), "every charged call is in some host's settled spend")
+        #expect(try cluster.redisCapSum() <= limit.value, "Redis escrowed more than the limit")
+        for (i, spent) in perHost.enumerated() {
+            #expect(spent.value >= limit.value / 10, "host \(i) spent only \(spent.value) µ$ of \(limit.value)")
+        }
+        // What stays unspent is what hosts still hold in leases too small for their callers' next
+        // calls when those give up: bounded by chunks that shrank near the limit.
+        #expect(settled.value >= limit.value * 8 / 10, "the tail was stranded: \(settled.value) µ$ spent")
+        #expect(!outcomes.contains(.refused(.budgetUnavailable)), "Redis was up the whole time")
+        await cluster.close()
+    }
+
+    /// At steady load, Redis sees about one round trip (a lease script) per hundred calls: at most
+    /// 0.02 client commands per call, counted by Redis itself (`INFO commandstats`).
+    @Test func steadyLoadTakesAtMostOneRedisRoundTripPerFiftyCalls() async throws {
+        let cluster = try await SharedCluster(hosts: 3, limit: MicroUSD(1_000_000_000_000))
+        _ = await Self.load(cluster, calls: 10, amounts: 1_000...60_000, seed: 1)
+        try cluster.redis.command(["CONFIG", "RESETSTAT"])
+        let outcomes = await Self.load(cluster, calls: 60, amounts: 1_000...60_000, seed: 2)
+        let stats = try cluster.redis.commandCalls()
+        // Only what a host sends counts: the script's own HGETALL/HSET/TIME are inside one trip.
+        let trips = ["evalsha", "eval", "ping", "auth", "select"].reduce(0) { $0 + (stats[$1] ?? 0) }
+        let ratio = Double(trips) / Double(outcomes.count)
+        #expect(outcomes.allSatisfy { if case .charged = $0 { true } else { false } })
+        #expect(ratio <= 0.02, "\(trips) Redis round trips for \(outcomes.count) calls: \(ratio) per call")
+        #expect(trips > 0, "leases were fetched from Redis")
+        await cluster.close()
+    }
+
+    /// After `SCRIPT FLUSH` (as after a Redis restart or failover) `EVALSHA` answers NOSCRIPT and
+    /// the host falls back to `EVAL` instead of losing the grant.
+    @Test func aFlushedScriptCacheFallsBackToEval() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: MicroUSD(1_000_000))
+        #expect(await SharedCluster.call(cluster.hosts[0], amount: MicroUSD(10_000)) == .charged(MicroUSD(10_000)))
+        try cluster.redis.command(["SCRIPT", "FLUSH"])
+        try cluster.redis.command(["CONFIG", "RESETSTAT"])
+        // Larger than any lease held: this call needs a new grant now.
+        #expect(await SharedCluster.call(cluster.hosts[0], amount: MicroUSD(900_000)) == .charged(MicroUSD(900_000)))
+        let stats = try cluster.redis.commandCalls()
+        #expect(stats["eval"] == 1)
+        #expect(stats["evalsha"] == 1)
+        await cluster.close()
+    }
+}

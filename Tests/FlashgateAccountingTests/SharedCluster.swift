@@ -1,0 +1,126 @@
+import FlashgateCore
+import FlashgateStorage
+import FlashgateTesting
+import Foundation
+import Logging
+
+@testable import FlashgateAccounting
+
+/// Several in-process Flashgate hosts for shared-budget tests: each its own accountant and real
+/// LMDB ledger, all on one real Redis and one manual clock (heartbeats and reconnect backoff only
+/// move when a test advances it).
+struct SharedCluster {
+    struct Host {
+        var id: String
+        var accountant: Accountant
+        var ledger: Ledger
+        var directory: TempDirectory
+    }
+
+    static let team = "search"
+    static let caller = Caller(team: team)
+
+    let redis: RedisServer
+    let clock = ManualRetryClock()
+    var hosts: [Host] = []
+
+    static func config(
+        redis: RedisServer, host: String, limit: MicroUSD, configure: (inout SharedConfig) -> Void = { _ in },
+        teams: (inout TeamConfig) -> Void = { _ in }
+    ) -> FlashgateConfig {
+        var config = FlashgateConfig(routes: [])
+        var team = TeamConfig(id: Self.team)
+        team.budgets = [BudgetConfig(period: .month, limit: limit, mode: .hard)]
+        teams(&team)
+        config.teams = [team]
+        var shared = SharedConfig(address: redis.address, hostID: host)
+        shared.minChunk = MicroUSD(1_000)
+        configure(&shared)
+        config.shared = shared
+        return config
+    }
+
+    init(hosts count: Int, limit: MicroUSD, configure: (inout SharedConfig) -> Void = { _ in }) async throws {
+        redis = try await RedisServer.started()
+        for i in 0..<count {
+            hosts.append(
+                try start("host-\(i)", limit: limit, directory: try TempDirectory(prefix: "fgh"), configure: configure))
+        }
+    }
+
+    func start(
+        _ id: String, limit: MicroUSD, directory: TempDirectory, configure: (inout SharedConfig) -> Void = { _ in },
+        teams: (inout TeamConfig) -> Void = { _ in }
+    ) throws -> Host {
+        var logger = Logger(label: "shared-test")
+        logger.logLevel = .critical
+        let ledger = try Ledger.open(directory: directory.path, maxSizeBytes: 64 << 20)
+        let accountant = Accountant(
+            config: Self.config(redis: redis, host: id, limit: limit, configure: configure, teams: teams),
+            ledger: ledger,
+            logger: logger, nowMilliseconds: { 1_800_000_000_000 }, clock: clock)
+        try accountant.start()
+        return Host(id: id, accountant: accountant, ledger: ledger, directory: directory)
+    }
+
+    /// How one call went.
+    enum Outcome: Equatable {
+        case charged(MicroUSD)
+        case refused(Rejection.Limit)
+    }
+
+    /// One paid call on `host` reserving and charged `amount`, the way the pipeline runs it.
+    static func call(_ host: Host, amount: MicroUSD) async -> Outcome {
+        let decision = host.accountant.admit(
+            caller: caller, clientModel: "m", upstreamModel: "m", route: "r", amount: amount, tokens: 10)
+        guard case .admit(var admission) = decision else {
+            if case .reject(let rejection) = decision { return .refused(rejection.limit) }
+            return .refused(.budget)
+        }
+        do {
+            try await host.accountant.persist(&admission)
+        } catch let rejection as Rejection {
+            host.accountant.release(admission)
+            return .refused(rejection.limit)
+        } catch {
+            host.accountant.release(admission)
+            return .refused(.ledgerBusy)
+        }
+        await host.accountant.settle(admission, usage: nil, ending: .incomplete, cacheStatus: "miss")
+        return .charged(amount)
+    }
+
+    /// The budget's Redis hash, field by field.
+    func redisFields() throws -> [String: Int64] {
+        let key = hosts[0].accountant.budgets.all(now: hosts[0].accountant.now)[0].key
+        guard case .array(let items) = try redis.command(["HGETALL", "flashgate:budget:{\(key)}"]) else { return [:] }
+        var fields: [String: Int64] = [:]
+        for i in stride(from: 0, to: items.count - 1, by: 2) {
+            if let name = items[i].text, let value = items[i + 1].integer { fields[name] = value }
+        }
+        return fields
+    }
+
+    /// Σ c over every host in Redis: what the cluster may have spent at most.
+    func redisCapSum() throws -> Int64 {
+        try redisFields().filter { $0.key.hasPrefix("c:") }.values.reduce(0, +)
+    }
+
+    /// Settled spend per host, from each host's budgets (what its ledger is being told).
+    func settledPerHost() -> [MicroUSD] {
+        hosts.map { host in
+            let key = host.accountant.budgets.all(now: host.accountant.now)[0].key
+            return host.accountant.budgets.settled([key])[0]
+        }
+    }
+
+    func close() async {
+        for host in hosts {
+            await host.accountant.shared?.drain()
+            host.accountant.shared?.close()
+            host.ledger.close()
+            host.directory.remove()
+        }
+        redis.remove()
+    }
+}
