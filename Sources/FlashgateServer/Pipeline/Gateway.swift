@@ -29,6 +29,9 @@ package final class Gateway: Sendable {
     let cache: ResponseCacheStore?
     let flights: FlightTable
     let accountant: Accountant
+    /// Automatic context caching; its book of prefixes and live caches outlives a reload.
+    let contextCaches: ContextCaches
+    let contextCacheBook: ContextCacheBook
     /// Breakers, latencies and recent errors of every route (`/admin/routes`).
     package let health: RouteHealth
     /// Where finished requests are reported (access log, metrics); nil reports nothing.
@@ -52,7 +55,8 @@ package final class Gateway: Sendable {
         random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
         telemetry: (any TelemetrySink)? = nil, flights: FlightTable = FlightTable(), health: RouteHealth? = nil,
         metrics: PrometheusTelemetry? = nil, connections: ConnectionRegistry? = nil,
-        conversations: any ConversationStore = MemoryConversationStore(), seal: SignatureSeal = .ephemeral()
+        conversations: any ConversationStore = MemoryConversationStore(), seal: SignatureSeal = .ephemeral(),
+        contextCacheBook: ContextCacheBook = ContextCacheBook()
     ) {
         self.telemetry = telemetry
         self.flights = flights
@@ -70,9 +74,14 @@ package final class Gateway: Sendable {
         let retryOwner = RetryOwner(
             routes: routes, health: health, policy: config.retry, logger: logger, random: random,
             wallSeconds: { nowMilliseconds() / 1000 })
+        let contextCaches = ContextCaches(
+            config: config.contextCache, book: contextCacheBook, accountant: accountant, routes: routes, clock: clock,
+            nowMilliseconds: nowMilliseconds, logger: logger)
+        self.contextCaches = contextCaches
+        self.contextCacheBook = contextCacheBook
         let generation = Generation(
             cache: cache, flights: flights, accountant: accountant, retryOwner: retryOwner, signatures: signatures,
-            logger: logger, nowMilliseconds: nowMilliseconds)
+            logger: logger, nowMilliseconds: nowMilliseconds, contextCaches: contextCaches)
         let tiers = ServiceTiers(config: config)
         let cacheRules = CacheRules(config: config, accountant: accountant, storeOpen: cache != nil)
         chatCompletions = ChatCompletions(

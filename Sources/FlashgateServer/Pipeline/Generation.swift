@@ -23,11 +23,15 @@ final class Generation: Sendable {
     let logger: Logger
     /// Unix milliseconds for cache times and dated prices (injected for tests).
     let nowMilliseconds: @Sendable () -> Int64
+    /// Automatic context caching (nil: off).
+    let contextCaches: ContextCaches?
 
     init(
         cache: ResponseCacheStore?, flights: FlightTable, accountant: Accountant, retryOwner: RetryOwner,
-        signatures: any SignatureStore, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64
+        signatures: any SignatureStore, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64,
+        contextCaches: ContextCaches? = nil
     ) {
+        self.contextCaches = contextCaches
         self.cache = cache
         self.flights = flights
         self.accountant = accountant

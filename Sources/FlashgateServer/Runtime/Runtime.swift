@@ -66,6 +66,8 @@ package final class Runtime: Sendable {
             gateway.readiness.set(false)
             await server.shutdown(grace: runtime.config.limits.shutdownGrace)
             runtime.closeTransport()
+            // Context caches live on upstream until they expire: their booked rent is recorded.
+            await gateway.contextCaches.shutdown()
             // Unused lease remainders go back to their budgets before the ledger closes.
             gateway.accountant.stopLeaseSweeper()
             gateway.accountant.returnAllLeases()

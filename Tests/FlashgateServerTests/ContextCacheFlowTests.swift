@@ -1,0 +1,179 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateStorage
+import FlashgateTesting
+import Testing
+
+@testable import FlashgateServer
+
+/// The issue's "Done when", each as a test against FakeGemini.
+extension ContextCacheTests {
+    typealias H = ContextCacheTests.Harness
+
+    /// What Google bills for a request: uncached prompt at the input rate, cached at the cached
+    /// rate, output at the output rate (3.5 Flash: $1.50, $0.15, $9.00 per 1M), rounded up.
+    static func billed(prompt: Int, cached: Int, output: Int) -> MicroUSD {
+        MicroUSD((Int64(prompt - cached) * 1_500_000 + Int64(cached) * 150_000 + Int64(output) * 9_000_000 + 999_999) / 1_000_000)
+    }
+
+    @Test func aSharedPrefixBecomesOneCacheThatLaterRequestsReadWithoutSendingItAgain() async throws {
+        let h = try await H.start()
+        // The first read of the prefix does not pay for a cache; the second does (two reads an hour
+        // save 27,000 µ$ against 15,000 µ$ creation and 10,000 µ$ rent).
+        #expect(try await h.generate("q1").status == 200)
+        #expect(h.creates().isEmpty)
+        #expect(try await h.generate("q2").status == 200)
+        await h.waitForLive(1)
+        #expect(h.creates().count == 1)
+        let created = try #require(h.fake.cachedContents.live.first)
+        #expect(created.owner == "k")
+        #expect(created.body["systemInstruction"] != nil && created.body["tools"] != nil)
+        #expect(created.body["contents"] == nil)
+
+        // Later requests read it and carry no system instruction or tools.
+        for question in ["q3", "q4", "q5"] {
+            let response = try await h.generate(question)
+            #expect(response.status == 200)
+            let sent = try #require(h.generations().last?.bodyJSON)
+            #expect(sent["cachedContent"]?.stringValue == created.name)
+            #expect(sent["systemInstruction"] == nil && sent["tools"] == nil && sent["toolConfig"] == nil)
+            #expect(sent["contents"]?[0]?["parts"]?[0]?["text"]?.stringValue == question)
+            // The cost is what Google bills: cached tokens at the cached rate.
+            let usage = try #require(response.json?["usageMetadata"])
+            #expect(usage["cachedContentTokenCount"]?.intValue == created.tokens)
+            let prompt = try #require(usage["promptTokenCount"]?.intValue)
+            let cost = Self.billed(prompt: prompt, cached: created.tokens, output: 3)
+            #expect(response.header("x-flashgate-cost-usd") == cost.dollars)
+        }
+        #expect(h.creates().count == 1)
+
+        // The creation is billed as input; the rent, by the hour it lived, once it expires.
+        let create = try await h.rows(Accountant.contextCreateStatus, atLeast: 1)
+        #expect(create.map(\.cost) == [MicroUSD((Int64(created.tokens) * 1_500_000 + 999_999) / 1_000_000)])
+        #expect(create.first?.team == "search")
+        h.advance(seconds: 3_601)
+        #expect(try await h.generate("q6").status == 200)
+        let storage = try await h.rows(Accountant.contextStorageStatus, atLeast: 1)
+        // 1M tokens·hour cost $1.00 on Flash: the rent of an hour is one µ$ per token.
+        #expect(storage.map(\.cost) == [MicroUSD(Int64(created.tokens))])
+        #expect(storage.first?.team == "search")
+        let expired = try #require(h.generations().last?.bodyJSON)
+        #expect(expired["cachedContent"] == nil && expired["systemInstruction"] != nil)
+        try await h.stop()
+    }
+
+    @Test func aCacheGeminiNoLongerKnowsIsForgottenAndTheRequestRetriedUncached() async throws {
+        let h = try await H.start()
+        _ = try await h.generate("q1")
+        _ = try await h.generate("q2")
+        await h.waitForLive(1)
+        let name = try #require(h.fake.cachedContents.live.first?.name)
+        let tokens = try #require(h.fake.cachedContents.live.first?.tokens)
+        h.fake.cachedContents.remove(name)
+        h.advance(seconds: 1_800)
+        let before = h.generations().count
+        let response = try await h.generate("q3")
+        #expect(response.status == 200)
+        let sent = h.generations().dropFirst(before).compactMap(\.bodyJSON)
+        #expect(sent.count == 2)
+        #expect(sent.first?["cachedContent"]?.stringValue == name)
+        #expect(sent.last?["cachedContent"] == nil && sent.last?["systemInstruction"] != nil)
+        #expect(h.book.snapshot.live == 0)
+        // It lived half an hour: half an hour of rent.
+        let storage = try await h.rows(Accountant.contextStorageStatus, atLeast: 1)
+        #expect(storage.map(\.cost) == [MicroUSD(Int64(tokens) / 2)])
+        try await h.stop()
+    }
+
+    @Test func anotherTeamNeverReadsTheFirstTeamsCache() async throws {
+        let h = try await H.start()
+        _ = try await h.generate("q1")
+        _ = try await h.generate("q2")
+        await h.waitForLive(1)
+        let response = try await h.generate("from other", key: ContextCacheTests.otherKey)
+        #expect(response.status == 200)
+        let sent = try #require(h.generations().last?.bodyJSON)
+        #expect(sent["cachedContent"] == nil && sent["systemInstruction"] != nil)
+        #expect(h.creates().count == 1)
+        try await h.stop()
+    }
+
+    @Test func concurrentFirstRequestsCreateOneCache() async throws {
+        let h = try await H.start()
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<8 { group.addTask { try await h.generate("concurrent \(index)").status } }
+            for try await status in group { #expect(status == 200) }
+        }
+        await h.waitForLive(1)
+        #expect(h.creates().count == 1)
+        #expect(h.fake.cachedContents.createdCount == 1)
+        try await h.stop()
+    }
+
+    @Test func aPrefixReadTooRarelyIsNeverCached() async throws {
+        let h = try await H.start()
+        // Flash-Lite reads save 900 µ$ each against 11,000 µ$ of creation and rent: 12 reads in
+        // an hour do not pay.
+        for index in 0..<12 { #expect(try await h.generate("lite \(index)", model: "gemini-2.5-flash-lite").status == 200) }
+        // On 3.5 Flash, reads an hour apart never make two in the window.
+        for index in 0..<3 {
+            #expect(try await h.generate("rare \(index)").status == 200)
+            h.advance(seconds: 3_601)
+        }
+        #expect(h.creates().isEmpty)
+        #expect(h.book.snapshot.created == 0)
+        try await h.stop()
+    }
+
+    @Test func theHeaderAndTheTeamSwitchTurnItOff() async throws {
+        let h = try await H.start { config in config.teams[1].contextCache = false }
+        for index in 0..<4 {
+            _ = try await h.generate("off \(index)", headers: [("x-flashgate-context-cache", "off")])
+            _ = try await h.generate("other \(index)", key: ContextCacheTests.otherKey)
+        }
+        #expect(h.creates().isEmpty)
+        try await h.stop()
+    }
+
+    @Test func failoverSendsTheFullPrefixToTheOtherRoute() async throws {
+        let h = try await H.start { config in
+            config.routes.append(
+                RouteConfig(name: "backup", kind: .gemini, baseURL: config.routes[0].baseURL, apiKey: Secret("k2"), passthrough: false))
+            config.models = [
+                ModelConfig(
+                    id: "gemini-3.5-flash",
+                    routes: [
+                        ModelRoute(route: "studio", upstreamModel: "gemini-3.5-flash"),
+                        ModelRoute(route: "backup", upstreamModel: "gemini-3.5-flash"),
+                    ])
+            ]
+        }
+        _ = try await h.generate("q1")
+        _ = try await h.generate("q2")
+        await h.waitForLive(1)
+        h.fake.enqueue(.googleError(status: 503, message: "overloaded", googleStatus: "UNAVAILABLE"))
+        let before = h.generations().count
+        #expect(try await h.generate("q3").status == 200)
+        let sent = h.generations().dropFirst(before)
+        #expect(sent.count == 2)
+        #expect(sent.first?.bodyJSON?["cachedContent"] != nil && sent.first?.header("x-goog-api-key") == "k")
+        #expect(sent.last?.bodyJSON?["cachedContent"] == nil && sent.last?.bodyJSON?["systemInstruction"] != nil)
+        #expect(sent.last?.header("x-goog-api-key") == "k2")
+        try await h.stop()
+    }
+
+    @Test func aClientManagedCachePassesThroughUntouched() async throws {
+        let h = try await H.start()
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        for index in 0..<3 {
+            let body = #"{"cachedContent":"cachedContents/mine","contents":[{"role":"user","parts":[{"text":"q\#(index)"}]}]}"#
+            _ = try await client.request(
+                "POST", "/v1beta/models/gemini-3.5-flash:generateContent", body: body,
+                headers: [("x-goog-api-key", ContextCacheTests.key)])
+            #expect(h.generations().last?.bodyJSON?["cachedContent"]?.stringValue == "cachedContents/mine")
+        }
+        #expect(h.creates().isEmpty)
+        await client.close()
+        try await h.stop()
+    }
+}
