@@ -176,4 +176,48 @@ extension ContextCacheTests {
         await client.close()
         try await h.stop()
     }
+
+    @Test func aCacheReadOftenIsKeptAliveAndEachRentPeriodSettledByTheTimeItCovered() async throws {
+        let h = try await H.start()
+        _ = try await h.generate("q1")
+        _ = try await h.generate("q2")
+        await h.waitForLive(1)
+        let cache = try #require(h.fake.cachedContents.live.first)
+        // In its second half-life, a read that pays the rent extends it by a ttl from now.
+        h.advance(seconds: 1_860)
+        #expect(try await h.generate("q3").status == 200)
+        let storage = try await h.rows(Accountant.contextStorageStatus, atLeast: 1)
+        let patches = h.fake.received.filter { $0.method == "PATCH" }
+        #expect(patches.count == 1)
+        #expect(patches.first?.path == "/v1beta/\(cache.name)" && patches.first?.bodyJSON?["ttl"]?.stringValue == "3600s")
+        #expect(patches.first?.header("x-goog-api-key") == "k")
+        // The period it leaves: 31 minutes of rent.
+        #expect(storage.map(\.cost) == [MicroUSD((Int64(cache.tokens) * 1_860 + 3_599) / 3_600)])
+        // Past its first expiry it still serves, on Gemini's side too.
+        h.advance(seconds: 3_000)
+        let response = try await h.generate("q4")
+        #expect(response.status == 200)
+        #expect(h.generations().last?.bodyJSON?["cachedContent"]?.stringValue == cache.name)
+        #expect(h.creates().count == 1)
+        try await h.stop()
+    }
+
+    @Test func theResponseCacheStillAnswersARepeatOfARequestSentOnAContextCache() async throws {
+        let h = try await H.start()
+        _ = try await h.generate("q1")
+        _ = try await h.generate("q2")
+        await h.waitForLive(1)
+        let first = try await h.generate("same question")
+        #expect(first.header("x-flashgate-cache") == "miss")
+        #expect(h.generations().last?.bodyJSON?["cachedContent"] != nil)
+        var repeated = try await h.generate("same question")
+        // The answer is written to the response cache off the response path: repeat until it answers.
+        for _ in 0..<1_000 where repeated.header("x-flashgate-cache") != "hit" {
+            await Task.yield()
+            repeated = try await h.generate("same question")
+        }
+        #expect(repeated.header("x-flashgate-cache") == "hit")
+        #expect(repeated.header("x-flashgate-cost-usd") == "0.000000")
+        try await h.stop()
+    }
 }
