@@ -46,6 +46,14 @@ extension ContextCacheTests {
             #expect(response.header("x-flashgate-cost-usd") == cost.dollars)
         }
         #expect(h.creates().count == 1)
+        // The prefix's statistics are kept in LMDB: five reads, its tokens, no implicit hits.
+        let prefix = try #require(
+            ContextPrefix(
+                body: try JSONParser.parse(Array(ContextCacheTests.body("any").utf8)), scope: "team:search",
+                model: "gemini-3.5-flash", route: "studio"))
+        let remembered = try #require(h.book.remembered(prefix.key))
+        #expect(remembered.reads == 5 && remembered.implicitPermille == 0 && remembered.lastSeenMs == ContextCacheTests.start)
+        #expect(remembered.tokens > 9_900 && remembered.tokens <= created.tokens)
 
         // The creation is billed as input; the rent, by the hour it lived, once it expires.
         let create = try await h.rows(Accountant.contextCreateStatus, atLeast: 1)

@@ -37,6 +37,7 @@ package final class ContextCacheBook: Sendable {
         var tokens = 0
         var implicitPermille = 0
         var observed = 0
+        var readsTotal: Int64 = 0
         var live: Live?
         var creating = false
         var extending = false
@@ -54,17 +55,19 @@ package final class ContextCacheBook: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Where prefix statistics outlive a restart (nil: memory only).
+    private let store: (any ContextPrefixStore)?
 
-    package init() {}
+    package init(store: (any ContextPrefixStore)? = nil) { self.store = store }
 
     /// Counts a read of `key` at `nowMs`, with what its usage showed (`tokens`, `implicitPermille`
     /// when not read from an explicit cache); returns its traffic in the window.
     func read(
         _ key: CacheKey, nowMs: Int64, window: Duration, tokens: Int?, implicitPermille: Int?
     ) -> ContextCachePlanner.Traffic {
-        state.withLock { state in
+        let (traffic, stats) = state.withLock { state in
             if state.prefixes[key] == nil, state.prefixes.count >= Self.maxPrefixes { Self.evictOldest(&state) }
-            var prefix = state.prefixes[key] ?? Prefix()
+            var prefix = state.prefixes[key] ?? Self.remembered(store?.stats(key))
             let since = nowMs - window.milliseconds
             prefix.reads.removeAll { $0 <= since }
             if prefix.reads.count >= Self.maxReads { prefix.reads.removeFirst() }
@@ -78,9 +81,34 @@ package final class ContextCacheBook: Sendable {
                 prefix.observed += 1
             }
             if prefix.live != nil { prefix.live!.reads += 1 }
+            prefix.readsTotal += 1
             state.prefixes[key] = prefix
-            return .init(tokens: prefix.tokens, reads: prefix.reads.count, implicitPermille: prefix.implicitPermille)
+            let traffic = ContextCachePlanner.Traffic(
+                tokens: prefix.tokens, reads: prefix.reads.count, implicitPermille: prefix.implicitPermille)
+            let stats = ContextPrefixStats(
+                reads: prefix.readsTotal, tokens: prefix.tokens, implicitPermille: prefix.implicitPermille,
+                lastSeenMs: nowMs)
+            return (traffic, stats)
         }
+        store?.record(key, stats)
+        return traffic
+    }
+
+    /// A prefix first seen since the start, with what the store remembers of it.
+    private static func remembered(_ stats: ContextPrefixStats?) -> Prefix {
+        var prefix = Prefix()
+        guard let stats else { return prefix }
+        prefix.tokens = stats.tokens
+        prefix.implicitPermille = stats.implicitPermille
+        prefix.observed = stats.reads > 0 ? 1 : 0
+        prefix.readsTotal = stats.reads
+        return prefix
+    }
+
+    /// What the store remembers of `key` (tests, `flashgate` views).
+    func remembered(_ key: CacheKey) -> ContextPrefixStats? {
+        store?.flush()
+        return store?.stats(key)
     }
 
     /// The live cache of `key`; one past its expiry leaves the book and is returned as `expired`.

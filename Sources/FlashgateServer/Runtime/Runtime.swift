@@ -108,7 +108,8 @@ package final class Runtime: Sendable {
             now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
             telemetry: telemetrySinks(metrics: metrics, ledger: stores.ledger), metrics: metrics, connections: connections,
-            conversations: stores.conversations, seal: stores.seal)
+            conversations: stores.conversations, seal: stores.seal,
+            contextCacheBook: ContextCacheBook(store: stores.contextPrefixes))
         let gateways = GatewayHolder(gateway)
         let server: HTTPServer
         do {
