@@ -43,6 +43,22 @@ package struct ContextCacheClient: Sendable {
         _ = try await send(routes.cachedContentsRequest(route, method: "DELETE", name: name, keyIndex: keyIndex))
     }
 
+    /// A client's own `cachedContents` call, passed through on `route` with its key: the answer
+    /// as Gemini gave it, whatever its status.
+    package func forward(
+        _ route: RouteConfig, method: String, name: String?, body: [UInt8], keyIndex: Int, query: String? = nil
+    ) async throws(FlashgateError) -> Collected {
+        let request = try routes.cachedContentsRequest(
+            route, method: method, name: name, body: body, keyIndex: keyIndex, query: query)
+        do {
+            return try await Collected.collect(routes.httpTransport.send(request))
+        } catch let error as FlashgateError {
+            throw error
+        } catch {
+            throw FlashgateError(wrapping: error)
+        }
+    }
+
     private func send(_ request: UpstreamRequest) async throws(FlashgateError) -> JSONValue {
         let transport = routes.httpTransport
         let collected: Collected

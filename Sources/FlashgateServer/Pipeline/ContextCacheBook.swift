@@ -51,6 +51,8 @@ package final class ContextCacheBook: Sendable {
         var prefixes: [CacheKey: Prefix] = [:]
         /// Floors learned from Gemini's "too small" answers, by upstream model.
         var learnedMinimum: [String: Int] = [:]
+        /// Caches clients created through the native passthrough, by name: who owns and pays each.
+        var clients: [String: Live] = [:]
         var created = 0
     }
 
@@ -179,7 +181,8 @@ package final class ContextCacheBook: Sendable {
     /// Every live cache past its expiry, removed from the book for settlement.
     func sweep(nowMs: Int64) -> [Live] {
         state.withLock { state in
-            var ended: [Live] = []
+            var ended = state.clients.values.filter { $0.expiresMs <= nowMs }
+            for live in ended { state.clients[live.name] = nil }
             for (key, prefix) in state.prefixes {
                 if let live = prefix.live, live.expiresMs <= nowMs {
                     ended.append(live)
@@ -193,7 +196,8 @@ package final class ContextCacheBook: Sendable {
     /// Every live cache, removed (at shutdown, to settle their booked rent).
     func drain() -> [Live] {
         state.withLock { state in
-            var ended: [Live] = []
+            var ended = Array(state.clients.values)
+            state.clients = [:]
             for (key, prefix) in state.prefixes {
                 if let live = prefix.live {
                     ended.append(live)
@@ -201,6 +205,45 @@ package final class ContextCacheBook: Sendable {
                 }
             }
             return ended
+        }
+    }
+
+    /// Records a cache a client created through the passthrough.
+    func addClient(_ live: Live) { state.withLock { $0.clients[live.name] = live } }
+
+    /// The client cache `name` if `team` owns it and it has not expired (an expired one is
+    /// removed and returned as `expired`, for settlement).
+    func client(_ name: String, team: String, nowMs: Int64) -> (live: Live?, expired: Live?) {
+        state.withLock { state in
+            guard let live = state.clients[name], live.caller.team == team else { return (nil, nil) }
+            guard live.expiresMs > nowMs else {
+                state.clients[name] = nil
+                return (nil, live)
+            }
+            return (live, nil)
+        }
+    }
+
+    /// The live client caches `team` owns.
+    func clients(team: String, nowMs: Int64) -> [Live] {
+        state.withLock { state in
+            state.clients.values.filter { $0.caller.team == team && $0.expiresMs > nowMs }.sorted { $0.name < $1.name }
+        }
+    }
+
+    /// Removes a client cache (deleted); returns it for settlement.
+    func removeClient(_ name: String) -> Live? { state.withLock { $0.clients.removeValue(forKey: name) } }
+
+    /// Starts a new rent period of a client cache; the old one is returned for settlement.
+    func renewClient(_ name: String, startMs: Int64, expiresMs: Int64, storage: Accountant.Admission) -> Live? {
+        state.withLock { state in
+            guard var live = state.clients[name] else { return nil }
+            let old = live
+            live.segmentStartMs = startMs
+            live.expiresMs = expiresMs
+            live.storage = storage
+            state.clients[name] = live
+            return old
         }
     }
 

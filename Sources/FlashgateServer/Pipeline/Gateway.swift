@@ -44,6 +44,7 @@ package final class Gateway: Sendable {
     let responses: Responses
     let nativeCalls: NativeCalls
     let embeddings: Embeddings
+    let cachedContents: CachedContents
     let models: Models
     let admin: AdminAPI
 
@@ -95,6 +96,7 @@ package final class Gateway: Sendable {
             accountant: accountant, routes: routes, generation: generation, signatures: signatures, tiers: tiers,
             cacheRules: cacheRules)
         embeddings = Embeddings(accountant: accountant, routes: routes, generation: generation)
+        cachedContents = CachedContents(caches: contextCaches)
         models = Models(routes: routes, logger: logger)
         admin = AdminAPI(
             config: config, accountant: accountant, routes: routes, health: health, prices: config.prices,
@@ -154,6 +156,8 @@ package final class Gateway: Sendable {
             return try embeddings(request)
         case .native(let model, let method):
             return try nativeCalls(request, model: model, method: method)
+        case .cachedContents(let id):
+            return try cachedContents(request, id: id)
         case .notFound:
             throw FlashgateError(.notFound, "no endpoint \(request.method.rawValue) \(request.path)")
         case .methodNotAllowed(let allowed):

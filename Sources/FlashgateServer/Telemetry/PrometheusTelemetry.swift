@@ -91,7 +91,7 @@ package final class PrometheusTelemetry: TelemetrySink {
 
     static let endpoints: Set<String> = [
         "chat", "responses", "embeddings", "generate", "stream", "count_tokens", "embed", "models", "health", "admin", "dashboard",
-        "metrics", "other", "edge",
+        "metrics", "other", "edge", "cached_contents",
     ]
 
     static func endpointLabel(_ endpoint: String) -> String { endpoints.contains(endpoint) ? endpoint : "other" }
