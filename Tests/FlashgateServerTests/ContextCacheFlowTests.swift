@@ -228,4 +228,32 @@ extension ContextCacheTests {
         #expect(repeated.header("x-flashgate-cost-usd") == "0.000000")
         try await h.stop()
     }
+
+    @Test func metricsShowLiveCachesReadsRentAndTheNetSaving() async throws {
+        let h = try await H.start()
+        _ = try await h.generate("q1")
+        _ = try await h.generate("q2")
+        await h.waitForLive(1)
+        let tokens = Int64(try #require(h.fake.cachedContents.live.first?.tokens))
+        _ = try await h.generate("q3")
+        _ = try await h.generate("q4")
+        h.advance(seconds: 3_601)
+        _ = try await h.generate("q5")
+        _ = try await h.rows(Accountant.contextStorageStatus, atLeast: 1)
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let text = String(decoding: try #require(try await client.request("GET", "/metrics")).body, as: UTF8.self)
+        func value(_ name: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+        }
+        #expect(value("flashgate_context_caches_live") == 0)
+        #expect(value("flashgate_context_cache_read_tokens") == Double(2 * tokens))
+        // Two reads save (1.50 - 0.15) $/1M each; creation costs 1.50 $/1M, an hour's rent 1.00 $/1M.
+        let rent = tokens
+        let creation = (tokens * 1_500_000 + 999_999) / 1_000_000
+        let net = (2 * tokens * 1_350_000 - creation * 1_000_000 - rent * 1_000_000) / 1_000_000
+        #expect(value("flashgate_context_cache_storage_usd") == Double(rent) / 1_000_000)
+        #expect(value("flashgate_context_cache_net_saved_usd") == Double(net) / 1_000_000)
+        await client.close()
+        try await h.stop()
+    }
 }

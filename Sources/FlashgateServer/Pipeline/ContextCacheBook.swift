@@ -54,7 +54,25 @@ package final class ContextCacheBook: Sendable {
         /// Caches clients created through the native passthrough, by name: who owns and pays each.
         var clients: [String: Live] = [:]
         var created = 0
+        var money = Money()
     }
+
+    /// What context caches did since the start, for metrics: tokens read from automatic caches,
+    /// and, in picodollars (µ$ per 1M tokens × tokens) so no read rounds away, the gross saving
+    /// of those reads, the creation passes and the rent settled.
+    struct Money: Sendable, Equatable {
+        var readTokens: Int64 = 0
+        var savedPico: Int64 = 0
+        var creationPico: Int64 = 0
+        var storagePico: Int64 = 0
+
+        var netSaved: MicroUSD { MicroUSD((savedPico - creationPico - storagePico) / 1_000_000) }
+        var storage: MicroUSD { MicroUSD(storagePico / 1_000_000) }
+    }
+
+    func count(_ change: (inout Money) -> Void) { state.withLock { change(&$0.money) } }
+
+    var money: Money { state.withLock { $0.money } }
 
     private let state = Mutex(State())
     /// Where prefix statistics outlive a restart (nil: memory only).
@@ -254,7 +272,7 @@ package final class ContextCacheBook: Sendable {
     /// Live caches and their tokens now, and creates so far (for metrics and tests).
     package var snapshot: (live: Int, tokens: Int, created: Int) {
         state.withLock { state in
-            let live = state.prefixes.values.compactMap(\.live)
+            let live = state.prefixes.values.compactMap(\.live) + state.clients.values
             return (live.count, live.reduce(0) { $0 + $1.tokens }, state.created)
         }
     }

@@ -56,7 +56,9 @@ extension ContextCaches {
             let created = try await client.create(prefix, on: target, keyIndex: keyIndex, ttl: config.ttl)
             var usage = TokenUsage()
             usage.promptTokens = created.tokens
-            await accountant.settle(create, usage: usage, ending: .ok, cacheStatus: Accountant.contextCreateStatus)
+            let charged = await accountant.settle(
+                create, usage: usage, ending: .ok, cacheStatus: Accountant.contextCreateStatus)
+            book.count { $0.creationPico += charged.value * 1_000_000 }
             let born = nowMilliseconds()
             book.finishCreate(
                 prefix.key,
@@ -116,6 +118,7 @@ extension ContextCaches {
     func settle(_ ended: [ContextCacheBook.Live], endedMs: Int64?) {
         for live in ended {
             let cost = rent(of: live, until: endedMs)
+            book.count { $0.storagePico += cost.value * 1_000_000 }
             let accountant = self.accountant
             Task { await accountant.settleStorage(live.storage, cost: cost) }
         }
@@ -131,7 +134,11 @@ extension ContextCaches {
 
     /// At shutdown: the caches live on upstream until they expire, so their booked rent is due.
     func shutdown() async {
-        for live in book.drain() { await accountant.settleStorage(live.storage, cost: rent(of: live, until: nil)) }
+        for live in book.drain() {
+            let cost = rent(of: live, until: nil)
+            book.count { $0.storagePico += cost.value * 1_000_000 }
+            await accountant.settleStorage(live.storage, cost: cost)
+        }
     }
 
     /// The real floor in Gemini's "Cached content is too small … min_total_token_count=M".

@@ -85,6 +85,13 @@ final class ContextCaches: Sendable {
         let target = call.primary
         let tier = ServiceTier.requested(in: call.body)
         guard let price = accountant.prices.price(for: target.pricedModel, tier: tier, atMs: now) else { return }
+        if onCache {
+            let cached = Int64(usage.cachedTokens)
+            book.count { money in
+                money.readTokens += cached
+                money.savedPico += cached * max(0, price.inputPerMillion - price.cachedInputPerMillion)
+            }
+        }
         let planner = self.planner(model: target.upstreamModel)
         if let live = book.live(prefix.key, nowMs: now).live {
             // Keep alive while reads pay: extended in its second half-life, not on every read.

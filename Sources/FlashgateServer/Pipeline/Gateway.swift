@@ -176,7 +176,8 @@ package final class Gateway: Sendable {
             throw FlashgateError(.notFound, "metrics are off (metrics.enabled: false)")
         }
         let sources = PrometheusTelemetry.Sources(
-            health: health, accountant: accountant, cache: cache, connections: connections)
+            health: health, accountant: accountant, cache: cache, connections: connections,
+            contextCaches: contextCacheBook)
         return .deferred { writer in
             let body = metrics.scrape(sources)
             await writer.respond(
