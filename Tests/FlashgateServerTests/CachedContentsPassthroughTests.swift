@@ -33,6 +33,12 @@ extension ContextCacheTests {
         #expect(try await client.request("GET", "/v1beta/cachedContents/\(id)", headers: mine)?.json?["name"]?.stringValue == name)
         let list = try await client.request("GET", "/v1beta/cachedContents", headers: mine)
         #expect(list?.json?["cachedContents"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == [name])
+        // Another team cannot read it by naming it either.
+        let foreign = try await client.request(
+            "POST", "/v1beta/models/gemini-3.5-flash:generateContent",
+            body: #"{"cachedContent":"\#(name)","contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, headers: theirs)
+        #expect(foreign?.status == 404)
+        #expect(h.generations().isEmpty)
         // A generation on it passes through and reads it.
         let generated = try await client.request(
             "POST", "/v1beta/models/gemini-3.5-flash:generateContent",

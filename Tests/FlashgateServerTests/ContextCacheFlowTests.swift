@@ -103,6 +103,16 @@ extension ContextCacheTests {
         let sent = try #require(h.generations().last?.bodyJSON)
         #expect(sent["cachedContent"] == nil && sent["systemInstruction"] != nil)
         #expect(h.creates().count == 1)
+        // Nor by naming it.
+        let name = try #require(h.fake.cachedContents.live.first?.name)
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let named = try await client.request(
+            "POST", "/v1beta/models/gemini-3.5-flash:generateContent",
+            body: #"{"cachedContent":"\#(name)","contents":[{"role":"user","parts":[{"text":"x"}]}]}"#,
+            headers: [("x-goog-api-key", ContextCacheTests.otherKey)])
+        #expect(named?.status == 404)
+        #expect(named?.json?["error"]?["status"]?.stringValue == "NOT_FOUND")
+        await client.close()
         try await h.stop()
     }
 

@@ -242,6 +242,16 @@ package final class ContextCacheBook: Sendable {
         }
     }
 
+    /// Whether `name` is a cache Flashgate made for someone other than `team`: a client cache of
+    /// another team, or an automatic cache outside `team`'s scope.
+    func isForeign(_ name: String, team: String, shared: Bool) -> Bool {
+        state.withLock { state in
+            if let client = state.clients[name] { return client.caller.team != team }
+            if shared { return false }
+            return state.prefixes.values.contains { $0.live?.name == name && $0.live?.caller.team != team }
+        }
+    }
+
     /// The live client caches `team` owns.
     func clients(team: String, nowMs: Int64) -> [Live] {
         state.withLock { state in

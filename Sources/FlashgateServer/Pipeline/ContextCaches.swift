@@ -50,6 +50,15 @@ final class ContextCaches: Sendable {
             body: call.body, scope: scope, model: call.primary.upstreamModel, route: call.primary.route.name)
     }
 
+    /// Refuses a generation that names a cache Flashgate made for another team (404, as Gemini
+    /// answers a cache it does not know), so a cache name never lets one team read another's prefix.
+    func checkOwnership(_ call: GenerateCall) throws(FlashgateError) {
+        guard let name = call.body["cachedContent"]?.stringValue,
+            book.isForeign(name, team: call.team, shared: config.scope == .shared)
+        else { return }
+        throw FlashgateError(.notFound, "\(name) is not found", param: "cached_content")
+    }
+
     /// The live cache this prefix may be read from (nil: the call goes out in full). Caches found
     /// past their expiry are settled on the way.
     func use(_ prefix: ContextPrefix) -> ContextCacheUse? {

@@ -48,6 +48,7 @@ extension Generation {
     /// (no price, a rate limit, a spent budget) is noted on the request and thrown, for the edge
     /// to render once.
     func run(_ call: GenerateCall) throws(FlashgateError) -> GatewayResult {
+        try contextCaches?.checkOwnership(call)
         let outcome: CacheOutcome
         switch lookup(call) {
         case .hit(let response): return .immediate(response)
