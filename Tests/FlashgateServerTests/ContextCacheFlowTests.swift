@@ -263,6 +263,14 @@ extension ContextCacheTests {
         let net = (2 * tokens * 1_350_000 - creation * 1_000_000 - rent * 1_000_000) / 1_000_000
         #expect(value("flashgate_context_cache_storage_usd") == Double(rent) / 1_000_000)
         #expect(value("flashgate_context_cache_net_saved_usd") == Double(net) / 1_000_000)
+        // The usage report: the team's creation and rent, and what its cached reads saved after them.
+        let usage = try await client.request("GET", "/admin/usage", headers: [("authorization", "Bearer admin-secret")])
+        let row = try #require(usage?.json?["data"]?.arrayValue?.first { $0["model"]?.stringValue == "gemini-3.5-flash" })
+        #expect(row["team"]?.stringValue == "search")
+        #expect(row["cached_tokens"]?.intValue == Int(2 * tokens))
+        #expect(row["context_cache_usd"]?.stringValue == nil)
+        #expect(row["context_cache_usd"] == .number(MicroUSD(creation + rent).dollars))
+        #expect(row["context_saved_usd"] == .number(MicroUSD(2 * tokens * 1_350_000 / 1_000_000 - creation - rent).dollars))
         await client.close()
         try await h.stop()
     }

@@ -70,7 +70,7 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let exposed = Set(MetricFamily.all.map(\.name))
-        #expect(exposed.count == 25)  // 18 + 7 ledger families
+        #expect(exposed.count == 29)  // 18 + 7 ledger + 4 context-cache families
         for file in ["deploy/grafana/flashgate-dashboard.json", "README.md"] {
             let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
             var named: Set<String> = []
