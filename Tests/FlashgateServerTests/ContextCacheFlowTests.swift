@@ -268,9 +268,15 @@ extension ContextCacheTests {
         let row = try #require(usage?.json?["data"]?.arrayValue?.first { $0["model"]?.stringValue == "gemini-3.5-flash" })
         #expect(row["team"]?.stringValue == "search")
         #expect(row["cached_tokens"]?.intValue == Int(2 * tokens))
-        #expect(row["context_cache_usd"]?.stringValue == nil)
         #expect(row["context_cache_usd"] == .number(MicroUSD(creation + rent).dollars))
         #expect(row["context_saved_usd"] == .number(MicroUSD(2 * tokens * 1_350_000 / 1_000_000 - creation - rent).dollars))
+        // The dashboard's cache panel shows the same.
+        let dashboard = try await client.request(
+            "GET", "/admin/dashboard.json?hours=24", headers: [("authorization", "Bearer admin-secret")])
+        let cache = try #require(dashboard?.json?["cache"])
+        #expect(cache["context_cached_tokens"]?.intValue == Int(2 * tokens))
+        #expect(cache["context_cost_usd"]?.stringValue == MicroUSD(creation + rent).dollars)
+        #expect(cache["context_saved_usd"]?.stringValue == MicroUSD(2 * tokens * 1_350_000 / 1_000_000 - creation - rent).dollars)
         await client.close()
         try await h.stop()
     }
