@@ -44,7 +44,8 @@ package final class ContextCacheBook: Sendable {
         var lastSeenMs: Int64 = 0
     }
 
-    static let maxReads = 10_000
+    /// Enough to forecast: at 512 reads in a window every priced model's cache pays.
+    static let maxReads = 512
     static let maxPrefixes = 10_000
 
     private struct State {

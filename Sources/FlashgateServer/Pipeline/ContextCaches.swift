@@ -82,7 +82,9 @@ final class ContextCaches: Sendable {
     /// the live one alive, when the planner says it pays.
     func observe(_ prefix: ContextPrefix, usage: TokenUsage, use: ContextCacheUse?, served: ResolvedRoute, _ call: GenerateCall) {
         let now = nowMilliseconds()
-        let onCache = use != nil && usage.cachedTokens > 0 && served.route.name == use?.route
+        // Read from the explicit cache only when the attempt that served went out on it (not after
+        // the cache was found gone, not on a failover route).
+        let onCache = usage.cachedTokens > 0 && use?.applies(to: served) == true
         var tokens: Int?
         var implicit: Int?
         if !onCache {
