@@ -6,11 +6,20 @@ extension Accountant {
     /// `x-ratelimit-*` and `x-flashgate-budget-remaining-usd` for an admitted call.
     package func headers(_ admission: Admission) -> [(String, String)] {
         var headers: [(String, String)] = []
+        headers.reserveCapacity(5)
+        // The first bucket of each kind speaks for it, as before.
+        var requestsDone = false
+        var tokensDone = false
         for item in admission.ticket?.headroom ?? [] {
-            let kind = item.bucket.hasSuffix(":rpm") ? "requests" : item.bucket.hasSuffix(":tpm") ? "tokens" : nil
-            guard let kind, !headers.contains(where: { $0.0 == "x-ratelimit-limit-\(kind)" }) else { continue }
-            headers.append(("x-ratelimit-limit-\(kind)", String(item.limit)))
-            headers.append(("x-ratelimit-remaining-\(kind)", String(max(0, item.remaining))))
+            if !requestsDone, item.bucket.hasSuffix(":rpm") {
+                requestsDone = true
+                headers.append(("x-ratelimit-limit-requests", String(item.limit)))
+                headers.append(("x-ratelimit-remaining-requests", String(max(0, item.remaining))))
+            } else if !tokensDone, item.bucket.hasSuffix(":tpm") {
+                tokensDone = true
+                headers.append(("x-ratelimit-limit-tokens", String(item.limit)))
+                headers.append(("x-ratelimit-remaining-tokens", String(max(0, item.remaining))))
+            }
         }
         if let remaining = admission.budgetRemaining {
             headers.append(("x-flashgate-budget-remaining-usd", remaining.dollars))

@@ -14,6 +14,8 @@ package final class Budgets: Sendable {
     /// The configured budgets per team and per key; replaced whole by `update` on a reload.
     private let configured: Mutex<(teams: [String: [BudgetConfig]], keys: [String: [BudgetConfig]])>
     let state = Mutex(BudgetState())
+    /// Each period's current key and end, remembered while they hold.
+    private let windows: BudgetWindows
 
     private var teams: [String: [BudgetConfig]] { configured.withLock { $0.teams } }
     private var keys: [String: [BudgetConfig]] { configured.withLock { $0.keys } }
@@ -21,6 +23,7 @@ package final class Budgets: Sendable {
     package init(teams: [TeamConfig], keys: [KeyConfig], mode: AccountingConfig.Mode, timeZone: TimeZone) {
         self.mode = mode
         self.timeZone = timeZone
+        windows = BudgetWindows(timeZone: timeZone)
         configured = Mutex(Self.index(teams: teams, keys: keys))
     }
 
@@ -58,10 +61,10 @@ package final class Budgets: Sendable {
     }
 
     private func line(_ owner: String, _ budget: BudgetConfig, _ now: Date) -> BudgetState.Line {
-        let name = "\(owner):\(budget.period.rawValue)"
+        let window = windows.window(budget.period, at: now)
         return BudgetState.Line(
-            name: name, key: "\(owner):\(budget.period.key(at: now, timeZone: timeZone))", budget: budget,
-            periodEnd: budget.period.end(after: now, timeZone: timeZone))
+            name: owner + ":" + budget.period.rawValue, key: owner + ":" + window.key, budget: budget,
+            periodEnd: window.end)
     }
 
     /// Seeds settled spend per budget-period key from the ledger at start.

@@ -40,11 +40,11 @@ package enum CanonicalJSON {
 
     /// The canonical value of a request body for `endpoint`, with `excluded` top-level members removed.
     package static func canonical(_ body: JSONValue, endpoint: CacheEndpoint, excluded: Set<String> = []) -> JSONValue {
-        var root = canonical(body, path: [], userData: false, generateRoot: endpoint == .generate ? 0 : nil)
+        var root = canonical(body, userData: false, place: endpoint == .generate ? .root : .untracked)
         if case .object(var object) = root {
             for key in excluded { object[key] = nil }
             if endpoint == .countTokens, let inner = object["generateContentRequest"] {
-                object["generateContentRequest"] = canonical(inner, path: [], userData: false, generateRoot: 0)
+                object["generateContentRequest"] = canonical(inner, userData: false, place: .root)
             }
             root = .object(object)
         }
@@ -56,24 +56,60 @@ package enum CanonicalJSON {
         JSONWriter.encode(canonical(body, endpoint: endpoint, excluded: excluded))
     }
 
-    /// - Parameter generateRoot: the depth of the generate request's root in `path`, or nil when
-    ///   the generate defaults do not apply.
-    private static func canonical(_ value: JSONValue, path: [String], userData: Bool, generateRoot: Int?) -> JSONValue {
+    /// Where a value sits relative to a generate request's root, as far as the elided defaults of
+    /// the table above care (array positions do not count): the request root, one of the config
+    /// messages that hold a default, anywhere else (`other`), or outside any generate request
+    /// (`untracked`: the defaults do not apply).
+    enum Place {
+        case untracked, other, root, generationConfig, thinkingConfig, toolConfig, functionCallingConfig
+        case systemInstruction
+
+        /// The place of member `key` of an object at this place.
+        func member(_ key: String) -> Place {
+            switch (self, key) {
+            case (.untracked, _): return .untracked
+            case (.root, "generationConfig"): return .generationConfig
+            case (.root, "toolConfig"): return .toolConfig
+            case (.root, "systemInstruction"): return .systemInstruction
+            case (.generationConfig, "thinkingConfig"): return .thinkingConfig
+            case (.toolConfig, "functionCallingConfig"): return .functionCallingConfig
+            default: return .other
+            }
+        }
+
+        /// Whether member `key` of an object at this place, with canonical value `value`, is a
+        /// documented default that sets nothing (the table above).
+        func elides(_ key: String, _ value: JSONValue) -> Bool {
+            switch (self, key) {
+            case (.generationConfig, "candidateCount"): return value.intValue == 1
+            case (.generationConfig, "stopSequences"), (.root, "tools"), (.root, "safetySettings"):
+                return value.arrayValue?.isEmpty == true
+            case (.thinkingConfig, "includeThoughts"): return value.boolValue == false
+            case (.functionCallingConfig, "mode"): return value.stringValue == "AUTO"
+            case (.root, "generationConfig"), (.generationConfig, "thinkingConfig"), (.root, "toolConfig"),
+                (.toolConfig, "functionCallingConfig"):
+                return value.objectValue?.isEmpty == true
+            case (.systemInstruction, "role"): return true
+            default: return false
+            }
+        }
+    }
+
+    private static func canonical(_ value: JSONValue, userData: Bool, place: Place) -> JSONValue {
         switch value {
         case .null, .bool, .string: return value
         case .number(let text): return .number(CanonicalNumber.spelling(text))
         case .array(let items):
-            return .array(items.map { canonical($0, path: path, userData: userData, generateRoot: generateRoot) })
+            return .array(items.map { canonical($0, userData: userData, place: place) })
         case .object(let object):
             var fields: [JSONField] = []
+            fields.reserveCapacity(object.fields.count)
             for field in object.fields {
                 let key = userData ? field.key : lowerCamelCase(field.key)
                 if !userData && field.value.isNull { continue }
                 let inner = userData || userDataFields.contains(key)
-                let child = canonical(field.value, path: path + [key], userData: inner, generateRoot: generateRoot)
-                if !userData, let root = generateRoot, isElidedDefault(Array(path.dropFirst(root)) + [key], child) {
-                    continue
-                }
+                let child = canonical(field.value, userData: inner, place: userData ? place : place.member(key))
+                if !userData && place.elides(key, child) { continue }
                 if let existing = fields.firstIndex(where: { $0.key == key }) {
                     fields[existing].value = child
                 } else {
@@ -82,22 +118,6 @@ package enum CanonicalJSON {
             }
             fields.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
             return .object(JSONObject(fields))
-        }
-    }
-
-    /// The generate-request defaults of the table above, by path from the request root
-    /// (array positions do not appear in the path).
-    static func isElidedDefault(_ path: [String], _ value: JSONValue) -> Bool {
-        switch path {
-        case ["generationConfig", "candidateCount"]: return value.intValue == 1
-        case ["generationConfig", "stopSequences"], ["tools"], ["safetySettings"]: return value.arrayValue?.isEmpty == true
-        case ["generationConfig", "thinkingConfig", "includeThoughts"]: return value.boolValue == false
-        case ["toolConfig", "functionCallingConfig", "mode"]: return value.stringValue == "AUTO"
-        case ["generationConfig"], ["generationConfig", "thinkingConfig"], ["toolConfig"],
-            ["toolConfig", "functionCallingConfig"]:
-            return value.objectValue?.isEmpty == true
-        case ["systemInstruction", "role"]: return true
-        default: return false
         }
     }
 

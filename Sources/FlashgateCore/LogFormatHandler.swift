@@ -29,10 +29,10 @@ package struct LogFormatHandler: LogHandler {
     }
 
     package func log(event: LogEvent) {
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        // The handler's own metadata is usually empty: then the event's is used as it is.
+        var merged = event.metadata ?? [:]
+        if !metadata.isEmpty { merged = metadata.merging(merged) { $1 } }
         let time = Self.timestamp()
-        var line: String
         switch format {
         case .json:
             var object: JSONObject = [
@@ -40,17 +40,99 @@ package struct LogFormatHandler: LogHandler {
                 "msg": .string(LogText.safe("\(event.message)")),
             ]
             for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-                object[LogText.safe(key)] = .string(LogText.safe("\(value)"))
+                object[LogText.safe(key)] = .string(LogText.safe(Self.text(value)))
             }
-            line = JSONWriter.string(.object(object))
+            write(JSONWriter.string(.object(object)) + "\n")
         case .logfmt:
-            line = "time=\(time) level=\(event.level.rawValue) msg=\(Self.quote(LogText.safe("\(event.message)")))"
-            for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-                line += " \(LogText.safe(key))=\(Self.quote(LogText.safe("\(value)")))"
-            }
+            write(Self.logfmtLine(time: time, level: event.level, message: "\(event.message)", merged))
         }
-        line += "\n"
-        write(line)
+    }
+
+    /// Writes a line whose fields the caller already holds in key order, skipping swift-log's
+    /// metadata dictionary (the access log's hot path); the line is the one `log` would write for
+    /// the same fields. False when this handler cannot take that shortcut (JSON lines, or metadata
+    /// of its own to merge): the caller then logs the usual way.
+    package func write(level: Logger.Level, message: String, sortedFields: [(String, String)]) -> Bool {
+        guard format == .logfmt, metadata.isEmpty else { return false }
+        guard level >= logLevel else { return true }
+        var out: [UInt8] = []
+        out.reserveCapacity(384)
+        Self.appendHead(time: Self.timestamp(), level: level, message: message, to: &out)
+        for (key, value) in sortedFields {
+            out.append(UInt8(ascii: " "))
+            out += LogText.safe(key).utf8
+            out.append(UInt8(ascii: "="))
+            Self.appendValue(value, to: &out)
+        }
+        out.append(UInt8(ascii: "\n"))
+        write(String(decoding: out, as: UTF8.self))
+        return true
+    }
+
+    private static func appendHead(time: String, level: Logger.Level, message: String, to out: inout [UInt8]) {
+        out += "time=".utf8
+        out += time.utf8
+        out += " level=".utf8
+        out += level.rawValue.utf8
+        out += " msg=".utf8
+        appendValue(message, to: &out)
+    }
+
+    /// `time=… level=… msg=… key=value…\n`, keys sorted, every value through `LogText.safe` and
+    /// quoted when it must be. Built as bytes: the access log writes one of these per request.
+    static func logfmtLine(time: String, level: Logger.Level, message: String, _ metadata: Logger.Metadata) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(384)
+        appendHead(time: time, level: level, message: message, to: &out)
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            out.append(UInt8(ascii: " "))
+            out += LogText.safe(key).utf8
+            out.append(UInt8(ascii: "="))
+            appendValue(text(value), to: &out)
+        }
+        out.append(UInt8(ascii: "\n"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `quote(LogText.safe(value))`. The common value (printable ASCII within the cap,
+    /// no backslash) needs no escaping, only quotes when it holds a space, `"` or `=`: that case
+    /// is a byte copy; anything else takes the general path.
+    static func appendValue(_ value: String, to out: inout [UInt8]) {
+        let bytes = value.utf8
+        var needsQuotes = bytes.isEmpty
+        if bytes.count <= LogText.valueLimit {
+            for byte in bytes {
+                if byte < 0x20 || byte >= 0x7F || byte == 0x5C {
+                    out += quote(LogText.safe(value)).utf8
+                    return
+                }
+                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") {
+                    needsQuotes = true
+                }
+            }
+        } else {
+            out += quote(LogText.safe(value)).utf8
+            return
+        }
+        guard needsQuotes else {
+            out += bytes
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        for byte in bytes {
+            if byte == UInt8(ascii: "\"") { out.append(UInt8(ascii: "\\")) }
+            out.append(byte)
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A metadata value as text (what string interpolation of it gives, without its machinery).
+    static func text(_ value: Logger.MetadataValue) -> String {
+        switch value {
+        case .string(let string): return string
+        case .stringConvertible(let convertible): return convertible.description
+        default: return value.description
+        }
     }
 
     /// Now as ISO 8601 UTC with milliseconds (`2026-11-25T16:41:00.120Z`), from `clock_gettime`

@@ -65,23 +65,24 @@ package struct ModelID: Sendable, Hashable, CustomStringConvertible {
     /// Percent-encodes one path segment: everything but RFC 3986 unreserved characters and `@`
     /// (a `pchar`) becomes `%XX`, so the result can never add a segment, a query or a fragment.
     package static func percentEncoded(_ segment: some StringProtocol) -> String {
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(segment.utf8.count)
         for byte in segment.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
                 UInt8(ascii: "~"), UInt8(ascii: "@"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
+                out.append(byte)
             default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0xF)])
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     // MARK: Grammar
 

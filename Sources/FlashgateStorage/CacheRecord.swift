@@ -1,19 +1,28 @@
-/// The stored form of a `CacheEntry`: a compact binary header, then the zlib body.
+/// The stored form of a `CacheEntry`: a compact binary header, then the body, compressed when it
+/// is large.
 ///
 /// Layout, integers big-endian:
 ///
-///     "FC" 0x01                         magic and version (3 bytes)
+///     "FC" 0x01 or "FC" 0x02            magic and version (3 bytes): 1 zlib body, 2 raw body
 ///     createdAtMs, expiresAtMs, costMicroUSD   Int64 each
 ///     bodyBytes                         UInt32, the uncompressed size
 ///     team, model                       UInt16 length + UTF-8 each
 ///     usage                             UInt8 count, then per kind UInt8 length + UTF-8 + Int64
+///     bodyCRC                           UInt32, CRC-32 of the raw body (version 2 only)
 ///     headerCRC                         UInt32, CRC-32 of every byte above
-///     body                              zlib stream (level 1)
+///     body                              zlib stream (level 1), or the body's bytes (version 2)
 ///
-/// Invariant: a value that decodes passed its header CRC and, when inflated, zlib's Adler-32
-/// and an exact length check, so a damaged value is reported as damaged, never as an answer.
+/// Bodies up to `rawBodyLimit` are stored raw: a hit then skips inflating (a new zlib stream
+/// per hit cost more than the copy saves on small answers) and the writer skips deflating.
+///
+/// Invariant: a value that decodes passed its header CRC and, for a zlib body, zlib's Adler-32
+/// and an exact length check, for a raw body its exact length and CRC-32, so a damaged value is
+/// reported as damaged, never as an answer.
 enum CacheRecord {
     static let magic: [UInt8] = [0x46, 0x43, 0x01]
+    static let rawMagic: [UInt8] = [0x46, 0x43, 0x02]
+    /// Bodies up to this size are stored uncompressed.
+    static let rawBodyLimit = 8 << 10
     /// Bodies beyond this are not cached (and a header claiming more is damaged).
     static let maxBodyBytes = 256 << 20
 
@@ -26,8 +35,10 @@ enum CacheRecord {
         var team: String
         var model: String
         var usage: [String: Int]
-        /// Where the zlib body starts in the value.
+        /// Where the body starts in the value.
         var bodyOffset: Int
+        /// The CRC-32 of a body stored raw; nil for a zlib body.
+        var rawBodyCRC: UInt32? = nil
     }
 
     /// Compresses and frames `entry`; nil when it cannot be represented (a body over
@@ -39,8 +50,9 @@ enum CacheRecord {
         guard entry.body.count <= maxBodyBytes, team.count <= 0xFFFF, model.count <= 0xFFFF, entry.usage.count <= 0xFF
         else { return nil }
         var out: [UInt8] = []
-        out.reserveCapacity(64 + team.count + model.count + entry.usage.count * 24 + entry.body.count / 2)
-        out += magic
+        let raw = entry.body.count <= rawBodyLimit
+        out.reserveCapacity(64 + team.count + model.count + entry.usage.count * 24 + entry.body.count / (raw ? 1 : 2))
+        out += raw ? rawMagic : magic
         append(&out, entry.createdAtMs)
         append(&out, entry.expiresAtMs)
         append(&out, entry.costMicroUSD)
@@ -57,15 +69,17 @@ enum CacheRecord {
             out += name
             append(&out, Int64(count))
         }
+        if raw { append(&out, entry.body.withUnsafeBytes { Zlib.crc32($0) }) }
         append(&out, out.withUnsafeBytes { Zlib.crc32($0) })
-        out += Zlib.compress(entry.body, level: 1)
+        out += raw ? entry.body : Zlib.compress(entry.body, level: 1)
         return out
     }
 
     /// Decodes and checks the header; nil when the value is damaged.
     static func header(_ value: UnsafeRawBufferPointer) -> Header? {
         var reader = ByteReader(value)
-        guard reader.bytes(magic.count)?.elementsEqual(magic) == true,
+        guard let version = reader.bytes(magic.count),
+            version.elementsEqual(magic) || version.elementsEqual(rawMagic),
             let createdAtMs = reader.int64(), let expiresAtMs = reader.int64(), let costMicroUSD = reader.int64(),
             let bodyBytes = reader.uint32(), Int(bodyBytes) <= maxBodyBytes,
             let teamLength = reader.uint16(), let team = reader.string(Int(teamLength)),
@@ -80,19 +94,33 @@ enum CacheRecord {
             }
             usage[kind] = Int(truncatingIfNeeded: count)
         }
+        var rawBodyCRC: UInt32?
+        if value[2] == rawMagic[2] {
+            guard let crc = reader.uint32() else { return nil }
+            rawBodyCRC = crc
+        }
         let covered = reader.offset
         guard let crc = reader.uint32(), crc == Zlib.crc32(UnsafeRawBufferPointer(rebasing: value[..<covered])) else {
             return nil
         }
         return Header(
             createdAtMs: createdAtMs, expiresAtMs: expiresAtMs, costMicroUSD: costMicroUSD, bodyBytes: Int(bodyBytes),
-            team: team, model: model, usage: usage, bodyOffset: reader.offset)
+            team: team, model: model, usage: usage, bodyOffset: reader.offset, rawBodyCRC: rawBodyCRC)
     }
 
-    /// Inflates the body that follows `header` in `value`.
+    /// The body that follows `header` in `value`, inflated or checked.
     static func entry(_ header: Header, in value: UnsafeRawBufferPointer) throws(ZlibError) -> CacheEntry {
-        let body = try Zlib.decompress(
-            UnsafeRawBufferPointer(rebasing: value[header.bodyOffset...]), exactOutputBytes: header.bodyBytes)
+        let stored = UnsafeRawBufferPointer(rebasing: value[header.bodyOffset...])
+        let body: [UInt8]
+        if let expected = header.rawBodyCRC {
+            guard stored.count == header.bodyBytes else {
+                throw ZlibError(reason: stored.count < header.bodyBytes ? .truncated : .trailingData, message: "raw body length")
+            }
+            guard Zlib.crc32(stored) == expected else { throw ZlibError(reason: .corrupt, message: "raw body CRC") }
+            body = Array(stored)
+        } else {
+            body = try Zlib.decompress(stored, exactOutputBytes: header.bodyBytes)
+        }
         return CacheEntry(
             body: body, team: header.team, model: header.model, createdAtMs: header.createdAtMs,
             expiresAtMs: header.expiresAtMs, costMicroUSD: header.costMicroUSD, usage: header.usage)

@@ -121,16 +121,24 @@ extension CurlTransfer {
 
     private func configureHeaders(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
         var lines: [String] = []
+        // A byte scan: CR, LF and NUL are ASCII, and a header line is never walked by Character.
+        let breaksLine: (UInt8) -> Bool = { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") || $0 == 0 }
         for header in request.headers {
-            let text = header.name + header.value
-            guard !header.name.isEmpty, !text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+            guard !header.name.isEmpty, !header.name.utf8.contains(where: breaksLine),
+                !header.value.utf8.contains(where: breaksLine)
+            else {
                 throw FlashgateError(.internal, "an upstream request header is malformed")
             }
             // "Name;" is curl's spelling for a header sent with an empty value.
             lines.append(header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)")
         }
         // No "Expect: 100-continue" round trip for large bodies unless the caller asked for it.
-        if !request.headers.contains(where: { $0.name.lowercased() == "expect" }) { lines.append("Expect:") }
+        let expect = Array("expect".utf8)
+        let asksExpect = request.headers.contains { header in
+            header.name.utf8.count == expect.count
+                && zip(header.name.utf8, expect).allSatisfy { $0 | 0x20 == $1 }
+        }
+        if !asksExpect { lines.append("Expect:") }
         for line in lines {
             guard let next = curl_slist_append(headerList, line) else {
                 throw FlashgateError(.internal, "libcurl could not take the upstream request headers")

@@ -15,8 +15,11 @@ final class CurlTransfer: @unchecked Sendable {
 
     let request: UpstreamRequest
     /// Where the transfer goes (`host:port` or `unix:/path`), for log lines only: client-facing
-    /// messages never name it.
-    let host: String
+    /// messages never name it. Worked out only when a line needs it (a failure), not per call.
+    var host: String {
+        // Errors over a Unix socket name the socket: the URL's host is only the Host header then.
+        request.unixSocketPath.map { "unix:\($0)" } ?? CurlErrorMapping.host(of: request.url)
+    }
     /// libcurl's own account of a failure (`CURLOPT_ERRORBUFFER`, `CURL_ERROR_SIZE` bytes), which
     /// names the address and the system error; for the log.
     let errorBuffer: UnsafeMutablePointer<CChar> = {
@@ -43,8 +46,6 @@ final class CurlTransfer: @unchecked Sendable {
         limits: CurlTransport.Configuration, stats: CurlTransportStats
     ) {
         self.request = request
-        // Errors over a Unix socket name the socket: the URL's host is only the Host header then.
-        self.host = request.unixSocketPath.map { "unix:\($0)" } ?? CurlErrorMapping.host(of: request.url)
         self.continuation = continuation
         self.limits = limits
         self.stats = stats
@@ -67,21 +68,26 @@ final class CurlTransfer: @unchecked Sendable {
     func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
         lastActivity = .now
         guard !headSent else { return }  // trailers after the body are not part of the head
-        // Work on bytes: "\r\n" is one Character in Swift, so trimming a String by "\r" misses it.
+        // Work on bytes: "\r\n" is one Character in Swift, so trimming a String by "\r" misses it;
+        // and only a header's name and value become Strings.
+        let isBlank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
         var end = bytes.count
         while end > 0, bytes[end - 1] == UInt8(ascii: "\r") || bytes[end - 1] == UInt8(ascii: "\n") { end -= 1 }
-        let line = Substring(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<end]), as: UTF8.self))
-        if line.hasPrefix("HTTP/") {
+        if end >= 5, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+            bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/")
+        {
             headers = []  // a new response block: 100-continue, a redirect or a proxy CONNECT
-        } else if line.isEmpty {
+        } else if end == 0 {
             let status = responseCode()
             if status >= 200 { emitHead(status: status) }
-        } else if let colon = line.firstIndex(of: ":") {
-            let name = String(line[..<colon])
-            var value = line[line.index(after: colon)...]
-            while let first = value.first, first == " " || first == "\t" { value.removeFirst() }
-            while let last = value.last, last == " " || last == "\t" { value.removeLast() }
-            headers.append(UpstreamHeader(name, String(value)))
+        } else if let colon = bytes[..<end].firstIndex(of: UInt8(ascii: ":")) {
+            var start = colon + 1
+            var stop = end
+            while start < stop, isBlank(bytes[start]) { start += 1 }
+            while stop > start, isBlank(bytes[stop - 1]) { stop -= 1 }
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<colon]), as: UTF8.self)
+            let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<stop]), as: UTF8.self)
+            headers.append(UpstreamHeader(name, value))
         }
     }
 

@@ -171,15 +171,17 @@ extension ChatRequest {
 /// and remembers which keys were consumed.
 struct FieldReader {
     private let object: JSONObject
-    private var taken: Set<String> = []
+    /// The keys taken that the object has (a handful: a set cost more to build than it saved).
+    private var taken: [String] = []
 
     init(_ object: JSONObject) { self.object = object }
 
     var remainingKeys: [String] { object.keys.filter { !taken.contains($0) && !ChatRequest.droppedFields.contains($0) } }
 
     mutating func take(_ key: String) -> JSONValue? {
-        taken.insert(key)
-        return object[key]
+        guard let value = object[key] else { return nil }
+        taken.append(key)
+        return value
     }
 
     mutating func number(_ key: String, in range: ClosedRange<Double>) throws(FlashgateError) -> JSONValue? {

@@ -24,8 +24,9 @@ struct InputCounter {
     var bounded = true
 
     init(model: String, expected: Bool) {
-        let id = model.lowercased()
-        let major = id.range(of: "gemini-").flatMap { Int(id[$0.upperBound...].prefix { $0.isNumber }) } ?? 3
+        let major = RequestCostEstimate.offset(of: "gemini-", in: model).flatMap { at in
+            Int(String(decoding: model.utf8.dropFirst(at + 7).prefix { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
+        } ?? 3
         gemini3 = major >= 3
         self.expected = expected
     }

@@ -81,6 +81,49 @@ import Testing
         #expect(parsed["attempts"]?.stringValue == "r0:503:12ms")
     }
 
+    /// Every field set: the fast path must list them in the handler's key order and write the line
+    /// the general path writes.
+    static func fullSummary() -> RequestRecord.Summary {
+        var s = RequestRecord.Summary(requestID: "r1", method: "POST", endpoint: "chat")
+        s.status = 200
+        s.team = "search"
+        s.key = "ci"
+        s.model = "gemini-3.5-flash"
+        s.route = "studio"
+        s.cache = "miss"
+        s.promptTokens = 10
+        s.outputTokens = 5
+        s.thoughtsTokens = 2
+        s.cachedTokens = 1
+        s.cost = MicroUSD(1234)
+        s.saved = MicroUSD(7)
+        s.attempts = [AttemptRecord(route: "r0", outcome: .status(503), duration: .milliseconds(12))]
+        s.refused = .budget
+        s.softBudgetsExceeded = ["key:ci:month", "team:search:day"]
+        s.duration = .microseconds(1500)
+        s.timeToFirstByte = .microseconds(900)
+        s.upstreamTime = .microseconds(700)
+        s.aborted = true
+        return s
+    }
+
+    @Test func theFastPathWritesTheLineSwiftLogWould() throws {
+        let summary = Self.fullSummary()
+        let fields = AccessLog.fields(summary)
+        #expect(fields.count == 23)
+        #expect(zip(fields, fields.dropFirst()).allSatisfy { $0.0 < $1.0 }, "\(fields.map(\.0))")
+        let fast = Lines()
+        let general = Lines()
+        let fastHandler = LogFormatHandler(label: "a", level: .info, format: .logfmt, write: { fast.add($0) })
+        let generalHandler = LogFormatHandler(label: "a", level: .info, format: .logfmt, write: { general.add($0) })
+        #expect(fastHandler.write(level: .info, message: "request", sortedFields: fields))
+        Logger(label: "a") { _ in generalHandler }.info("request", metadata: AccessLog.metadata(summary))
+        // The lines differ only in their timestamps.
+        let strip = { (line: String) in line.split(separator: " ", maxSplits: 1).last.map(String.init) }
+        #expect(strip(try #require(fast.all.first)) == strip(try #require(general.all.first)))
+        #expect(fast.all.first?.contains("rejected_by=budget") == true)
+    }
+
     /// Bytes that must never reach a log line raw: they forge, repaint or cut lines.
     static func hasRawControl(_ line: String) -> Bool {
         line.dropLast().unicodeScalars.contains { scalar in

@@ -219,11 +219,13 @@ enum CacheFixture {
         #expect(cache.stats().entries == 1)
     }
 
-    @Test(arguments: ["garbage header", "flipped body byte"])
+    @Test(arguments: ["garbage header", "flipped body byte", "flipped byte of a compressed body", "cut raw body"])
     func damagedValueIsAMissAndIsRemoved(damage: String) throws {
         let cache = try open()
         defer { cache.close() }
-        let entry = CacheFixture.entry(body: CacheFixture.noise(2000, seed: 3), createdAtMs: clock.now)
+        // A small body is stored raw (CRC-checked), a large one compressed (zlib-checked).
+        let size = damage == "flipped byte of a compressed body" ? CacheRecord.rawBodyLimit + 5000 : 2000
+        let entry = CacheFixture.entry(body: CacheFixture.noise(size, seed: 3), createdAtMs: clock.now)
         cache.store(CacheFixture.key(1), entry)
         cache.store(CacheFixture.key(2), entry)
         cache.flush()
@@ -231,6 +233,8 @@ enum CacheFixture {
             var value = try #require(try txn.get(cache.entries, key: CacheFixture.key(1)))
             if damage == "garbage header" {
                 value = Array("not a cache record at all".utf8)
+            } else if damage == "cut raw body" {
+                value.removeLast()
             } else {
                 value[value.count - 100] ^= 0xFF
             }
@@ -241,13 +245,25 @@ enum CacheFixture {
         #expect(try cache.env.read { try $0.get(cache.entries, key: CacheFixture.key(1)) } == nil)
         #expect(cache.lookup(CacheFixture.key(2)) == entry)
         #expect(cache.stats().entries == 1)
-        if damage == "flipped body byte" {
+        if damage.hasPrefix("flipped") {
             #expect(cache.stats().bytes == CacheRecord.encode(entry)!.count)
         }
         // Stale index rows left by the garbage header do not disturb a sweep or eviction.
         clock.advance(120_000)
         #expect(cache.sweep().expired == 1)
         #expect(cache.stats().entries == 0)
+    }
+
+    @Test func smallBodiesAreStoredRawAndLargeOnesCompressed() throws {
+        for size in [0, 1, CacheRecord.rawBodyLimit, CacheRecord.rawBodyLimit + 1, 100_000] {
+            let entry = CacheFixture.entry(body: CacheFixture.noise(size, seed: 5), createdAtMs: clock.now)
+            let value = try #require(CacheRecord.encode(entry))
+            #expect(value[2] == (size <= CacheRecord.rawBodyLimit ? 2 : 1), "size \(size)")
+            let decoded = try value.withUnsafeBytes { bytes in
+                try CacheRecord.entry(try #require(CacheRecord.header(bytes)), in: bytes)
+            }
+            #expect(decoded == entry, "size \(size)")
+        }
     }
 
     @Test func unopenableStoreDisablesTheCache() throws {

@@ -71,4 +71,16 @@ import Testing
         #expect(one.cost(PriceTable(), model: "gemini-3.5-flash") == MicroUSD(2))
         #expect(estimate.cost(PriceTable(), model: "gemini-9") == nil)
     }
+
+    @Test func theModelFamilyIsReadFromTheIdWhateverItsCaseAndPrefix() {
+        for (model, limit) in [
+            ("gemini-1.5-pro", 8_192), ("models/gemini-2.0-flash-001", 8_192), ("GEMINI-2.0-FLASH", 8_192),
+            ("gemini-2.5-flash", 65_536), ("gemini-3-pro-preview", 65_536), ("gemini-1", 65_536), ("", 65_536),
+            ("tunedModels/my-gemini-1.5-x", 8_192), ("gemini-", 65_536),
+        ] {
+            #expect(RequestCostEstimate.modelMaxOutputTokens(model) == limit, "\(model)")
+        }
+        #expect(RequestCostEstimate.offset(of: "gemini-", in: "models/Gemini-3") == 7)
+        #expect(RequestCostEstimate.offset(of: "gemini-", in: "gemin") == nil)
+    }
 }

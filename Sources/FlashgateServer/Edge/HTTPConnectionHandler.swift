@@ -155,8 +155,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
             }
         case .end:
             guard case .readingBody(let head, let body) = state else { return }
-            timer?.cancel()
-            timer = nil
+            disarm()
             state = .responding
             dispatch(head: head, body: body, context: context)
         }
@@ -233,8 +232,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     func refuse(
         _ error: FlashgateError, method: String, path: String?, requestID: String?, context: ChannelHandlerContext
     ) {
-        timer?.cancel()
-        timer = nil
+        disarm()
         keepAlive = false
         if case .responding = state {
             refusalAfterResponse = error
@@ -262,23 +260,53 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
 
     private enum TimerReason { case idle, header, body }
     private var timerReason: TimerReason?
+    /// When the armed timeout runs out; nil when none is armed.
+    private var deadline: NIODeadline?
+    /// When the scheduled wake-up (`timer`) comes.
+    private var wakeUp: NIODeadline?
 
+    /// Arms one timeout in place of the last. The wake-up is scheduled lazily: a request on a
+    /// kept-alive connection moves the deadline three times (header, body, idle), and a wake-up
+    /// already due no later than the new deadline is kept — it re-checks the deadline when it
+    /// comes — so most arms cost a clock read instead of a cancelled and a new scheduled task.
     private func arm(_ duration: Duration, context: ChannelHandlerContext, reason: TimerReason) {
-        timer?.cancel()
         timerReason = reason
         let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
         guard nanos > 0 else {
-            timer = nil
+            deadline = nil
             return
         }
+        let due = NIODeadline.now() + .nanoseconds(nanos)
+        deadline = due
+        if timer != nil, let wakeUp, wakeUp <= due { return }
+        timer?.cancel()
+        schedule(at: due, context: context)
+    }
+
+    /// No timeout while a response is being made (a pending wake-up finds nothing to do).
+    private func disarm() { deadline = nil }
+
+    private func schedule(at due: NIODeadline, context: ChannelHandlerContext) {
+        wakeUp = due
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanos)) {
-            bound.value.0.timerFired(context: bound.value.1, reason: reason)
+        timer = context.eventLoop.scheduleTask(deadline: due) {
+            bound.value.0.wokeUp(context: bound.value.1)
         }
     }
 
-    private func timerFired(context: ChannelHandlerContext, reason: TimerReason) {
+    private func wokeUp(context: ChannelHandlerContext) {
         timer = nil
+        wakeUp = nil
+        guard let deadline, let reason = timerReason else { return }
+        if NIODeadline.now() < deadline {
+            schedule(at: deadline, context: context)
+            return
+        }
+        self.deadline = nil
+        timerFired(context: context, reason: reason)
+    }
+
+    private func timerFired(context: ChannelHandlerContext, reason: TimerReason) {
         switch reason {
         case .idle:
             if awaitingHead { context.close(promise: nil) }

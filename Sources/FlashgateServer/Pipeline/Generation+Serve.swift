@@ -78,31 +78,36 @@ extension Generation {
     }
 
     /// A cache hit, rendered at once: usage as recorded, cost $0, and what it saved. A native JSON
-    /// hit is the stored bytes as they are; other modes render from the parsed answer. Nil when the
-    /// stored answer does not parse (treated as a miss).
+    /// hit is the stored bytes as they are; an OpenAI JSON hit fills the entry's template once one
+    /// is known (`HitBodyMemo`); other modes render from the parsed answer. Nil when the stored
+    /// answer does not parse (treated as a miss).
     func renderHit(_ hit: CacheEntry, call: GenerateCall) -> GatewayResponse? {
         var rendering = AnswerRendering(call.mode)
         var body: [UInt8]
         if case .nativeJSON = call.mode {
             body = hit.body
+        } else if case .openAI(let chat, let id, let created) = call.mode, !chat.stream {
+            let key = HitBodyMemo.Key(digest: call.key.digest, createdAtMs: hit.createdAtMs, model: chat.model)
+            if let known = hitBodies.body(key, id: id, created: created) {
+                body = known
+            } else {
+                guard let response = try? JSONParser.parse(hit.body) else { return nil }
+                let rendered = Self.openAIHitBody(response, model: chat.model, id: id, created: created)
+                saveSignatures(rendered.signatures, call)
+                body = rendered.body
+                if rendered.signatures.isEmpty {
+                    let marked = Self.openAIHitBody(
+                        response, model: chat.model, id: HitBodyMemo.markerID, created: HitBodyMemo.markerCreated)
+                    hitBodies.learn(key, markedBody: marked.body)
+                }
+            }
         } else {
             guard let response = try? JSONParser.parse(hit.body) else { return nil }
-            if case .openAI(let chat, let id, let created) = call.mode, !chat.stream {
-                let rendered = ChatResponse.render(response, model: chat.model, id: id, created: created)
-                saveSignatures(rendered.signatures, call)
-                var object = rendered.body.objectValue ?? JSONObject()
-                if case .object(var usage)? = object["usage"] {
-                    usage["cost"] = .number(MicroUSD.zero.dollars)
-                    object["usage"] = .object(usage)
-                }
-                body = JSONWriter.encode(.object(object))
-            } else {
-                body = []
-                for event in GeminiAnswerRenderer.events(response) { body += rendering.render(event) }
-                body += rendering.finish()
-                saveSignatures(rendering.signatures, call)
-                if let outcome = rendering.responsesOutcome { call.completed?(outcome) }
-            }
+            body = []
+            for event in GeminiAnswerRenderer.events(response) { body += rendering.render(event) }
+            body += rendering.finish()
+            saveSignatures(rendering.signatures, call)
+            if let outcome = rendering.responsesOutcome { call.completed?(outcome) }
         }
         return GatewayResponse(
             status: .ok,
@@ -111,5 +116,19 @@ extension Generation {
                 ("x-flashgate-cost-usd", "0.000000"),
                 ("x-flashgate-cost-saved-usd", MicroUSD(hit.costMicroUSD).dollars),
             ], body: body)
+    }
+
+    /// An OpenAI chat completion of a stored answer, as a hit answers it: usage as recorded and a
+    /// cost of $0.
+    static func openAIHitBody(_ response: JSONValue, model: String, id: String, created: Int)
+        -> (body: [UInt8], signatures: [(toolCallID: String, signature: String)])
+    {
+        let rendered = ChatResponse.render(response, model: model, id: id, created: created)
+        var object = rendered.body.objectValue ?? JSONObject()
+        if case .object(var usage)? = object["usage"] {
+            usage["cost"] = .number(MicroUSD.zero.dollars)
+            object["usage"] = .object(usage)
+        }
+        return (JSONWriter.encode(.object(object)), rendered.signatures)
     }
 }

@@ -25,6 +25,8 @@ final class Generation: Sendable {
     let nowMilliseconds: @Sendable () -> Int64
     /// Automatic context caching (nil: off).
     let contextCaches: ContextCaches?
+    /// OpenAI bodies of cache hits, kept as templates per stored answer.
+    let hitBodies = HitBodyMemo()
 
     init(
         cache: ResponseCacheStore?, flights: FlightTable, accountant: Accountant, retryOwner: RetryOwner,

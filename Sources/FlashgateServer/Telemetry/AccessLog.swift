@@ -20,35 +20,50 @@ package struct AccessLog: TelemetrySink {
 
     package func finished(_ s: RequestRecord.Summary) {
         if let enabled, !enabled.isOn { return }
+        // Flashgate's own handler takes the fields as they are, already in its key order; any
+        // other handler gets them through swift-log.
+        if let handler = logger.handler as? LogFormatHandler,
+            handler.write(level: .info, message: "request", sortedFields: Self.fields(s))
+        {
+            return
+        }
         logger.info("request", metadata: Self.metadata(s))
     }
 
     static func metadata(_ s: RequestRecord.Summary) -> Logger.Metadata {
-        var m: Logger.Metadata = [
-            "request_id": "\(s.requestID)", "method": "\(LogText.capped(s.method))", "endpoint": "\(s.endpoint)",
-            "status": "\(s.status)", "duration_ms": "\(Self.ms(s.duration))",
-        ]
-        if let team = s.team { m["team"] = "\(team)" }
-        if let key = s.key, !key.isEmpty { m["key"] = "\(key)" }
-        if let model = s.model { m["model"] = "\(LogText.capped(model))" }
-        if let route = s.route { m["route"] = "\(route)" }
-        if let cache = s.cache { m["cache"] = "\(cache)" }
-        if s.promptTokens + s.outputTokens > 0 {
-            m["prompt_tokens"] = "\(s.promptTokens)"
-            m["output_tokens"] = "\(s.outputTokens)"
-            if s.thoughtsTokens > 0 { m["thoughts_tokens"] = "\(s.thoughtsTokens)" }
-            if s.cachedTokens > 0 { m["cached_tokens"] = "\(s.cachedTokens)" }
-        }
-        if s.cache != nil || s.cost > .zero { m["cost_usd"] = "\(s.cost.dollars)" }
-        if s.saved > .zero { m["saved_usd"] = "\(s.saved.dollars)" }
-        if let ttfb = s.timeToFirstByte { m["ttfb_ms"] = "\(Self.ms(ttfb))" }
-        if let upstream = s.upstreamTime { m["upstream_ms"] = "\(Self.ms(upstream))" }
-        if !s.attempts.isEmpty { m["attempts"] = "\(s.attempts.map(\.compact).joined(separator: ","))" }
-        if let rejected = s.rejectedBy { m["rejected_by"] = "\(rejected)" }
-        if let refused = s.refused { m["refused"] = "\(refused.rawValue)" }
-        if !s.softBudgetsExceeded.isEmpty { m["budget_exceeded"] = "\(s.softBudgetsExceeded.joined(separator: ","))" }
-        if s.aborted { m["aborted"] = "true" }
-        return m
+        Dictionary(uniqueKeysWithValues: fields(s).map { ($0.0, Logger.MetadataValue.string($0.1)) })
+    }
+
+    /// The line's fields, sorted by key (the order the log handler writes them in; a test holds
+    /// this function to it).
+    static func fields(_ s: RequestRecord.Summary) -> [(String, String)] {
+        var f: [(String, String)] = []
+        f.reserveCapacity(24)
+        if s.aborted { f.append(("aborted", "true")) }
+        if !s.attempts.isEmpty { f.append(("attempts", s.attempts.map(\.compact).joined(separator: ","))) }
+        if !s.softBudgetsExceeded.isEmpty { f.append(("budget_exceeded", s.softBudgetsExceeded.joined(separator: ","))) }
+        if let cache = s.cache { f.append(("cache", cache)) }
+        let tokens = s.promptTokens + s.outputTokens > 0
+        if tokens, s.cachedTokens > 0 { f.append(("cached_tokens", String(s.cachedTokens))) }
+        if s.cache != nil || s.cost > .zero { f.append(("cost_usd", s.cost.dollars)) }
+        f.append(("duration_ms", Self.ms(s.duration)))
+        f.append(("endpoint", s.endpoint))
+        if let key = s.key, !key.isEmpty { f.append(("key", key)) }
+        f.append(("method", LogText.capped(s.method)))
+        if let model = s.model { f.append(("model", LogText.capped(model))) }
+        if tokens { f.append(("output_tokens", String(s.outputTokens))) }
+        if tokens { f.append(("prompt_tokens", String(s.promptTokens))) }
+        if let refused = s.refused { f.append(("refused", refused.rawValue)) }
+        if let rejected = s.rejectedBy { f.append(("rejected_by", rejected)) }
+        f.append(("request_id", s.requestID))
+        if let route = s.route { f.append(("route", route)) }
+        if s.saved > .zero { f.append(("saved_usd", s.saved.dollars)) }
+        f.append(("status", String(s.status)))
+        if let team = s.team { f.append(("team", team)) }
+        if tokens, s.thoughtsTokens > 0 { f.append(("thoughts_tokens", String(s.thoughtsTokens))) }
+        if let ttfb = s.timeToFirstByte { f.append(("ttfb_ms", Self.ms(ttfb))) }
+        if let upstream = s.upstreamTime { f.append(("upstream_ms", Self.ms(upstream))) }
+        return f
     }
 
     /// Milliseconds with three decimals (microsecond resolution).
