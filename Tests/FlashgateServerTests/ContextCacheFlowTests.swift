@@ -280,4 +280,40 @@ extension ContextCacheTests {
         await client.close()
         try await h.stop()
     }
+
+    @Test(arguments: [LedgerConfig.Durability.lease, .perRequest])
+    func theRentIsSettledOnceUnderEitherLedgerDurability(_ durability: LedgerConfig.Durability) async throws {
+        let h = try await H.start { config in config.ledger.durability = durability }
+        _ = try await h.generate("q1")
+        _ = try await h.generate("q2")
+        await h.waitForLive(1)
+        let tokens = Int64(try #require(h.fake.cachedContents.live.first?.tokens))
+        h.advance(seconds: 7_200)
+        _ = try await h.generate("q3")
+        let storage = try await h.rows(Accountant.contextStorageStatus, atLeast: 1)
+        #expect(storage.map(\.cost) == [MicroUSD(tokens)])
+        // Nothing is left reserved: the day's budget shows exactly what was settled.
+        let settled = try h.ledger.requestRows().reduce(MicroUSD.zero) { $0 + $1.cost }
+        let status = try #require(
+            h.gateway.running.gateway.accountant.budgets.remaining(
+                caller: Caller(team: "search"), now: h.gateway.running.gateway.accountant.now
+            ).first)
+        #expect(status.remaining == MicroUSD(10_000_000) - settled)
+        try await h.stop()
+    }
+
+    @Test func aCacheTheBudgetCannotHoldIsNeverCreatedAndTheBudgetHolds() async throws {
+        // Strict: each request reserves about 0.061 $ (a token per byte of its 40 KB prompt, 64
+        // output tokens) and settles at about 0.015 $; the cache would reserve its creation and an
+        // hour's rent on the same bound, about 0.10 $, more than the 0.09 $ left after two requests.
+        let h = try await H.start { config in
+            config.teams[0].budgets = [BudgetConfig(period: .day, limit: MicroUSD(dollars: "0.12")!)]
+        }
+        for index in 0..<3 { #expect(try await h.generate("tight \(index)").status == 200) }
+        #expect(h.creates().isEmpty)
+        #expect(h.book.snapshot.live == 0)
+        let spent = try h.ledger.requestRows().reduce(MicroUSD.zero) { $0 + $1.cost }
+        #expect(spent <= MicroUSD(dollars: "0.12")!)
+        try await h.stop()
+    }
 }
