@@ -31,6 +31,7 @@ package final class FakeCachedContents: Sendable {
         var created = 0
         var minimumTokens = 1024
         var countTokens = false
+        var implicitPermille = 0
         var nowMs: Int64?
     }
 
@@ -45,6 +46,10 @@ package final class FakeCachedContents: Sendable {
     /// When on, every generation's usage counts its prompt with `FakeTokens` (off: the fixed
     /// default usage, unless the request uses a cache).
     package func setCountsTokens(_ on: Bool) { state.withLock { $0.countTokens = on } }
+
+    /// Gemini's implicit cache, simulated: a generation without `cachedContent` reports this share
+    /// (in thousandths) of its system instruction, tools and tool config as cached tokens.
+    package func setImplicitHits(permille: Int) { state.withLock { $0.implicitPermille = permille } }
 
     /// Live caches (not expired), by name.
     package var live: [Entry] {
@@ -101,8 +106,12 @@ package final class FakeCachedContents: Sendable {
                 cached = entry.tokens
             } else if !state.countTokens {
                 return nil
+            } else if state.implicitPermille > 0 {
+                var prefix: JSONObject = [:]
+                for member in ["systemInstruction", "tools", "toolConfig"] { prefix[member] = body[member] }
+                cached = FakeTokens.count(.object(prefix)) * state.implicitPermille / 1000
             }
-            let prompt = FakeTokens.count(body) + cached
+            let prompt = FakeTokens.count(body) + (body["cachedContent"] == nil ? 0 : cached)
             var usage = #"{"promptTokenCount":\#(prompt),"candidatesTokenCount":3,"totalTokenCount":\#(prompt + 3)"#
             if cached > 0 { usage += #","cachedContentTokenCount":\#(cached)"# }
             usage += "}"

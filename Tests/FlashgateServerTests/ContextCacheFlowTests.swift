@@ -316,4 +316,23 @@ extension ContextCacheTests {
         #expect(spent <= MicroUSD(dollars: "0.12")!)
         try await h.stop()
     }
+
+    @Test func aPrefixImplicitCachingAlreadyServesIsNotCachedExplicitly() async throws {
+        let h = try await H.start()
+        // Gemini reports 95 % of the prefix served from its implicit cache: on 3.5 Flash an explicit
+        // cache then pays only from 37 reads an hour (context-caching.md §9), so ten never do.
+        h.fake.cachedContents.setImplicitHits(permille: 950)
+        for index in 0..<10 {
+            let response = try await h.generate("implicit \(index)")
+            #expect(response.json?["usageMetadata"]?["cachedContentTokenCount"]?.intValue ?? 0 > 9_000)
+        }
+        #expect(h.creates().isEmpty)
+        // Without implicit hits, the same traffic creates one.
+        h.fake.cachedContents.setImplicitHits(permille: 0)
+        _ = try await h.generate("explicit 1")
+        _ = try await h.generate("explicit 2")
+        await h.waitForLive(1)
+        #expect(h.creates().count == 1)
+        try await h.stop()
+    }
 }
