@@ -335,4 +335,23 @@ extension ContextCacheTests {
         #expect(h.creates().count == 1)
         try await h.stop()
     }
+
+    @Test func aStreamReadsTheCacheToo() async throws {
+        let h = try await H.start()
+        _ = try await h.generate("q1")
+        _ = try await h.generate("q2")
+        await h.waitForLive(1)
+        let name = try #require(h.fake.cachedContents.live.first?.name)
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let stream = try #require(
+            try await client.request(
+                "POST", "/v1beta/models/gemini-3.5-flash:streamGenerateContent?alt=sse",
+                body: ContextCacheTests.body("streamed"), headers: [("x-goog-api-key", ContextCacheTests.key)]))
+        #expect(stream.status == 200)
+        #expect(String(decoding: stream.body, as: UTF8.self).contains("cachedContentTokenCount"))
+        let sent = try #require(h.fake.received.last?.bodyJSON)
+        #expect(sent["cachedContent"]?.stringValue == name && sent["systemInstruction"] == nil)
+        await client.close()
+        try await h.stop()
+    }
 }
