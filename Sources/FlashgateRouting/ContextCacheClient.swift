@@ -32,10 +32,13 @@ package struct ContextCacheClient: Sendable {
     }
 
     /// Extends a cache to live `ttl` from now.
-    package func extend(_ name: String, on route: RouteConfig, keyIndex: Int, ttl: Duration) async throws(FlashgateError) {
+    package func extend(
+        _ name: String, on route: RouteConfig, keyIndex: Int, ttl: Duration
+    ) async throws(FlashgateError) {
         let body: JSONValue = ["ttl": .string("\(ttl.milliseconds / 1000)s")]
         _ = try await send(
-            routes.cachedContentsRequest(route, method: "PATCH", name: name, body: JSONWriter.encode(body), keyIndex: keyIndex))
+            routes.cachedContentsRequest(
+                route, method: "PATCH", name: name, body: JSONWriter.encode(body), keyIndex: keyIndex))
     }
 
     /// Deletes a cache (its rent stops).

@@ -31,12 +31,15 @@ extension RouteTable {
         if !route.apiKeys.isEmpty {
             headers.append(("x-goog-api-key", route.apiKeys[min(keyIndex, route.apiKeys.count - 1)].value))
         }
-        return UpstreamRequest(method: method, url: url, headers: headers, body: body, timeouts: config.upstreamTimeouts)
+        return UpstreamRequest(
+            method: method, url: url, headers: headers, body: body, timeouts: config.upstreamTimeouts)
     }
 
     /// A cache id: letters, digits, `-` and `_`, 1–128 characters.
     package static func isCacheID(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 128
-            && id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x5F }
+            && id.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x5F
+            }
     }
 }

@@ -100,7 +100,8 @@ package final class FakeCachedContents: Sendable {
                 }
                 guard "models/" + Self.model(in: path) == entry.model else {
                     return .googleError(
-                        status: 400, message: "Model used by GenerateContent request and CachedContent have to be the same.",
+                        status: 400,
+                        message: "Model used by GenerateContent request and CachedContent have to be the same.",
                         googleStatus: "INVALID_ARGUMENT")
                 }
                 cached = entry.tokens
@@ -117,7 +118,9 @@ package final class FakeCachedContents: Sendable {
             usage += "}"
             var reply = FakeReply.defaultReply(for: request)
             reply.chunks = reply.chunks.map { chunk in
-                Array(String(decoding: chunk, as: UTF8.self).replacingOccurrences(of: FakeReply.defaultUsage, with: usage).utf8)
+                Array(
+                    String(decoding: chunk, as: UTF8.self).replacingOccurrences(of: FakeReply.defaultUsage, with: usage)
+                        .utf8)
             }
             return reply
         }

@@ -7,7 +7,9 @@ import Testing
     static let flash = PriceTable().price(for: "gemini-3.5-flash")!
     static let flashLite = PriceTable().price(for: "gemini-2.5-flash-lite")!
 
-    static func planner(model: String, ttl: Duration = .seconds(3600), window: Duration = .seconds(3600)) -> ContextCachePlanner {
+    static func planner(
+        model: String, ttl: Duration = .seconds(3600), window: Duration = .seconds(3600)
+    ) -> ContextCachePlanner {
         ContextCachePlanner(
             minimumTokens: ContextCacheMinimums.tokens(model: model), minRequests: 2, ttl: ttl, window: window)
     }
@@ -39,7 +41,9 @@ import Testing
             expected: create(saving: 27_000, creation: 15_000, storage: 10_000)),
         Row(model: "gemini-3.5-flash", tokens: 10_000, reads: 30, implicitPermille: 950, expected: .skip(.doesNotPay)),
         Row(model: "gemini-3.5-flash", tokens: 4_000, reads: 100, implicitPermille: 0, expected: .skip(.tooSmall)),
-        Row(model: "gemini-2.5-flash-lite", tokens: 10_000, reads: 12, implicitPermille: 0, expected: .skip(.doesNotPay)),
+        Row(
+            model: "gemini-2.5-flash-lite", tokens: 10_000, reads: 12, implicitPermille: 0, expected: .skip(.doesNotPay)
+        ),
         Row(
             model: "gemini-2.5-flash-lite", tokens: 10_000, reads: 13, implicitPermille: 0,
             expected: create(saving: 11_700, creation: 1_000, storage: 10_000)),
@@ -48,7 +52,8 @@ import Testing
 
     @Test(arguments: rows) func decides(_ row: Row) {
         let price = row.model.hasPrefix("gemini-3.5") ? Self.flash : Self.flashLite
-        let traffic = ContextCachePlanner.Traffic(tokens: row.tokens, reads: row.reads, implicitPermille: row.implicitPermille)
+        let traffic = ContextCachePlanner.Traffic(
+            tokens: row.tokens, reads: row.reads, implicitPermille: row.implicitPermille)
         #expect(Self.planner(model: row.model).decide(traffic, price: price) == row.expected)
     }
 

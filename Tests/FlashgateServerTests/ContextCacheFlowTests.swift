@@ -13,7 +13,9 @@ extension ContextCacheTests {
     /// What Google bills for a request: uncached prompt at the input rate, cached at the cached
     /// rate, output at the output rate (3.5 Flash: $1.50, $0.15, $9.00 per 1M), rounded up.
     static func billed(prompt: Int, cached: Int, output: Int) -> MicroUSD {
-        MicroUSD((Int64(prompt - cached) * 1_500_000 + Int64(cached) * 150_000 + Int64(output) * 9_000_000 + 999_999) / 1_000_000)
+        MicroUSD(
+            (Int64(prompt - cached) * 1_500_000 + Int64(cached) * 150_000 + Int64(output) * 9_000_000 + 999_999)
+                / 1_000_000)
     }
 
     @Test func aSharedPrefixBecomesOneCacheThatLaterRequestsReadWithoutSendingItAgain() async throws {
@@ -52,7 +54,9 @@ extension ContextCacheTests {
                 body: try JSONParser.parse(Array(ContextCacheTests.body("any").utf8)), scope: "team:search",
                 model: "gemini-3.5-flash", route: "studio"))
         let remembered = try #require(h.book.remembered(prefix.key))
-        #expect(remembered.reads == 5 && remembered.implicitPermille == 0 && remembered.lastSeenMs == ContextCacheTests.start)
+        #expect(
+            remembered.reads == 5 && remembered.implicitPermille == 0
+                && remembered.lastSeenMs == ContextCacheTests.start)
         #expect(remembered.tokens > 9_900 && remembered.tokens <= created.tokens)
 
         // The creation is billed as input; the rent, by the hour it lived, once it expires.
@@ -132,7 +136,9 @@ extension ContextCacheTests {
         let h = try await H.start()
         // Flash-Lite reads save 900 µ$ each against 11,000 µ$ of creation and rent: 12 reads in
         // an hour do not pay.
-        for index in 0..<12 { #expect(try await h.generate("lite \(index)", model: "gemini-2.5-flash-lite").status == 200) }
+        for index in 0..<12 {
+            #expect(try await h.generate("lite \(index)", model: "gemini-2.5-flash-lite").status == 200)
+        }
         // On 3.5 Flash, reads an hour apart never make two in the window.
         for index in 0..<3 {
             #expect(try await h.generate("rare \(index)").status == 200)
@@ -156,7 +162,9 @@ extension ContextCacheTests {
     @Test func failoverSendsTheFullPrefixToTheOtherRoute() async throws {
         let h = try await H.start { config in
             config.routes.append(
-                RouteConfig(name: "backup", kind: .gemini, baseURL: config.routes[0].baseURL, apiKey: Secret("k2"), passthrough: false))
+                RouteConfig(
+                    name: "backup", kind: .gemini, baseURL: config.routes[0].baseURL, apiKey: Secret("k2"),
+                    passthrough: false))
             config.models = [
                 ModelConfig(
                     id: "gemini-3.5-flash",
@@ -184,7 +192,8 @@ extension ContextCacheTests {
         let h = try await H.start()
         let client = try await RawHTTPClient.connect(port: h.gateway.port)
         for index in 0..<3 {
-            let body = #"{"cachedContent":"cachedContents/mine","contents":[{"role":"user","parts":[{"text":"q\#(index)"}]}]}"#
+            let body =
+                #"{"cachedContent":"cachedContents/mine","contents":[{"role":"user","parts":[{"text":"q\#(index)"}]}]}"#
             _ = try await client.request(
                 "POST", "/v1beta/models/gemini-3.5-flash:generateContent", body: body,
                 headers: [("x-goog-api-key", ContextCacheTests.key)])
@@ -207,7 +216,8 @@ extension ContextCacheTests {
         let storage = try await h.rows(Accountant.contextStorageStatus, atLeast: 1)
         let patches = h.fake.received.filter { $0.method == "PATCH" }
         #expect(patches.count == 1)
-        #expect(patches.first?.path == "/v1beta/\(cache.name)" && patches.first?.bodyJSON?["ttl"]?.stringValue == "3600s")
+        #expect(
+            patches.first?.path == "/v1beta/\(cache.name)" && patches.first?.bodyJSON?["ttl"]?.stringValue == "3600s")
         #expect(patches.first?.header("x-goog-api-key") == "k")
         // The period it leaves: 31 minutes of rent.
         #expect(storage.map(\.cost) == [MicroUSD((Int64(cache.tokens) * 1_860 + 3_599) / 3_600)])
@@ -253,7 +263,9 @@ extension ContextCacheTests {
         let client = try await RawHTTPClient.connect(port: h.gateway.port)
         let text = String(decoding: try #require(try await client.request("GET", "/metrics")).body, as: UTF8.self)
         func value(_ name: String) -> Double? {
-            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap {
+                Double($0.split(separator: " ")[1])
+            }
         }
         #expect(value("flashgate_context_caches_live") == 0)
         #expect(value("flashgate_context_cache_read_tokens") == Double(2 * tokens))
@@ -265,18 +277,22 @@ extension ContextCacheTests {
         #expect(value("flashgate_context_cache_net_saved_usd") == Double(net) / 1_000_000)
         // The usage report: the team's creation and rent, and what its cached reads saved after them.
         let usage = try await client.request("GET", "/admin/usage", headers: [("authorization", "Bearer admin-secret")])
-        let row = try #require(usage?.json?["data"]?.arrayValue?.first { $0["model"]?.stringValue == "gemini-3.5-flash" })
+        let row = try #require(
+            usage?.json?["data"]?.arrayValue?.first { $0["model"]?.stringValue == "gemini-3.5-flash" })
         #expect(row["team"]?.stringValue == "search")
         #expect(row["cached_tokens"]?.intValue == Int(2 * tokens))
         #expect(row["context_cache_usd"] == .number(MicroUSD(creation + rent).dollars))
-        #expect(row["context_saved_usd"] == .number(MicroUSD(2 * tokens * 1_350_000 / 1_000_000 - creation - rent).dollars))
+        #expect(
+            row["context_saved_usd"] == .number(MicroUSD(2 * tokens * 1_350_000 / 1_000_000 - creation - rent).dollars))
         // The dashboard's cache panel shows the same.
         let dashboard = try await client.request(
             "GET", "/admin/dashboard.json?hours=24", headers: [("authorization", "Bearer admin-secret")])
         let cache = try #require(dashboard?.json?["cache"])
         #expect(cache["context_cached_tokens"]?.intValue == Int(2 * tokens))
         #expect(cache["context_cost_usd"]?.stringValue == MicroUSD(creation + rent).dollars)
-        #expect(cache["context_saved_usd"]?.stringValue == MicroUSD(2 * tokens * 1_350_000 / 1_000_000 - creation - rent).dollars)
+        #expect(
+            cache["context_saved_usd"]?.stringValue
+                == MicroUSD(2 * tokens * 1_350_000 / 1_000_000 - creation - rent).dollars)
         await client.close()
         try await h.stop()
     }

@@ -59,7 +59,8 @@ import Testing
             fake.cachedContents.setNow(milliseconds: clock.now())
             fake.cachedContents.setCountsTokens(true)
             var config = FlashgateConfig(routes: [
-                RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
+                RouteConfig(
+                    name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
             ])
             var search = TeamConfig(id: "search")
             search.maxOutputTokens = 64
@@ -100,7 +101,8 @@ import Testing
             let client = try await RawHTTPClient.connect(port: gateway.port)
             defer { Task { await client.close() } }
             let response = try await client.request(
-                "POST", "/v1beta/models/\(model):generateContent", body: ContextCacheTests.body(question, system: system),
+                "POST", "/v1beta/models/\(model):generateContent",
+                body: ContextCacheTests.body(question, system: system),
                 headers: [("x-goog-api-key", key)] + headers)
             return try #require(response)
         }
@@ -116,7 +118,9 @@ import Testing
         }
 
         func generations() -> [FakeRequest] { fake.received.filter { $0.path.hasSuffix(":generateContent") } }
-        func creates() -> [FakeRequest] { fake.received.filter { $0.method == "POST" && $0.path.hasSuffix("/cachedContents") } }
+        func creates() -> [FakeRequest] {
+            fake.received.filter { $0.method == "POST" && $0.path.hasSuffix("/cachedContents") }
+        }
 
         func rows(_ status: String, atLeast count: Int) async throws -> [SettlementRecord] {
             for _ in 0..<200_000 {

@@ -27,8 +27,10 @@ import Testing
         let env = try StoreEnvironment.open(directory: tmp.path, maxSizeBytes: 16 << 20, durable: false)
         defer { env.close() }
         let store = try LMDBContextPrefixStore(env: env, logger: Logger(label: "test"))
-        #expect(store.stats(a) == ContextPrefixStats(reads: 2, tokens: 10_050, implicitPermille: 250, lastSeenMs: 2_000))
-        #expect(store.stats(b) == ContextPrefixStats(reads: 7, tokens: 4_096, implicitPermille: 1_000, lastSeenMs: 3_000))
+        #expect(
+            store.stats(a) == ContextPrefixStats(reads: 2, tokens: 10_050, implicitPermille: 250, lastSeenMs: 2_000))
+        #expect(
+            store.stats(b) == ContextPrefixStats(reads: 7, tokens: 4_096, implicitPermille: 1_000, lastSeenMs: 3_000))
         #expect(store.stats(CacheKey(digest: Array(repeating: 3, count: 32))) == nil)
         #expect(LMDBContextPrefixStore.decode([9, 9]) == nil)
     }

@@ -16,7 +16,8 @@ extension CachedContents {
         }
         let plan = try caches.routes.plan(model: ModelID.bare(model))
         guard let target = plan.targets.first(where: { RouteTable.holdsContextCaches($0.route) }) else {
-            throw FlashgateError.invalid("no AI Studio route serves \(model); only they hold cachedContents", param: "model")
+            throw FlashgateError.invalid(
+                "no AI Studio route serves \(model); only they hold cachedContents", param: "model")
         }
         let priced = target.pricedModel
         guard let price = caches.accountant.prices.price(for: priced, atMs: now) else {
@@ -56,21 +57,27 @@ extension CachedContents {
             } catch {
                 accountant.release(creation)
                 accountant.release(storage)
-                await writer.respond(.error(FlashgateError(.unavailable, "the usage ledger could not record the reservation"), dialect: .google))
+                await writer.respond(
+                    .error(
+                        FlashgateError(.unavailable, "the usage ledger could not record the reservation"),
+                        dialect: .google))
                 return
             }
             let answer: Collected
             do throws(FlashgateError) {
-                answer = try await caches.client.forward(target.route, method: "POST", name: nil, body: sent, keyIndex: keyIndex)
+                answer = try await caches.client.forward(
+                    target.route, method: "POST", name: nil, body: sent, keyIndex: keyIndex)
             } catch {
-                await accountant.settle(creation, usage: nil, ending: .incomplete, cacheStatus: Accountant.contextCreateStatus)
+                await accountant.settle(
+                    creation, usage: nil, ending: .incomplete, cacheStatus: Accountant.contextCreateStatus)
                 await accountant.settleStorage(storage, cost: .zero)
                 await writer.respond(.error(error, dialect: .google))
                 return
             }
             let parsed = try? JSONParser.parse(answer.body)
             guard answer.isSuccess, let name = parsed?["name"]?.stringValue else {
-                await accountant.settle(creation, usage: nil, ending: .upstreamError, cacheStatus: Accountant.contextCreateStatus)
+                await accountant.settle(
+                    creation, usage: nil, ending: .upstreamError, cacheStatus: Accountant.contextCreateStatus)
                 await accountant.settleStorage(storage, cost: .zero)
                 await writer.respond(Generation.forwarded(answer))
                 return
@@ -110,7 +117,10 @@ extension CachedContents {
                 try await accountant.persist(&storage)
             } catch {
                 accountant.release(storage)
-                await writer.respond(.error(FlashgateError(.unavailable, "the usage ledger could not record the reservation"), dialect: .google))
+                await writer.respond(
+                    .error(
+                        FlashgateError(.unavailable, "the usage ledger could not record the reservation"),
+                        dialect: .google))
                 return
             }
             let answer = await forward(live, method: "PATCH", body: JSONWriter.encode(body))
@@ -120,7 +130,9 @@ extension CachedContents {
                 return
             }
             let now = caches.nowMilliseconds()
-            if let old = caches.book.renewClient(live.name, startMs: now, expiresMs: now + seconds * 1000, storage: storage) {
+            if let old = caches.book.renewClient(
+                live.name, startMs: now, expiresMs: now + seconds * 1000, storage: storage)
+            {
                 caches.settle([old], endedMs: now)
             } else {
                 await accountant.settleStorage(storage, cost: .zero)

@@ -64,7 +64,8 @@ struct CachedContents: Sendable {
                 done.insert("\(live.route)#\(live.keyIndex)")
                 guard
                     let answer = try? await caches.client.forward(
-                        live.target.route, method: "GET", name: nil, body: [], keyIndex: live.keyIndex, query: "pageSize=1000"),
+                        live.target.route, method: "GET", name: nil, body: [], keyIndex: live.keyIndex,
+                        query: "pageSize=1000"),
                     answer.isSuccess, let parsed = try? JSONParser.parse(answer.body)
                 else { continue }
                 let names = Set(owned.map(\.name))
@@ -90,7 +91,9 @@ struct CachedContents: Sendable {
     /// (RFC 3339); an hour when a create names neither (Gemini's default).
     static func lifetime(_ body: JSONValue, nowMs: Int64, required: Bool = false) -> Int64? {
         if let ttl = body["ttl"]?.stringValue {
-            guard ttl.hasSuffix("s"), let seconds = Double(ttl.dropLast()), seconds >= 0, seconds < 1e9 else { return nil }
+            guard ttl.hasSuffix("s"), let seconds = Double(ttl.dropLast()), seconds >= 0, seconds < 1e9 else {
+                return nil
+            }
             return Int64(seconds.rounded(.up))
         }
         if let time = body["expireTime"]?.stringValue {

@@ -80,7 +80,9 @@ final class ContextCaches: Sendable {
     /// Learns from one answer of a call with `prefix`: a read, the prefix's tokens and implicit
     /// hit ratio (when it was not read from an explicit cache); then creates a cache, or keeps
     /// the live one alive, when the planner says it pays.
-    func observe(_ prefix: ContextPrefix, usage: TokenUsage, use: ContextCacheUse?, served: ResolvedRoute, _ call: GenerateCall) {
+    func observe(
+        _ prefix: ContextPrefix, usage: TokenUsage, use: ContextCacheUse?, served: ResolvedRoute, _ call: GenerateCall
+    ) {
         let now = nowMilliseconds()
         // Read from the explicit cache only when the attempt that served went out on it (not after
         // the cache was found gone, not on a failover route).
@@ -92,7 +94,8 @@ final class ContextCaches: Sendable {
             tokens = prefixTokens
             implicit = prefixTokens > 0 ? min(1000, usage.cachedTokens * 1000 / prefixTokens) : 0
         }
-        let traffic = book.read(prefix.key, nowMs: now, window: config.window, tokens: tokens, implicitPermille: implicit)
+        let traffic = book.read(
+            prefix.key, nowMs: now, window: config.window, tokens: tokens, implicitPermille: implicit)
         let target = call.primary
         let tier = ServiceTier.requested(in: call.body)
         guard let price = accountant.prices.price(for: target.pricedModel, tier: tier, atMs: now) else { return }
