@@ -15,8 +15,9 @@ package final class BudgetWindows: Sendable {
         package var start: Date?
         package var end: Date?
 
+        /// Whether `now` falls inside the bounds (never, for a window without them).
         func contains(_ now: Date) -> Bool {
-            guard let start, let end else { return start == nil && end == nil }
+            guard let start, let end else { return false }
             return start <= now && now < end
         }
     }
@@ -27,7 +28,9 @@ package final class BudgetWindows: Sendable {
     package init(timeZone: TimeZone) { self.timeZone = timeZone }
 
     package func window(_ period: BudgetPeriod, at now: Date) -> Window {
-        if let known = windows.withLock({ $0[period] }), known.contains(now) { return known }
+        // `total` has one window forever; any other period is remembered only inside its bounds
+        // (should the calendar give none, it is asked every time, as before the memo).
+        if let known = windows.withLock({ $0[period] }), period == .total || known.contains(now) { return known }
         let window = Window(
             key: period.key(at: now, timeZone: timeZone), start: period.start(at: now, timeZone: timeZone),
             end: period.end(after: now, timeZone: timeZone))

@@ -39,12 +39,17 @@ import Testing
         #expect(memo.body(key, id: "chatcmpl-1", created: 1) == nil)
     }
 
-    @Test func theMemoIsBounded() {
-        let memo = HitBodyMemo(limit: 3)
+    @Test func theMemoIsBoundedInEntriesAndBytes() {
+        let memo = HitBodyMemo(limit: 3, byteLimit: 300)
         let body = Array(#"{"id":"chatcmpl-\u0001flashgate-id\u0001","created":-7777777777777}"#.utf8)
         for n in 0..<7 {
             #expect(memo.learn(HitBodyMemo.Key(digest: [UInt8(n)], createdAtMs: 0, model: "m"), markedBody: body))
             #expect(memo.count <= 3)
+            #expect(memo.bytes <= 300)
         }
+        let large = HitBodyMemo()
+        let padded = Array(#"{"id":"chatcmpl-\u0001flashgate-id\u0001","created":-7777777777777,"x":""#.utf8)
+            + Array(repeating: UInt8(ascii: "a"), count: HitBodyMemo.maxBodyBytes) + Array(#""}"#.utf8)
+        #expect(!large.learn(HitBodyMemo.Key(digest: [1], createdAtMs: 0, model: "m"), markedBody: padded))
     }
 }

@@ -105,7 +105,13 @@ start_flashgate() { # NAME PORT API_KEY [serve args...]; an empty API_KEY means 
         tail -n 30 "$work/$name.log" >&2 || true
         exit 1
     fi
+    # Port, process and its anonymous memory when ready and idle: the cases find their Flashgate here.
+    printf '%s\t%s\t%s\t%s\n' "$port" "$!" "$(rss_anon_kb "$!")" "$name" >>"$work/flashgates.tsv"
 }
+
+# CPU time (user + system, clock ticks) and RssAnon (kB) of a process; empty when it is gone.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || true; }
+rss_anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
 
 if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
@@ -181,13 +187,30 @@ EOF
 # run_case NAME URL BODYFILE [CACHE [CONNECTIONS]]: CACHE=off (the default) sends
 # Cache-Control: no-store; CONNECTIONS replaces the BENCH_CONNECTIONS list for this case.
 run_case() {
-    local name=$1 url=$2 body=$3 cache=${4:-off} counts=${5:-$connections} c out line
+    local name=$1 url=$2 body=$3 cache=${4:-off} counts=${5:-$connections} c out line pid port before
     if [ -n "${BENCH_CASES:-}" ] && [[ " $BENCH_CASES " != *" $name "* ]]; then return 0; fi
+    # The Flashgate behind this URL (none for nginx direct): its CPU time over the run gives CPU per
+    # request, its RssAnon after the run the memory under load.
+    port=${url#http://127.0.0.1:}
+    port=${port%%/*}
+    pid=$(awk -v port="$port" '$1 == port { print $2 }' "$work/flashgates.tsv" 2>/dev/null || true)
+    local log="" from=0
+    log=$(awk -v port="$port" '$1 == port { print $4 }' "$work/flashgates.tsv" 2>/dev/null || true)
+    [ -n "$log" ] && log=$work/$log.log
     for c in $counts; do
         out=$work/wrk-$name-$c.txt
+        before=""
+        [ -n "$pid" ] && before=$(cpu_ticks "$pid")
+        [ -n "$log" ] && from=$(wc -l <"$log")
         BENCH_AUTH=${BENCH_AUTH:-} BENCH_CACHE=$cache BENCH_BODY=$here/$body wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$here/post.lua" "$url" >"$out" 2>&1 \
             || { cat "$out" >&2; die "wrk failed for $name c=$c"; }
         line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; die "no result line from wrk for $name c=$c"; }
+        if [ -n "$before" ]; then
+            line="$line cpu_ticks=$(($(cpu_ticks "$pid") - before)) rss_kb=$(rss_anon_kb "$pid")"
+        fi
+        # The access-log lines this run wrote: Flashgate's own overhead (time to the response head
+        # minus upstream time) is read from them.
+        [ -n "$log" ] && line="$line log=$log log_from=$from log_to=$(wc -l <"$log")"
         printf '%s\t%s\t%s\n' "$name" "$c" "${line#BENCH }" >>"$results"
         printf 'bench: %-14s c=%-3s %s\n' "$name" "$c" "${line#BENCH }" >&2
     done
@@ -228,13 +251,31 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ] && { [ -z "${BENCH_CASES:-}" ] || [[ " $BENCH_
 fi
 
 # --- table -------------------------------------------------------------------------------
-python3 - "$results" "$seconds" "$work/slow-accepts.tsv" <<'EOF'
-import sys
+python3 - "$results" "$seconds" "$work/slow-accepts.tsv" "$work/flashgates.tsv" "$(getconf CLK_TCK)" <<'EOF'
+import os, sys
 rows = []
+usage = {}
+overhead = {}
 for line in open(sys.argv[1]):
     name, c, fields = line.rstrip("\n").split("\t")
     kv = dict(f.split("=") for f in fields.split())
     rows.append((name, int(c), float(kv["rps"]), int(kv["p50_us"]), int(kv["p99_us"]), int(kv["errors"])))
+    if "cpu_ticks" in kv and int(kv["requests"]) > 0:
+        cpu_us = int(kv["cpu_ticks"]) / int(sys.argv[5]) * 1e6 / int(kv["requests"])
+        usage[(name, int(c))] = (cpu_us, int(kv["rss_kb"] or 0) / 1024)
+    if "log" in kv:
+        spans = []
+        with open(kv["log"], errors="replace") as f:
+            for n, text in enumerate(f):
+                if n < int(kv["log_from"]) or n >= int(kv["log_to"]) or " msg=request " not in text:
+                    continue
+                fields = dict(p.split("=", 1) for p in text.split() if "=" in p)
+                if "ttfb_ms" in fields and "upstream_ms" in fields:
+                    spans.append(float(fields["ttfb_ms"]) - float(fields["upstream_ms"]))
+        if spans:
+            spans.sort()
+            pick = lambda q: spans[min(len(spans) - 1, int(q * len(spans)))]
+            overhead[(name, int(c))] = (pick(0.5), pick(0.99), len(spans))
 by = {(r[0], r[1]): r for r in rows}
 baseline = {"fg-openai": "nginx-native", "fg-native": "nginx-native", "fg-openai-sse": "nginx-stream",
             "fg-openai-budget": "fg-openai", "fg-budget-perreq": "fg-openai",
@@ -282,6 +323,35 @@ if slow:
         ideal = c / 0.2
         conns = accepts.get(c, "")
         print(f"{name:<14} {c:>3} {rps:>10.0f} {ideal:>8.0f} {rps / ideal:>7.3f} {p50:>8} {p99:>8} {conns:>15} {errors:>7}")
+if usage:
+    print("\nFlashgate's CPU time per request over each run (user + system, all threads) and its RssAnon after it")
+    print(f"{'case':<16} {'c':>3} {'CPU/request':>12} {'RssAnon':>9}")
+    for name, c, *_ in rows:
+        if (name, c) in usage:
+            cpu_us, rss = usage[(name, c)]
+            print(f"{name:<16} {c:>3} {cpu_us:>9.1f} us {rss:>6.1f} MB")
+    if os.path.exists(sys.argv[4]):
+        print("RssAnon when ready and idle: " + ", ".join(
+            f"{f[3]} {int(f[2] or 0) / 1024:.1f} MB" for f in (l.split() for l in open(sys.argv[4]))))
+if overhead:
+    print("\nFlashgate's own overhead from its access log: time to the response head minus upstream time (ms)")
+    print(f"{'case':<16} {'c':>3} {'p50':>8} {'p99':>8} {'requests':>9}")
+    for name, c, *_ in rows:
+        if (name, c) in overhead:
+            p50, p99, n = overhead[(name, c)]
+            print(f"{name:<16} {c:>3} {p50:>8.3f} {p99:>8.3f} {n:>9}")
+# The README's table (markdown), regenerated by each run: RPS as a share of nginx direct at the
+# same connection count, latencies, Flashgate's CPU per request and RssAnon after the run.
+print("\nmarkdown (README, Performance):\n")
+print("| case | c | RPS | × nginx RPS | p50 | p99 | CPU/request | RssAnon |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for name, c, rps, p50, p99, errors in rows:
+    floor = by.get(("nginx-stream" if name in ("fg-openai-sse", "nginx-stream") else "nginx-native", c))
+    share = f"{rps / floor[2]:.3f}" if floor and not name.startswith("nginx") and name != "fg-slow" else ""
+    if name == "fg-slow":
+        share = f"{rps / (c / 0.2):.3f} of c/0.2 s"
+    cpu, rss = (f"{usage[(name, c)][0]:.0f} µs", f"{usage[(name, c)][1]:.1f} MB") if (name, c) in usage else ("", "")
+    print(f"| {name} | {c} | {rps:,.0f} | {share} | {p50 / 1000:.2f} ms | {p99 / 1000:.2f} ms | {cpu} | {rss} |")
 if any(r[5] for r in rows):
     print("\nsome runs had errors (non-2xx answers, timeouts or socket errors): see the wrk output", file=sys.stderr)
     sys.exit(1)

@@ -10,8 +10,9 @@ import Synchronization
 /// Invariant: a template is kept only when rendering with marker values put each marker in the
 /// body exactly once (an id that also shows in tool call ids, or any doubt, renders every time),
 /// and only for answers that hand out no thought signatures (those are saved on every render).
-/// Filling a template gives the bytes a fresh render would. Bounded: past `limit` templates the
-/// memo starts over.
+/// Filling a template gives the bytes a fresh render would. Bounded: bodies over
+/// `maxBodyBytes` are never kept, and past `limit` templates or `byteLimit` bytes in all the memo
+/// starts over.
 final class HitBodyMemo: Sendable {
     struct Key: Hashable, Sendable {
         var digest: [UInt8]
@@ -33,14 +34,19 @@ final class HitBodyMemo: Sendable {
     static let markerCore = "\u{1}flashgate-id\u{1}"
     static let markerCreated = -7_777_777_777_777
 
-    private let templates = Mutex<[Key: Template]>([:])
+    private let templates = Mutex<(table: [Key: Template], bytes: Int)>(([:], 0))
     let limit: Int
+    let byteLimit: Int
+    static let maxBodyBytes = 64 << 10
 
-    init(limit: Int = 512) { self.limit = limit }
+    init(limit: Int = 512, byteLimit: Int = 8 << 20) {
+        self.limit = limit
+        self.byteLimit = byteLimit
+    }
 
     /// The body for this hit, when a template is known.
     func body(_ key: Key, id: String, created: Int) -> [UInt8]? {
-        guard let template = templates.withLock({ $0[key] }) else { return nil }
+        guard let template = templates.withLock({ $0.table[key] }) else { return nil }
         var out = template.beforeID
         out.reserveCapacity(template.beforeID.count + template.beforeCreated.count + template.rest.count + 48)
         out += JSONWriter.encode(.string(id))
@@ -54,6 +60,7 @@ final class HitBodyMemo: Sendable {
     /// nothing kept) when a marker is missing or repeated.
     @discardableResult
     func learn(_ key: Key, markedBody: [UInt8]) -> Bool {
+        guard markedBody.count <= Self.maxBodyBytes else { return false }
         let id = JSONWriter.encode(.string(Self.markerID))
         let core = Array(JSONWriter.encode(.string(Self.markerCore)).dropFirst().dropLast())
         let created = Array(String(Self.markerCreated).utf8)
@@ -63,15 +70,24 @@ final class HitBodyMemo: Sendable {
         let template = Template(
             beforeID: Array(markedBody[..<idAt]), beforeCreated: Array(markedBody[(idAt + id.count)..<createdAt]),
             rest: Array(markedBody[(createdAt + created.count)...]))
-        templates.withLock { table in
-            if table.count >= limit { table.removeAll(keepingCapacity: true) }
-            table[key] = template
+        templates.withLock { memo in
+            if memo.table.count >= limit || memo.bytes + Self.size(template) > byteLimit {
+                memo.table.removeAll(keepingCapacity: true)
+                memo.bytes = 0
+            }
+            memo.bytes += Self.size(template) - (memo.table[key].map(Self.size) ?? 0)
+            memo.table[key] = template
         }
         return true
     }
 
-    /// Templates held (for tests).
-    var count: Int { templates.withLock { $0.count } }
+    /// Templates held and their bytes (for tests).
+    var count: Int { templates.withLock { $0.table.count } }
+    var bytes: Int { templates.withLock { $0.bytes } }
+
+    private static func size(_ template: Template) -> Int {
+        template.beforeID.count + template.beforeCreated.count + template.rest.count
+    }
 
     /// The offset of `needle` in `haystack` when it occurs exactly once.
     static func onlyOccurrence(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
