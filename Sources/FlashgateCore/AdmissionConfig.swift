@@ -41,6 +41,8 @@ package struct TeamConfig: Sendable, Equatable {
     package var cache: Bool = true
     /// How long this team's answers stay cached, unless its model or route says otherwise.
     package var cacheTTL: Duration?
+    /// Whether Flashgate may create context caches for this team's prefixes (`context_cache`).
+    package var contextCache: Bool = true
     package var limits = RateLimits()
     /// Limits per client-facing model id, on top of `limits`.
     package var modelLimits: [String: RateLimits] = [:]

@@ -56,6 +56,7 @@ extension FlashgateConfig {
         team.maxOutputTokens = try map.int("max_output_tokens", in: 1...1_048_576)
         team.cache = try map.bool("cache") ?? true
         team.cacheTTL = try map.duration("cache_ttl")
+        team.contextCache = try map.bool("context_cache") ?? true
         team.serviceTier = try serviceTier(&map)
         if var limits = try map.map("limits") { team.limits = try loadLimits(&limits) }
         if var models = try map.map("model_limits") {

@@ -86,6 +86,7 @@ extension FlashgateConfig {
         if var breaker = try top.map("breaker") { config.breaker = try loadBreaker(&breaker) }
 
         if let cache = try top.map("cache") { config.cache = try CacheConfig.load(cache) }
+        if let context = try top.map("context_cache") { config.contextCache = try ContextCacheConfig.load(context) }
         if let ledger = try top.map("ledger") { config.ledger = try LedgerConfig.load(ledger) }
         if let shared = try top.map("shared") {
             config.shared = try SharedConfig.load(

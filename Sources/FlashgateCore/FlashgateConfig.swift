@@ -27,6 +27,8 @@ package struct FlashgateConfig: Sendable {
     /// `GET /metrics` (Prometheus text format).
     package var metrics = MetricsConfig()
     package var cache = CacheConfig()
+    /// Automatic Gemini context caching (`context_cache:`).
+    package var contextCache = ContextCacheConfig()
     /// How the usage ledger makes money durable, its retention and its bounds (`ledger:`).
     package var ledger = LedgerConfig()
     /// Budgets shared across hosts through Redis (`shared:`); nil: this host alone.

@@ -20,8 +20,18 @@ package struct MetricFamily: Sendable, Hashable {
         requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, softExceeded,
         attempts, retries, breaker, budget, cacheEntries, cacheBytes, inFlight, ledgerBytes, ledgerMapBytes,
         ledgerFull, leases, leasedUSD, ledgerQueue, ledgerCommits, sharedRedisUp, sharedRedisCommands,
-        sharedRedisFailures, clusterSettled, clusterBurned,
+        sharedRedisFailures, clusterSettled, clusterBurned, contextCaches, contextReads, contextStorage, contextSaved,
     ]
+
+    package static let contextCaches = MetricFamily(
+        "context_caches", "live", "Gemini context caches Flashgate holds now, automatic and client-created.")
+    package static let contextReads = MetricFamily(
+        "context_cache_read", "tokens", "Prompt tokens read from automatic context caches since the start.")
+    package static let contextStorage = MetricFamily(
+        "context_cache_storage", "usd", "Dollars of context-cache rent settled since the start.")
+    package static let contextSaved = MetricFamily(
+        "context_cache_net_saved", "usd",
+        "Dollars automatic context caches saved since the start: reads at the input minus the cached rate, less creation and rent.")
 
     package static let requests = MetricFamily(
         "requests", "total", "Finished requests by endpoint, model, team, route, HTTP status and cache outcome.")

@@ -16,7 +16,8 @@ extension RetryOwner {
     /// One upstream call on one route, up to its first event (or its head).
     func attempt(_ target: ResolvedRoute, _ call: UpstreamCall, hedge: Bool) async -> AttemptResult {
         let began = clock.now()
-        let keyIndex = routes.keys(target.route.name)?.current(now: began)
+        // A call on a context cache uses the key that owns the cache.
+        let keyIndex = call.contextCache?.key(for: target) ?? routes.keys(target.route.name)?.current(now: began)
         func failed(
             _ error: FlashgateError, _ failure: UpstreamFailure, _ outcome: AttemptRecord.Outcome
         ) -> AttemptResult {
@@ -27,7 +28,7 @@ extension RetryOwner {
         }
         do {
             let request = try await routes.request(
-                target, method: call.method, sse: call.sse, body: call.body(target), keyIndex: keyIndex ?? 0)
+                target, method: call.method, sse: call.sse, body: call.bodyOnCache(target), keyIndex: keyIndex ?? 0)
             let framing = routes.framing(target, method: call.method, sse: call.sse)
             var iterator = target.transport.send(request).makeAsyncIterator()
             guard case .head(let status, let headers) = try await iterator.next() else {

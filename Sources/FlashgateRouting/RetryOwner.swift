@@ -101,6 +101,17 @@ package final class RetryOwner: Sendable {
                 let route = record.route
                 let failedTarget = call.plan.targets.first { $0.route.name == route } ?? target
                 let now = clock.now()
+                // A context cache Gemini no longer knows: forgotten, and the full body sent once
+                // more on the same route, within the attempt budget and the deadline.
+                if let use = call.contextCache, use.isGone(error, route: route) {
+                    use.forget()
+                    if attempts.count < policy.maxAttempts,
+                        now.duration(to: started.advanced(by: policy.deadline)) > .zero
+                    {
+                        next = (failedTarget, now)
+                        continue
+                    }
+                }
                 // A per-day quota holds until Google's daily reset (see `dailyQuotaReset`).
                 let dailyReset = failure.dailyQuotaReset(nowUnixSeconds: wallSeconds())
                 // One key of several refused: set it aside and use the next key at once.

@@ -11,8 +11,10 @@ import Synchronization
 /// from a `ModelID` and percent-encoded config parts, so no client string changes its path,
 /// query or fragment.
 package final class RouteTable: Sendable {
-    private let config: FlashgateConfig
+    let config: FlashgateConfig
     private let http: any UpstreamTransport
+    /// The transport of real (non-mock) routes, for calls outside the retry owner (context caches).
+    package var httpTransport: any UpstreamTransport { http }
     private let mock: any UpstreamTransport
     /// Access tokens of Vertex routes that use OAuth, by route name.
     private let tokens: [String: any AccessTokenSource]

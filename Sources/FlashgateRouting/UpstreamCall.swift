@@ -17,6 +17,8 @@ package struct UpstreamCall: Sendable {
     package var sse: Bool
     package var start: Start
     package var body: @Sendable (ResolvedRoute) -> [UInt8]
+    /// A live context cache this call reads on the cache's route (nil: every route gets `body`).
+    package var contextCache: ContextCacheUse?
 
     package init(
         plan: RoutePlan, method: NativeMethod, sse: Bool, start: Start,
@@ -27,5 +29,13 @@ package struct UpstreamCall: Sendable {
         self.sse = sse
         self.start = start
         self.body = body
+    }
+}
+
+extension UpstreamCall {
+    /// The body of an attempt on `target`: on the call's context cache where it applies.
+    package func bodyOnCache(_ target: ResolvedRoute) -> [UInt8] {
+        let full = body(target)
+        return contextCache?.body(full, for: target) ?? full
     }
 }

@@ -81,6 +81,8 @@ extension Ledger {
             row.searchQueries += s.searchQueries
             row.cost += s.cost
             if s.cacheStatus == "hit" { row.cacheHits += s.requests }
+            // Context caches' creation (`context_create`) and rent (`context_storage`).
+            if s.cacheStatus.hasPrefix("context_") { row.contextCacheCost += s.cost }
             groups[group] = row
         }
         try forEachRequest(from: fromMs, to: toMs, add)

@@ -116,6 +116,8 @@ package struct UsageRow: Sendable, Equatable {
     package var searchQueries: Int = 0
     package var cost: MicroUSD = .zero
     package var cacheHits: Int = 0
+    /// The part of `cost` that created context caches and paid their rent (`context_*` rows).
+    package var contextCacheCost: MicroUSD = .zero
     /// Requests Flashgate refused itself; they have rows of their own, with an empty model.
     package var refused: Int = 0
     /// `refused` by `RefusalReason` raw value.

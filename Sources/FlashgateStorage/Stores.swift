@@ -15,13 +15,16 @@ package struct Stores: Sendable {
     package var conversations: any ConversationStore
     /// Seals thought signatures into Responses reasoning items.
     package var seal: SignatureSeal
+    /// Automatic context caching's prefix statistics (nil: kept in memory only).
+    package var contextPrefixes: (any ContextPrefixStore)?
     package var close: @Sendable () -> Void
 
     package init(
         signatures: any SignatureStore, cache: ResponseCacheStore? = nil, ledger: Ledger? = nil,
         conversations: any ConversationStore = MemoryConversationStore(), seal: SignatureSeal = .ephemeral(),
-        close: @escaping @Sendable () -> Void = {}
+        contextPrefixes: (any ContextPrefixStore)? = nil, close: @escaping @Sendable () -> Void = {}
     ) {
+        self.contextPrefixes = contextPrefixes
         self.signatures = signatures
         self.conversations = conversations
         self.seal = seal
@@ -98,9 +101,12 @@ extension Stores {
             logger.warning("stored responses kept in memory only: cannot open their database", metadata: ["error": "\(error)"])
             conversations = MemoryConversationStore()
         }
+        let prefixes = try? LMDBContextPrefixStore(env: env, logger: logger)
         return Stores(
             signatures: signatures, cache: cache, ledger: ledger, conversations: conversations, seal: seal,
+            contextPrefixes: prefixes,
             close: {
+                prefixes?.close()
                 cache?.close()
                 env.close()
                 retention.cancel()

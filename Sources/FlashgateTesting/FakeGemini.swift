@@ -65,6 +65,9 @@ package final class FakeGemini: Sendable {
     /// Drops every scripted reply not sent yet.
     package func clearReplies() { ledger.clearQueue() }
 
+    /// Its `cachedContents` store: what caches exist, their owners, and the fake's cache rules.
+    package var cachedContents: FakeCachedContents { ledger.caches }
+
     /// Every request received so far, in arrival order.
     package var received: [FakeRequest] { ledger.received }
     package var requestCount: Int { ledger.count(.requests) }

@@ -49,6 +49,8 @@ final class FakeGeminiLedger: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The fake's `cachedContents` and the generations that use them.
+    let caches = FakeCachedContents()
 
     func enqueue(_ reply: FakeReply) { state.withLock { $0.queue.append(reply) } }
 
@@ -66,7 +68,7 @@ final class FakeGeminiLedger: Sendable {
             return (reply, state.takeSatisfied())
         }
         for waiter in ready { waiter.continuation.resume() }
-        return reply ?? FakeReply.defaultReply(for: request)
+        return reply ?? caches.reply(for: request) ?? FakeReply.defaultReply(for: request)
     }
 
     func connectionOpened() { update { $0.opened += 1 } }

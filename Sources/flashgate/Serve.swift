@@ -28,6 +28,12 @@ struct Serve: AsyncParsableCommand {
             per_request makes each call's reservation and row durable first. From 90 % of ledger.max_size paid \
             calls are refused with 503 ledger_full (run `flashgate ledger compact` or raise ledger.max_size); \
             Flashgate still starts on a full ledger.
+
+            Automatic context caching (context_cache.*, on by default, reloadable): a system prompt, tools and \
+            tool config a team keeps sending become a Gemini cachedContents resource on an AI Studio route when \
+            the planner's forecast says its reads save more than its creation and rent; the team pays both \
+            (context_create and context_storage ledger rows). teams[].context_cache: false or the request \
+            header x-flashgate-context-cache: off opt out. /v1beta/cachedContents passes through per team.
             """)
 
     @Option(name: .long, help: "YAML config file (see deploy/flashgate.example.yaml).")

@@ -12,7 +12,9 @@ struct Usage: ParsableCommand {
         abstract: "Print usage from the ledger by team, key, model and UTC day.",
         discussion: """
             One row per UTC day, team, key and model with requests, prompt, cached, output and thoughts \
-            tokens, cache hits, cost in dollars and requests Flashgate refused (rate limit, budget, auth, \
+            tokens, cache hits, cost in dollars, the part of it that created context caches and paid their \
+            rent (CTX_USD), what cached reads saved after that (CTX_SAVED_USD: cached tokens at the input \
+            minus the cached rate, less CTX_USD), and requests Flashgate refused (rate limit, budget, auth, \
             bad input, edge limit; refusals have no model, so they are counted in rows whose model is "-"), \
             then a total row of requests, cost and refusals. Filters combine (--model leaves refusals out); \
             --days 1 is today so far. --json prints the same rows (without the total) as a JSON array, with \
@@ -44,10 +46,12 @@ struct Usage: ParsableCommand {
     func run() throws {
         var settings = StoreConfig()
         var loaded: FlashgateConfig?
+        var prices = PriceTable()
         if let config {
             do {
                 loaded = try ConfigFile.load(path: config, environment: ProcessInfo.processInfo.environment)
                 settings = loaded!.store
+                prices = loaded!.prices
             } catch {
                 FileHandle.standardError.write(Data("\(config): \(error)\n".utf8))
                 throw ExitCode(2)
@@ -78,10 +82,10 @@ struct Usage: ParsableCommand {
             FileHandle.standardError.write(Data("flashgate: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        print(json ? Self.json(rows) : Self.table(rows))
+        print(json ? Self.json(rows, prices: prices) : Self.table(rows, prices: prices))
     }
 
-    static func json(_ rows: [UsageRow]) -> String {
+    static func json(_ rows: [UsageRow], prices: PriceTable = PriceTable()) -> String {
         JSONWriter.string(
             .array(
                 rows.map { r in
@@ -91,26 +95,31 @@ struct Usage: ParsableCommand {
                         "cached_tokens": JSONValue(r.cachedTokens), "output_tokens": JSONValue(r.outputTokens),
                         "thoughts_tokens": JSONValue(r.thoughtsTokens), "search_queries": JSONValue(r.searchQueries),
                         "cache_hits": JSONValue(r.cacheHits), "cost_usd": .number(r.cost.dollars),
+                        "context_cache_usd": .number(r.contextCacheCost.dollars),
+                        "context_saved_usd": .number(UsageReport.contextSaving(r, prices: prices).dollars),
                         "refused": JSONValue(r.refused), "refused_by": DashboardReport.refusedBy(r.refusedBy),
                     ])
                 }))
     }
 
-    static func table(_ rows: [UsageRow]) -> String {
+    static func table(_ rows: [UsageRow], prices: PriceTable = PriceTable()) -> String {
         let header = [
-            "DAY", "TEAM", "KEY", "MODEL", "REQUESTS", "PROMPT", "CACHED", "OUTPUT", "THOUGHTS", "HITS", "COST_USD", "REFUSED",
+            "DAY", "TEAM", "KEY", "MODEL", "REQUESTS", "PROMPT", "CACHED", "OUTPUT", "THOUGHTS", "HITS", "COST_USD",
+            "CTX_USD", "CTX_SAVED_USD", "REFUSED",
         ]
         var cells = [header]
         for r in rows {
             cells.append([
                 r.day, r.team.isEmpty ? "-" : r.team, r.key, r.model.isEmpty ? "-" : r.model, "\(r.requests)",
                 "\(r.promptTokens)", "\(r.cachedTokens)", "\(r.outputTokens)", "\(r.thoughtsTokens)", "\(r.cacheHits)",
-                r.cost.dollars, "\(r.refused)",
+                r.cost.dollars, r.contextCacheCost.dollars, UsageReport.contextSaving(r, prices: prices).dollars,
+                "\(r.refused)",
             ])
         }
         let total = rows.reduce(MicroUSD.zero) { $0 + $1.cost }
         cells.append([
             "total", "", "", "", "\(rows.reduce(0) { $0 + $1.requests })", "", "", "", "", "", total.dollars,
+            rows.reduce(MicroUSD.zero) { $0 + $1.contextCacheCost }.dollars, "",
             "\(rows.reduce(0) { $0 + $1.refused })",
         ])
         let widths = header.indices.map { i in cells.map { $0[i].count }.max() ?? 0 }

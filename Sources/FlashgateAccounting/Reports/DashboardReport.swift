@@ -197,8 +197,19 @@ package enum DashboardReport {
         var saved = MicroUSD.zero
         var joinedSaved = MicroUSD.zero
         var unpriced = 0
+        // Context caches: what creating them and their rent cost, and what cached reads saved.
+        var contextCost = MicroUSD.zero
+        var contextReadSaving: Int64 = 0
+        var cachedTokens = 0
         for row in rows {
             counts[row.cacheStatus, default: 0] += row.requests
+            if row.cacheStatus.hasPrefix("context_") { contextCost += row.cost }
+            if row.cacheStatus != "hit", row.cacheStatus != "joined", row.cachedTokens > 0,
+                let price = prices.price(for: upstreamModel(row.model))
+            {
+                cachedTokens += row.cachedTokens
+                contextReadSaving += Int64(row.cachedTokens) * max(0, price.inputPerMillion - price.cachedInputPerMillion)
+            }
             guard row.cacheStatus == "hit" || row.cacheStatus == "joined" else { continue }
             let usage = BillableUsage(
                 promptTokens: row.promptTokens, cachedTokens: row.cachedTokens,
@@ -219,6 +230,8 @@ package enum DashboardReport {
             "hit_ratio": ratio(Int64(hits), Int64(lookups)),
             "saved_usd": .string(saved.dollars), "joined_saved_usd": .string(joinedSaved.dollars),
             "saved_basis": "price_table", "unpriced_hits": JSONValue(unpriced),
+            "context_cached_tokens": JSONValue(cachedTokens), "context_cost_usd": .string(contextCost.dollars),
+            "context_saved_usd": .string(MicroUSD(contextReadSaving / 1_000_000 - contextCost.value).dollars),
         ]
     }
 

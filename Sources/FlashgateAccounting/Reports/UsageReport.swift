@@ -5,9 +5,11 @@ import FlashgateStorage
 /// them. Pure: the server reads the rows with the request's filters, this only shapes them, so a
 /// test can feed it rows directly. Keys appear by name only.
 package enum UsageReport {
-    package static func make(rows: [UsageRow]) -> JSONValue {
+    package static func make(rows: [UsageRow], prices: PriceTable = PriceTable()) -> JSONValue {
         let items: [JSONValue] = rows.map { row in
             [
+                "context_cache_usd": .number(row.contextCacheCost.dollars),
+                "context_saved_usd": .number(contextSaving(row, prices: prices).dollars),
                 "day": .string(row.day), "team": .string(row.team), "key": .string(row.key),
                 "model": .string(row.model),
                 "requests": JSONValue(row.requests), "prompt_tokens": JSONValue(row.promptTokens),
@@ -18,5 +20,14 @@ package enum UsageReport {
             ]
         }
         return ["object": "list", "data": .array(items)]
+    }
+
+    /// What cached reads saved after the context caches' creation and rent: cached tokens at the
+    /// input rate minus the cached rate (at the model's standard price; implicit hits included,
+    /// as Gemini reports them together), less `contextCacheCost`. Negative when caching lost money.
+    package static func contextSaving(_ row: UsageRow, prices: PriceTable) -> MicroUSD {
+        guard let price = prices.price(for: row.model) else { return MicroUSD(-row.contextCacheCost.value) }
+        let gross = Int64(row.cachedTokens) * max(0, price.inputPerMillion - price.cachedInputPerMillion) / 1_000_000
+        return MicroUSD(gross - row.contextCacheCost.value)
     }
 }

@@ -66,7 +66,7 @@ struct AdminAPI: Sendable {
         let from = days.map { nowMilliseconds() - Int64($0) * 86_400_000 }
         let rows = try ledger.usage(
             from: from, to: nil, team: request.queryItem("team"), key: request.queryItem("key"), model: request.queryItem("model"))
-        return UsageReport.make(rows: rows)
+        return UsageReport.make(rows: rows, prices: accountant.prices)
     }
 
     /// Every budget: limit, settled, reserved and remaining in its current period.

@@ -29,6 +29,7 @@ struct CacheRules: Sendable {
             key: CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body),
             policy: CachePolicy(headers: request.headers, enabled: storeOpen && config.cache.enabled && teamCache),
             ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body,
-            record: request.record)
+            record: request.record,
+            contextCache: request.headers.first(name: "x-flashgate-context-cache")?.lowercased() != "off")
     }
 }

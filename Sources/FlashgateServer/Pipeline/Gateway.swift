@@ -29,6 +29,9 @@ package final class Gateway: Sendable {
     let cache: ResponseCacheStore?
     let flights: FlightTable
     let accountant: Accountant
+    /// Automatic context caching; its book of prefixes and live caches outlives a reload.
+    let contextCaches: ContextCaches
+    let contextCacheBook: ContextCacheBook
     /// Breakers, latencies and recent errors of every route (`/admin/routes`).
     package let health: RouteHealth
     /// Where finished requests are reported (access log, metrics); nil reports nothing.
@@ -41,6 +44,7 @@ package final class Gateway: Sendable {
     let responses: Responses
     let nativeCalls: NativeCalls
     let embeddings: Embeddings
+    let cachedContents: CachedContents
     let models: Models
     let admin: AdminAPI
 
@@ -52,7 +56,8 @@ package final class Gateway: Sendable {
         random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
         telemetry: (any TelemetrySink)? = nil, flights: FlightTable = FlightTable(), health: RouteHealth? = nil,
         metrics: PrometheusTelemetry? = nil, connections: ConnectionRegistry? = nil,
-        conversations: any ConversationStore = MemoryConversationStore(), seal: SignatureSeal = .ephemeral()
+        conversations: any ConversationStore = MemoryConversationStore(), seal: SignatureSeal = .ephemeral(),
+        contextCacheBook: ContextCacheBook = ContextCacheBook()
     ) {
         self.telemetry = telemetry
         self.flights = flights
@@ -70,9 +75,14 @@ package final class Gateway: Sendable {
         let retryOwner = RetryOwner(
             routes: routes, health: health, policy: config.retry, logger: logger, random: random,
             wallSeconds: { nowMilliseconds() / 1000 })
+        let contextCaches = ContextCaches(
+            config: config.contextCache, book: contextCacheBook, accountant: accountant, routes: routes, clock: clock,
+            nowMilliseconds: nowMilliseconds, logger: logger)
+        self.contextCaches = contextCaches
+        self.contextCacheBook = contextCacheBook
         let generation = Generation(
             cache: cache, flights: flights, accountant: accountant, retryOwner: retryOwner, signatures: signatures,
-            logger: logger, nowMilliseconds: nowMilliseconds)
+            logger: logger, nowMilliseconds: nowMilliseconds, contextCaches: contextCaches)
         let tiers = ServiceTiers(config: config)
         let cacheRules = CacheRules(config: config, accountant: accountant, storeOpen: cache != nil)
         chatCompletions = ChatCompletions(
@@ -86,6 +96,7 @@ package final class Gateway: Sendable {
             accountant: accountant, routes: routes, generation: generation, signatures: signatures, tiers: tiers,
             cacheRules: cacheRules)
         embeddings = Embeddings(accountant: accountant, routes: routes, generation: generation)
+        cachedContents = CachedContents(caches: contextCaches)
         models = Models(routes: routes, logger: logger)
         admin = AdminAPI(
             config: config, accountant: accountant, routes: routes, health: health, prices: config.prices,
@@ -147,6 +158,8 @@ package final class Gateway: Sendable {
             return try embeddings(request)
         case .native(let model, let method):
             return try nativeCalls(request, model: model, method: method)
+        case .cachedContents(let id):
+            return try cachedContents(request, id: id)
         case .notFound:
             throw FlashgateError(.notFound, "no endpoint \(request.method.rawValue) \(request.path)")
         case .methodNotAllowed(let allowed):
@@ -165,7 +178,8 @@ package final class Gateway: Sendable {
             throw FlashgateError(.notFound, "metrics are off (metrics.enabled: false)")
         }
         let sources = PrometheusTelemetry.Sources(
-            health: health, accountant: accountant, cache: cache, connections: connections)
+            health: health, accountant: accountant, cache: cache, connections: connections,
+            contextCaches: contextCacheBook)
         return .deferred { writer in
             let body = metrics.scrape(sources)
             await writer.respond(

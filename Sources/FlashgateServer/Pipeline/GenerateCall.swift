@@ -20,6 +20,9 @@ struct GenerateCall: Sendable {
     var record: RequestRecord?
     /// Called with a finished Responses answer (live, joined or a hit), to store it.
     var completed: (@Sendable (ResponsesOutcome) -> Void)?
+    /// Whether automatic context caching may use or learn from this call
+    /// (`x-flashgate-context-cache: off` turns it off).
+    var contextCache = true
 
     var team: String { caller.team }
     /// Where the call goes first; its price is reserved and its name is on hits and joins.

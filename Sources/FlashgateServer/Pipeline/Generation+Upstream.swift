@@ -22,7 +22,11 @@ extension Generation {
         var admission = admission
         let hedge = HedgeAdmission()
         let start = ContinuousClock.now
-        let outcome = await retryOwner.run(call.upstream) { [self] twin in
+        // A prefix with a live context cache goes out on it, on the cache's route.
+        var upstream = call.upstream
+        let prefix = contextCaches?.prefix(call)
+        if let prefix { upstream.contextCache = contextCaches?.use(prefix) }
+        let outcome = await retryOwner.run(upstream) { [self] twin in
             await admitHedge(twin, call, into: hedge)
         }
         call.record?.note(outcome, since: start)
@@ -54,6 +58,9 @@ extension Generation {
             // The assembled answer is built once here; usage, cost and the cache entry read it.
             let answer = assembler.response
             let usage = TokenUsage(usageMetadata: answer["usageMetadata"])
+            if let prefix, let usage, assembler.isCompleteSuccess {
+                contextCaches?.observe(prefix, usage: usage, use: upstream.contextCache, served: started.target, call)
+            }
             let issued = SignatureOrigins.signatures(inAnswer: answer)
             if !issued.isEmpty {
                 signatures.save(

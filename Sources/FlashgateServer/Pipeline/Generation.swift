@@ -23,13 +23,17 @@ final class Generation: Sendable {
     let logger: Logger
     /// Unix milliseconds for cache times and dated prices (injected for tests).
     let nowMilliseconds: @Sendable () -> Int64
+    /// Automatic context caching (nil: off).
+    let contextCaches: ContextCaches?
     /// OpenAI bodies of cache hits, kept as templates per stored answer.
     let hitBodies = HitBodyMemo()
 
     init(
         cache: ResponseCacheStore?, flights: FlightTable, accountant: Accountant, retryOwner: RetryOwner,
-        signatures: any SignatureStore, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64
+        signatures: any SignatureStore, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64,
+        contextCaches: ContextCaches? = nil
     ) {
+        self.contextCaches = contextCaches
         self.cache = cache
         self.flights = flights
         self.accountant = accountant
@@ -46,6 +50,7 @@ extension Generation {
     /// (no price, a rate limit, a spent budget) is noted on the request and thrown, for the edge
     /// to render once.
     func run(_ call: GenerateCall) throws(FlashgateError) -> GatewayResult {
+        try contextCaches?.checkOwnership(call)
         let outcome: CacheOutcome
         switch lookup(call) {
         case .hit(let response): return .immediate(response)

@@ -22,6 +22,8 @@ package enum Endpoint: Sendable, Equatable {
     case storedResponse(id: String)
     case embeddings
     case native(model: String, method: NativeMethod)
+    /// `/v1beta/cachedContents` (nil id: the collection) and `/v1beta/cachedContents/{id}`.
+    case cachedContents(id: String?)
     case notFound
     case methodNotAllowed(allowed: String)
 
@@ -52,6 +54,15 @@ package enum Endpoint: Sendable, Equatable {
         case "/v1/embeddings": return method == .POST ? .embeddings : .methodNotAllowed(allowed: "POST")
         case "/v1/responses": return method == .POST ? .responses : .methodNotAllowed(allowed: "POST")
         default: break
+        }
+        if path == "/v1beta/cachedContents" {
+            return method == .POST || method == .GET ? .cachedContents(id: nil) : .methodNotAllowed(allowed: "GET, POST")
+        }
+        if path.hasPrefix("/v1beta/cachedContents/") {
+            let id = path.dropFirst("/v1beta/cachedContents/".count)
+            guard !id.isEmpty, !id.contains("/") else { return .notFound }
+            return method == .GET || method == .PATCH || method == .DELETE
+                ? .cachedContents(id: String(id)) : .methodNotAllowed(allowed: "GET, PATCH, DELETE")
         }
         if path.hasPrefix("/v1/responses/") {
             let id = path.dropFirst("/v1/responses/".count)

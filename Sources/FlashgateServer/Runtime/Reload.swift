@@ -95,7 +95,8 @@ extension Runtime {
             accountant: accountant, logger: logger, now: old.now, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
             telemetry: old.telemetry, flights: old.flights, health: old.health, metrics: old.metrics,
-            connections: old.connections, conversations: old.responses.conversations, seal: old.responses.seal)
+            connections: old.connections, conversations: old.responses.conversations, seal: old.responses.seal,
+            contextCacheBook: old.contextCacheBook)
         gateways.replace(with: gateway)
         let summary = ReloadSummary(
             routes: config.routes.count, models: config.models.count, teams: config.teams.count, keys: config.keys.count,

@@ -66,6 +66,8 @@ package final class Runtime: Sendable {
             gateway.readiness.set(false)
             await server.shutdown(grace: runtime.config.limits.shutdownGrace)
             runtime.closeTransport()
+            // Context caches live on upstream until they expire: their booked rent is recorded.
+            await gateway.contextCaches.shutdown()
             // Unused lease remainders go back to their budgets before the ledger closes.
             gateway.accountant.stopLeaseSweeper()
             gateway.accountant.returnAllLeases()
@@ -107,7 +109,8 @@ package final class Runtime: Sendable {
             now: { Int(Date().timeIntervalSince1970) }, nowMilliseconds: nowMilliseconds,
             media: UpstreamMediaFetcher(transport: http, config: config.media), clock: clock, random: random,
             telemetry: telemetrySinks(metrics: metrics, ledger: stores.ledger), metrics: metrics, connections: connections,
-            conversations: stores.conversations, seal: stores.seal)
+            conversations: stores.conversations, seal: stores.seal,
+            contextCacheBook: ContextCacheBook(store: stores.contextPrefixes))
         let gateways = GatewayHolder(gateway)
         let server: HTTPServer
         do {

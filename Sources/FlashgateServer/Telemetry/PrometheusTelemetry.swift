@@ -39,11 +39,14 @@ package final class PrometheusTelemetry: TelemetrySink {
         package var accountant: Accountant?
         package var cache: ResponseCacheStore?
         package var connections: ConnectionRegistry?
+        /// Context caches: live ones and what they read, cost and saved.
+        package var contextCaches: ContextCacheBook?
 
         package init(
             health: RouteHealth? = nil, accountant: Accountant? = nil, cache: ResponseCacheStore? = nil,
-            connections: ConnectionRegistry? = nil
+            connections: ConnectionRegistry? = nil, contextCaches: ContextCacheBook? = nil
         ) {
+            self.contextCaches = contextCaches
             self.health = health
             self.accountant = accountant
             self.cache = cache
@@ -93,7 +96,7 @@ package final class PrometheusTelemetry: TelemetrySink {
 
     static let endpoints: Set<String> = [
         "chat", "responses", "embeddings", "generate", "stream", "count_tokens", "embed", "models", "health", "admin", "dashboard",
-        "metrics", "other", "edge",
+        "metrics", "other", "edge", "cached_contents",
     ]
 
     static func endpointLabel(_ endpoint: String) -> String { endpoints.contains(endpoint) ? endpoint : "other" }
@@ -137,6 +140,13 @@ package final class PrometheusTelemetry: TelemetrySink {
             let stats = cache.stats()
             registry.makeGauge(descriptor: Family.cacheEntries.descriptor).set(to: Double(stats.entries))
             registry.makeGauge(descriptor: Family.cacheBytes.descriptor).set(to: Double(stats.bytes))
+        }
+        if let book = sources.contextCaches {
+            let money = book.money
+            registry.makeGauge(descriptor: Family.contextCaches.descriptor).set(to: Double(book.snapshot.live))
+            registry.makeGauge(descriptor: Family.contextReads.descriptor).set(to: Double(money.readTokens))
+            registry.makeGauge(descriptor: Family.contextStorage.descriptor).set(to: Self.dollars(money.storage))
+            registry.makeGauge(descriptor: Family.contextSaved.descriptor).set(to: Self.dollars(money.netSaved))
         }
         if let connections = sources.connections {
             // The scrape itself is a request in progress; it is not counted.

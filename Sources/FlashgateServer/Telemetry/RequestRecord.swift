@@ -145,6 +145,7 @@ extension Endpoint {
         case .chatCompletions: "chat"
         case .responses, .storedResponse: "responses"
         case .embeddings: "embeddings"
+        case .cachedContents: "cached_contents"
         case .native(_, let method):
             switch method {
             case .generateContent: "generate"

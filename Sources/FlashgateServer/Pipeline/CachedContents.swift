@@ -1,0 +1,107 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateRouting
+import FlashgateWire
+import Foundation
+import NIOHTTP1
+
+/// Gemini's native `cachedContents` endpoints, passed through per team: a team creates caches on
+/// the route of the model it names (with that route's key), and lists, reads, updates and
+/// deletes only the caches it created. Creation is a paid call (the cached tokens as input), and
+/// the team pays the rent: reserved before Gemini is asked, for the ttl it asks, and settled by
+/// the time the cache lived (`context_create` and `context_storage` ledger rows).
+///
+/// Invariant: a cache another team (or automatic caching) created answers 404, as if it did not
+/// exist; nothing reaches Gemini for it.
+struct CachedContents: Sendable {
+    let caches: ContextCaches
+
+    func callAsFunction(_ request: GatewayRequest, id: String?) throws(FlashgateError) -> GatewayResult {
+        let caller: Caller
+        do throws(FlashgateError) {
+            caller = try caches.accountant.caller(request).get()
+        } catch {
+            throw request.refused(error, caller: nil)
+        }
+        let now = caches.nowMilliseconds()
+        guard let id else {
+            if request.method == .GET { return list(caller, now: now) }
+            let body = try request.jsonBody()
+            return try create(caller, body: body, now: now)
+        }
+        let name = "cachedContents/" + id
+        let (live, expired) = caches.book.client(name, team: caller.team, nowMs: now)
+        if let expired { caches.settle([expired], endedMs: expired.expiresMs) }
+        guard let live else { throw FlashgateError(.notFound, "\(name) is not found") }
+        switch request.method {
+        case .GET:
+            return .deferred { writer in await writer.respond(await forward(live, method: "GET", body: [])) }
+        case .DELETE:
+            return .deferred { writer in
+                let answer = await forward(live, method: "DELETE", body: [])
+                if (200..<300).contains(Int(answer.status.code)) || answer.status == .notFound,
+                    let gone = caches.book.removeClient(name)
+                {
+                    caches.settle([gone], endedMs: caches.nowMilliseconds())
+                }
+                await writer.respond(answer)
+            }
+        default:
+            let body = try request.jsonBody()
+            guard let seconds = Self.lifetime(body, nowMs: now, required: true) else {
+                throw FlashgateError.invalid("only ttl (e.g. \"3600s\") or expireTime can be updated")
+            }
+            return try patch(live, caller: caller, body: body, seconds: seconds)
+        }
+    }
+
+    private func list(_ caller: Caller, now: Int64) -> GatewayResult {
+        let owned = caches.book.clients(team: caller.team, nowMs: now)
+        return .deferred { writer in
+            var found: [JSONValue] = []
+            var done: Set<String> = []
+            for live in owned where !done.contains("\(live.route)#\(live.keyIndex)") {
+                done.insert("\(live.route)#\(live.keyIndex)")
+                guard
+                    let answer = try? await caches.client.forward(
+                        live.target.route, method: "GET", name: nil, body: [], keyIndex: live.keyIndex,
+                        query: "pageSize=1000"),
+                    answer.isSuccess, let parsed = try? JSONParser.parse(answer.body)
+                else { continue }
+                let names = Set(owned.map(\.name))
+                found += (parsed["cachedContents"]?.arrayValue ?? []).filter {
+                    names.contains($0["name"]?.stringValue ?? "")
+                }
+            }
+            await writer.respond(.json(["cachedContents": .array(found)]))
+        }
+    }
+
+    func forward(_ live: ContextCacheBook.Live, method: String, body: [UInt8]) async -> GatewayResponse {
+        do {
+            let answer = try await caches.client.forward(
+                live.target.route, method: method, name: live.name, body: body, keyIndex: live.keyIndex)
+            return Generation.forwarded(answer)
+        } catch {
+            return .error(error, dialect: .google)
+        }
+    }
+
+    /// Seconds a create or update asks the cache to live: `ttl` ("300s") or `expireTime`
+    /// (RFC 3339); an hour when a create names neither (Gemini's default).
+    static func lifetime(_ body: JSONValue, nowMs: Int64, required: Bool = false) -> Int64? {
+        if let ttl = body["ttl"]?.stringValue {
+            guard ttl.hasSuffix("s"), let seconds = Double(ttl.dropLast()), seconds >= 0, seconds < 1e9 else {
+                return nil
+            }
+            return Int64(seconds.rounded(.up))
+        }
+        if let time = body["expireTime"]?.stringValue {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            guard let date = formatter.date(from: time) ?? ISO8601DateFormatter().date(from: time) else { return nil }
+            return max(0, (Int64(date.timeIntervalSince1970 * 1000) - nowMs + 999) / 1000)
+        }
+        return required ? nil : 3600
+    }
+}

@@ -1,0 +1,297 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateRouting
+import Synchronization
+
+/// What automatic context caching knows of every prefix it has seen — its recent reads, its size
+/// in tokens, the implicit-cache hit ratio Gemini reported — and the live cache of each, with the
+/// storage reservation that pays its rent. It outlives a config reload (like the flight table),
+/// so no live cache's rent is lost with the old gateway.
+///
+/// Invariants: at most one live or in-creation cache per prefix (creation is single-flight); a
+/// live cache leaves the book exactly once (expired, forgotten or extended), handing its storage
+/// reservation to exactly one settlement; reads older than the window are dropped, and at most
+/// `maxReads` are kept per prefix and `maxPrefixes` prefixes, so the book stays bounded.
+package final class ContextCacheBook: Sendable {
+    /// A cache Gemini holds for a prefix, and who pays its rent.
+    struct Live: Sendable {
+        var name: String
+        /// The route (and so the project and key) that owns the cache.
+        var target: ResolvedRoute
+        var keyIndex: Int
+        var tokens: Int
+        var caller: Caller
+        var clientModel: String
+        var pricedModel: String
+        /// Start of the rent period its `storage` reservation covers, and when it expires.
+        var segmentStartMs: Int64
+        var expiresMs: Int64
+        var storage: Accountant.Admission
+        var reads = 0
+
+        var route: String { target.route.name }
+    }
+
+    struct Prefix {
+        var reads: [Int64] = []
+        var tokens = 0
+        var implicitPermille = 0
+        var observed = 0
+        var readsTotal: Int64 = 0
+        var live: Live?
+        var creating = false
+        var extending = false
+        var lastSeenMs: Int64 = 0
+    }
+
+    /// Enough to forecast: at 512 reads in a window every priced model's cache pays.
+    static let maxReads = 512
+    static let maxPrefixes = 10_000
+
+    private struct State {
+        var prefixes: [CacheKey: Prefix] = [:]
+        /// Floors learned from Gemini's "too small" answers, by upstream model.
+        var learnedMinimum: [String: Int] = [:]
+        /// Caches clients created through the native passthrough, by name: who owns and pays each.
+        var clients: [String: Live] = [:]
+        var created = 0
+        var money = Money()
+    }
+
+    /// What context caches did since the start, for metrics: tokens read from automatic caches,
+    /// and, in picodollars (µ$ per 1M tokens × tokens) so no read rounds away, the gross saving
+    /// of those reads, the creation passes and the rent settled.
+    struct Money: Sendable, Equatable {
+        var readTokens: Int64 = 0
+        var savedPico: Int64 = 0
+        var creationPico: Int64 = 0
+        var storagePico: Int64 = 0
+
+        var netSaved: MicroUSD { MicroUSD((savedPico - creationPico - storagePico) / 1_000_000) }
+        var storage: MicroUSD { MicroUSD(storagePico / 1_000_000) }
+    }
+
+    func count(_ change: (inout Money) -> Void) { state.withLock { change(&$0.money) } }
+
+    var money: Money { state.withLock { $0.money } }
+
+    private let state = Mutex(State())
+    /// Where prefix statistics outlive a restart (nil: memory only).
+    private let store: (any ContextPrefixStore)?
+
+    package init(store: (any ContextPrefixStore)? = nil) { self.store = store }
+
+    /// Counts a read of `key` at `nowMs`, with what its usage showed (`tokens`, `implicitPermille`
+    /// when not read from an explicit cache); returns its traffic in the window.
+    func read(
+        _ key: CacheKey, nowMs: Int64, window: Duration, tokens: Int?, implicitPermille: Int?
+    ) -> ContextCachePlanner.Traffic {
+        let (traffic, stats) = state.withLock { state in
+            if state.prefixes[key] == nil, state.prefixes.count >= Self.maxPrefixes { Self.evictOldest(&state) }
+            var prefix = state.prefixes[key] ?? Self.remembered(store?.stats(key))
+            let since = nowMs - window.milliseconds
+            prefix.reads.removeAll { $0 <= since }
+            if prefix.reads.count >= Self.maxReads { prefix.reads.removeFirst() }
+            prefix.reads.append(nowMs)
+            prefix.lastSeenMs = nowMs
+            if let tokens, tokens > 0 { prefix.tokens = tokens }
+            if let implicitPermille {
+                // A running mean of the first reads, then a moving average that follows change.
+                let n = min(prefix.observed, 7)
+                prefix.implicitPermille = (prefix.implicitPermille * n + implicitPermille) / (n + 1)
+                prefix.observed += 1
+            }
+            if prefix.live != nil { prefix.live!.reads += 1 }
+            prefix.readsTotal += 1
+            state.prefixes[key] = prefix
+            let traffic = ContextCachePlanner.Traffic(
+                tokens: prefix.tokens, reads: prefix.reads.count, implicitPermille: prefix.implicitPermille)
+            let stats = ContextPrefixStats(
+                reads: prefix.readsTotal, tokens: prefix.tokens, implicitPermille: prefix.implicitPermille,
+                lastSeenMs: nowMs)
+            return (traffic, stats)
+        }
+        store?.record(key, stats)
+        return traffic
+    }
+
+    /// A prefix first seen since the start, with what the store remembers of it.
+    private static func remembered(_ stats: ContextPrefixStats?) -> Prefix {
+        var prefix = Prefix()
+        guard let stats else { return prefix }
+        prefix.tokens = stats.tokens
+        prefix.implicitPermille = stats.implicitPermille
+        prefix.observed = stats.reads > 0 ? 1 : 0
+        prefix.readsTotal = stats.reads
+        return prefix
+    }
+
+    /// What the store remembers of `key` (tests, `flashgate` views).
+    func remembered(_ key: CacheKey) -> ContextPrefixStats? {
+        store?.flush()
+        return store?.stats(key)
+    }
+
+    /// The live cache of `key`; one past its expiry leaves the book and is returned as `expired`.
+    func live(_ key: CacheKey, nowMs: Int64) -> (live: Live?, expired: Live?) {
+        state.withLock { state in
+            guard let live = state.prefixes[key]?.live else { return (nil, nil) }
+            guard live.expiresMs > nowMs else {
+                state.prefixes[key]?.live = nil
+                return (nil, live)
+            }
+            return (live, nil)
+        }
+    }
+
+    /// Claims the creation of `key`'s cache: false when one is live or being created.
+    func beginCreate(_ key: CacheKey) -> Bool {
+        state.withLock { state in
+            guard let prefix = state.prefixes[key], prefix.live == nil, !prefix.creating else { return false }
+            state.prefixes[key]?.creating = true
+            return true
+        }
+    }
+
+    /// Ends a creation: the new cache, or nil when it was not made.
+    func finishCreate(_ key: CacheKey, _ live: Live?) {
+        state.withLock { state in
+            state.prefixes[key, default: Prefix()].creating = false
+            state.prefixes[key, default: Prefix()].live = live
+            if live != nil { state.created += 1 }
+        }
+    }
+
+    /// Removes the cache `name` of `key` (Gemini no longer knows it); returns it for settlement.
+    func forget(_ key: CacheKey, name: String) -> Live? {
+        state.withLock { state in
+            guard let live = state.prefixes[key]?.live, live.name == name else { return nil }
+            state.prefixes[key]?.live = nil
+            return live
+        }
+    }
+
+    /// Claims a keep-alive of `key`'s cache `name`: false when one is running or it changed.
+    func beginExtend(_ key: CacheKey, name: String) -> Bool {
+        state.withLock { state in
+            guard let prefix = state.prefixes[key], prefix.live?.name == name, !prefix.extending else { return false }
+            state.prefixes[key]?.extending = true
+            return true
+        }
+    }
+
+    /// Ends a keep-alive: with the new rent period, the reservation of the old one is returned
+    /// for settlement; without, nothing changes.
+    func finishExtend(
+        _ key: CacheKey, name: String, newPeriod: (startMs: Int64, expiresMs: Int64, storage: Accountant.Admission)?
+    ) -> Live? {
+        state.withLock { state in
+            state.prefixes[key]?.extending = false
+            guard let newPeriod, var live = state.prefixes[key]?.live, live.name == name else { return nil }
+            let old = live
+            live.segmentStartMs = newPeriod.startMs
+            live.expiresMs = newPeriod.expiresMs
+            live.storage = newPeriod.storage
+            state.prefixes[key]?.live = live
+            return old
+        }
+    }
+
+    /// Every live cache past its expiry, removed from the book for settlement.
+    func sweep(nowMs: Int64) -> [Live] {
+        state.withLock { state in
+            var ended = state.clients.values.filter { $0.expiresMs <= nowMs }
+            for live in ended { state.clients[live.name] = nil }
+            for (key, prefix) in state.prefixes {
+                if let live = prefix.live, live.expiresMs <= nowMs {
+                    ended.append(live)
+                    state.prefixes[key]?.live = nil
+                }
+            }
+            return ended
+        }
+    }
+
+    /// Every live cache, removed (at shutdown, to settle their booked rent).
+    func drain() -> [Live] {
+        state.withLock { state in
+            var ended = Array(state.clients.values)
+            state.clients = [:]
+            for (key, prefix) in state.prefixes {
+                if let live = prefix.live {
+                    ended.append(live)
+                    state.prefixes[key]?.live = nil
+                }
+            }
+            return ended
+        }
+    }
+
+    /// Records a cache a client created through the passthrough.
+    func addClient(_ live: Live) { state.withLock { $0.clients[live.name] = live } }
+
+    /// The client cache `name` if `team` owns it and it has not expired (an expired one is
+    /// removed and returned as `expired`, for settlement).
+    func client(_ name: String, team: String, nowMs: Int64) -> (live: Live?, expired: Live?) {
+        state.withLock { state in
+            guard let live = state.clients[name], live.caller.team == team else { return (nil, nil) }
+            guard live.expiresMs > nowMs else {
+                state.clients[name] = nil
+                return (nil, live)
+            }
+            return (live, nil)
+        }
+    }
+
+    /// Whether `name` is a cache Flashgate made for someone other than `team`: a client cache of
+    /// another team, or an automatic cache outside `team`'s scope.
+    func isForeign(_ name: String, team: String, shared: Bool) -> Bool {
+        state.withLock { state in
+            if let client = state.clients[name] { return client.caller.team != team }
+            if shared { return false }
+            return state.prefixes.values.contains { $0.live?.name == name && $0.live?.caller.team != team }
+        }
+    }
+
+    /// The live client caches `team` owns.
+    func clients(team: String, nowMs: Int64) -> [Live] {
+        state.withLock { state in
+            state.clients.values.filter { $0.caller.team == team && $0.expiresMs > nowMs }.sorted { $0.name < $1.name }
+        }
+    }
+
+    /// Removes a client cache (deleted); returns it for settlement.
+    func removeClient(_ name: String) -> Live? { state.withLock { $0.clients.removeValue(forKey: name) } }
+
+    /// Starts a new rent period of a client cache; the old one is returned for settlement.
+    func renewClient(_ name: String, startMs: Int64, expiresMs: Int64, storage: Accountant.Admission) -> Live? {
+        state.withLock { state in
+            guard var live = state.clients[name] else { return nil }
+            let old = live
+            live.segmentStartMs = startMs
+            live.expiresMs = expiresMs
+            live.storage = storage
+            state.clients[name] = live
+            return old
+        }
+    }
+
+    func learnMinimum(model: String, tokens: Int) { state.withLock { $0.learnedMinimum[model] = tokens } }
+
+    func learnedMinimum(model: String) -> Int? { state.withLock { $0.learnedMinimum[model] } }
+
+    /// Live caches and their tokens now, and creates so far (for metrics and tests).
+    package var snapshot: (live: Int, tokens: Int, created: Int) {
+        state.withLock { state in
+            let live = state.prefixes.values.compactMap(\.live) + state.clients.values
+            return (live.count, live.reduce(0) { $0 + $1.tokens }, state.created)
+        }
+    }
+
+    private static func evictOldest(_ state: inout State) {
+        let idle = state.prefixes.filter { $0.value.live == nil && !$0.value.creating }
+        if let oldest = idle.min(by: { $0.value.lastSeenMs < $1.value.lastSeenMs })?.key {
+            state.prefixes[oldest] = nil
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateRouting
+import FlashgateWire
+import Logging
+import Synchronization
+
+/// Automatic context caching on the generation path: which prefix a call has, whether a live
+/// cache may serve it (`use`), and, after the answer, what its usage teaches the planner
+/// (`observe`), which may create a cache or keep one alive (`ContextCaches+Lifecycle.swift`).
+///
+/// Invariants: only calls on an AI Studio primary route, from a team that has not turned it off,
+/// without `x-flashgate-context-cache: off` and without a client-managed `cachedContent`, are
+/// tracked or rewritten; a cache is read only by calls of the scope (team, or `shared`), model
+/// and route that created it; a rewrite happens in the upstream body only, after the response
+/// cache keyed the canonical request; every cache that leaves the book has its rent settled once.
+final class ContextCaches: Sendable {
+    let config: ContextCacheConfig
+    let book: ContextCacheBook
+    let accountant: Accountant
+    let client: ContextCacheClient
+    let routes: RouteTable
+    let clock: any RetryClock
+    let nowMilliseconds: @Sendable () -> Int64
+    let logger: Logger
+    /// Last time every live cache was checked for expiry.
+    private let lastSweepMs = Atomic<Int64>(0)
+
+    init(
+        config: ContextCacheConfig, book: ContextCacheBook, accountant: Accountant, routes: RouteTable,
+        clock: any RetryClock, nowMilliseconds: @escaping @Sendable () -> Int64, logger: Logger
+    ) {
+        self.config = config
+        self.book = book
+        self.accountant = accountant
+        self.client = ContextCacheClient(routes: routes)
+        self.routes = routes
+        self.clock = clock
+        self.nowMilliseconds = nowMilliseconds
+        self.logger = logger
+    }
+
+    /// The cacheable prefix of a generation, or nil when automatic caching does not apply to it.
+    func prefix(_ call: GenerateCall) -> ContextPrefix? {
+        guard config.enabled, call.contextCache, accountant.team(call.caller)?.contextCache ?? true,
+            RouteTable.holdsContextCaches(call.primary.route)
+        else { return nil }
+        let scope = config.scope == .shared ? "shared" : "team:" + call.team
+        return ContextPrefix(
+            body: call.body, scope: scope, model: call.primary.upstreamModel, route: call.primary.route.name)
+    }
+
+    /// Refuses a generation that names a cache Flashgate made for another team (404, as Gemini
+    /// answers a cache it does not know), so a cache name never lets one team read another's prefix.
+    func checkOwnership(_ call: GenerateCall) throws(FlashgateError) {
+        guard let name = call.body["cachedContent"]?.stringValue,
+            book.isForeign(name, team: call.team, shared: config.scope == .shared)
+        else { return }
+        throw FlashgateError(.notFound, "\(name) is not found", param: "cached_content")
+    }
+
+    /// The live cache this prefix may be read from (nil: the call goes out in full). Caches found
+    /// past their expiry are settled on the way.
+    func use(_ prefix: ContextPrefix) -> ContextCacheUse? {
+        let now = nowMilliseconds()
+        sweepIfDue(now)
+        let (live, expired) = book.live(prefix.key, nowMs: now)
+        if let expired { settle([expired], endedMs: expired.expiresMs) }
+        guard let live else { return nil }
+        let key = prefix.key
+        return ContextCacheUse(name: live.name, route: live.route, keyIndex: live.keyIndex, prefix: prefix) {
+            [self] in
+            // Gemini no longer knows it: it lived until now at most.
+            guard let gone = book.forget(key, name: live.name) else { return }
+            logger.info("context cache gone upstream; requests go uncached", metadata: ["route": "\(gone.route)"])
+            settle([gone], endedMs: nowMilliseconds())
+        }
+    }
+
+    /// Learns from one answer of a call with `prefix`: a read, the prefix's tokens and implicit
+    /// hit ratio (when it was not read from an explicit cache); then creates a cache, or keeps
+    /// the live one alive, when the planner says it pays.
+    func observe(
+        _ prefix: ContextPrefix, usage: TokenUsage, use: ContextCacheUse?, served: ResolvedRoute, _ call: GenerateCall
+    ) {
+        let now = nowMilliseconds()
+        // Read from the explicit cache only when the attempt that served went out on it (not after
+        // the cache was found gone, not on a failover route).
+        let onCache = usage.cachedTokens > 0 && use?.applies(to: served) == true
+        var tokens: Int?
+        var implicit: Int?
+        if !onCache {
+            let prefixTokens = prefix.tokens(ofPrompt: usage.promptTokens)
+            tokens = prefixTokens
+            implicit = prefixTokens > 0 ? min(1000, usage.cachedTokens * 1000 / prefixTokens) : 0
+        }
+        let traffic = book.read(
+            prefix.key, nowMs: now, window: config.window, tokens: tokens, implicitPermille: implicit)
+        let target = call.primary
+        let tier = ServiceTier.requested(in: call.body)
+        guard let price = accountant.prices.price(for: target.pricedModel, tier: tier, atMs: now) else { return }
+        if onCache {
+            let cached = Int64(usage.cachedTokens)
+            book.count { money in
+                money.readTokens += cached
+                money.savedPico += cached * max(0, price.inputPerMillion - price.cachedInputPerMillion)
+            }
+        }
+        let planner = self.planner(model: target.upstreamModel)
+        if let live = book.live(prefix.key, nowMs: now).live {
+            // Keep alive while reads pay: extended in its second half-life, not on every read.
+            if live.expiresMs - now < config.ttl.milliseconds / 2, planner.keepAlive(traffic, price: price),
+                book.beginExtend(prefix.key, name: live.name)
+            {
+                Task { await self.extend(prefix.key, live, price: price) }
+            }
+            return
+        }
+        guard case .create(let forecast) = planner.decide(traffic, price: price), book.beginCreate(prefix.key) else {
+            return
+        }
+        logger.debug("context cache pays", metadata: ["net_usd": "\(forecast.net.dollars)"])
+        Task {
+            await self.create(
+                prefix, target: target, caller: call.caller, clientModel: call.clientModel, tokens: traffic.tokens,
+                tier: tier)
+        }
+    }
+
+    /// The planner for `model`: its minimum (learned from Gemini, configured or built in).
+    func planner(model: String) -> ContextCachePlanner {
+        ContextCachePlanner(
+            minimumTokens: book.learnedMinimum(model: model) ?? config.minimumTokens(model: model),
+            minRequests: config.minRequests, ttl: config.ttl, window: config.window)
+    }
+
+    /// Checks every live cache for expiry at most once a minute.
+    private func sweepIfDue(_ now: Int64) {
+        let last = lastSweepMs.load(ordering: .relaxed)
+        guard now - last >= 60_000,
+            lastSweepMs.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+        else { return }
+        let ended = book.sweep(nowMs: now)
+        if !ended.isEmpty { settle(ended, endedMs: nil) }
+    }
+}

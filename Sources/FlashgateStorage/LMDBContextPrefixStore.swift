@@ -1,0 +1,96 @@
+import Dispatch
+import FlashgateCore
+import Logging
+import Synchronization
+
+/// Prefix statistics of automatic context caching in the non-durable cache environment (named
+/// database `context_prefixes`): losing the last few in a crash only means the planner relearns
+/// them. `record` queues; a drain on its own queue commits everything queued in one write
+/// transaction, so no request path waits for LMDB. Failures are warnings.
+///
+/// Invariant: the latest queued value of a key wins; a lookup sees queued values before the disk.
+package final class LMDBContextPrefixStore: ContextPrefixStore {
+    private struct Pending {
+        var stats: [CacheKey: ContextPrefixStats] = [:]
+        var scheduled = false
+        var closed = false
+    }
+
+    private let env: StoreEnvironment
+    private let db: StoreDatabase
+    private let logger: Logger
+    private let pending = Mutex(Pending())
+    private let queue = DispatchQueue(label: "flashgate.context-prefixes")
+
+    package init(env: StoreEnvironment, logger: Logger) throws {
+        self.env = env
+        self.db = try env.database("context_prefixes")
+        self.logger = logger
+    }
+
+    package func stats(_ key: CacheKey) -> ContextPrefixStats? {
+        if let queued = pending.withLock({ $0.stats[key] }) { return queued }
+        do {
+            return try env.read { txn in try txn.get(db, key: key.digest).flatMap(Self.decode) }
+        } catch {
+            logger.warning("could not read context-cache statistics", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    package func record(_ key: CacheKey, _ stats: ContextPrefixStats) {
+        let schedule = pending.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.stats[key] = stats
+            defer { state.scheduled = true }
+            return !state.scheduled
+        }
+        if schedule { queue.async { self.drain() } }
+    }
+
+    package func flush() { queue.sync { self.drain() } }
+
+    /// Writes what is queued and refuses more.
+    package func close() {
+        flush()
+        pending.withLock { $0.closed = true }
+    }
+
+    private func drain() {
+        while true {
+            let batch = pending.withLock { state -> [CacheKey: ContextPrefixStats] in
+                let batch = state.stats
+                state.stats = [:]
+                if batch.isEmpty { state.scheduled = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            do {
+                try env.write { txn in
+                    for (key, stats) in batch { try txn.put(db, key: key.digest, value: Self.encode(stats)) }
+                }
+            } catch {
+                logger.warning(
+                    "context-cache statistics dropped", metadata: ["prefixes": "\(batch.count)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Version 1: four big-endian 64-bit fields (reads, tokens, implicit ‰, last seen ms).
+    static func encode(_ stats: ContextPrefixStats) -> [UInt8] {
+        var bytes: [UInt8] = [1]
+        for value in [stats.reads, Int64(stats.tokens), Int64(stats.implicitPermille), stats.lastSeenMs] {
+            withUnsafeBytes(of: value.bigEndian) { bytes += $0 }
+        }
+        return bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) -> ContextPrefixStats? {
+        guard bytes.count == 33, bytes[0] == 1 else { return nil }
+        func field(_ index: Int) -> Int64 {
+            bytes[(1 + index * 8)..<(9 + index * 8)].reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        }
+        return ContextPrefixStats(
+            reads: field(0), tokens: Int(field(1)), implicitPermille: Int(field(2)), lastSeenMs: field(3))
+    }
+}

@@ -1,0 +1,92 @@
+import FlashgateAccounting
+import FlashgateCore
+import FlashgateStorage
+import FlashgateTesting
+import Testing
+
+@testable import FlashgateServer
+
+/// The native `/v1beta/cachedContents` endpoints, passed through per team.
+extension ContextCacheTests {
+    static let createBody =
+        #"{"model":"models/gemini-3.5-flash","systemInstruction":{"parts":[{"text":"\#(system)"}]},"ttl":"1800s"}"#
+
+    @Test func aTeamManagesOnlyTheCachesItCreatedAndPaysTheirRent() async throws {
+        let h = try await H.start()
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let mine = [("x-goog-api-key", ContextCacheTests.key)]
+        let theirs = [("x-goog-api-key", ContextCacheTests.otherKey)]
+        let created = try #require(
+            try await client.request("POST", "/v1beta/cachedContents", body: Self.createBody, headers: mine))
+        #expect(created.status == 200)
+        let name = try #require(created.json?["name"]?.stringValue)
+        let tokens = try #require(h.fake.cachedContents.live.first?.tokens)
+        // Created with the route's key, not the client's.
+        #expect(h.fake.cachedContents.live.first?.owner == "k")
+        let id = String(name.dropFirst("cachedContents/".count))
+
+        // Another team sees nothing of it.
+        #expect(try await client.request("GET", "/v1beta/\(name)", headers: theirs)?.status == 404)
+        #expect(try await client.request("DELETE", "/v1beta/\(name)", headers: theirs)?.status == 404)
+        #expect(
+            try await client.request("PATCH", "/v1beta/\(name)", body: #"{"ttl":"60s"}"#, headers: theirs)?.status
+                == 404)
+        let theirList = try await client.request("GET", "/v1beta/cachedContents", headers: theirs)
+        #expect(theirList?.json?["cachedContents"]?.arrayValue?.isEmpty == true)
+        // Its owner reads and lists it; automatic caches of the same key are not listed.
+        #expect(
+            try await client.request("GET", "/v1beta/cachedContents/\(id)", headers: mine)?.json?["name"]?.stringValue
+                == name)
+        let list = try await client.request("GET", "/v1beta/cachedContents", headers: mine)
+        #expect(list?.json?["cachedContents"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == [name])
+        // Another team cannot read it by naming it either.
+        let foreign = try await client.request(
+            "POST", "/v1beta/models/gemini-3.5-flash:generateContent",
+            body: #"{"cachedContent":"\#(name)","contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, headers: theirs
+        )
+        #expect(foreign?.status == 404)
+        #expect(h.generations().isEmpty)
+        // A generation on it passes through and reads it.
+        let generated = try await client.request(
+            "POST", "/v1beta/models/gemini-3.5-flash:generateContent",
+            body: #"{"cachedContent":"\#(name)","contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#, headers: mine)
+        #expect(generated?.json?["usageMetadata"]?["cachedContentTokenCount"]?.intValue == tokens)
+
+        // Its creation billed as input, then 10 minutes of rent, a new 1-hour period, and a delete
+        // 15 minutes into it: each period settled by the time it covered.
+        let create = try await h.rows(Accountant.contextCreateStatus, atLeast: 1)
+        #expect(create.map(\.cost) == [MicroUSD((Int64(tokens) * 1_500_000 + 999_999) / 1_000_000)])
+        h.advance(seconds: 600)
+        #expect(
+            try await client.request("PATCH", "/v1beta/\(name)", body: #"{"ttl":"3600s"}"#, headers: mine)?.status
+                == 200)
+        _ = try await h.rows(Accountant.contextStorageStatus, atLeast: 1)
+        h.advance(seconds: 900)
+        #expect(try await client.request("DELETE", "/v1beta/\(name)", headers: mine)?.status == 200)
+        let storage = try await h.rows(Accountant.contextStorageStatus, atLeast: 2)
+        #expect(
+            storage.map(\.cost).sorted { $0.value < $1.value } == [
+                MicroUSD((Int64(tokens) * 600 + 3_599) / 3_600), MicroUSD((Int64(tokens) * 900 + 3_599) / 3_600),
+            ])
+        #expect(storage.allSatisfy { $0.team == "search" })
+        #expect(h.fake.cachedContents.live.isEmpty)
+        #expect(try await client.request("GET", "/v1beta/\(name)", headers: mine)?.status == 404)
+        await client.close()
+        try await h.stop()
+    }
+
+    @Test func aCreateTheBudgetCannotHoldNeverReachesGemini() async throws {
+        let h = try await H.start { config in
+            config.teams[0].budgets = [BudgetConfig(period: .day, limit: MicroUSD(dollars: "0.01")!)]
+        }
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let body = Self.createBody.replacingOccurrences(of: #""ttl":"1800s""#, with: #""ttl":"86400s""#)
+        let refused = try await client.request(
+            "POST", "/v1beta/cachedContents", body: body, headers: [("x-goog-api-key", ContextCacheTests.key)])
+        #expect(refused?.status == 429)
+        #expect(refused?.json?["error"]?["status"]?.stringValue == "RESOURCE_EXHAUSTED")
+        #expect(h.creates().isEmpty)
+        await client.close()
+        try await h.stop()
+    }
+}
