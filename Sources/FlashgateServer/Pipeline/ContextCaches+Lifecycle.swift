@@ -31,6 +31,7 @@ extension ContextCaches {
                 caller: caller, clientModel: clientModel, upstreamModel: model, route: target.route.name,
                 amount: creation, tokens: bound, tier: tier)
         else {
+            noteRefusedCreation(caller, model: model, creation: creation, rent: rent)
             book.finishCreate(prefix.key, nil)
             return
         }
@@ -39,6 +40,7 @@ extension ContextCaches {
                 caller: caller, clientModel: clientModel, upstreamModel: model, route: target.route.name, amount: rent)
         else {
             accountant.release(create)
+            noteRefusedCreation(caller, model: model, creation: creation, rent: rent)
             book.finishCreate(prefix.key, nil)
             return
         }
@@ -145,5 +147,16 @@ extension ContextCaches {
     static func minimumFloor(in message: String) -> Int? {
         guard let range = message.range(of: "min_total_token_count=") else { return nil }
         return Int(message[range.upperBound...].prefix(while: \.isNumber))
+    }
+
+    /// A cache the planner wanted but the team's budget or limits could not hold is left uncreated
+    /// (its prefix is sent in full, as before); the operator learns of it here.
+    private func noteRefusedCreation(_ caller: Caller, model: String, creation: MicroUSD, rent: MicroUSD) {
+        logger.info(
+            "context cache not created: the team's budget or limits cannot hold its creation and rent",
+            metadata: [
+                "team": "\(caller.team)", "model": "\(LogText.capped(model))",
+                "creation_usd": "\(creation.dollars)", "rent_usd": "\(rent.dollars)",
+            ])
     }
 }
