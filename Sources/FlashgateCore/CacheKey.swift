@@ -77,8 +77,18 @@ extension CacheKey {
     ///   - model: the model id (a `models/` prefix is dropped: the same model).
     ///   - body: the final upstream request body (after thinking settings and signatures are applied).
     package static func make(endpoint: CacheEndpoint, model: String, scope: String, body: JSONValue) -> CacheKey {
+        make(endpoint: endpoint, model: model, scope: scope, canonical: canonicalBytes(body, endpoint: endpoint))
+    }
+
+    /// The canonical bytes a key of `body` hashes, for a caller that keys one body under several
+    /// scopes (`make(endpoint:model:scope:canonical:)`) without canonicalising it again.
+    package static func canonicalBytes(_ body: JSONValue, endpoint: CacheEndpoint) -> [UInt8] {
+        CanonicalJSON.bytes(body, endpoint: endpoint, excluded: excludedFields)
+    }
+
+    /// The key from canonical bytes `canonicalBytes` made.
+    package static func make(endpoint: CacheEndpoint, model: String, scope: String, canonical: [UInt8]) -> CacheKey {
         let modelID = ModelID.bare(model)
-        let canonical = CanonicalJSON.bytes(body, endpoint: endpoint, excluded: excludedFields)
         var hasher = SHA256()
         for field in [Array(version.utf8), Array(endpoint.rawValue.utf8), Array(scope.utf8), Array(modelID.utf8), canonical] {
             // Length-prefixed (8 bytes, big-endian), so adjacent fields can never run together.

@@ -25,9 +25,11 @@ package struct ContextPrefix: Sendable {
     package init?(body: JSONValue, scope: String, model: String, route: String) {
         guard body["cachedContent"] == nil, let parts = Self.parts(body) else { return nil }
         self.parts = parts
-        content = CacheKey.make(endpoint: .generate, model: "", scope: "context", body: .object(parts))
+        // One canonical pass, two keys: the content alone, and the content for its owner.
+        let canonical = CacheKey.canonicalBytes(.object(parts), endpoint: .generate)
+        content = CacheKey.make(endpoint: .generate, model: "", scope: "context", canonical: canonical)
         key = CacheKey.make(
-            endpoint: .generate, model: model, scope: "context:\(scope):route:\(route)", body: .object(parts))
+            endpoint: .generate, model: model, scope: "context:\(scope):route:\(route)", canonical: canonical)
         prefixBytes = JSONWriter.encode(.object(parts)).count
         bodyBytes = JSONWriter.encode(body).count
     }

@@ -65,6 +65,11 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
         self.upstreamBody = upstreamBody
     }
 
+    /// A paid call's reservation could not be made durable: it is refused before going upstream.
+    package static var reservationNotRecorded: FlashgateError {
+        FlashgateError(.unavailable, "the usage ledger could not record the reservation")
+    }
+
     package static func invalid(_ message: String, param: String? = nil) -> FlashgateError {
         FlashgateError(.invalidRequest, message, param: param)
     }

@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 here=$PWD/Tests/bench
+# shellcheck source=budget-config.sh
+source "$here/budget-config.sh"
 requests=${CALLGRIND_REQUESTS:-200}
 model=gemini-2.5-flash
 echo_module=${BENCH_ECHO_MODULE:-/usr/lib/nginx/modules/ngx_http_echo_module.so}
@@ -42,27 +44,8 @@ nginx -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf" &
 pids+=($!)
 nginx_url=http://127.0.0.1:$nginx_port
 
-key=fg-bench-key-00000000000000000000
-hash=$(printf %s "$key" | sha256sum | cut -d' ' -f1)
-cat >"$work/budget.yaml" <<YAML
-routes:
-  - name: nginx
-    kind: gemini
-    base_url: $nginx_url
-    api_key_env: GEMINI_API_KEY
-    passthrough: true
-teams:
-  - id: bench
-    max_output_tokens: 256
-    limits: {rpm: 100000000, tpm: 100000000, concurrent: 10000}
-    budgets:
-      - period: day
-        limit_usd: "1000000"
-keys:
-  - name: bench
-    team: bench
-    hash: sha256:$hash
-YAML
+key=$bench_key
+write_budget_config "$nginx_url" "$work/budget.yaml"
 
 # drive URL BODY CACHE N: N sequential POSTs on one keep-alive connection.
 drive() {

@@ -29,6 +29,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
 here=$root/Tests/bench
+# shellcheck source=budget-config.sh
+source "$here/budget-config.sh"
 
 seconds=${BENCH_SECONDS:-5}
 connections=${BENCH_CONNECTIONS:-1 8 32}
@@ -138,26 +140,8 @@ YAML
     # The same front, with a team, a key, rate limits and a budget: admission, a durable
     # reservation and the settlement on every call.
     budget_port=$(free_port)
-    key=fg-bench-key-00000000000000000000
-    hash=$(printf %s "$key" | sha256sum | cut -d' ' -f1)
-    cat >"$work/budget.yaml" <<YAML
-routes:
-  - name: nginx
-    kind: gemini
-    base_url: $nginx_url
-    passthrough: true
-teams:
-  - id: bench
-    max_output_tokens: 256
-    limits: {rpm: 100000000, tpm: 100000000, concurrent: 10000}
-    budgets:
-      - period: day
-        limit_usd: "1000000"
-keys:
-  - name: bench
-    team: bench
-    hash: sha256:$hash
-YAML
+    key=$bench_key
+    write_budget_config "$nginx_url" "$work/budget.yaml"
     start_flashgate budget "$budget_port" bench --config "$work/budget.yaml"
     budget_url=http://127.0.0.1:$budget_port
     # The same again under ledger.durability: per_request (a durable reservation before the call

@@ -57,10 +57,7 @@ extension CachedContents {
             } catch {
                 accountant.release(creation)
                 accountant.release(storage)
-                await writer.respond(
-                    .error(
-                        FlashgateError(.unavailable, "the usage ledger could not record the reservation"),
-                        dialect: .google))
+                await writer.respond(.error(.reservationNotRecorded, dialect: .google))
                 return
             }
             let answer: Collected
@@ -117,10 +114,7 @@ extension CachedContents {
                 try await accountant.persist(&storage)
             } catch {
                 accountant.release(storage)
-                await writer.respond(
-                    .error(
-                        FlashgateError(.unavailable, "the usage ledger could not record the reservation"),
-                        dialect: .google))
+                await writer.respond(.error(.reservationNotRecorded, dialect: .google))
                 return
             }
             let answer = await forward(live, method: "PATCH", body: JSONWriter.encode(body))

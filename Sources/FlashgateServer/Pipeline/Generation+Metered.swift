@@ -94,10 +94,7 @@ extension Generation {
                     return
                 }
                 await settle(call, admission, usage: nil, ending: .upstreamError, attempts: [])
-                await writer.respond(
-                    .error(
-                        FlashgateError(.unavailable, "the usage ledger could not record the reservation"),
-                        dialect: call.dialect))
+                await writer.respond(.error(.reservationNotRecorded, dialect: call.dialect))
                 return
             }
         }

@@ -160,7 +160,7 @@ extension Generation {
             if inTable { flights.remove(call.key, flight) }
             let rejected = error as? Rejection
             let failure =
-                rejected?.error ?? FlashgateError(.unavailable, "the usage ledger could not record the reservation")
+                rejected?.error ?? .reservationNotRecorded
             flight.finish(.failure(failure))
             if let rejected {
                 // Refused for the ledger's sake: counted as a refusal, no row (the queue stays bounded).
