@@ -25,6 +25,10 @@ extension Accountant {
         /// The lease grant this call draws on that was not yet durable when it was admitted:
         /// `persist` waits for it before the call goes upstream.
         package var leaseWait: LeaseLatch?
+        /// Shared rate limits: what the call took from this host's RPM/TPM chunks.
+        package var rateTake: RateTake?
+        /// Shared rate limits: the chunk grant the call waits for before it takes (in `persist`).
+        package var rateWait: LeaseLatch?
     }
 
     /// Admission's answer: the call may go upstream holding its `Admission` (which must then be
@@ -71,6 +75,7 @@ extension Accountant {
             case .admit(let ticket):
                 admission.ticket = ticket
             }
+            if let rejection = leaseRates(&admission, free: false) { return .reject(rejection) }
         }
         let now = self.now
         let decision: BudgetDecision
@@ -85,6 +90,7 @@ extension Accountant {
         switch decision {
         case .reject(let budget, let limit, let remaining, let retryAfter):
             if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: clock.now()) }
+            if let take = admission.rateTake { shared?.rates.settle(take, actualTokens: 0) }
             return .reject(
                 .budget(
                     budget, limit: limit, remaining: remaining, amount: amount,
@@ -110,6 +116,7 @@ extension Accountant {
         case .reject(let limit, let retryAfter): return .reject(.rateLimit(limit, retryAfter: retryAfter))
         case .admit(let ticket): admission.ticket = ticket
         }
+        if let rejection = leaseRates(&admission, free: true) { return .reject(rejection) }
         return .admit(admission)
     }
 
@@ -118,6 +125,7 @@ extension Accountant {
     /// is written. Throws a `Rejection` (503) when the ledger's queue stays full for
     /// `ledger.queue_wait` or the ledger is full.
     package func persist(_ admission: inout Admission) async throws {
+        if admission.rateWait != nil { try await awaitRates(&admission) }
         guard let ledger else { return }
         guard await ledger.waitForRoom(config.ledger.queueWait) else {
             throw Rejection.ledgerBusy(wait: config.ledger.queueWait)
@@ -159,5 +167,6 @@ extension Accountant {
     package func release(_ admission: Admission) {
         if let reservation = admission.reservation { _ = budgets.settle(reservation, actual: .zero) }
         if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: clock.now()) }
+        if let take = admission.rateTake { shared?.rates.settle(take, actualTokens: 0) }
     }
 }

@@ -48,6 +48,10 @@ extension Accountant {
         if let ticket = admission.ticket {
             limiter.release(ticket, actualTokens: usage.map { $0.promptTokens + $0.completionTokens } ?? 0, now: clock.now())
         }
+        // Shared rates: corrected by the tokens used when they are known, else the estimate stands.
+        if let take = admission.rateTake, let usage {
+            shared?.rates.settle(take, actualTokens: usage.promptTokens + usage.completionTokens)
+        }
         if let lease, let ledger {
             // Covered by its durable lease: the row rides the writer's next group commit.
             let row = Self.row(

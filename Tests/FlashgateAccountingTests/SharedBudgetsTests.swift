@@ -71,9 +71,13 @@ import Testing
     }
 
     /// At steady load, Redis sees about one round trip (a lease script) per hundred calls: at most
-    /// 0.02 client commands per call, counted by Redis itself (`INFO commandstats`).
+    /// 0.02 client commands per call, counted by Redis itself (`INFO commandstats`) — budget
+    /// leases and the team's RPM and TPM chunks together.
     @Test func steadyLoadTakesAtMostOneRedisRoundTripPerFiftyCalls() async throws {
-        let cluster = try await SharedCluster(hosts: 3, limit: MicroUSD(1_000_000_000_000))
+        let cluster = try await SharedCluster(hosts: 3, limit: MicroUSD(1_000_000_000_000)) { _ in
+        } teams: {
+            $0.limits = RateLimits(requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000, concurrent: 1_000)
+        }
         _ = await Self.load(cluster, calls: 10, amounts: 1_000...60_000, seed: 1)
         try cluster.redis.command(["CONFIG", "RESETSTAT"])
         let outcomes = await Self.load(cluster, calls: 60, amounts: 1_000...60_000, seed: 2)
@@ -84,6 +88,9 @@ import Testing
         #expect(outcomes.allSatisfy { if case .charged = $0 { true } else { false } })
         #expect(ratio <= 0.02, "\(trips) Redis round trips for \(outcomes.count) calls: \(ratio) per call")
         #expect(trips > 0, "leases were fetched from Redis")
+        let rateKeys = try cluster.redis.command(["KEYS", "flashgate:rate:*"]).array?.count ?? 0
+        #expect(rateKeys == 2, "the team's RPM and TPM windows were leased from Redis")
+        print("shared steady load: \(trips) Redis round trips for \(outcomes.count) calls = \(ratio) per call")
         await cluster.close()
     }
 

@@ -3,6 +3,7 @@ import FlashgateStorage
 import FlashgateTesting
 import Foundation
 import Logging
+import Synchronization
 
 @testable import FlashgateAccounting
 
@@ -20,8 +21,17 @@ struct SharedCluster {
     static let team = "search"
     static let caller = Caller(team: team)
 
+    /// The hosts' wall clock (Unix ms): it picks budget periods and rate-limit windows, and only
+    /// moves when a test moves it.
+    final class Wall: Sendable {
+        let ms = Atomic<Int64>(1_800_000_000_000)
+        func advance(byMs delta: Int64) { ms.add(delta, ordering: .relaxed) }
+        var now: Int64 { ms.load(ordering: .relaxed) }
+    }
+
     let redis: RedisServer
     let clock = ManualRetryClock()
+    let wall = Wall()
     var hosts: [Host] = []
 
     static func config(
@@ -40,11 +50,16 @@ struct SharedCluster {
         return config
     }
 
-    init(hosts count: Int, limit: MicroUSD, configure: (inout SharedConfig) -> Void = { _ in }) async throws {
+    init(
+        hosts count: Int, limit: MicroUSD, configure: (inout SharedConfig) -> Void = { _ in },
+        teams: (inout TeamConfig) -> Void = { _ in }
+    ) async throws {
         redis = try await RedisServer.started()
         for i in 0..<count {
             hosts.append(
-                try start("host-\(i)", limit: limit, directory: try TempDirectory(prefix: "fgh"), configure: configure))
+                try start(
+                    "host-\(i)", limit: limit, directory: try TempDirectory(prefix: "fgh"), configure: configure,
+                    teams: teams))
         }
     }
 
@@ -58,7 +73,7 @@ struct SharedCluster {
         let accountant = Accountant(
             config: Self.config(redis: redis, host: id, limit: limit, configure: configure, teams: teams),
             ledger: ledger,
-            logger: logger, nowMilliseconds: { 1_800_000_000_000 }, clock: clock)
+            logger: logger, nowMilliseconds: { [wall] in wall.now }, clock: clock)
         try accountant.start()
         return Host(id: id, accountant: accountant, ledger: ledger, directory: directory)
     }
@@ -70,9 +85,9 @@ struct SharedCluster {
     }
 
     /// One paid call on `host` reserving and charged `amount`, the way the pipeline runs it.
-    static func call(_ host: Host, amount: MicroUSD) async -> Outcome {
+    static func call(_ host: Host, amount: MicroUSD, tokens: Int = 10) async -> Outcome {
         let decision = host.accountant.admit(
-            caller: caller, clientModel: "m", upstreamModel: "m", route: "r", amount: amount, tokens: 10)
+            caller: caller, clientModel: "m", upstreamModel: "m", route: "r", amount: amount, tokens: tokens)
         guard case .admit(var admission) = decision else {
             if case .reject(let rejection) = decision { return .refused(rejection.limit) }
             return .refused(.budget)

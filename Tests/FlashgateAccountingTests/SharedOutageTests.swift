@@ -139,33 +139,3 @@ import Testing
         return seconds * 1000 + micros / 1000
     }
 }
-
-/// Rate limits across hosts: each live host enforces an equal share of a team's RPM, so two
-/// hosts together admit the team's limit, not twice it.
-@Suite(.serialized) struct SharedRateLimitTests {
-    @Test func twoHostsShareATeamsRequestsPerMinute() async throws {
-        var cluster = try await SharedCluster(hosts: 0, limit: MicroUSD(1_000_000_000))
-        let directories = [try TempDirectory(prefix: "fgh"), try TempDirectory(prefix: "fgh")]
-        for (i, directory) in directories.enumerated() {
-            cluster.hosts.append(
-                try cluster.start("host-\(i)", limit: MicroUSD(1_000_000_000), directory: directory) { _ in
-                } teams: {
-                    $0.limits = RateLimits(requestsPerMinute: 10)
-                })
-        }
-        // Both hosts count each other (the first counted only itself at its start).
-        for host in cluster.hosts { await host.accountant.shared?.drain() }
-        for host in cluster.hosts { host.accountant.shared?.heartbeat() }
-        for host in cluster.hosts { await host.accountant.shared?.drain() }
-        #expect(cluster.hosts.map { $0.accountant.shared?.hosts } == [2, 2])
-        var admitted = 0
-        for host in cluster.hosts {
-            for _ in 0..<20 {
-                if case .charged = await SharedCluster.call(host, amount: MicroUSD(1_000)) { admitted += 1 }
-            }
-        }
-        // The manual clock stands still: no refill, so exactly the team's 10 across both hosts.
-        #expect(admitted == 10)
-        await cluster.close()
-    }
-}

@@ -18,7 +18,9 @@ package final class SharedBudgets: Sendable {
     let budgets: Budgets
     let clock: any RetryClock
     let logger: Logger
-    private let state = Mutex(State())
+    /// RPM and TPM leased from Redis per window (`SharedBudgets+Rates`).
+    package let rates: RateLeases
+    let state = Mutex(State())
 
     struct State {
         /// Per budget key: the most this host may have spent, as Redis confirmed it.
@@ -48,6 +50,9 @@ package final class SharedBudgets: Sendable {
         self.clock = clock
         self.logger = logger
         client = RedisClient(config: config, clock: clock, logger: logger)
+        rates = RateLeases(
+            callsPerLease: config.leaseCalls, prefetchPercent: config.prefetchPercent,
+            outageSharePercent: config.outage == .localShare ? config.localSharePercent : nil)
         budgets.share(callsPerLease: config.leaseCalls, prefetchPercent: config.prefetchPercent)
     }
 
@@ -59,9 +64,11 @@ package final class SharedBudgets: Sendable {
     /// Live hosts sharing Redis, as last counted (1 until Redis answered).
     package var hosts: Int { state.withLock { $0.hosts } }
 
-    /// Enforces on `limiter` this host's share of the rate limits of `teams` and `keys`, now and
-    /// whenever the number of live hosts changes (at a reload, with the new limits).
+    /// Leases the RPM and TPM of `teams` and `keys` from Redis (`rates`), and enforces on
+    /// `limiter` this host's share of their concurrency, now and whenever the number of live
+    /// hosts changes (at a reload, with the new limits).
     package func shareRateLimits(_ limiter: RateLimiter<Tick>, teams: [TeamConfig], keys: [KeyConfig]) {
+        rates.update(teams: teams, keys: keys)
         let hosts = state.withLock { s in
             s.rates = (limiter, teams, keys)
             return s.hosts
@@ -85,7 +92,7 @@ package final class SharedBudgets: Sendable {
         guard let (limiter, teams, keys) = changed else { return }
         let (sharedTeams, sharedKeys) = RateLimits.shares(teams: teams, keys: keys, hosts: Int(live))
         limiter.update(teams: sharedTeams, keys: sharedKeys)
-        logger.info("shared budgets: live hosts changed; rate limits are shared", metadata: ["hosts": "\(live)"])
+        logger.info("shared budgets: live hosts changed; concurrency limits are shared", metadata: ["hosts": "\(live)"])
     }
 
     /// Grants made under the outage policy while Redis was unreachable.

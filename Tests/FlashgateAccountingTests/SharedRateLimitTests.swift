@@ -1,0 +1,181 @@
+import FlashgateCore
+import FlashgateStorage
+import FlashgateTesting
+import Foundation
+import Testing
+
+@testable import FlashgateAccounting
+
+/// Rate limits across hosts through a real `redis-server`: RPM and TPM are leased per window in
+/// chunks sized by each host's demand, so a busy host may use most of a window while the
+/// cluster's total per window never passes the limit. The window is a minute of the hosts' wall
+/// clock, which only the test moves; nothing sleeps.
+@Suite(.serialized) struct SharedRateLimitTests {
+    static let budget = MicroUSD(1_000_000_000_000)
+    static let amount = MicroUSD(1_000)
+
+    /// Calls on `host` (by `clients` concurrent callers) until each caller is refused, or
+    /// `calls` are done in all; the outcomes.
+    static func calls(
+        _ host: SharedCluster.Host, _ calls: Int, clients: Int = 1, tokens: Int = 10
+    ) async -> [SharedCluster.Outcome] {
+        await withTaskGroup(of: [SharedCluster.Outcome].self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    var outcomes: [SharedCluster.Outcome] = []
+                    for _ in stride(from: client, to: calls, by: clients) {
+                        let outcome = await SharedCluster.call(host, amount: amount, tokens: tokens)
+                        outcomes.append(outcome)
+                        if case .refused = outcome { break }
+                    }
+                    return outcomes
+                }
+            }
+            var all: [SharedCluster.Outcome] = []
+            for await outcomes in group { all += outcomes }
+            return all
+        }
+    }
+
+    static func admitted(_ outcomes: [SharedCluster.Outcome]) -> Int {
+        outcomes.filter { if case .charged = $0 { true } else { false } }.count
+    }
+
+    /// Σ of every host's chunk of one bucket's window in Redis.
+    static func redisGranted(_ cluster: SharedCluster, bucket: String) throws -> Int64 {
+        let window = cluster.wall.now / RateLeases.windowMs
+        guard case .array(let items) = try cluster.redis.command(["HGETALL", "flashgate:rate:{\(bucket)}:\(window)"])
+        else { return 0 }
+        return stride(from: 1, to: items.count, by: 2).compactMap { items[$0].integer }.reduce(0, +)
+    }
+
+    /// Three hosts, a team RPM of 300, uneven demand: two light hosts take what they need, the
+    /// busy one gets the rest of the window — far more than a third — and the three together
+    /// never pass 300 in the window (nor does Redis grant more). The next window starts afresh.
+    @Test func aBusyHostUsesMoreThanAThirdOfTheRequestsPerMinuteAndTheClusterNeverPassesIt() async throws {
+        let cluster = try await SharedCluster(hosts: 3, limit: Self.budget) { _ in
+        } teams: {
+            $0.limits = RateLimits(requestsPerMinute: 300)
+        }
+        let light = [
+            Self.admitted(await Self.calls(cluster.hosts[1], 30)),
+            Self.admitted(await Self.calls(cluster.hosts[2], 10)),
+        ]
+        #expect(light == [30, 10], "the light hosts got what they asked for")
+        let busy = Self.admitted(await Self.calls(cluster.hosts[0], 1_000, clients: 16))
+        let total = busy + light.reduce(0, +)
+        #expect(total <= 300, "the cluster admitted \(total) in one window")
+        #expect(busy > 100, "the busy host admitted only \(busy) of 300")
+        // Only what the light hosts hold unused stays stranded: chunks sized by their demand.
+        #expect(total >= 250, "the tail was stranded: \(total) admitted")
+        #expect(try Self.redisGranted(cluster, bucket: "team:search:rpm") <= 300)
+        #expect(await SharedCluster.call(cluster.hosts[0], amount: Self.amount) == .refused(.rateLimit))
+
+        // The next minute is a new window: unused chunks lapsed, the limit is there again.
+        cluster.wall.advance(byMs: RateLeases.windowMs)
+        let next = Self.admitted(await Self.calls(cluster.hosts[0], 1_000, clients: 16))
+        #expect(next > 100 && next <= 300, "\(next) admitted in the next window")
+        #expect(try Self.redisGranted(cluster, bucket: "team:search:rpm") <= 300)
+        await cluster.close()
+    }
+
+    /// The same for tokens: a TPM of 30 000 with calls of 100 tokens (their estimate stands when
+    /// the call ends without usage).
+    @Test func aBusyHostUsesMoreThanAThirdOfTheTokensPerMinuteAndTheClusterNeverPassesIt() async throws {
+        let cluster = try await SharedCluster(hosts: 3, limit: Self.budget) { _ in
+        } teams: {
+            $0.limits = RateLimits(tokensPerMinute: 30_000)
+        }
+        let light = [
+            Self.admitted(await Self.calls(cluster.hosts[1], 30, tokens: 100)),
+            Self.admitted(await Self.calls(cluster.hosts[2], 10, tokens: 100)),
+        ]
+        #expect(light == [30, 10])
+        let busy = Self.admitted(await Self.calls(cluster.hosts[0], 1_000, clients: 16, tokens: 100))
+        let tokens = (busy + light.reduce(0, +)) * 100
+        #expect(tokens <= 30_000, "the cluster admitted \(tokens) tokens in one window")
+        #expect(busy * 100 > 10_000, "the busy host admitted only \(busy * 100) tokens of 30 000")
+        #expect(tokens >= 25_000, "the tail was stranded: \(tokens) tokens admitted")
+        #expect(try Self.redisGranted(cluster, bucket: "team:search:tpm") <= 30_000)
+        await cluster.close()
+    }
+
+    /// Two hosts, an RPM of 10 and a manual clock that stands still: exactly 10 across both.
+    @Test func aSmallLimitIsSharedToTheLastRequest() async throws {
+        let cluster = try await SharedCluster(hosts: 2, limit: Self.budget) { _ in
+        } teams: {
+            $0.limits = RateLimits(requestsPerMinute: 10)
+        }
+        var admitted = 0
+        for _ in 0..<20 {
+            for host in cluster.hosts {
+                if case .charged = await SharedCluster.call(host, amount: Self.amount) { admitted += 1 }
+            }
+        }
+        #expect(admitted == 10)
+        await cluster.close()
+    }
+
+    /// Concurrency stays a per-host share: two live hosts and a team limit of 4 in flight give
+    /// each host 2.
+    @Test func concurrencyIsAnEqualShareOfTheLiveHosts() async throws {
+        let cluster = try await SharedCluster(hosts: 2, limit: Self.budget) { _ in
+        } teams: {
+            $0.limits = RateLimits(concurrent: 4)
+        }
+        for host in cluster.hosts { await host.accountant.shared?.drain() }
+        for host in cluster.hosts { host.accountant.shared?.heartbeat() }
+        for host in cluster.hosts { await host.accountant.shared?.drain() }
+        #expect(cluster.hosts.map { $0.accountant.shared?.hosts } == [2, 2])
+        let host = cluster.hosts[0]
+        var held: [Accountant.Admission] = []
+        for _ in 0..<3 {
+            let decision = host.accountant.admit(
+                caller: SharedCluster.caller, clientModel: "m", upstreamModel: "m", route: "r", amount: Self.amount,
+                tokens: 10)
+            if case .admit(let admission) = decision { held.append(admission) }
+        }
+        #expect(held.count == 2)
+        for admission in held { host.accountant.release(admission) }
+        await cluster.close()
+    }
+
+    /// `outage: refuse`: while Redis is away a host serves from the chunk it holds for the window,
+    /// then refuses with 503 `budget_unavailable`.
+    @Test func aRedisOutageServesTheHeldChunkThenRefuses() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: Self.budget) {
+            SharedOutageTests.fast(&$0)
+        } teams: {
+            $0.limits = RateLimits(requestsPerMinute: 1_000)
+        }
+        let host = cluster.hosts[0]
+        #expect(await SharedCluster.call(host, amount: Self.amount) == .charged(Self.amount))
+        await host.accountant.shared?.drain()
+        let holding = try #require(host.accountant.shared?.rates.holding("team:search:rpm"))
+        cluster.redis.stop()
+        let (charged, refusal) = await SharedOutageTests.callUntilRefused(host, amount: Self.amount)
+        #expect(Int64(charged) == holding.granted - holding.taken, "served exactly the held chunk")
+        #expect(refusal == .refused(.budgetUnavailable))
+        await cluster.close()
+    }
+
+    /// `outage: local_share`: past the held chunk a host admits up to its share of the limit per
+    /// window on its own, then refuses.
+    @Test func aRedisOutageUnderLocalShareAdmitsTheShareOfTheWindow() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: Self.budget) {
+            SharedOutageTests.fast(&$0)
+            $0.outage = .localShare
+            $0.localSharePercent = 10
+        } teams: {
+            $0.limits = RateLimits(requestsPerMinute: 1_000)
+        }
+        let host = cluster.hosts[0]
+        #expect(await SharedCluster.call(host, amount: Self.amount) == .charged(Self.amount))
+        await host.accountant.shared?.drain()
+        cluster.redis.stop()
+        let (charged, refusal) = await SharedOutageTests.callUntilRefused(host, amount: Self.amount)
+        #expect(charged + 1 == 100, "10 % of 1 000 in the window: \(charged + 1)")
+        #expect(refusal == .refused(.rateLimit))
+        await cluster.close()
+    }
+}
