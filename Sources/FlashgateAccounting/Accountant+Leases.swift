@@ -36,6 +36,8 @@ extension Accountant {
                         amount: change.amount), done: finish)
             case .release:
                 ledger.releaseLease(group: change.group, amount: change.amount, done: finish)
+            case .report:
+                finish(true)
             }
         }
     }

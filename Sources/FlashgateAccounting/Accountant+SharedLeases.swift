@@ -3,7 +3,8 @@ import FlashgateStorage
 
 /// Lease changes under shared budgets: a grant is escrowed in Redis first, then made durable in
 /// the ledger for what Redis granted; a return is made durable in the ledger first, then handed
-/// back to Redis. So this host never holds money Redis has not counted for it.
+/// back to Redis. So this host never holds money Redis has not counted for it. A report tells Redis
+/// this host's settled spend and bound on unreported spend for calls that wait until it covers them.
 extension Accountant {
     func applyShared(_ change: LeaseChange, shared: SharedBudgets, ledger: Ledger) {
         let budgets = budgets
@@ -36,9 +37,13 @@ extension Accountant {
         case .release:
             ledger.releaseLease(group: change.group, amount: change.amount) { durable in
                 budgets.leaseChangeFinished(change, durable: durable)
-                if durable { shared.release(change) }
+                // A cut of an expired lease: Redis took the money back already.
+                if durable && !change.redisKnows { shared.release(change) }
                 change.latch.finish(durable: durable)
             }
+        case .report:
+            shared.reportNow(change.lines)
+            change.latch.finish(durable: true)
         }
     }
 }

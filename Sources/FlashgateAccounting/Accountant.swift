@@ -47,6 +47,7 @@ package final class Accountant: Sendable {
         heartbeat = LeaseSweeper()
         shared = config.shared.map { SharedBudgets(config: $0, budgets: budgets, clock: clock, logger: logger) }
         shared?.shareRateLimits(limiter, teams: config.teams, keys: config.keys)
+        shared?.onLeaseCut { [weak self] changes in self?.apply(changes) }
     }
 
     /// The accountant for a reloaded config: identity, prices and the open/closed choice come from
@@ -79,6 +80,7 @@ package final class Accountant: Sendable {
         sweeper = previous.sweeper
         shared = previous.shared
         heartbeat = previous.heartbeat
+        shared?.onLeaseCut { [weak self] changes in self?.apply(changes) }
     }
 
     /// Charges the leases and reservations a crash left open as spent, and loads the settled

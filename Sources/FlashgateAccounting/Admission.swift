@@ -25,6 +25,8 @@ extension Accountant {
         /// The lease grant this call draws on that was not yet durable when it was admitted:
         /// `persist` waits for it before the call goes upstream.
         package var leaseWait: LeaseLatch?
+        /// Shared budgets: reports to Redis that must cover the call's unreported spend first.
+        package var reportWaits: [LeaseLatch] = []
         /// Shared rate limits: what the call took from this host's RPM/TPM chunks.
         package var rateTake: RateTake?
         /// Shared rate limits: the chunk grant the call waits for before it takes (in `persist`).
@@ -84,6 +86,7 @@ extension Accountant {
             apply(leasedDecision.changes)
             decision = leasedDecision.decision
             admission.leaseWait = leasedDecision.wait
+            admission.reportWaits = leasedDecision.reportWaits
         } else {
             decision = budgets.reserve(caller: caller, model: clientModel, amount: amount, now: now)
         }
@@ -145,6 +148,9 @@ extension Accountant {
                 }
                 if ledger.health.refusesPaidCalls { throw Rejection.ledgerFull() }
                 throw FlashgateError(.unavailable, "the usage ledger could not record the budget lease")
+            }
+            for report in admission.reportWaits where !(await report.wait()) {
+                throw Rejection.budgetUnavailable(retryAfter: config.shared?.reconnectMax ?? .seconds(1))
             }
             return
         }

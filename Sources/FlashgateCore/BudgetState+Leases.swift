@@ -17,8 +17,9 @@ extension BudgetState {
     /// Reserves `amount` from the caller's lease, asking for a new grant when the lease is short.
     mutating func reserveLeased(
         caller: Caller, lines: [Line], amount: MicroUSD, now: Date
-    ) -> (BudgetDecision, [LeaseChange], LeaseLatch?) {
+    ) -> (BudgetDecision, [LeaseChange], LeaseLatch?, [LeaseLatch]) {
         let keys = lines.map(\.key)
+        var reportWaits: [LeaseLatch] = []
         let id = LeaseGroup.id(caller: caller, keys: keys)
         var group =
             leases[id]
@@ -45,7 +46,7 @@ extension BudgetState {
             leases[id] = group.isEmpty ? nil : group
             return (
                 .reject(budget: line.name, limit: line.budget.limit, remaining: .zero, retryAfter: retry(line, now)),
-                changes, nil
+                changes, nil, []
             )
         }
         let available = group.durable + group.pending - group.reserved
@@ -63,7 +64,7 @@ extension BudgetState {
                     return (
                         .reject(
                             budget: line.name, limit: line.budget.limit, remaining: max(.zero, available) + headroom,
-                            retryAfter: retry(line, now)), [], nil
+                            retryAfter: retry(line, now)), [], nil, []
                     )
                 }
                 grant = min(grant, max(shortfall, MicroUSD(headroom.value / Self.headroomShareDivisor)))
@@ -79,6 +80,12 @@ extension BudgetState {
         }
         // A call that draws on money not yet on disk waits for the grant that brings it.
         let wait = group.reserved + amount > group.durable ? group.latestGrant : nil
+        // Shared budgets: a call that would take this host's unreported spend past its bound waits
+        // for a report to Redis whose bound covers it.
+        if sharing != nil, let report = gate(hard, amount: amount) {
+            reportWaits = report.waits
+            if let change = report.change { changes.append(change) }
+        }
         var reservation = Reservation(
             id: nextID, caller: caller, amount: amount, budgetKeys: keys, softExceeded: softOverruns(lines, amount))
         reservation.leaseGroup = id
@@ -96,7 +103,7 @@ extension BudgetState {
             leases[id] = group
             changes.append(prefetch)
         }
-        return (.admit(reservation), changes, wait)
+        return (.admit(reservation), changes, wait, reportWaits)
     }
 
     /// Shared budgets: with no grant in flight and less than `prefetchPercent` of a typical grant
@@ -172,6 +179,8 @@ extension BudgetState {
             } else {
                 group.durable += change.amount
             }
+        case .report:
+            break
         }
         leases[change.group] = group.isEmpty ? nil : group
     }

@@ -21,6 +21,8 @@ struct BudgetState {
     /// Shared budgets (`shared:`): calls a grant covers and the share of it left at which the
     /// next one is fetched ahead of need. Nil on a host alone.
     var sharing: (callsPerLease: Int64, prefetchPercent: Int64)?
+    /// Shared budgets: the bound on unreported spend per hard budget key (`BudgetState+Unreported`).
+    var unreported = UnreportedBounds()
     /// Per soft budget name, the period key it was last flagged in: a budget over its soft limit
     /// is worth one warning per period, not one per request. One entry per configured budget.
     var softFlagged: [String: String] = [:]

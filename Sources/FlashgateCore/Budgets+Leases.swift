@@ -10,16 +10,18 @@ extension Budgets {
         package var decision: BudgetDecision
         package var changes: [LeaseChange]
         package var wait: LeaseLatch?
+        /// Shared budgets: reports to Redis the call must wait for (its unreported-spend bound).
+        package var reportWaits: [LeaseLatch] = []
     }
 
     /// Draws `amount` from the lease of `caller`'s budgets at `now`, or rejects naming the first
     /// hard budget whose headroom cannot cover it.
     package func reserveLeased(caller: Caller, amount: MicroUSD, now: Date) -> LeasedDecision {
         let lines = applicable(caller, now: now)
-        let (decision, changes, wait) = state.withLock {
+        let (decision, changes, wait, reports) = state.withLock {
             $0.reserveLeased(caller: caller, lines: lines, amount: amount, now: now)
         }
-        return LeasedDecision(decision: decision, changes: changes, wait: wait)
+        return LeasedDecision(decision: decision, changes: changes, wait: wait, reportWaits: reports)
     }
 
     /// The ledger's writer tried `change`.
@@ -41,8 +43,16 @@ extension Budgets {
 
     /// Shared budgets: grants cover `callsPerLease` typical calls; the next is fetched at
     /// `prefetchPercent` left.
-    package func share(callsPerLease: Int, prefetchPercent: Int) {
-        state.withLock { $0.sharing = (Int64(callsPerLease), Int64(prefetchPercent)) }
+    package func share(
+        callsPerLease: Int, prefetchPercent: Int, unreportedCalls: Int, minAllowance: MicroUSD,
+        outageSharePercent: Int?
+    ) {
+        state.withLock {
+            $0.sharing = (Int64(callsPerLease), Int64(prefetchPercent))
+            $0.unreported.calls = Int64(max(1, unreportedCalls))
+            $0.unreported.minAllowance = minAllowance
+            $0.unreported.outageSharePercent = outageSharePercent.map(Int64.init)
+        }
     }
 
     /// Cuts a grant to what was granted across hosts; false when its waiters are not covered.

@@ -75,7 +75,9 @@ package struct LeaseLine: Sendable, Equatable {
 /// remainder handed back. The budgets decide it under their lock; the accountant writes it to
 /// the ledger afterwards and reports the outcome back (`Budgets.leaseChangeFinished`).
 package struct LeaseChange: Sendable {
-    package enum Kind: Sendable { case grant, release }
+    /// `report`: shared budgets only — tell Redis this host's settled spend and its bound on
+    /// unreported spend now, for calls that wait until that bound covers them.
+    package enum Kind: Sendable { case grant, release, report }
 
     package var kind: Kind
     /// The lease group: the budget-period keys it covers, joined, or `caller:<team>:<key>`.
@@ -89,4 +91,7 @@ package struct LeaseChange: Sendable {
     package var lines: [LeaseLine] = []
     /// The part of a grant calls already wait for (0 for a grant fetched ahead of need).
     package var need: MicroUSD = .zero
+    /// A return Redis has already taken back (it cut an expired lease): made durable in the
+    /// ledger only.
+    package var redisKnows = false
 }

@@ -54,6 +54,7 @@ extension SharedConfig {
             config.minChunk = v
         }
         if let v = try map.int("prefetch_percent", in: 0...90) { config.prefetchPercent = v }
+        if let v = try map.int("unreported_calls", in: 1...100_000) { config.unreportedCalls = v }
         if let text = try map.string("outage") {
             guard let v = OutagePolicy(rawValue: text) else {
                 throw ConfigError(path: map.child("outage"), reason: "expected refuse or local_share")

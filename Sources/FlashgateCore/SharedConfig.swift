@@ -63,6 +63,12 @@ package struct SharedConfig: Sendable, Equatable {
     package var minChunk = MicroUSD(10_000)
     /// The next chunk is fetched when a lease has less than this share left.
     package var prefetchPercent = 25
+    /// A host's spend Redis has not heard of stays under an allowance of at most this many typical
+    /// calls (twice what it spent between its last two reports, at least `minChunk`; twice
+    /// `leaseCalls` by default, so at steady load the lease calls are the reports); past it a
+    /// call waits for a report. What a dead host leaves burned after its lease expired is at most
+    /// that allowance; the rest of its lease returns.
+    package var unreportedCalls = 200
     package var outage: OutagePolicy = .refuse
     /// Under `local_share`, the part of each limit a host may spend on its own during an outage.
     package var localSharePercent = 0

@@ -53,7 +53,9 @@ import Testing
         cluster.clock.advance(by: .seconds(2))
         // The first host to find its share gone starts the window on Redis's clock; its own call
         // falls inside it. (Whether the other's does depends on real time: not asserted.)
-        #expect(await SharedCluster.call(cluster.hosts[0], amount: amount) == .refused(.budgetUnavailable))
+        // (What it still holds of its lease may serve first: its report is not a grant.)
+        let (_, learning) = await Self.callUntilRefused(cluster.hosts[0], amount: amount, limit: 1_000)
+        #expect(learning == .refused(.budgetUnavailable))
         _ = await SharedCluster.call(cluster.hosts[1], amount: amount)
         #expect(cluster.hosts[0].accountant.shared?.client.currentStatus.reachable == true)
         let learnUntil = try cluster.redisFields()["learn"] ?? 0
@@ -90,45 +92,128 @@ import Testing
         await cluster.close()
     }
 
-    /// A host that dies holding a lease: after its TTL the lease is no longer live but stays
-    /// counted (burned), so the others keep serving and nothing is overspent; when the host comes
-    /// back on the same ledger it reconciles, and its lease becomes settled spend.
-    @Test func aDeadHostsLeaseIsBurnedUntilItReconciles() async throws {
+    /// A host that dies holding a lease, with settled spend Redis never heard of: after the lease
+    /// expires, the next script run (by the survivor) cuts it down to the dead host's bound on
+    /// unreported spend, so the survivor can spend the rest of the lease while the dead host's
+    /// true spend stays counted and settled + leased never passes the limit. When the dead host
+    /// comes back on the same ledger it reconciles: nothing stays burned.
+    @Test func aDeadHostsLeaseReturnsAfterExpiryButItsUnreportedSpendStaysCounted() async throws {
         let limit = MicroUSD(50_000_000)
         let cluster = try await SharedCluster(hosts: 2, limit: limit) { $0.leaseTTL = .milliseconds(200) }
         let amount = MicroUSD(10_000)
         for host in cluster.hosts { #expect(await SharedCluster.call(host, amount: amount) == .charged(amount)) }
         let dead = cluster.hosts[1]
         await dead.accountant.shared?.drain()
+        let key = dead.accountant.budgets.all(now: dead.accountant.now)[0].key
+        // Spend within its bound, which needs no word to Redis.
+        for _ in 0..<5 {
+            let bound = try #require(dead.accountant.budgets.unreportedBound(key))
+            guard dead.accountant.budgets.settled([key])[0] + amount <= bound else { break }
+            #expect(await SharedCluster.call(dead, amount: amount) == .charged(amount))
+        }
+        await dead.accountant.shared?.drain()
         // Dies: no lease is handed back, no heartbeat; its ledger keeps the open lease.
         dead.accountant.stopLeaseSweeper()
+        let deadSpent = dead.accountant.budgets.settled([key])[0].value
         dead.ledger.close()
         let before = try cluster.redisFields()
-        let held = (before["c:host-1"] ?? 0) - (before["s:host-1"] ?? 0)
-        #expect(held > 0, "the dead host held a lease")
+        #expect(deadSpent > (before["s:host-1"] ?? 0), "the dead host had settled spend it never reported")
+        let bound = try #require(before["t:host-1"])
+        #expect(deadSpent <= bound, "its spend is within the bound Redis holds for it")
+        #expect((before["c:host-1"] ?? 0) > bound, "its lease holds more than its bound")
         // Wait, on Redis's own clock, for that lease to expire.
         let expiry = before["e:host-1"] ?? 0
         while try Self.redisNowMs(cluster.redis) <= expiry { await Task.yield() }
 
-        // The survivor keeps serving; its script run sees the dead lease as burned.
-        let (charged, _) = await SharedOutageTests.callUntilRefused(cluster.hosts[0], amount: amount, limit: 300)
-        #expect(charged == 300)
-        await cluster.hosts[0].accountant.shared?.drain()
-        let key = cluster.hosts[0].accountant.budgets.all(now: cluster.hosts[0].accountant.now)[0].key
-        let view = try #require(cluster.hosts[0].accountant.shared?.cluster(key))
-        #expect(view.burned.value == held)
+        // The survivor keeps serving, to the end of the budget, with what the cut returned.
+        let survivor = cluster.hosts[0]
+        let (charged, refusal) = await Self.callUntilRefused(survivor, amount: amount)
+        #expect(refusal == .refused(.budget))
+        await survivor.accountant.shared?.drain()
+        let after = try cluster.redisFields()
+        #expect(after["c:host-1"] == bound, "the dead host's cap was cut to its bound")
+        #expect(after["x:host-1"] == bound)
+        let survivorSpent = cluster.settledPerHost()[0].value
+        #expect(charged > 0 && survivorSpent > limit.value - (before["c:host-1"] ?? 0), "the returned lease was spent")
+        #expect(survivorSpent + deadSpent <= limit.value, "overspent by \(survivorSpent + deadSpent - limit.value) µ$")
         #expect(try cluster.redisCapSum() <= limit.value)
+        let view = try #require(survivor.accountant.shared?.cluster(key))
+        #expect(view.burned.value == bound - (after["s:host-1"] ?? 0), "only its bound stays burned")
 
         // Back on the same ledger and host id: recovery charges the open lease, reconciliation
-        // tells Redis, and nothing is burned any more.
+        // caps that at its bound (it cannot have spent more), and nothing is burned any more.
         let back = try cluster.start("host-1", limit: limit, directory: dead.directory)
         await back.accountant.shared?.drain()
-        let after = try cluster.redisFields()
-        #expect(after["c:host-1"] == after["s:host-1"])
-        #expect(after["s:host-1"] == (before["c:host-1"] ?? 0), "its whole lease is settled spend")
+        let reconciled = try cluster.redisFields()
+        #expect(reconciled["c:host-1"] == reconciled["s:host-1"], "nothing burned")
+        #expect((reconciled["c:host-1"] ?? 0) >= deadSpent, "its true spend stays counted")
+        #expect((reconciled["c:host-1"] ?? 0) <= bound)
+        #expect(reconciled["x:host-1"] == nil)
+        #expect(try cluster.redisCapSum() <= limit.value)
         await back.accountant.shared?.drain()
         back.accountant.shared?.close()
         back.ledger.close()
+        await cluster.close()
+    }
+
+    /// A host that goes silent (no heartbeat: its clock stands still) while alive: once its
+    /// lease expired and the other host's script cut it, its next call learns its new cap and
+    /// gives up the unused rest of its lease, in its ledger too; it never holds more than Redis
+    /// counts for it, and the cluster stays within the limit.
+    @Test func aSilentHostWhoseLeaseWasCutGivesUpTheRest() async throws {
+        let limit = MicroUSD(50_000_000)
+        let cluster = try await SharedCluster(hosts: 2, limit: limit) { $0.leaseTTL = .milliseconds(200) }
+        let amount = MicroUSD(10_000)
+        for host in cluster.hosts { #expect(await SharedCluster.call(host, amount: amount) == .charged(amount)) }
+        let silent = cluster.hosts[1]
+        await silent.accountant.shared?.drain()
+        let before = try cluster.redisFields()
+        while try Self.redisNowMs(cluster.redis) <= (before["e:host-1"] ?? 0) { await Task.yield() }
+        // The other host's next script run (its heartbeat) cuts the expired lease.
+        cluster.hosts[0].accountant.shared?.heartbeat()
+        await cluster.hosts[0].accountant.shared?.drain()
+        let bound = try #require(before["t:host-1"])
+        #expect(try cluster.redisFields()["c:host-1"] == bound, "cut to its bound")
+
+        let key = silent.accountant.budgets.all(now: silent.accountant.now)[0].key
+        let leasedBefore = silent.accountant.budgets.leasedByKey[key] ?? .zero
+        // Its next word to Redis (a heartbeat) learns the cut; the returns go to its ledger.
+        silent.accountant.shared?.heartbeat()
+        await silent.accountant.shared?.drain()
+        // The ledger's writer makes the returns durable on its own thread.
+        var leasedAfter = silent.accountant.budgets.leasedByKey[key] ?? .zero
+        for _ in 0..<1_000_000 where leasedAfter == leasedBefore {
+            await Task.yield()
+            leasedAfter = silent.accountant.budgets.leasedByKey[key] ?? .zero
+        }
+        #expect(leasedAfter < leasedBefore, "it gave up the unused part of its lease")
+        let fields = try cluster.redisFields()
+        let holds = silent.accountant.budgets.settled([key])[0] + leasedAfter
+        #expect(holds.value <= (fields["c:host-1"] ?? 0), "it holds no more than Redis counts for it")
+        // The cut stays marked until a call of the host shows it took it in (an answer can be lost).
+        #expect(fields["x:host-1"] == bound)
+        silent.accountant.shared?.heartbeat()
+        await silent.accountant.shared?.drain()
+        #expect(try cluster.redisFields()["x:host-1"] == nil, "the cut is acknowledged")
+        #expect(await SharedCluster.call(silent, amount: amount) == .charged(amount), "and serves on")
+        #expect(try cluster.redisCapSum() <= limit.value)
+        await cluster.close()
+    }
+
+    /// At every step a host's settled spend stays within the bound Redis holds for it (`t:`), so
+    /// whatever it dies having spent stays counted after its lease is cut.
+    @Test func aHostsSpendNeverPassesTheBoundRedisHoldsForIt() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: MicroUSD(1_000_000_000))
+        let host = cluster.hosts[0]
+        var random = SeededRandom(seed: 3)
+        for _ in 0..<300 {
+            let amount = MicroUSD(Int64.random(in: 1_000...60_000, using: &random))
+            #expect(await SharedCluster.call(host, amount: amount) == .charged(amount))
+            let bound = try cluster.redisFields()["t:host-0"] ?? 0
+            let spent = cluster.settledPerHost()[0].value
+            #expect(spent <= bound, "spent \(spent) µ$, bound \(bound) µ$")
+            if spent > bound { break }
+        }
         await cluster.close()
     }
 

@@ -145,6 +145,8 @@ import Testing
     @Test func aRedisOutageServesTheHeldChunkThenRefuses() async throws {
         let cluster = try await SharedCluster(hosts: 1, limit: Self.budget) {
             SharedOutageTests.fast(&$0)
+            // Room for a hundred calls of unreported spend: the rate chunk runs out first.
+            $0.minChunk = MicroUSD(100_000)
         } teams: {
             $0.limits = RateLimits(requestsPerMinute: 1_000)
         }

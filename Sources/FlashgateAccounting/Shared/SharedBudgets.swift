@@ -35,6 +35,13 @@ package final class SharedBudgets: Sendable {
         var hosts = 1
         /// Where rate-limit shares go, and the limits they are shares of.
         var rates: (limiter: RateLimiter<Tick>, teams: [TeamConfig], keys: [KeyConfig])?
+        /// Makes durable in the ledger the lease money Redis cut from this host's expired lease.
+        var onCut: (@Sendable ([LeaseChange]) -> Void)?
+    }
+
+    /// Where the returns go that a cut of this host's expired lease forces (the accountant's ledger).
+    package func onLeaseCut(_ apply: @escaping @Sendable ([LeaseChange]) -> Void) {
+        state.withLock { $0.onCut = apply }
     }
 
     /// A grant's outcome: the amount this host may now hold more, and why it is short of what
@@ -53,7 +60,10 @@ package final class SharedBudgets: Sendable {
         rates = RateLeases(
             callsPerLease: config.leaseCalls, prefetchPercent: config.prefetchPercent,
             outageSharePercent: config.outage == .localShare ? config.localSharePercent : nil)
-        budgets.share(callsPerLease: config.leaseCalls, prefetchPercent: config.prefetchPercent)
+        budgets.share(
+            callsPerLease: config.leaseCalls, prefetchPercent: config.prefetchPercent,
+            unreportedCalls: config.unreportedCalls, minAllowance: config.minChunk,
+            outageSharePercent: config.outage == .localShare ? config.localSharePercent : nil)
     }
 
     func redisKey(_ budgetKey: String) -> String { "\(config.keyPrefix)budget:{\(budgetKey)}" }
@@ -106,16 +116,12 @@ package final class SharedBudgets: Sendable {
     private func acquire(_ change: LeaseChange, session: RedisClient.Session) -> Grant {
         let lines = change.lines
         let bases = bases(lines)
-        let result = session.evaluate(
-            LeaseScript.script, keys: lines.map { redisKey($0.key) },
-            args: arguments(lines, bases: bases, want: change.amount, need: change.need))
+        let (result, answer) = run(lines, bases: bases, want: change.amount, need: change.need, session: session)
         let spent = lines.first(where: \.hard).map {
             LeaseRefusal.spent(budget: $0.name, limit: $0.limit, periodEnd: $0.periodEnd)
         }
-        if case .success(let reply) = result,
-            let answer = LeaseScript.decode(reply, keys: lines.map(\.key), atMs: nowMs)
-        {
-            record(lines, bases: bases, granted: answer.granted, cluster: answer.cluster)
+        if let answer {
+            record(lines, bases: answer.accepted, granted: answer.granted, cluster: answer.cluster, sent: bases)
             let wasLearning = state.withLock { s in
                 defer { s.learning = answer.learning }
                 return s.learning
@@ -134,6 +140,33 @@ package final class SharedBudgets: Sendable {
         return outage(change, bases: bases)
     }
 
+    /// One script call for `lines`: it reports this host's settled spend and its bounds on
+    /// unreported spend (snapshot taken now, on the Redis queue), then wakes the calls that
+    /// waited for a report, covered when Redis confirmed it (or under `local_share` anyway).
+    private func run(
+        _ lines: [LeaseLine], bases: [MicroUSD], want: MicroUSD, need: MicroUSD, session: RedisClient.Session
+    ) -> (Result<RedisReply, RedisError>, LeaseScript.Answer?) {
+        let (bounds, answers) = budgets.snapshotBounds(lines)
+        let result = session.evaluate(
+            LeaseScript.script, keys: lines.map { redisKey($0.key) },
+            args: arguments(lines, bases: bases, bounds: bounds, want: want, need: need))
+        var answer: LeaseScript.Answer?
+        if case .success(let reply) = result { answer = LeaseScript.decode(reply, keys: lines.map(\.key), atMs: nowMs) }
+        budgets.boundsReported(lines, bounds: bounds, answered: answer != nil)
+        let covered = answer != nil || config.outage == .localShare
+        for latch in answers { latch.finish(durable: covered, refusal: covered ? nil : .unavailable) }
+        return (result, answer)
+    }
+
+    /// Reports `lines` now for calls waiting on their bound, unless a script call since has.
+    package func reportNow(_ lines: [LeaseLine]) {
+        client.onQueue { [self] session in
+            let pending = lines.filter { budgets.reportPending($0.key) }
+            guard !pending.isEmpty else { return }
+            report(pending, session: session)
+        }
+    }
+
     /// Redis unreachable: nothing under `refuse`; under `local_share`, up to that share of each
     /// hard limit, counted on this host alone.
     private func outage(_ change: LeaseChange, bases: [MicroUSD]) -> Grant {
@@ -144,7 +177,7 @@ package final class SharedBudgets: Sendable {
             grant = min(grant, max(.zero, allowed))
         }
         if grant < change.need { grant = .zero }
-        record(change.lines, bases: bases, granted: grant, cluster: [])
+        record(change.lines, bases: bases, granted: grant, cluster: [], sent: bases)
         if grant > .zero { state.withLock { $0.outageGrants += 1 } }
         return Grant(amount: grant, refusal: grant < change.amount ? .unavailable : nil)
     }
@@ -188,13 +221,9 @@ package final class SharedBudgets: Sendable {
     private func report(_ lines: [LeaseLine], session: RedisClient.Session) {
         guard !lines.isEmpty else { return }
         let bases = bases(lines)
-        let result = session.evaluate(
-            LeaseScript.script, keys: lines.map { redisKey($0.key) },
-            args: arguments(lines, bases: bases, want: .zero, need: .zero))
-        if case .success(let reply) = result,
-            let answer = LeaseScript.decode(reply, keys: lines.map(\.key), atMs: nowMs)
-        {
-            record(lines, bases: bases, granted: .zero, cluster: answer.cluster)
+        let (_, answer) = run(lines, bases: bases, want: .zero, need: .zero, session: session)
+        if let answer {
+            record(lines, bases: answer.accepted, granted: .zero, cluster: answer.cluster, sent: bases)
         }
     }
 
@@ -205,17 +234,35 @@ package final class SharedBudgets: Sendable {
         return state.withLock { s in zip(lines, settled).map { s.caps[$0.key] ?? $1 } }
     }
 
-    private func record(_ lines: [LeaseLine], bases: [MicroUSD], granted: MicroUSD, cluster: [ClusterBudget]) {
-        state.withLock { s in
+    /// Redis holds `bases` (+ `granted`) for this host now. Where that is below what was `sent`
+    /// (Redis cut this host's lease while it was silent), unused lease money worth the difference
+    /// leaves this host's leases too; a first call's difference is only the ledger's recovery
+    /// charge, which no lease holds.
+    private func record(
+        _ lines: [LeaseLine], bases: [MicroUSD], granted: MicroUSD, cluster: [ClusterBudget], sent: [MicroUSD]
+    ) {
+        let (confirmed, onCut) = state.withLock { s in
+            let confirmed = lines.map { s.caps[$0.key] != nil }
             for (line, base) in zip(lines, bases) {
                 s.caps[line.key] = base + granted
                 s.lines[line.key] = line
             }
             for view in cluster { s.cluster[view.key] = view }
+            return (confirmed, s.onCut)
         }
+        var cuts: [LeaseChange] = []
+        for (i, line) in lines.enumerated() where confirmed[i] && bases[i] < sent[i] {
+            logger.warning(
+                "shared budgets: this host's lease had expired and was cut; its unused part is given up",
+                metadata: ["budget": "\(line.name)", "cut_usd": "\((sent[i] - bases[i]).dollars)"])
+            cuts += budgets.cutLeases(key: line.key, amount: sent[i] - bases[i])
+        }
+        if !cuts.isEmpty { onCut?(cuts) }
     }
 
-    private func arguments(_ lines: [LeaseLine], bases: [MicroUSD], want: MicroUSD, need: MicroUSD) -> [String] {
+    private func arguments(
+        _ lines: [LeaseLine], bases: [MicroUSD], bounds: [MicroUSD?], want: MicroUSD, need: MicroUSD
+    ) -> [String] {
         let ttl = config.leaseTTL.components
         let ttlMs = ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000
         var args = [config.hostID, "\(ttlMs)", "\(want.value)", "\(need.value)", "\(config.minChunk.value)"]
@@ -224,7 +271,7 @@ package final class SharedBudgets: Sendable {
         for (i, line) in lines.enumerated() {
             args += [
                 "\(line.limit.value)", line.hard ? "1" : "0", "\(bases[i].value)", "\(settled[i].value)",
-                confirmed[i] ? "1" : "0",
+                confirmed[i] ? "1" : "0", bounds[i].map { "\($0.value)" } ?? "-1",
             ]
         }
         return args
