@@ -88,16 +88,24 @@ extension BudgetState {
 
     /// Redis confirmed the report of `lines` (its bounds now hold), or could not be reached (the
     /// lower bound stays; under `local_share` a host may hold its share of the limit on its own).
-    mutating func boundsReported(_ lines: [LeaseLine], bounds: [MicroUSD?], answered: Bool) {
+    /// True when Redis was unreachable but `local_share` covers what this host holds now, so the
+    /// calls that waited for the report may go ahead.
+    mutating func boundsReported(_ lines: [LeaseLine], bounds: [MicroUSD?], answered: Bool) -> Bool {
+        var withinShare = !answered && unreported.outageSharePercent != nil
         for (line, bound) in zip(lines, bounds) {
             guard let bound else { continue }
             if answered {
                 unreported.bound[line.key] = bound
             } else if let share = unreported.outageSharePercent {
                 let local = MicroUSD(line.limit.value / 100 * share)
-                unreported.bound[line.key] = max(unreported.bound[line.key] ?? .zero, local)
+                let raised = max(unreported.bound[line.key] ?? .zero, local)
+                unreported.bound[line.key] = raised
+                if settled[line.key, default: .zero] + reserved[line.key, default: .zero] > raised {
+                    withinShare = false
+                }
             }
         }
+        return withinShare
     }
 
     /// Redis cut this host's expired lease on `key` by `amount`: that much of its unused lease
@@ -129,8 +137,15 @@ extension Budgets {
     }
 
     /// See `BudgetState.boundsReported`.
-    package func boundsReported(_ lines: [LeaseLine], bounds: [MicroUSD?], answered: Bool) {
+    package func boundsReported(_ lines: [LeaseLine], bounds: [MicroUSD?], answered: Bool) -> Bool {
         state.withLock { $0.boundsReported(lines, bounds: bounds, answered: answered) }
+    }
+
+    /// This host's settled plus reserved spend per budget key.
+    package func holdings(_ keys: [String]) -> [MicroUSD] {
+        state.withLock { state in
+            keys.map { state.settled[$0, default: .zero] + state.reserved[$0, default: .zero] }
+        }
     }
 
     /// See `BudgetState.cutLeases`.

@@ -200,6 +200,26 @@ import Testing
         await cluster.close()
     }
 
+    /// A cut below what a live host holds in settled and reserved spend (as after spending on its
+    /// own under `local_share` while Redis was away and its lease expired) counts that host at
+    /// what it holds, not at the cut.
+    @Test func aCutNeverCountsALiveHostBelowWhatItHolds() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: MicroUSD(50_000_000))
+        let host = cluster.hosts[0]
+        for _ in 0..<5 {
+            #expect(await SharedCluster.call(host, amount: MicroUSD(10_000)) == .charged(MicroUSD(10_000)))
+        }
+        await host.accountant.shared?.drain()
+        let key = host.accountant.budgets.all(now: host.accountant.now)[0].key
+        let spent = host.accountant.budgets.settled([key])[0].value
+        try cluster.redis.command(["HSET", "flashgate:budget:{\(key)}", "c:host-0", "1", "x:host-0", "1"])
+        host.accountant.shared?.heartbeat()
+        await host.accountant.shared?.drain()
+        let fields = try cluster.redisFields()
+        #expect((fields["c:host-0"] ?? 0) >= spent, "counted at \(fields["c:host-0"] ?? 0) µ$ of its \(spent) µ$")
+        await cluster.close()
+    }
+
     /// At every step a host's settled spend stays within the bound Redis holds for it (`t:`), so
     /// whatever it dies having spent stays counted after its lease is cut.
     @Test func aHostsSpendNeverPassesTheBoundRedisHoldsForIt() async throws {

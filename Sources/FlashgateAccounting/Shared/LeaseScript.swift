@@ -16,7 +16,9 @@ import FlashgateCore
 /// and what the dead host may have spent unreported stays counted (burned) until it comes back.
 /// A host's first call of a process is capped at its bound too (its ledger charged its whole open
 /// lease at recovery; it cannot have spent more than its bound), and a host whose lease was cut
-/// while it was silent learns its new cap (`accepted`) and gives the difference up.
+/// while it was silent learns its new cap (`accepted`) and gives the difference up — never below
+/// what it holds in settled and reserved spend (`floor`: more than its bound only if it spent on
+/// its own under `local_share` while Redis was away).
 ///
 /// Redis that lost its data (a restart without persistence, a failover to an empty replica) is
 /// noticed by the first host that had a confirmed cap and finds none: the period then learns for
@@ -33,7 +35,7 @@ enum LeaseScript {
         local seen, accepted = {}, {}
         local learning = 0
         for i = 1, #KEYS do
-          local o = 5 + (i - 1) * 6
+          local o = 5 + (i - 1) * 7
           local limit, hard, base = tonumber(ARGV[o + 1]), ARGV[o + 2] == '1', tonumber(ARGV[o + 3])
           local fields = redis.call('HGETALL', KEYS[i])
           local caps, settled, expires, bounds, cut, learn = {}, {}, {}, {}, {}, nil
@@ -59,7 +61,12 @@ enum LeaseScript {
           local mine = base
           if ARGV[o + 5] == '0' and bounds[host] ~= nil and bounds[host] < mine then mine = bounds[host] end
           if cut[host] ~= nil then
-            if mine <= cut[host] then redis.call('HDEL', KEYS[i], 'x:' .. host) else mine = cut[host] end
+            if mine <= cut[host] then
+              redis.call('HDEL', KEYS[i], 'x:' .. host)
+            else
+              mine = cut[host]
+              if ARGV[o + 5] == '1' then mine = math.min(base, math.max(mine, tonumber(ARGV[o + 7]))) end
+            end
           end
           accepted[i] = mine
           local others, active, otherSettled, burned = 0, 1, 0, 0
@@ -82,7 +89,7 @@ enum LeaseScript {
         if grant < need or learning == 1 then grant = 0 end
         local out = {string.format('%.0f', grant), string.format('%.0f', now), learning}
         for i = 1, #KEYS do
-          local o = 5 + (i - 1) * 6
+          local o = 5 + (i - 1) * 7
           local cap = accepted[i] + grant
           local mine = math.min(tonumber(ARGV[o + 4]), cap)
           redis.call('HSET', KEYS[i], 'c:' .. host, string.format('%.0f', cap), 's:' .. host, string.format('%.0f', mine),

@@ -152,8 +152,8 @@ package final class SharedBudgets: Sendable {
             args: arguments(lines, bases: bases, bounds: bounds, want: want, need: need))
         var answer: LeaseScript.Answer?
         if case .success(let reply) = result { answer = LeaseScript.decode(reply, keys: lines.map(\.key), atMs: nowMs) }
-        budgets.boundsReported(lines, bounds: bounds, answered: answer != nil)
-        let covered = answer != nil || config.outage == .localShare
+        let withinLocalShare = budgets.boundsReported(lines, bounds: bounds, answered: answer != nil)
+        let covered = answer != nil || withinLocalShare
         for latch in answers { latch.finish(durable: covered, refusal: covered ? nil : .unavailable) }
         return (result, answer)
     }
@@ -267,11 +267,12 @@ package final class SharedBudgets: Sendable {
         let ttlMs = ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000
         var args = [config.hostID, "\(ttlMs)", "\(want.value)", "\(need.value)", "\(config.minChunk.value)"]
         let settled = budgets.settled(lines.map(\.key))
+        let holdings = budgets.holdings(lines.map(\.key))
         let confirmed = state.withLock { s in lines.map { s.caps[$0.key] != nil } }
         for (i, line) in lines.enumerated() {
             args += [
                 "\(line.limit.value)", line.hard ? "1" : "0", "\(bases[i].value)", "\(settled[i].value)",
-                confirmed[i] ? "1" : "0", bounds[i].map { "\($0.value)" } ?? "-1",
+                confirmed[i] ? "1" : "0", bounds[i].map { "\($0.value)" } ?? "-1", "\(holdings[i].value)",
             ]
         }
         return args
