@@ -32,6 +32,7 @@ import Testing
                     ("key_prefix", .scalar("fg:prod:")), ("host_id", .scalar("web-7")),
                     ("password_env", .scalar("REDIS_PASSWORD")), ("command_timeout", .scalar("50ms")),
                     ("lease_ttl", .scalar("20s")), ("lease_calls", .scalar("200")), ("min_chunk", .scalar("0.05")),
+                    ("unreported_calls", .scalar("50")),
                     ("outage", .scalar("local_share")), ("local_share_percent", .scalar("20")),
                 ], environment: ["REDIS_PASSWORD": "hunter2"]
             ).shared)
@@ -40,7 +41,7 @@ import Testing
         #expect(shared.password?.value == "hunter2")
         #expect(!"\(shared)".contains("hunter2"), "the password never prints")
         #expect(shared.commandTimeout == .milliseconds(50) && shared.leaseTTL == .seconds(20))
-        #expect(shared.leaseCalls == 200 && shared.minChunk == MicroUSD(50_000))
+        #expect(shared.leaseCalls == 200 && shared.minChunk == MicroUSD(50_000) && shared.unreportedCalls == 50)
         #expect(shared.outage == .localShare && shared.localSharePercent == 20)
     }
 
