@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// Runs a Swift task's code on one SwiftNIO event loop. The upstream half of a request runs on
 /// its connection's loop: starting the task, resuming it when upstream bytes arrive, and writing
@@ -12,10 +13,13 @@ import NIOCore
 /// enqueued on the loop and run on its next tick, about 53 per proxied request (callgrind).
 final class EventLoopTaskExecutor: TaskExecutor {
     let loop: any EventLoop
+    /// Jobs this executor has been given (a relaxed count, for tests).
+    let jobs = Atomic(0)
 
     init(_ loop: any EventLoop) { self.loop = loop }
 
     func enqueue(_ job: consuming ExecutorJob) {
+        jobs.add(1, ordering: .relaxed)
         let job = UnownedJob(job)
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
