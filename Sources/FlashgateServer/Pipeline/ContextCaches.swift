@@ -64,9 +64,7 @@ final class ContextCaches: Sendable {
     func use(_ prefix: ContextPrefix) -> ContextCacheUse? {
         let now = nowMilliseconds()
         sweepIfDue(now)
-        let (live, expired) = book.live(prefix.key, nowMs: now)
-        if let expired { settle([expired], endedMs: expired.expiresMs) }
-        guard let live else { return nil }
+        guard let live = liveCache(prefix.key, nowMs: now) else { return nil }
         let key = prefix.key
         return ContextCacheUse(name: live.name, route: live.route, keyIndex: live.keyIndex, prefix: prefix) {
             [self] in
@@ -107,7 +105,7 @@ final class ContextCaches: Sendable {
             }
         }
         let planner = self.planner(model: target.upstreamModel)
-        if let live = book.live(prefix.key, nowMs: now).live {
+        if let live = liveCache(prefix.key, nowMs: now) {
             // Keep alive while reads pay: extended in its second half-life, not on every read.
             if live.expiresMs - now < config.ttl.milliseconds / 2, planner.keepAlive(traffic, price: price),
                 book.beginExtend(prefix.key, name: live.name)
@@ -132,6 +130,14 @@ final class ContextCaches: Sendable {
         ContextCachePlanner(
             minimumTokens: book.learnedMinimum(model: model) ?? config.minimumTokens(model: model),
             minRequests: config.minRequests, ttl: config.ttl, window: config.window)
+    }
+
+    /// The live cache of `key`; one found past its expiry leaves the book and its rent is settled
+    /// to its expiry here (the book hands an expired cache out once, so it must not be dropped).
+    private func liveCache(_ key: CacheKey, nowMs: Int64) -> ContextCacheBook.Live? {
+        let (live, expired) = book.live(key, nowMs: nowMs)
+        if let expired { settle([expired], endedMs: expired.expiresMs) }
+        return live
     }
 
     /// Checks every live cache for expiry at most once a minute.
