@@ -37,7 +37,10 @@ package struct ContextPrefix: Sendable {
 
     /// The prefix of `body` holding its first `leading` contents besides the base members, or nil
     /// when there is no such prefix (nothing to cache, or no content would follow it).
-    package init?(body: JSONValue, scope: String, model: String, route: String, leading: Int) {
+    /// - Parameter bodyBytes: the size of `body`'s compact JSON when the caller has it already.
+    package init?(
+        body: JSONValue, scope: String, model: String, route: String, leading: Int, bodyBytes: Int? = nil
+    ) {
         guard body["cachedContent"] == nil, let parts = Self.parts(body, leading: leading) else { return nil }
         self.parts = parts
         self.leading = leading
@@ -47,7 +50,7 @@ package struct ContextPrefix: Sendable {
         key = CacheKey.make(
             endpoint: .generate, model: model, scope: "context:\(scope):route:\(route)", canonical: canonical)
         prefixBytes = JSONWriter.encode(.object(parts)).count
-        bodyBytes = JSONWriter.encode(body).count
+        self.bodyBytes = bodyBytes ?? JSONWriter.encode(body).count
     }
 
     /// How many leading contents the extended prefix of `contents` holds: every content through
@@ -109,7 +112,8 @@ package struct ContextPrefixes: Sendable {
     package init?(body: JSONValue, scope: String, model: String, route: String) {
         base = ContextPrefix(body: body, scope: scope, model: model, route: route)
         if let contents = body["contents"]?.arrayValue, let leading = ContextPrefix.leadingBoundary(contents) {
-            extended = ContextPrefix(body: body, scope: scope, model: model, route: route, leading: leading)
+            extended = ContextPrefix(
+                body: body, scope: scope, model: model, route: route, leading: leading, bodyBytes: base?.bodyBytes)
         }
         if base == nil && extended == nil { return nil }
     }
