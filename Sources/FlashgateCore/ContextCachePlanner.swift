@@ -68,6 +68,9 @@ package struct ContextCachePlanner: Sendable {
         case tooSmall = "too_small"
         case tooFewReads = "too_few_reads"
         case doesNotPay = "does_not_pay"
+        /// Not the planner's own verdict: the cache's route would send the prefix differently
+        /// from the call (a thought signature of another route), so a cache of it is never read.
+        case notAsSent = "not_as_sent"
     }
 
     /// Whether to create a cache for a prefix with this traffic at `price`; `alreadyCached` tokens

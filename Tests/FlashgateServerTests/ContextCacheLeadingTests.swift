@@ -203,6 +203,47 @@ extension ContextCacheTests.Harness {
         try await h.stop()
     }
 
+    /// A conversation whose leading run holds a model turn with a thought signature, issued by
+    /// the cache's route (kept: the cache holds it as sent) or by another route (replaced by the
+    /// stand-in on this route, so the run is not cached and the base prefix is).
+    @Test(arguments: ["studio", "elsewhere"])
+    func aCachedModelTurnKeepsItsThoughtSignatureAndARunTheRouteSendsDifferentlyIsNotCached(
+        _ issuer: String
+    )
+        async throws
+    {
+        let h = try await H.start()
+        let signature = "UkVBTC1TSUc="
+        h.gateway.running.gateway.signatures.save(
+            team: "search", route: issuer, signatures: [(SignatureOrigins.key(signature), signature)])
+        let call: JSONValue = [
+            "role": "model",
+            "parts": [
+                ["functionCall": ["name": "lookup", "args": ["q": "x"]], "thoughtSignature": .string(signature)]
+            ],
+        ]
+        let leading = [call, T.turn("user", T.document)]
+        _ = try await h.generate(T.body(contents: leading + [T.turn("user", "q1")]))
+        _ = try await h.generate(T.body(contents: leading + [T.turn("user", "q2")]))
+        await h.waitForLive(1)
+        let created = try #require(h.fake.cachedContents.live.first)
+        _ = try await h.generate(T.body(contents: leading + [T.turn("user", "q3")]))
+        let sent = try #require(h.generations().last?.bodyJSON)
+        #expect(sent["cachedContent"]?.stringValue == created.name)
+        if issuer == "studio" {
+            #expect(created.body["contents"] == .array(leading))
+            #expect(created.body["contents"]?[0]?["parts"]?[0]?["thoughtSignature"]?.stringValue == signature)
+            #expect(sent["contents"] == .array([T.turn("user", "q3")]))
+        } else {
+            #expect(created.body["contents"] == nil)
+            let stand = sent["contents"]?[0]?["parts"]?[0]?["thoughtSignature"]?.stringValue
+            #expect(stand == SignatureOrigins.skipSignature)
+            #expect(sent["contents"]?.arrayValue?.count == 3)
+        }
+        #expect(h.creates().count == 1)
+        try await h.stop()
+    }
+
     @Test func aStaleExtendedCacheIsForgottenAndTheRequestRetriedInFull() async throws {
         let h = try await H.start()
         _ = try await h.generate(T.body(contents: T.withDocument("q1")))

@@ -143,14 +143,19 @@ final class ContextCaches: Sendable {
             candidates = observed[(index + 1)...]
             alreadyCached = live.tokens
         }
-        let decisions = candidates.map { planner.decide($0.traffic, price: price, alreadyCached: alreadyCached) }
+        var decisions = candidates.map { planner.decide($0.traffic, price: price, alreadyCached: alreadyCached) }
+        // Leading contents are cached only as the cache's route sends them (thought signatures
+        // included): a run that route sends differently could never be read, so it is not a
+        // candidate, and a shorter one may still be.
+        for (offset, candidate) in zip(decisions.indices, candidates) where candidate.prefix.leading > 0 {
+            guard case .create = decisions[offset],
+                candidate.prefix.rewrite(call.upstream.body(target), cacheName: "") == nil
+            else { continue }
+            decisions[offset] = .skip(.notAsSent)
+        }
         guard let chosen = ContextCachePlanner.preferred(decisions) else { return }
         let (prefix, traffic) = candidates[candidates.startIndex + chosen]
-        // Only a prefix the cache's route sends exactly as the call holds it (thought signatures
-        // included) is cached: the cache must hold what that route would have sent.
-        guard prefix.leading == 0 || prefix.rewrite(call.upstream.body(target), cacheName: "") != nil,
-            book.beginCreate(prefix.key, besides: observed.map(\.prefix.key))
-        else { return }
+        guard book.beginCreate(prefix.key, besides: observed.map(\.prefix.key)) else { return }
         if case .create(let forecast) = decisions[chosen] {
             logger.debug(
                 "context cache pays", metadata: ["net_usd": "\(forecast.net.dollars)", "leading": "\(prefix.leading)"])
