@@ -9,6 +9,9 @@
 ///   exceeds creation (one full-price pass, T·I) plus rent (T·S·H);
 /// - keep alive (extend the TTL) when the reads alone pay the next lifetime's rent:
 ///   n·H/window · T·(1−p)·(I−C) > T·S·H.
+/// A longer prefix whose shorter one already has a live cache saves, per read, only on the tokens
+/// beyond that cache (`alreadyCached`), while its creation and rent cover all its tokens; of a
+/// request's candidates, the longer is preferred only when it saves strictly more (`preferred`).
 /// Invariant: never creates below the model's minimum tokens or before `minRequests` reads; the
 /// dollar figures it reports are forecasts (rounded up, in MicroUSD), never what is charged.
 package struct ContextCachePlanner: Sendable {
@@ -65,14 +68,30 @@ package struct ContextCachePlanner: Sendable {
         case tooSmall = "too_small"
         case tooFewReads = "too_few_reads"
         case doesNotPay = "does_not_pay"
+        /// Not the planner's own verdict: the cache's route would send the prefix differently
+        /// from the call (a thought signature of another route), so a cache of it is never read.
+        case notAsSent = "not_as_sent"
     }
 
-    /// Whether to create a cache for a prefix with this traffic at `price`.
-    package func decide(_ traffic: Traffic, price: ModelPrice) -> Decision {
+    /// Whether to create a cache for a prefix with this traffic at `price`; `alreadyCached` tokens
+    /// of it are read from a live cache of a shorter prefix already.
+    package func decide(_ traffic: Traffic, price: ModelPrice, alreadyCached: Int = 0) -> Decision {
         guard traffic.tokens >= minimumTokens else { return .skip(.tooSmall) }
         guard traffic.reads >= minRequests else { return .skip(.tooFewReads) }
-        let forecast = self.forecast(traffic, price: price)
+        let forecast = self.forecast(traffic, price: price, alreadyCached: alreadyCached)
         return forecast.net.value > 0 ? .create(forecast) : .skip(.doesNotPay)
+    }
+
+    /// Of one request's candidate decisions (shortest prefix first), the index of the cache to
+    /// create: the largest net saving, a longer prefix only when it saves strictly more; nil when
+    /// none pays.
+    package static func preferred(_ decisions: [Decision]) -> Int? {
+        var best: (index: Int, net: Int64)?
+        for (index, decision) in decisions.enumerated() {
+            guard case .create(let forecast) = decision else { continue }
+            if best == nil || forecast.net.value > best!.net { best = (index, forecast.net.value) }
+        }
+        return best?.index
     }
 
     /// Whether a live cache's reads pay the rent of one more lifetime.
@@ -81,13 +100,15 @@ package struct ContextCachePlanner: Sendable {
         return forecast.saving.value > forecast.storage.value
     }
 
-    /// Saving, creation and storage of one lifetime, rounded up.
-    package func forecast(_ traffic: Traffic, price: ModelPrice) -> Forecast {
+    /// Saving, creation and storage of one lifetime, rounded up; the saving counts only the tokens
+    /// beyond `alreadyCached`.
+    package func forecast(_ traffic: Traffic, price: ModelPrice, alreadyCached: Int = 0) -> Forecast {
         let tokens = Double(traffic.tokens)
+        let beyond = Double(max(0, traffic.tokens - max(0, alreadyCached)))
         let hours = Double(ttl.milliseconds) / 3_600_000
         let reads = Double(traffic.reads) * Double(ttl.milliseconds) / Double(max(1, window.milliseconds))
         let missed = Double(1000 - min(1000, max(0, traffic.implicitPermille))) / 1000
-        let perRead = tokens * missed * Double(max(0, price.inputPerMillion - price.cachedInputPerMillion)) / 1e6
+        let perRead = beyond * missed * Double(max(0, price.inputPerMillion - price.cachedInputPerMillion)) / 1e6
         let saving = reads * perRead
         let creation = tokens * Double(price.inputPerMillion) / 1e6
         let storage = tokens * Double(price.cacheStoragePerMillionHour) * hours / 1e6

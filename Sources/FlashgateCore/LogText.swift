@@ -17,7 +17,7 @@ package enum LogText {
 
     package static func safe(_ value: String, limit: Int = valueLimit) -> String {
         let bytes = value.utf8
-        if bytes.count <= limit, !bytes.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == 0x5C }) { return value }
+        if bytes.count <= limit, isPlain(bytes) { return value }
         var out = ""
         out.reserveCapacity(min(bytes.count, limit) + 16)
         var written = 0
@@ -32,6 +32,20 @@ package enum LogText {
         }
         if consumed < bytes.count { out += "…(+\(bytes.count - consumed) bytes)" }
         return out
+    }
+
+    /// True when every byte is printable ASCII other than a backslash: nothing to escape. Scans
+    /// the string's own storage (native strings are contiguous) rather than through its UTF-8
+    /// view's iterator, about five times fewer instructions for the short values of a log line.
+    @inline(__always)
+    static func isPlain(_ bytes: String.UTF8View) -> Bool {
+        if let plain = bytes.withContiguousStorageIfAvailable({ buffer -> Bool in
+            for byte in buffer where byte < 0x20 || byte >= 0x7F || byte == 0x5C { return false }
+            return true
+        }) {
+            return plain
+        }
+        return !bytes.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == 0x5C })
     }
 
     /// `value` cut to at most `limit` UTF-8 bytes (on a scalar boundary) with a note of how much

@@ -71,29 +71,56 @@ package struct UpstreamResponse: AsyncSequence, Sendable {
     package typealias Element = UpstreamEvent
     package typealias Failure = any Error
 
-    let base: AsyncThrowingStream<UpstreamEvent, any Error>
+    enum Base: Sendable {
+        case stream(AsyncThrowingStream<UpstreamEvent, any Error>)
+        case pipe(EventPipe<UpstreamEvent>.Events)
+    }
+
+    let base: Base
     let consumed: @Sendable (Int) -> Void
 
     package init(
         _ base: AsyncThrowingStream<UpstreamEvent, any Error>, consumed: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
-        self.base = base
+        self.base = .stream(base)
+        self.consumed = consumed
+    }
+
+    /// A response fed through an `EventPipe` (the curl transport's).
+    package init(_ events: EventPipe<UpstreamEvent>.Events, consumed: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.base = .pipe(events)
         self.consumed = consumed
     }
 
     package struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<UpstreamEvent, any Error>.AsyncIterator
+        enum Base {
+            case stream(AsyncThrowingStream<UpstreamEvent, any Error>.AsyncIterator)
+            case pipe(EventPipe<UpstreamEvent>.Events.AsyncIterator)
+        }
+
+        var base: Base
         let consumed: @Sendable (Int) -> Void
 
         package mutating func next() async throws -> UpstreamEvent? {
-            let event = try await base.next()
+            let event: UpstreamEvent?
+            switch base {
+            case .pipe(var iterator):
+                event = try await iterator.next()
+                base = .pipe(iterator)
+            case .stream(var iterator):
+                event = try await iterator.next()
+                base = .stream(iterator)
+            }
             if case .body(let bytes) = event { consumed(bytes.count) }
             return event
         }
     }
 
     package func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), consumed: consumed)
+        switch base {
+        case .stream(let stream): AsyncIterator(base: .stream(stream.makeAsyncIterator()), consumed: consumed)
+        case .pipe(let events): AsyncIterator(base: .pipe(events.makeAsyncIterator()), consumed: consumed)
+        }
     }
 }
 

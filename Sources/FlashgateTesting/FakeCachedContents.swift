@@ -8,9 +8,11 @@ import Synchronization
 /// Rules it keeps as AI Studio does: a cache belongs to the API key that created it (another key
 /// gets 403 PERMISSION_DENIED); create below `minimumTokens` is 400 "Cached content is too
 /// small"; an unknown or expired cache is 404; a request that uses a cache and also sends
-/// `systemInstruction`, `tools` or `toolConfig` is 400; the URL model must be the cache's model.
-/// Usage of a request on a cache reports `cachedContentTokenCount` and counts the cached tokens
-/// in `promptTokenCount` too. Token counts come from `FakeTokens`.
+/// `systemInstruction`, `tools` or `toolConfig` is 400, and so is one without `contents`; the URL
+/// model must be the cache's model; a cache whose `contents` end on a model turn is refused at
+/// create (400). A cache is a prefix: a request's contents follow the cached contents
+/// (`expanded`). Usage of a request on a cache reports `cachedContentTokenCount` (the cache's
+/// tokens, its contents included) and counts the cached tokens in `promptTokenCount` too. Token counts come from `FakeTokens`.
 /// Invariant: all of it is behind one lock; time is the injected `nowMilliseconds`.
 package final class FakeCachedContents: Sendable {
     package struct Entry: Sendable {
@@ -65,6 +67,23 @@ package final class FakeCachedContents: Sendable {
     /// Drops a cache behind Flashgate's back (as a TTL running out or another tool would).
     package func remove(_ name: String) { state.withLock { _ = $0.entries.removeValue(forKey: name) } }
 
+    /// The request as Gemini reads it: a request on a live cache with the cache's system
+    /// instruction, tools and tool config, and its `contents` after the cache's contents; any
+    /// other request as it is. Nil when it names a cache the fake does not hold.
+    package func expanded(_ body: JSONValue) -> JSONValue? {
+        guard let name = body["cachedContent"]?.stringValue else { return body }
+        return state.withLock { state -> JSONValue? in
+            guard let entry = state.entries[name], case .object(var object) = body else { return nil }
+            object["cachedContent"] = nil
+            for member in ["systemInstruction", "tools", "toolConfig"] {
+                if let value = entry.body[member] { object[member] = value }
+            }
+            let cached = entry.body["contents"]?.arrayValue ?? []
+            object["contents"] = .array(cached + (body["contents"]?.arrayValue ?? []))
+            return .object(object)
+        }
+    }
+
     /// The reply to a request this store answers, or nil when it is not about caches.
     func reply(for request: FakeRequest) -> FakeReply? {
         let path = request.path
@@ -96,6 +115,12 @@ package final class FakeCachedContents: Sendable {
                         status: 400,
                         message:
                             "Tool config, tools and system instruction should not be set in the request when using cached content.",
+                        googleStatus: "INVALID_ARGUMENT")
+                }
+                // The request's contents follow the cached ones; it must still send one.
+                guard let contents = body["contents"]?.arrayValue, !contents.isEmpty else {
+                    return .googleError(
+                        status: 400, message: "* GenerateContentRequest.contents: contents is not specified",
                         googleStatus: "INVALID_ARGUMENT")
                 }
                 guard "models/" + Self.model(in: path) == entry.model else {

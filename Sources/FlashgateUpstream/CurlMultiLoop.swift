@@ -76,7 +76,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             return true
         }
         if !accepted, case .add(let transfer) = command {
-            transfer.continuation.finish(throwing: Self.shutDownError(transfer))
+            transfer.pipe.finish(throwing: Self.shutDownError(transfer))
         }
     }
 
@@ -134,7 +134,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             }
         case .cancel(let transfer):
             guard let easy = transfer.easy, live[easy] === transfer else { return }
-            remove(transfer, easy: easy) { transfer.continuation.finish() }  // already terminated: a no-op
+            remove(transfer, easy: easy) { transfer.pipe.finish() }  // already terminated: a no-op
         case .resume(let transfer):
             guard let easy = transfer.easy, live[easy] === transfer, transfer.curlPaused else { return }
             transfer.curlPaused = false
@@ -205,7 +205,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             remove(transfer, easy: easy) { transfer.complete(Self.shutDownError(transfer)) }
         }
         for case .add(let transfer) in leftover {
-            transfer.continuation.finish(throwing: Self.shutDownError(transfer))
+            transfer.pipe.finish(throwing: Self.shutDownError(transfer))
         }
         curl_multi_cleanup(multi)
         exited.lock()

@@ -6,7 +6,7 @@ import FlashgateCore
 ///
 /// Invariants: the easy handle, header list and every `var` below `flow` are touched only on the
 /// loop thread (curl's callbacks run there too). The consumer side touches only `flow`, under its
-/// lock, and the continuation, which is Sendable. `.head` is yielded exactly once, before any body.
+/// lock, and the event pipe, which is Sendable. `.head` is yielded exactly once, before any body.
 final class CurlTransfer: @unchecked Sendable {
     struct Flow {
         var bufferedBytes = 0
@@ -27,7 +27,7 @@ final class CurlTransfer: @unchecked Sendable {
         buffer.initialize(repeating: 0, count: 256)
         return buffer
     }()
-    let continuation: AsyncThrowingStream<UpstreamEvent, any Error>.Continuation
+    let pipe: EventPipe<UpstreamEvent>
     private let limits: CurlTransport.Configuration
     private let stats: CurlTransportStats
     private let flow = LockedState(Flow())
@@ -42,11 +42,11 @@ final class CurlTransfer: @unchecked Sendable {
     var lastActivity = ContinuousClock.now
 
     init(
-        request: UpstreamRequest, continuation: AsyncThrowingStream<UpstreamEvent, any Error>.Continuation,
+        request: UpstreamRequest, pipe: EventPipe<UpstreamEvent>,
         limits: CurlTransport.Configuration, stats: CurlTransportStats
     ) {
         self.request = request
-        self.continuation = continuation
+        self.pipe = pipe
         self.limits = limits
         self.stats = stats
     }
@@ -113,7 +113,7 @@ final class CurlTransfer: @unchecked Sendable {
         }
         stats.noteBuffered(buffered)
         if !headSent { emitHead(status: responseCode()) }
-        continuation.yield(.body(Array(bytes)))
+        pipe.yield(.body(Array(bytes)))
         return bytes.count
     }
 
@@ -132,10 +132,10 @@ final class CurlTransfer: @unchecked Sendable {
     /// still alive for the status of a response without a header block.
     func complete(_ error: FlashgateError?) {
         if let error {
-            continuation.finish(throwing: error)
+            pipe.finish(throwing: error)
         } else {
             if !headSent { emitHead(status: responseCode()) }
-            continuation.finish()
+            pipe.finish()
         }
     }
 
@@ -162,7 +162,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     private func emitHead(status: Int) {
         headSent = true
-        continuation.yield(.head(status: status, headers: headers))
+        pipe.yield(.head(status: status, headers: headers))
         headers = []
     }
 

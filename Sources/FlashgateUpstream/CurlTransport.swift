@@ -61,15 +61,12 @@ package final class CurlTransport: UpstreamTransport {
     }
 
     package func send(_ request: UpstreamRequest) -> UpstreamResponse {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(
-            of: UpstreamEvent.self, throwing: (any Error).self, bufferingPolicy: .unbounded)
-        let transfer = CurlTransfer(request: request, continuation: continuation, limits: configuration, stats: stats)
+        let (pipe, events) = EventPipe<UpstreamEvent>.make()
+        let transfer = CurlTransfer(request: request, pipe: pipe, limits: configuration, stats: stats)
         let loop = self.loop
-        continuation.onTermination = { reason in
-            if case .cancelled = reason { loop.post(.cancel(transfer)) }
-        }
+        pipe.onCancel { loop.post(.cancel(transfer)) }
         loop.post(.add(transfer))
-        return UpstreamResponse(stream) { count in
+        return UpstreamResponse(events) { count in
             if transfer.consumed(count) { loop.post(.resume(transfer)) }
         }
     }

@@ -120,3 +120,40 @@ import Testing
         }
     }
 }
+
+/// Two candidate prefixes of one request: which one the planner would cache.
+extension ContextCachePlannerTests {
+    @Test func aLongerPrefixWhoseShorterOneIsCachedSavesOnlyOnTheTokensBeyondIt() {
+        let planner = Self.planner(model: "gemini-3.5-flash")
+        // 30k tokens, 10k of them in a live base cache: 2 reads save 2 × 20k × 1.35 $/1M.
+        let traffic = ContextCachePlanner.Traffic(tokens: 30_000, reads: 2)
+        #expect(
+            planner.forecast(traffic, price: Self.flash, alreadyCached: 10_000)
+                == .init(saving: MicroUSD(54_000), creation: MicroUSD(45_000), storage: MicroUSD(30_000)))
+        #expect(planner.decide(traffic, price: Self.flash, alreadyCached: 10_000) == .skip(.doesNotPay))
+        #expect(
+            planner.decide(.init(tokens: 30_000, reads: 3), price: Self.flash, alreadyCached: 10_000)
+                == Self.create(saving: 81_000, creation: 45_000, storage: 30_000))
+        // Without a live base cache the same two reads pay for the whole prefix.
+        #expect(
+            planner.decide(traffic, price: Self.flash)
+                == Self.create(saving: 81_000, creation: 45_000, storage: 30_000))
+    }
+
+    @Test func ofTwoCandidatesTheLongerIsPreferredOnlyWhenItSavesMore() {
+        let planner = Self.planner(model: "gemini-3.5-flash")
+        let base = ContextCachePlanner.Traffic(tokens: 10_000, reads: 4)
+        // Shared by every request: a long document read as often as the system prompt wins.
+        let shared = planner.decide(.init(tokens: 40_000, reads: 4), price: Self.flash)
+        #expect(ContextCachePlanner.preferred([planner.decide(base, price: Self.flash), shared]) == 1)
+        // Read by half the requests, a prefix twice as long saves less than the base one.
+        let half = planner.decide(.init(tokens: 20_000, reads: 2), price: Self.flash)
+        #expect(ContextCachePlanner.preferred([planner.decide(base, price: Self.flash), half]) == 0)
+        // A tie keeps the shorter; an extended one alone is created; nothing that does not pay.
+        let same = planner.decide(base, price: Self.flash)
+        #expect(ContextCachePlanner.preferred([same, same]) == 0)
+        #expect(ContextCachePlanner.preferred([.skip(.tooSmall), shared]) == 1)
+        #expect(ContextCachePlanner.preferred([.skip(.tooFewReads), .skip(.doesNotPay)]) == nil)
+        #expect(ContextCachePlanner.preferred([]) == nil)
+    }
+}

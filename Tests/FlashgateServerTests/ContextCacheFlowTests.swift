@@ -370,4 +370,34 @@ extension ContextCacheTests {
         await client.close()
         try await h.stop()
     }
+
+    @Test func aCacheThatExpiresWhileACallIsInFlightStillHasItsRentSettled() async throws {
+        let h = try await H.start()
+        _ = try await h.generate("q1")
+        _ = try await h.generate("q2")
+        await h.waitForLive(1)
+        let cache = try #require(h.fake.cachedContents.live.first)
+        // Ten seconds before it expires a call goes out on it; Gemini answers twenty seconds later,
+        // after the expiry and within the minute in which no sweep runs.
+        h.advance(seconds: 3_590)
+        let gate = FakeGate()
+        var reply = FakeReply.json(
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":"ok"}]},"finishReason":"STOP","index":0}],"#
+                + #""usageMetadata":{"promptTokenCount":\#(cache.tokens + 5),"candidatesTokenCount":3,"#
+                + #""totalTokenCount":\#(cache.tokens + 8),"cachedContentTokenCount":\#(cache.tokens)}}"#)
+        reply.gate = gate
+        h.fake.enqueue(reply)
+        let before = h.fake.requestCount
+        let call = Task { try await h.generate("q3").status }
+        await h.fake.waitForRequests(before + 1)
+        #expect(h.generations().last?.bodyJSON?["cachedContent"]?.stringValue == cache.name)
+        h.advance(seconds: 20)
+        gate.open()
+        #expect(try await call.value == 200)
+        // The cache left the book when the answer was observed; its hour of rent is still settled.
+        let storage = try await h.rows(Accountant.contextStorageStatus, atLeast: 1)
+        #expect(storage.map(\.cost) == [MicroUSD(Int64(cache.tokens))])
+        #expect(h.book.snapshot.live == 0)
+        try await h.stop()
+    }
 }

@@ -93,4 +93,41 @@ import Testing
         await client.close()
         try await fake.shutdown()
     }
+
+    @Test func aCacheWithContentsIsAPrefixOfTheRequestsContents() async throws {
+        let (fake, client) = try await Self.start()
+        let a = [("x-goog-api-key", "key-a")]
+        let document = #"{"role":"user","parts":[{"text":"\#(Self.prompt)"}]}"#
+        // Cached contents may not end on a model turn.
+        let endsOnModel = try await client.request(
+            "POST", "/v1beta/cachedContents",
+            body:
+                #"{"model":"models/gemini-3.5-flash","contents":[\#(document),{"role":"model","parts":[{"text":"ok"}]}]}"#,
+            headers: a)
+        #expect(endsOnModel?.status == 400)
+        #expect(endsOnModel?.json?["error"]?["message"]?.stringValue?.contains("model turn") == true)
+        let created = try await client.request(
+            "POST", "/v1beta/cachedContents",
+            body:
+                #"{"model":"models/gemini-3.5-flash","systemInstruction":{"parts":[{"text":"abcd"}]},"contents":[\#(document)]}"#,
+            headers: a)
+        let name = try #require(created?.json?["name"]?.stringValue)
+        #expect(created?.json?["usageMetadata"]?["totalTokenCount"]?.intValue == 1_251)
+        // The request's contents follow the cached ones: counted after them, and read so.
+        let path = "/v1beta/models/gemini-3.5-flash:generateContent"
+        let body =
+            #"{"cachedContent":"\#(name)","contents":[{"role":"model","parts":[{"text":"abcd"}]},{"role":"user","parts":[{"text":"abcdefgh"}]}]}"#
+        let ok = try await client.request("POST", path, body: body, headers: a)
+        #expect(ok?.status == 200)
+        #expect(ok?.json?["usageMetadata"]?["cachedContentTokenCount"]?.intValue == 1_251)
+        #expect(ok?.json?["usageMetadata"]?["promptTokenCount"]?.intValue == 1_254)
+        let expanded = try #require(fake.cachedContents.expanded(try JSONParser.parse(Array(body.utf8))))
+        #expect(expanded["cachedContent"] == nil && expanded["systemInstruction"]?["parts"]?[0]?["text"] == "abcd")
+        #expect(expanded["contents"]?.arrayValue?.map { $0["role"]?.stringValue } == ["user", "model", "user"])
+        // A request on a cache must still send a content of its own.
+        let empty = try await client.request("POST", path, body: #"{"cachedContent":"\#(name)"}"#, headers: a)
+        #expect(empty?.status == 400)
+        await client.close()
+        try await fake.shutdown()
+    }
 }

@@ -1,6 +1,8 @@
 """Automatic context caching through the real SDKs: a long system prompt and tools shared by a
 team's requests become one Gemini cachedContents resource, later requests read it (the prefix is
 not sent again), the SDKs see the cached tokens, and the cost header is what Google would bill.
+A long document that opens the conversation is cached with the prefix (the extended candidate),
+and then is not sent again either.
 
 The upstream is a small fake Gemini in this file that speaks cachedContents (create, patch,
 delete, generations that reference a cache), since the offline mock has no caches.
@@ -102,12 +104,15 @@ class Handler(BaseHTTPRequestHandler):
         fake = self.server
         if path.endswith("/cachedContents"):
             count = tokens(body)
+            contents = body.get("contents") or []
+            if contents and contents[-1].get("role") == "model":
+                return self.error(400, "Requests ending with a model turn are not supported.", "INVALID_ARGUMENT")
             if count < 1024:
                 return self.error(400, f"Cached content is too small. total_token_count={count}, min_total_token_count=1024", "INVALID_ARGUMENT")
             with fake.lock:
                 fake.creates += 1
                 name = f"cachedContents/e2e{fake.creates}"
-                fake.caches[name] = {"owner": owner, "tokens": count, "model": body["model"]}
+                fake.caches[name] = {"owner": owner, "tokens": count, "model": body["model"], "contents": contents}
             return self.reply(200, {"name": name, "model": body["model"], "usageMetadata": {"totalTokenCount": count}})
         cached = 0
         if "cachedContent" in body:
@@ -119,6 +124,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(403, f"Permission denied on {body['cachedContent']}", "PERMISSION_DENIED")
             if any(key in body for key in ("systemInstruction", "tools", "toolConfig")):
                 return self.error(400, "Tool config, tools and system instruction should not be set in the request when using cached content.", "INVALID_ARGUMENT")
+            if not body.get("contents"):
+                return self.error(400, "contents is not specified", "INVALID_ARGUMENT")
             cached = cache["tokens"]
         with fake.lock:
             fake.generations.append(body)
@@ -253,3 +260,41 @@ def test_a_client_managed_cache_passes_through(gate, fake):
         extra_headers={"cache-control": "no-store"},
     )
     assert fake.generations[-1].get("cachedContent") == name
+
+
+DOCUMENT = "fact " * 24000  # 30k tokens
+
+
+def test_openai_chat_opening_with_a_long_document_reads_a_cache_that_holds_it(gate, fake):
+    client = openai.OpenAI(base_url=gate.base_url + "/v1", api_key=KEY, max_retries=0, timeout=30)
+    raw = None
+    sent = {}
+    # Conversations that open with the same document and differ later: once the planner's reads
+    # pay, a cache holding the system prompt, the tools and the document serves them.
+    for index in range(200):
+        raw = client.chat.completions.with_raw_response.create(
+            model=MODEL,
+            messages=[
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": DOCUMENT},
+                {"role": "assistant", "content": "I have read it."},
+                {"role": "user", "content": f"document question {index}"},
+            ],
+            tools=[TOOL],
+            extra_headers={"cache-control": "no-store"},
+        )
+        sent = fake.generations[-1]
+        if fake.caches.get(sent.get("cachedContent", ""), {}).get("contents"):
+            break
+    cache = fake.caches.get(sent.get("cachedContent", ""))
+    assert cache is not None and cache["contents"], "no request went out on a cache holding the document"
+    assert cache["contents"][0]["parts"][0]["text"] == DOCUMENT and cache["contents"][-1]["role"] == "user"
+    # Neither the prefix nor the document goes out again: only the turns after it.
+    assert "systemInstruction" not in sent and "tools" not in sent
+    assert [content["role"] for content in sent["contents"]] == ["model", "user"]
+    assert sent["contents"][-1]["parts"][0]["text"].startswith("document question")
+    completion = raw.parse()
+    assert completion.usage.prompt_tokens_details.cached_tokens == cache["tokens"]
+    assert raw.headers["x-flashgate-cost-usd"] == billed(completion.usage.prompt_tokens, cache["tokens"], 3)
+    # One cache holds the document, however many conversations opened with it.
+    assert sum(1 for item in fake.caches.values() if item["contents"]) == 1

@@ -144,10 +144,14 @@ package final class ContextCacheBook: Sendable {
         }
     }
 
-    /// Claims the creation of `key`'s cache: false when one is live or being created.
-    func beginCreate(_ key: CacheKey) -> Bool {
+    /// Claims the creation of `key`'s cache: false when one is live or being created, or when a
+    /// cache of one of `others` (the same request's other candidate prefixes) is being created —
+    /// one request never causes two caches.
+    func beginCreate(_ key: CacheKey, besides others: [CacheKey] = []) -> Bool {
         state.withLock { state in
-            guard let prefix = state.prefixes[key], prefix.live == nil, !prefix.creating else { return false }
+            guard let prefix = state.prefixes[key], prefix.live == nil, !prefix.creating,
+                !others.contains(where: { state.prefixes[$0]?.creating == true })
+            else { return false }
             state.prefixes[key]?.creating = true
             return true
         }

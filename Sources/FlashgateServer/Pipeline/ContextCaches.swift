@@ -5,15 +5,17 @@ import FlashgateWire
 import Logging
 import Synchronization
 
-/// Automatic context caching on the generation path: which prefix a call has, whether a live
-/// cache may serve it (`use`), and, after the answer, what its usage teaches the planner
-/// (`observe`), which may create a cache or keep one alive (`ContextCaches+Lifecycle.swift`).
+/// Automatic context caching on the generation path: which candidate prefixes a call has (base,
+/// and extended by its leading contents), whether a live cache may serve it (`use`), and, after
+/// the answer, what its usage teaches the planner (`observe`), which may create a cache or keep
+/// one alive (`ContextCaches+Lifecycle.swift`).
 ///
 /// Invariants: only calls on an AI Studio primary route, from a team that has not turned it off,
 /// without `x-flashgate-context-cache: off` and without a client-managed `cachedContent`, are
-/// tracked or rewritten; a cache is read only by calls of the scope (team, or `shared`), model
-/// and route that created it; a rewrite happens in the upstream body only, after the response
-/// cache keyed the canonical request; every cache that leaves the book has its rent settled once.
+/// tracked or rewritten; a call causes at most one cache; a cache is read only by calls of the
+/// scope (team, or `shared`), model and route that created it; a rewrite happens in the upstream
+/// body only, after the response cache keyed the canonical request; every cache that leaves the
+/// book has its rent settled once.
 final class ContextCaches: Sendable {
     let config: ContextCacheConfig
     let book: ContextCacheBook
@@ -40,13 +42,14 @@ final class ContextCaches: Sendable {
         self.logger = logger
     }
 
-    /// The cacheable prefix of a generation, or nil when automatic caching does not apply to it.
-    func prefix(_ call: GenerateCall) -> ContextPrefix? {
+    /// The candidate prefixes of a generation (base, and extended by its leading contents), or
+    /// nil when automatic caching does not apply to it.
+    func prefix(_ call: GenerateCall) -> ContextPrefixes? {
         guard config.enabled, call.contextCache, accountant.team(call.caller)?.contextCache ?? true,
             RouteTable.holdsContextCaches(call.primary.route)
         else { return nil }
         let scope = config.scope == .shared ? "shared" : "team:" + call.team
-        return ContextPrefix(
+        return ContextPrefixes(
             body: call.body, scope: scope, model: call.primary.upstreamModel, route: call.primary.route.name)
     }
 
@@ -59,14 +62,18 @@ final class ContextCaches: Sendable {
         throw FlashgateError(.notFound, "\(name) is not found", param: "cached_content")
     }
 
-    /// The live cache this prefix may be read from (nil: the call goes out in full). Caches found
-    /// past their expiry are settled on the way.
+    /// The live cache the call may be read from, the longest candidate's first (nil: the call
+    /// goes out in full). Caches found past their expiry are settled on the way.
+    func use(_ prefixes: ContextPrefixes) -> ContextCacheUse? {
+        for prefix in prefixes.all.reversed() { if let use = use(prefix) { return use } }
+        return nil
+    }
+
+    /// The live cache this prefix may be read from. Caches found past their expiry are settled.
     func use(_ prefix: ContextPrefix) -> ContextCacheUse? {
         let now = nowMilliseconds()
         sweepIfDue(now)
-        let (live, expired) = book.live(prefix.key, nowMs: now)
-        if let expired { settle([expired], endedMs: expired.expiresMs) }
-        guard let live else { return nil }
+        guard let live = liveCache(prefix.key, nowMs: now) else { return nil }
         let key = prefix.key
         return ContextCacheUse(name: live.name, route: live.route, keyIndex: live.keyIndex, prefix: prefix) {
             [self] in
@@ -77,25 +84,37 @@ final class ContextCaches: Sendable {
         }
     }
 
-    /// Learns from one answer of a call with `prefix`: a read, the prefix's tokens and implicit
-    /// hit ratio (when it was not read from an explicit cache); then creates a cache, or keeps
-    /// the live one alive, when the planner says it pays.
+    /// Learns from one answer of a call with these candidate prefixes: a read of each, its tokens
+    /// and implicit hit ratio (when the call was not read from an explicit cache); then keeps the
+    /// live cache it read alive, or creates the one cache the planner prefers, when that pays.
+    ///
+    /// A call read from a cache counts as a read of that prefix and of longer ones only: a
+    /// shorter prefix's cache could not have served it, so its reads must not keep that alive.
     func observe(
-        _ prefix: ContextPrefix, usage: TokenUsage, use: ContextCacheUse?, served: ResolvedRoute, _ call: GenerateCall
+        _ prefixes: ContextPrefixes, usage: TokenUsage, use: ContextCacheUse?, served: ResolvedRoute,
+        _ call: GenerateCall
     ) {
         let now = nowMilliseconds()
         // Read from the explicit cache only when the attempt that served went out on it (not after
         // the cache was found gone, not on a failover route).
         let onCache = usage.cachedTokens > 0 && use?.applies(to: served) == true
-        var tokens: Int?
-        var implicit: Int?
-        if !onCache {
-            let prefixTokens = prefix.tokens(ofPrompt: usage.promptTokens)
-            tokens = prefixTokens
-            implicit = prefixTokens > 0 ? min(1000, usage.cachedTokens * 1000 / prefixTokens) : 0
+        let usedLeading = onCache ? use?.prefix.leading ?? 0 : 0
+        var observed: [(prefix: ContextPrefix, traffic: ContextCachePlanner.Traffic)] = []
+        for prefix in prefixes.all {
+            if onCache, prefix.leading < usedLeading { continue }
+            let isUsed = onCache && prefix.key == use?.prefix.key
+            var tokens: Int?
+            var implicit: Int?
+            if !isUsed {
+                let prefixTokens = prefix.tokens(ofPrompt: usage.promptTokens)
+                tokens = prefixTokens
+                // Cached tokens of a call on an explicit cache are not implicit hits.
+                if !onCache { implicit = prefixTokens > 0 ? min(1000, usage.cachedTokens * 1000 / prefixTokens) : 0 }
+            }
+            let traffic = book.read(
+                prefix.key, nowMs: now, window: config.window, tokens: tokens, implicitPermille: implicit)
+            observed.append((prefix, traffic))
         }
-        let traffic = book.read(
-            prefix.key, nowMs: now, window: config.window, tokens: tokens, implicitPermille: implicit)
         let target = call.primary
         let tier = ServiceTier.requested(in: call.body)
         guard let price = accountant.prices.price(for: target.pricedModel, tier: tier, atMs: now) else { return }
@@ -107,19 +126,40 @@ final class ContextCaches: Sendable {
             }
         }
         let planner = self.planner(model: target.upstreamModel)
-        if let live = book.live(prefix.key, nowMs: now).live {
-            // Keep alive while reads pay: extended in its second half-life, not on every read.
-            if live.expiresMs - now < config.ttl.milliseconds / 2, planner.keepAlive(traffic, price: price),
-                book.beginExtend(prefix.key, name: live.name)
+        // The longest candidate with a live cache is the one calls read: kept alive while reads pay.
+        var candidates = observed[...]
+        var alreadyCached = 0
+        if let index = observed.lastIndex(where: { liveCache($0.prefix.key, nowMs: now) != nil }),
+            let live = liveCache(observed[index].prefix.key, nowMs: now)
+        {
+            let key = observed[index].prefix.key
+            // Extended in its second half-life, not on every read.
+            if live.expiresMs - now < config.ttl.milliseconds / 2,
+                planner.keepAlive(observed[index].traffic, price: price), book.beginExtend(key, name: live.name)
             {
-                Task { await self.extend(prefix.key, live, price: price) }
+                Task { await self.extend(key, live, price: price) }
             }
-            return
+            // A longer candidate may still pay on the tokens beyond the live cache.
+            candidates = observed[(index + 1)...]
+            alreadyCached = live.tokens
         }
-        guard case .create(let forecast) = planner.decide(traffic, price: price), book.beginCreate(prefix.key) else {
-            return
+        var decisions = candidates.map { planner.decide($0.traffic, price: price, alreadyCached: alreadyCached) }
+        // Leading contents are cached only as the cache's route sends them (thought signatures
+        // included): a run that route sends differently could never be read, so it is not a
+        // candidate, and a shorter one may still be.
+        for (offset, candidate) in zip(decisions.indices, candidates) where candidate.prefix.leading > 0 {
+            guard case .create = decisions[offset],
+                candidate.prefix.rewrite(call.upstream.body(target), cacheName: "") == nil
+            else { continue }
+            decisions[offset] = .skip(.notAsSent)
         }
-        logger.debug("context cache pays", metadata: ["net_usd": "\(forecast.net.dollars)"])
+        guard let chosen = ContextCachePlanner.preferred(decisions) else { return }
+        let (prefix, traffic) = candidates[candidates.startIndex + chosen]
+        guard book.beginCreate(prefix.key, besides: observed.map(\.prefix.key)) else { return }
+        if case .create(let forecast) = decisions[chosen] {
+            logger.debug(
+                "context cache pays", metadata: ["net_usd": "\(forecast.net.dollars)", "leading": "\(prefix.leading)"])
+        }
         Task {
             await self.create(
                 prefix, target: target, caller: call.caller, clientModel: call.clientModel, tokens: traffic.tokens,
@@ -132,6 +172,14 @@ final class ContextCaches: Sendable {
         ContextCachePlanner(
             minimumTokens: book.learnedMinimum(model: model) ?? config.minimumTokens(model: model),
             minRequests: config.minRequests, ttl: config.ttl, window: config.window)
+    }
+
+    /// The live cache of `key`; one found past its expiry leaves the book and its rent is settled
+    /// to its expiry here (the book hands an expired cache out once, so it must not be dropped).
+    private func liveCache(_ key: CacheKey, nowMs: Int64) -> ContextCacheBook.Live? {
+        let (live, expired) = book.live(key, nowMs: nowMs)
+        if let expired { settle([expired], endedMs: expired.expiresMs) }
+        return live
     }
 
     /// Checks every live cache for expiry at most once a minute.

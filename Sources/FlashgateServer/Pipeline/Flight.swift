@@ -18,7 +18,7 @@ final class Flight: Sendable {
     private struct State {
         var events: [JSONValue] = []
         var outcome: Outcome?
-        var subscribers: [Int: AsyncThrowingStream<JSONValue, any Error>.Continuation] = [:]
+        var subscribers: [Int: EventPipe<JSONValue>] = [:]
         var nextID = 0
         var everSubscribed = 0
         var upstream: Task<Void, Never>?
@@ -51,35 +51,33 @@ final class Flight: Sendable {
     }
 
     /// Every event so far, then the live ones, then the end (or the error).
-    func subscribe() -> AsyncThrowingStream<JSONValue, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<JSONValue, any Error>.makeStream()
-        // The replay fills a stream nobody holds yet, so it runs no one's code; doing it under the
+    func subscribe() -> EventPipe<JSONValue>.Events {
+        let (pipe, events) = EventPipe<JSONValue>.make()
+        // The replay fills a pipe nobody reads yet, so it runs no one's code; doing it under the
         // lock is what keeps a live event from slipping in before the ones already published.
         let id = state.withLock { state -> Int? in
-            for event in state.events { continuation.yield(event) }
+            for event in state.events { pipe.yield(event) }
             switch state.outcome {
             case .success?:
-                continuation.finish()
+                pipe.finish()
                 return nil
             case .failure(let error)?:
-                continuation.finish(throwing: error)
+                pipe.finish(throwing: error)
                 return nil
             case nil:
                 let id = state.nextID
                 state.nextID += 1
                 state.everSubscribed += 1
-                state.subscribers[id] = continuation
+                state.subscribers[id] = pipe
                 return id
             }
         }
         if let id {
-            continuation.onTermination = { [weak self] reason in
-                if case .cancelled = reason { self?.leave(id) }
-            }
+            pipe.onCancel { [weak self] in self?.leave(id) }
         } else {
             state.withLock { $0.everSubscribed += 1 }
         }
-        return stream
+        return events
     }
 
     private func leave(_ id: Int) {
@@ -91,7 +89,7 @@ final class Flight: Sendable {
     }
 
     func publish(_ event: JSONValue) {
-        let subscribers = state.withLock { state -> [AsyncThrowingStream<JSONValue, any Error>.Continuation] in
+        let subscribers = state.withLock { state -> [EventPipe<JSONValue>] in
             guard state.outcome == nil else { return [] }
             state.events.append(event)
             return Array(state.subscribers.values)
@@ -100,7 +98,7 @@ final class Flight: Sendable {
     }
 
     func finish(_ outcome: Outcome) {
-        let subscribers = state.withLock { state -> [AsyncThrowingStream<JSONValue, any Error>.Continuation] in
+        let subscribers = state.withLock { state -> [EventPipe<JSONValue>] in
             guard state.outcome == nil else { return [] }
             state.outcome = outcome
             defer { state.subscribers = [:] }

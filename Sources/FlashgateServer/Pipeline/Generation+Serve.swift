@@ -10,7 +10,7 @@ extension Generation {
     /// Reads the shared events and writes them in this client's mode.
     /// `flight` is the leader's own flight (its cost is this client's); followers pass nil and pay $0.
     func serve(
-        _ events: AsyncThrowingStream<JSONValue, any Error>, _ call: GenerateCall, writer: ResponseWriter,
+        _ events: EventPipe<JSONValue>.Events, _ call: GenerateCall, writer: ResponseWriter,
         cacheOutcome: CacheOutcome, flight: Flight?, extraHeaders: [(String, String)] = []
     ) async {
         var rendering = AnswerRendering(call.mode)

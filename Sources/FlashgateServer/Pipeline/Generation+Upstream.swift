@@ -24,8 +24,8 @@ extension Generation {
         let start = ContinuousClock.now
         // A prefix with a live context cache goes out on it, on the cache's route.
         var upstream = call.upstream
-        let prefix = contextCaches?.prefix(call)
-        if let prefix { upstream.contextCache = contextCaches?.use(prefix) }
+        let prefixes = contextCaches?.prefix(call)
+        if let prefixes { upstream.contextCache = contextCaches?.use(prefixes) }
         let outcome = await retryOwner.run(upstream) { [self] twin in
             await admitHedge(twin, call, into: hedge)
         }
@@ -58,8 +58,8 @@ extension Generation {
             // The assembled answer is built once here; usage, cost and the cache entry read it.
             let answer = assembler.response
             let usage = TokenUsage(usageMetadata: answer["usageMetadata"])
-            if let prefix, let usage, assembler.isCompleteSuccess {
-                contextCaches?.observe(prefix, usage: usage, use: upstream.contextCache, served: started.target, call)
+            if let prefixes, let usage, assembler.isCompleteSuccess {
+                contextCaches?.observe(prefixes, usage: usage, use: upstream.contextCache, served: started.target, call)
             }
             let issued = SignatureOrigins.signatures(inAnswer: answer)
             if !issued.isEmpty {
