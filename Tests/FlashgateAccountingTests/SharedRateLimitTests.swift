@@ -70,6 +70,10 @@ import Testing
         #expect(total >= 250, "the tail was stranded: \(total) admitted")
         #expect(try Self.redisGranted(cluster, bucket: "team:search:rpm") <= 300)
         #expect(await SharedCluster.call(cluster.hosts[0], amount: Self.amount) == .refused(.rateLimit))
+        // The window's hash lapses on Redis's clock, two windows after its last grant.
+        let window = cluster.wall.now / RateLeases.windowMs
+        let ttl = try cluster.redis.command(["PTTL", "flashgate:rate:{team:search:rpm}:\(window)"]).integer ?? -1
+        #expect(ttl > 0 && ttl <= 2 * RateLeases.windowMs)
 
         // The next minute is a new window: unused chunks lapsed, the limit is there again.
         cluster.wall.advance(byMs: RateLeases.windowMs)

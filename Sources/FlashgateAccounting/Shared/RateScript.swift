@@ -9,11 +9,12 @@ import FlashgateCore
 /// Invariant, per bucket and window: Σ g ≤ limit after any grant. Near the limit a grant takes at
 /// most max(need, headroom ÷ (2 × hosts that took from this window)), so the hosts share the
 /// tail; a grant smaller than what calls already wait for (`need`) is not made at all. The hash
-/// expires a minute after its window: rates are per window, unused chunks lapse with it.
+/// expires two windows after its last grant, on Redis's clock (so a host's skewed clock cannot
+/// expire it early): rates are per window, unused chunks lapse with it.
 enum RateScript {
     static let script = RedisScript(
         """
-        local host, expireAt = ARGV[1], tonumber(ARGV[2])
+        local host, keep = ARGV[1], ARGV[2]
         local out = {}
         for i = 1, #KEYS do
           local o = 2 + (i - 1) * 4
@@ -32,7 +33,7 @@ enum RateScript {
           local grant = math.min(want, cap)
           if grant < need then grant = 0 end
           redis.call('HSET', KEYS[i], 'g:' .. host, string.format('%.0f', base + grant))
-          redis.call('PEXPIREAT', KEYS[i], string.format('%.0f', expireAt))
+          redis.call('PEXPIRE', KEYS[i], keep)
           out[#out + 1] = string.format('%.0f', grant)
           out[#out + 1] = string.format('%.0f', limit - others - base - grant)
         end

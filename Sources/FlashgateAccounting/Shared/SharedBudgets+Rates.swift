@@ -10,8 +10,8 @@ extension SharedBudgets {
     package func requestRates(_ request: RateRequest) {
         client.onQueue { [self] session in
             let wants = request.wants
-            guard let window = wants.first?.window else { return request.latch.finish(durable: true) }
-            var args = [config.hostID, "\((window + 2) * RateLeases.windowMs)"]
+            guard !wants.isEmpty else { return request.latch.finish(durable: true) }
+            var args = [config.hostID, "\(2 * RateLeases.windowMs)"]
             for want in wants { args += ["\(want.limit)", "\(want.base)", "\(want.amount)", "\(want.need)"] }
             let result = session.evaluate(RateScript.script, keys: wants.map(rateKey), args: args)
             var answers: [(granted: Int64, clusterLeft: Int64)]?
