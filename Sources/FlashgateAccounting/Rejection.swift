@@ -90,8 +90,9 @@ package struct Rejection: Error, Sendable {
     package static func budgetUnavailable(retryAfter: Duration) -> Rejection {
         var error = FlashgateError(
             .unavailable,
-            "the shared budget store (Redis) is unreachable and this host's budget lease is used up, so Flashgate "
-                + "refuses calls against hard budgets; retry after \(seconds(retryAfter)) s")
+            "the shared budget store (Redis) is unreachable and what this host holds of the shared budgets and "
+                + "rate limits is used up, so Flashgate refuses calls against hard budgets and shared rate limits; "
+                + "retry after \(seconds(retryAfter)) s")
         error.code = "budget_unavailable"
         error.googleDetails = [
             [
@@ -120,7 +121,8 @@ package struct Rejection: Error, Sendable {
         var parts = tm()
         gmtime_r(&time, &parts)
         return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday),
             Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
     }
 }

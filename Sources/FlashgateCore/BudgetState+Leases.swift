@@ -160,7 +160,8 @@ extension BudgetState {
     }
 
     /// The writer tried a lease change: a durable grant becomes usable; a failed one is
-    /// withdrawn; a durable return frees its budgets; a failed return stays leased.
+    /// withdrawn; a durable return frees its budgets; a failed return stays leased (but for a cut
+    /// Redis already made, which leaves the lease either way).
     mutating func leaseChangeFinished(_ change: LeaseChange, durable: Bool) {
         guard var group = leases[change.group] else { return }
         switch change.kind {
@@ -174,7 +175,9 @@ extension BudgetState {
             if group.pending == .zero { group.latestGrant = nil }
         case .release:
             group.returning = max(.zero, group.returning - change.amount)
-            if durable {
+            // A cut Redis made is final even if the ledger could not record it: the ledger keeps
+            // the money as an open lease (charged as spent at the next start), never usable again.
+            if durable || change.redisKnows {
                 for key in group.budgetKeys { leased[key] = max(.zero, leased[key, default: .zero] - change.amount) }
             } else {
                 group.durable += change.amount
