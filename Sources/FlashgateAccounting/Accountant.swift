@@ -30,7 +30,7 @@ package final class Accountant: Sendable {
 
     package init(
         config: FlashgateConfig, ledger: Ledger?, logger: Logger, nowMilliseconds: @escaping @Sendable () -> Int64,
-        clock: any RetryClock = SystemRetryClock()
+        clock: any RetryClock = SystemRetryClock(), redisClockOffsetMs: @escaping @Sendable () -> Int64 = { 0 }
     ) {
         self.config = config
         identity = Identity(config: config)
@@ -45,7 +45,10 @@ package final class Accountant: Sendable {
         self.nowMilliseconds = nowMilliseconds
         sweeper = LeaseSweeper()
         heartbeat = LeaseSweeper()
-        shared = config.shared.map { SharedBudgets(config: $0, budgets: budgets, clock: clock, logger: logger) }
+        shared = config.shared.map {
+            SharedBudgets(
+                config: $0, budgets: budgets, clock: clock, logger: logger, redisClockOffsetMs: redisClockOffsetMs)
+        }
         shared?.shareRateLimits(limiter, teams: config.teams, keys: config.keys)
         shared?.onLeaseCut { [weak self] changes in self?.apply(changes) }
     }

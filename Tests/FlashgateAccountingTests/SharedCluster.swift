@@ -29,9 +29,21 @@ struct SharedCluster {
         var now: Int64 { ms.load(ordering: .relaxed) }
     }
 
+    /// How far the test moved Redis's clock, as every host's lease script sees it (it adds this
+    /// to Redis's `TIME`): leases expire when a test says so, not in real time.
+    final class RedisClock: Sendable {
+        let offsetMs = Atomic<Int64>(0)
+        func advance(by duration: Duration) {
+            let (seconds, attoseconds) = duration.components
+            offsetMs.add(seconds * 1000 + attoseconds / 1_000_000_000_000_000, ordering: .relaxed)
+        }
+        var offset: Int64 { offsetMs.load(ordering: .relaxed) }
+    }
+
     let redis: RedisServer
     let clock = ManualRetryClock()
     let wall = Wall()
+    let redisClock = RedisClock()
     var hosts: [Host] = []
 
     static func config(
@@ -73,7 +85,8 @@ struct SharedCluster {
         let accountant = Accountant(
             config: Self.config(redis: redis, host: id, limit: limit, configure: configure, teams: teams),
             ledger: ledger,
-            logger: logger, nowMilliseconds: { [wall] in wall.now }, clock: clock)
+            logger: logger, nowMilliseconds: { [wall] in wall.now }, clock: clock,
+            redisClockOffsetMs: { [redisClock] in redisClock.offset })
         try accountant.start()
         return Host(id: id, accountant: accountant, ledger: ledger, directory: directory)
     }

@@ -9,7 +9,9 @@ import Testing
 /// Redis going away and coming back, and a host dying with a lease: held leases keep serving,
 /// then the outage policy holds (refuse, or a per-host share), every call returns, and service
 /// recovers once Redis is back and the backoff (on the manual clock) has passed. A dead host's
-/// lease stays counted as spent after it expires, until that host reconciles from its ledger.
+/// lease returns after it expires, all but its bound on unreported spend, which stays counted
+/// until that host reconciles from its ledger. Redis's clock moves only when a test moves it
+/// (the lease script adds the test's offset to Redis's `TIME`).
 @Suite(.serialized) struct SharedOutageTests {
     static func fast(_ shared: inout SharedConfig) {
         shared.reconnectMin = .milliseconds(100)
@@ -32,9 +34,8 @@ import Testing
     @Test func aRedisOutageServesHeldLeasesThenRefusesAndRecovers() async throws {
         let cluster = try await SharedCluster(hosts: 2, limit: MicroUSD(1_000_000_000)) {
             Self.fast(&$0)
-            $0.leaseTTL = .milliseconds(300)
-            // Leases of a few calls: what a host still holds when Redis is back is used up in
-            // a few calls, well inside the learning window (real time on Redis's clock).
+            // Leases of a few calls: what a host still holds when Redis is back is used up in a
+            // few calls, inside the learning window (which ends when the test moves Redis's clock).
             $0.leaseCalls = 3
         }
         let amount = MicroUSD(10_000)
@@ -63,7 +64,8 @@ import Testing
         #expect(cluster.hosts[0].accountant.shared?.client.currentStatus.reachable == true)
         let learnUntil = try cluster.redisFields()["learn"] ?? 0
         #expect(learnUntil > 0)
-        while try SharedOutageTests.redisNowMs(cluster.redis) <= learnUntil { await Task.yield() }
+        #expect(learnUntil > (try Self.redisNowMs(cluster)), "still learning")
+        cluster.redisClock.advance(by: .seconds(31))  // past the learning window (lease_ttl, 30 s)
         for host in cluster.hosts { #expect(await SharedCluster.call(host, amount: amount) == .charged(amount)) }
         let fields = try cluster.redisFields()
         for (i, spent) in settled.enumerated() {
@@ -102,7 +104,7 @@ import Testing
     /// comes back on the same ledger it reconciles: nothing stays burned.
     @Test func aDeadHostsLeaseReturnsAfterExpiryButItsUnreportedSpendStaysCounted() async throws {
         let limit = MicroUSD(50_000_000)
-        let cluster = try await SharedCluster(hosts: 2, limit: limit) { $0.leaseTTL = .milliseconds(200) }
+        let cluster = try await SharedCluster(hosts: 2, limit: limit)
         let amount = MicroUSD(10_000)
         for host in cluster.hosts { #expect(await SharedCluster.call(host, amount: amount) == .charged(amount)) }
         let dead = cluster.hosts[1]
@@ -124,9 +126,11 @@ import Testing
         let bound = try #require(before["t:host-1"])
         #expect(deadSpent <= bound, "its spend is within the bound Redis holds for it")
         #expect((before["c:host-1"] ?? 0) > bound, "its lease holds more than its bound")
-        // Wait, on Redis's own clock, for that lease to expire.
+        // Its lease expires: the test moves Redis's clock past it (the survivor's lease expires
+        // too, but the survivor renews its own with every call).
         let expiry = before["e:host-1"] ?? 0
-        while try Self.redisNowMs(cluster.redis) <= expiry { await Task.yield() }
+        cluster.redisClock.advance(by: .seconds(31))
+        #expect(try Self.redisNowMs(cluster) > expiry)
 
         // The survivor keeps serving, to the end of the budget, with what the cut returned.
         let survivor = cluster.hosts[0]
@@ -165,13 +169,14 @@ import Testing
     /// counts for it, and the cluster stays within the limit.
     @Test func aSilentHostWhoseLeaseWasCutGivesUpTheRest() async throws {
         let limit = MicroUSD(50_000_000)
-        let cluster = try await SharedCluster(hosts: 2, limit: limit) { $0.leaseTTL = .milliseconds(200) }
+        let cluster = try await SharedCluster(hosts: 2, limit: limit)
         let amount = MicroUSD(10_000)
         for host in cluster.hosts { #expect(await SharedCluster.call(host, amount: amount) == .charged(amount)) }
         let silent = cluster.hosts[1]
         await silent.accountant.shared?.drain()
         let before = try cluster.redisFields()
-        while try Self.redisNowMs(cluster.redis) <= (before["e:host-1"] ?? 0) { await Task.yield() }
+        cluster.redisClock.advance(by: .seconds(31))
+        #expect(try Self.redisNowMs(cluster) > (before["e:host-1"] ?? 0))
         // The other host's next script run (its heartbeat) cuts the expired lease.
         cluster.hosts[0].accountant.shared?.heartbeat()
         await cluster.hosts[0].accountant.shared?.drain()
@@ -240,10 +245,11 @@ import Testing
         await cluster.close()
     }
 
-    static func redisNowMs(_ redis: RedisServer) throws -> Int64 {
-        guard case .array(let parts) = try redis.command(["TIME"]), parts.count == 2,
+    /// Redis's clock as the hosts' lease scripts see it: its `TIME` plus what the test moved it.
+    static func redisNowMs(_ cluster: SharedCluster) throws -> Int64 {
+        guard case .array(let parts) = try cluster.redis.command(["TIME"]), parts.count == 2,
             let seconds = parts[0].integer, let micros = parts[1].integer
         else { return 0 }
-        return seconds * 1000 + micros / 1000
+        return seconds * 1000 + micros / 1000 + cluster.redisClock.offset
     }
 }

@@ -20,6 +20,8 @@ import FlashgateCore
 /// what it holds in settled and reserved spend (`floor`: more than its bound only if it spent on
 /// its own under `local_share` while Redis was away).
 ///
+/// Time is Redis's `TIME` (plus `ARGV[6]`, an offset tests move; 0 in service).
+///
 /// Redis that lost its data (a restart without persistence, a failover to an empty replica) is
 /// noticed by the first host that had a confirmed cap and finds none: the period then learns for
 /// one `lease_ttl` (Doorman's learning mode) — no new grants while every live host re-reports
@@ -30,12 +32,12 @@ enum LeaseScript {
         local host, ttl = ARGV[1], tonumber(ARGV[2])
         local want, need, minChunk = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
         local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[6])
         local grant = want
         local seen, accepted = {}, {}
         local learning = 0
         for i = 1, #KEYS do
-          local o = 5 + (i - 1) * 7
+          local o = 6 + (i - 1) * 7
           local limit, hard, base = tonumber(ARGV[o + 1]), ARGV[o + 2] == '1', tonumber(ARGV[o + 3])
           local fields = redis.call('HGETALL', KEYS[i])
           local caps, settled, expires, bounds, cut, learn = {}, {}, {}, {}, {}, nil
@@ -89,7 +91,7 @@ enum LeaseScript {
         if grant < need or learning == 1 then grant = 0 end
         local out = {string.format('%.0f', grant), string.format('%.0f', now), learning}
         for i = 1, #KEYS do
-          local o = 5 + (i - 1) * 7
+          local o = 6 + (i - 1) * 7
           local cap = accepted[i] + grant
           local mine = math.min(tonumber(ARGV[o + 4]), cap)
           redis.call('HSET', KEYS[i], 'c:' .. host, string.format('%.0f', cap), 's:' .. host, string.format('%.0f', mine),

@@ -51,8 +51,15 @@ package final class SharedBudgets: Sendable {
         package var refusal: LeaseRefusal?
     }
 
-    package init(config: SharedConfig, budgets: Budgets, clock: any RetryClock, logger: Logger) {
+    /// Added to Redis's clock in the lease script: 0 in service; tests move it to expire leases.
+    let redisClockOffsetMs: @Sendable () -> Int64
+
+    package init(
+        config: SharedConfig, budgets: Budgets, clock: any RetryClock, logger: Logger,
+        redisClockOffsetMs: @escaping @Sendable () -> Int64 = { 0 }
+    ) {
         self.config = config
+        self.redisClockOffsetMs = redisClockOffsetMs
         self.budgets = budgets
         self.clock = clock
         self.logger = logger
@@ -265,7 +272,10 @@ package final class SharedBudgets: Sendable {
     ) -> [String] {
         let ttl = config.leaseTTL.components
         let ttlMs = ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000
-        var args = [config.hostID, "\(ttlMs)", "\(want.value)", "\(need.value)", "\(config.minChunk.value)"]
+        var args = [
+            config.hostID, "\(ttlMs)", "\(want.value)", "\(need.value)", "\(config.minChunk.value)",
+            "\(redisClockOffsetMs())",
+        ]
         let settled = budgets.settled(lines.map(\.key))
         let holdings = budgets.holdings(lines.map(\.key))
         let confirmed = state.withLock { s in lines.map { s.caps[$0.key] != nil } }
