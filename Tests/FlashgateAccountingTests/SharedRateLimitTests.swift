@@ -1,6 +1,7 @@
 import FlashgateCore
 import FlashgateStorage
 import FlashgateTesting
+import FlashgateWire
 import Foundation
 import Testing
 
@@ -117,6 +118,57 @@ import Testing
             }
         }
         #expect(admitted == 10)
+        await cluster.close()
+    }
+
+    /// A call's TPM is its estimate until it settles with usage, then the tokens it used; the
+    /// headers speak of the leased limit.
+    @Test func aSettledCallsTokensReplaceItsEstimate() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: Self.budget) { _ in
+        } teams: {
+            $0.limits = RateLimits(requestsPerMinute: 300, tokensPerMinute: 10_000)
+        }
+        let host = cluster.hosts[0]
+        let decision = host.accountant.admit(
+            caller: SharedCluster.caller, clientModel: "m", upstreamModel: "m", route: "r", amount: Self.amount,
+            tokens: 100)
+        guard case .admit(var admission) = decision else {
+            Issue.record("refused")
+            return
+        }
+        try await host.accountant.persist(&admission)
+        #expect(host.accountant.shared?.rates.holding("team:search:tpm")?.taken == 100)
+        let headers = Dictionary(host.accountant.headers(admission), uniquingKeysWith: { a, _ in a })
+        #expect(headers["x-ratelimit-limit-requests"] == "300" && headers["x-ratelimit-limit-tokens"] == "10000")
+        var usage = TokenUsage()
+        usage.promptTokens = 30
+        usage.candidatesTokens = 12
+        await host.accountant.settle(admission, usage: usage, ending: .ok, cacheStatus: "miss")
+        #expect(host.accountant.shared?.rates.holding("team:search:tpm")?.taken == 42)
+        await cluster.close()
+    }
+
+    /// A free token count never waits for a chunk: with none held it is refused for a second
+    /// while the chunk is fetched, and admitted once it is there.
+    @Test func aTokenCountIsRefusedForASecondWhileItsChunkIsFetched() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: Self.budget) { _ in
+        } teams: {
+            $0.limits = RateLimits(requestsPerMinute: 300)
+        }
+        let host = cluster.hosts[0]
+        func count() -> Accountant.AdmissionDecision {
+            host.accountant.admitFree(caller: SharedCluster.caller, clientModel: "m", upstreamModel: "m", route: "r")
+        }
+        guard case .reject(let rejection) = count() else {
+            Issue.record("admitted without a chunk")
+            return
+        }
+        #expect(rejection.limit == .rateLimit && rejection.retryAfter == .seconds(1))
+        await host.accountant.shared?.drain()
+        guard case .admit = count() else {
+            Issue.record("refused with a chunk held")
+            return
+        }
         await cluster.close()
     }
 
