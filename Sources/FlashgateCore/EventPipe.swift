@@ -89,6 +89,42 @@ package final class EventPipe<Element: Sendable>: Sendable {
         return delivery.accepted
     }
 
+    /// Delivers `elements` in order and, when `finishing`, ends the pipe after them (with `error`,
+    /// if any): one lock and at most one wake-up of the consumer for what a producer gathered in
+    /// one pass, so a consumer woken by the first element does not park again for the last.
+    @inlinable
+    package func send(_ elements: [Element], finishing: Bool = false, error: (any Error)? = nil) {
+        let wake = state.withLock {
+            state -> (waiter: UnsafeContinuation<Element?, any Error>?, first: Element?, failure: (any Error)?) in
+            guard state.end == nil else { return (nil, nil, nil) }
+            var first: Element?
+            var rest = elements[...]
+            if state.waiter != nil, let head = rest.first {
+                first = head
+                rest = rest.dropFirst()
+            }
+            state.buffer.append(contentsOf: rest)
+            if finishing {
+                state.onCancel = nil
+                state.end = error.map { .failed($0) } ?? .finished
+            }
+            guard let waiter = state.waiter, first != nil || finishing else { return (nil, nil, nil) }
+            state.waiter = nil
+            if first == nil, let error {
+                // A waiting consumer has read everything: the error is its next and last word.
+                state.end = .finished
+                return (waiter, nil, error)
+            }
+            return (waiter, first, nil)
+        }
+        guard let waiter = wake.waiter else { return }
+        if let failure = wake.failure {
+            waiter.resume(throwing: failure)
+        } else {
+            waiter.resume(returning: wake.first)
+        }
+    }
+
     /// Ends the pipe after the elements already yielded: successfully, or with `error`.
     @inlinable
     package func finish(throwing error: (any Error)? = nil) {

@@ -110,6 +110,9 @@ final class CurlMultiLoop: @unchecked Sendable {
             collectFinished()
             let now = ContinuousClock.now
             enforceTimeouts(at: now)
+            // What this pass's callbacks gathered reaches each consumer in one delivery; a
+            // transfer that also finished was delivered with its end by `complete` above.
+            for transfer in live.values where transfer.hasPending { transfer.flush() }
             let timeout = pollTimeoutMilliseconds(from: now)
             CurlCheck.logged(curl_multi_poll(multi, nil, 0, timeout, nil), "curl_multi_poll", logger)
         }

@@ -36,6 +36,8 @@ final class CurlTransfer: @unchecked Sendable {
     var headerList: UnsafeMutablePointer<curl_slist>?
     private var headers: [UpstreamHeader] = []
     private var headSent = false
+    /// Events the callbacks of the current loop pass produced, delivered by `flush` or `complete`.
+    private var pending: [UpstreamEvent] = []
     /// curl holds this transfer paused because the consumer is behind; idle time does not count.
     var curlPaused = false
     private var startedAt = ContinuousClock.now
@@ -113,7 +115,7 @@ final class CurlTransfer: @unchecked Sendable {
         }
         stats.noteBuffered(buffered)
         if !headSent { emitHead(status: responseCode()) }
-        pipe.yield(.body(Array(bytes)))
+        pending.append(.body(Array(bytes)))
         return bytes.count
     }
 
@@ -131,12 +133,20 @@ final class CurlTransfer: @unchecked Sendable {
     /// Loop thread: ends the stream, successfully when `error` is nil. Needs the easy handle
     /// still alive for the status of a response without a header block.
     func complete(_ error: FlashgateError?) {
-        if let error {
-            pipe.finish(throwing: error)
-        } else {
-            if !headSent { emitHead(status: responseCode()) }
-            pipe.finish()
-        }
+        if error == nil, !headSent { emitHead(status: responseCode()) }
+        pipe.send(pending, finishing: true, error: error)
+        pending = []
+    }
+
+    /// Loop thread: whether callbacks gathered events that `flush` has not delivered yet.
+    var hasPending: Bool { !pending.isEmpty }
+
+    /// Loop thread, once per pass of the loop: hands the consumer what this pass's callbacks
+    /// gathered, in one delivery (one wake-up, not one per header block and body chunk).
+    func flush() {
+        guard !pending.isEmpty else { return }
+        pipe.send(pending)
+        pending = []
     }
 
     /// Loop thread: the timeout that has run out at `now`, if any.
@@ -162,7 +172,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     private func emitHead(status: Int) {
         headSent = true
-        pipe.yield(.head(status: status, headers: headers))
+        pending.append(.head(status: status, headers: headers))
         headers = []
     }
 

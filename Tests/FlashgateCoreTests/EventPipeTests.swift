@@ -159,3 +159,83 @@ final class CancelCount: Sendable {
         }
     }
 }
+
+/// `send`: what a producer gathered in one pass, delivered at once, with or without the end.
+@Suite struct EventPipeBatchTests {
+    @Test func aBatchArrivesInOrderAndItsEndAfterIt() async throws {
+        let (pipe, events) = EventPipe<Int>.make()
+        let consumer = Task {
+            var seen: [Int] = []
+            for try await value in events { seen.append(value) }
+            return seen
+        }
+        await EventPipeTests.untilWaiting(pipe)
+        pipe.send([1, 2])
+        pipe.send([3, 4, 5], finishing: true)
+        #expect(!pipe.yield(6))
+        #expect(try await consumer.value == [1, 2, 3, 4, 5])
+    }
+
+    @Test func aWaitingConsumerWokenByABatchFindsItsEndWithoutParkingAgain() async throws {
+        let (pipe, events) = EventPipe<Int>.make()
+        let consumer = Task { () -> [Int] in
+            var iterator = events.makeAsyncIterator()
+            var seen: [Int] = []
+            while let value = try await iterator.next() { seen.append(value) }
+            return seen
+        }
+        await EventPipeTests.untilWaiting(pipe)
+        pipe.send([7, 8, 9], finishing: true)
+        #expect(try await consumer.value == [7, 8, 9])
+        #expect(pipe.state.withLock { $0.waiter == nil && $0.buffer.isEmpty })
+    }
+
+    @Test func anErrorAfterABatchComesAfterItsElements() async throws {
+        let (pipe, events) = EventPipe<Int>.make()
+        pipe.send([1], finishing: false)
+        pipe.send([2], finishing: true, error: PipeFailure())
+        var iterator = events.makeAsyncIterator()
+        #expect(try await iterator.next() == 1)
+        #expect(try await iterator.next() == 2)
+        await #expect(throws: PipeFailure.self) { try await iterator.next() }
+        #expect(try await iterator.next() == nil)
+    }
+
+    @Test func anEmptyFinishingBatchEndsAWaitingConsumer() async throws {
+        let (pipe, events) = EventPipe<Int>.make()
+        let failing = Task { () -> Bool in
+            var iterator = events.makeAsyncIterator()
+            do {
+                _ = try await iterator.next()
+                return false
+            } catch {
+                return error is PipeFailure
+            }
+        }
+        await EventPipeTests.untilWaiting(pipe)
+        pipe.send([], finishing: true, error: PipeFailure())
+        #expect(await failing.value)
+
+        let (quiet, quietEvents) = EventPipe<Int>.make()
+        let ending = Task { () -> Int? in
+            var iterator = quietEvents.makeAsyncIterator()
+            return try await iterator.next()
+        }
+        await EventPipeTests.untilWaiting(quiet)
+        quiet.send([], finishing: true)
+        #expect(try await ending.value == nil)
+    }
+
+    @Test func aBatchAfterTheConsumerLeftIsDropped() {
+        let cancels = CancelCount()
+        let pipe: EventPipe<Int>
+        do {
+            let made = EventPipe<Int>.make()
+            pipe = made.pipe
+            pipe.onCancel(cancels.action())
+        }
+        pipe.send([1, 2], finishing: true)
+        #expect(cancels.value == 1)
+        #expect(pipe.state.withLock { $0.buffer.isEmpty })
+    }
+}
