@@ -94,6 +94,20 @@ import Testing
         await cluster.close()
     }
 
+    /// A budget period's hash leaves Redis a week after the period ends, so a year of daily or
+    /// monthly periods does not pile up; it is set on every call, the first one included.
+    @Test func aPeriodsHashExpiresAWeekAfterThePeriodEnds() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: MicroUSD(1_000_000))
+        #expect(await SharedCluster.call(cluster.hosts[0], amount: MicroUSD(10_000)) == .charged(MicroUSD(10_000)))
+        let host = cluster.hosts[0].accountant
+        let status = host.budgets.all(now: host.now)[0]
+        let end = try #require(status.periodEnd)
+        let expireAt = try cluster.redis.command(["PEXPIRETIME", "flashgate:budget:{\(status.key)}"]).integer
+        #expect(expireAt == Int64((end.timeIntervalSince1970 + 7 * 24 * 3600) * 1000))
+        #expect(SharedBudgets.expiry(ofPeriodEnding: nil) == 0, "a budget without periods is kept")
+        await cluster.close()
+    }
+
     /// After `SCRIPT FLUSH` (as after a Redis restart or failover) `EVALSHA` answers NOSCRIPT and
     /// the host falls back to `EVAL` instead of losing the grant.
     @Test func aFlushedScriptCacheFallsBackToEval() async throws {

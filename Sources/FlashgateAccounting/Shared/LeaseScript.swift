@@ -22,6 +22,10 @@ import FlashgateCore
 ///
 /// Time is Redis's `TIME` (plus `ARGV[6]`, an offset tests move; 0 in service).
 ///
+/// A period's hash expires `SharedBudgets.periodGrace` (7 days) after the period ends (`ARGV[o + 8]`,
+/// Unix ms; 0 for a budget without periods), so a year of daily budgets does not pile up in Redis;
+/// every call sets it again, so a host reconciling an ended period late recreates a hash that goes too.
+///
 /// Redis that lost its data (a restart without persistence, a failover to an empty replica) is
 /// noticed by the first host that had a confirmed cap and finds none: the period then learns for
 /// one `lease_ttl` (Doorman's learning mode) — no new grants while every live host re-reports
@@ -37,7 +41,7 @@ enum LeaseScript {
         local seen, accepted = {}, {}
         local learning = 0
         for i = 1, #KEYS do
-          local o = 6 + (i - 1) * 7
+          local o = 6 + (i - 1) * 8
           local limit, hard, base = tonumber(ARGV[o + 1]), ARGV[o + 2] == '1', tonumber(ARGV[o + 3])
           local fields = redis.call('HGETALL', KEYS[i])
           local caps, settled, expires, bounds, cut, learn = {}, {}, {}, {}, {}, nil
@@ -91,7 +95,7 @@ enum LeaseScript {
         if grant < need or learning == 1 then grant = 0 end
         local out = {string.format('%.0f', grant), string.format('%.0f', now), learning}
         for i = 1, #KEYS do
-          local o = 6 + (i - 1) * 7
+          local o = 6 + (i - 1) * 8
           local cap = accepted[i] + grant
           local mine = math.min(tonumber(ARGV[o + 4]), cap)
           redis.call('HSET', KEYS[i], 'c:' .. host, string.format('%.0f', cap), 's:' .. host, string.format('%.0f', mine),
@@ -101,6 +105,7 @@ enum LeaseScript {
           else
             redis.call('HDEL', KEYS[i], 't:' .. host)
           end
+          if tonumber(ARGV[o + 8]) > 0 then redis.call('PEXPIREAT', KEYS[i], ARGV[o + 8]) end
           local v = seen[i]
           local settledAll = v[2] + mine
           out[#out + 1] = string.format('%.0f', settledAll)

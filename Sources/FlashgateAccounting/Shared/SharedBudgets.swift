@@ -283,10 +283,21 @@ package final class SharedBudgets: Sendable {
             args += [
                 "\(line.limit.value)", line.hard ? "1" : "0", "\(bases[i].value)", "\(settled[i].value)",
                 confirmed[i] ? "1" : "0", bounds[i].map { "\($0.value)" } ?? "-1", "\(holdings[i].value)",
+                "\(Self.expiry(ofPeriodEnding: line.periodEnd))",
             ]
         }
         return args
     }
 
     private var nowMs: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// How long a budget period's hash stays in Redis after the period ends: long enough for a
+    /// host that was down across the end to report its last spend for it.
+    static let periodGrace: TimeInterval = 7 * 24 * 3600
+
+    /// When a period's hash expires (Unix ms), or 0 for a budget without periods (kept).
+    static func expiry(ofPeriodEnding end: Date?) -> Int64 {
+        guard let end else { return 0 }
+        return Int64((end.timeIntervalSince1970 + periodGrace) * 1000)
+    }
 }
