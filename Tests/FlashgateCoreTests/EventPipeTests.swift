@@ -20,6 +20,19 @@ final class CancelCount: Sendable {
         while !pipe.state.withLock({ $0.waiter != nil }) { await Task.yield() }
     }
 
+    /// A consumer whose first `next()` must throw `PipeFailure`: its value says whether it did.
+    static func expectingFailure(_ events: EventPipe<Int>.Events) -> Task<Bool, Never> {
+        Task {
+            var iterator = events.makeAsyncIterator()
+            do {
+                _ = try await iterator.next()
+                return false
+            } catch {
+                return error is PipeFailure
+            }
+        }
+    }
+
     @Test func elementsBeforeAndAfterTheConsumerArrivesInOrderThenTheEnd() async throws {
         let (pipe, events) = EventPipe<Int>.make()
         #expect(pipe.yield(1))
@@ -50,15 +63,7 @@ final class CancelCount: Sendable {
 
     @Test func aWaitingConsumerGetsTheErrorAtOnce() async throws {
         let (pipe, events) = EventPipe<Int>.make()
-        let consumer = Task { () -> Bool in
-            var iterator = events.makeAsyncIterator()
-            do {
-                _ = try await iterator.next()
-                return false
-            } catch {
-                return error is PipeFailure
-            }
-        }
+        let consumer = Self.expectingFailure(events)
         await Self.untilWaiting(pipe)
         pipe.finish(throwing: PipeFailure())
         #expect(await consumer.value)
@@ -203,15 +208,7 @@ final class CancelCount: Sendable {
 
     @Test func anEmptyFinishingBatchEndsAWaitingConsumer() async throws {
         let (pipe, events) = EventPipe<Int>.make()
-        let failing = Task { () -> Bool in
-            var iterator = events.makeAsyncIterator()
-            do {
-                _ = try await iterator.next()
-                return false
-            } catch {
-                return error is PipeFailure
-            }
-        }
+        let failing = EventPipeTests.expectingFailure(events)
         await EventPipeTests.untilWaiting(pipe)
         pipe.send([], finishing: true, error: PipeFailure())
         #expect(await failing.value)
