@@ -14,6 +14,7 @@ import Testing
 @Suite struct AcceptBackoffTests {
     @Test func everyListenerBacksOffAndLogsFailedAccepts() async throws {
         let directory = try TempDirectory()
+        defer { directory.remove() }
         var config = TestGateway.mockConfig()
         config.listen.socketPath = directory.path + "/fg.sock"
         let gateway = try await TestGateway.start(config: config)
