@@ -41,14 +41,10 @@ extension FakeCachedContents {
             return .json(JSONWriter.string(["cachedContents": .array(mine.map(json))]))
         case (let method, let name?):
             guard var entry = state.entries[name] else {
-                return .googleError(
-                    status: 404, message: "CachedContent not found (or permission denied): \(name)",
-                    googleStatus: "NOT_FOUND")
+                return .unknownCache(name)
             }
             guard entry.owner == owner else {
-                return .googleError(
-                    status: 403, message: "Permission denied on resource \(name) (or it may not exist).",
-                    googleStatus: "PERMISSION_DENIED")
+                return .cacheNotOwned(name)
             }
             switch method {
             case "GET": return .json(JSONWriter.string(json(entry)))

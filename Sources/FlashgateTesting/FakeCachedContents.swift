@@ -101,14 +101,10 @@ package final class FakeCachedContents: Sendable {
             if let name = body["cachedContent"]?.stringValue {
                 let now = Self.now(state)
                 guard let entry = state.entries[name], entry.expireMs > now else {
-                    return .googleError(
-                        status: 404, message: "CachedContent not found (or permission denied): \(name)",
-                        googleStatus: "NOT_FOUND")
+                    return .unknownCache(name)
                 }
                 guard entry.owner == owner else {
-                    return .googleError(
-                        status: 403, message: "Permission denied on resource \(name) (or it may not exist).",
-                        googleStatus: "PERMISSION_DENIED")
+                    return .cacheNotOwned(name)
                 }
                 if body["systemInstruction"] != nil || body["tools"] != nil || body["toolConfig"] != nil {
                     return .googleError(
@@ -163,5 +159,20 @@ package final class FakeCachedContents: Sendable {
     static func model(in path: String) -> String {
         guard let start = path.range(of: "/models/") else { return "" }
         return String(path[start.upperBound...].prefix(while: { $0 != ":" && $0 != "/" }))
+    }
+}
+
+extension FakeReply {
+    /// Gemini's answer for a cache name it does not know (or that has expired).
+    static func unknownCache(_ name: String) -> FakeReply {
+        .googleError(
+            status: 404, message: "CachedContent not found (or permission denied): \(name)", googleStatus: "NOT_FOUND")
+    }
+
+    /// Gemini's answer for a cache another key created.
+    static func cacheNotOwned(_ name: String) -> FakeReply {
+        .googleError(
+            status: 403, message: "Permission denied on resource \(name) (or it may not exist).",
+            googleStatus: "PERMISSION_DENIED")
     }
 }

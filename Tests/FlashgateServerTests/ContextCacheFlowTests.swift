@@ -161,18 +161,7 @@ extension ContextCacheTests {
 
     @Test func failoverSendsTheFullPrefixToTheOtherRoute() async throws {
         let h = try await H.start { config in
-            config.routes.append(
-                RouteConfig(
-                    name: "backup", kind: .gemini, baseURL: config.routes[0].baseURL, apiKey: Secret("k2"),
-                    passthrough: false))
-            config.models = [
-                ModelConfig(
-                    id: "gemini-3.5-flash",
-                    routes: [
-                        ModelRoute(route: "studio", upstreamModel: "gemini-3.5-flash"),
-                        ModelRoute(route: "backup", upstreamModel: "gemini-3.5-flash"),
-                    ])
-            ]
+            ContextCacheTests.addBackupRoute(&config)
         }
         _ = try await h.generate("q1")
         _ = try await h.generate("q2")

@@ -29,6 +29,22 @@ import Testing
         ]
     ]
 
+    /// A second AI Studio route, `backup`, that the model fails over to after `studio`.
+    static func addBackupRoute(_ config: inout FlashgateConfig) {
+        config.routes.append(
+            RouteConfig(
+                name: "backup", kind: .gemini, baseURL: config.routes[0].baseURL, apiKey: Secret("k2"),
+                passthrough: false))
+        config.models = [
+            ModelConfig(
+                id: "gemini-3.5-flash",
+                routes: [
+                    ModelRoute(route: "studio", upstreamModel: "gemini-3.5-flash"),
+                    ModelRoute(route: "backup", upstreamModel: "gemini-3.5-flash"),
+                ])
+        ]
+    }
+
     static func body(_ question: String, system: String = Self.system) -> String {
         let body: JSONValue = [
             "systemInstruction": ["parts": [["text": .string(system)]]], "tools": tools,
