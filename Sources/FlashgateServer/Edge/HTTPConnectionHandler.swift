@@ -37,7 +37,8 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     /// so a head the parser refuses is still answered in the caller's dialect.
     var sniffedPath: String?
     private var timer: Scheduled<Void>?
-    private var task: Task<Void, Never>?
+    /// What the client leaving does to the current request's task (see `ClientDeparture`).
+    private var departure: ClientDeparture?
     private var keepAlive = true
     private var draining = false
     /// Bytes of the current request seen before its head was parsed (set by `ByteActivityHandler`).
@@ -75,8 +76,8 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
 
     package func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
-        task?.cancel()
-        task = nil
+        departure?.clientGone()
+        departure = nil
         if case .responding = state { connections.requestFinished() }
         state = .rejected
         context.fireChannelInactive()
@@ -178,11 +179,14 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         case .immediate(let response):
             write(response, context: context, writer: writer)
         case .deferred(let work):
-            task = Task(executorPreference: executor) {
-                await work(writer)
-                // A response that never started (the client left first) counts as aborted.
-                record?.finish(aborted: record?.summary.status == 0)
-            }
+            let departure = writer.departure
+            self.departure = departure
+            departure.attach(
+                Task(executorPreference: executor) {
+                    await work(writer)
+                    // A response that never started (the client left first) counts as aborted.
+                    record?.finish(aborted: record?.summary.status == 0)
+                })
         }
     }
 
@@ -200,7 +204,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
 
     /// The current response is fully written.
     func responseEnded(context: ChannelHandlerContext) {
-        task = nil
+        departure = nil
         if case .responding = state {
             connections.requestFinished()
         }

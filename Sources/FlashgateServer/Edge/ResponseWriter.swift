@@ -12,6 +12,8 @@ package final class ResponseWriter: Sendable {
     private let keepAlive: Bool
     /// This request's record: status and time to first byte are noted as they are written.
     let record: RequestRecord?
+    /// What the client leaving does to this request's task.
+    let departure = ClientDeparture()
 
     /// Runs tasks on this response's event loop.
     var taskExecutor: any TaskExecutor { EventLoopTaskExecutor(loop) }

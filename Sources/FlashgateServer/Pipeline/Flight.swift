@@ -21,7 +21,11 @@ final class Flight: Sendable {
         var subscribers: [Int: EventPipe<JSONValue>] = [:]
         var nextID = 0
         var everSubscribed = 0
-        var upstream: Task<Void, Never>?
+        /// Cancels the upstream call: the pump's task, or the leader's own task when it runs the
+        /// call itself (`leadInline`).
+        var cancelUpstream: (@Sendable () -> Void)?
+        /// A leader running the upstream call in its own task, its client still there.
+        var leaderPresent = false
     }
 
     private let state = Mutex(State())
@@ -44,10 +48,44 @@ final class Flight: Sendable {
 
     func setUpstream(_ task: Task<Void, Never>) {
         let cancelNow = state.withLock { state -> Bool in
-            state.upstream = task
+            state.cancelUpstream = { task.cancel() }
             return state.subscribers.isEmpty && state.outcome == nil && state.everSubscribed > 0
         }
         if cancelNow { task.cancel() }
+    }
+
+    /// The leader runs the upstream call in its own task (a whole answer: its client reads
+    /// nothing before the end). It counts as a subscriber until `leaderLeft`; `cancel` stops the
+    /// call once nobody waits for it any more.
+    func leadInline(cancel: @escaping @Sendable () -> Void) {
+        state.withLock { state in
+            state.cancelUpstream = cancel
+            state.leaderPresent = true
+            state.everSubscribed += 1
+        }
+    }
+
+    /// The inline leader's client went away: the call goes on while followers wait for it.
+    func leaderLeft() {
+        let cancel = state.withLock { state -> (@Sendable () -> Void)? in
+            guard state.leaderPresent else { return nil }
+            state.leaderPresent = false
+            return state.subscribers.isEmpty && state.outcome == nil ? state.cancelUpstream : nil
+        }
+        cancel?()
+    }
+
+    /// The inline leader's own reading of the finished flight: every event, then its end.
+    func replay() -> EventPipe<JSONValue>.Events {
+        let (pipe, events) = EventPipe<JSONValue>.make()
+        state.withLock { state in
+            for event in state.events { pipe.yield(event) }
+            switch state.outcome {
+            case .success?, nil: pipe.finish()
+            case .failure(let error)?: pipe.finish(throwing: error)
+            }
+        }
+        return events
     }
 
     /// Every event so far, then the live ones, then the end (or the error).
@@ -81,11 +119,12 @@ final class Flight: Sendable {
     }
 
     private func leave(_ id: Int) {
-        let upstream = state.withLock { state -> Task<Void, Never>? in
+        let cancel = state.withLock { state -> (@Sendable () -> Void)? in
             state.subscribers[id] = nil
-            return state.subscribers.isEmpty && state.outcome == nil ? state.upstream : nil
+            return state.subscribers.isEmpty && !state.leaderPresent && state.outcome == nil
+                ? state.cancelUpstream : nil
         }
-        upstream?.cancel()
+        cancel?()
     }
 
     func publish(_ event: JSONValue) {

@@ -172,7 +172,26 @@ extension Generation {
             await writer.respond(.error(failure, dialect: call.mode.dialect))
             return
         }
-        // The subscription comes first, so the upstream call always has someone to serve.
+        guard call.mode.isStreaming else {
+            // A whole answer: the leader's own task makes the upstream call, then renders the
+            // finished flight (no second task to start, no wake-up between the two). Its client
+            // leaving cancels the call only when no follower waits for it.
+            let departure = writer.departure
+            flight.leadInline { departure.cancelTask() }
+            if departure.divert({ flight.leaderLeft() }) {
+                await pump(flight, call, admission, cacheOutcome: outcome, inTable: inTable)
+                departure.endDivert()
+            } else {
+                flight.leaderLeft()
+                await pump(flight, call, admission, cacheOutcome: outcome, inTable: inTable)
+            }
+            await serve(
+                flight.replay(), call, writer: writer, cacheOutcome: outcome, flight: flight,
+                extraHeaders: accountant.headers(admission))
+            return
+        }
+        // A stream: the subscription comes first, so the upstream call always has someone to
+        // serve, and a task of its own pumps the events while this one writes them.
         let events = flight.subscribe()
         let settled = admission
         let pump = Task(executorPreference: writer.taskExecutor) { [self] in
