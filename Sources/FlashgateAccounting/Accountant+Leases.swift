@@ -4,9 +4,9 @@ import Foundation
 import Synchronization
 
 /// Budget leases on the request path (`ledger.durability: lease`): admission draws on a lease in
-/// memory; a lease that runs short asks for a grant, which the ledger makes durable before the
-/// call that needs it goes upstream; unused remainders go back when a lease idles, when its
-/// period ends, and at a clean shutdown.
+/// memory; a lease asks for its next grant ahead of need (or, when it runs short, for one the
+/// ledger makes durable before the call that needs it goes upstream); unused remainders go back
+/// when a lease idles, when its period ends, and at a clean shutdown.
 extension Accountant {
     /// Whether admission draws on leases (else each call's reservation is written on its own).
     package var leased: Bool { config.ledger.durability == .lease }

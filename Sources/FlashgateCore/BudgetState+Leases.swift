@@ -13,6 +13,9 @@ extension BudgetState {
     /// A grant takes at most this fraction of a hard budget's headroom (beyond what the call
     /// itself needs), so one busy caller cannot starve the others of the same budget.
     static let headroomShareDivisor: Int64 = 4
+    /// This host's own leases ask for the next grant with this share of a typical grant left:
+    /// about fifty calls, a commit's worth of time even on a slow disk at thousands of calls a second.
+    static let localPrefetchPercent: Int64 = 50
 
     /// Reserves `amount` from the caller's lease, asking for a new grant when the lease is short.
     mutating func reserveLeased(
@@ -106,14 +109,27 @@ extension BudgetState {
         return (.admit(reservation), changes, wait, reportWaits)
     }
 
-    /// Shared budgets: with no grant in flight and less than `prefetchPercent` of a typical grant
-    /// left, the next grant is asked for now, so no call waits for it.
+    /// With no grant in flight and less than `prefetchPercent` of a typical grant left (shared
+    /// budgets: `shared.prefetch_percent`; this host's own: `localPrefetchPercent`), the next grant
+    /// is asked for now, so no call waits for it while its commit is under way. A local grant is
+    /// fetched ahead only while a full one fits in the share of every hard budget's headroom a
+    /// grant may take; nearer the limit a lease is topped up when it runs short, as before, so a
+    /// busy key cannot gather the last of a budget ahead of need. (Redis sizes a shared grant.)
     private mutating func prefetch(_ group: inout LeaseGroup, id: String, lines: [Line]) -> LeaseChange? {
-        guard let sharing, group.pending == .zero else { return nil }
-        let typicalGrant = group.typical.value * sharing.callsPerLease
+        guard group.pending == .zero else { return nil }
+        let callsPerLease = sharing?.callsPerLease ?? Self.callsPerLease
+        let percent = sharing?.prefetchPercent ?? Self.localPrefetchPercent
+        let typicalGrant = group.typical.value * callsPerLease
         let left = group.durable - group.reserved
-        guard left.value * 100 < typicalGrant * sharing.prefetchPercent else { return nil }
+        guard left.value * 100 < typicalGrant * percent else { return nil }
         let grant = MicroUSD(typicalGrant)
+        if sharing == nil {
+            for line in lines where line.budget.mode == .hard {
+                let headroom = max(
+                    .zero, line.budget.limit - settled[line.key, default: .zero] - leased[line.key, default: .zero])
+                guard grant.value <= headroom.value / Self.headroomShareDivisor else { return nil }
+            }
+        }
         guard grant > .zero else { return nil }
         let latch = LeaseLatch()
         group.pending += grant

@@ -42,13 +42,20 @@ import Testing
         #expect(first.wait === first.changes[0].latch, "the first call waits for its grant to be durable")
         Self.finish(b, first.changes)
         #expect(first.wait?.result == true)
-        // The next calls draw on the durable lease: no write, no wait.
-        for _ in 0..<98 {
+        // The next calls draw on the durable lease: no wait, and no write until half of it is
+        // spoken for; then one grant is asked for ahead of need, and nobody waits for it.
+        var ahead: [LeaseChange] = []
+        for call in 2...99 {
             let next = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(500), now: now)
-            #expect(next.changes.isEmpty && next.wait == nil)
+            #expect(next.wait == nil)
+            if call <= 50 { #expect(next.changes.isEmpty, "call \(call)") }
+            ahead += next.changes
         }
+        #expect(ahead.map(\.kind) == [.grant] && ahead.first?.need == .zero)
+        #expect(ahead.first?.amount == MicroUSD(50_000))
+        Self.finish(b, ahead)
         b.settle(r, actual: MicroUSD(120))
-        #expect(b.leasedByKey["team:a:total"] == MicroUSD(50_000 - 120))
+        #expect(b.leasedByKey["team:a:total"] == MicroUSD(100_000 - 120))
         #expect(b.all(now: now).first?.settled == MicroUSD(120))
     }
 
@@ -77,12 +84,19 @@ import Testing
         }
     }
 
-    @Test func settledPlusLeasedNeverExceedsAHardLimitInAnyOrderOfEvents() throws {
+    /// Calls of up to 9,000 µ$ under a 200,000 µ$ budget are always near the limit (grants on
+    /// need only); calls of up to 900 µ$ under 1,000,000 µ$ start far from it, so grants are
+    /// fetched ahead of need until the budget nears its limit.
+    @Test(arguments: [(Int64(200_000), Int64(150_000), Int64(9_000)), (1_000_000, 800_000, 900)])
+    func settledPlusLeasedNeverExceedsAHardLimitInAnyOrderOfEvents(
+        teamLimit: Int64, keyLimit: Int64, largestCall: Int64
+    ) throws {
         var random = SeededRandom(seed: 13)
-        let limit = MicroUSD(200_000)
+        let limit = MicroUSD(teamLimit)
         let b = budgets(
             team: [BudgetConfig(period: .total, limit: limit)],
-            key: [BudgetConfig(period: .total, limit: MicroUSD(150_000))], keys: ["k1", "k2", "k3"])
+            key: [BudgetConfig(period: .total, limit: MicroUSD(keyLimit))], keys: ["k1", "k2", "k3"])
+        var aheadOfNeed = 0
         // A call settles only after the grant it waited for was tried, as `persist` makes sure;
         // one whose grant failed never went upstream and is charged nothing.
         var open: [(reservation: Reservation, wait: LeaseLatch?)] = []
@@ -93,8 +107,9 @@ import Testing
             case 0..<4:
                 let caller = Caller(team: "a", key: ["k1", "k2", "k3"][Int.random(in: 0..<3, using: &random)])
                 let d = b.reserveLeased(
-                    caller: caller, amount: MicroUSD(Int64.random(in: 1...9_000, using: &random)), now: clock)
+                    caller: caller, amount: MicroUSD(Int64.random(in: 1...largestCall, using: &random)), now: clock)
                 pending += d.changes
+                aheadOfNeed += d.changes.filter { $0.kind == .grant && $0.need == .zero }.count
                 if case .admit(let r) = d.decision { open.append((r, d.wait)) }
             case 4..<7:
                 let ready = open.indices.filter { open[$0].wait == nil || open[$0].wait?.result != nil }
@@ -119,6 +134,7 @@ import Testing
         Self.finish(b, b.releaseLeases(now: clock, idle: .zero, all: true))
         #expect(b.leaseTotals.count == 0 && b.leaseTotals.amount == .zero)
         #expect(b.all(now: clock).allSatisfy { $0.settled <= $0.limit && $0.reserved == .zero })
+        if largestCall < 1_000 { #expect(aheadOfNeed > 0, "the roomy budget fetched grants ahead of need") }
     }
 
     @Test func idleLeasesAndEndedPeriodsGiveTheirRemainderBack() throws {
@@ -172,5 +188,57 @@ import Testing
         #expect(refused.changes.map(\.kind) == [.release])
         Self.finish(b, refused.changes)
         #expect(b.leasedByKey["team:a:total"] == .zero)
+    }
+
+    /// Regression: this host's own leases were topped up only when they ran dry, so about one call
+    /// in a hundred (and every call arriving during that commit) waited for an fdatasync before
+    /// going upstream: the tail of the miss path. The next grant is now asked for with half a
+    /// lease left.
+    @Test func steadyCallsNeverWaitForAGrantWhenCommitsLandWithinFiftyCalls() throws {
+        let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000_000_000))])
+        var inFlight: [(change: LeaseChange, due: Int)] = []
+        var waits = 0
+        var grants = 0
+        for call in 0..<2_000 {
+            let d = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(500), now: now)
+            guard case .admit(let r) = d.decision else {
+                Issue.record("refused")
+                return
+            }
+            if call == 0 {
+                Self.finish(b, d.changes)  // nothing is leased yet: the very first call waits
+                continue
+            }
+            if d.wait != nil { waits += 1 }
+            grants += d.changes.count
+            // Each commit lands 20 calls after it was asked for.
+            inFlight += d.changes.map { ($0, call + 20) }
+            let due = inFlight.filter { $0.due <= call }
+            inFlight.removeAll { $0.due <= call }
+            Self.finish(b, due.map(\.change))
+            b.settle(r, actual: MicroUSD(500))
+        }
+        #expect(waits == 0)
+        #expect(grants >= 19, "about one grant per hundred calls")
+        let leased = b.leasedByKey["team:a:total"] ?? .zero
+        #expect(leased <= MicroUSD(100_000), "at most a lease and a half ahead")
+    }
+
+    @Test func nearTheLimitNoGrantIsFetchedAheadOfNeed() throws {
+        // A typical grant (100 calls of 500 = 50,000) fits in a quarter of the headroom only while
+        // 200,000 or more is left: below that a lease is topped up when it runs short.
+        let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(180_000))])
+        var ahead = 0
+        var admitted = 0
+        for _ in 0..<400 {
+            let d = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(500), now: now)
+            ahead += d.changes.filter { $0.kind == .grant && $0.need == .zero }.count
+            Self.finish(b, d.changes)
+            guard case .admit(let r) = d.decision else { break }
+            admitted += 1
+            b.settle(r, actual: MicroUSD(500))
+        }
+        #expect(ahead == 0)
+        #expect(admitted == 360, "the whole budget is still spendable: 180,000 / 500")
     }
 }
