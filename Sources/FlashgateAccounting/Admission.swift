@@ -134,6 +134,7 @@ extension Accountant {
             throw Rejection.ledgerBusy(wait: config.ledger.queueWait)
         }
         if leased {
+            if let wait = admission.leaseWait, wait.result == nil { ledger.noteLeaseWait() }
             if let wait = admission.leaseWait, !(await wait.wait()) {
                 switch wait.refusal {
                 case .spent(let budget, let limit, let periodEnd):

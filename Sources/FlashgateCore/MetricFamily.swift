@@ -19,7 +19,7 @@ package struct MetricFamily: Sendable, Hashable {
     package static let all: [MetricFamily] = [
         requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, softExceeded,
         attempts, retries, breaker, budget, cacheEntries, cacheBytes, inFlight, ledgerBytes, ledgerMapBytes,
-        ledgerFull, leases, leasedUSD, ledgerQueue, ledgerCommits, sharedRedisUp, sharedRedisCommands,
+        ledgerFull, leases, leasedUSD, ledgerQueue, ledgerCommits, leaseWaits, sharedRedisUp, sharedRedisCommands,
         sharedRedisFailures, clusterSettled, clusterBurned, contextCaches, contextReads, contextStorage, contextSaved,
     ]
 
@@ -85,6 +85,8 @@ package struct MetricFamily: Sendable, Hashable {
         "ledger_queue", "writes", "Ledger writes queued or being committed by the writer thread.")
     package static let ledgerCommits = MetricFamily(
         "ledger_commits", "total", "Group-commit transactions the ledger's writer made since start.")
+    package static let leaseWaits = MetricFamily(
+        "ledger_lease_waits", "total", "Paid calls that waited for a budget lease grant's commit before going upstream.")
     // Shared budgets (`shared:`).
     package static let sharedRedisUp = MetricFamily(
         "shared_redis", "up", "1 when the last command reached the shared-budget Redis, 0 while it is unreachable.")

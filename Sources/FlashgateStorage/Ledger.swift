@@ -25,6 +25,7 @@ package final class Ledger: Sendable {
     package let health: LedgerHealth
     /// Cache hits and joined followers counted, not yet committed (`Ledger+Rollups`).
     let rollupTally = RollupTally()
+    private let leaseWaitCount = Atomic(0)
     /// `Options.counterDelay`.
     let counterDelay: Duration
     private let closed = Atomic<Bool>(false)
@@ -139,6 +140,12 @@ package final class Ledger: Sendable {
 
     /// Commit transactions so far and the writes they carried: how well group commit batches.
     package var commitCounts: (commits: Int, writes: Int) { writer.queue.counts }
+
+    /// Paid calls that waited for a budget lease's grant to be committed before going upstream
+    /// (`noteLeaseWait`): in steady traffic grants come ahead of need and this stays still.
+    package var leaseWaits: Int { leaseWaitCount.load(ordering: .relaxed) }
+
+    package func noteLeaseWait() { leaseWaitCount.add(1, ordering: .relaxed) }
 
     /// Waits for the writer to finish what is queued, then closes the store. Later writes throw.
     package func close() {

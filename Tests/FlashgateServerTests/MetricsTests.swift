@@ -178,6 +178,26 @@ import Testing
         try await h.stop()
     }
 
+    /// Regression: a lease was topped up only when it ran dry, so the call that found it dry
+    /// waited for the grant's commit (3 of these 1,500 calls did: a lease sized by worst cases
+    /// lasts ~500 calls that cost less). Now the next grant is asked for with half a lease left,
+    /// and only the very first call (nothing leased yet) waits.
+    @Test func onlyTheFirstOfManyCallsWaitsForALeaseGrant() async throws {
+        let h = try await Harness.start { config in
+            config.teams[0].budgets = [BudgetConfig(period: .day, limit: MicroUSD(dollars: "100")!)]
+        }
+        for i in 0..<1_500 {
+            let response = try await h.client.request(
+                "POST", "/v1/chat/completions", body: Self.chat("call \(i)"),
+                headers: Self.auth + [("cache-control", "no-store")])
+            #expect(response?.status == 200)
+        }
+        let m = try await h.scrape()
+        #expect(m.value("flashgate_ledger_lease_waits_total", [:]) == 1)
+        #expect(m.types["flashgate_ledger_lease_waits_total"] == "counter")
+        try await h.stop()
+    }
+
     @Test func labelsNeverCarryPathsKeysOrUnknownModels() async throws {
         let h = try await Harness.start()
         _ = try await h.client.request("GET", "/v1beta/models/secret-path-xyz/evil")

@@ -23,5 +23,11 @@ extension PrometheusTelemetry {
             return max(0, commits - seen)
         }
         registry.makeCounter(descriptor: Family.ledgerCommits.descriptor).increment(by: Int64(delta))
+        let waits = ledger.leaseWaits
+        let newWaits = leaseWaitsSeen.withLock { seen in
+            defer { seen = max(seen, waits) }
+            return max(0, waits - seen)
+        }
+        registry.makeCounter(descriptor: Family.leaseWaits.descriptor).increment(by: Int64(newWaits))
     }
 }
