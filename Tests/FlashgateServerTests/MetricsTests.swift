@@ -181,7 +181,7 @@ import Testing
     /// Regression: a lease was topped up only when it ran dry, so the call that found it dry
     /// waited for the grant's commit (3 of these 1,500 calls did: a lease sized by worst cases
     /// lasts ~500 calls that cost less). Now the next grant is asked for with half a lease left,
-    /// and only the very first call (nothing leased yet) waits.
+    /// and only the very first call (nothing leased yet) may wait.
     @Test func onlyTheFirstOfManyCallsWaitsForALeaseGrant() async throws {
         let h = try await Harness.start { config in
             config.teams[0].budgets = [BudgetConfig(period: .day, limit: MicroUSD(dollars: "100")!)]
@@ -193,7 +193,8 @@ import Testing
             #expect(response?.status == 200)
         }
         let m = try await h.scrape()
-        #expect(m.value("flashgate_ledger_lease_waits_total", [:]) == 1)
+        #expect((m.value("flashgate_ledger_lease_waits_total", [:]) ?? 99) <= 1,
+            "the first call, unless its grant was durable before it looked")
         #expect(m.types["flashgate_ledger_lease_waits_total"] == "counter")
         try await h.stop()
     }

@@ -81,38 +81,54 @@ package final class ContextCacheBook: Sendable {
 
     package init(store: (any ContextPrefixStore)? = nil) { self.store = store }
 
-    /// Counts a read of `key` at `nowMs`, with what its usage showed (`tokens`, `implicitPermille`
-    /// when not read from an explicit cache); returns its traffic in the window.
-    func read(
-        _ key: CacheKey, nowMs: Int64, window: Duration, tokens: Int?, implicitPermille: Int?
-    ) -> ContextCachePlanner.Traffic {
-        let (traffic, stats) = state.withLock { state in
-            if state.prefixes[key] == nil, state.prefixes.count >= Self.maxPrefixes { Self.evictOldest(&state) }
-            var prefix = state.prefixes[key] ?? Self.remembered(store?.stats(key))
-            let since = nowMs - window.milliseconds
-            prefix.reads.removeAll { $0 <= since }
-            if prefix.reads.count >= Self.maxReads { prefix.reads.removeFirst() }
-            prefix.reads.append(nowMs)
-            prefix.lastSeenMs = nowMs
-            if let tokens, tokens > 0 { prefix.tokens = tokens }
-            if let implicitPermille {
-                // A running mean of the first reads, then a moving average that follows change.
-                let n = min(prefix.observed, 7)
-                prefix.implicitPermille = (prefix.implicitPermille * n + implicitPermille) / (n + 1)
-                prefix.observed += 1
-            }
-            if prefix.live != nil { prefix.live!.reads += 1 }
-            prefix.readsTotal += 1
-            state.prefixes[key] = prefix
-            let traffic = ContextCachePlanner.Traffic(
-                tokens: prefix.tokens, reads: prefix.reads.count, implicitPermille: prefix.implicitPermille)
-            let stats = ContextPrefixStats(
-                reads: prefix.readsTotal, tokens: prefix.tokens, implicitPermille: prefix.implicitPermille,
-                lastSeenMs: nowMs)
-            return (traffic, stats)
+    /// One request's read of one candidate prefix, with what its usage showed (`tokens`,
+    /// `implicitPermille` when not read from an explicit cache).
+    struct Read {
+        var key: CacheKey
+        var tokens: Int?
+        var implicitPermille: Int?
+    }
+
+    /// Counts one request's reads of its candidate prefixes at `nowMs`, all under one lock, and
+    /// returns each one's traffic in the window. Counted together, a request never sees a longer
+    /// candidate with fewer reads than its shorter ones because another request was between its
+    /// two counts (which once let concurrent first requests judge the shorter prefix alone worth a
+    /// cache, and create both).
+    func read(_ reads: [Read], nowMs: Int64, window: Duration) -> [ContextCachePlanner.Traffic] {
+        let counted = state.withLock { state in
+            reads.map { read in Self.count(read, nowMs: nowMs, window: window, in: &state, store: store) }
         }
-        store?.record(key, stats)
-        return traffic
+        for (read, (_, stats)) in zip(reads, counted) { store?.record(read.key, stats) }
+        return counted.map(\.traffic)
+    }
+
+    private static func count(
+        _ read: Read, nowMs: Int64, window: Duration, in state: inout State, store: (any ContextPrefixStore)?
+    ) -> (traffic: ContextCachePlanner.Traffic, stats: ContextPrefixStats) {
+        let key = read.key
+        if state.prefixes[key] == nil, state.prefixes.count >= Self.maxPrefixes { Self.evictOldest(&state) }
+        var prefix = state.prefixes[key] ?? Self.remembered(store?.stats(key))
+        let since = nowMs - window.milliseconds
+        prefix.reads.removeAll { $0 <= since }
+        if prefix.reads.count >= Self.maxReads { prefix.reads.removeFirst() }
+        prefix.reads.append(nowMs)
+        prefix.lastSeenMs = nowMs
+        if let tokens = read.tokens, tokens > 0 { prefix.tokens = tokens }
+        if let implicitPermille = read.implicitPermille {
+            // A running mean of the first reads, then a moving average that follows change.
+            let n = min(prefix.observed, 7)
+            prefix.implicitPermille = (prefix.implicitPermille * n + implicitPermille) / (n + 1)
+            prefix.observed += 1
+        }
+        if prefix.live != nil { prefix.live!.reads += 1 }
+        prefix.readsTotal += 1
+        state.prefixes[key] = prefix
+        let traffic = ContextCachePlanner.Traffic(
+            tokens: prefix.tokens, reads: prefix.reads.count, implicitPermille: prefix.implicitPermille)
+        let stats = ContextPrefixStats(
+            reads: prefix.readsTotal, tokens: prefix.tokens, implicitPermille: prefix.implicitPermille,
+            lastSeenMs: nowMs)
+        return (traffic, stats)
     }
 
     /// A prefix first seen since the start, with what the store remembers of it.

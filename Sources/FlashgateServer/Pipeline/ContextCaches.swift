@@ -99,22 +99,23 @@ final class ContextCaches: Sendable {
         // the cache was found gone, not on a failover route).
         let onCache = usage.cachedTokens > 0 && use?.applies(to: served) == true
         let usedLeading = onCache ? use?.prefix.leading ?? 0 : 0
-        var observed: [(prefix: ContextPrefix, traffic: ContextCachePlanner.Traffic)] = []
+        var counted: [(prefix: ContextPrefix, read: ContextCacheBook.Read)] = []
         for prefix in prefixes.all {
             if onCache, prefix.leading < usedLeading { continue }
             let isUsed = onCache && prefix.key == use?.prefix.key
-            var tokens: Int?
-            var implicit: Int?
+            var read = ContextCacheBook.Read(key: prefix.key)
             if !isUsed {
                 let prefixTokens = prefix.tokens(ofPrompt: usage.promptTokens)
-                tokens = prefixTokens
+                read.tokens = prefixTokens
                 // Cached tokens of a call on an explicit cache are not implicit hits.
-                if !onCache { implicit = prefixTokens > 0 ? min(1000, usage.cachedTokens * 1000 / prefixTokens) : 0 }
+                if !onCache {
+                    read.implicitPermille = prefixTokens > 0 ? min(1000, usage.cachedTokens * 1000 / prefixTokens) : 0
+                }
             }
-            let traffic = book.read(
-                prefix.key, nowMs: now, window: config.window, tokens: tokens, implicitPermille: implicit)
-            observed.append((prefix, traffic))
+            counted.append((prefix, read))
         }
+        let counts = book.read(counted.map(\.read), nowMs: now, window: config.window)
+        let observed = zip(counted, counts).map { (prefix: $0.prefix, traffic: $1) }
         let target = call.primary
         let tier = ServiceTier.requested(in: call.body)
         guard let price = accountant.prices.price(for: target.pricedModel, tier: tier, atMs: now) else { return }
