@@ -177,6 +177,7 @@ extension Generation {
             // finished flight (no second task to start, no wake-up between the two). Its client
             // leaving cancels the call only when no follower waits for it.
             let departure = writer.departure
+            let headers = accountant.headers(admission)  // as admitted, like a stream's
             flight.leadInline { departure.cancelTask() }
             if departure.divert({ flight.leaderLeft() }) {
                 await pump(flight, call, admission, cacheOutcome: outcome, inTable: inTable)
@@ -186,8 +187,7 @@ extension Generation {
                 await pump(flight, call, admission, cacheOutcome: outcome, inTable: inTable)
             }
             await serve(
-                flight.replay(), call, writer: writer, cacheOutcome: outcome, flight: flight,
-                extraHeaders: accountant.headers(admission))
+                flight.replay(), call, writer: writer, cacheOutcome: outcome, flight: flight, extraHeaders: headers)
             return
         }
         // A stream: the subscription comes first, so the upstream call always has someone to
