@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // glibc's pipe2 and posix_spawn_file_actions_addclosefrom_np, for the tests' child processes.
+        .systemLibrary(name: "CSpawn"),
         .target(
             name: "FlashgateCore",
             dependencies: [
@@ -60,7 +62,7 @@ let package = Package(
             name: "FlashgateServer",
             dependencies: [
                 "FlashgateCore", "FlashgateWire", "FlashgateUpstream", "FlashgateRouting", "FlashgateStorage",
-                "FlashgateAccounting",
+                "FlashgateAccounting", "CSpawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

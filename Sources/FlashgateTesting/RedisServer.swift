@@ -11,7 +11,7 @@ package final class RedisServer: Sendable {
     package let directory: TempDirectory
     package var socketPath: String { directory.file("redis.sock") }
     package var address: SharedConfig.Address { .unix(path: socketPath) }
-    private let process = Mutex<Process?>(nil)
+    private let process = Mutex<ChildProcess?>(nil)
 
     package init() throws { directory = try TempDirectory(prefix: "fgr") }
 
@@ -23,29 +23,23 @@ package final class RedisServer: Sendable {
     }
 
     package func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = [
-            "--port", "0", "--unixsocket", socketPath, "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-            "--dir", directory.path, "--loglevel", "notice",
-        ]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
+        let process = try ChildProcess(
+            path: Self.binary,
+            arguments: [
+                "--port", "0", "--unixsocket", socketPath, "--unixsocketperm", "700", "--save", "", "--appendonly",
+                "no", "--dir", directory.path, "--loglevel", "notice",
+            ])
         self.process.withLock { $0 = process }
         // redis-server logs "…ready to accept connections…" once it listens.
-        let reader = out.fileHandleForReading
         let ready: Bool = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var text = ""
                 while true {
-                    let data = reader.availableData
-                    if data.isEmpty { return continuation.resume(returning: false) }
-                    text += String(decoding: data, as: UTF8.self)
+                    guard let bytes = process.read() else { return continuation.resume(returning: false) }
+                    text += String(decoding: bytes, as: UTF8.self)
                     if text.lowercased().contains("ready to accept connections") {
                         // Keep draining the pipe so the server never blocks on a full one.
-                        DispatchQueue.global().async { while !reader.availableData.isEmpty {} }
+                        DispatchQueue.global().async { while process.read() != nil {} }
                         return continuation.resume(returning: true)
                     }
                 }
@@ -87,8 +81,8 @@ package final class RedisServer: Sendable {
                 return p
             })
         else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
         try? FileManager.default.removeItem(atPath: socketPath)
     }
 

@@ -101,18 +101,13 @@ import Testing
     /// Runs the torture command, reads lines until at least `after` have been printed, SIGKILLs it
     /// mid-run and returns every number it printed, including those still in the pipe.
     private func runAndKill(store: String, after: Int, leases: Bool) throws -> [Int] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments =
-            ["ledger-torture", "--store", store, "--count", "10000000", "--workers", "16"] + (leases ? ["--leases"] : [])
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let reader = out.fileHandleForReading
+        let process = try ChildProcess(
+            path: Self.binary,
+            arguments: ["ledger-torture", "--store", store, "--count", "10000000", "--workers", "16"]
+                + (leases ? ["--leases"] : []))
         var pending: [UInt8] = []
         var ids: [Int] = []
-        func consume(_ data: Data) {
+        func consume(_ data: [UInt8]) {
             pending += data
             guard let end = pending.lastIndex(of: UInt8(ascii: "\n")) else { return }
             for line in pending[...end].split(separator: UInt8(ascii: "\n")) {
@@ -121,18 +116,12 @@ import Testing
             pending.removeSubrange(...end)
         }
         while ids.count < after {
-            let data = reader.availableData
-            if data.isEmpty { break }
+            guard let data = process.read() else { break }
             consume(data)
         }
-        kill(process.processIdentifier, SIGKILL)
-        while true {
-            let data = reader.availableData
-            if data.isEmpty { break }
-            consume(data)
-        }
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal, "the torture run ended before it was killed")
+        process.signal(SIGKILL)
+        while let data = process.read() { consume(data) }
+        #expect(process.wait() == .signalled(SIGKILL), "the torture run ended before it was killed")
         return ids
     }
 }
