@@ -202,9 +202,8 @@ import Testing
     }
 
     @Test func aDeadRouteIsFailedOverAndOpensItsBreaker() async throws {
-        let dead = try await FakeGemini.start()
+        let dead = try ClosedPort()  // nothing listens there: connection refused
         let deadURL = dead.baseURL
-        try await dead.shutdown()  // nothing listens there any more: connection refused
         let live = try await FakeGemini.start()
         let curl = try CurlTransport()
         var config = FlashgateConfig(
@@ -231,6 +230,7 @@ import Testing
         await gateway.stop()
         curl.shutdown()
         try await live.shutdown()
+        withExtendedLifetime(dead) {}
     }
 
     @Test func aStreamFailsOverBeforeItsFirstByte() async throws {

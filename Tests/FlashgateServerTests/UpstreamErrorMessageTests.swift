@@ -11,10 +11,9 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct UpstreamErrorMessageTests {
     @Test func anUnreachableUpstreamIsNamedInTheLogNotInTheAnswer() async throws {
-        let closed = try await FakeGemini.start()
+        let closed = try ClosedPort()
         let base = closed.baseURL
         let port = closed.port
-        try await closed.shutdown()
         var config = FlashgateConfig(
             routes: [RouteConfig(name: "gone", kind: .gemini, baseURL: base, apiKey: Secret("k"), passthrough: true)])
         config.retry = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
@@ -47,5 +46,6 @@ struct UpstreamErrorMessageTests {
         await client.close()
         await gateway.stop()
         curl.shutdown()
+        withExtendedLifetime(closed) {}
     }
 }

@@ -1,6 +1,5 @@
 import FlashgateCore
 import FlashgateTesting
-import Glibc
 import Testing
 
 @testable import FlashgateUpstream
@@ -52,27 +51,14 @@ struct CurlTransportFailureTests {
     }
 
     @Test func refusedConnectionThrowsUpstreamUnreachable() async throws {
-        // A port bound but not listening refuses connections, and stays ours while the socket is
-        // open (a port freed by a stopped server could be taken by another test's meanwhile).
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(fd >= 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-            }
-        }
-        #expect(bound)
-        let url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/v1beta/models"
+        let closed = try ClosedPort()
+        let url = closed.baseURL + "/v1beta/models"
         let transport = try CurlTransport()
         let error = await upstreamError(of: transport.send(UpstreamRequest(method: "GET", url: url)))
         transport.shutdown()
         #expect(error?.kind == .upstreamUnreachable)
         #expect(error?.message.contains("127.0.0.1") == false, "\(error?.message ?? "")")
+        withExtendedLifetime(closed) {}
     }
 
     @Test func droppedStreamThrowsInsteadOfEndingSilently() async throws {

@@ -272,10 +272,8 @@ struct VertexAuthTokenTests {
 
     @Test func anUnreachableEndpointIsSaidButNotWhere() async throws {
         try await withTransport { transport, fake in
-            // A port FakeGemini just released: nothing listens there.
-            let closed = try await FakeGemini.start()
+            let closed = try ClosedPort()  // nothing listens there
             let url = closed.baseURL + "/token"
-            try await closed.shutdown()
             let tokens = VertexServiceAccountTokens(
                 account: try testServiceAccount(), tokenURL: url, transport: transport, now: { 1_700_000_000 })
             let error = await flashgateError { _ = try await tokens.token() }
