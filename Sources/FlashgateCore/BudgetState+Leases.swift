@@ -58,8 +58,7 @@ extension BudgetState {
             var grant = max(shortfall, MicroUSD(group.typical.value * (sharing?.callsPerLease ?? Self.callsPerLease)))
             var tightest: (line: Line, headroom: MicroUSD)?
             for line in lines where line.budget.mode == .hard {
-                let headroom = max(
-                    .zero, line.budget.limit - settled[line.key, default: .zero] - leased[line.key, default: .zero])
+                let headroom = self.headroom(line)
                 if tightest == nil || headroom < tightest!.headroom { tightest = (line, headroom) }
             }
             if let (line, headroom) = tightest {
@@ -125,9 +124,7 @@ extension BudgetState {
         let grant = MicroUSD(typicalGrant)
         if sharing == nil {
             for line in lines where line.budget.mode == .hard {
-                let headroom = max(
-                    .zero, line.budget.limit - settled[line.key, default: .zero] - leased[line.key, default: .zero])
-                guard grant.value <= headroom.value / Self.headroomShareDivisor else { return nil }
+                guard grant.value <= headroom(line).value / Self.headroomShareDivisor else { return nil }
             }
         }
         guard grant > .zero else { return nil }
@@ -138,6 +135,11 @@ extension BudgetState {
         return LeaseChange(
             kind: .grant, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys, amount: grant,
             latch: latch, lines: lines.map(\.leaseLine), need: .zero)
+    }
+
+    /// What a budget line has left beyond its settled spend and every lease on it.
+    private func headroom(_ line: Line) -> MicroUSD {
+        max(.zero, line.budget.limit - settled[line.key, default: .zero] - leased[line.key, default: .zero])
     }
 
     /// A shared grant came back smaller than asked (`granted` < `change.amount`): the difference

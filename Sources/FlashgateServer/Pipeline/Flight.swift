@@ -79,13 +79,20 @@ final class Flight: Sendable {
     func replay() -> EventPipe<JSONValue>.Events {
         let (pipe, events) = EventPipe<JSONValue>.make()
         state.withLock { state in
-            for event in state.events { pipe.yield(event) }
-            switch state.outcome {
-            case .success?, nil: pipe.finish()
-            case .failure(let error)?: pipe.finish(throwing: error)
-            }
+            if !Self.replay(state, into: pipe) { pipe.finish() }
         }
         return events
+    }
+
+    /// Every event so far into `pipe`, and the end when there is one; false while the flight goes on.
+    private static func replay(_ state: State, into pipe: EventPipe<JSONValue>) -> Bool {
+        for event in state.events { pipe.yield(event) }
+        switch state.outcome {
+        case .success?: pipe.finish()
+        case .failure(let error)?: pipe.finish(throwing: error)
+        case nil: return false
+        }
+        return true
     }
 
     /// Every event so far, then the live ones, then the end (or the error).
@@ -94,21 +101,12 @@ final class Flight: Sendable {
         // The replay fills a pipe nobody reads yet, so it runs no one's code; doing it under the
         // lock is what keeps a live event from slipping in before the ones already published.
         let id = state.withLock { state -> Int? in
-            for event in state.events { pipe.yield(event) }
-            switch state.outcome {
-            case .success?:
-                pipe.finish()
-                return nil
-            case .failure(let error)?:
-                pipe.finish(throwing: error)
-                return nil
-            case nil:
-                let id = state.nextID
-                state.nextID += 1
-                state.everSubscribed += 1
-                state.subscribers[id] = pipe
-                return id
-            }
+            guard !Self.replay(state, into: pipe) else { return nil }
+            let id = state.nextID
+            state.nextID += 1
+            state.everSubscribed += 1
+            state.subscribers[id] = pipe
+            return id
         }
         if let id {
             pipe.onCancel { [weak self] in self?.leave(id) }

@@ -1,6 +1,8 @@
 import FlashgateAccounting
+import FlashgateCore
 import FlashgateStorage
 import Prometheus
+import Synchronization
 
 /// The ledger's gauges, read at scrape: how full its map is, the budget leases open in memory,
 /// the writer's queue and its commits. They tell an operator when to compact or grow the ledger
@@ -17,17 +19,16 @@ extension PrometheusTelemetry {
         registry.makeGauge(descriptor: Family.leases.descriptor).set(to: Double(leases.count))
         registry.makeGauge(descriptor: Family.leasedUSD.descriptor).set(to: Self.dollars(leases.amount))
         registry.makeGauge(descriptor: Family.ledgerQueue.descriptor).set(to: Double(ledger.queueDepth))
-        let commits = ledger.commitCounts.commits
-        let delta = ledgerCommitsSeen.withLock { seen in
-            defer { seen = max(seen, commits) }
-            return max(0, commits - seen)
+        advance(Family.ledgerCommits, to: ledger.commitCounts.commits, seen: ledgerCommitsSeen)
+        advance(Family.leaseWaits, to: ledger.leaseWaits, seen: leaseWaitsSeen)
+    }
+
+    /// A counter kept elsewhere as a running total: adds what it grew since the last scrape.
+    private func advance(_ family: MetricFamily, to total: Int, seen: borrowing Mutex<Int>) {
+        let delta = seen.withLock { seen in
+            defer { seen = max(seen, total) }
+            return max(0, total - seen)
         }
-        registry.makeCounter(descriptor: Family.ledgerCommits.descriptor).increment(by: Int64(delta))
-        let waits = ledger.leaseWaits
-        let newWaits = leaseWaitsSeen.withLock { seen in
-            defer { seen = max(seen, waits) }
-            return max(0, waits - seen)
-        }
-        registry.makeCounter(descriptor: Family.leaseWaits.descriptor).increment(by: Int64(newWaits))
+        registry.makeCounter(descriptor: family.descriptor).increment(by: Int64(delta))
     }
 }
