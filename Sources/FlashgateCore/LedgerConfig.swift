@@ -10,8 +10,10 @@
 /// `ledger.durability` says how money is made durable:
 /// - `lease` (default): admission debits an in-memory budget lease that was made durable ahead
 ///   of need; settlement rows are group-committed behind the answer through a bounded queue.
-///   A kill -9 loses at most the per-request detail of the last commit interval, never money:
-///   an open lease's unsettled remainder counts as spent at the next start.
+///   They are committed at most `commitInterval` after the previous commit, many to a commit
+///   (an urgent write — a lease grant a call waits for, a report's flush — goes at once). A
+///   kill -9 loses at most the per-request detail of the last commit interval, never money: an
+///   open lease's unsettled remainder counts as spent at the next start.
 /// - `per_request`: every paid call's reservation is durable before it goes upstream and its
 ///   settlement row is durable before its answer ends.
 package struct LedgerConfig: Sendable, Equatable {
@@ -24,6 +26,12 @@ package struct LedgerConfig: Sendable, Equatable {
     package var queueWait: Duration = .milliseconds(100)
     /// A lease nobody used for this long is handed back to its budget.
     package var leaseIdle: Duration = .seconds(30)
+    /// `ledger.commit_interval`: how long writes nobody waits for (settlement rows behind their
+    /// answers, refusal and cache-hit counts) may wait to share a commit; zero commits whatever
+    /// is queued at once (one fdatasync per trickle of writes).
+    package var commitInterval: Duration = .milliseconds(10)
+    /// The longest `commit_interval` accepted: what a kill -9 may lose of per-request detail.
+    package static let longestCommitInterval: Duration = .seconds(1)
 
     /// Used share of the map at which Flashgate warns (log and metric).
     package static let warnPercent = 80
@@ -58,6 +66,12 @@ package struct LedgerConfig: Sendable, Equatable {
         if let v = try map.int("queue_capacity", in: 16...1_048_576) { config.queueCapacity = v }
         if let v = try map.duration("queue_wait") { config.queueWait = v }
         if let v = try map.duration("lease_idle") { config.leaseIdle = v }
+        if let v = try map.duration("commit_interval") {
+            guard v <= longestCommitInterval else {
+                throw ConfigError(path: map.child("commit_interval"), reason: "expected at most 1s")
+            }
+            config.commitInterval = v
+        }
         if var retention = try map.map("retention") {
             if let v = try Self.days(&retention, "rows") { config.rowsRetention = v }
             if let v = try Self.days(&retention, "rollups") { config.rollupsRetention = v }

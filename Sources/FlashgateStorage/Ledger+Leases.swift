@@ -24,7 +24,8 @@ extension Ledger {
         _ s: SettlementRecord, group: String, debit: MicroUSD,
         failed: @escaping @Sendable (any Error) -> Void = { _ in }
     ) {
-        let write = LedgerPendingWrite(operation: .settleLeased(s, group: group, debit: debit)) { result in
+        let write = LedgerPendingWrite(operation: .settleLeased(s, group: group, debit: debit), urgent: false) {
+            result in
             if case .failure(let error) = result { failed(error) }
         }
         if !writer.queue.submit(write) { failed(LedgerError(.closed, "the ledger is closed")) }

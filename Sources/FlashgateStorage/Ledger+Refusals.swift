@@ -14,7 +14,7 @@ extension Ledger {
             return
         }
         let logger = logger
-        let write = LedgerPendingWrite(operation: .refusals) { result in
+        let write = LedgerPendingWrite(operation: .refusals, urgent: false) { result in
             if case .failure(let error) = result {
                 logger.warning("refusal counts not recorded yet", metadata: ["error": "\(error)"])
             }

@@ -14,7 +14,7 @@ extension Ledger {
         let logger = logger
         let queue = writer.queue
         let submit: @Sendable () -> Void = {
-            let write = LedgerPendingWrite(operation: .counters) { result in
+            let write = LedgerPendingWrite(operation: .counters, urgent: false) { result in
                 if case .failure(let error) = result {
                     logger.warning("cache hit counts not recorded yet", metadata: ["error": "\(error)"])
                 }
@@ -26,9 +26,11 @@ extension Ledger {
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanos)), execute: submit)
     }
 
-    /// Returns once every $0 event counted so far is committed. Does nothing when none is pending.
+    /// Returns once every $0 event counted so far, and every write queued before the call (rows
+    /// of answered calls waiting for a paced commit), is committed. Does nothing when nothing is
+    /// pending.
     package func flushCounters() async {
-        guard !rollupTally.isSettled else { return }
+        guard !rollupTally.isSettled || writer.queue.depth > 0 else { return }
         _ = try? await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
             let write = LedgerPendingWrite(operation: .counters) { continuation.resume(with: $0) }
             if !writer.queue.submit(write) {

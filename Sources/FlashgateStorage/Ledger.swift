@@ -41,13 +41,18 @@ package final class Ledger: Sendable {
         /// How long $0 events (cache hits, joined followers) are counted in memory before their
         /// counts are committed; zero commits them with the writer's next transaction at once.
         package var counterDelay: Duration = .seconds(1)
+        /// How long writes nobody waits for (settlements behind their answers, counts) may wait
+        /// to share a commit (`ledger.commit_interval`); zero commits whatever is queued at once.
+        package var commitInterval: Duration = .zero
 
         package init(
-            queueCapacity: Int = 4096, beforeCommit: (@Sendable () -> Void)? = nil, counterDelay: Duration = .seconds(1)
+            queueCapacity: Int = 4096, beforeCommit: (@Sendable () -> Void)? = nil, counterDelay: Duration = .seconds(1),
+            commitInterval: Duration = .zero
         ) {
             self.queueCapacity = queueCapacity
             self.beforeCommit = beforeCommit
             self.counterDelay = counterDelay
+            self.commitInterval = commitInterval
         }
     }
 
@@ -59,7 +64,10 @@ package final class Ledger: Sendable {
         health = LedgerHealth(warnPercent: options.warnPercent, refusePercent: options.refusePercent)
         self.writer = LedgerWriter(
             env: env, dbs: dbs, ids: ids, refusals: refusalTally, rollups: rollupTally, health: health,
-            queue: LedgerWriteQueue(capacity: options.queueCapacity), beforeCommit: options.beforeCommit, logger: logger)
+            queue: LedgerWriteQueue(
+                capacity: options.queueCapacity, commitInterval: options.commitInterval,
+                batchLimit: LedgerWriter.writesPerTransaction),
+            beforeCommit: options.beforeCommit, logger: logger)
         if let usage = try? env.usage() { health.measured(usage, committed: false, logger) }
         writer.start()
     }
@@ -113,7 +121,7 @@ package final class Ledger: Sendable {
     /// slow the answer (cache hits and joined followers are counted instead: `countFree`).
     /// Failures are logged by the caller's `failed` handler.
     package func settleLater(_ s: SettlementRecord, failed: @escaping @Sendable (any Error) -> Void = { _ in }) {
-        let write = LedgerPendingWrite(operation: .settle(s)) { result in
+        let write = LedgerPendingWrite(operation: .settle(s), urgent: false) { result in
             if case .failure(let error) = result { failed(error) }
         }
         if !writer.queue.submit(write) { failed(LedgerError(.closed, "the ledger is closed")) }

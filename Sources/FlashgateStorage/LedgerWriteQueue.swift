@@ -23,6 +23,10 @@ struct LedgerPendingWrite: Sendable {
     }
 
     let operation: Operation
+    /// Someone waits for this write (a call for its reservation or lease grant, a report for its
+    /// flush): it is committed at once. A write nobody waits for (a settlement behind its answer,
+    /// a count) may wait up to the commit interval to share a commit with others.
+    var urgent = true
     let done: @Sendable (Result<Bool, any Error>) -> Void
 
     /// A row that holds no money (a cache hit, a joined follower, a token count): the first
@@ -39,16 +43,33 @@ struct LedgerPendingWrite: Sendable {
 /// during the previous commit's flush rides the next one. After `stop()` nothing new is accepted
 /// and the writer drains what is left.
 ///
+/// Paced (`commitInterval` above zero, `ledger.commit_interval`): writes nobody waits for are
+/// committed at most one interval after the previous commit ended, together, instead of one
+/// commit (and one fdatasync) per write as they trickle in. An urgent write, a batch's worth of
+/// writes, or `stop()` ends the wait at once; a submit wakes a pacing writer only then.
+///
 /// Bounded: `depth` counts queued writes and the batch being committed. Writes of calls already
 /// answered are always accepted (they are money); new paid calls first `waitForRoom`, which
 /// fails once the queue has stayed at `capacity` for the wait, so the queue holds at most
 /// `capacity` plus one write per call in flight.
 final class LedgerWriteQueue: @unchecked Sendable {
     let capacity: Int
+    /// How long writes nobody waits for may wait for the next commit; zero commits at once.
+    let commitInterval: Duration
+    /// Queued writes that end a pacing wait by their number alone.
+    private let batchNow: Int
     private let condition = NSCondition()
     private var pending: [LedgerPendingWrite] = []
+    /// Urgent writes among `pending`.
+    private var urgentPending = 0
     private var committing = 0
+    /// The writer sleeps with nothing to do: any submit wakes it.
     private var writerWaiting = false
+    /// The writer holds writes back until their interval is up: only an urgent write or a
+    /// batch's worth wakes it sooner.
+    private var writerPacing = false
+    /// When the last batch ended: deferrable writes are due one interval later.
+    private var lastCommitEnd: ContinuousClock.Instant?
     private var stopping = false
     private var finished = false
     private var commits = 0
@@ -56,7 +77,11 @@ final class LedgerWriteQueue: @unchecked Sendable {
     private let roomWaiters = Mutex<RoomWaiters>(RoomWaiters())
     private let nextWaiter = Atomic<UInt64>(0)
 
-    init(capacity: Int = 4096) { self.capacity = max(1, capacity) }
+    init(capacity: Int = 4096, commitInterval: Duration = .zero, batchLimit: Int = 256) {
+        self.capacity = max(1, capacity)
+        self.commitInterval = max(.zero, commitInterval)
+        batchNow = max(1, min(batchLimit, self.capacity / 2))
+    }
 
     /// Queues `write`; false (and nothing queued) once the ledger is closing.
     func submit(_ write: LedgerPendingWrite) -> Bool {
@@ -66,27 +91,48 @@ final class LedgerWriteQueue: @unchecked Sendable {
             return false
         }
         pending.append(write)
-        let wake = writerWaiting
-        writerWaiting = false
+        if write.urgent { urgentPending += 1 }
+        let wake = writerWaiting || (writerPacing && (write.urgent || pending.count >= batchNow))
+        if wake {
+            writerWaiting = false
+            writerPacing = false
+        }
         condition.unlock()
         if wake { condition.signal() }
         return true
     }
 
     /// Blocks until there is work and returns at most `limit` writes in arrival order; nil when
-    /// stopping with nothing left. The writes count towards `depth` until `recordCommit`.
+    /// stopping with nothing left. The writes count towards `depth` until `recordCommit`. Paced,
+    /// writes nobody waits for are held until one interval after the last commit ended, unless
+    /// an urgent write, a batch's worth or `stop()` comes first.
     func take(limit: Int) -> [LedgerPendingWrite]? {
         condition.lock()
         defer { condition.unlock() }
-        while pending.isEmpty && !stopping {
-            writerWaiting = true
-            condition.wait()
+        while true {
+            if pending.isEmpty {
+                if stopping { break }
+                writerWaiting = true
+                condition.wait()
+                continue
+            }
+            guard !stopping, urgentPending == 0, (pending.count < batchNow), commitInterval > .zero,
+                let last = lastCommitEnd
+            else { break }
+            let left = last + commitInterval - ContinuousClock.now
+            guard left > .zero else { break }
+            writerPacing = true
+            // A relative wait from now (the condition's deadline is wall-clock time).
+            let (seconds, attoseconds) = left.components
+            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) * 1e-18))
         }
         writerWaiting = false
+        writerPacing = false
         if pending.isEmpty { return nil }
         let count = min(limit, pending.count)
         let batch = Array(pending[..<count])
         pending.removeFirst(count)
+        urgentPending -= batch.reduce(0) { $0 + ($1.urgent ? 1 : 0) }
         committing = count
         return batch
     }
@@ -115,6 +161,7 @@ final class LedgerWriteQueue: @unchecked Sendable {
     func batchEnded() {
         condition.lock()
         committing = 0
+        lastCommitEnd = .now
         let room = pending.count < capacity
         condition.unlock()
         if room { resumeRoomWaiters(true) }

@@ -55,7 +55,9 @@ extension Stores {
         // Money first: a ledger that cannot be opened stops the start, with its path.
         let ledger = try Ledger.open(
             directory: path + "/ledger", maxSizeBytes: config.ledgerMaxSizeBytes,
-            options: Ledger.Options(queueCapacity: config.ledger.queueCapacity, beforeCommit: beforeLedgerCommit),
+            options: Ledger.Options(
+                queueCapacity: config.ledger.queueCapacity, beforeCommit: beforeLedgerCommit,
+                commitInterval: config.ledger.durability == .lease ? config.ledger.commitInterval : .zero),
             logger: logger)
         // The per-install secret that seals thought signatures into Responses reasoning items.
         let seal: SignatureSeal

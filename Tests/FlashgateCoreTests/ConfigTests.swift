@@ -157,4 +157,16 @@ import Testing
             #expect { try load(bad) } throws: { ($0 as? ConfigError)?.path == path }
         }
     }
+
+    @Test func ledgerCommitInterval() throws {
+        func load(_ value: String) throws -> LedgerConfig {
+            try FlashgateConfig.load(map([("ledger", map([("commit_interval", .scalar(value))]))]), environment: [:]).ledger
+        }
+        #expect(FlashgateConfig.embeddedDefaults(environment: [:]).ledger.commitInterval == .milliseconds(10))
+        #expect(try load("0ms").commitInterval == .zero)
+        #expect(try load("250ms").commitInterval == .milliseconds(250))
+        for bad in ["2s", "soon"] {
+            #expect { try load(bad) } throws: { ($0 as? ConfigError)?.path == "ledger.commit_interval" }
+        }
+    }
 }
