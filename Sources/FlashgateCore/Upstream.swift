@@ -1,3 +1,4 @@
+import Synchronization
 /// How long an upstream exchange may take, phase by phase. Zero means no limit for that phase.
 package struct UpstreamTimeouts: Sendable, Equatable {
     package var connect: Duration
@@ -78,18 +79,25 @@ package struct UpstreamResponse: AsyncSequence, Sendable {
 
     let base: Base
     let consumed: @Sendable (Int) -> Void
+    /// How long the transport itself took to the response head, when it measures that.
+    package let timing: UpstreamTiming?
 
     package init(
         _ base: AsyncThrowingStream<UpstreamEvent, any Error>, consumed: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.base = .stream(base)
         self.consumed = consumed
+        self.timing = nil
     }
 
     /// A response fed through an `EventPipe` (the curl transport's).
-    package init(_ events: EventPipe<UpstreamEvent>.Events, consumed: @escaping @Sendable (Int) -> Void = { _ in }) {
+    package init(
+        _ events: EventPipe<UpstreamEvent>.Events, timing: UpstreamTiming? = nil,
+        consumed: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         self.base = .pipe(events)
         self.consumed = consumed
+        self.timing = timing
     }
 
     package struct AsyncIterator: AsyncIteratorProtocol {
@@ -121,6 +129,27 @@ package struct UpstreamResponse: AsyncSequence, Sendable {
         case .stream(let stream): AsyncIterator(base: .stream(stream.makeAsyncIterator()), consumed: consumed)
         case .pipe(let events): AsyncIterator(base: .pipe(events.makeAsyncIterator()), consumed: consumed)
         }
+    }
+}
+
+/// The transport's own time to a response head: for libcurl, from the transfer joining the
+/// curl loop to its head arriving there, which leaves out the hand-offs between the request's
+/// event loop and the curl thread, and building the request. Written once by the transport
+/// before it delivers `.head`; read by the consumer after it received `.head` (the event's
+/// delivery orders the two).
+package final class UpstreamTiming: Sendable {
+    private let nanos = Atomic<Int64>(-1)
+
+    package init() {}
+
+    package func noteHead(after elapsed: Duration) {
+        let (seconds, attoseconds) = elapsed.components
+        nanos.store(seconds * 1_000_000_000 + attoseconds / 1_000_000_000, ordering: .relaxed)
+    }
+
+    package var toHead: Duration? {
+        let value = nanos.load(ordering: .relaxed)
+        return value < 0 ? nil : .nanoseconds(value)
     }
 }
 

@@ -30,7 +30,8 @@ extension RetryOwner {
             let request = try await routes.request(
                 target, method: call.method, sse: call.sse, body: call.bodyOnCache(target), keyIndex: keyIndex ?? 0)
             let framing = routes.framing(target, method: call.method, sse: call.sse)
-            var iterator = target.transport.send(request).makeAsyncIterator()
+            let response = target.transport.send(request)
+            var iterator = response.makeAsyncIterator()
             guard case .head(let status, let headers) = try await iterator.next() else {
                 throw FlashgateError(.upstreamProtocol, "the upstream closed the connection without answering")
             }
@@ -60,7 +61,10 @@ extension RetryOwner {
                 route: target.route.name, outcome: .answered, duration: began.duration(to: clock.now()), hedge: hedge)
             health.record(record)
             return .started(
-                StartedAnswer(target: target, status: status, headers: headers, reader: reader, first: first), record)
+                StartedAnswer(
+                    target: target, status: status, headers: headers, reader: reader, first: first,
+                    wireTime: response.timing?.toHead),
+                record)
         } catch let error as FlashgateError {
             if Task.isCancelled { return failed(Self.cancelled, UpstreamFailure(error), .cancelled) }
             let failure = UpstreamFailure(error)

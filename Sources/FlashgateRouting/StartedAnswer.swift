@@ -8,12 +8,18 @@ package final class StartedAnswer: Sendable {
     package let reader: AnswerReader
     /// The first Gemini event (`.firstEvent` calls).
     package let first: JSONValue?
+    /// The transport's own time to this answer's head (`UpstreamTiming`), when it measures it.
+    package let wireTime: Duration?
 
-    init(target: ResolvedRoute, status: Int, headers: [UpstreamHeader], reader: AnswerReader, first: JSONValue?) {
+    init(
+        target: ResolvedRoute, status: Int, headers: [UpstreamHeader], reader: AnswerReader, first: JSONValue?,
+        wireTime: Duration? = nil
+    ) {
         self.target = target
         self.status = status
         self.headers = headers
         self.reader = reader
         self.first = first
+        self.wireTime = wireTime
     }
 }

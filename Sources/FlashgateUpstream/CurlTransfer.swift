@@ -28,6 +28,8 @@ final class CurlTransfer: @unchecked Sendable {
         return buffer
     }()
     let pipe: EventPipe<UpstreamEvent>
+    /// Where the time from joining the loop to the head goes (`UpstreamResponse.timing`).
+    private let timing: UpstreamTiming?
     private let limits: CurlTransport.Configuration
     private let stats: CurlTransportStats
     private let flow = LockedState(Flow())
@@ -44,11 +46,12 @@ final class CurlTransfer: @unchecked Sendable {
     var lastActivity = ContinuousClock.now
 
     init(
-        request: UpstreamRequest, pipe: EventPipe<UpstreamEvent>,
+        request: UpstreamRequest, pipe: EventPipe<UpstreamEvent>, timing: UpstreamTiming? = nil,
         limits: CurlTransport.Configuration, stats: CurlTransportStats
     ) {
         self.request = request
         self.pipe = pipe
+        self.timing = timing
         self.limits = limits
         self.stats = stats
     }
@@ -172,6 +175,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     private func emitHead(status: Int) {
         headSent = true
+        timing?.noteHead(after: startedAt.duration(to: .now))
         pending.append(.head(status: status, headers: headers))
         headers = []
     }

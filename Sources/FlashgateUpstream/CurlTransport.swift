@@ -62,11 +62,12 @@ package final class CurlTransport: UpstreamTransport {
 
     package func send(_ request: UpstreamRequest) -> UpstreamResponse {
         let (pipe, events) = EventPipe<UpstreamEvent>.make()
-        let transfer = CurlTransfer(request: request, pipe: pipe, limits: configuration, stats: stats)
+        let timing = UpstreamTiming()
+        let transfer = CurlTransfer(request: request, pipe: pipe, timing: timing, limits: configuration, stats: stats)
         let loop = self.loop
         pipe.onCancel { loop.post(.cancel(transfer)) }
         loop.post(.add(transfer))
-        return UpstreamResponse(events) { count in
+        return UpstreamResponse(events, timing: timing) { count in
             if transfer.consumed(count) { loop.post(.resume(transfer)) }
         }
     }

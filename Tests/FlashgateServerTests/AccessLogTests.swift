@@ -58,8 +58,33 @@ import Testing
             #expect(!line.contains(String(answer.prefix(12))))
         }
         #expect(written.contains { $0.contains("status=401") && $0.contains("endpoint=chat") })
+        #expect(!line.contains("upstream_wire_ms"), "the mock model has no wire to time")
         await client.close()
         await gateway.stop()
+    }
+
+    /// `upstream_wire_ms` is libcurl's own time from the transfer joining the curl loop to its
+    /// head: part of `upstream_ms`, which also counts building the request and the hand-offs to
+    /// the curl thread and back, which are Flashgate's.
+    @Test func theWireTimeIsLibcurlsShareOfTheUpstreamTime() async throws {
+        let lines = Lines()
+        let h = try await AccountingTests.Harness.start(accessLog: { lines.add($0) })
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let response = try await client.request(
+            "POST", "/v1/chat/completions", body: AccountingTests.chat("x"), headers: AccountingTests.auth)
+        #expect(response?.status == 200)
+        let line = try #require(await lines.wait(for: 1).first)
+        func ms(_ name: String) -> Double? {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            guard let field = fields.first(where: { $0.hasPrefix("\(name)=") }) else { return nil }
+            return Double(field.dropFirst(name.count + 1))
+        }
+        let wire = try #require(ms("upstream_wire_ms"), "in \(line)")
+        let upstream = try #require(ms("upstream_ms"))
+        let ttfb = try #require(ms("ttfb_ms"))
+        #expect(wire > 0 && wire <= upstream && upstream <= ttfb, "\(wire) \(upstream) \(ttfb)")
+        await client.close()
+        try await h.stop()
     }
 
     @Test func jsonLinesAreOneObjectEach() async throws {

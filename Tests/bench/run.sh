@@ -284,6 +284,7 @@ for line in open(sys.argv[1]):
         lease_waits[(name, int(c))] = (int(kv["lease_waits"]), int(kv.get("commits", "0")), int(kv["requests"]))
     if "log" in kv:
         spans = []
+        wire_spans = []
         with open(kv["log"], errors="replace") as f:
             for n, text in enumerate(f):
                 if n < int(kv["log_from"]) or n >= int(kv["log_to"]) or " msg=request " not in text:
@@ -291,10 +292,14 @@ for line in open(sys.argv[1]):
                 fields = dict(p.split("=", 1) for p in text.split() if "=" in p)
                 if "ttfb_ms" in fields and "upstream_ms" in fields:
                     spans.append(float(fields["ttfb_ms"]) - float(fields["upstream_ms"]))
+                if "ttfb_ms" in fields and "upstream_wire_ms" in fields:
+                    wire_spans.append(float(fields["ttfb_ms"]) - float(fields["upstream_wire_ms"]))
         if spans:
             spans.sort()
-            pick = lambda q: spans[min(len(spans) - 1, int(q * len(spans)))]
-            overhead[(name, int(c))] = (pick(0.5), pick(0.99), len(spans))
+            wire_spans.sort()
+            pick = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+            overhead[(name, int(c))] = (pick(spans, 0.5), pick(spans, 0.99), len(spans),
+                                        pick(wire_spans, 0.5), pick(wire_spans, 0.99))
 by = {(r[0], r[1]): r for r in rows}
 baseline = {"fg-openai": "nginx-native", "fg-native": "nginx-native", "fg-openai-sse": "nginx-stream",
             "fg-openai-budget": "fg-openai", "fg-budget-perreq": "fg-openai", "fg-budget-shared": "fg-openai-budget",
@@ -361,12 +366,14 @@ if usage:
         print("RssAnon when ready and idle: " + ", ".join(
             f"{f[3]} {int(f[2] or 0) / 1024:.1f} MB" for f in (l.split() for l in open(sys.argv[4]))))
 if overhead:
-    print("\nFlashgate's own overhead from its access log: time to the response head minus upstream time (ms)")
-    print(f"{'case':<16} {'c':>3} {'p50':>8} {'p99':>8} {'requests':>9}")
+    print("\nFlashgate's own overhead from its access log (ms): time to the response head minus upstream_ms")
+    print("(from the retry owner's start), and minus upstream_wire_ms (libcurl's own time to the head),")
+    print("which also counts building the upstream request and the hand-offs to the curl thread and back")
+    print(f"{'case':<16} {'c':>3} {'p50':>8} {'p99':>8} {'wire p50':>9} {'wire p99':>9} {'requests':>9}")
     for name, c, *_ in rows:
         if (name, c) in overhead:
-            p50, p99, n = overhead[(name, c)]
-            print(f"{name:<16} {c:>3} {p50:>8.3f} {p99:>8.3f} {n:>9}")
+            p50, p99, n, wire50, wire99 = overhead[(name, c)]
+            print(f"{name:<16} {c:>3} {p50:>8.3f} {p99:>8.3f} {wire50:>9.3f} {wire99:>9.3f} {n:>9}")
 paid = [(name, c) for name, c, *_ in rows if (name, c) in lease_waits and "budget" in name]
 if paid:
     print("\nPaid calls that waited for a budget lease's grant to be committed (flashgate_ledger_lease_waits_total),")

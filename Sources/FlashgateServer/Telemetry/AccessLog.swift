@@ -63,6 +63,7 @@ package struct AccessLog: TelemetrySink {
         if tokens, s.thoughtsTokens > 0 { f.append(("thoughts_tokens", String(s.thoughtsTokens))) }
         if let ttfb = s.timeToFirstByte { f.append(("ttfb_ms", Self.ms(ttfb))) }
         if let upstream = s.upstreamTime { f.append(("upstream_ms", Self.ms(upstream))) }
+        if let wire = s.upstreamWireTime { f.append(("upstream_wire_ms", Self.ms(wire))) }
         return f
     }
 

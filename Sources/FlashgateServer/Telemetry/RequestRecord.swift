@@ -40,6 +40,10 @@ package final class RequestRecord: Sendable {
         package var timeToFirstByte: Duration?
         /// From the first upstream attempt to the answer's start (nil when nothing went upstream).
         package var upstreamTime: Duration?
+        /// The answering attempt's time inside the transport, from joining the curl loop to its
+        /// head: `upstreamTime` less building the request, the hand-offs to the curl thread and
+        /// back, and earlier attempts (nil when not measured).
+        package var upstreamWireTime: Duration?
         /// The connection was cut before the response completed.
         package var aborted = false
     }
@@ -167,6 +171,7 @@ extension RequestRecord {
             if case .success(let answer) = outcome.answer { record.route = answer.target.route.name }
             else if let last = outcome.attempts.last { record.route = last.route }
             if !outcome.attempts.isEmpty { record.upstreamTime = elapsed }
+            if case .success(let answer) = outcome.answer { record.upstreamWireTime = answer.wireTime }
         }
     }
 }
