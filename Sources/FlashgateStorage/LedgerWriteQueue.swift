@@ -1,5 +1,4 @@
 import FlashgateCore
-import Foundation
 import Synchronization
 
 /// One ledger write waiting for the group commit, with the callback that hands its outcome back
@@ -58,7 +57,7 @@ final class LedgerWriteQueue: @unchecked Sendable {
     let commitInterval: Duration
     /// Queued writes that end a pacing wait by their number alone.
     private let batchNow: Int
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     private var pending: [LedgerPendingWrite] = []
     /// Urgent writes among `pending`.
     private var urgentPending = 0
@@ -122,9 +121,7 @@ final class LedgerWriteQueue: @unchecked Sendable {
             let left = last + commitInterval - ContinuousClock.now
             guard left > .zero else { break }
             writerPacing = true
-            // A relative wait from now (the condition's deadline is wall-clock time).
-            let (seconds, attoseconds) = left.components
-            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) * 1e-18))
+            condition.wait(for: left)
         }
         writerWaiting = false
         writerPacing = false
