@@ -12,7 +12,8 @@ import Logging
 ///   id once `settle` returned;
 /// - with `--leases` each worker is admitted against a hard budget through budget leases, as
 ///   `serve` does, and prints what its call cost once the call is settled (queued, covered by
-///   its durable lease): after a crash the ledger must count at least that much.
+///   its durable lease): after a crash the ledger must count at least that much. Its commits
+///   are paced as `serve` paces them (`--commit-interval-ms`, `ledger.commit_interval`).
 struct LedgerTorture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger-torture", abstract: "Write to the ledger in a loop (crash testing).", shouldDisplay: false)
@@ -21,12 +22,19 @@ struct LedgerTorture: AsyncParsableCommand {
     @Option(name: .long, help: "Settlements to make in all.") var count: Int = 10_000
     @Option(name: .long, help: "Concurrent workers.") var workers: Int = 8
     @Flag(name: .long, help: "Admit through budget leases and print each call's cost.") var leases = false
+    @Option(
+        name: .long,
+        help: "With --leases: milliseconds settlement rows may wait to share a commit (ledger.commit_interval).")
+    var commitIntervalMs = Int(LedgerConfig().commitInterval.milliseconds)
 
     static let budgetKey = "team:torture:total"
 
     func run() async throws {
+        // Under leases the ledger paces its commits as `serve` does by default.
+        let interval: Duration = leases ? .milliseconds(max(0, commitIntervalMs)) : .zero
         let ledger = try Ledger.open(
-            directory: store + "/ledger", maxSizeBytes: 1 << 30, logger: Logger(label: "flashgate"))
+            directory: store + "/ledger", maxSizeBytes: 1 << 30, options: Ledger.Options(commitInterval: interval),
+            logger: Logger(label: "flashgate"))
         let perWorker = max(1, count / max(1, workers))
         if leases {
             try await leased(ledger, perWorker: perWorker)

@@ -53,7 +53,8 @@ import Testing
 
     /// Under budget leases, kill -9 at 20 random moments: whatever the moment, the ledger opens,
     /// recovery charges every open lease's remainder, and the budget's settled total is never
-    /// below what the answered calls cost (nor over the budget).
+    /// below what the answered calls cost (nor over the budget). The ledger paces its commits as
+    /// `serve` does by default (`ledger.commit_interval`), so rows held for a commit die with it.
     @Test func sigkillAtRandomMomentsNeverUndercountsLeasedMoney() async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             print("skipping the leased ledger crash test: \(Self.binary) is not built")
