@@ -19,7 +19,7 @@ package struct MetricFamily: Sendable, Hashable {
     package static let all: [MetricFamily] = [
         requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, softExceeded,
         attempts, retries, breaker, budget, cacheEntries, cacheBytes, inFlight, ledgerBytes, ledgerMapBytes,
-        ledgerFull, leases, leasedUSD, ledgerQueue, ledgerCommits, leaseWaits, sharedRedisUp, sharedRedisCommands,
+        ledgerFull, leases, leasedUSD, ledgerQueue, ledgerCommits, leaseWaits, ledgerRows, ledgerRollups, sharedRedisUp, sharedRedisCommands,
         sharedRedisFailures, clusterSettled, clusterBurned, contextCaches, contextReads, contextStorage, contextSaved,
     ]
 
@@ -43,7 +43,8 @@ package struct MetricFamily: Sendable, Hashable {
         "upstream_duration", "seconds",
         "Time from the first upstream attempt to the start of the answer, by answering route.")
     package static let overhead = MetricFamily(
-        "overhead", "seconds", "Time to first byte minus upstream time: Flashgate's own share.")
+        "overhead", "seconds",
+        "Time to first byte minus the upstream's own time (libcurl's, for a call answered at its first attempt): Flashgate's share.")
     package static let tokens = MetricFamily(
         "tokens", "total",
         "Tokens the upstream processed, by kind: prompt, output (without thoughts), thoughts, cached (part of prompt); cache hits add none.")
@@ -83,6 +84,10 @@ package struct MetricFamily: Sendable, Hashable {
     package static let leasedUSD = MetricFamily("ledger_leased", "usd", "Dollars held by open budget leases.")
     package static let ledgerQueue = MetricFamily(
         "ledger_queue", "writes", "Ledger writes queued or being committed by the writer thread.")
+    package static let ledgerRows = MetricFamily(
+        "ledger", "rows", "Per-request rows the usage ledger holds (retention folds older ones into rollups).")
+    package static let ledgerRollups = MetricFamily(
+        "ledger", "rollups", "Hourly rollups the usage ledger holds (folded rows and $0 event counts).")
     package static let ledgerCommits = MetricFamily(
         "ledger_commits", "total", "Group-commit transactions the ledger's writer made since start.")
     package static let leaseWaits = MetricFamily(

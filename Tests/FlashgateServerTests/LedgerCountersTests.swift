@@ -36,3 +36,32 @@ struct LedgerCountersTests {
         try await h.stop()
     }
 }
+
+/// The ledger's rows and rollups are gauges at `/metrics`, next to its bytes: an operator sees
+/// retention at work (rows held steady, rollups growing by the hour) without `ledger stats`.
+@Suite(.timeLimit(.minutes(1)))
+struct LedgerRowMetricsTests {
+    @Test func rowsAndRollupsAreGauges() async throws {
+        let h = try await AccountingTests.Harness.start()
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let auth = [("authorization", "Bearer \(AccountingTests.key)")]
+        for i in 0..<3 {
+            let miss = try await client.request(
+                "POST", "/v1/chat/completions", body: AccountingTests.chat("paid \(i)"), headers: auth)
+            #expect(miss?.status == 200)
+        }
+        for _ in 0..<2 {
+            let hit = try await client.request(
+                "POST", "/v1/chat/completions", body: AccountingTests.chat("paid 0"), headers: auth)
+            #expect(hit?.header("x-flashgate-cache") == "hit")
+        }
+        _ = try await h.requests(atLeast: 5)
+        let metrics = try #require(try await client.request("GET", "/metrics"))
+        let m = try Exposition(metrics.text)
+        #expect(m.value("flashgate_ledger_rows", [:]) == 3, "one row per paid miss")
+        #expect(m.value("flashgate_ledger_rollups", [:]) == 1, "the two hits, counted in their hour")
+        #expect(m.types["flashgate_ledger_rows"] == "gauge")
+        await client.close()
+        try await h.stop()
+    }
+}

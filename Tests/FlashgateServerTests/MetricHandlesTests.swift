@@ -63,6 +63,26 @@ import Testing
         #expect(telemetry.handles.count == afterTwentyFive)
     }
 
+    /// Flashgate's own share of a call answered at its first attempt is time to first byte less
+    /// libcurl's time (the hand-offs to the curl thread and back are Flashgate's); after retries
+    /// it is less the retry owner's time, whose failed attempts and backoff were the upstream's.
+    @Test func overheadIsTimeToFirstByteLessTheUpstreamsOwnTime() {
+        let telemetry = PrometheusTelemetry(config: Self.config(teams: ["search"]))
+        var first = Self.summary(team: "search", model: "flash")
+        first.attempts = [AttemptRecord(route: "r0", outcome: .answered, duration: .milliseconds(4))]
+        first.upstreamWireTime = .milliseconds(3)
+        telemetry.finished(first)  // 6 ms to first byte, 3 ms in libcurl: 3 ms its own
+        var retried = Self.summary(team: "search", model: "flash")
+        retried.upstreamWireTime = .milliseconds(2)
+        telemetry.finished(retried)  // two attempts, 4 ms upstream in all: 2 ms its own
+        var unmeasured = Self.summary(team: "search", model: "flash")
+        unmeasured.attempts = [AttemptRecord(route: "r0", outcome: .answered, duration: .milliseconds(4))]
+        telemetry.finished(unmeasured)  // no libcurl time (a mock route): 6 - 4 = 2 ms
+        let sum = Self.lines(telemetry).first { $0.hasPrefix(#"flashgate_overhead_seconds_sum{endpoint="chat"}"#) }
+        let seconds = sum.flatMap { Double($0.split(separator: " ").last ?? "") }
+        #expect(seconds.map { abs($0 - 0.007) < 1e-9 } == true, "\(sum ?? "no sum")")
+    }
+
     @Test func reloadedTeamsGetTheirOwnSeriesAndOldOnesKeepCounting() {
         let telemetry = PrometheusTelemetry(config: Self.config(teams: ["search"]))
         telemetry.finished(Self.summary(team: "search", model: "flash"))

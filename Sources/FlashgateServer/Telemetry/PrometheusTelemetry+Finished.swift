@@ -31,8 +31,12 @@ extension PrometheusTelemetry {
         if let upstream = s.upstreamTime {
             histogram(.upstream, Family.upstream.descriptor, "route", route, Self.durationBuckets).record(upstream)
             if let ttfb = s.timeToFirstByte {
+                // Answered at its first attempt, the upstream's own share is libcurl's time to the
+                // head: the hand-offs to the curl thread and back are Flashgate's. After retries,
+                // the retry owner's time (the failed attempts and backoff were the upstream's).
+                let own = s.attempts.count == 1 ? s.upstreamWireTime ?? upstream : upstream
                 histogram(.overhead, Family.overhead.descriptor, "endpoint", endpoint, Self.overheadBuckets)
-                    .record(max(.zero, ttfb - upstream))
+                    .record(max(.zero, ttfb - own))
             }
         }
 

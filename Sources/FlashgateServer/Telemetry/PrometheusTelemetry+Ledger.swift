@@ -19,6 +19,10 @@ extension PrometheusTelemetry {
         registry.makeGauge(descriptor: Family.leases.descriptor).set(to: Double(leases.count))
         registry.makeGauge(descriptor: Family.leasedUSD.descriptor).set(to: Self.dollars(leases.amount))
         registry.makeGauge(descriptor: Family.ledgerQueue.descriptor).set(to: Double(ledger.queueDepth))
+        if let counts = try? ledger.rowCounts() {
+            registry.makeGauge(descriptor: Family.ledgerRows.descriptor).set(to: Double(counts.rows))
+            registry.makeGauge(descriptor: Family.ledgerRollups.descriptor).set(to: Double(counts.rollups))
+        }
         advance(Family.ledgerCommits, to: ledger.commitCounts.commits, seen: ledgerCommitsSeen)
         advance(Family.leaseWaits, to: ledger.leaseWaits, seen: leaseWaitsSeen)
     }
