@@ -37,11 +37,14 @@ import Testing
         #expect(try ledger.requestRows().count == 63)
     }
 
-    @Test func theQueueIsBoundedUnderAStalledDiskAndEverythingSettlesAfter() async throws {
+    /// Paced or not: pacing holds at most half the queue, so it never keeps room from new calls.
+    @Test(arguments: [Duration.zero, .seconds(3600)])
+    func theQueueIsBoundedUnderAStalledDiskAndEverythingSettlesAfter(commitInterval: Duration) async throws {
         let disk = FakeGate()
         let ledger = try Ledger.open(
             directory: tmp.path, maxSizeBytes: 64 << 20,
-            options: Ledger.Options(queueCapacity: 16, beforeCommit: { disk.blockUntilOpen() }))
+            options: Ledger.Options(
+                queueCapacity: 16, beforeCommit: { disk.blockUntilOpen() }, commitInterval: commitInterval))
         defer { ledger.close() }
         for _ in 0..<16 { ledger.settleLater(Self.row("team:t|total")) }
         // The writer holds the first write, stalled before its commit; the rest wait behind it.
