@@ -57,6 +57,11 @@ struct SharedCluster {
         config.teams = [team]
         var shared = SharedConfig(address: redis.address, hostID: host)
         shared.minChunk = MicroUSD(1_000)
+        // A loaded test machine must not look like a Redis outage: a round trip that took longer
+        // than the default 250 ms once refused a call with `budget_unavailable` mid-test. The
+        // outages these tests make are a stopped server, which fails at once.
+        shared.connectTimeout = .seconds(5)
+        shared.commandTimeout = .seconds(5)
         configure(&shared)
         config.shared = shared
         return config

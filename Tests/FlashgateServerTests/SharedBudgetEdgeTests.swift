@@ -19,6 +19,9 @@ import Testing
         var shared = SharedConfig(address: redis.address, hostID: "edge-1")
         shared.reconnectMin = .seconds(60)
         shared.reconnectMax = .seconds(60)
+        // Outages here are a stopped server (refused at once), never a slow one.
+        shared.connectTimeout = .seconds(5)
+        shared.commandTimeout = .seconds(5)
         config.shared = shared
         return config
     }
