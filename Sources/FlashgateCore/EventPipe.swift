@@ -240,6 +240,14 @@ package final class EventPipe<Element: Sendable>: Sendable {
             package mutating func next() async throws -> Element? {
                 try await reader.pipe.next()
             }
+
+            /// Whether `next()` would return at once: an element is buffered, or the pipe ended.
+            /// A consumer that writes what it took can then gather it with what follows into one
+            /// write instead of one per element.
+            @inlinable
+            package var nextIsReady: Bool {
+                reader.pipe.state.withLock { $0.head < $0.buffer.count || $0.end != nil }
+            }
         }
 
         @inlinable

@@ -33,6 +33,24 @@ final class CancelCount: Sendable {
         }
     }
 
+    /// `nextIsReady` says whether `next()` would return without waiting: what lets a stream's
+    /// writer gather the events already there into one write.
+    @Test func nextIsReadyWhileElementsWaitAndAtTheEnd() async throws {
+        let (pipe, events) = EventPipe<Int>.make()
+        var iterator = events.makeAsyncIterator()
+        #expect(!iterator.nextIsReady, "nothing sent yet")
+        pipe.send([1, 2])
+        #expect(iterator.nextIsReady)
+        #expect(try await iterator.next() == 1)
+        #expect(iterator.nextIsReady, "2 is waiting")
+        #expect(try await iterator.next() == 2)
+        #expect(!iterator.nextIsReady, "drained, not ended")
+        pipe.send([3], finishing: true)
+        #expect(try await iterator.next() == 3)
+        #expect(iterator.nextIsReady, "the end is there")
+        #expect(try await iterator.next() == nil)
+    }
+
     @Test func elementsBeforeAndAfterTheConsumerArrivesInOrderThenTheEnd() async throws {
         let (pipe, events) = EventPipe<Int>.make()
         #expect(pipe.yield(1))

@@ -17,15 +17,23 @@ extension Generation {
         let headers =
             [("content-type", rendering.contentType), ("x-flashgate-cache", cacheOutcome.rawValue)] + extraHeaders
         var started = false
+        // A stream's rendered events not written yet: those already waiting in the pipe go out
+        // together, in one write and flush, instead of one each (no event waits for a later one).
+        var unwritten: [UInt8] = []
         do {
-            for try await event in events {
+            var iterator = events.makeAsyncIterator()
+            while let event = try await iterator.next() {
                 let bytes = rendering.render(event)
                 if call.mode.isStreaming {
                     if !started {
                         try await writer.writeHead(status: .ok, headers: headers + Self.streamHeaders)
                         started = true
                     }
-                    try await writer.writeBody(bytes)
+                    unwritten += bytes
+                    if !iterator.nextIsReady {
+                        try await writer.writeBody(unwritten)
+                        unwritten = []
+                    }
                 }
             }
             let cost = flight?.cost ?? .zero
@@ -38,8 +46,7 @@ extension Generation {
             if let tier { charged.append(("x-flashgate-service-tier", tier.rawValue)) }
             if call.mode.isStreaming {
                 if !started { try await writer.writeHead(status: .ok, headers: headers + Self.streamHeaders) }
-                try await writer.writeBody(tail)
-                await writer.end(trailers: charged)
+                await writer.end(after: unwritten + tail, trailers: charged)
             } else {
                 await writer.respond(GatewayResponse(status: .ok, headers: headers + charged, body: tail))
             }
@@ -53,9 +60,10 @@ extension Generation {
             } else if call.mode.dialect == .openAI {
                 // OpenAI clients learn of the break in the stream itself (an error event or
                 // `response.failed`), never from a silently truncated success.
-                try? await writer.writeBody(rendering.failure(failure))
-                await writer.end()
+                await writer.end(after: unwritten + rendering.failure(failure))
             } else {
+                // What the client was owed before the break still reaches it, then the cut.
+                if !unwritten.isEmpty { try? await writer.writeBody(unwritten) }
                 await writer.abort()
             }
         }
