@@ -117,6 +117,9 @@ shared:
   min_chunk: "0.001"
   reconnect_min: 50ms
   reconnect_max: 500ms
+  # A loaded CI machine must not look like a Redis outage; the outage here is a stopped server.
+  connect_timeout: 2s
+  command_timeout: 2s
 """
 
 
