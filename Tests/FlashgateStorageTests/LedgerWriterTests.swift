@@ -38,6 +38,9 @@ import Testing
     }
 
     /// Paced or not: pacing holds at most half the queue, so it never keeps room from new calls.
+    /// Paced (an hour here), what is left after the disk comes back is held for the interval, as
+    /// it should be; a report's flush takes it in (it used to spin here for the hour whenever the
+    /// writer's first batch took more than twelve of the sixteen writes).
     @Test(arguments: [Duration.zero, .seconds(3600)])
     func theQueueIsBoundedUnderAStalledDiskAndEverythingSettlesAfter(commitInterval: Duration) async throws {
         let disk = FakeGate()
@@ -56,6 +59,7 @@ import Testing
         async let room = ledger.waitForRoom(.seconds(60))
         disk.open()
         #expect(await room, "room comes back as soon as the disk does")
+        if commitInterval > .zero { await ledger.flushCounters() }
         while try ledger.requestRows().count < 20 { await Task.yield() }
         #expect(ledger.total("team:t|total") == MicroUSD(200))
         while ledger.queueDepth > 0 { await Task.yield() }
