@@ -10,7 +10,7 @@ import Testing
 /// fdatasync each, while a write someone waits for (a lease grant, a report's flush), a batch's
 /// worth of writes and closing the ledger each commit at once. The interval here is an hour, so
 /// whatever commits did so because of one of those, never because time passed.
-@Suite struct LedgerPacingTests {
+@Suite(.timeLimit(.minutes(1))) struct LedgerPacingTests {
     let tmp = TemporaryDirectory("ledger-pacing")
     static let key = "team:t:total"
 
@@ -66,7 +66,10 @@ import Testing
         defer { ledger.close() }
         #expect(await LedgerWriterTests.grant(ledger, Self.lease(100_000)))
         Self.settle(ledger, LedgerWriter.writesPerTransaction)
-        while try ledger.requestRows().count < LedgerWriter.writesPerTransaction { await Task.yield() }
+        while try ledger.requestRows().count < LedgerWriter.writesPerTransaction {
+            try Task.checkCancellation()
+            await Task.yield()
+        }
         #expect(ledger.commitCounts == (commits: 2, writes: 1 + LedgerWriter.writesPerTransaction))
     }
 
@@ -92,7 +95,7 @@ import Testing
         defer { ledger.close() }
         #expect(await LedgerWriterTests.grant(ledger, Self.lease(1_000)))
         Self.settle(ledger, 1)
-        while try ledger.requestRows().count < 1 { await Task.yield() }
+        while try ledger.requestRows().count < 1 { try Task.checkCancellation(); await Task.yield() }
         #expect(ledger.commitCounts.commits == 2)
     }
 }

@@ -8,7 +8,7 @@ import Testing
 /// The ledger's writer under failure and back-pressure: one bad write never takes its group
 /// commit down with it, a stalled disk fills a bounded queue instead of memory, and a full map
 /// refuses what it must while the store still opens and recovers.
-@Suite struct LedgerWriterTests {
+@Suite(.timeLimit(.minutes(1))) struct LedgerWriterTests {
     let tmp = TemporaryDirectory("ledger-writer")
 
     static func row(_ budgetKey: String, cost: Int64 = 10, attempts: [String] = []) -> SettlementRecord {
@@ -60,9 +60,9 @@ import Testing
         disk.open()
         #expect(await room, "room comes back as soon as the disk does")
         if commitInterval > .zero { await ledger.flushCounters() }
-        while try ledger.requestRows().count < 20 { await Task.yield() }
+        while try ledger.requestRows().count < 20 { try Task.checkCancellation(); await Task.yield() }
         #expect(ledger.total("team:t|total") == MicroUSD(200))
-        while ledger.queueDepth > 0 { await Task.yield() }
+        while ledger.queueDepth > 0 { try Task.checkCancellation(); await Task.yield() }
         #expect(await ledger.waitForRoom(.zero))
     }
 
@@ -75,7 +75,7 @@ import Testing
             #expect(try ledger.openLeases().map(\.amount) == [MicroUSD(1_000)])
             ledger.settleLeased(Self.row(key, cost: 300), group: key, debit: MicroUSD(300))
             ledger.settleLeased(Self.row(key, cost: 200), group: key, debit: MicroUSD(200))
-            while try ledger.requestRows().count < 2 { await Task.yield() }
+            while try ledger.requestRows().count < 2 { try Task.checkCancellation(); await Task.yield() }
             // Settled plus leased is what was granted, at every commit.
             #expect(ledger.total(key) == MicroUSD(500))
             #expect(try ledger.openLeases().map(\.amount) == [MicroUSD(500)])
@@ -100,7 +100,7 @@ import Testing
         #expect(await Self.grant(ledger, lease))
         ledger.settleLeased(Self.row("team:t:total", cost: 100), group: "g", debit: MicroUSD(100))
         // `flashgate ledger stats` shows what is leased and not yet settled or handed back.
-        while try ledger.stats().leasedAmount != MicroUSD(600) { await Task.yield() }
+        while try ledger.stats().leasedAmount != MicroUSD(600) { try Task.checkCancellation(); await Task.yield() }
         #expect(try ledger.stats().openLeases == 1)
         let released = await withCheckedContinuation { continuation in
             ledger.releaseLease(group: "g", amount: MicroUSD(600)) { continuation.resume(returning: $0) }
