@@ -62,11 +62,17 @@ final class LedgerWriteQueue: @unchecked Sendable {
     /// Urgent writes among `pending`.
     private var urgentPending = 0
     private var committing = 0
-    /// The writer sleeps with nothing to do: any submit wakes it.
-    private var writerWaiting = false
-    /// The writer holds writes back until their interval is up: only an urgent write or a
-    /// batch's worth wakes it sooner.
-    private var writerPacing = false
+    /// What the writer is doing, which says what a submit must wake it for.
+    private enum Writer {
+        /// Taking or committing a batch: it looks at the queue again before it waits.
+        case busy
+        /// Asleep with nothing to do: any submit wakes it.
+        case idle
+        /// Holding writes back until their interval is up: only an urgent write or a batch's
+        /// worth wakes it sooner.
+        case pacing
+    }
+    private var writer = Writer.busy
     /// When the last batch ended: deferrable writes are due one interval later.
     private var lastCommitEnd: ContinuousClock.Instant?
     private var stopping = false
@@ -91,11 +97,13 @@ final class LedgerWriteQueue: @unchecked Sendable {
         }
         pending.append(write)
         if write.urgent { urgentPending += 1 }
-        let wake = writerWaiting || (writerPacing && (write.urgent || pending.count >= batchNow))
-        if wake {
-            writerWaiting = false
-            writerPacing = false
-        }
+        let wake =
+            switch writer {
+            case .busy: false
+            case .idle: true
+            case .pacing: write.urgent || pending.count >= batchNow
+            }
+        if wake { writer = .busy }
         condition.unlock()
         if wake { condition.signal() }
         return true
@@ -111,7 +119,7 @@ final class LedgerWriteQueue: @unchecked Sendable {
         while true {
             if pending.isEmpty {
                 if stopping { break }
-                writerWaiting = true
+                writer = .idle
                 condition.wait()
                 continue
             }
@@ -120,11 +128,10 @@ final class LedgerWriteQueue: @unchecked Sendable {
             else { break }
             let left = last + commitInterval - ContinuousClock.now
             guard left > .zero else { break }
-            writerPacing = true
+            writer = .pacing
             condition.wait(for: left)
         }
-        writerWaiting = false
-        writerPacing = false
+        writer = .busy
         if pending.isEmpty { return nil }
         let count = min(limit, pending.count)
         let batch = Array(pending[..<count])

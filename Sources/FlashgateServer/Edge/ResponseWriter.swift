@@ -67,28 +67,20 @@ package final class ResponseWriter: Sendable {
         }
     }
 
-    /// Writes a streamed response's last body bytes and ends it, with `trailers`, in one flush.
-    package func end(after bytes: [UInt8], trailers: [(String, String)] = []) async {
-        guard !bytes.isEmpty else { return await end(trailers: trailers) }
+    /// Ends the response — after `bytes`, a streamed response's last body bytes, in the same
+    /// flush — with trailers for a streamed one; the connection is then ready for the next
+    /// request or closed.
+    package func end(after bytes: [UInt8] = [], trailers: [(String, String)] = []) async {
         let fields = trailers.isEmpty ? nil : HTTPHeaders(trailers)
         try? await onLoop { [context, handler, record] in
             let ctx = context.value
-            ctx.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ctx.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+            if !bytes.isEmpty {
+                let buffer = ctx.channel.allocator.buffer(bytes: bytes)
+                ctx.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+            }
             return ctx.writeAndFlush(NIOAny(HTTPServerResponsePart.end(fields))).always { _ in
                 record?.finish()
                 handler.value.responseEnded(context: ctx)
-            }
-        }
-    }
-
-    /// Ends the response, with trailers for a streamed one; the connection is then ready for the
-    /// next request or closed.
-    package func end(trailers: [(String, String)] = []) async {
-        let fields = trailers.isEmpty ? nil : HTTPHeaders(trailers)
-        try? await onLoop { [context, handler, record] in
-            context.value.writeAndFlush(NIOAny(HTTPServerResponsePart.end(fields))).always { _ in
-                record?.finish()
-                handler.value.responseEnded(context: context.value)
             }
         }
     }

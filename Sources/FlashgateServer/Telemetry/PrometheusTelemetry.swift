@@ -26,6 +26,7 @@ package final class PrometheusTelemetry: TelemetrySink {
     let handles = MetricHandles()
     /// The ledger's commit count at the last scrape (`PrometheusTelemetry+Ledger`).
     let ledgerCommitsSeen = Mutex(0)
+    /// The ledger's lease-wait count at the last scrape.
     let leaseWaitsSeen = Mutex(0)
     /// Redis commands and failures already counted (`PrometheusTelemetry+Shared`).
     let sharedSeen = Mutex((commands: Int64(0), failures: Int64(0)))

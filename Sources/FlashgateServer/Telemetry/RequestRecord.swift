@@ -168,10 +168,13 @@ extension RequestRecord {
         let elapsed = start.duration(to: .now)
         update { record in
             record.attempts = outcome.attempts
-            if case .success(let answer) = outcome.answer { record.route = answer.target.route.name }
-            else if let last = outcome.attempts.last { record.route = last.route }
+            if case .success(let answer) = outcome.answer {
+                record.route = answer.target.route.name
+                record.upstreamWireTime = answer.wireTime
+            } else if let last = outcome.attempts.last {
+                record.route = last.route
+            }
             if !outcome.attempts.isEmpty { record.upstreamTime = elapsed }
-            if case .success(let answer) = outcome.answer { record.upstreamWireTime = answer.wireTime }
         }
     }
 }
