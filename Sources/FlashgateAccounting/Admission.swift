@@ -31,6 +31,8 @@ extension Accountant {
         package var rateTake: RateTake?
         /// Shared rate limits: the chunk grant the call waits for before it takes (in `persist`).
         package var rateWait: LeaseLatch?
+        /// What this host had been granted of the call's buckets when it was told to wait.
+        package var rateMark: RateGrantMark?
     }
 
     /// Admission's answer: the call may go upstream holding its `Admission` (which must then be

@@ -112,8 +112,11 @@ package final class RateLeases: Sendable {
                 }
                 for (j, bucket) in current.enumerated() { buckets[wanted[j].name] = bucket }
                 let bucket = wanted[short[0]].name
-                if request.wants.isEmpty { return .wait(waitOn ?? request.latch, bucket: bucket, request: nil) }
-                return .wait(request.latch, bucket: bucket, request: request)
+                let mark = RateGrantMark(window: window, granted: current.reduce(0) { $0 + $1.granted })
+                if request.wants.isEmpty {
+                    return .wait(waitOn ?? request.latch, bucket: bucket, request: nil, mark: mark)
+                }
+                return .wait(request.latch, bucket: bucket, request: request, mark: mark)
             }
             var take = RateTake(window: window)
             var headroom: [RateHeadroom] = []
@@ -190,6 +193,19 @@ package final class RateLeases: Sendable {
     }
 }
 
+/// The window and the sum of what this host had been granted in it of one call's buckets when
+/// the call was told to wait. Within a window grants only grow, so a wait after which the mark
+/// has neither grown nor moved to a new window brought nothing new.
+package struct RateGrantMark: Sendable, Equatable {
+    package var window: Int64
+    package var granted: Int64
+
+    /// Whether grants arrived (or a new window began) between `earlier` and this mark.
+    package func isAhead(of earlier: RateGrantMark) -> Bool {
+        window != earlier.window || granted > earlier.granted
+    }
+}
+
 /// What one call took from the rate buckets, to correct its tokens at settlement.
 package struct RateTake: Sendable {
     package var window: Int64
@@ -220,7 +236,7 @@ package struct RateRequest: Sendable {
 /// wait for a grant and then try again; or refused until the window ends.
 package enum RateLeaseDecision: Sendable {
     case admit(RateTake, headroom: [RateHeadroom], request: RateRequest?)
-    case wait(LeaseLatch, bucket: String, request: RateRequest?)
+    case wait(LeaseLatch, bucket: String, request: RateRequest?, mark: RateGrantMark)
     case reject(bucket: String, retryAfter: Duration)
 }
 

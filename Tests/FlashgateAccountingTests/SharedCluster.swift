@@ -106,10 +106,17 @@ struct SharedCluster {
     static func call(_ host: Host, amount: MicroUSD, tokens: Int = 10) async -> Outcome {
         let decision = host.accountant.admit(
             caller: caller, clientModel: "m", upstreamModel: "m", route: "r", amount: amount, tokens: tokens)
-        guard case .admit(var admission) = decision else {
+        guard case .admit(let admission) = decision else {
             if case .reject(let rejection) = decision { return .refused(rejection.limit) }
             return .refused(.budget)
         }
+        return await complete(host, admission, amount: amount)
+    }
+
+    /// The rest of a paid call admitted on `host`: waits for what admission left pending (lease
+    /// and rate grants), then charges `amount`.
+    static func complete(_ host: Host, _ admission: Accountant.Admission, amount: MicroUSD) async -> Outcome {
+        var admission = admission
         do {
             try await host.accountant.persist(&admission)
         } catch let rejection as Rejection {

@@ -70,10 +70,8 @@ import Testing
         // Only what the light hosts hold unused stays stranded: chunks sized by their demand.
         #expect(total >= 250, "the tail was stranded: \(total) admitted")
         #expect(try Self.redisGranted(cluster, bucket: "team:search:rpm") <= 300)
-        // A call that lost eight grant rounds in a row to the other fifteen clients is refused
-        // while the window still has room (on a loaded machine a few did, and a later call got
-        // what they left): later calls take what is left, then are refused, and the cluster
-        // still never passes 300.
+        // A chunk asked for ahead of need may land after the last client was refused: later
+        // calls take what is left, then are refused, and the cluster still never passes 300.
         var extra = 0
         var after = await SharedCluster.call(cluster.hosts[0], amount: Self.amount)
         while after != .refused(.rateLimit), extra < 300 {
@@ -114,6 +112,52 @@ import Testing
         #expect(busy * 100 > 10_000, "the busy host admitted only \(busy * 100) tokens of 30 000")
         #expect(tokens >= 25_000, "the tail was stranded: \(tokens) tokens admitted")
         #expect(try Self.redisGranted(cluster, bucket: "team:search:tpm") <= 30_000)
+        await cluster.close()
+    }
+
+    /// A call waiting for a grant is not refused while the window has room, however many grant
+    /// rounds other waiters win first. Twenty calls queue behind one grant; chunks are two calls
+    /// and none is asked ahead, so each round serves two and the last waiters need ten rounds.
+    /// All twenty are served (a call that lost eight rounds in a row was refused with a 429), and
+    /// the host holds no more of the window than it took.
+    @Test func waitersAreServedWhileTheWindowHasRoomHoweverManyRoundsTheyLose() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: Self.budget) {
+            $0.leaseCalls = 1
+            $0.prefetchPercent = 0
+        } teams: {
+            $0.limits = RateLimits(requestsPerMinute: 100)
+        }
+        let host = cluster.hosts[0]
+        let shared = try #require(host.accountant.shared)
+        // The Redis queue is held until all twenty wait for the same first grant.
+        let gate = DispatchSemaphore(value: 0)
+        shared.client.onQueue { _ in gate.wait() }
+        var admissions: [Accountant.Admission] = []
+        for _ in 0..<20 {
+            let decision = host.accountant.admit(
+                caller: SharedCluster.caller, clientModel: "m", upstreamModel: "m", route: "r", amount: Self.amount,
+                tokens: 10)
+            guard case .admit(let admission) = decision else {
+                Issue.record("refused before any grant was asked for: \(decision)")
+                gate.signal()
+                await cluster.close()
+                return
+            }
+            admissions.append(admission)
+        }
+        gate.signal()
+        let outcomes = await withTaskGroup(of: SharedCluster.Outcome.self) { group in
+            for admission in admissions {
+                group.addTask { await SharedCluster.complete(host, admission, amount: Self.amount) }
+            }
+            var all: [SharedCluster.Outcome] = []
+            for await outcome in group { all.append(outcome) }
+            return all
+        }
+        let refused = outcomes.filter { $0 != .charged(Self.amount) }
+        #expect(refused.isEmpty, "\(refused.count) of 20 refused with room in the window: \(refused)")
+        #expect(shared.rates.holding("team:search:rpm")?.taken == 20)
+        #expect(try Self.redisGranted(cluster, bucket: "team:search:rpm") <= 22)
         await cluster.close()
     }
 
