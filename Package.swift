@@ -20,7 +20,8 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
-        // glibc's pipe2 and posix_spawn_file_actions_addclosefrom_np, for the tests' child processes.
+        // glibc's pipe2 and posix_spawn_file_actions_addclosefrom_np, for the tests' child processes,
+        // and gettid, for the ledger writer's thread priority.
         .systemLibrary(name: "CSpawn"),
         .target(
             name: "FlashgateCore",
@@ -39,7 +40,7 @@ let package = Package(
         ),
         .target(
             name: "FlashgateStorage",
-            dependencies: ["FlashgateCore", "CLMDB", "CZlib", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FlashgateCore", "CLMDB", "CZlib", "CSpawn", .product(name: "Logging", package: "swift-log")]
         ),
         // The routes and the one retry owner: never NIO, Storage or Server, so the compiler keeps
         // them ignorant of HTTP and of the ledger.

@@ -1,12 +1,16 @@
 #ifndef CSPAWN_SHIM_H
 #define CSPAWN_SHIM_H
 // glibc declares these only under _GNU_SOURCE, which Swift's Glibc module is built without; they
-// are in glibc since 2.9 (pipe2) and 2.34 (posix_spawn_file_actions_addclosefrom_np).
+// are in glibc since 2.9 (pipe2), 2.30 (gettid) and 2.34 (posix_spawn_file_actions_addclosefrom_np).
 #include <spawn.h>
+#include <sys/types.h>
+extern pid_t gettid(void);
 extern int pipe2(int pipefd[2], int flags);
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 static inline int cspawn_pipe_cloexec(int fds[2]) { return pipe2(fds, 02000000 /* O_CLOEXEC */); }
 static inline int cspawn_close_from(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }
+// The calling thread's kernel id: `setpriority(PRIO_PROCESS, tid)` sets one thread's nice value.
+static inline int cspawn_thread_id(void) { return (int)gettid(); }
 #endif

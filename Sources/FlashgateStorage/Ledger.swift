@@ -149,6 +149,9 @@ package final class Ledger: Sendable {
     /// Commit transactions so far and the writes they carried: how well group commit batches.
     package var commitCounts: (commits: Int, writes: Int) { writer.queue.counts }
 
+    /// The writer thread's kernel id once it runs (0 before): for tests and diagnostics.
+    package var writerThreadID: Int32 { writer.threadID.load(ordering: .acquiring) }
+
     /// Paid calls that waited for a budget lease's grant to be committed before going upstream
     /// (`noteLeaseWait`): in steady traffic grants come ahead of need and this stays still.
     package var leaseWaits: Int { leaseWaitCount.load(ordering: .relaxed) }

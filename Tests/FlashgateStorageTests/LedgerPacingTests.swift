@@ -99,3 +99,31 @@ import Testing
         #expect(ledger.commitCounts.commits == 2)
     }
 }
+
+/// A paced writer runs below the process's priority (its rows have no one waiting), a writer that
+/// commits at once (`per_request`) at the process's own: answers wait for that one.
+@Suite(.timeLimit(.minutes(1))) struct LedgerWriterPriorityTests {
+    let tmp = TemporaryDirectory("ledger-priority")
+
+    func writerNice(interval: Duration) async throws -> (writer: Int32?, process: Int32?) {
+        let ledger = try Ledger.open(
+            directory: tmp.path, maxSizeBytes: 64 << 20, options: Ledger.Options(commitInterval: interval))
+        defer { ledger.close() }
+        // A grant is committed by the writer thread, which set its priority before its first take.
+        #expect(await LedgerWriterTests.grant(ledger, LedgerPacingTests.lease(1_000)))
+        let tid = ledger.writerThreadID
+        #expect(tid != 0)
+        return (ThreadPriority.nice(ofThread: tid), ThreadPriority.nice(ofThread: ThreadPriority.currentThreadID))
+    }
+
+    @Test func aPacedWriterRunsBelowTheProcesssPriority() async throws {
+        let (writer, process) = try await writerNice(interval: .milliseconds(10))
+        let base = try #require(process)
+        #expect(writer == min(19, base + LedgerWriter.pacedNice))
+    }
+
+    @Test func aWriterThatCommitsAtOnceKeepsTheProcesssPriority() async throws {
+        let (writer, process) = try await writerNice(interval: .zero)
+        #expect(writer != nil && writer == process)
+    }
+}
