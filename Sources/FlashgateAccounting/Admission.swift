@@ -33,6 +33,9 @@ extension Accountant {
         package var rateWait: LeaseLatch?
         /// What this host had been granted of the call's buckets when it was told to wait.
         package var rateMark: RateGrantMark?
+        /// Shared budgets: nothing reserved yet; the lease's grant in flight to wait for before
+        /// asking again (in `persist`).
+        package var budgetRetry: LeaseLatch?
     }
 
     /// Admission's answer: the call may go upstream holding its `Admission` (which must then be
@@ -86,7 +89,14 @@ extension Accountant {
         if leased {
             let leasedDecision = budgets.reserveLeased(caller: caller, amount: amount, now: now)
             apply(leasedDecision.changes)
-            decision = leasedDecision.decision
+            guard let leased = leasedDecision.decision else {
+                // Shared budgets: the lease's grant in flight cannot cover this call too; it asks
+                // again once that grant lands (`persist`).
+                admission.budgetRetry = leasedDecision.wait
+                admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
+                return .admit(admission)
+            }
+            decision = leased
             admission.leaseWait = leasedDecision.wait
             admission.reportWaits = leasedDecision.reportWaits
         } else {
@@ -131,6 +141,7 @@ extension Accountant {
     /// `ledger.queue_wait` or the ledger is full.
     package func persist(_ admission: inout Admission) async throws {
         if admission.rateWait != nil { try await awaitRates(&admission) }
+        if admission.budgetRetry != nil { try await awaitBudgetGrant(&admission) }
         guard let ledger else { return }
         guard await ledger.waitForRoom(config.ledger.queueWait) else {
             throw Rejection.ledgerBusy(wait: config.ledger.queueWait)
@@ -169,6 +180,33 @@ extension Accountant {
             throw Rejection.ledgerFull()
         }
         admission.reservationID = id
+    }
+
+    /// Shared budgets: waits for the lease's grant in flight, then reserves again, until the
+    /// call is reserved (maybe drawing on a grant of its own, which `persist` then waits for) or
+    /// refused. Each round waits for a grant Redis answered, so it ends when the budget is spent
+    /// across hosts at the latest.
+    private func awaitBudgetGrant(_ admission: inout Admission) async throws {
+        while let inFlight = admission.budgetRetry {
+            admission.budgetRetry = nil
+            _ = await inFlight.wait()
+            let now = self.now
+            let leasedDecision = budgets.reserveLeased(caller: admission.caller, amount: admission.amount, now: now)
+            apply(leasedDecision.changes)
+            switch leasedDecision.decision {
+            case nil:
+                admission.budgetRetry = leasedDecision.wait
+            case .admit(let reservation)?:
+                admission.reservation = reservation
+                admission.leaseWait = leasedDecision.wait
+                admission.reportWaits = leasedDecision.reportWaits
+                warnSoftBudgets(reservation)
+            case .reject(let budget, let limit, let remaining, let retryAfter)?:
+                throw Rejection.budget(
+                    budget, limit: limit, remaining: remaining, amount: admission.amount, resetsIn: retryAfter, now: now)
+            }
+            admission.budgetRemaining = budgets.headroom(caller: admission.caller, now: now)
+        }
     }
 
     /// Gives back an admission that never went upstream (it joined an identical call instead): the

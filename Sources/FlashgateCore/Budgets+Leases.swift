@@ -5,9 +5,11 @@ import Foundation
 /// back with `leaseChangeFinished`.
 extension Budgets {
     /// A leased admission: the verdict, the lease changes to make durable, and the grant the
-    /// call must wait for before it goes upstream (nil when its lease already covers it).
+    /// call must wait for before it goes upstream (nil when its lease already covers it). A nil
+    /// verdict (shared budgets): nothing was reserved; wait for `wait`, the lease's grant in
+    /// flight, then ask again.
     package struct LeasedDecision: Sendable {
-        package var decision: BudgetDecision
+        package var decision: BudgetDecision?
         package var changes: [LeaseChange]
         package var wait: LeaseLatch?
         /// Shared budgets: reports to Redis the call must wait for (its unreported-spend bound).

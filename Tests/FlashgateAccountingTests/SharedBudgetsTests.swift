@@ -51,9 +51,19 @@ import Testing
     @Test func threeHostsNeverSpendMoreThanTheHardLimit() async throws {
         let limit = MicroUSD(5_000_000)
         let cluster = try await SharedCluster(hosts: 3, limit: limit)
-        let outcomes = await Self.load(cluster, calls: 10_000, amounts: 1_000...60_000, seed: 7)
+        var outcomes = await Self.load(cluster, calls: 10_000, amounts: 1_000...60_000, seed: 7)
         await withTaskGroup(of: Void.self) { group in
             for host in cluster.hosts { group.addTask { await host.accountant.shared?.drain() } }
+        }
+        // On a machine loaded enough to run one host's clients long before another's, a host's
+        // clients can give up (ten refusals in a row) while another host holds the tail in its
+        // leases (once in a full `swift test`: 3.35 of 5 dollars spent). In service the sweeper
+        // hands idle leases back after `ledger.lease_idle`; here the test does, and the clients
+        // come back, until the tail is spent or a round adds nothing.
+        for round in 1...3 where cluster.settledPerHost().reduce(MicroUSD.zero, +).value < limit.value * 8 / 10 {
+            let more = try await Self.handBackAndLoadAgain(cluster, seed: 7 &* 10 &+ UInt64(round))
+            outcomes += more
+            if Self.charged(more) == 0 { break }
         }
         let perHost = cluster.settledPerHost()
         let settled = perHost.reduce(MicroUSD.zero, +)
@@ -68,6 +78,37 @@ import Testing
         #expect(settled.value >= limit.value * 8 / 10, "the tail was stranded: \(settled.value) µ$ spent")
         #expect(!outcomes.contains(.refused(.budgetUnavailable)), "Redis was up the whole time")
         await cluster.close()
+    }
+
+    /// Idle leases handed back (as the sweeper does after `ledger.lease_idle`) and the clients
+    /// back again, four times: the budget's tail is spent and never passed. Before, a call whose
+    /// lease had two grants in flight went upstream when the first was cut, counting the second
+    /// as cover, and Redis cut that too: 5.29 of 5 dollars spent.
+    @Test(arguments: [7, 8, 9, 10, 11] as [UInt64])
+    func leasesHandedBackAndLoadAgainNeverPassTheLimit(seed: UInt64) async throws {
+        let limit = MicroUSD(5_000_000)
+        let cluster = try await SharedCluster(hosts: 3, limit: limit)
+        var charged = Self.charged(await Self.load(cluster, calls: 10_000, amounts: 1_000...60_000, seed: seed))
+        for round in 1...4 {
+            charged += Self.charged(try await Self.handBackAndLoadAgain(cluster, seed: seed &* 10 &+ UInt64(round)))
+        }
+        let settled = cluster.settledPerHost().reduce(MicroUSD.zero, +)
+        #expect(settled <= limit, "over by \((settled - limit).value) µ$")
+        #expect(settled.value == charged, "every charged call is in some host's settled spend")
+        #expect(try cluster.redisCapSum() <= limit.value, "Redis escrowed more than the limit")
+        #expect(settled.value >= limit.value * 95 / 100, "the tail was stranded: \(settled.value) µ$ spent")
+        await cluster.close()
+    }
+
+    /// Every host hands back its idle leases, then 64 clients call again (1 000 calls at most).
+    static func handBackAndLoadAgain(_ cluster: SharedCluster, seed: UInt64) async throws -> [SharedCluster.Outcome] {
+        for host in cluster.hosts {
+            host.accountant.returnIdleLeases(now: host.accountant.now.addingTimeInterval(3_600))
+            await host.accountant.shared?.drain()
+        }
+        let outcomes = await load(cluster, calls: 1_000, amounts: 1_000...60_000, seed: seed)
+        for host in cluster.hosts { await host.accountant.shared?.drain() }
+        return outcomes
     }
 
     /// At steady load, Redis sees about one round trip (a lease script) per hundred calls: at most

@@ -155,7 +155,12 @@ extension Generation {
             $0.softBudgetsExceeded = admission.reservation?.softExceeded ?? []
         }
         do {
+            let reserved = admission.reservation != nil
             try await accountant.persist(&admission)
+            // Reserved only now (a shared lease's grant was in flight): its soft budgets too.
+            if !reserved, let soft = admission.reservation?.softExceeded, !soft.isEmpty {
+                call.record?.update { $0.softBudgetsExceeded = soft }
+            }
         } catch {
             if inTable { flights.remove(call.key, flight) }
             let rejected = error as? Rejection
