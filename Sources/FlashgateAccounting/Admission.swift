@@ -33,8 +33,8 @@ extension Accountant {
         package var rateWait: LeaseLatch?
         /// What this host had been granted of the call's buckets when it was told to wait.
         package var rateMark: RateGrantMark?
-        /// Nothing reserved yet: the lease's grant in flight to wait for before asking again (in
-        /// `persist`).
+        /// Shared budgets: nothing reserved yet; the lease's grant in flight to wait for before
+        /// asking again (in `persist`).
         package var budgetRetry: LeaseLatch?
     }
 
@@ -90,8 +90,8 @@ extension Accountant {
             let leasedDecision = budgets.reserveLeased(caller: caller, amount: amount, now: now)
             apply(leasedDecision.changes)
             guard let leased = leasedDecision.decision else {
-                // The lease's grant in flight cannot cover this call too; it asks again once that
-                // grant lands (`persist`).
+                // Shared budgets: the lease's grant in flight cannot cover this call too; it asks
+                // again once that grant lands (`persist`).
                 admission.budgetRetry = leasedDecision.wait
                 admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
                 return .admit(admission)
@@ -182,10 +182,10 @@ extension Accountant {
         admission.reservationID = id
     }
 
-    /// Waits for the lease's grant in flight, then reserves again, until the call is reserved
-    /// (maybe drawing on a grant of its own, which `persist` then waits for) or refused. Each
-    /// round waits for a grant that was written (or answered by Redis), so it ends when the budget
-    /// is spent at the latest.
+    /// Shared budgets: waits for the lease's grant in flight, then reserves again, until the
+    /// call is reserved (maybe drawing on a grant of its own, which `persist` then waits for) or
+    /// refused. Each round waits for a grant Redis answered, so it ends when the budget is spent
+    /// across hosts at the latest.
     private func awaitBudgetGrant(_ admission: inout Admission) async throws {
         while let inFlight = admission.budgetRetry {
             admission.budgetRetry = nil

@@ -18,8 +18,8 @@ extension BudgetState {
     static let localPrefetchPercent: Int64 = 50
 
     /// Reserves `amount` from the caller's lease, asking for a new grant when the lease is short.
-    /// A nil decision means: nothing was reserved; wait for the lease's grant in flight (the
-    /// returned latch), then try again.
+    /// A nil decision (shared budgets only) means: nothing was reserved; wait for the grant in
+    /// flight (the returned latch), then try again.
     mutating func reserveLeased(
         caller: Caller, lines: [Line], amount: MicroUSD, now: Date
     ) -> (BudgetDecision?, [LeaseChange], LeaseLatch?, [LeaseLatch]) {
@@ -55,13 +55,12 @@ extension BudgetState {
             )
         }
         let available = group.durable + group.pending - group.reserved
-        // One grant in flight per lease. A grant may fail (the ledger could not write it) or, under
-        // shared budgets, be cut by Redis; its waiters go ahead only if the money the lease holds
-        // for certain covers every reservation on it. A second grant still in flight would count
-        // as cover it may never bring (under shared budgets a call went upstream on it, and the
-        // cluster spent past its hard limit). So a call this lease cannot cover while a grant is
-        // in flight waits for that grant and asks again.
-        if available < amount, (group.pending > .zero), let inFlight = group.latestGrant {
+        // Shared budgets: one grant in flight per lease. Redis may cut a grant, and a cut grant's
+        // waiters go ahead only if the money the lease really holds covers every reservation on
+        // it; a second grant still in flight would count as cover it may never bring (a call
+        // went upstream on it, and the cluster spent past its hard limit). So a call this lease
+        // cannot cover while a grant is in flight waits for that grant and tries again.
+        if available < amount, sharing != nil, group.pending > .zero, let inFlight = group.latestGrant {
             return (nil, [], inFlight, [])
         }
         if available < amount {

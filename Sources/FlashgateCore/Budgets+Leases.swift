@@ -6,7 +6,8 @@ import Foundation
 extension Budgets {
     /// A leased admission: the verdict, the lease changes to make durable, and the grant the
     /// call must wait for before it goes upstream (nil when its lease already covers it). A nil
-    /// verdict: nothing was reserved; wait for `wait`, the lease's grant in flight, then ask again.
+    /// verdict (shared budgets): nothing was reserved; wait for `wait`, the lease's grant in
+    /// flight, then ask again.
     package struct LeasedDecision: Sendable {
         package var decision: BudgetDecision?
         package var changes: [LeaseChange]

@@ -30,40 +30,6 @@ import Testing
         }
     }
 
-    /// A lease has one grant in flight at most. A call it cannot cover while a grant is being
-    /// written reserves nothing and waits for that grant; when the grant fails, the calls that
-    /// waited on it are refused and the one that asks again gets a grant of its own. Had it asked
-    /// for a second grant at once, it would have counted as cover the first one, which failed.
-    @Test func aCallTheLeaseCannotCoverWhileAGrantIsInFlightWaitsForItAndAsksAgain() throws {
-        let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(100_000_000))])
-        let caller = Caller(team: "a")
-        // The first call's grant covers a hundred calls of its size; it is still being written.
-        let first = b.reserveLeased(caller: caller, amount: MicroUSD(500), now: now)
-        guard case .admit(let held) = first.decision, let grant = first.changes.first else {
-            Issue.record("refused")
-            return
-        }
-        #expect(grant.amount == MicroUSD(50_000))
-        // A call larger than what the grant in flight has left: nothing reserved, nothing asked.
-        let big = b.reserveLeased(caller: caller, amount: MicroUSD(60_000), now: now)
-        #expect(big.decision == nil)
-        #expect(big.changes.isEmpty)
-        #expect(big.wait === grant.latch, "it waits for the grant in flight")
-        // The grant fails (the ledger could not write it): its own waiter is refused, and the big
-        // call, asking again, is not covered by it but by a grant of its own.
-        Self.finish(b, first.changes, durable: false)
-        #expect(first.wait?.result == false)
-        b.settle(held, actual: .zero)
-        let again = b.reserveLeased(caller: caller, amount: MicroUSD(60_000), now: now)
-        guard case .admit = again.decision else {
-            Issue.record("refused on asking again")
-            return
-        }
-        #expect(again.changes.map(\.kind) == [.grant])
-        #expect(again.changes.first.map { $0.amount >= MicroUSD(60_000) } == true)
-        #expect(again.wait === again.changes.first?.latch)
-    }
-
     @Test func aGrantCoversAboutAHundredCallsAndOnlyCallsOnNewMoneyWait() throws {
         let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(100_000_000))])
         let first = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(500), now: now)
