@@ -297,7 +297,9 @@ extension ContextCacheTests {
         _ = try await h.generate("q3")
         let storage = try await h.rows(Accountant.contextStorageStatus, atLeast: 1)
         #expect(storage.map(\.cost) == [MicroUSD(tokens)])
-        // Nothing is left reserved: the day's budget shows exactly what was settled.
+        // Nothing is left reserved: the day's budget shows exactly what was settled. Rows of paced
+        // commits may still be held (`ledger.commit_interval`): flushed first, as reports do.
+        await h.ledger.flushCounters()
         let settled = try h.ledger.requestRows().reduce(MicroUSD.zero) { $0 + $1.cost }
         let status = try #require(
             h.gateway.running.gateway.accountant.budgets.remaining(
