@@ -17,8 +17,8 @@ extension Accountant {
         let budgets = budgets
         for change in changes {
             let finish: @Sendable (Bool) -> Void = { durable in
-                budgets.leaseChangeFinished(change, durable: durable)
-                change.latch.finish(durable: durable)
+                let covered = budgets.leaseChangeFinished(change, durable: durable)
+                change.latch.finish(durable: durable && covered)
             }
             guard let ledger else {
                 finish(true)

@@ -190,8 +190,15 @@ extension BudgetState {
     /// The writer tried a lease change: a durable grant becomes usable; a failed one is
     /// withdrawn; a durable return frees its budgets; a failed return stays leased (but for a cut
     /// Redis already made, which leaves the lease either way).
-    mutating func leaseChangeFinished(_ change: LeaseChange, durable: Bool) {
-        guard var group = leases[change.group] else { return }
+    ///
+    /// Returns whether the change's waiters are covered. A call waiting on a later grant may have
+    /// been admitted partly on an earlier one still in flight; if that earlier one failed, the
+    /// later grant covers its waiters only when the money on disk covers every reservation of the
+    /// lease. (Grants are written in order, so the earlier one always finishes first.)
+    @discardableResult
+    mutating func leaseChangeFinished(_ change: LeaseChange, durable: Bool) -> Bool {
+        guard var group = leases[change.group] else { return durable }
+        var covered = durable
         switch change.kind {
         case .grant:
             group.pending = max(.zero, group.pending - change.amount)
@@ -199,8 +206,13 @@ extension BudgetState {
                 group.durable += change.amount
             } else {
                 for key in group.budgetKeys { leased[key] = max(.zero, leased[key, default: .zero] - change.amount) }
+                group.grantFailedInFlight = true
             }
-            if group.pending == .zero { group.latestGrant = nil }
+            if durable && group.grantFailedInFlight { covered = group.durable >= group.reserved }
+            if group.pending == .zero {
+                group.latestGrant = nil
+                group.grantFailedInFlight = false
+            }
         case .release:
             group.returning = max(.zero, group.returning - change.amount)
             // A cut Redis made is final even if the ledger could not record it: the ledger keeps
@@ -214,6 +226,7 @@ extension BudgetState {
             break
         }
         leases[change.group] = group.isEmpty ? nil : group
+        return covered
     }
 
     /// Hands back the unused remainder of leases idle for `idle`, of periods that ended, or of

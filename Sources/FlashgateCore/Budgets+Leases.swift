@@ -26,8 +26,10 @@ extension Budgets {
         return LeasedDecision(decision: decision, changes: changes, wait: wait, reportWaits: reports)
     }
 
-    /// The ledger's writer tried `change`.
-    package func leaseChangeFinished(_ change: LeaseChange, durable: Bool) {
+    /// The ledger's writer tried `change`; whether its waiters are covered (see
+    /// `BudgetState.leaseChangeFinished`).
+    @discardableResult
+    package func leaseChangeFinished(_ change: LeaseChange, durable: Bool) -> Bool {
         state.withLock { $0.leaseChangeFinished(change, durable: durable) }
     }
 

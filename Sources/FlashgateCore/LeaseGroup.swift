@@ -25,6 +25,9 @@ struct LeaseGroup {
     var periodEnd: Date?
     /// The newest grant in flight: a call drawing on `pending` waits for it.
     var latestGrant: LeaseLatch?
+    /// A grant failed while others were in flight: until none is, a grant that lands covers its
+    /// waiters only if the money on disk covers every reservation (see `leaseChangeFinished`).
+    var grantFailedInFlight = false
 
     /// What is leased in all: counted against every budget of `budgetKeys`.
     var leased: MicroUSD { durable + pending + returning }

@@ -30,6 +30,38 @@ import Testing
         }
     }
 
+    /// Two grants in flight, the first fails (the ledger could not write it): a call waiting on
+    /// the second, admitted partly on the first, is not covered by the second alone. Before, the
+    /// second grant's landing let it go upstream with 10,000 µ$ of its 60,000 on nothing durable.
+    @Test func aLaterGrantDoesNotCoverCallsThatCountedOnAnEarlierOneThatFailed() throws {
+        let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(100_000_000))])
+        let caller = Caller(team: "a")
+        let first = b.reserveLeased(caller: caller, amount: MicroUSD(500), now: now)
+        guard case .admit(let small) = first.decision, let grant1 = first.changes.first else {
+            Issue.record("refused")
+            return
+        }
+        // 49,500 of grant 1 is free; a 60,000 call asks for a second grant and waits on it.
+        let big = b.reserveLeased(caller: caller, amount: MicroUSD(60_000), now: now)
+        guard case .admit = big.decision, let grant2 = big.changes.first else {
+            Issue.record("refused")
+            return
+        }
+        #expect(grant1.amount == MicroUSD(50_000) && grant2.amount == MicroUSD(50_000))
+        #expect(big.wait === grant2.latch)
+        #expect(b.leaseChangeFinished(grant1, durable: false) == false)
+        b.settle(small, actual: .zero)  // its call is refused and gives its reservation back
+        // 50,000 on disk for a 60,000 reservation: grant 2's waiters are not covered.
+        #expect(b.leaseChangeFinished(grant2, durable: true) == false)
+
+        // Without a failure, a grant that lands covers its waiters as before.
+        let c = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(100_000_000))])
+        let one = c.reserveLeased(caller: caller, amount: MicroUSD(500), now: now)
+        let two = c.reserveLeased(caller: caller, amount: MicroUSD(60_000), now: now)
+        #expect(c.leaseChangeFinished(one.changes[0], durable: true))
+        #expect(c.leaseChangeFinished(two.changes[0], durable: true))
+    }
+
     @Test func aGrantCoversAboutAHundredCallsAndOnlyCallsOnNewMoneyWait() throws {
         let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(100_000_000))])
         let first = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(500), now: now)
