@@ -141,13 +141,16 @@ extension Accountant {
     /// `ledger.queue_wait` or the ledger is full.
     package func persist(_ admission: inout Admission) async throws {
         if admission.rateWait != nil { try await awaitRates(&admission) }
+        // A call that waited for its lease's grant in flight counts once as a lease wait.
+        let waitedForGrant = admission.budgetRetry.map { $0.result == nil } ?? false
+        if waitedForGrant { ledger?.noteLeaseWait() }
         if admission.budgetRetry != nil { try await awaitBudgetGrant(&admission) }
         guard let ledger else { return }
         guard await ledger.waitForRoom(config.ledger.queueWait) else {
             throw Rejection.ledgerBusy(wait: config.ledger.queueWait)
         }
         if leased {
-            if let wait = admission.leaseWait, wait.result == nil { ledger.noteLeaseWait() }
+            if !waitedForGrant, let wait = admission.leaseWait, wait.result == nil { ledger.noteLeaseWait() }
             if let wait = admission.leaseWait, !(await wait.wait()) {
                 switch wait.refusal {
                 case .spent(let budget, let limit, let periodEnd):
