@@ -85,37 +85,48 @@ extension Accountant {
             if let rejection = leaseRates(&admission, free: false) { return .reject(rejection) }
         }
         let now = self.now
-        let decision: BudgetDecision
+        let refusal: Rejection?
         if leased {
-            let leasedDecision = budgets.reserveLeased(caller: caller, amount: amount, now: now)
-            apply(leasedDecision.changes)
-            guard let leased = leasedDecision.decision else {
-                // Shared budgets: the lease's grant in flight cannot cover this call too; it asks
-                // again once that grant lands (`persist`).
-                admission.budgetRetry = leasedDecision.wait
-                admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
-                return .admit(admission)
-            }
-            decision = leased
-            admission.leaseWait = leasedDecision.wait
-            admission.reportWaits = leasedDecision.reportWaits
+            refusal = take(budgets.reserveLeased(caller: caller, amount: amount, now: now), into: &admission, now: now)
         } else {
-            decision = budgets.reserve(caller: caller, model: clientModel, amount: amount, now: now)
+            switch budgets.reserve(caller: caller, model: clientModel, amount: amount, now: now) {
+            case .reject(let budget, let limit, let remaining, let retryAfter):
+                refusal = .budget(
+                    budget, limit: limit, remaining: remaining, amount: amount, resetsIn: retryAfter, now: now)
+            case .admit(let reservation):
+                admission.reservation = reservation
+                warnSoftBudgets(reservation)
+                admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
+                refusal = nil
+            }
         }
-        switch decision {
-        case .reject(let budget, let limit, let remaining, let retryAfter):
+        if let refusal {
             if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: clock.now()) }
             if let take = admission.rateTake { shared?.rates.settle(take, actualTokens: 0) }
-            return .reject(
-                .budget(
-                    budget, limit: limit, remaining: remaining, amount: amount,
-                    resetsIn: retryAfter, now: now))
-        case .admit(let reservation):
-            admission.reservation = reservation
-            warnSoftBudgets(reservation)
+            return .reject(refusal)
         }
-        admission.budgetRemaining = budgets.headroom(caller: caller, now: now)
         return .admit(admission)
+    }
+
+    /// Takes a leased verdict into `admission`: its reservation and the grant it must wait for,
+    /// or, when nothing was reserved (shared budgets), the lease's grant in flight to wait for
+    /// before asking again (`persist`). Returns the refusal, if any.
+    private func take(_ leased: Budgets.LeasedDecision, into admission: inout Admission, now: Date) -> Rejection? {
+        apply(leased.changes)
+        switch leased.decision {
+        case nil:
+            admission.budgetRetry = leased.wait
+        case .admit(let reservation)?:
+            admission.reservation = reservation
+            admission.leaseWait = leased.wait
+            admission.reportWaits = leased.reportWaits
+            warnSoftBudgets(reservation)
+        case .reject(let budget, let limit, let remaining, let retryAfter)?:
+            return .budget(
+                budget, limit: limit, remaining: remaining, amount: admission.amount, resetsIn: retryAfter, now: now)
+        }
+        admission.budgetRemaining = budgets.headroom(caller: admission.caller, now: now)
+        return nil
     }
 
     /// Rate limits only, for a free upstream call (`countTokens`): it takes one request from the
@@ -194,21 +205,8 @@ extension Accountant {
             admission.budgetRetry = nil
             _ = await inFlight.wait()
             let now = self.now
-            let leasedDecision = budgets.reserveLeased(caller: admission.caller, amount: admission.amount, now: now)
-            apply(leasedDecision.changes)
-            switch leasedDecision.decision {
-            case nil:
-                admission.budgetRetry = leasedDecision.wait
-            case .admit(let reservation)?:
-                admission.reservation = reservation
-                admission.leaseWait = leasedDecision.wait
-                admission.reportWaits = leasedDecision.reportWaits
-                warnSoftBudgets(reservation)
-            case .reject(let budget, let limit, let remaining, let retryAfter)?:
-                throw Rejection.budget(
-                    budget, limit: limit, remaining: remaining, amount: admission.amount, resetsIn: retryAfter, now: now)
-            }
-            admission.budgetRemaining = budgets.headroom(caller: admission.caller, now: now)
+            let leased = budgets.reserveLeased(caller: admission.caller, amount: admission.amount, now: now)
+            if let refusal = take(leased, into: &admission, now: now) { throw refusal }
         }
     }
 
