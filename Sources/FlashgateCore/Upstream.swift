@@ -116,7 +116,7 @@ package struct UpstreamResponse: AsyncSequence, Sendable {
                 event = try await iterator.next()
                 base = .pipe(iterator)
             case .stream(var iterator):
-                event = try await iterator.next()
+                event = try await iterator.next(isolation: #isolation)
                 base = .stream(iterator)
             }
             if case .body(let bytes) = event { consumed(bytes.count) }

@@ -80,7 +80,7 @@ package final class ResponseWriter: Sendable {
             }
             return ctx.writeAndFlush(NIOAny(HTTPServerResponsePart.end(fields))).always { _ in
                 record?.finish()
-                handler.value.responseEnded(context: ctx)
+                handler.value.responseEnded(context: context.value)
             }
         }
     }
