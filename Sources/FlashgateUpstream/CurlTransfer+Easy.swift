@@ -6,8 +6,10 @@ import FlashgateCore
 extension CurlTransfer {
     /// Loop thread only. On success `easy` and `headerList` are set and owned by the loop, which
     /// frees them when it removes the transfer; on failure they are already freed.
-    func makeEasyHandle() throws(FlashgateError) -> UnsafeMutableRawPointer {
-        guard let handle = curl_easy_init() else {
+    /// - Parameter spare: a handle an earlier transfer left, already `curl_easy_reset` (every
+    ///   option back to its default); nil creates one.
+    func makeEasyHandle(reusing spare: UnsafeMutableRawPointer? = nil) throws(FlashgateError) -> UnsafeMutableRawPointer {
+        guard let handle = spare ?? curl_easy_init() else {
             throw FlashgateError(.internal, "libcurl could not create a handle for the upstream call")
         }
         easy = handle
@@ -22,10 +24,16 @@ extension CurlTransfer {
 
     /// Loop thread only: frees the handle and header list (after removal from the multi handle).
     func releaseEasyHandle() {
-        if let easy { curl_easy_cleanup(easy) }
+        if let handle = detachEasyHandle() { curl_easy_cleanup(handle) }
+    }
+
+    /// Loop thread only, after removal from the multi handle: frees the header list and hands the
+    /// handle over to the caller (to reset and keep, or to free); nil when there is none.
+    func detachEasyHandle() -> UnsafeMutableRawPointer? {
         if let headerList { curl_slist_free_all(headerList) }
-        easy = nil
         headerList = nil
+        defer { easy = nil }
+        return easy
     }
 
     private func configure(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {

@@ -11,10 +11,13 @@ package final class CurlTransportStats: Sendable {
     let pausesCounter = Atomic<Int>(0)
     let resumesCounter = Atomic<Int>(0)
     let peakBufferedCounter = Atomic<Int>(0)
+    /// Transfers that took a spare easy handle instead of creating one.
+    let reusedHandlesCounter = Atomic<Int>(0)
 
     package var liveTransfers: Int { liveTransfersCounter.load(ordering: .acquiring) }
     package var pauses: Int { pausesCounter.load(ordering: .acquiring) }
     package var resumes: Int { resumesCounter.load(ordering: .acquiring) }
+    package var reusedHandles: Int { reusedHandlesCounter.load(ordering: .acquiring) }
     /// The most body bytes any single response had handed to its consumer but not yet consumed.
     package var peakBufferedBytes: Int { peakBufferedCounter.load(ordering: .acquiring) }
 
