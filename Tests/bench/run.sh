@@ -114,6 +114,9 @@ start_flashgate() { # NAME PORT API_KEY [serve args...]; an empty API_KEY means 
 # CPU time (user + system, clock ticks) and RssAnon (kB) of a process; empty when it is gone.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || true; }
 rss_anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
+# Context switches (voluntary and not) of all a process's threads: each a thread put to sleep or
+# woken, which on a VM can cost more than the instructions around it.
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
 # ledger_counter PORT NAME: that Flashgate's flashgate_ledger_NAME_total (nothing without a ledger).
 ledger_counter() {
     python3 - "$1" "$2" <<'EOF'
@@ -196,7 +199,7 @@ EOF
 # run_case NAME URL BODYFILE [CACHE [CONNECTIONS]]: CACHE=off (the default) sends
 # Cache-Control: no-store; CONNECTIONS replaces the BENCH_CONNECTIONS list for this case.
 run_case() {
-    local name=$1 url=$2 body=$3 cache=${4:-off} counts=${5:-$connections} c out line pid port before
+    local name=$1 url=$2 body=$3 cache=${4:-off} counts=${5:-$connections} c out line pid port before switches
     if [ -n "${BENCH_CASES:-}" ] && [[ " $BENCH_CASES " != *" $name "* ]]; then return 0; fi
     # The Flashgate behind this URL (none for nginx direct): its CPU time over the run gives CPU per
     # request, its RssAnon after the run the memory under load.
@@ -211,14 +214,15 @@ run_case() {
         before=""
         waits=""
         commits=""
-        [ -n "$pid" ] && before=$(cpu_ticks "$pid") && waits=$(ledger_counter "$port" lease_waits) \
-            && commits=$(ledger_counter "$port" commits)
+        [ -n "$pid" ] && before=$(cpu_ticks "$pid") && switches=$(ctx_switches "$pid") \
+            && waits=$(ledger_counter "$port" lease_waits) && commits=$(ledger_counter "$port" commits)
         [ -n "$log" ] && from=$(wc -l <"$log")
         BENCH_AUTH=${BENCH_AUTH:-} BENCH_CACHE=$cache BENCH_BODY=$here/$body wrk -t1 -c"$c" -d"${seconds}s" --latency -s "$here/post.lua" "$url" >"$out" 2>&1 \
             || { cat "$out" >&2; die "wrk failed for $name c=$c"; }
         line=$(grep '^BENCH ' "$out") || { cat "$out" >&2; die "no result line from wrk for $name c=$c"; }
         if [ -n "$before" ]; then
             line="$line cpu_ticks=$(($(cpu_ticks "$pid") - before)) rss_kb=$(rss_anon_kb "$pid")"
+            line="$line switches=$(($(ctx_switches "$pid") - switches))"
         fi
         # Paid calls that waited for a budget lease's grant to be committed during the run.
         [ -n "$waits" ] && line="$line lease_waits=$(($(ledger_counter "$port" lease_waits) - waits))"
@@ -279,7 +283,8 @@ for line in open(sys.argv[1]):
     rows.append((name, int(c), float(kv["rps"]), int(kv["p50_us"]), int(kv["p99_us"]), int(kv["errors"])))
     if "cpu_ticks" in kv and int(kv["requests"]) > 0:
         cpu_us = int(kv["cpu_ticks"]) / int(sys.argv[5]) * 1e6 / int(kv["requests"])
-        usage[(name, int(c))] = (cpu_us, int(kv["rss_kb"] or 0) / 1024)
+        switches = int(kv.get("switches", "0")) / int(kv["requests"])
+        usage[(name, int(c))] = (cpu_us, int(kv["rss_kb"] or 0) / 1024, switches)
     if "lease_waits" in kv and int(kv["requests"]) > 0:
         lease_waits[(name, int(c))] = (int(kv["lease_waits"]), int(kv.get("commits", "0")), int(kv["requests"]))
     if "log" in kv:
@@ -356,12 +361,13 @@ if slow:
         conns = accepts.get(c, "")
         print(f"{name:<14} {c:>3} {rps:>10.0f} {ideal:>8.0f} {rps / ideal:>7.3f} {p50:>8} {p99:>8} {conns:>15} {errors:>7}")
 if usage:
-    print("\nFlashgate's CPU time per request over each run (user + system, all threads) and its RssAnon after it")
-    print(f"{'case':<16} {'c':>3} {'CPU/request':>12} {'RssAnon':>9}")
+    print("\nFlashgate's CPU time per request over each run (user + system, all threads), its threads' context")
+    print("switches per request (each a thread that slept and was woken) and its RssAnon after the run")
+    print(f"{'case':<16} {'c':>3} {'CPU/request':>12} {'switches':>9} {'RssAnon':>9}")
     for name, c, *_ in rows:
         if (name, c) in usage:
-            cpu_us, rss = usage[(name, c)]
-            print(f"{name:<16} {c:>3} {cpu_us:>9.1f} us {rss:>6.1f} MB")
+            cpu_us, rss, switches = usage[(name, c)]
+            print(f"{name:<16} {c:>3} {cpu_us:>9.1f} us {switches:>9.2f} {rss:>6.1f} MB")
     if os.path.exists(sys.argv[4]):
         print("RssAnon when ready and idle: " + ", ".join(
             f"{f[3]} {int(f[2] or 0) / 1024:.1f} MB" for f in (l.split() for l in open(sys.argv[4]))))
