@@ -15,9 +15,15 @@ extension Accountant {
     /// outcome back to the budgets, then to whoever waits on it.
     func apply(_ changes: [LeaseChange]) {
         let budgets = budgets
+        let nowMilliseconds = nowMilliseconds
         for change in changes {
+            // A grant's time in the ledger sizes the next grants: slower commits, earlier and
+            // larger ones (`BudgetState.leaseSizing`). Read on the clock the leases' calls are
+            // timed on, so the two always agree (a manual clock in tests: no time passes).
+            let handedOver = nowMilliseconds()
             let finish: @Sendable (Bool) -> Void = { durable in
-                let covered = budgets.leaseChangeFinished(change, durable: durable)
+                let took = Duration.milliseconds(max(0, nowMilliseconds() - handedOver))
+                let covered = budgets.leaseChangeFinished(change, durable: durable, took: took)
                 change.latch.finish(durable: durable && covered)
             }
             guard let ledger else {

@@ -16,6 +16,35 @@ extension BudgetState {
     /// This host's own leases ask for the next grant with this share of a typical grant left:
     /// about fifty calls, a commit's worth of time even on a slow disk at thousands of calls a second.
     static let localPrefetchPercent: Int64 = 50
+    /// The most calls one local grant covers however slow the disk: a lease holds at most this
+    /// many typical calls of a budget (and never more than a share of its headroom).
+    static let maxCallsPerLease: Int64 = 1_000
+
+    /// How many typical calls this host's next grant covers, and how many must be left when it
+    /// is asked for. By default about a hundred and fifty. When commits are slow for the lease's
+    /// pace (a grant takes as long as more than 25 calls), the next grant is asked for with
+    /// twice a commit's worth of calls left and covers twice that, up to `maxCallsPerLease`, so
+    /// no call waits for a grant while one is being written. Shared budgets: as configured
+    /// (`shared.calls_per_lease`, `shared.prefetch_percent`).
+    func leaseSizing(_ group: LeaseGroup) -> (grantCalls: Int64, marginCalls: Int64) {
+        if let sharing { return (sharing.callsPerLease, sharing.callsPerLease * sharing.prefetchPercent / 100) }
+        var grantCalls = Self.callsPerLease
+        var marginCalls = Self.callsPerLease * Self.localPrefetchPercent / 100
+        guard grantCommitNanos > 0, let interval = group.callInterval else { return (grantCalls, marginCalls) }
+        // Calls arrive at most once a microsecond, as far as sizing goes.
+        let duringCommit = grantCommitNanos / max(interval, 1_000)
+        guard 2 * duringCommit > marginCalls else { return (grantCalls, marginCalls) }
+        marginCalls = 2 * duringCommit
+        grantCalls = min(Self.maxCallsPerLease, max(grantCalls, 2 * marginCalls))
+        return (grantCalls, min(marginCalls, grantCalls / 2))
+    }
+
+    /// A local grant became durable (or failed) `nanos` after it was handed to the ledger: the
+    /// estimate takes a slower commit at once and a faster one a sixteenth at a time.
+    mutating func noteGrantCommit(nanos: Int64) {
+        let sample = max(0, nanos)
+        grantCommitNanos = sample >= grantCommitNanos ? sample : (grantCommitNanos * 15 + sample) / 16
+    }
 
     /// Reserves `amount` from the caller's lease, asking for a new grant when the lease is short.
     /// A nil decision (shared budgets only) means: nothing was reserved; wait for the grant in
@@ -63,9 +92,13 @@ extension BudgetState {
         if available < amount, sharing != nil, group.pending > .zero, let inFlight = group.latestGrant {
             return (nil, [], inFlight, [])
         }
+        if leases[id] != nil {
+            let gap = max(0, Int64(now.timeIntervalSince(group.lastUsed) * 1e9))
+            group.callInterval = group.callInterval.map { ($0 * 7 + gap) / 8 } ?? gap
+        }
         if available < amount {
             let shortfall = amount - available
-            var grant = max(shortfall, MicroUSD(group.typical.value * (sharing?.callsPerLease ?? Self.callsPerLease)))
+            var grant = max(shortfall, MicroUSD(group.typical.value * leaseSizing(group).grantCalls))
             var tightest: (line: Line, headroom: MicroUSD)?
             for line in lines where line.budget.mode == .hard {
                 let headroom = self.headroom(line)
@@ -118,20 +151,18 @@ extension BudgetState {
         return (.admit(reservation), changes, wait, reportWaits)
     }
 
-    /// With no grant in flight and less than `prefetchPercent` of a typical grant left (shared
-    /// budgets: `shared.prefetch_percent`; this host's own: `localPrefetchPercent`), the next grant
-    /// is asked for now, so no call waits for it while its commit is under way. A local grant is
+    /// With no grant in flight and fewer than `leaseSizing`'s margin of typical calls left (shared
+    /// budgets: `shared.prefetch_percent` of a grant; this host's own: half a grant, or more when
+    /// commits are slow for the lease's pace), the next grant is asked for now, so no call waits for it while its commit is under way. A local grant is
     /// fetched ahead only while a full one fits in the share of every hard budget's headroom a
     /// grant may take; nearer the limit a lease is topped up when it runs short, as before, so a
     /// busy key cannot gather the last of a budget ahead of need. (Redis sizes a shared grant.)
     private mutating func prefetch(_ group: inout LeaseGroup, id: String, lines: [Line]) -> LeaseChange? {
         guard group.pending == .zero else { return nil }
-        let callsPerLease = sharing?.callsPerLease ?? Self.callsPerLease
-        let percent = sharing?.prefetchPercent ?? Self.localPrefetchPercent
-        let typicalGrant = group.typical.value * callsPerLease
+        let (grantCalls, marginCalls) = leaseSizing(group)
         let left = group.durable - group.reserved
-        guard left.value * 100 < typicalGrant * percent else { return nil }
-        let grant = MicroUSD(typicalGrant)
+        guard left.value < group.typical.value * marginCalls else { return nil }
+        let grant = MicroUSD(group.typical.value * grantCalls)
         if sharing == nil {
             for line in lines where line.budget.mode == .hard {
                 guard grant.value <= headroom(line).value / Self.headroomShareDivisor else { return nil }
@@ -180,7 +211,8 @@ extension BudgetState {
         let debit = min(charged, group.durable)
         group.durable -= debit
         for key in group.budgetKeys { leased[key] = max(.zero, leased[key, default: .zero] - debit) }
-        leases[id] = group
+        // A lease its last call used up holds nothing: it is not an open lease any more.
+        leases[id] = group.isEmpty ? nil : group
         var settlement = BudgetSettlement(charged: charged, overshoot: max(.zero, charged - held.amount), applied: true)
         settlement.leaseGroup = id
         settlement.leaseDebit = debit

@@ -21,6 +21,10 @@ struct BudgetState {
     /// Shared budgets (`shared:`): calls a grant covers and the share of it left at which the
     /// next one is fetched ahead of need. Nil on a host alone.
     var sharing: (callsPerLease: Int64, prefetchPercent: Int64)?
+    /// This host's own leases: how long a grant takes to become durable, in nanoseconds (0 until
+    /// one is measured). It rises at once with a slow commit and falls back slowly, and sizes
+    /// grants so the next lands before the lease runs dry (`leaseSizing`).
+    var grantCommitNanos: Int64 = 0
     /// Shared budgets: the bound on unreported spend per hard budget key (`BudgetState+Unreported`).
     var unreported = UnreportedBounds()
     /// Per soft budget name, the period key it was last flagged in: a budget over its soft limit

@@ -27,11 +27,20 @@ extension Budgets {
     }
 
     /// The ledger's writer tried `change`; whether its waiters are covered (see
-    /// `BudgetState.leaseChangeFinished`).
+    /// `BudgetState.leaseChangeFinished`). `took`: how long this host's ledger took over a grant,
+    /// which sizes the next grants (`BudgetState.leaseSizing`).
     @discardableResult
-    package func leaseChangeFinished(_ change: LeaseChange, durable: Bool) -> Bool {
-        state.withLock { $0.leaseChangeFinished(change, durable: durable) }
+    package func leaseChangeFinished(_ change: LeaseChange, durable: Bool, took: Duration? = nil) -> Bool {
+        state.withLock { state in
+            if let took, change.kind == .grant {
+                state.noteGrantCommit(nanos: took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
+            }
+            return state.leaseChangeFinished(change, durable: durable)
+        }
     }
+
+    /// How long this host's grants take to become durable, as the sizing sees it.
+    package var grantCommitTime: Duration { .nanoseconds(state.withLock { $0.grantCommitNanos }) }
 
     /// Unused lease remainders to hand back: idle ones, those of ended periods, or all.
     package func releaseLeases(now: Date, idle: Duration, all: Bool = false) -> [LeaseChange] {

@@ -21,6 +21,9 @@ struct LeaseGroup {
     /// A running average of reservations, to size the next grant.
     var typical: MicroUSD
     var lastUsed: Date
+    /// A running average of the time between its calls, in nanoseconds (nil before a second
+    /// call): with the grants' commit time, how many calls one commit must cover.
+    var callInterval: Int64?
     /// The earliest end of the periods it covers; past it the lease is handed back.
     var periodEnd: Date?
     /// The newest grant in flight: a call drawing on `pending` waits for it.

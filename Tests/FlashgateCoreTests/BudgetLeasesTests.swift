@@ -23,11 +23,84 @@ import Testing
         return Budgets(teams: [t], keys: configured, mode: .strict, timeZone: utc)
     }
 
-    static func finish(_ budgets: Budgets, _ changes: [LeaseChange], durable: Bool = true) {
+    static func finish(_ budgets: Budgets, _ changes: [LeaseChange], durable: Bool = true, took: Duration? = nil) {
         for change in changes {
-            budgets.leaseChangeFinished(change, durable: durable)
-            change.latch.finish(durable: durable)
+            // As the accountant does: a grant's waiters go upstream only if it covers them.
+            let covered = budgets.leaseChangeFinished(change, durable: durable, took: took)
+            change.latch.finish(durable: durable && covered)
         }
+    }
+
+    /// Steady calls of 500 µ$, one every `interval`, each grant landing `commit` after it was
+    /// asked for (and reported as taking that long). Returns the calls that waited for a grant
+    /// after the first `warmUp`, and the grants asked for after it.
+    static func steadyCalls(
+        _ b: Budgets, from start: Date, count: Int, interval: Duration, commit: Duration, warmUp: Int
+    ) -> (waits: Int, grants: [MicroUSD]) {
+        let step = Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds)
+        let lag = Int((Double(commit.components.seconds) + Double(commit.components.attoseconds) / 1e18) / step)
+        var inFlight: [(change: LeaseChange, due: Int)] = []
+        var waits = 0
+        var grants: [MicroUSD] = []
+        for call in 0..<count {
+            let at = start.addingTimeInterval(Double(call) * step)
+            let due = inFlight.filter { $0.due <= call }
+            inFlight.removeAll { $0.due <= call }
+            finish(b, due.map(\.change), took: commit)
+            let d = b.reserveLeased(caller: Caller(team: "a"), amount: MicroUSD(500), now: at)
+            guard case .admit(let r) = d.decision else {
+                Issue.record("refused at call \(call)")
+                break
+            }
+            if call >= warmUp {
+                if d.wait != nil { waits += 1 }
+                grants += d.changes.map(\.amount)
+            }
+            if call == 0 {
+                finish(b, d.changes, took: commit)  // nothing is leased yet: the very first call waits
+            } else {
+                inFlight += d.changes.map { ($0, call + lag) }
+            }
+            b.settle(r, actual: MicroUSD(500))
+        }
+        return (waits, grants)
+    }
+
+    /// Regression: grants were sized for about a hundred calls and asked for with fifty left,
+    /// whatever the disk. A commit taking as long as 400 calls (400 ms at a thousand calls a
+    /// second) made most calls wait for the grant in flight: 3,150 of the 4,000 calls after the
+    /// warm-up waited. Grants now follow the commit time: asked for with
+    /// twice a commit's worth of calls left, covering twice that (capped at a thousand calls).
+    @Test func slowCommitsAskForTheNextGrantEarlierAndLargerSoNoCallWaits() throws {
+        let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000_000_000))])
+        let run = Self.steadyCalls(b, from: now, count: 5_000, interval: .milliseconds(1), commit: .milliseconds(400), warmUp: 1_000)
+        #expect(run.waits == 0)
+        #expect(!run.grants.isEmpty && run.grants.allSatisfy { $0 == MicroUSD(500_000) }, "a thousand calls each")
+        #expect(b.grantCommitTime == .milliseconds(400))
+        #expect((b.leasedByKey["team:a:total"] ?? .zero) <= MicroUSD(1_000_000), "at most two grants' worth leased")
+    }
+
+    /// Commits well within the default margin leave the sizing as it was: a hundred calls a
+    /// grant, fetched with fifty left.
+    @Test func fastCommitsKeepGrantsAtAboutAHundredCalls() throws {
+        let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000_000_000))])
+        let run = Self.steadyCalls(b, from: now, count: 2_000, interval: .milliseconds(1), commit: .milliseconds(20), warmUp: 1)
+        #expect(run.waits == 0)
+        #expect(run.grants.count >= 19 && run.grants.allSatisfy { $0 == MicroUSD(50_000) })
+    }
+
+    /// A slow commit raises the estimate at once; faster ones bring it down a sixteenth at a
+    /// time, and a slow disk never grows a grant past a thousand calls.
+    @Test func theCommitEstimateRisesAtOnceFallsSlowlyAndGrantsStayBounded() throws {
+        let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000_000_000))])
+        let run = Self.steadyCalls(b, from: now, count: 3_000, interval: .milliseconds(1), commit: .seconds(10), warmUp: 1)
+        #expect(run.grants.allSatisfy { $0 <= MicroUSD(500_000) })
+        #expect(b.grantCommitTime == .seconds(10))
+        let caller = Caller(team: "a")
+        let d = b.reserveLeased(caller: caller, amount: MicroUSD(500), now: now.addingTimeInterval(3))
+        let change = try #require(d.changes.first ?? b.reserveLeased(caller: caller, amount: MicroUSD(1_000_000), now: now.addingTimeInterval(3)).changes.first)
+        b.leaseChangeFinished(change, durable: true, took: .zero)
+        #expect(b.grantCommitTime == .milliseconds(9_375), "15/16 of 10 s")
     }
 
     /// Two grants in flight, the first fails (the ledger could not write it): a call waiting on
@@ -119,11 +192,12 @@ import Testing
     /// Calls of up to 9,000 µ$ under a 200,000 µ$ budget are always near the limit (grants on
     /// need only); calls of up to 900 µ$ under 1,000,000 µ$ start far from it, so grants are
     /// fetched ahead of need until the budget nears its limit.
-    @Test(arguments: [(Int64(200_000), Int64(150_000), Int64(9_000)), (1_000_000, 800_000, 900)])
+    @Test(arguments: [(Int64(200_000), Int64(150_000), Int64(9_000)), (1_000_000, 800_000, 900)], [13, 29, 71, 101, 977])
     func settledPlusLeasedNeverExceedsAHardLimitInAnyOrderOfEvents(
-        teamLimit: Int64, keyLimit: Int64, largestCall: Int64
+        limits: (teamLimit: Int64, keyLimit: Int64, largestCall: Int64), seed: UInt64
     ) throws {
-        var random = SeededRandom(seed: 13)
+        let (teamLimit, keyLimit, largestCall) = limits
+        var random = SeededRandom(seed: seed)
         let limit = MicroUSD(teamLimit)
         let b = budgets(
             team: [BudgetConfig(period: .total, limit: limit)],
@@ -150,8 +224,14 @@ import Testing
                 let actual = wait?.result == false ? 0 : Int64.random(in: 0...r.amount.value, using: &random)
                 b.settle(r, actual: MicroUSD(actual))
             case 7..<9 where !pending.isEmpty:
-                let change = pending.remove(at: Int.random(in: 0..<pending.count, using: &random))
-                Self.finish(b, [change], durable: Int.random(in: 0..<10, using: &random) > 0)
+                // The ledger writes one lease's changes in the order they were made (one writer,
+                // one queue); different leases' changes land in any order here.
+                let group = pending[Int.random(in: 0..<pending.count, using: &random)].group
+                let change = pending.remove(at: pending.firstIndex { $0.group == group }!)
+                // Commits of up to two seconds: grants sized for slow disks, larger and earlier.
+                Self.finish(
+                    b, [change], durable: Int.random(in: 0..<10, using: &random) > 0,
+                    took: .milliseconds(Int64.random(in: 0...2_000, using: &random)))
             default:
                 clock = clock.addingTimeInterval(Double.random(in: 0...20, using: &random))
                 pending += b.releaseLeases(now: clock, idle: .seconds(30))
