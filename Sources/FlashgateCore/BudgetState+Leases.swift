@@ -20,23 +20,22 @@ extension BudgetState {
     /// many typical calls of a budget (and never more than a share of its headroom).
     static let maxCallsPerLease: Int64 = 1_000
 
-    /// How many typical calls this host's next grant covers, and how many must be left when it
-    /// is asked for. By default about a hundred and fifty. When commits are slow for the lease's
-    /// pace (a grant takes as long as more than 25 calls), the next grant is asked for with
-    /// twice a commit's worth of calls left and covers twice that, up to `maxCallsPerLease`, so
-    /// no call waits for a grant while one is being written. Shared budgets: as configured
-    /// (`shared.calls_per_lease`, `shared.prefetch_percent`).
-    func leaseSizing(_ group: LeaseGroup) -> (grantCalls: Int64, marginCalls: Int64) {
-        if let sharing { return (sharing.callsPerLease, sharing.callsPerLease * sharing.prefetchPercent / 100) }
-        var grantCalls = Self.callsPerLease
-        var marginCalls = Self.callsPerLease * Self.localPrefetchPercent / 100
-        guard grantCommitNanos > 0, let interval = group.callInterval else { return (grantCalls, marginCalls) }
+    /// How many typical calls this host's next grant covers, and how many (in hundredths of a
+    /// call) must be left when it is asked for. By default a hundred, asked for with fifty left.
+    /// When commits are slow for the lease's pace (a grant takes as long as more than 25 calls),
+    /// the next grant is asked for with twice a commit's worth of calls left and covers twice
+    /// that, up to `maxCallsPerLease`, so no call waits for a grant while one is being written.
+    /// Shared budgets: as configured (`shared.calls_per_lease`, `shared.prefetch_percent`).
+    func leaseSizing(_ group: LeaseGroup) -> (grantCalls: Int64, marginHundredths: Int64) {
+        if let sharing { return (sharing.callsPerLease, sharing.callsPerLease * sharing.prefetchPercent) }
+        let grantCalls = Self.callsPerLease
+        let marginCalls = Self.callsPerLease * Self.localPrefetchPercent / 100
+        guard grantCommitNanos > 0, let interval = group.callInterval else { return (grantCalls, marginCalls * 100) }
         // Calls arrive at most once a microsecond, as far as sizing goes.
         let duringCommit = grantCommitNanos / max(interval, 1_000)
-        guard 2 * duringCommit > marginCalls else { return (grantCalls, marginCalls) }
-        marginCalls = 2 * duringCommit
-        grantCalls = min(Self.maxCallsPerLease, max(grantCalls, 2 * marginCalls))
-        return (grantCalls, min(marginCalls, grantCalls / 2))
+        guard 2 * duringCommit > marginCalls else { return (grantCalls, marginCalls * 100) }
+        let slowGrant = min(Self.maxCallsPerLease, max(grantCalls, 4 * duringCommit))
+        return (slowGrant, min(2 * duringCommit, slowGrant / 2) * 100)
     }
 
     /// A local grant became durable (or failed) `nanos` after it was handed to the ledger: the
@@ -159,9 +158,9 @@ extension BudgetState {
     /// busy key cannot gather the last of a budget ahead of need. (Redis sizes a shared grant.)
     private mutating func prefetch(_ group: inout LeaseGroup, id: String, lines: [Line]) -> LeaseChange? {
         guard group.pending == .zero else { return nil }
-        let (grantCalls, marginCalls) = leaseSizing(group)
+        let (grantCalls, marginHundredths) = leaseSizing(group)
         let left = group.durable - group.reserved
-        guard left.value < group.typical.value * marginCalls else { return nil }
+        guard left.value * 100 < group.typical.value * marginHundredths else { return nil }
         let grant = MicroUSD(group.typical.value * grantCalls)
         if sharing == nil {
             for line in lines where line.budget.mode == .hard {
