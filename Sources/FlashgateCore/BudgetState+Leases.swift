@@ -30,7 +30,9 @@ extension BudgetState {
         if let sharing { return (sharing.callsPerLease, sharing.callsPerLease * sharing.prefetchPercent) }
         let grantCalls = Self.callsPerLease
         let marginCalls = Self.callsPerLease * Self.localPrefetchPercent / 100
-        guard grantCommitNanos > 0, let interval = group.callInterval else { return (grantCalls, marginCalls * 100) }
+        guard grantCommitNanos > 0, let interval = group.callInterval else {
+            return (grantCalls, marginCalls * 100)
+        }
         // Calls arrive at most once a microsecond, as far as sizing goes.
         let duringCommit = grantCommitNanos / max(interval, 1_000)
         guard 2 * duringCommit > marginCalls else { return (grantCalls, marginCalls * 100) }
@@ -152,10 +154,11 @@ extension BudgetState {
 
     /// With no grant in flight and fewer than `leaseSizing`'s margin of typical calls left (shared
     /// budgets: `shared.prefetch_percent` of a grant; this host's own: half a grant, or more when
-    /// commits are slow for the lease's pace), the next grant is asked for now, so no call waits for it while its commit is under way. A local grant is
-    /// fetched ahead only while a full one fits in the share of every hard budget's headroom a
-    /// grant may take; nearer the limit a lease is topped up when it runs short, as before, so a
-    /// busy key cannot gather the last of a budget ahead of need. (Redis sizes a shared grant.)
+    /// commits are slow for the lease's pace), the next grant is asked for now, so no call waits
+    /// for it while its commit is under way. A local grant is fetched ahead only while a full one
+    /// fits in the share of every hard budget's headroom a grant may take; nearer the limit a lease
+    /// is topped up when it runs short, as before, so a busy key cannot gather the last of a budget
+    /// ahead of need. (Redis sizes a shared grant.)
     private mutating func prefetch(_ group: inout LeaseGroup, id: String, lines: [Line]) -> LeaseChange? {
         guard group.pending == .zero else { return nil }
         let (grantCalls, marginHundredths) = leaseSizing(group)

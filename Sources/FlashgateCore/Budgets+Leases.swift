@@ -33,7 +33,8 @@ extension Budgets {
     package func leaseChangeFinished(_ change: LeaseChange, durable: Bool, took: Duration? = nil) -> Bool {
         state.withLock { state in
             if let took, change.kind == .grant {
-                state.noteGrantCommit(nanos: took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
+                let (seconds, attoseconds) = took.components
+                state.noteGrantCommit(nanos: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
             }
             return state.leaseChangeFinished(change, durable: durable)
         }

@@ -8,7 +8,9 @@ extension CurlTransfer {
     /// frees them when it removes the transfer; on failure they are already freed.
     /// - Parameter spare: a handle an earlier transfer left, already `curl_easy_reset` (every
     ///   option back to its default); nil creates one.
-    func makeEasyHandle(reusing spare: UnsafeMutableRawPointer? = nil) throws(FlashgateError) -> UnsafeMutableRawPointer {
+    func makeEasyHandle(
+        reusing spare: UnsafeMutableRawPointer? = nil
+    ) throws(FlashgateError) -> UnsafeMutableRawPointer {
         guard let handle = spare ?? curl_easy_init() else {
             throw FlashgateError(.internal, "libcurl could not create a handle for the upstream call")
         }

@@ -73,7 +73,8 @@ import Testing
     /// twice a commit's worth of calls left, covering twice that (capped at a thousand calls).
     @Test func slowCommitsAskForTheNextGrantEarlierAndLargerSoNoCallWaits() throws {
         let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000_000_000))])
-        let run = Self.steadyCalls(b, from: now, count: 5_000, interval: .milliseconds(1), commit: .milliseconds(400), warmUp: 1_000)
+        let run = Self.steadyCalls(
+            b, from: now, count: 5_000, interval: .milliseconds(1), commit: .milliseconds(400), warmUp: 1_000)
         #expect(run.waits == 0)
         #expect(!run.grants.isEmpty && run.grants.allSatisfy { $0 == MicroUSD(500_000) }, "a thousand calls each")
         #expect(b.grantCommitTime == .milliseconds(400))
@@ -84,7 +85,8 @@ import Testing
     /// grant, fetched with fifty left.
     @Test func fastCommitsKeepGrantsAtAboutAHundredCalls() throws {
         let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000_000_000))])
-        let run = Self.steadyCalls(b, from: now, count: 2_000, interval: .milliseconds(1), commit: .milliseconds(20), warmUp: 1)
+        let run = Self.steadyCalls(
+            b, from: now, count: 2_000, interval: .milliseconds(1), commit: .milliseconds(20), warmUp: 1)
         #expect(run.waits == 0)
         #expect(run.grants.count >= 19 && run.grants.allSatisfy { $0 == MicroUSD(50_000) })
     }
@@ -93,12 +95,14 @@ import Testing
     /// time, and a slow disk never grows a grant past a thousand calls.
     @Test func theCommitEstimateRisesAtOnceFallsSlowlyAndGrantsStayBounded() throws {
         let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000_000_000))])
-        let run = Self.steadyCalls(b, from: now, count: 3_000, interval: .milliseconds(1), commit: .seconds(10), warmUp: 1)
+        let run = Self.steadyCalls(
+            b, from: now, count: 3_000, interval: .milliseconds(1), commit: .seconds(10), warmUp: 1)
         #expect(run.grants.allSatisfy { $0 <= MicroUSD(500_000) })
         #expect(b.grantCommitTime == .seconds(10))
         let caller = Caller(team: "a")
         let d = b.reserveLeased(caller: caller, amount: MicroUSD(500), now: now.addingTimeInterval(3))
-        let change = try #require(d.changes.first ?? b.reserveLeased(caller: caller, amount: MicroUSD(1_000_000), now: now.addingTimeInterval(3)).changes.first)
+        let more = b.reserveLeased(caller: caller, amount: MicroUSD(1_000_000), now: now.addingTimeInterval(3))
+        let change = try #require(d.changes.first ?? more.changes.first)
         b.leaseChangeFinished(change, durable: true, took: .zero)
         #expect(b.grantCommitTime == .milliseconds(9_375), "15/16 of 10 s")
     }
@@ -192,7 +196,8 @@ import Testing
     /// Calls of up to 9,000 µ$ under a 200,000 µ$ budget are always near the limit (grants on
     /// need only); calls of up to 900 µ$ under 1,000,000 µ$ start far from it, so grants are
     /// fetched ahead of need until the budget nears its limit.
-    @Test(arguments: [(Int64(200_000), Int64(150_000), Int64(9_000)), (1_000_000, 800_000, 900)], [13, 29, 71, 101, 977])
+    @Test(
+        arguments: [(Int64(200_000), Int64(150_000), Int64(9_000)), (1_000_000, 800_000, 900)], [13, 29, 71, 101, 977])
     func settledPlusLeasedNeverExceedsAHardLimitInAnyOrderOfEvents(
         limits: (teamLimit: Int64, keyLimit: Int64, largestCall: Int64), seed: UInt64
     ) throws {
