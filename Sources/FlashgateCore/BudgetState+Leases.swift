@@ -94,7 +94,8 @@ extension BudgetState {
             return (nil, [], inFlight, [])
         }
         if leases[id] != nil {
-            let gap = max(0, Int64(now.timeIntervalSince(group.lastUsed) * 1e9))
+            // A gap of more than a day says nothing more about the pace (and stays far from overflow).
+            let gap = Int64(min(max(0, now.timeIntervalSince(group.lastUsed)), 86_400) * 1e9)
             group.callInterval = group.callInterval.map { ($0 * 7 + gap) / 8 } ?? gap
         }
         if available < amount {

@@ -32,10 +32,7 @@ extension Budgets {
     @discardableResult
     package func leaseChangeFinished(_ change: LeaseChange, durable: Bool, took: Duration? = nil) -> Bool {
         state.withLock { state in
-            if let took, change.kind == .grant {
-                let (seconds, attoseconds) = took.components
-                state.noteGrantCommit(nanos: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-            }
+            if let took, change.kind == .grant { state.noteGrantCommit(nanos: TokenBucket.nanos(took)) }
             return state.leaseChangeFinished(change, durable: durable)
         }
     }

@@ -37,8 +37,8 @@ import Testing
     static func steadyCalls(
         _ b: Budgets, from start: Date, count: Int, interval: Duration, commit: Duration, warmUp: Int
     ) -> (waits: Int, grants: [MicroUSD]) {
-        let step = Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds)
-        let lag = Int((Double(commit.components.seconds) + Double(commit.components.attoseconds) / 1e18) / step)
+        let step = Double(TokenBucket.nanos(interval)) / 1e9
+        let lag = Int(TokenBucket.nanos(commit) / TokenBucket.nanos(interval))
         var inFlight: [(change: LeaseChange, due: Int)] = []
         var waits = 0
         var grants: [MicroUSD] = []
