@@ -60,7 +60,7 @@ package struct LogFormatHandler: LogHandler {
         Self.appendHead(time: Self.timestamp(), level: level, message: message, to: &out)
         for (key, value) in sortedFields {
             out.append(UInt8(ascii: " "))
-            out += LogText.safe(key).utf8
+            Self.appendUTF8(LogText.safe(key), to: &out)
             out.append(UInt8(ascii: "="))
             Self.appendValue(value, to: &out)
         }
@@ -70,12 +70,19 @@ package struct LogFormatHandler: LogHandler {
     }
 
     private static func appendHead(time: String, level: Logger.Level, message: String, to out: inout [UInt8]) {
-        out += "time=".utf8
-        out += time.utf8
-        out += " level=".utf8
-        out += level.rawValue.utf8
-        out += " msg=".utf8
+        appendUTF8("time=", to: &out)
+        appendUTF8(time, to: &out)
+        appendUTF8(" level=", to: &out)
+        appendUTF8(level.rawValue, to: &out)
+        appendUTF8(" msg=", to: &out)
         appendValue(message, to: &out)
+    }
+
+    /// A string's bytes copied from its own storage (the UTF-8 view's iterator costs several
+    /// times more for the short pieces of a line).
+    @inline(__always)
+    static func appendUTF8(_ text: String, to out: inout [UInt8]) {
+        if text.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil { out += text.utf8 }
     }
 
     /// `time=… level=… msg=… key=value…\n`, keys sorted, every value through `LogText.safe` and
@@ -96,34 +103,30 @@ package struct LogFormatHandler: LogHandler {
 
     /// Appends `quote(LogText.safe(value))`. The common value (printable ASCII within the cap,
     /// no backslash) needs no escaping, only quotes when it holds a space, `"` or `=`: that case
-    /// is a byte copy; anything else takes the general path.
+    /// is a scan and a copy of the string's own storage; anything else takes the general path.
     static func appendValue(_ value: String, to out: inout [UInt8]) {
-        let bytes = value.utf8
-        var needsQuotes = bytes.isEmpty
-        if bytes.count <= LogText.valueLimit {
+        let copied = value.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard bytes.count <= LogText.valueLimit else { return false }
+            var needsQuotes = bytes.isEmpty
             for byte in bytes {
-                if byte < 0x20 || byte >= 0x7F || byte == 0x5C {
-                    out += quote(LogText.safe(value)).utf8
-                    return
-                }
+                if byte < 0x20 || byte >= 0x7F || byte == 0x5C { return false }
                 if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=") {
                     needsQuotes = true
                 }
             }
-        } else {
-            out += quote(LogText.safe(value)).utf8
-            return
+            guard needsQuotes else {
+                out.append(contentsOf: bytes)
+                return true
+            }
+            out.append(UInt8(ascii: "\""))
+            for byte in bytes {
+                if byte == UInt8(ascii: "\"") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
+            }
+            out.append(UInt8(ascii: "\""))
+            return true
         }
-        guard needsQuotes else {
-            out += bytes
-            return
-        }
-        out.append(UInt8(ascii: "\""))
-        for byte in bytes {
-            if byte == UInt8(ascii: "\"") { out.append(UInt8(ascii: "\\")) }
-            out.append(byte)
-        }
-        out.append(UInt8(ascii: "\""))
+        if copied != true { out += quote(LogText.safe(value)).utf8 }
     }
 
     /// A metadata value as text (what string interpolation of it gives, without its machinery).

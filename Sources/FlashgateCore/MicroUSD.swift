@@ -14,12 +14,7 @@ package struct MicroUSD: Sendable, Hashable, Comparable, CustomStringConvertible
     package static func -= (lhs: inout MicroUSD, rhs: MicroUSD) { lhs.value -= rhs.value }
 
     /// Dollars with six decimals, as the `x-flashgate-cost-usd` header writes them.
-    package var dollars: String {
-        let sign = value < 0 ? "-" : ""
-        let magnitude = value.magnitude
-        let fraction = String(magnitude % 1_000_000)
-        return "\(sign)\(magnitude / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
-    }
+    package var dollars: String { FixedPointText.format(value, decimals: 6) }
 
     package var description: String { "$" + dollars }
 }

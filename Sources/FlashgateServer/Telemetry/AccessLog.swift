@@ -69,10 +69,7 @@ package struct AccessLog: TelemetrySink {
 
     /// Milliseconds with three decimals (microsecond resolution).
     static func ms(_ d: Duration) -> String {
-        let micros = d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
-        let whole = micros / 1000
-        let frac = micros % 1000
-        return "\(whole)." + String(repeating: "0", count: frac < 10 ? 2 : frac < 100 ? 1 : 0) + "\(frac)"
+        FixedPointText.format(d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000, decimals: 3)
     }
 }
 
