@@ -108,12 +108,29 @@ import Testing
         let handles = MetricHandles(limit: 2)
         let telemetry = PrometheusTelemetry(config: Self.config(teams: []))
         for status in [200, 201, 202, 200, 201, 202] {
-            handles.counter(.init(family: .requests, a: String(status))) {
+            handles.counter(.init(family: .attempts, a: String(status))) {
                 telemetry.registry.makeCounter(descriptor: PrometheusTelemetry.Family.requests.descriptor, labels: [("status", String(status))])
             }.increment()
         }
         #expect(handles.count == 2)
         let text = Self.lines(telemetry)
         for status in [200, 201, 202] { #expect(text.contains(#"flashgate_requests_total{status="\#(status)"} 2"#)) }
+    }
+
+    /// Past the limit a request's bundle is not kept, and its series still count exactly.
+    @Test func pastTheLimitRequestBundlesStillCount() {
+        let telemetry = PrometheusTelemetry(config: Self.config(teams: []))
+        let handles = MetricHandles(limit: 1)
+        for status in ["200", "503", "200", "503"] {
+            let key = MetricHandles.RequestKey(
+                endpoint: "chat", team: "other", model: "other", route: "r0", status: status, cache: "miss")
+            handles.request(key).counter(.requests) {
+                telemetry.registry.makeCounter(
+                    descriptor: PrometheusTelemetry.Family.requests.descriptor, labels: [("status", status)])
+            }.increment()
+        }
+        #expect(handles.count == 1)
+        let text = Self.lines(telemetry)
+        for status in [200, 503] { #expect(text.contains(#"flashgate_requests_total{status="\#(status)"} 2"#)) }
     }
 }

@@ -3,8 +3,9 @@ import FlashgateRouting
 import Prometheus
 
 /// Each finished request into counters and histograms. The label values are resolved from one
-/// snapshot of the configured sets, and every handle comes from `handles`, so a request costs a
-/// few dictionary lookups instead of a registry lookup (lock, label array, help text) per metric.
+/// snapshot of the configured sets, and every handle comes from `handles`: the request's own
+/// series from one bundle per label tuple, its attempts' from one lookup each, instead of a
+/// registry lookup (lock, label array, help text) per metric.
 extension PrometheusTelemetry {
     package func finished(_ s: RequestRecord.Summary) {
         let snapshot = labels.withLock { $0 }
@@ -14,7 +15,9 @@ extension PrometheusTelemetry {
         let route = snapshot.route(s.route)
         let status = Self.statusLabel(s.status)
         let cache = Self.cacheLabel(s.cache)
-        handles.counter(.init(family: .requests, a: endpoint, b: model, c: team, d: route, e: status, f: cache)) {
+        let series = handles.request(
+            .init(endpoint: endpoint, team: team, model: model, route: route, status: status, cache: cache))
+        series.counter(.requests) {
             registry.makeCounter(
                 descriptor: Family.requests.descriptor,
                 labels: [
@@ -24,19 +27,23 @@ extension PrometheusTelemetry {
             )
         }.increment()
 
-        histogram(.duration, Family.duration.descriptor, "endpoint", endpoint, Self.durationBuckets).record(s.duration)
+        series.histogram(.duration) { histogram(Family.duration.descriptor, "endpoint", endpoint, Self.durationBuckets) }
+            .record(s.duration)
         if let ttfb = s.timeToFirstByte {
-            histogram(.ttfb, Family.ttfb.descriptor, "endpoint", endpoint, Self.durationBuckets).record(ttfb)
+            series.histogram(.ttfb) { histogram(Family.ttfb.descriptor, "endpoint", endpoint, Self.durationBuckets) }
+                .record(ttfb)
         }
         if let upstream = s.upstreamTime {
-            histogram(.upstream, Family.upstream.descriptor, "route", route, Self.durationBuckets).record(upstream)
+            series.histogram(.upstream) { histogram(Family.upstream.descriptor, "route", route, Self.durationBuckets) }
+                .record(upstream)
             if let ttfb = s.timeToFirstByte {
                 // Answered at its first attempt, the upstream's own share is libcurl's time to the
                 // head: the hand-offs to the curl thread and back are Flashgate's. After retries,
                 // the retry owner's time (the failed attempts and backoff were the upstream's).
                 let own = s.attempts.count == 1 ? s.upstreamWireTime ?? upstream : upstream
-                histogram(.overhead, Family.overhead.descriptor, "endpoint", endpoint, Self.overheadBuckets)
-                    .record(max(.zero, ttfb - own))
+                series.histogram(.overhead) {
+                    histogram(Family.overhead.descriptor, "endpoint", endpoint, Self.overheadBuckets)
+                }.record(max(.zero, ttfb - own))
             }
         }
 
@@ -45,21 +52,24 @@ extension PrometheusTelemetry {
         // their sum). Tokens the upstream processed only: a cache hit or a joined follower carries the usage of an
         // answer already counted, so it adds none (its saving is in `cache_saved_usd`).
         if s.cache != "hit" && s.cache != "joined" {
-            for (kind, count) in [
-                ("prompt", s.promptTokens), ("output", max(0, s.outputTokens - s.thoughtsTokens)),
-                ("thoughts", s.thoughtsTokens), ("cached", s.cachedTokens),
+            for (slot, kind, count) in [
+                (MetricHandles.RequestSeries.Slot.promptTokens, "prompt", s.promptTokens),
+                (.outputTokens, "output", max(0, s.outputTokens - s.thoughtsTokens)),
+                (.thoughtsTokens, "thoughts", s.thoughtsTokens), (.cachedTokens, "cached", s.cachedTokens),
             ] where count > 0 {
-                handles.counter(.init(family: .tokens, a: team, b: model, c: kind)) {
+                series.counter(slot) {
                     registry.makeCounter(
                         descriptor: Family.tokens.descriptor, labels: [("team", team), ("model", model), ("kind", kind)])
                 }.increment(by: Int64(count))
             }
         }
         if s.cost > .zero {
-            spendCounter(.cost, Family.cost.descriptor, team: team, model: model).increment(by: Self.dollars(s.cost))
+            series.counter(.cost) { spendCounter(Family.cost.descriptor, team: team, model: model) }
+                .increment(by: Self.dollars(s.cost))
         }
         if s.saved > .zero {
-            spendCounter(.saved, Family.saved.descriptor, team: team, model: model).increment(by: Self.dollars(s.saved))
+            series.counter(.saved) { spendCounter(Family.saved.descriptor, team: team, model: model) }
+                .increment(by: Self.dollars(s.saved))
         }
         if let limit = s.rejectedBy {
             handles.counter(.init(family: .rejections, a: team, b: limit)) {
@@ -94,20 +104,12 @@ extension PrometheusTelemetry {
     }
 
     private func histogram(
-        _ family: MetricHandles.Family, _ descriptor: @autoclosure () -> MetricNameDescriptor, _ label: String,
-        _ value: String, _ buckets: [Duration]
+        _ descriptor: MetricNameDescriptor, _ label: String, _ value: String, _ buckets: [Duration]
     ) -> DurationHistogram {
-        handles.histogram(.init(family: family, a: value)) {
-            registry.makeDurationHistogram(descriptor: descriptor(), labels: [(label, value)], buckets: buckets)
-        }
+        registry.makeDurationHistogram(descriptor: descriptor, labels: [(label, value)], buckets: buckets)
     }
 
-    private func spendCounter(
-        _ family: MetricHandles.Family, _ descriptor: @autoclosure () -> MetricNameDescriptor, team: String,
-        model: String
-    ) -> Counter {
-        handles.counter(.init(family: family, a: team, b: model)) {
-            registry.makeCounter(descriptor: descriptor(), labels: [("team", team), ("model", model)])
-        }
+    private func spendCounter(_ descriptor: MetricNameDescriptor, team: String, model: String) -> Counter {
+        registry.makeCounter(descriptor: descriptor, labels: [("team", team), ("model", model)])
     }
 }
