@@ -25,9 +25,11 @@ struct CacheRules: Sendable {
         if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
             ttl = .seconds(seconds)
         }
+        let policy = CachePolicy(headers: request.headers, enabled: storeOpen && config.cache.enabled && teamCache)
         return GenerateCall(
-            key: CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body),
-            policy: CachePolicy(headers: request.headers, enabled: storeOpen && config.cache.enabled && teamCache),
+            key: policy.bypass
+                ? nil : CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body),
+            policy: policy,
             ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body,
             record: request.record,
             contextCache: request.headers.first(name: "x-flashgate-context-cache")?.lowercased() != "off")

@@ -6,7 +6,9 @@ import FlashgateWire
 
 /// One generation on its way: where it goes, how it is cached, and how the client wants it.
 struct GenerateCall: Sendable {
-    var key: CacheKey
+    /// Nil exactly when the policy bypasses the cache (`no-store`, the cache off for the call):
+    /// such a call neither reads, stores nor joins, so its request is not hashed.
+    var key: CacheKey?
     var policy: CachePolicy
     var ttl: Duration
     /// The retry owner's call: the routes, the method and the body for each route.

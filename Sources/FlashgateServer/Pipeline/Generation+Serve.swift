@@ -89,14 +89,14 @@ extension Generation {
     /// hit is the stored bytes as they are; an OpenAI JSON hit fills the entry's template once one
     /// is known (`HitBodyMemo`); other modes render from the parsed answer. Nil when the stored
     /// answer does not parse (treated as a miss).
-    func renderHit(_ hit: CacheEntry, call: GenerateCall) -> GatewayResponse? {
+    func renderHit(_ hit: CacheEntry, key: CacheKey, call: GenerateCall) -> GatewayResponse? {
         var rendering = AnswerRendering(call.mode)
         var body: [UInt8]
         if case .nativeJSON = call.mode {
             body = hit.body
         } else if case .openAI(let chat, let id, let created) = call.mode, !chat.stream {
-            let key = HitBodyMemo.Key(digest: call.key.digest, createdAtMs: hit.createdAtMs, model: chat.model)
-            if let known = hitBodies.body(key, id: id, created: created) {
+            let memo = HitBodyMemo.Key(digest: key.digest, createdAtMs: hit.createdAtMs, model: chat.model)
+            if let known = hitBodies.body(memo, id: id, created: created) {
                 body = known
             } else {
                 guard let response = try? JSONParser.parse(hit.body) else { return nil }
@@ -106,7 +106,7 @@ extension Generation {
                 if rendered.signatures.isEmpty {
                     let marked = Self.openAIHitBody(
                         response, model: chat.model, id: HitBodyMemo.markerID, created: HitBodyMemo.markerCreated)
-                    hitBodies.learn(key, markedBody: marked.body)
+                    hitBodies.learn(memo, markedBody: marked.body)
                 }
             }
         } else {

@@ -18,7 +18,7 @@ extension Generation {
         // The flight stays joinable until its answer is in the cache, so no request falls into
         // the gap between the two and goes upstream again.
         var handedOver = false
-        defer { if inTable && !handedOver { flights.remove(call.key, flight) } }
+        defer { if inTable && !handedOver, let key = call.key { flights.remove(key, flight) } }
         var admission = admission
         let hedge = HedgeAdmission()
         let start = ContinuousClock.now
@@ -67,7 +67,7 @@ extension Generation {
                     team: call.team, route: started.target.route.name,
                     signatures: issued.map { (SignatureOrigins.key($0), $0) })
             }
-            if call.policy.store, assembler.isCompleteSuccess, let cache, call.ttl > .zero {
+            if call.policy.store, let key = call.key, assembler.isCompleteSuccess, let cache, call.ttl > .zero {
                 let now = nowMilliseconds()
                 let cost =
                     usage.flatMap { accountant.prices.cost($0.billable, model: started.target.pricedModel) } ?? .zero
@@ -82,7 +82,7 @@ extension Generation {
                         "thoughts": counts.thoughtsTokens,
                         "cached": counts.cachedTokens,
                     ])
-                cache.store(call.key.digest, entry) { flights.remove(call.key, flight) }
+                cache.store(key.digest, entry) { flights.remove(key, flight) }
             }
             // Settled durably before any client sees the end of the answer, at the tier that served.
             let ending: Accountant.Ending = assembler.isFinished && usage != nil ? .ok : .incomplete

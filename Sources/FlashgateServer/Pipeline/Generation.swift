@@ -69,12 +69,12 @@ extension Generation {
             throw rejected.error
         case .admit(let admitted): admission = admitted
         }
-        guard call.policy.coalesce else {
+        guard call.policy.coalesce, let key = call.key else {
             return .deferred { [self] writer in
                 await lead(Flight(), call, admission, writer, outcome, inTable: false)
             }
         }
-        let joined = flights.join(call.key)
+        let joined = flights.join(key)
         guard joined.leader else {
             // Someone else started the same call a moment ago: join it and free the reservation.
             accountant.release(admission)
@@ -99,15 +99,15 @@ extension Generation {
     /// The cache stage: a stored answer (rendered, and recorded as a hit), an identical call in
     /// flight to join, or neither. A stored answer that does not parse counts as a miss.
     func lookup(_ call: GenerateCall) -> CacheLookup {
-        if call.policy.lookup, let cache {
-            if let hit = cache.lookup(call.key.digest), let response = renderHit(hit, call: call) {
+        if call.policy.lookup, let cache, let key = call.key {
+            if let hit = cache.lookup(key.digest), let response = renderHit(hit, key: key, call: call) {
                 cache.recordHit(savedMicroUSD: hit.costMicroUSD)
                 recordHit(hit, call)
                 return .hit(response)
             }
             cache.recordMiss()
         }
-        if call.policy.coalesce, let flight = flights.existing(call.key) {
+        if call.policy.coalesce, let key = call.key, let flight = flights.existing(key) {
             return .joined(flight)
         }
         return call.policy.bypass ? .bypass : .miss
@@ -162,7 +162,7 @@ extension Generation {
                 call.record?.update { $0.softBudgetsExceeded = soft }
             }
         } catch {
-            if inTable { flights.remove(call.key, flight) }
+            if inTable, let key = call.key { flights.remove(key, flight) }
             let rejected = error as? Rejection
             let failure =
                 rejected?.error ?? .reservationNotRecorded
