@@ -19,9 +19,10 @@ package struct GatewayRequest: Sendable {
 
     package init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: ByteBuffer, requestID: String) {
         self.method = method
-        if let mark = uri.firstIndex(of: "?") {
-            path = String(uri[..<mark])
-            query = String(uri[uri.index(after: mark)...])
+        // A byte search: "?" is ASCII, and a Character search costs several times more.
+        if let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            path = String(Substring(uri.utf8[..<mark]))
+            query = String(Substring(uri.utf8[uri.utf8.index(after: mark)...]))
         } else {
             path = uri
             query = nil
