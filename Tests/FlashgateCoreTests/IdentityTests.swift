@@ -14,6 +14,19 @@ import Testing
             teams: [a, b], keys: [KeyConfig(name: "ci", team: "b", hashHex: VirtualKey.hashHex(secret))], defaultTeam: defaultTeam)
     }
 
+    /// A presented key loses surrounding whitespace (Unicode's spaces and tabs, as Foundation
+    /// trims them), whether or not its ends are plain ASCII; blank is absent.
+    @Test func presentedKeysAreTrimmedOfWhitespaceOnly() {
+        #expect(Identity.presented("fg-abc") == "fg-abc")
+        #expect(Identity.presented(" fg-abc\t") == "fg-abc")
+        #expect(Identity.presented("\u{00A0}fg-abc\u{3000}") == "fg-abc")
+        #expect(Identity.presented("fg abc") == "fg abc")
+        #expect(Identity.presented("é-key") == "é-key")
+        #expect(Identity.presented(" \t ") == nil)
+        #expect(Identity.presented("") == nil)
+        #expect(Identity.presented(nil) == nil)
+    }
+
     @Test func generatedKeysHaveTheShapeAndAHash() {
         var rng = SeededRandom(seed: 42)
         let key = VirtualKey.generate(using: &rng)
