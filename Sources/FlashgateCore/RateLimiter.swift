@@ -37,9 +37,20 @@ package final class RateLimiter<Instant: InstantProtocol>: Sendable where Instan
     /// clock predicts; one second is a polite polling interval.
     package static var concurrencyRetry: Duration { .seconds(1) }
 
+    /// A team's limits: its own scope and one per model it limits.
+    struct TeamScopes: Sendable {
+        var team: RateScope?
+        var models: [String: RateScope]
+    }
+
+    /// The configured limits by scope, their names built once; replaced whole by `update`.
+    struct Index: Sendable {
+        var teams: [String: TeamScopes] = [:]
+        var keys: [String: RateScope] = [:]
+    }
+
     private let origin: Instant
-    /// The configured limits; replaced whole by `update` on a config reload.
-    private let configured: Mutex<(teams: [String: TeamConfig], keys: [String: KeyConfig])>
+    private let configured: Mutex<Index>
     private let state = Mutex(RateLimiterState())
 
     package init(teams: [TeamConfig], keys: [KeyConfig], origin: Instant) {
@@ -47,11 +58,22 @@ package final class RateLimiter<Instant: InstantProtocol>: Sendable where Instan
         configured = Mutex(Self.index(teams: teams, keys: keys))
     }
 
-    private static func index(teams: [TeamConfig], keys: [KeyConfig]) -> (teams: [String: TeamConfig], keys: [String: KeyConfig]) {
-        (
-            Dictionary(teams.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
-            Dictionary(keys.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        )
+    /// Scopes with limits only; the first of a duplicated id or name wins.
+    private static func index(teams: [TeamConfig], keys: [KeyConfig]) -> Index {
+        var index = Index()
+        var seenKeys: Set<String> = []
+        for key in keys where seenKeys.insert(key.name).inserted && !key.limits.isEmpty {
+            index.keys[key.name] = RateScope("key:\(key.name)", key.limits)
+        }
+        for team in teams where index.teams[team.id] == nil {
+            var models: [String: RateScope] = [:]
+            for (model, limits) in team.modelLimits where !limits.isEmpty {
+                models[model] = RateScope("team:\(team.id):model:\(model)", limits)
+            }
+            let own = team.limits.isEmpty ? nil : RateScope("team:\(team.id)", team.limits)
+            index.teams[team.id] = TeamScopes(team: own, models: models)
+        }
+        return index
     }
 
     /// Applies a reloaded config's teams and keys. Buckets of limits that still exist keep their
@@ -60,14 +82,14 @@ package final class RateLimiter<Instant: InstantProtocol>: Sendable where Instan
     package func update(teams: [TeamConfig], keys: [KeyConfig]) {
         let index = Self.index(teams: teams, keys: keys)
         var capacities: [String: Int] = [:]
-        func add(_ scope: String, _ limits: RateLimits) {
-            if let rpm = limits.requestsPerMinute { capacities["\(scope):rpm"] = rpm }
-            if let tpm = limits.tokensPerMinute { capacities["\(scope):tpm"] = tpm }
+        func add(_ scope: RateScope) {
+            if let rpm = scope.limits.requestsPerMinute { capacities[scope.rpmBucket] = rpm }
+            if let tpm = scope.limits.tokensPerMinute { capacities[scope.tpmBucket] = tpm }
         }
-        for key in index.keys.values { add("key:\(key.name)", key.limits) }
+        for key in index.keys.values { add(key) }
         for team in index.teams.values {
-            add("team:\(team.id)", team.limits)
-            for (model, limits) in team.modelLimits { add("team:\(team.id):model:\(model)", limits) }
+            if let own = team.team { add(own) }
+            for scope in team.models.values { add(scope) }
         }
         state.withLock { state in
             for (name, bucket) in state.buckets {
@@ -82,17 +104,16 @@ package final class RateLimiter<Instant: InstantProtocol>: Sendable where Instan
     }
 
     /// The limits that apply to `caller` on `model`, most specific first.
-    func limits(caller: Caller, model: String) -> [(scope: String, limits: RateLimits)] {
-        let (teams, keys) = configured.withLock { $0 }
-        var result: [(String, RateLimits)] = []
-        if !caller.key.isEmpty, let key = keys[caller.key], !key.limits.isEmpty { result.append(("key:\(key.name)", key.limits)) }
-        if let team = teams[caller.team] {
-            if let perModel = team.modelLimits[model], !perModel.isEmpty {
-                result.append(("team:\(team.id):model:\(model)", perModel))
+    func limits(caller: Caller, model: String) -> [RateScope] {
+        configured.withLock { index in
+            var result: [RateScope] = []
+            if !caller.key.isEmpty, let key = index.keys[caller.key] { result.append(key) }
+            if let team = index.teams[caller.team] {
+                if let perModel = team.models[model] { result.append(perModel) }
+                if let own = team.team { result.append(own) }
             }
-            if !team.limits.isEmpty { result.append(("team:\(team.id)", team.limits)) }
+            return result
         }
-        return result
     }
 
     package func admit(caller: Caller, model: String, estimatedTokens: Int, now: Instant) -> RateDecision {
@@ -121,6 +142,22 @@ package final class RateLimiter<Instant: InstantProtocol>: Sendable where Instan
     }
 }
 
+/// A scope with limits (`key:<name>`, `team:<id>`, `team:<id>:model:<model>`) and the names of
+/// its buckets, built when the config is read rather than on every admission.
+struct RateScope: Sendable {
+    let name: String
+    let limits: RateLimits
+    let rpmBucket: String
+    let tpmBucket: String
+
+    init(_ name: String, _ limits: RateLimits) {
+        self.name = name
+        self.limits = limits
+        rpmBucket = name + ":rpm"
+        tpmBucket = name + ":tpm"
+    }
+}
+
 /// The rate limiter's state machine; pure, so every transition is a plain function call.
 struct RateLimiterState {
     var buckets: [String: TokenBucket] = [:]
@@ -128,33 +165,40 @@ struct RateLimiterState {
     var open: Set<UInt64> = []
     var nextID: UInt64 = 1
 
-    mutating func admit(_ applicable: [(scope: String, limits: RateLimits)], tokens: Int, nowNanos: Int64) -> RateDecision {
+    mutating func admit(_ applicable: [RateScope], tokens: Int, nowNanos: Int64) -> RateDecision {
         var takes: [(bucket: String, n: Int)] = []
+        takes.reserveCapacity(applicable.count * 2)
         var worst: (name: String, wait: Duration)?
-        for (scope, limits) in applicable {
-            if let max = limits.concurrent, inFlight[scope, default: 0] >= max, worst == nil {
-                worst = ("\(scope):concurrent", RateLimiter<ContinuousClock.Instant>.concurrencyRetry)
+        for scope in applicable {
+            let limits = scope.limits
+            if let max = limits.concurrent, inFlight[scope.name, default: 0] >= max, worst == nil {
+                worst = ("\(scope.name):concurrent", RateLimiter<ContinuousClock.Instant>.concurrencyRetry)
             }
-            for (suffix, limit, n) in [("rpm", limits.requestsPerMinute, 1), ("tpm", limits.tokensPerMinute, tokens)] {
+            for (name, limit, n) in [
+                (scope.rpmBucket, limits.requestsPerMinute, 1), (scope.tpmBucket, limits.tokensPerMinute, tokens),
+            ] {
                 guard let limit else { continue }
-                let name = "\(scope):\(suffix)"
-                var bucket = buckets[name] ?? .perMinute(limit)
-                bucket.refill(nowNanos: nowNanos)
-                buckets[name] = bucket
-                if let wait = bucket.wait(for: n), wait > (worst?.wait ?? .zero) { worst = (name, wait) }
+                let wait: Duration? = {
+                    // Refilled in place: one lookup, no copy of the bucket out and back.
+                    buckets[name, default: .perMinute(limit)].refill(nowNanos: nowNanos)
+                    return buckets[name]?.wait(for: n)
+                }()
+                if let wait, wait > (worst?.wait ?? .zero) { worst = (name, wait) }
                 takes.append((name, n))
             }
         }
         if let worst { return .reject(limit: worst.name, retryAfter: worst.wait) }
         var headroom: [RateHeadroom] = []
+        headroom.reserveCapacity(takes.count)
         for take in takes {
-            buckets[take.bucket]?.consume(take.n)
-            if let bucket = buckets[take.bucket] {
-                headroom.append(RateHeadroom(bucket: take.bucket, limit: bucket.capacity, remaining: max(0, bucket.available)))
-            }
+            guard let bucket = { () -> TokenBucket? in
+                buckets[take.bucket]?.consume(take.n)
+                return buckets[take.bucket]
+            }() else { continue }
+            headroom.append(RateHeadroom(bucket: take.bucket, limit: bucket.capacity, remaining: max(0, bucket.available)))
         }
-        let scopes = applicable.map(\.scope)
-        for (scope, limits) in applicable where limits.concurrent != nil { inFlight[scope, default: 0] += 1 }
+        let scopes = applicable.map(\.name)
+        for scope in applicable where scope.limits.concurrent != nil { inFlight[scope.name, default: 0] += 1 }
         var ticket = RateTicket(id: nextID, estimatedTokens: tokens, scopes: scopes)
         ticket.headroom = headroom
         nextID += 1
