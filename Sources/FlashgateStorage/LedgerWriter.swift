@@ -127,6 +127,7 @@ final class LedgerWriter: Sendable {
         do {
             let results = try env.write { txn in
                 var deltas: [String: Int64] = [:]
+                var leases = LeaseChanges()
                 var out: [Result<Bool, any Error>] = []
                 out.reserveCapacity(batch.count)
                 for write in batch {
@@ -135,12 +136,12 @@ final class LedgerWriter: Sendable {
                     case .settle(let s): out.append(try settle(s, txn, &deltas))
                     case .settleLeased(let s, let group, let debit):
                         out.append(try settle(s, txn, &deltas))
-                        try changeLease(group, by: -debit.value, record: nil, txn)
+                        try leases.change(group, by: -debit.value, record: nil, dbs.leases, txn)
                     case .grantLease(let lease):
-                        try changeLease(lease.group, by: lease.amount.value, record: lease, txn)
+                        try leases.change(lease.group, by: lease.amount.value, record: lease, dbs.leases, txn)
                         out.append(.success(true))
                     case .releaseLease(let group, let amount):
-                        try changeLease(group, by: -amount.value, record: nil, txn)
+                        try leases.change(group, by: -amount.value, record: nil, dbs.leases, txn)
                         out.append(.success(true))
                     case .refusals:
                         if !tookRefusals {
@@ -163,6 +164,7 @@ final class LedgerWriter: Sendable {
                     let current = try txn.withValue(dbs.totals, key: k) { try LedgerCodec.decodeInt64($0) } ?? 0
                     try txn.put(dbs.totals, key: k, value: LedgerCodec.key(UInt64(bitPattern: current &+ delta)))
                 }
+                try leases.write(dbs.leases, txn)
                 try storeNextID(txn)
                 return out
             }
@@ -173,23 +175,6 @@ final class LedgerWriter: Sendable {
             if tookRefusals { refusals.ended(putBack: counted) }
             if let events { rollups.ended(putBack: events) }
             return .failure(error)
-        }
-    }
-
-    /// Adds `delta` to a lease group's open amount; a lease that reaches zero is removed.
-    private func changeLease(
-        _ group: String, by delta: Int64, record: LeaseRecord?, _ txn: borrowing WriteTransaction
-    ) throws {
-        guard delta != 0 else { return }
-        let key = LedgerCodec.leaseKey(group)
-        let existing = try txn.withValue(dbs.leases, key: key) { try LedgerCodec.decodeLease($0) }
-        guard var current = existing ?? record.map({ LeaseRecord(group: $0.group, team: $0.team, key: $0.key, budgetKeys: $0.budgetKeys, amount: .zero) })
-        else { return }
-        current.amount = MicroUSD(max(0, current.amount.value + delta))
-        if current.amount == .zero {
-            try txn.delete(dbs.leases, key: key)
-        } else {
-            try txn.put(dbs.leases, key: key, value: LedgerCodec.encode(current))
         }
     }
 
@@ -253,6 +238,52 @@ final class LedgerWriter: Sendable {
             try env.write { txn in try storeNextID(txn) }
         } catch {
             logger.warning("ledger id counter not saved", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// A transaction's lease changes, applied one by one to a working copy of each lease it touches
+/// and written once at its end: a group commit of a hundred settlements reads, decodes, encodes
+/// and writes its lease once, not a hundred times. Each change follows the same rule as before:
+/// the amount moves by `delta` and never below zero, a lease that reaches zero is removed, and a
+/// change to a lease that does not exist creates it only when it brings its record (a grant).
+/// Nothing else in the writer's transaction reads the lease table, so the deferred write is
+/// what the changes one by one would have left.
+struct LeaseChanges {
+    private var touched: [String: (existed: Bool, lease: LeaseRecord?)] = [:]
+
+    mutating func change(
+        _ group: String, by delta: Int64, record: LeaseRecord?, _ db: StoreDatabase,
+        _ txn: borrowing WriteTransaction
+    ) throws {
+        guard delta != 0 else { return }
+        var entry: (existed: Bool, lease: LeaseRecord?)
+        if let known = touched[group] {
+            entry = known
+        } else {
+            let stored = try txn.withValue(db, key: LedgerCodec.leaseKey(group)) { try LedgerCodec.decodeLease($0) }
+            entry = (stored != nil, stored)
+        }
+        guard
+            var current = entry.lease
+                ?? record.map({
+                    LeaseRecord(group: $0.group, team: $0.team, key: $0.key, budgetKeys: $0.budgetKeys, amount: .zero)
+                })
+        else { return }
+        current.amount = MicroUSD(max(0, current.amount.value + delta))
+        entry.lease = current.amount == .zero ? nil : current
+        touched[group] = entry
+    }
+
+    /// Writes each touched lease as the changes left it.
+    func write(_ db: StoreDatabase, _ txn: borrowing WriteTransaction) throws {
+        for (group, entry) in touched {
+            let key = LedgerCodec.leaseKey(group)
+            if let lease = entry.lease {
+                try txn.put(db, key: key, value: LedgerCodec.encode(lease))
+            } else if entry.existed {
+                _ = try txn.delete(db, key: key)
+            }
         }
     }
 }

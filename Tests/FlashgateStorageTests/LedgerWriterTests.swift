@@ -1,6 +1,7 @@
 import FlashgateCore
 import FlashgateTesting
 import Foundation
+import Synchronization
 import Testing
 
 @testable import FlashgateStorage
@@ -91,6 +92,56 @@ import Testing
         #expect(ledger.total(key) == MicroUSD(1_000), "the unsettled remainder counts as spent")
         #expect(try ledger.openLeases().isEmpty)
         #expect(try ledger.recoverAtStart(nowMs: 2).settlements.isEmpty)
+    }
+
+    /// A group commit applies its lease changes to one working copy per lease and writes each
+    /// lease once; what it leaves is what the changes one by one leave, order and floor included:
+    /// a debit past what is left empties the lease (and removes it) before a grant refills it.
+    @Test func leaseChangesInOneGroupCommitLeaveWhatTheyWouldOneByOne() async throws {
+        let reached = FakeGate()
+        let disk = FakeGate()
+        // Armed, the next commit stops before it commits until the disk opens.
+        let armed = Mutex(false)
+        let ledger = try Ledger.open(
+            directory: tmp.path, maxSizeBytes: 64 << 20,
+            options: Ledger.Options(beforeCommit: {
+                let hold = armed.withLock { armed in
+                    defer { armed = false }
+                    return armed
+                }
+                guard hold else { return }
+                reached.open()
+                disk.blockUntilOpen()
+            }))
+        defer { ledger.close() }
+        func lease(_ group: String, _ amount: Int64) -> LeaseRecord {
+            LeaseRecord(group: group, team: "t", key: "", budgetKeys: ["team:t:total"], amount: MicroUSD(amount))
+        }
+        #expect(await Self.grant(ledger, lease("kept", 200)))
+        #expect(await Self.grant(ledger, lease("a", 500)))
+        // The writer's next commit holds one row, stalled; everything after it queues for one batch.
+        armed.withLock { $0 = true }
+        ledger.settleLater(Self.row("team:t:total", cost: 1))
+        await reached.wait()
+        let commitsBefore = ledger.commitCounts.commits
+        ledger.settleLeased(Self.row("team:t:total", cost: 800), group: "a", debit: MicroUSD(800))
+        ledger.grantLease(lease("a", 1_000)) { _ in }
+        ledger.settleLeased(Self.row("team:t:total", cost: 100), group: "a", debit: MicroUSD(100))
+        ledger.grantLease(lease("gone", 300)) { _ in }
+        ledger.releaseLease(group: "gone", amount: MicroUSD(300)) { _ in }
+        ledger.settleLeased(Self.row("team:t:total", cost: 50), group: "kept", debit: MicroUSD(50))
+        ledger.settleLeased(Self.row("team:t:total", cost: 5), group: "never-granted", debit: MicroUSD(5))
+        #expect(ledger.queueDepth == 8)
+        disk.open()
+        while try ledger.requestRows().count < 5 { try Task.checkCancellation(); await Task.yield() }
+        while ledger.queueDepth > 0 { try Task.checkCancellation(); await Task.yield() }
+        #expect(ledger.commitCounts.commits == commitsBefore + 2, "the stalled row, then the seven changes in one")
+        let open = try ledger.openLeases().sorted { $0.group < $1.group }
+        // One by one: a 500 - 800 -> 0 (removed), + 1,000, - 100 = 900; gone +300 - 300 -> removed;
+        // kept 200 - 50 = 150; a debit of a lease never granted changes nothing.
+        #expect(open.map(\.group) == ["a", "kept"])
+        #expect(open.map(\.amount) == [MicroUSD(900), MicroUSD(150)])
+        #expect(ledger.total("team:t:total") == MicroUSD(956))
     }
 
     @Test func aHandedBackLeaseLeavesNothingToRecover() async throws {
