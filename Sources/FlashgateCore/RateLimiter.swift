@@ -195,7 +195,8 @@ struct RateLimiterState {
                 buckets[take.bucket]?.consume(take.n)
                 return buckets[take.bucket]
             }() else { continue }
-            headroom.append(RateHeadroom(bucket: take.bucket, limit: bucket.capacity, remaining: max(0, bucket.available)))
+            headroom.append(
+                RateHeadroom(bucket: take.bucket, limit: bucket.capacity, remaining: max(0, bucket.available)))
         }
         let scopes = applicable.map(\.name)
         for scope in applicable where scope.limits.concurrent != nil { inFlight[scope.name, default: 0] += 1 }

@@ -69,7 +69,8 @@ package struct AccessLog: TelemetrySink {
 
     /// Milliseconds with three decimals (microsecond resolution).
     static func ms(_ d: Duration) -> String {
-        FixedPointText.format(d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000, decimals: 3)
+        let micros = d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
+        return FixedPointText.format(micros, decimals: 3)
     }
 }
 

@@ -27,8 +27,9 @@ extension PrometheusTelemetry {
             )
         }.increment()
 
-        series.histogram(.duration) { histogram(Family.duration.descriptor, "endpoint", endpoint, Self.durationBuckets) }
-            .record(s.duration)
+        series.histogram(.duration) {
+            histogram(Family.duration.descriptor, "endpoint", endpoint, Self.durationBuckets)
+        }.record(s.duration)
         if let ttfb = s.timeToFirstByte {
             series.histogram(.ttfb) { histogram(Family.ttfb.descriptor, "endpoint", endpoint, Self.durationBuckets) }
                 .record(ttfb)
