@@ -12,15 +12,11 @@ import Synchronization
 /// closed sets (configured ids, status codes, fixed words), so the map stays small; past `limit`
 /// entries nothing more is cached and handles are looked up in the registry as before.
 final class MetricHandles: Sendable {
-    /// A metric family and up to six label values, in the family's fixed label order.
+    /// A metric family and up to two label values, in the family's fixed label order.
     struct Key: Hashable, Sendable {
         var family: Family
         var a: String
         var b = ""
-        var c = ""
-        var d = ""
-        var e = ""
-        var f = ""
     }
 
     /// The families `PrometheusTelemetry.finished` records into outside a request's own bundle.
@@ -71,7 +67,6 @@ final class MetricHandles: Sendable {
 
     private struct Tables {
         var counters: [Key: Counter] = [:]
-        var histograms: [Key: DurationHistogram] = [:]
         var requests: [RequestKey: RequestSeries] = [:]
     }
 
@@ -88,14 +83,6 @@ final class MetricHandles: Sendable {
         return counter
     }
 
-    /// The cached histogram for `key`, or the one `make` resolves (cached while under `limit`).
-    func histogram(_ key: Key, make: () -> DurationHistogram) -> DurationHistogram {
-        if let cached = tables.withLock({ $0.histograms[key] }) { return cached }
-        let histogram = make()
-        tables.withLock { if $0.histograms.count < limit { $0.histograms[key] = histogram } }
-        return histogram
-    }
-
     /// The series bundle for `key`: cached while under `limit`, else a fresh one that resolves
     /// its handles through the registry as a lookup would.
     func request(_ key: RequestKey) -> RequestSeries {
@@ -108,6 +95,6 @@ final class MetricHandles: Sendable {
         }
     }
 
-    /// Entries cached, counters, histograms and request bundles together (for tests).
-    var count: Int { tables.withLock { $0.counters.count + $0.histograms.count + $0.requests.count } }
+    /// Entries cached, counters and request bundles together (for tests).
+    var count: Int { tables.withLock { $0.counters.count + $0.requests.count } }
 }
