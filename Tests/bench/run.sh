@@ -133,7 +133,7 @@ EOF
 
 if [ -z "${BENCH_NGINX_ONLY:-}" ]; then
     if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-        swift build -c release --product flashgate
+        make -C "$(dirname "$0")/../.." --no-print-directory release
     fi
     bin=${FLASHGATE_BIN:-$(swift build -c release --show-bin-path)/flashgate}
     [ -x "$bin" ] || die "$bin is not an executable"
