@@ -89,14 +89,21 @@ extension CacheKey {
     /// The key from canonical bytes `canonicalBytes` made.
     package static func make(endpoint: CacheEndpoint, model: String, scope: String, canonical: [UInt8]) -> CacheKey {
         let modelID = ModelID.bare(model)
-        var hasher = SHA256()
-        for field in [Array(version.utf8), Array(endpoint.rawValue.utf8), Array(scope.utf8), Array(modelID.utf8), canonical] {
-            // Length-prefixed (8 bytes, big-endian), so adjacent fields can never run together.
-            var length = UInt64(field.count).bigEndian
-            withUnsafeBytes(of: &length) { hasher.update(bufferPointer: $0) }
-            hasher.update(data: field)
+        // Each field length-prefixed (8 bytes, big-endian), so adjacent fields can never run
+        // together; the whole message is laid out first and hashed in one update.
+        var message: [UInt8] = []
+        message.reserveCapacity(5 * 8 + version.utf8.count + scope.utf8.count + modelID.utf8.count + 16 + canonical.count)
+        func append(_ field: some Collection<UInt8>) {
+            let length = UInt64(field.count)
+            for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: length >> shift)) }
+            message.append(contentsOf: field)
         }
-        return CacheKey(digest: Array(hasher.finalize()))
+        append(version.utf8)
+        append(endpoint.rawValue.utf8)
+        append(scope.utf8)
+        append(modelID.utf8)
+        append(canonical)
+        return CacheKey(digest: Array(SHA256.hash(data: message)))
     }
 }
 

@@ -14,10 +14,11 @@ struct CacheRules: Sendable {
     /// Whether the response cache is open (nil store: off, or could not be opened).
     let storeOpen: Bool
 
-    /// The cache key, policy and TTL of one generation.
+    /// The cache key, policy and TTL of one generation; `knownKey` is the key of `body` made
+    /// before (`ChatTranslationMemo`), used instead of making it again.
     func call(
         _ request: GatewayRequest, caller: Caller, model: String, body: JSONValue, upstream: UpstreamCall,
-        mode: AnswerMode
+        mode: AnswerMode, knownKey: CacheKey? = nil
     ) -> GenerateCall {
         let team = caller.team
         let teamCache = accountant.team(caller)?.cache ?? true
@@ -28,7 +29,7 @@ struct CacheRules: Sendable {
         let policy = CachePolicy(headers: request.headers, enabled: storeOpen && config.cache.enabled && teamCache)
         return GenerateCall(
             key: policy.bypass
-                ? nil : CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body),
+                ? nil : knownKey ?? CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body),
             policy: policy,
             ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body,
             record: request.record,

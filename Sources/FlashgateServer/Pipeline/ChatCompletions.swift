@@ -20,15 +20,25 @@ struct ChatCompletions: Sendable {
     let media: MediaFill
     /// Unix seconds, injected so rendered answers are reproducible in tests.
     let now: @Sendable () -> Int
+    /// Requests already translated, by bytes and caller (this gateway's config only).
+    let memo = ChatTranslationMemo()
 
     func callAsFunction(_ request: GatewayRequest) throws(FlashgateError) -> GatewayResult {
         var chat: ChatRequest
         let plan: RoutePlan
         let caller: Caller
         let identified = accountant.caller(request)
+        var memoKey: ChatTranslationMemo.Key?
+        var remembered: ChatTranslationMemo.Entry?
         do throws(FlashgateError) {
             caller = try identified.get()
-            chat = try ChatRequest.translate(try request.jsonBody())
+            memoKey = memo.key(request.body, caller: caller)
+            if let memoKey, let entry = memo.entry(memoKey) {
+                remembered = entry
+                chat = entry.chat
+            } else {
+                chat = try ChatRequest.translate(try request.jsonBody())
+            }
             // Logged as sent (escaped and capped) even when it is refused as malformed.
             request.record?.update { [model = chat.model] in $0.model = model }
             plan = try routes.plan(model: chat.model)
@@ -40,13 +50,23 @@ struct ChatCompletions: Sendable {
         let method: NativeMethod = chat.stream ? .streamGenerateContent : .generateContent
         let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
         let signature = vault(team: caller.team)
-        let primary = chat.geminiBody(for: plan.primary, signature: signature)
+        // The remembered body and key hold while the plan's primary is the one they were made for.
+        let first = plan.primary
+        let reused = remembered.flatMap { $0.route == first.route.name && $0.upstreamModel == first.upstreamModel ? $0 : nil }
+        let primary = reused?.primary ?? chat.geminiBody(for: first, signature: signature)
         var call = cacheRules.call(
-            request, caller: caller, model: chat.model, body: primary.gemini,
+            request, caller: caller, model: chat.model, body: primary,
             upstream: UpstreamCall(
                 plan: plan, method: method, sse: true, start: .firstEvent,
-                body: chat.geminiBodies(primary: primary.bytes, plan: plan, signature: signature)),
-            mode: mode)
+                body: chat.geminiBodies(primary: primary, plan: plan, signature: signature)),
+            mode: mode, knownKey: reused?.key)
+        if let memoKey, reused == nil || (reused?.key == nil && call.key != nil) {
+            memo.remember(
+                memoKey,
+                .init(
+                    chat: chat, route: first.route.name, upstreamModel: first.upstreamModel, primary: primary,
+                    key: call.key))
+        }
         guard !chat.pendingMedia.isEmpty else { return try generation.run(call) }
         // Media named by URL is fetched first. What a URL holds can change, so such requests
         // neither use nor fill the cache.
@@ -55,7 +75,7 @@ struct ChatCompletions: Sendable {
             guard let filled = await media.fill(chat, writer: writer) else { return }
             var fetched = call
             let primary = filled.geminiBody(for: plan.primary, signature: signature)
-            fetched.upstream.body = filled.geminiBodies(primary: primary.bytes, plan: plan, signature: signature)
+            fetched.upstream.body = filled.geminiBodies(primary: primary, plan: plan, signature: signature)
             await generation.run(fetched, writer: writer)
         }
     }

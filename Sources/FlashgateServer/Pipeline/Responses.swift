@@ -58,11 +58,11 @@ struct Responses: Sendable {
         let signature = self.signature(responses, team: team)
         let primary = responses.chat.geminiBody(for: plan.primary, signature: signature)
         var call = cacheRules.call(
-            request, caller: caller, model: model, body: primary.gemini,
+            request, caller: caller, model: model, body: primary,
             upstream: UpstreamCall(
                 plan: plan, method: responses.stream ? .streamGenerateContent : .generateContent, sse: true,
                 start: .firstEvent,
-                body: responses.chat.geminiBodies(primary: primary.bytes, plan: plan, signature: signature)),
+                body: responses.chat.geminiBodies(primary: primary, plan: plan, signature: signature)),
             mode: .responses(answer))
         if responses.store { call.completed = keep(responses.items, id: answer.id, team: team) }
         guard !responses.chat.pendingMedia.isEmpty else { return try generation.run(call) }
@@ -72,7 +72,7 @@ struct Responses: Sendable {
             guard let filled = await media.fill(responses.chat, writer: writer) else { return }
             var fetched = call
             let primary = filled.geminiBody(for: plan.primary, signature: signature)
-            fetched.upstream.body = filled.geminiBodies(primary: primary.bytes, plan: plan, signature: signature)
+            fetched.upstream.body = filled.geminiBodies(primary: primary, plan: plan, signature: signature)
             await generation.run(fetched, writer: writer)
         }
     }

@@ -1,0 +1,78 @@
+import FlashgateCore
+import FlashgateWire
+import NIOCore
+import Synchronization
+
+/// Chat requests already translated, by their exact bytes and caller: a repeated prompt (the
+/// response cache's hits) skips parsing, translating and, where the primary route is the same,
+/// building and hashing its Gemini body — about a quarter of a hit's instructions.
+///
+/// Invariant: an entry holds only what is a function of the bytes, the caller and this gateway's
+/// config (a reload builds a new gateway and a new memo): the translated request with the
+/// caller's default tier applied, and the primary route's body and cache key. A request whose
+/// body depends on anything else is never kept: thought signatures put back from the vault (tool
+/// calls with ids, whose stored signatures change), and media named by URL. The body for another
+/// primary (a route's health reorders the plan) is built afresh. Bounded: bodies over
+/// `maxBodyBytes` are never kept, and past `limit` entries or `byteLimit` body bytes in all the
+/// memo starts over.
+final class ChatTranslationMemo: Sendable {
+    struct Key: Hashable, Sendable {
+        let body: [UInt8]
+        let caller: Caller
+
+        func hash(into hasher: inout Hasher) {
+            body.withUnsafeBytes { hasher.combine(bytes: $0) }
+            hasher.combine(caller)
+        }
+    }
+
+    struct Entry: Sendable {
+        /// Translated, with the caller's default tier applied.
+        var chat: ChatRequest
+        /// The primary route (name and upstream model) `primary` and `key` were made for.
+        var route: String
+        var upstreamModel: String
+        var primary: JSONValue
+        /// The response-cache key of `primary`; nil until a cacheable call made it.
+        var key: CacheKey?
+    }
+
+    private let entries = Mutex<(table: [Key: Entry], bytes: Int)>(([:], 0))
+    let limit: Int
+    let byteLimit: Int
+    static let maxBodyBytes = 32 << 10
+
+    init(limit: Int = 512, byteLimit: Int = 2 << 20) {
+        self.limit = limit
+        self.byteLimit = byteLimit
+    }
+
+    /// The memo key of a request, or nil when its body is too large to keep.
+    func key(_ body: ByteBuffer, caller: Caller) -> Key? {
+        guard body.readableBytes <= Self.maxBodyBytes else { return nil }
+        return Key(body: Array(body.readableBytesView), caller: caller)
+    }
+
+    func entry(_ key: Key) -> Entry? { entries.withLock { $0.table[key] } }
+
+    /// Whether a translated request may be kept: nothing in its body comes from outside the
+    /// request bytes, the caller and the config.
+    static func keepable(_ chat: ChatRequest) -> Bool {
+        chat.signatureSlots.isEmpty && chat.pendingMedia.isEmpty
+    }
+
+    func remember(_ key: Key, _ entry: Entry) {
+        guard Self.keepable(entry.chat) else { return }
+        entries.withLock { memo in
+            let known = memo.table[key] != nil
+            if !known && (memo.table.count >= limit || memo.bytes + key.body.count > byteLimit) {
+                memo.table.removeAll(keepingCapacity: true)
+                memo.bytes = 0
+            }
+            if !known { memo.bytes += key.body.count }
+            memo.table[key] = entry
+        }
+    }
+
+    var count: Int { entries.withLock { $0.table.count } }
+}
