@@ -64,16 +64,16 @@ package struct ModelID: Sendable, Hashable, CustomStringConvertible {
 
     /// Percent-encodes one path segment: everything but RFC 3986 unreserved characters and `@`
     /// (a `pchar`) becomes `%XX`, so the result can never add a segment, a query or a fragment.
-    package static func percentEncoded(_ segment: some StringProtocol) -> String {
+    package static func percentEncoded(_ segment: String) -> String {
+        // The usual segment (a model name, a method, an API version) needs no escape at all.
+        var segment = segment
+        if segment.withUTF8({ $0.allSatisfy(isUnreserved) }) { return segment }
         var out: [UInt8] = []
         out.reserveCapacity(segment.utf8.count)
         for byte in segment.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"), UInt8(ascii: "@"):
+            if isUnreserved(byte) {
                 out.append(byte)
-            default:
+            } else {
                 out.append(UInt8(ascii: "%"))
                 out.append(hexDigits[Int(byte >> 4)])
                 out.append(hexDigits[Int(byte & 0xF)])
@@ -83,6 +83,17 @@ package struct ModelID: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    /// RFC 3986 unreserved characters, and `@`: the bytes `percentEncoded` keeps as they are.
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"), UInt8(ascii: "@"):
+            true
+        default: false
+        }
+    }
 
     // MARK: Grammar
 

@@ -40,6 +40,9 @@ package struct PriceTable: Sendable, Equatable {
 
     /// prefix → tier → rows sorted by `effectiveFromMs`.
     private var rows: [String: [ServiceTier: [PriceRow]]] = [:]
+    /// The prefixes of `rows` but the fallback, longest first (ties in order): the first a model
+    /// id starts with is its row. Kept by the two mutations, `add` and `set`.
+    private var longestFirst: [String] = []
 
     package init(rows: [PriceRow] = PriceTable.builtIn) {
         for row in rows { add(row) }
@@ -55,21 +58,26 @@ package struct PriceTable: Sendable, Equatable {
         list.append(row)
         list.sort { $0.effectiveFromMs < $1.effectiveFromMs }
         rows[row.prefix, default: [:]][row.tier] = list
+        longestFirst = Self.byLength(rows.keys)
     }
 
     /// Replaces every dated row of a prefix at a tier with one price in effect always (config).
     package mutating func set(_ price: ModelPrice, prefix: String, tier: ServiceTier = .standard) {
         rows[prefix, default: [:]][tier] = [PriceRow(prefix, tier, from: 0, price)]
+        longestFirst = Self.byLength(rows.keys)
     }
 
     /// The row a model's id falls under: the longest matching prefix, else the fallback row.
     package func prefix(for model: String) -> String? {
         let id = ModelID.bare(model)
-        var best: String?
-        for prefix in rows.keys where prefix != Self.fallbackPrefix && id.hasPrefix(prefix) {
-            if prefix.count > (best?.count ?? -1) { best = prefix }
-        }
-        return best ?? (rows[Self.fallbackPrefix] == nil ? nil : Self.fallbackPrefix)
+        for prefix in longestFirst where id.hasPrefix(prefix) { return prefix }
+        return rows[Self.fallbackPrefix] == nil ? nil : Self.fallbackPrefix
+    }
+
+    private static func byLength(_ prefixes: Dictionary<String, [ServiceTier: [PriceRow]]>.Keys) -> [String] {
+        var list = prefixes.filter { $0 != fallbackPrefix }
+        list.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
+        return list
     }
 
     /// A model's price at a tier in effect at `atMs` (the latest dated row when not given,
