@@ -92,10 +92,13 @@ extension CacheKey {
         // Each field length-prefixed (8 bytes, big-endian), so adjacent fields can never run
         // together; the whole message is laid out first and hashed in one update.
         var message: [UInt8] = []
-        message.reserveCapacity(5 * 8 + version.utf8.count + scope.utf8.count + modelID.utf8.count + 16 + canonical.count)
+        message.reserveCapacity(
+            5 * 8 + version.utf8.count + scope.utf8.count + modelID.utf8.count + 16 + canonical.count)
         func append(_ field: some Collection<UInt8>) {
             let length = UInt64(field.count)
-            for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: length >> shift)) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                message.append(UInt8(truncatingIfNeeded: length >> shift))
+            }
             message.append(contentsOf: field)
         }
         append(version.utf8)

@@ -27,9 +27,11 @@ struct CacheRules: Sendable {
             ttl = .seconds(seconds)
         }
         let policy = CachePolicy(headers: request.headers, enabled: storeOpen && config.cache.enabled && teamCache)
+        let key =
+            policy.bypass
+            ? nil : knownKey ?? CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body)
         return GenerateCall(
-            key: policy.bypass
-                ? nil : knownKey ?? CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body),
+            key: key,
             policy: policy,
             ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body,
             record: request.record,

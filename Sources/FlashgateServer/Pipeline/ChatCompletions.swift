@@ -52,7 +52,9 @@ struct ChatCompletions: Sendable {
         let signature = vault(team: caller.team)
         // The remembered body and key hold while the plan's primary is the one they were made for.
         let first = plan.primary
-        let reused = remembered.flatMap { $0.route == first.route.name && $0.upstreamModel == first.upstreamModel ? $0 : nil }
+        let reused = remembered.flatMap {
+            $0.route == first.route.name && $0.upstreamModel == first.upstreamModel ? $0 : nil
+        }
         let primary = reused?.primary ?? chat.geminiBody(for: first, signature: signature)
         var call = cacheRules.call(
             request, caller: caller, model: chat.model, body: primary,

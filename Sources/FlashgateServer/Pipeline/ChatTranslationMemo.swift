@@ -1,7 +1,6 @@
 import FlashgateCore
 import FlashgateWire
 import NIOCore
-import Synchronization
 
 /// Chat requests already translated, by their exact bytes and caller: a repeated prompt (the
 /// response cache's hits) skips parsing, translating and, where the primary route is the same,
@@ -37,14 +36,11 @@ final class ChatTranslationMemo: Sendable {
         var key: CacheKey?
     }
 
-    private let entries = Mutex<(table: [Key: Entry], bytes: Int)>(([:], 0))
-    let limit: Int
-    let byteLimit: Int
+    private let entries: StartOverTable<Key, Entry>
     static let maxBodyBytes = 32 << 10
 
     init(limit: Int = 512, byteLimit: Int = 2 << 20) {
-        self.limit = limit
-        self.byteLimit = byteLimit
+        entries = StartOverTable(limit: limit, byteLimit: byteLimit)
     }
 
     /// The memo key of a request, or nil when its body is too large to keep.
@@ -53,7 +49,7 @@ final class ChatTranslationMemo: Sendable {
         return Key(body: Array(body.readableBytesView), caller: caller)
     }
 
-    func entry(_ key: Key) -> Entry? { entries.withLock { $0.table[key] } }
+    func entry(_ key: Key) -> Entry? { entries[key] }
 
     /// Whether a translated request may be kept: nothing in its body comes from outside the
     /// request bytes, the caller and the config.
@@ -63,16 +59,8 @@ final class ChatTranslationMemo: Sendable {
 
     func remember(_ key: Key, _ entry: Entry) {
         guard Self.keepable(entry.chat) else { return }
-        entries.withLock { memo in
-            let known = memo.table[key] != nil
-            if !known && (memo.table.count >= limit || memo.bytes + key.body.count > byteLimit) {
-                memo.table.removeAll(keepingCapacity: true)
-                memo.bytes = 0
-            }
-            if !known { memo.bytes += key.body.count }
-            memo.table[key] = entry
-        }
+        entries.set(key, entry, bytes: key.body.count)
     }
 
-    var count: Int { entries.withLock { $0.table.count } }
+    var count: Int { entries.count }
 }

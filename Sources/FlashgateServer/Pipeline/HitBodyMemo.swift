@@ -1,6 +1,5 @@
 import FlashgateCore
 import FlashgateWire
-import Synchronization
 
 /// OpenAI chat bodies of cache hits, rendered once per stored answer and model instead of on
 /// every hit: parsing the stored answer, rendering it and encoding the result cost about 64k
@@ -34,19 +33,16 @@ final class HitBodyMemo: Sendable {
     static let markerCore = "\u{1}flashgate-id\u{1}"
     static let markerCreated = -7_777_777_777_777
 
-    private let templates = Mutex<(table: [Key: Template], bytes: Int)>(([:], 0))
-    let limit: Int
-    let byteLimit: Int
+    private let templates: StartOverTable<Key, Template>
     static let maxBodyBytes = 64 << 10
 
     init(limit: Int = 512, byteLimit: Int = 8 << 20) {
-        self.limit = limit
-        self.byteLimit = byteLimit
+        templates = StartOverTable(limit: limit, byteLimit: byteLimit)
     }
 
     /// The body for this hit, when a template is known.
     func body(_ key: Key, id: String, created: Int) -> [UInt8]? {
-        guard let template = templates.withLock({ $0.table[key] }) else { return nil }
+        guard let template = templates[key] else { return nil }
         var out = template.beforeID
         out.reserveCapacity(template.beforeID.count + template.beforeCreated.count + template.rest.count + 48)
         out += JSONWriter.encode(.string(id))
@@ -70,20 +66,13 @@ final class HitBodyMemo: Sendable {
         let template = Template(
             beforeID: Array(markedBody[..<idAt]), beforeCreated: Array(markedBody[(idAt + id.count)..<createdAt]),
             rest: Array(markedBody[(createdAt + created.count)...]))
-        templates.withLock { memo in
-            if memo.table.count >= limit || memo.bytes + Self.size(template) > byteLimit {
-                memo.table.removeAll(keepingCapacity: true)
-                memo.bytes = 0
-            }
-            memo.bytes += Self.size(template) - (memo.table[key].map(Self.size) ?? 0)
-            memo.table[key] = template
-        }
+        templates.set(key, template, bytes: Self.size(template))
         return true
     }
 
     /// Templates held and their bytes (for tests).
-    var count: Int { templates.withLock { $0.table.count } }
-    var bytes: Int { templates.withLock { $0.bytes } }
+    var count: Int { templates.count }
+    var bytes: Int { templates.bytes }
 
     private static func size(_ template: Template) -> Int {
         template.beforeID.count + template.beforeCreated.count + template.rest.count
