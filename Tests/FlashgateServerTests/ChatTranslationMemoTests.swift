@@ -69,27 +69,32 @@ import Testing
         #expect(memo.key(buffer(big), caller: caller) == nil)
     }
 
-    /// The same tool-call turn sent twice: the first time the vault has no signature for its call,
-    /// the second time it has one, and the second upstream body must carry it.
+    /// The same tool-call turn sent twice, the response cache on: the first time the vault has no
+    /// signature for its call, the second time it has one, so the second upstream body (and its
+    /// cache key) must carry it — a kept body would have been answered from the first one's entry.
     @Test func aToolTurnIsBuiltAgainstTheVaultEveryTime() async throws {
         let fake = try await FakeGemini.start()
         let curl = try CurlTransport()
-        let signatures = MemorySignatureStore()
-        let config = FlashgateConfig(routes: [
+        var config = FlashgateConfig(routes: [
             RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
         ])
-        let gateway = try await TestGateway.start(config: config, http: curl, signatures: signatures)
+        config.cache.ttl = .seconds(60)
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        let gateway = try await TestGateway.start(config: config, http: curl, storeDirectory: directory.path)
+        // The vault the gateway reads (the store's, on disk).
+        let signatures = gateway.running.gateway.chatCompletions.signatures
         let client = try await RawHTTPClient.connect(port: gateway.port)
-        let headers = [("cache-control", "no-store")]
 
-        let first = try await client.request("POST", "/v1/chat/completions", body: Self.toolTurn, headers: headers)
-        #expect(first?.status == 200)
+        let first = try await client.request("POST", "/v1/chat/completions", body: Self.toolTurn)
+        #expect(first?.headers.first(name: "x-flashgate-cache") == "miss")
         let before = try #require(fake.received.last?.bodyJSON)
         #expect(before["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue != "UkVBTC1TSUc=")
 
         signatures.save(team: Caller.defaultTeam, route: "studio", signatures: [("call_1", "UkVBTC1TSUc=")])
-        let second = try await client.request("POST", "/v1/chat/completions", body: Self.toolTurn, headers: headers)
-        #expect(second?.status == 200)
+        let second = try await client.request("POST", "/v1/chat/completions", body: Self.toolTurn)
+        #expect(second?.headers.first(name: "x-flashgate-cache") == "miss")
+        #expect(fake.received.count == 2)
         let after = try #require(fake.received.last?.bodyJSON)
         #expect(after["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue == "UkVBTC1TSUc=")
         #expect(gateway.running.gateway.chatCompletions.memo.count == 0)
@@ -123,6 +128,13 @@ import Testing
         let second = try await client.request("POST", "/v1/chat/completions", body: Self.plain)
         #expect(second?.headers.first(name: "x-flashgate-cache") == "hit")
         #expect(fake.received.count == 1)
+        #expect(memo.count == 1)
+
+        // `no-store` keeps the prompt out of memory: neither looked up nor kept.
+        let other = Self.plain.replacingOccurrences(of: "hi", with: "hello")
+        let unstored = try await client.request(
+            "POST", "/v1/chat/completions", body: other, headers: [("cache-control", "no-store")])
+        #expect(unstored?.headers.first(name: "x-flashgate-cache") == "bypass")
         #expect(memo.count == 1)
 
         await client.close()

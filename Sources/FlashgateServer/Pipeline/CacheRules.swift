@@ -14,19 +14,26 @@ struct CacheRules: Sendable {
     /// Whether the response cache is open (nil store: off, or could not be opened).
     let storeOpen: Bool
 
+    /// What the response cache may do for one request of `caller`: its headers, the config and
+    /// the team's switch.
+    func policy(_ request: GatewayRequest, caller: Caller) -> CachePolicy {
+        let teamCache = accountant.team(caller)?.cache ?? true
+        return CachePolicy(headers: request.headers, enabled: storeOpen && config.cache.enabled && teamCache)
+    }
+
     /// The cache key, policy and TTL of one generation; `knownKey` is the key of `body` made
-    /// before (`ChatTranslationMemo`), used instead of making it again.
+    /// before (`ChatTranslationMemo`), used instead of making it again, and `policy` the
+    /// request's (`policy(_:caller:)`) when the caller already has it.
     func call(
         _ request: GatewayRequest, caller: Caller, model: String, body: JSONValue, upstream: UpstreamCall,
-        mode: AnswerMode, knownKey: CacheKey? = nil
+        mode: AnswerMode, knownKey: CacheKey? = nil, policy known: CachePolicy? = nil
     ) -> GenerateCall {
         let team = caller.team
-        let teamCache = accountant.team(caller)?.cache ?? true
         var ttl = config.cacheTTL(model: model, route: upstream.plan.route, team: team)
         if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
             ttl = .seconds(seconds)
         }
-        let policy = CachePolicy(headers: request.headers, enabled: storeOpen && config.cache.enabled && teamCache)
+        let policy = known ?? policy(request, caller: caller)
         let key =
             policy.bypass
             ? nil : knownKey ?? CacheKey.make(endpoint: .generate, model: model, team: team, config: config, body: body)

@@ -30,9 +30,13 @@ struct ChatCompletions: Sendable {
         let identified = accountant.caller(request)
         var memoKey: ChatTranslationMemo.Key?
         var remembered: ChatTranslationMemo.Entry?
+        var policy: CachePolicy?
         do throws(FlashgateError) {
             caller = try identified.get()
-            memoKey = memo.key(request.body, caller: caller)
+            // Only a call the response cache serves takes part in the memo.
+            let cachePolicy = cacheRules.policy(request, caller: caller)
+            policy = cachePolicy
+            memoKey = cachePolicy.bypass ? nil : memo.key(request.body, caller: caller)
             if let memoKey, let entry = memo.entry(memoKey) {
                 remembered = entry
                 chat = entry.chat
@@ -61,7 +65,7 @@ struct ChatCompletions: Sendable {
             upstream: UpstreamCall(
                 plan: plan, method: method, sse: true, start: .firstEvent,
                 body: chat.geminiBodies(primary: primary, plan: plan, signature: signature)),
-            mode: mode, knownKey: reused?.key)
+            mode: mode, knownKey: reused?.key, policy: policy)
         if let memoKey, reused == nil || (reused?.key == nil && call.key != nil) {
             memo.remember(
                 memoKey,
