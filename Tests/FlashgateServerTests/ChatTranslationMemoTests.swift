@@ -69,10 +69,8 @@ import Testing
         #expect(memo.key(buffer(big), caller: caller) == nil)
     }
 
-    /// The same tool-call turn sent twice, the response cache on: the first time the vault has no
-    /// signature for its call, the second time it has one, so the second upstream body (and its
-    /// cache key) must carry it — a kept body would have been answered from the first one's entry.
-    @Test func aToolTurnIsBuiltAgainstTheVaultEveryTime() async throws {
+    /// A gateway with the response cache on (a store in a temporary directory) in front of a fake.
+    static func cachingGateway() async throws -> (FakeGemini, CurlTransport, TestGateway, TempDirectory) {
         let fake = try await FakeGemini.start()
         let curl = try CurlTransport()
         var config = FlashgateConfig(routes: [
@@ -80,8 +78,16 @@ import Testing
         ])
         config.cache.ttl = .seconds(60)
         let directory = try TempDirectory()
-        defer { directory.remove() }
         let gateway = try await TestGateway.start(config: config, http: curl, storeDirectory: directory.path)
+        return (fake, curl, gateway, directory)
+    }
+
+    /// The same tool-call turn sent twice, the response cache on: the first time the vault has no
+    /// signature for its call, the second time it has one, so the second upstream body (and its
+    /// cache key) must carry it — a kept body would have been answered from the first one's entry.
+    @Test func aToolTurnIsBuiltAgainstTheVaultEveryTime() async throws {
+        let (fake, curl, gateway, directory) = try await Self.cachingGateway()
+        defer { directory.remove() }
         // The vault the gateway reads (the store's, on disk).
         let signatures = gateway.running.gateway.chatCompletions.signatures
         let client = try await RawHTTPClient.connect(port: gateway.port)
@@ -108,15 +114,8 @@ import Testing
     /// A repeated plain request is translated once and answered from the response cache with the
     /// key its first call made.
     @Test func aRepeatedRequestReusesItsTranslationAndKey() async throws {
-        let fake = try await FakeGemini.start()
-        let curl = try CurlTransport()
-        var config = FlashgateConfig(routes: [
-            RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
-        ])
-        config.cache.ttl = .seconds(60)
-        let directory = try TempDirectory()
+        let (fake, curl, gateway, directory) = try await Self.cachingGateway()
         defer { directory.remove() }
-        let gateway = try await TestGateway.start(config: config, http: curl, storeDirectory: directory.path)
         let client = try await RawHTTPClient.connect(port: gateway.port)
 
         let first = try await client.request("POST", "/v1/chat/completions", body: Self.plain)
