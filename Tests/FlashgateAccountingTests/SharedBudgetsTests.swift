@@ -81,16 +81,23 @@ import Testing
     }
 
     /// Idle leases handed back (as the sweeper does after `ledger.lease_idle`) and the clients
-    /// back again, four times: the budget's tail is spent and never passed. Before, a call whose
-    /// lease had two grants in flight went upstream when the first was cut, counting the second
-    /// as cover, and Redis cut that too: 5.29 of 5 dollars spent.
+    /// back again, at least four times: the budget's tail is spent and never passed. Before, a call
+    /// whose lease had two grants in flight went upstream when the first was cut, counting the
+    /// second as cover, and Redis cut that too: 5.29 of 5 dollars spent. On a machine loaded
+    /// enough that clients give up (ten refusals in a row) while another host holds the tail, four
+    /// rounds once left 92 % spent (a full `.ci/run` beside a release build); the rounds go on while
+    /// each still spends something, so only a tail no round can reach fails the last check.
     @Test(arguments: [7, 8, 9, 10, 11] as [UInt64])
     func leasesHandedBackAndLoadAgainNeverPassTheLimit(seed: UInt64) async throws {
         let limit = MicroUSD(5_000_000)
         let cluster = try await SharedCluster(hosts: 3, limit: limit)
         var charged = Self.charged(await Self.load(cluster, calls: 10_000, amounts: 1_000...60_000, seed: seed))
-        for round in 1...4 {
-            charged += Self.charged(try await Self.handBackAndLoadAgain(cluster, seed: seed &* 10 &+ UInt64(round)))
+        for round in 1...12 {
+            let settledBefore = cluster.settledPerHost().reduce(MicroUSD.zero, +).value
+            if round > 4 && settledBefore >= limit.value * 95 / 100 { break }
+            let more = Self.charged(try await Self.handBackAndLoadAgain(cluster, seed: seed &* 10 &+ UInt64(round)))
+            charged += more
+            if round >= 4 && more == 0 { break }
         }
         let settled = cluster.settledPerHost().reduce(MicroUSD.zero, +)
         #expect(settled <= limit, "over by \((settled - limit).value) µ$")
