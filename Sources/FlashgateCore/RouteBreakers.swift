@@ -5,7 +5,11 @@ import Synchronization
 /// Invariant: each breaker is read and changed only under the one mutex, in one short critical
 /// section per call, so concurrent requests see one consistent history per route; nothing slow
 /// (I/O, sleeping, logging) runs under the lock.
-package final class RouteBreakers<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+///
+/// On the retry clock's `Tick` (tests move it by hand): generic over the instant, the class ran
+/// unspecialised in the modules that call it, looking up its breakers' metadata on every call.
+package final class RouteBreakers: Sendable {
+    package typealias Instant = Tick
     /// The config of breakers created from now on; `update` changes it on a reload, and breakers
     /// that already exist keep the config they were created with (and their history).
     package var config: CircuitBreakerConfig { configured.withLock { $0 } }

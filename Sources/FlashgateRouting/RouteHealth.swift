@@ -5,7 +5,7 @@ import Synchronization
 /// whether it is out until a per-day quota resets. Shared by all requests; each route's history
 /// is changed under one short lock.
 package final class RouteHealth: Sendable {
-    package let breakers: RouteBreakers<Tick>
+    package let breakers: RouteBreakers
     private let stats = Mutex<[String: RouteStats]>([:])
     /// Routes that answered a per-day quota: until when (on `clock`), and that instant in wall
     /// milliseconds for `/admin/routes`.

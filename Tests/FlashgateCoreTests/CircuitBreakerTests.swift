@@ -115,7 +115,8 @@ import Testing
     }
 
     @Test func routesAreIndependent() {
-        let breakers = RouteBreakers<ManualInstant>(config: config)
+        let breakers = RouteBreakers(config: config)
+        let at = { (seconds: Int64) in Tick(.seconds(seconds)) }
         #expect(!breakers.recordFailure("studio", now: at(0)))
         #expect(!breakers.recordFailure("studio", now: at(0)))
         #expect(breakers.recordFailure("studio", retryDelay: .seconds(4), now: at(0)))
@@ -138,7 +139,8 @@ import Testing
     }
 
     @Test func onlyRetryableFailuresCountAgainstARoute() {
-        let breakers = RouteBreakers<ManualInstant>(config: config)
+        let breakers = RouteBreakers(config: config)
+        let at = { (seconds: Int64) in Tick(.seconds(seconds)) }
         let badRequest = UpstreamFailure(status: 400, body: GoogleErrorBody.status(400, "INVALID_ARGUMENT"))
         for _ in 0..<5 { #expect(!breakers.record(badRequest, route: "studio", now: at(0))) }
         #expect(breakers.state("studio", now: at(0)) == .closed)
