@@ -101,9 +101,7 @@ extension Cache {
 
     /// `$1.234567` from integer micro-dollars, without floating point.
     static func dollars(microUSD: Int64) -> String {
-        let sign = microUSD < 0 ? "-" : ""
-        let magnitude = microUSD.magnitude
-        let fraction = String(magnitude % 1_000_000)
-        return "\(sign)$\(magnitude / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
+        let text = MicroUSD(microUSD).dollars
+        return text.hasPrefix("-") ? "-$" + text.dropFirst() : "$" + text
     }
 }

@@ -313,9 +313,7 @@ package enum DashboardReport {
     /// `part / whole` with four decimals (0 when `whole` is 0).
     static func ratio(_ part: Int64, _ whole: Int64) -> JSONValue {
         guard whole > 0 else { return .number("0") }
-        let tenThousandths = (part * 10_000 + whole / 2) / whole
-        let fraction = String(tenThousandths % 10_000)
-        return .number("\(tenThousandths / 10_000).\(String(repeating: "0", count: 4 - fraction.count))\(fraction)")
+        return .number(FixedPointText.format((part * 10_000 + whole / 2) / whole, decimals: 4))
     }
 
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }

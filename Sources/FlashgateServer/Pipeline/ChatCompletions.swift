@@ -28,15 +28,14 @@ struct ChatCompletions: Sendable {
         let plan: RoutePlan
         let caller: Caller
         let identified = accountant.caller(request)
-        var memoKey: ChatTranslationMemo.Key?
+        let policy: CachePolicy
+        let memoKey: ChatTranslationMemo.Key?
         var remembered: ChatTranslationMemo.Entry?
-        var policy: CachePolicy?
         do throws(FlashgateError) {
             caller = try identified.get()
             // Only a call the response cache serves takes part in the memo.
-            let cachePolicy = cacheRules.policy(request, caller: caller)
-            policy = cachePolicy
-            memoKey = cachePolicy.bypass ? nil : memo.key(request.body, caller: caller)
+            policy = cacheRules.policy(request, caller: caller)
+            memoKey = policy.bypass ? nil : memo.key(request.body, caller: caller)
             if let memoKey, let entry = memo.entry(memoKey) {
                 remembered = entry
                 chat = entry.chat

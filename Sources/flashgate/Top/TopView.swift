@@ -384,8 +384,6 @@ package enum TopView {
         for _ in 0..<digits { scale *= 10 }
         let scaled = Int64((abs(x) * Double(scale)).rounded())
         let sign = x < 0 && scaled != 0 ? "-" : ""
-        guard digits > 0 else { return sign + String(scaled) }
-        let fraction = String(scaled % scale)
-        return sign + String(scaled / scale) + "." + String(repeating: "0", count: digits - fraction.count) + fraction
+        return sign + FixedPointText.format(scaled, decimals: digits)
     }
 }
