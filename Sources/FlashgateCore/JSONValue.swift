@@ -110,12 +110,16 @@ package struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     package var keys: [String] { fields.map(\.key) }
 
     package subscript(key: String) -> JSONValue? {
+        // Keys of another length are skipped before `==` compares bytes: most keys looked at
+        // are not the one asked for, and the length is stored with the string.
         get {
-            for field in fields where field.key == key { return field.value }
+            let length = key.utf8.count
+            for field in fields where field.key.utf8.count == length && field.key == key { return field.value }
             return nil
         }
         set {
-            if let index = fields.firstIndex(where: { $0.key == key }) {
+            let length = key.utf8.count
+            if let index = fields.firstIndex(where: { $0.key.utf8.count == length && $0.key == key }) {
                 if let newValue {
                     fields[index].value = newValue
                 } else {

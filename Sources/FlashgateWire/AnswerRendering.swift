@@ -56,16 +56,10 @@ package struct AnswerRendering {
                 signatures = translator.signatures
                 return translator.finish(cost: cost)
             }
-            let rendered = ChatResponse.render(assembler.response, model: chat.model, id: id, created: created)
+            let rendered = ChatResponse.render(
+                assembler.response, model: chat.model, id: id, created: created, cost: cost, tier: tier)
             signatures = rendered.signatures
-            var body = rendered.body
-            if case .object(var object) = body, case .object(var usage)? = object["usage"] {
-                usage["cost"] = .number(cost.dollars)
-                object["usage"] = .object(usage)
-                if let tier { object["service_tier"] = .string(tier.openAIName) }
-                body = .object(object)
-            }
-            return JSONWriter.encode(body)
+            return rendered.bytes
         case .responses:
             guard var translator = responses else { return [] }
             let (bytes, outcome) = translator.finish(cost: cost, tier: tier)

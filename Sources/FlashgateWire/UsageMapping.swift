@@ -34,14 +34,30 @@ package struct TokenUsage: Sendable, Equatable {
     }
 
     package var openAI: JSONValue {
+        var writer = JSONWriter()
+        writeOpenAI(to: &writer, cost: nil)
+        return (try? JSONParser.parse(writer.bytes)) ?? .null
+    }
+
+    /// OpenAI `usage`, written in place; `cost` (dollars) last when given.
+    package func writeOpenAI(to writer: inout JSONWriter, cost: MicroUSD?) {
         let prompt = promptTokens + toolUsePromptTokens
         let total = totalTokens > 0 ? totalTokens : prompt + completionTokens
-        return [
-            "prompt_tokens": JSONValue(prompt),
-            "completion_tokens": JSONValue(completionTokens),
-            "total_tokens": JSONValue(total),
-            "prompt_tokens_details": ["cached_tokens": JSONValue(cachedTokens)],
-            "completion_tokens_details": ["reasoning_tokens": JSONValue(thoughtsTokens)],
-        ]
+        writer.append(#"{"prompt_tokens":"#)
+        writer.appendRaw(String(prompt).utf8)
+        writer.append(#","completion_tokens":"#)
+        writer.appendRaw(String(completionTokens).utf8)
+        writer.append(#","total_tokens":"#)
+        writer.appendRaw(String(total).utf8)
+        writer.append(#","prompt_tokens_details":{"cached_tokens":"#)
+        writer.appendRaw(String(cachedTokens).utf8)
+        writer.append(#"},"completion_tokens_details":{"reasoning_tokens":"#)
+        writer.appendRaw(String(thoughtsTokens).utf8)
+        writer.append("}")
+        if let cost {
+            writer.append(#","cost":"#)
+            writer.appendRaw(cost.dollars.utf8)
+        }
+        writer.append("}")
     }
 }

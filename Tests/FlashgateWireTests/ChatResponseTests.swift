@@ -28,6 +28,52 @@ import Testing
         #expect(usage?.completionTokens == 12)
     }
 
+    /// The whole body of a non-stream answer, byte for byte, as the tree-and-encode renderer wrote
+    /// it before the body was written in one pass: key order, `null`s, tool calls, annotations,
+    /// usage with the cost last and the served tier after it.
+    @Test func nonStreamBodyIsPinnedByteForByte() throws {
+        let gemini = try JSONParser.parse(
+            """
+            {"candidates":[{"content":{"role":"model","parts":[{"text":"why","thought":true},{"text":"Sun \\"hot\\"\\n"},
+              {"functionCall":{"name":"look","args":{"q":"x"}},"thoughtSignature":"c2ln"}]},"finishReason":"STOP","index":0,
+              "groundingMetadata":{"groundingChunks":[{"web":{"uri":"https://a.example","title":"A"}}],
+              "groundingSupports":[{"segment":{"startIndex":0,"endIndex":3},"groundingChunkIndices":[0]}]}},
+             {"content":{"parts":[]},"index":1}],
+             "usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":5,"thoughtsTokenCount":7,"totalTokenCount":22},
+             "modelVersion":"gemini-2.5-flash"}
+            """)
+        let chat = ChatRequest(model: "m", stream: false, includeUsage: false, candidateCount: 2, gemini: JSONObject())
+        var rendering = AnswerRendering(.openAI(chat, id: "chatcmpl-abcdef", created: 1_700_000_000))
+        _ = rendering.render(gemini)
+        let body = String(decoding: rendering.finish(cost: MicroUSD(1_234), tier: .flex), as: UTF8.self)
+        let expected =
+            #"{"id":"chatcmpl-abcdef","object":"chat.completion","created":1700000000,"model":"m","choices":["#
+            + #"{"index":0,"message":{"role":"assistant","content":"Sun \"hot\"\n","reasoning_content":"why","#
+            + #""tool_calls":[{"id":"call_abcdef_0_0","type":"function","function":{"name":"look","arguments":"{\"q\":\"x\"}"},"#
+            + #""extra_content":{"google":{"thought_signature":"c2ln"}}}],"annotations":[{"type":"url_citation","#
+            + #""url_citation":{"url":"https://a.example","title":"A","start_index":0,"end_index":3}}],"refusal":null},"#
+            + #""logprobs":null,"finish_reason":"tool_calls"},"#
+            + #"{"index":1,"message":{"role":"assistant","content":null,"refusal":null},"logprobs":null,"finish_reason":"stop"}],"#
+            + #""usage":{"prompt_tokens":10,"completion_tokens":12,"total_tokens":22,"prompt_tokens_details":{"cached_tokens":0},"#
+            + #""completion_tokens_details":{"reasoning_tokens":7},"cost":0.001234},"service_tier":"flex"}"#
+        #expect(body == expected)
+        #expect(rendering.signatures.map(\.signature) == ["c2ln"])
+    }
+
+    @Test func blockedBodyIsPinnedByteForByte() throws {
+        let gemini = try JSONParser.parse(#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3,"totalTokenCount":3}}"#)
+        let chat = ChatRequest(model: "m", stream: false, includeUsage: false, candidateCount: 1, gemini: JSONObject())
+        var rendering = AnswerRendering(.openAI(chat, id: "chatcmpl-1", created: 0))
+        _ = rendering.render(gemini)
+        let body = String(decoding: rendering.finish(), as: UTF8.self)
+        #expect(
+            body
+                == #"{"id":"chatcmpl-1","object":"chat.completion","created":0,"model":"m","choices":[{"index":0,"#
+                + #""message":{"role":"assistant","content":null,"refusal":null},"logprobs":null,"finish_reason":"content_filter"}],"#
+                + #""usage":{"prompt_tokens":3,"completion_tokens":0,"total_tokens":3,"prompt_tokens_details":{"cached_tokens":0},"#
+                + #""completion_tokens_details":{"reasoning_tokens":0},"cost":0.000000}}"#)
+    }
+
     @Test func blockedPromptIsContentFilterNotError() throws {
         let gemini = try JSONParser.parse(#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3,"totalTokenCount":3}}"#)
         let body = ChatResponse.render(gemini, model: "m", id: "x", created: 0).body

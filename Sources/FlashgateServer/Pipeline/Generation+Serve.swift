@@ -131,12 +131,7 @@ extension Generation {
     static func openAIHitBody(_ response: JSONValue, model: String, id: String, created: Int)
         -> (body: [UInt8], signatures: [(toolCallID: String, signature: String)])
     {
-        let rendered = ChatResponse.render(response, model: model, id: id, created: created)
-        var object = rendered.body.objectValue ?? JSONObject()
-        if case .object(var usage)? = object["usage"] {
-            usage["cost"] = .number(MicroUSD.zero.dollars)
-            object["usage"] = .object(usage)
-        }
-        return (JSONWriter.encode(.object(object)), rendered.signatures)
+        let rendered = ChatResponse.render(response, model: model, id: id, created: created, cost: .zero)
+        return (rendered.bytes, rendered.signatures)
     }
 }
