@@ -15,18 +15,54 @@ struct CachePolicy: Sendable {
             coalesce = false
             return
         }
-        for value in headers[canonicalForm: "cache-control"] {
-            switch value.lowercased() {
-            case "no-store":
-                lookup = false
-                store = false
-                coalesce = false
-            case "no-cache":
-                lookup = false
-            default:
-                break
+        for (name, value) in headers where Self.isCacheControl(name) {
+            Self.forEachDirective(in: value) { directive in
+                if Self.equalsIgnoringCase(directive, "no-store") {
+                    lookup = false
+                    store = false
+                    coalesce = false
+                } else if Self.equalsIgnoringCase(directive, "no-cache") {
+                    lookup = false
+                }
             }
         }
+    }
+
+    /// Each comma-separated directive of one `Cache-Control` value, spaces and tabs around it
+    /// trimmed, as bytes: no substrings, arrays or lowercased copies per request (the header's
+    /// canonical-form split cost ~7k instructions a call).
+    static func forEachDirective(in value: String, _ body: (Substring.UTF8View) -> Void) {
+        let utf8 = value.utf8
+        var start = utf8.startIndex
+        while start <= utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
+            var low = start
+            var high = end
+            while low < high, utf8[low] == UInt8(ascii: " ") || utf8[low] == UInt8(ascii: "\t") {
+                low = utf8.index(after: low)
+            }
+            while low < high {
+                let last = utf8.index(before: high)
+                guard utf8[last] == UInt8(ascii: " ") || utf8[last] == UInt8(ascii: "\t") else { break }
+                high = last
+            }
+            if low < high { body(utf8[low..<high]) }
+            guard end < utf8.endIndex else { break }
+            start = utf8.index(after: end)
+        }
+    }
+
+    static func equalsIgnoringCase(_ bytes: Substring.UTF8View, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { expected in
+            zip(bytes, expected).allSatisfy { byte, want in
+                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == want
+            }
+        }
+    }
+
+    private static func isCacheControl(_ name: String) -> Bool {
+        equalsIgnoringCase(name.utf8[...], "cache-control")
     }
 
     var bypass: Bool { !lookup && !store && !coalesce }
