@@ -5,7 +5,7 @@ import FlashgateCore
 /// The body is written as bytes in one pass, with no tree of its own: on a miss this ran
 /// once per call (a tree, then its encoding, then a copy to add the cost), ~35k instructions
 /// of a ~640k miss. Key order is fixed (`id`, `object`, `created`, `model`, `choices`, `usage`,
-/// then `service_tier` when given); `ChatResponseTests` pins one body byte for byte.
+/// then `service_tier` when given); `ChatResponseTests` pins two bodies byte for byte.
 package enum ChatResponse {
     /// What rendering learned besides the body: usage, and the thought signatures that came
     /// with tool calls (for Flashgate to keep).
@@ -14,7 +14,7 @@ package enum ChatResponse {
         package var usage: TokenUsage?
         package var signatures: [(toolCallID: String, signature: String)]
 
-        /// The body as a tree, for tests and for callers that edit it.
+        /// The body parsed back into a tree, for tests.
         package var body: JSONValue { (try? JSONParser.parse(bytes)) ?? .null }
     }
 
