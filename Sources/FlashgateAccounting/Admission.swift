@@ -125,7 +125,7 @@ extension Accountant {
             return .budget(
                 budget, limit: limit, remaining: remaining, amount: admission.amount, resetsIn: retryAfter, now: now)
         }
-        admission.budgetRemaining = budgets.headroom(caller: admission.caller, now: now)
+        admission.budgetRemaining = leased.headroom
         return nil
     }
 

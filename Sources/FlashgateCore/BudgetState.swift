@@ -75,6 +75,17 @@ struct BudgetState {
         return BudgetSettlement(charged: charged, overshoot: max(.zero, charged - held.amount), applied: true)
     }
 
+    /// The smallest `remaining` of `status` across `lines`, without building the statuses.
+    func headroom(_ lines: [Line]) -> MicroUSD? {
+        var smallest: MicroUSD?
+        for line in lines {
+            let used = settled[line.key, default: .zero] + reserved[line.key, default: .zero]
+            let remaining = max(.zero, line.budget.limit - used)
+            if smallest.map({ remaining < $0 }) ?? true { smallest = remaining }
+        }
+        return smallest
+    }
+
     func status(_ line: Line) -> BudgetStatus {
         let settled = settled[line.key, default: .zero]
         let reserved = reserved[line.key, default: .zero]

@@ -14,16 +14,22 @@ extension Budgets {
         package var wait: LeaseLatch?
         /// Shared budgets: reports to Redis the call must wait for (its unreported-spend bound).
         package var reportWaits: [LeaseLatch] = []
+        /// The smallest amount left across the caller's budgets once this call is counted (the
+        /// response header's figure), read under the same lock as the reservation.
+        package var headroom: MicroUSD? = nil
     }
 
     /// Draws `amount` from the lease of `caller`'s budgets at `now`, or rejects naming the first
     /// hard budget whose headroom cannot cover it.
     package func reserveLeased(caller: Caller, amount: MicroUSD, now: Date) -> LeasedDecision {
         let lines = applicable(caller, now: now)
-        let (decision, changes, wait, reports) = state.withLock {
-            $0.reserveLeased(caller: caller, lines: lines, amount: amount, now: now)
+        let (decision, changes, wait, reports, headroom) = state.withLock { state in
+            let (decision, changes, wait, reports) = state.reserveLeased(
+                caller: caller, lines: lines, amount: amount, now: now)
+            return (decision, changes, wait, reports, state.headroom(lines))
         }
-        return LeasedDecision(decision: decision, changes: changes, wait: wait, reportWaits: reports)
+        return LeasedDecision(
+            decision: decision, changes: changes, wait: wait, reportWaits: reports, headroom: headroom)
     }
 
     /// The ledger's writer tried `change`; whether its waiters are covered (see

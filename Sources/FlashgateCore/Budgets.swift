@@ -101,6 +101,7 @@ package final class Budgets: Sendable {
 
     /// The smallest remaining amount across `caller`'s budgets, for the response header.
     package func headroom(caller: Caller, now: Date) -> MicroUSD? {
-        remaining(caller: caller, now: now).map(\.remaining).min()
+        let lines = applicable(caller, now: now)
+        return state.withLock { $0.headroom(lines) }
     }
 }

@@ -358,4 +358,26 @@ import Testing
         #expect(ahead == 0)
         #expect(admitted == 360, "the whole budget is still spendable: 180,000 / 500")
     }
+
+    /// The headroom a leased reservation reports (the `x-flashgate-budget-remaining-usd` figure)
+    /// is the smallest `remaining` of the caller's budgets right after the call, as `/admin`'s
+    /// statuses give it: team and key budgets, a day and a total, across calls that reserve,
+    /// settle and are refused.
+    @Test func leasedHeadroomIsTheSmallestRemaining() {
+        let b = budgets(
+            team: [BudgetConfig(period: .day, limit: MicroUSD(9_000)), BudgetConfig(period: .total, limit: MicroUSD(50_000))],
+            key: [BudgetConfig(period: .total, limit: MicroUSD(7_000), mode: .soft)])
+        let caller = Caller(team: "a", key: "k")
+        var seen: [MicroUSD?] = []
+        for (call, amount) in [1_000, 2_500, 700, 4_000, 3_000, 6_000].enumerated() {
+            let d = b.reserveLeased(caller: caller, amount: MicroUSD(Int64(amount)), now: now)
+            Self.finish(b, d.changes)
+            #expect(d.headroom == b.remaining(caller: caller, now: now).map(\.remaining).min(), "call \(call)")
+            seen.append(d.headroom)
+            if case .admit(let r) = d.decision, call % 2 == 0 { _ = b.settle(r, actual: MicroUSD(Int64(amount / 2))) }
+        }
+        #expect(Set(seen.compactMap { $0 }).count > 2)
+        #expect(seen.contains(MicroUSD.zero) || seen.contains { ($0 ?? .zero) < MicroUSD(1_000) })
+    }
+
 }
