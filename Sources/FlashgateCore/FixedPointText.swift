@@ -8,19 +8,25 @@ package enum FixedPointText {
     package static func format(_ value: Int64, decimals: Int) -> String {
         var digits: [UInt8] = []
         digits.reserveCapacity(24)
+        append(value, decimals: decimals, to: &digits)
+        return String(decoding: digits, as: UTF8.self)
+    }
+
+    /// `format`'s text appended to `out` (an integer when `decimals` is 0), with no string made.
+    package static func append(_ value: Int64, decimals: Int, to out: inout [UInt8]) {
+        let start = out.count
         var rest = value.magnitude
         // Least significant first: the decimals, the point, then the whole part (at least "0").
         for _ in 0..<max(0, decimals) {
-            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
             rest /= 10
         }
-        if decimals > 0 { digits.append(UInt8(ascii: ".")) }
+        if decimals > 0 { out.append(UInt8(ascii: ".")) }
         repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
             rest /= 10
         } while rest > 0
-        if value < 0 { digits.append(UInt8(ascii: "-")) }
-        digits.reverse()
-        return String(decoding: digits, as: UTF8.self)
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        out[start...].reverse()
     }
 }

@@ -53,19 +53,21 @@ package struct LogFormatHandler: LogHandler {
     /// the same fields. False when this handler cannot take that shortcut (JSON lines, or metadata
     /// of its own to merge): the caller then logs the usual way.
     package func write(level: Logger.Level, message: String, sortedFields: [(String, String)]) -> Bool {
+        write(level: level, message: message) { line in
+            for (key, value) in sortedFields { line.add(key: key, value) }
+        }
+    }
+
+    /// The same line with its fields written straight into it by `fields`, in the order it adds
+    /// them (the caller keeps key order): no array of pairs, no strings for numbers.
+    package func write(level: Logger.Level, message: String, fields: (inout LogfmtFields) -> Void) -> Bool {
         guard format == .logfmt, metadata.isEmpty else { return false }
         guard level >= logLevel else { return true }
-        var out: [UInt8] = []
-        out.reserveCapacity(384)
-        Self.appendHead(time: Self.timestamp(), level: level, message: message, to: &out)
-        for (key, value) in sortedFields {
-            out.append(UInt8(ascii: " "))
-            Self.appendUTF8(LogText.safe(key), to: &out)
-            out.append(UInt8(ascii: "="))
-            Self.appendValue(value, to: &out)
-        }
-        out.append(UInt8(ascii: "\n"))
-        write(String(decoding: out, as: UTF8.self))
+        var line = LogfmtFields()
+        Self.appendHead(time: Self.timestamp(), level: level, message: message, to: &line.out)
+        fields(&line)
+        line.out.append(UInt8(ascii: "\n"))
+        write(String(decoding: line.out, as: UTF8.self))
         return true
     }
 
@@ -199,5 +201,39 @@ package struct LogFormatHandler: LogHandler {
         }
         if plain { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}
+
+/// The ` key=value` fields of a logfmt line as they are added: values through `LogText.safe` and
+/// quoted when they must be, as `LogFormatHandler.log` writes metadata.
+package struct LogfmtFields {
+    var out: [UInt8] = []
+
+    init() { out.reserveCapacity(384) }
+
+    /// A key of any text (escaped like a value's text, never quoted).
+    package mutating func add(key: String, _ value: String) {
+        out.append(UInt8(ascii: " "))
+        LogFormatHandler.appendUTF8(LogText.safe(key), to: &out)
+        out.append(UInt8(ascii: "="))
+        LogFormatHandler.appendValue(value, to: &out)
+    }
+
+    /// `key` is a literal of plain ASCII (letters, digits, `_`): nothing in it to escape.
+    package mutating func add(_ key: StaticString, _ value: String) {
+        appendKey(key)
+        LogFormatHandler.appendValue(value, to: &out)
+    }
+
+    /// A number, written as digits with `decimals` after the point (none for an integer).
+    package mutating func add(_ key: StaticString, _ value: Int64, decimals: Int = 0) {
+        appendKey(key)
+        FixedPointText.append(value, decimals: decimals, to: &out)
+    }
+
+    private mutating func appendKey(_ key: StaticString) {
+        out.append(UInt8(ascii: " "))
+        key.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(UInt8(ascii: "="))
     }
 }

@@ -40,4 +40,17 @@ import Testing
             #expect(FixedPointText.format(value, decimals: decimals) == Self.reference(value, decimals: decimals))
         }
     }
+
+    /// Appended after other bytes, the text is the same and the bytes before it are untouched.
+    @Test func appendedAfterOtherBytes() {
+        for (value, decimals) in [(0, 0), (7, 0), (-42, 0), (1_500, 3), (-7, 6), (Int64.min, 6), (Int64.max, 0)] {
+            var out = Array("status=".utf8)
+            FixedPointText.append(Int64(value), decimals: decimals, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == "status=" + FixedPointText.format(Int64(value), decimals: decimals))
+        }
+        var integer: [UInt8] = []
+        FixedPointText.append(-1_234_567, decimals: 0, to: &integer)
+        #expect(String(decoding: integer, as: UTF8.self) == String(-1_234_567))
+    }
+
 }

@@ -20,10 +20,10 @@ package struct AccessLog: TelemetrySink {
 
     package func finished(_ s: RequestRecord.Summary) {
         if let enabled, !enabled.isOn { return }
-        // Flashgate's own handler takes the fields as they are, already in its key order; any
-        // other handler gets them through swift-log.
+        // Flashgate's own handler takes the fields straight into its line, already in its key
+        // order; any other handler gets them through swift-log.
         if let handler = logger.handler as? LogFormatHandler,
-            handler.write(level: .info, message: "request", sortedFields: Self.fields(s))
+            handler.write(level: .info, message: "request", fields: { Self.write(s, to: &$0) })
         {
             return
         }
@@ -37,40 +37,62 @@ package struct AccessLog: TelemetrySink {
     /// The line's fields, sorted by key (the order the log handler writes them in; a test holds
     /// this function to it).
     static func fields(_ s: RequestRecord.Summary) -> [(String, String)] {
-        var f: [(String, String)] = []
-        f.reserveCapacity(24)
-        if s.aborted { f.append(("aborted", "true")) }
-        if !s.attempts.isEmpty { f.append(("attempts", s.attempts.map(\.compact).joined(separator: ","))) }
-        if !s.softBudgetsExceeded.isEmpty { f.append(("budget_exceeded", s.softBudgetsExceeded.joined(separator: ","))) }
-        if let cache = s.cache { f.append(("cache", cache)) }
-        let tokens = s.promptTokens + s.outputTokens > 0
-        if tokens, s.cachedTokens > 0 { f.append(("cached_tokens", String(s.cachedTokens))) }
-        if s.cache != nil || s.cost > .zero { f.append(("cost_usd", s.cost.dollars)) }
-        f.append(("duration_ms", Self.ms(s.duration)))
-        f.append(("endpoint", s.endpoint))
-        if let key = s.key, !key.isEmpty { f.append(("key", key)) }
-        f.append(("method", LogText.capped(s.method)))
-        if let model = s.model { f.append(("model", LogText.capped(model))) }
-        if tokens { f.append(("output_tokens", String(s.outputTokens))) }
-        if tokens { f.append(("prompt_tokens", String(s.promptTokens))) }
-        if let refused = s.refused { f.append(("refused", refused.rawValue)) }
-        if let rejected = s.rejectedBy { f.append(("rejected_by", rejected)) }
-        f.append(("request_id", s.requestID))
-        if let route = s.route { f.append(("route", route)) }
-        if s.saved > .zero { f.append(("saved_usd", s.saved.dollars)) }
-        f.append(("status", String(s.status)))
-        if let team = s.team { f.append(("team", team)) }
-        if tokens, s.thoughtsTokens > 0 { f.append(("thoughts_tokens", String(s.thoughtsTokens))) }
-        if let ttfb = s.timeToFirstByte { f.append(("ttfb_ms", Self.ms(ttfb))) }
-        if let upstream = s.upstreamTime { f.append(("upstream_ms", Self.ms(upstream))) }
-        if let wire = s.upstreamWireTime { f.append(("upstream_wire_ms", Self.ms(wire))) }
-        return f
+        var pairs = FieldPairs()
+        write(s, to: &pairs)
+        return pairs.pairs
     }
 
-    /// Milliseconds with three decimals (microsecond resolution).
-    static func ms(_ d: Duration) -> String {
-        let micros = d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
-        return FixedPointText.format(micros, decimals: 3)
+    /// The line's fields, in key order, into `line`: numbers as digits, durations as
+    /// milliseconds with three decimals, money as dollars with six.
+    static func write(_ s: RequestRecord.Summary, to line: inout some AccessFields) {
+        if s.aborted { line.add("aborted", "true") }
+        if !s.attempts.isEmpty { line.add("attempts", s.attempts.map(\.compact).joined(separator: ",")) }
+        if !s.softBudgetsExceeded.isEmpty { line.add("budget_exceeded", s.softBudgetsExceeded.joined(separator: ",")) }
+        if let cache = s.cache { line.add("cache", cache) }
+        let tokens = s.promptTokens + s.outputTokens > 0
+        if tokens, s.cachedTokens > 0 { line.add("cached_tokens", Int64(s.cachedTokens), decimals: 0) }
+        if s.cache != nil || s.cost > .zero { line.add("cost_usd", s.cost.value, decimals: 6) }
+        line.add("duration_ms", micros(s.duration), decimals: 3)
+        line.add("endpoint", s.endpoint)
+        if let key = s.key, !key.isEmpty { line.add("key", key) }
+        line.add("method", LogText.capped(s.method))
+        if let model = s.model { line.add("model", LogText.capped(model)) }
+        if tokens { line.add("output_tokens", Int64(s.outputTokens), decimals: 0) }
+        if tokens { line.add("prompt_tokens", Int64(s.promptTokens), decimals: 0) }
+        if let refused = s.refused { line.add("refused", refused.rawValue) }
+        if let rejected = s.rejectedBy { line.add("rejected_by", rejected) }
+        line.add("request_id", s.requestID)
+        if let route = s.route { line.add("route", route) }
+        if s.saved > .zero { line.add("saved_usd", s.saved.value, decimals: 6) }
+        line.add("status", Int64(s.status), decimals: 0)
+        if let team = s.team { line.add("team", team) }
+        if tokens, s.thoughtsTokens > 0 { line.add("thoughts_tokens", Int64(s.thoughtsTokens), decimals: 0) }
+        if let ttfb = s.timeToFirstByte { line.add("ttfb_ms", micros(ttfb), decimals: 3) }
+        if let upstream = s.upstreamTime { line.add("upstream_ms", micros(upstream), decimals: 3) }
+        if let wire = s.upstreamWireTime { line.add("upstream_wire_ms", micros(wire), decimals: 3) }
+    }
+
+    /// A duration in whole microseconds (written as milliseconds with three decimals).
+    static func micros(_ d: Duration) -> Int64 {
+        d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
+    }
+}
+
+/// Where the access log's fields go, in key order: a logfmt line's bytes, or pairs for swift-log.
+protocol AccessFields {
+    mutating func add(_ key: StaticString, _ value: String)
+    mutating func add(_ key: StaticString, _ value: Int64, decimals: Int)
+}
+
+extension LogfmtFields: AccessFields {}
+
+struct FieldPairs: AccessFields {
+    var pairs: [(String, String)] = []
+
+    mutating func add(_ key: StaticString, _ value: String) { pairs.append((key.description, value)) }
+
+    mutating func add(_ key: StaticString, _ value: Int64, decimals: Int) {
+        pairs.append((key.description, FixedPointText.format(value, decimals: decimals)))
     }
 }
 
