@@ -27,6 +27,13 @@ package enum FixedPointText {
             rest /= 10
         } while rest > 0
         if value < 0 { out.append(UInt8(ascii: "-")) }
-        out[start...].reverse()
+        // Reversed in place (a slice's `reverse()` would copy the array).
+        var low = start
+        var high = out.count - 1
+        while low < high {
+            out.swapAt(low, high)
+            low += 1
+            high -= 1
+        }
     }
 }

@@ -47,6 +47,16 @@ package struct JSONWriter {
         raw.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// An integer as JSON digits, without making a string of it.
+    package mutating func appendInteger(_ value: Int) {
+        FixedPointText.append(Int64(value), decimals: 0, to: &bytes)
+    }
+
+    /// A fixed-point number (`value` / 10^`decimals`) as JSON digits: dollars from micro-dollars.
+    package mutating func appendFixed(_ value: Int64, decimals: Int) {
+        FixedPointText.append(value, decimals: decimals, to: &bytes)
+    }
+
     package mutating func appendRaw(_ raw: some Sequence<UInt8>) {
         bytes.append(contentsOf: raw)
     }

@@ -34,7 +34,7 @@ package enum ChatResponse {
         writer.append(#"{"id":"#)
         writer.writeString(id)
         writer.append(#","object":"chat.completion","created":"#)
-        writer.appendRaw(String(created).utf8)
+        writer.appendInteger(created)
         writer.append(#","model":"#)
         writer.writeString(model)
         writer.append(#","choices":["#)
@@ -45,7 +45,7 @@ package enum ChatResponse {
             let calls = parts.toolCalls(idPrefix: "call_\(id.dropFirst(9))_\(index)")
             signatures += calls.signatures
             writer.append(#"{"index":"#)
-            writer.appendRaw(String(index).utf8)
+            writer.appendInteger(index)
             writer.append(#","message":{"role":"assistant","content":"#)
             if let text = parts.text { writer.writeString(text) } else { writer.append("null") }
             if let reasoning = parts.reasoning {

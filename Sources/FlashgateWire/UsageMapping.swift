@@ -44,19 +44,19 @@ package struct TokenUsage: Sendable, Equatable {
         let prompt = promptTokens + toolUsePromptTokens
         let total = totalTokens > 0 ? totalTokens : prompt + completionTokens
         writer.append(#"{"prompt_tokens":"#)
-        writer.appendRaw(String(prompt).utf8)
+        writer.appendInteger(prompt)
         writer.append(#","completion_tokens":"#)
-        writer.appendRaw(String(completionTokens).utf8)
+        writer.appendInteger(completionTokens)
         writer.append(#","total_tokens":"#)
-        writer.appendRaw(String(total).utf8)
+        writer.appendInteger(total)
         writer.append(#","prompt_tokens_details":{"cached_tokens":"#)
-        writer.appendRaw(String(cachedTokens).utf8)
+        writer.appendInteger(cachedTokens)
         writer.append(#"},"completion_tokens_details":{"reasoning_tokens":"#)
-        writer.appendRaw(String(thoughtsTokens).utf8)
+        writer.appendInteger(thoughtsTokens)
         writer.append("}")
         if let cost {
             writer.append(#","cost":"#)
-            writer.appendRaw(cost.dollars.utf8)
+            writer.appendFixed(cost.value, decimals: 6)
         }
         writer.append("}")
     }
