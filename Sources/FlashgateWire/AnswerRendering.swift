@@ -57,7 +57,7 @@ package struct AnswerRendering {
                 return translator.finish(cost: cost)
             }
             let rendered = ChatResponse.render(
-                assembler.response, model: chat.model, id: id, created: created, cost: cost, tier: tier)
+                assembler.readable, model: chat.model, id: id, created: created, cost: cost, tier: tier)
             signatures = rendered.signatures
             return rendered.bytes
         case .responses:

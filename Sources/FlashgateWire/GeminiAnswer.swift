@@ -25,10 +25,47 @@ package struct GeminiAnswerAssembler: Sendable {
     private var order: [Int] = []
     /// usageMetadata, modelVersion, responseId, promptFeedback, createTime, error — last seen.
     private var top = JSONObject()
+    /// The first event while it is the only one, not folded in yet, when it is `whole`: a
+    /// non-stream answer is one event, and reading it as it came says what its assembled form
+    /// says (`readable`), so it is folded only if another event follows or `response` is asked for
+    /// (~24k instructions a miss, twice: the leader's and the client's assemblers).
+    private var single: JSONValue?
+    private var events = 0
 
     package init() {}
 
     package mutating func add(_ event: JSONValue) {
+        events += 1
+        if events == 1, Self.whole(event) {
+            single = event
+            return
+        }
+        if let first = single {
+            single = nil
+            fold(first)
+        }
+        fold(event)
+    }
+
+    /// An event its assembled form reads the same as: an object whose candidates (if any) are
+    /// objects with distinct indices. Nulls, part order and text split across parts do not
+    /// change what `readable`'s readers take from it (usage, finish reasons, signatures, the
+    /// rendered choices); `GeminiAnswerTests` holds them to that.
+    private static func whole(_ event: JSONValue) -> Bool {
+        guard case .object(let object) = event else { return false }
+        guard let list = object["candidates"], !list.isNull else { return true }
+        guard case .array(let items) = list else { return true }
+        var seen: [Int] = []
+        for (position, item) in items.enumerated() {
+            guard case .object(let candidate) = item else { return false }
+            let index = candidate["index"]?.intValue ?? position
+            if seen.contains(index) { return false }
+            seen.append(index)
+        }
+        return true
+    }
+
+    private mutating func fold(_ event: JSONValue) {
         guard let object = event.objectValue else { return }
         // A `null` member is an unset one (proto3 JSON): it never overwrites what came before.
         for field in object.fields where field.key != "candidates" && !field.value.isNull { top[field.key] = field.value }
@@ -77,8 +114,17 @@ package struct GeminiAnswerAssembler: Sendable {
         part.fields.allSatisfy { $0.key == "text" || $0.key == "thought" } && part["text"]?.stringValue != nil
     }
 
+    /// The answer to read usage, finish reasons, signatures and choices from: a whole answer
+    /// that came as one event as it came, else the assembled `response`.
+    package var readable: JSONValue { single ?? response }
+
     /// The complete answer: candidates in the order they first appeared, then the top-level fields.
     package var response: JSONValue {
+        if let single {
+            var folded = GeminiAnswerAssembler()
+            folded.fold(single)
+            return folded.response
+        }
         var body = JSONObject()
         if !order.isEmpty {
             body["candidates"] = .array(order.compactMap { index in candidates[index].map { Self.render($0, index: index) } })
@@ -111,6 +157,12 @@ package struct GeminiAnswerAssembler: Sendable {
     /// Whether the answer may be cached: at least one candidate, every candidate finished with
     /// STOP or MAX_TOKENS, no prompt block and no error event.
     package var isCompleteSuccess: Bool {
+        if let single {
+            guard !Self.present(single["error"]), single["promptFeedback"]?["blockReason"] == nil,
+                let list = single["candidates"]?.arrayValue, !list.isEmpty
+            else { return false }
+            return list.allSatisfy { Self.completeFinishReasons.contains($0["finishReason"]?.stringValue ?? "") }
+        }
         guard top["error"] == nil, top["promptFeedback"]?["blockReason"] == nil, !order.isEmpty else { return false }
         return order.allSatisfy { index in
             guard let reason = candidates[index]?.fields["finishReason"]?.stringValue else { return false }
@@ -122,8 +174,20 @@ package struct GeminiAnswerAssembler: Sendable {
     /// kind, or the prompt was blocked), as opposed to being cut off. Billing reads usage only
     /// from finished answers.
     package var isFinished: Bool {
+        if let single {
+            guard !Self.present(single["error"]) else { return false }
+            if single["promptFeedback"]?["blockReason"] != nil { return true }
+            guard let list = single["candidates"]?.arrayValue, !list.isEmpty else { return false }
+            return list.allSatisfy { $0["finishReason"]?.stringValue != nil }
+        }
         guard top["error"] == nil else { return false }
         if top["promptFeedback"]?["blockReason"] != nil { return true }
         return !order.isEmpty && order.allSatisfy { candidates[$0]?.fields["finishReason"]?.stringValue != nil }
+    }
+
+    /// A member set to something: proto3 JSON's `null` is an unset one.
+    private static func present(_ value: JSONValue?) -> Bool {
+        guard let value else { return false }
+        return !value.isNull
     }
 }

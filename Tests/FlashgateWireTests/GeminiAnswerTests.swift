@@ -161,4 +161,61 @@ import Testing
         let truncated = try JSONParser.parse(#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"MAX_TOKENS"}]}"#)
         #expect(assemble([truncated]).isCompleteSuccess)
     }
+
+    /// Answers that come whole in one event, of every shape the readers care about: split text
+    /// and thoughts, signatures and calls, nulls where a field is unset, several candidates out
+    /// of order, blocked prompts, errors, logprobs and grounding, and shapes that are not read as
+    /// they came (a non-object candidate, a repeated index).
+    static let singleEvents = [
+        #"{"candidates":[{"content":{"role":"model","parts":[{"text":"Hello"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":6,"totalTokenCount":14,"trafficType":"ON_DEMAND"},"modelVersion":"m","responseId":"r"}"#,
+        #"{"candidates":[{"content":null,"finishReason":null,"index":null}],"usageMetadata":null,"promptFeedback":null,"error":null}"#,
+        #"{"candidates":[{"content":{"parts":[{"text":"a","thought":true},{"text":"b","thought":true},{"text":"c"},{"text":"d","thought":false},{"text":"","thoughtSignature":"sig1"},{"functionCall":{"name":"f","args":{"x":1}},"thoughtSignature":"sig2"},{"text":"e"}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4,"thoughtsTokenCount":5,"totalTokenCount":12}}"#,
+        #"{"candidates":[{"content":{"parts":[{"text":"second"}]},"finishReason":"SAFETY","index":1},{"content":{"parts":[{"text":"first"}]},"finishReason":"MAX_TOKENS","index":0}]}"#,
+        #"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"},{"content":{"parts":[{"text":"y"}]}}]}"#,
+        #"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3,"totalTokenCount":3}}"#,
+        #"{"promptFeedback":{"blockReason":null},"usageMetadata":{"promptTokenCount":3}}"#,
+        #"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}],"error":{"code":500,"message":"m"}}"#,
+        #"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":7}]}"#,
+        #"{"candidates":"none","usageMetadata":{"promptTokenCount":1}}"#,
+        #"{"usageMetadata":{"promptTokenCount":1,"totalTokenCount":1}}"#,
+        #"{"candidates":[]}"#,
+        #"{"candidates":[{"content":{"parts":[{"text":"Sun"}]},"finishReason":"STOP","index":0,"logprobsResult":{"chosenCandidates":[{"token":"Sun","logProbability":-0.1}],"topCandidates":[{"candidates":[{"token":"Sun","logProbability":-0.1}]}],"logProbabilitySum":-0.1},"groundingMetadata":{"webSearchQueries":["q"],"groundingChunks":[{"web":{"uri":"https://a.example","title":"A"}}],"groundingSupports":[{"segment":{"startIndex":0,"endIndex":3},"groundingChunkIndices":[0]}]}}]}"#,
+        #"{"candidates":[1,{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}]}"#,
+        #"{"candidates":[{"content":{"parts":[{"text":"x"}]},"index":0},{"content":{"parts":[{"text":"y"}]},"finishReason":"STOP","index":0}]}"#,
+    ]
+
+    /// A whole answer in one event is read as it came (no fold, no assembled tree) and says what
+    /// its assembled form says: the same chat body byte for byte, the same usage, signatures,
+    /// finish state and stored form as an assembler that folded it (one followed by an empty event).
+    @Test(arguments: singleEvents)
+    func aWholeAnswerReadAsItCameSaysWhatItsAssembledFormSays(_ json: String) throws {
+        let event = try JSONParser.parse(json)
+        let single = assemble([event])
+        let folded = assemble([event, .object(JSONObject())])
+        let render = { (answer: JSONValue) in
+            ChatResponse.render(answer, model: "m", id: "chatcmpl-abcdef", created: 1, cost: MicroUSD(5), tier: .flex)
+        }
+        #expect(render(single.readable).bytes == render(folded.response).bytes)
+        #expect(render(single.readable).signatures.map(\.signature) == render(folded.response).signatures.map(\.signature))
+        #expect(single.isCompleteSuccess == folded.isCompleteSuccess)
+        #expect(single.isFinished == folded.isFinished)
+        #expect(SignatureOrigins.signatures(inAnswer: single.readable) == SignatureOrigins.signatures(inAnswer: folded.response))
+        #expect(
+            TokenUsage(usageMetadata: single.readable["usageMetadata"])
+                == TokenUsage(usageMetadata: folded.response["usageMetadata"]))
+        #expect(
+            single.readable["usageMetadata"]?["trafficType"]?.stringValue
+                == folded.response["usageMetadata"]?["trafficType"]?.stringValue)
+        #expect(single.response == folded.response)
+    }
+
+    /// The readers above see every shape: some of these are complete, some not, some blocked.
+    @Test func theSingleEventsCoverEveryFinishState() throws {
+        let states = try Self.singleEvents.map { json in
+            let answer = assemble([try JSONParser.parse(json)])
+            return "\(answer.isCompleteSuccess)/\(answer.isFinished)"
+        }
+        #expect(Set(states) == ["true/true", "false/true", "false/false"])
+    }
+
 }

@@ -55,8 +55,9 @@ extension Generation {
             admission.upstreamModel = started.target.pricedModel
             if let first = started.first { publish(first, flight, &assembler) }
             while let event = try await started.reader.next() { publish(event, flight, &assembler) }
-            // The assembled answer is built once here; usage, cost and the cache entry read it.
-            let answer = assembler.response
+            // Usage, cost and signatures read the answer as it came when it came whole in one
+            // event; the cache entry stores its assembled form.
+            let answer = assembler.readable
             let usage = TokenUsage(usageMetadata: answer["usageMetadata"])
             if let prefixes, let usage, assembler.isCompleteSuccess {
                 contextCaches?.observe(prefixes, usage: usage, use: upstream.contextCache, served: started.target, call)
@@ -75,7 +76,7 @@ extension Generation {
                 handedOver = inTable
                 let flights = self.flights
                 let entry = CacheEntry(
-                    body: JSONWriter.encode(answer), team: call.team, model: call.clientModel,
+                    body: JSONWriter.encode(assembler.response), team: call.team, model: call.clientModel,
                     createdAtMs: now, expiresAtMs: now + call.ttl.milliseconds, costMicroUSD: cost.value,
                     usage: [
                         "prompt": counts.promptTokens, "output": counts.completionTokens,
