@@ -47,4 +47,21 @@ import Testing
         #expect(object.keys == ["b", "c"])
         #expect(object["b"] == JSONValue(5))
     }
+
+    /// Objects inside objects and arrays keep their own fields (they collect on one stack while
+    /// parsed); a repeated key keeps its first place and takes the last value, at every depth.
+    @Test func nestedObjectsAndRepeatedKeys() throws {
+        let parsed = try JSONParser.parse(
+            #"{"a":{"a":1,"b":{"a":2},"a":3},"b":[{"a":1,"a":4},{},{"b":[{"c":5}]}],"a":{"z":0},"c":{}}"#)
+        let expected: JSONValue = [
+            "a": ["z": 0],
+            "b": [["a": 4], .object(JSONObject()), ["b": [["c": 5]]]],
+            "c": .object(JSONObject()),
+        ]
+        #expect(parsed == expected)
+        #expect(parsed["a"]?.objectValue?.keys == ["z"])
+        #expect(try JSONParser.parse(#"{"x":{"a":1,"b":{"a":2},"a":3}}"#)["x"]?.objectValue?.keys == ["a", "b"])
+        #expect(try JSONParser.parse(#"{"x":{"a":1,"b":{"a":2},"a":3}}"#)["x"]?["a"] == 3)
+    }
+
 }
