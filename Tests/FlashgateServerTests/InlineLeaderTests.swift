@@ -119,4 +119,30 @@ import Testing
         }
         #expect(seen == 1)
     }
+
+    /// The inline leader reads its finished flight's events as they are: none while the flight
+    /// goes on, then every event in order and the end, its error included.
+    @Test func aFinishedFlightIsReadAsItsEventsAndItsEnd() throws {
+        let flight = Flight()
+        flight.leadInline {}
+        flight.publish(["text": "a"])
+        #expect(flight.finished() == nil)
+        flight.publish(["text": "b"])
+        flight.finish(.success)
+        var events = try #require(flight.finished())
+        #expect(events.nextIsReady)
+        #expect(try events.next() == ["text": "a"])
+        #expect(try events.next() == ["text": "b"])
+        #expect(try events.next() == nil)
+        #expect(try events.next() == nil)
+
+        let failed = Flight()
+        failed.leadInline {}
+        failed.publish(["text": "a"])
+        failed.finish(.failure(FlashgateError(.upstreamTimeout, "slow")))
+        var ended = try #require(failed.finished())
+        #expect(try ended.next() == ["text": "a"])
+        #expect(throws: FlashgateError.self) { try ended.next() }
+    }
+
 }

@@ -75,6 +75,18 @@ final class Flight: Sendable {
         cancel?()
     }
 
+    /// The inline leader's own reading of the finished flight, as the events themselves and its
+    /// end: no pipe to fill and drain. Nil while the flight goes on.
+    func finished() -> FinishedEvents? {
+        state.withLock { state in
+            switch state.outcome {
+            case .success?: FinishedEvents(events: state.events, failure: nil)
+            case .failure(let error)?: FinishedEvents(events: state.events, failure: error)
+            case nil: nil
+            }
+        }
+    }
+
     /// The inline leader's own reading of the finished flight: every event, then its end.
     func replay() -> EventPipe<JSONValue>.Events {
         let (pipe, events) = EventPipe<JSONValue>.make()
@@ -178,4 +190,37 @@ package final class FlightTable: Sendable {
 
     /// Subscribers that joined the flights now in progress (tests wait on it).
     var subscriberCountTotal: Int { flights.withLock { $0.values.reduce(0) { $0 + $1.subscriberCount } } }
+}
+
+/// What a client's rendering reads the flight's events from: a live pipe, or a flight that has
+/// already ended.
+protocol ServedEvents {
+    mutating func next() async throws -> JSONValue?
+    /// Whether `next()` would return at once (a stream writes what is ready together).
+    var nextIsReady: Bool { get }
+}
+
+extension EventPipe<JSONValue>.Events.AsyncIterator: ServedEvents {}
+
+/// A finished flight's events and its end, read in order.
+struct FinishedEvents: ServedEvents {
+    let events: [JSONValue]
+    let failure: FlashgateError?
+    private var position = 0
+
+    init(events: [JSONValue], failure: FlashgateError?) {
+        self.events = events
+        self.failure = failure
+    }
+
+    mutating func next() throws -> JSONValue? {
+        if position < events.count {
+            position += 1
+            return events[position - 1]
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    var nextIsReady: Bool { true }
 }

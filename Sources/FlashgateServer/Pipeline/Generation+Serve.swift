@@ -13,6 +13,16 @@ extension Generation {
         _ events: EventPipe<JSONValue>.Events, _ call: GenerateCall, writer: ResponseWriter,
         cacheOutcome: CacheOutcome, flight: Flight?, extraHeaders: [(String, String)] = []
     ) async {
+        await serve(
+            reading: events.makeAsyncIterator(), call, writer: writer, cacheOutcome: cacheOutcome, flight: flight,
+            extraHeaders: extraHeaders)
+    }
+
+    /// The same, from any source of the events (`FinishedEvents` for the inline leader).
+    func serve(
+        reading events: some ServedEvents, _ call: GenerateCall, writer: ResponseWriter,
+        cacheOutcome: CacheOutcome, flight: Flight?, extraHeaders: [(String, String)] = []
+    ) async {
         var rendering = AnswerRendering(call.mode)
         let headers =
             [("content-type", rendering.contentType), ("x-flashgate-cache", cacheOutcome.rawValue)] + extraHeaders
@@ -21,7 +31,7 @@ extension Generation {
         // together, in one write and flush, instead of one each (no event waits for a later one).
         var unwritten: [UInt8] = []
         do {
-            var iterator = events.makeAsyncIterator()
+            var iterator = events
             while let event = try await iterator.next() {
                 let bytes = rendering.render(event)
                 if call.mode.isStreaming {

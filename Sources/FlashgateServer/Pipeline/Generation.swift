@@ -191,8 +191,15 @@ extension Generation {
                 flight.leaderLeft()
                 await pump(flight, call, admission, cacheOutcome: outcome, inTable: inTable)
             }
-            await serve(
-                flight.replay(), call, writer: writer, cacheOutcome: outcome, flight: flight, extraHeaders: headers)
+            // The flight has ended: its events are read as they are, not through a pipe.
+            if let finished = flight.finished() {
+                await serve(
+                    reading: finished, call, writer: writer, cacheOutcome: outcome, flight: flight,
+                    extraHeaders: headers)
+            } else {
+                await serve(
+                    flight.replay(), call, writer: writer, cacheOutcome: outcome, flight: flight, extraHeaders: headers)
+            }
             return
         }
         // A stream: the subscription comes first, so the upstream call always has someone to
