@@ -12,28 +12,33 @@ package enum FixedPointText {
         return String(decoding: digits, as: UTF8.self)
     }
 
-    /// `format`'s text appended to `out` (an integer when `decimals` is 0), with no string made.
+    /// `format`'s text appended to `out` (an integer when `decimals` is 0), with no string made:
+    /// the digits are written backwards into scratch space on the stack, then copied in once.
     package static func append(_ value: Int64, decimals: Int, to out: inout [UInt8]) {
-        let start = out.count
-        var rest = value.magnitude
-        // Least significant first: the decimals, the point, then the whole part (at least "0").
-        for _ in 0..<max(0, decimals) {
-            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        }
-        if decimals > 0 { out.append(UInt8(ascii: ".")) }
-        repeat {
-            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        // Reversed in place (a slice's `reverse()` would copy the array).
-        var low = start
-        var high = out.count - 1
-        while low < high {
-            out.swapAt(low, high)
-            low += 1
-            high -= 1
+        let places = max(0, decimals)
+        // Up to 20 digits of the whole part, the point, the sign, and the decimals.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: places + 22) { scratch in
+            var at = scratch.count
+            var rest = value.magnitude
+            for _ in 0..<places {
+                at -= 1
+                scratch[at] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            if places > 0 {
+                at -= 1
+                scratch[at] = UInt8(ascii: ".")
+            }
+            repeat {
+                at -= 1
+                scratch[at] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            if value < 0 {
+                at -= 1
+                scratch[at] = UInt8(ascii: "-")
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[at...]))
         }
     }
 }
