@@ -61,6 +61,31 @@ package struct UpstreamHeader: Sendable, Equatable {
         self.name = name
         self.value = value
     }
+
+    /// Whether this header is `lowercaseName` (header names match in any case): compared byte by
+    /// byte, with no lowercased copy of the name.
+    package func named(_ lowercaseName: StaticString) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in
+            guard bytes.count == lowercaseName.utf8CodeUnitCount else { return false }
+            return lowercaseName.withUTF8Buffer { wanted in
+                for i in 0..<bytes.count {
+                    let byte = bytes[i]
+                    if (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) != wanted[i] {
+                        return false
+                    }
+                }
+                return true
+            }
+        }
+    }
+}
+
+extension Sequence<UpstreamHeader> {
+    /// The first value of the header `lowercaseName`, matched in any case.
+    package func value(of lowercaseName: StaticString) -> String? {
+        first { $0.named(lowercaseName) }?.value
+    }
 }
 
 /// A streamed upstream response. Iterating it pulls bytes from the transport; every consumed

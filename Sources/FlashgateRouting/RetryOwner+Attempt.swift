@@ -42,7 +42,7 @@ extension RetryOwner {
                 }
                 if target.route.kind == .openai { body = OpenAIUpstream.geminiError(status: status, body: body) }
                 if status == 401, let source = routes.tokenSource(target.route.name) { await source.invalidate() }
-                let retryAfter = headers.first { $0.name.lowercased() == "retry-after" }?.value
+                let retryAfter = headers.value(of: "retry-after")
                 var failure = UpstreamFailure(
                     status: status, body: body, retryAfter: retryAfter, nowUnixSeconds: wallSeconds())
                 // An OAuth token can expire or be revoked between minting and use: one more try.

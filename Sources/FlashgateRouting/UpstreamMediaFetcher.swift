@@ -89,7 +89,7 @@ package struct UpstreamMediaFetcher: MediaFetcher {
                     let hint = (300..<400).contains(code) ? " (redirects are not followed)" : ""
                     throw MediaFetchError("the server answered HTTP \(code)\(hint)")
                 }
-                let contentType = headers.first { $0.name.lowercased() == "content-type" }?.value ?? ""
+                let contentType = headers.value(of: "content-type") ?? ""
                 mimeType = MediaTypes.essence(contentType)
                 guard MediaTypes.isInlinable(mimeType) else {
                     let shown = mimeType.isEmpty ? "no Content-Type" : "Content-Type \(mimeType)"

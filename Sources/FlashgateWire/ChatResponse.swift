@@ -113,9 +113,12 @@ struct CandidateParts {
     }
 
     /// OpenAI `tool_calls` entries, numbered from `firstIndex` (streams number calls across events).
-    func toolCalls(idPrefix: String, firstIndex: Int = 0, withIndex: Bool = false)
+    /// `idPrefix` is worked out only when there are calls to number.
+    func toolCalls(idPrefix: @autoclosure () -> String, firstIndex: Int = 0, withIndex: Bool = false)
         -> (rendered: [JSONValue], signatures: [(String, String)])
     {
+        guard !calls.isEmpty else { return ([], []) }
+        let idPrefix = idPrefix()
         var rendered: [JSONValue] = []
         var signatures: [(String, String)] = []
         for (offset, call) in calls.enumerated() {

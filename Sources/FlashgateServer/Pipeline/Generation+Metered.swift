@@ -173,7 +173,7 @@ extension Generation {
 
     /// A native answer as Gemini sent it: its status, content type and bytes.
     static func forwarded(_ answer: Collected) -> GatewayResponse {
-        let type = answer.headers.first { $0.name.lowercased() == "content-type" }?.value ?? "application/json"
+        let type = answer.headers.value(of: "content-type") ?? "application/json"
         return GatewayResponse(
             status: HTTPResponseStatus(statusCode: answer.status), headers: [("content-type", type)], body: answer.body)
     }

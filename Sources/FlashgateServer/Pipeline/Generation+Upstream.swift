@@ -89,7 +89,7 @@ extension Generation {
             let ending: Accountant.Ending = assembler.isFinished && usage != nil ? .ok : .incomplete
             let served = ServiceTier.served(
                 requested: admission.tier,
-                header: started.headers.first { $0.name.lowercased() == "x-gemini-service-tier" }?.value,
+                header: started.headers.value(of: "x-gemini-service-tier"),
                 trafficType: answer["usageMetadata"]?["trafficType"]?.stringValue)
             flight.tier = served
             flight.cost = await accountant.settle(
