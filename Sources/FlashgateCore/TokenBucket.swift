@@ -77,8 +77,7 @@ package struct TokenBucket: Sendable, Equatable {
     }
 
     static func nanos(_ d: Duration) -> Int64 {
-        let (seconds, attoseconds) = d.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        d.wholeNanoseconds
     }
 }
 

@@ -275,7 +275,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     /// comes — so most arms cost a clock read instead of a cancelled and a new scheduled task.
     private func arm(_ duration: Duration, context: ChannelHandlerContext, reason: TimerReason) {
         timerReason = reason
-        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let nanos = duration.wholeNanoseconds
         guard nanos > 0 else {
             deadline = nil
             return

@@ -74,7 +74,7 @@ package struct AccessLog: TelemetrySink {
 
     /// A duration in whole microseconds (written as milliseconds with three decimals).
     static func micros(_ d: Duration) -> Int64 {
-        d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
+        d.wholeMicroseconds
     }
 }
 
