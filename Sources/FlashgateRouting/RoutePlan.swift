@@ -1,10 +1,20 @@
 import FlashgateCore
 
 /// One place a model's call may go: the route, the model name there, and the transport.
-package struct ResolvedRoute: Sendable {
-    package var route: RouteConfig
-    package var upstreamModel: String
-    package var transport: any UpstreamTransport
+///
+/// A class: a call hands its routes around a dozen times (plans, attempts, outcomes, the
+/// started answer), and a copy of the struct retained every string and array of the route's
+/// config each time.
+package final class ResolvedRoute: Sendable {
+    package let route: RouteConfig
+    package let upstreamModel: String
+    package let transport: any UpstreamTransport
+
+    package init(route: RouteConfig, upstreamModel: String, transport: any UpstreamTransport) {
+        self.route = route
+        self.upstreamModel = upstreamModel
+        self.transport = transport
+    }
 
     /// The model id a call on this route is priced as: the upstream model, except on a `mock`
     /// route, whose offline answers cost nothing whatever id they answer (its `mock` row).
