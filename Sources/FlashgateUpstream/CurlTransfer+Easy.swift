@@ -56,7 +56,7 @@ extension CurlTransfer {
         try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS), "CURLOPT_HTTP_VERSION")
         // Waiting to multiplex only makes sense where HTTP/2 can be negotiated (TLS): on plain
         // HTTP/1.1 it would queue concurrent requests behind one busy connection.
-        if request.url.lowercased().hasPrefix("https://") {
+        if Self.isHTTPS(request.url) {
             try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_PIPEWAIT, 1), "CURLOPT_PIPEWAIT")
         }
         try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1), "CURLOPT_TCP_KEEPALIVE")
@@ -91,8 +91,25 @@ extension CurlTransfer {
         try CurlCheck.easy(writeCallback, "CURLOPT_WRITEFUNCTION")
     }
 
+    /// Whether `url` starts with `https://` in any case, read as bytes (no lowercased copy).
+    static func isHTTPS(_ url: String) -> Bool {
+        var url = url
+        return url.withUTF8 { bytes in
+            let scheme: StaticString = "https://"
+            guard bytes.count >= scheme.utf8CodeUnitCount else { return false }
+            return scheme.withUTF8Buffer { wanted in
+                (0..<wanted.count).allSatisfy { i in
+                    let byte = bytes[i]
+                    return (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == wanted[i]
+                }
+            }
+        }
+    }
+
     private func configureMethodAndBody(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
-        switch request.method.uppercased() {
+        // Flashgate's own calls name their method in capitals; anything else is upper-cased first.
+        let method = ["POST", "GET", "HEAD"].contains(request.method) ? request.method : request.method.uppercased()
+        switch method {
         case "GET":
             try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_HTTPGET, 1), "CURLOPT_HTTPGET")
             if !request.body.isEmpty {

@@ -84,4 +84,16 @@ struct CurlTransportHandleReuseTests {
             #expect(fake.received.last?.header("injected") == nil)
         }
     }
+
+    /// The scheme check that turns on waiting to multiplex: `https://` in any case, nothing else.
+    @Test func httpsIsTheSchemeInAnyCase() {
+        #expect(CurlTransfer.isHTTPS("https://generativelanguage.googleapis.com/v1beta"))
+        #expect(CurlTransfer.isHTTPS("HTTPS://Example.com"))
+        #expect(CurlTransfer.isHTTPS("https://"))
+        #expect(!CurlTransfer.isHTTPS("http://127.0.0.1:8080/"))
+        #expect(!CurlTransfer.isHTTPS("https:/"))
+        #expect(!CurlTransfer.isHTTPS(" https://x"))
+        #expect(!CurlTransfer.isHTTPS(""))
+    }
+
 }
