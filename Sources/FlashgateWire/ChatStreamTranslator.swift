@@ -82,11 +82,17 @@ package struct ChatStreamTranslator: Sendable {
         }
         var out: [UInt8] = []
         if includeUsage {
-            let body: JSONValue = [
-                "id": .string(id), "object": "chat.completion.chunk", "created": JSONValue(created),
-                "model": .string(model), "choices": [], "usage": withCost((usage ?? TokenUsage()).openAI, cost),
-            ]
-            out += SSEEncoder.frame(body)
+            var writer = JSONWriter(reservingCapacity: 320)
+            writer.append(#"{"id":"#)
+            writer.writeString(id)
+            writer.append(#","object":"chat.completion.chunk","created":"#)
+            writer.appendInteger(created)
+            writer.append(#","model":"#)
+            writer.writeString(model)
+            writer.append(#","choices":[],"usage":"#)
+            (usage ?? TokenUsage()).writeOpenAI(to: &writer, cost: cost)
+            writer.append("}")
+            out += SSEEncoder.frame(writer.bytes)
         }
         out += SSEEncoder.done
         return out
@@ -107,11 +113,5 @@ package struct ChatStreamTranslator: Sendable {
                 ]
             ],
         ]
-    }
-
-    private func withCost(_ usage: JSONValue, _ cost: MicroUSD?) -> JSONValue {
-        guard let cost, case .object(var object) = usage else { return usage }
-        object["cost"] = .number(cost.dollars)
-        return .object(object)
     }
 }

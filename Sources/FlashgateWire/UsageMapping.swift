@@ -33,12 +33,6 @@ package struct TokenUsage: Sendable, Equatable {
         return candidatesTokens + thoughtsTokens
     }
 
-    package var openAI: JSONValue {
-        var writer = JSONWriter()
-        writeOpenAI(to: &writer, cost: nil)
-        return (try? JSONParser.parse(writer.bytes)) ?? .null
-    }
-
     /// OpenAI `usage`, written in place; `cost` (dollars) last when given.
     package func writeOpenAI(to writer: inout JSONWriter, cost: MicroUSD?) {
         let prompt = promptTokens + toolUsePromptTokens

@@ -60,6 +60,23 @@ import Testing
         #expect(rendering.signatures.map(\.signature) == ["c2ln"])
     }
 
+    /// A stream's closing usage chunk, byte for byte, with the cost and without it.
+    @Test func streamUsageChunkIsPinnedByteForByte() throws {
+        for (cost, costText) in [(MicroUSD?.some(MicroUSD(1_234)), #","cost":0.001234"#), (nil, "")] {
+            var translator = ChatStreamTranslator(model: "m", id: "chatcmpl-9", created: 7, includeUsage: true)
+            _ = translator.translate(
+                event: try JSONParser.parse(
+                    #"{"candidates":[{"content":{"parts":[{"text":"hi"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"thoughtsTokenCount":1,"cachedContentTokenCount":1,"totalTokenCount":6}}"#
+                ))
+            let closing = String(decoding: translator.finish(cost: cost), as: UTF8.self)
+            #expect(
+                closing
+                    == #"data: {"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"m","choices":[],"#
+                    + #""usage":{"prompt_tokens":3,"completion_tokens":3,"total_tokens":6,"prompt_tokens_details":{"cached_tokens":1},"#
+                    + #""completion_tokens_details":{"reasoning_tokens":1}"# + costText + "}}\n\ndata: [DONE]\n\n")
+        }
+    }
+
     @Test func blockedBodyIsPinnedByteForByte() throws {
         let gemini = try JSONParser.parse(#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3,"totalTokenCount":3}}"#)
         let chat = ChatRequest(model: "m", stream: false, includeUsage: false, candidateCount: 1, gemini: JSONObject())
