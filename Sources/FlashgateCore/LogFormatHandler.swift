@@ -48,18 +48,11 @@ package struct LogFormatHandler: LogHandler {
         }
     }
 
-    /// Writes a line whose fields the caller already holds in key order, skipping swift-log's
-    /// metadata dictionary (the access log's hot path); the line is the one `log` would write for
-    /// the same fields. False when this handler cannot take that shortcut (JSON lines, or metadata
-    /// of its own to merge): the caller then logs the usual way.
-    package func write(level: Logger.Level, message: String, sortedFields: [(String, String)]) -> Bool {
-        write(level: level, message: message) { line in
-            for (key, value) in sortedFields { line.add(key: key, value) }
-        }
-    }
-
-    /// The same line with its fields written straight into it by `fields`, in the order it adds
-    /// them (the caller keeps key order): no array of pairs, no strings for numbers.
+    /// Writes a line whose fields the caller adds straight into it, in key order, skipping
+    /// swift-log's metadata dictionary (the access log's hot path: no array of pairs, no strings
+    /// for numbers); the line is the one `log` would write for the same fields. False when this
+    /// handler cannot take that shortcut (JSON lines, or metadata of its own to merge): the caller
+    /// then logs the usual way.
     package func write(level: Logger.Level, message: String, fields: (inout LogfmtFields) -> Void) -> Bool {
         guard format == .logfmt, metadata.isEmpty else { return false }
         guard level >= logLevel else { return true }
@@ -210,14 +203,6 @@ package struct LogfmtFields {
     var out: [UInt8] = []
 
     init() { out.reserveCapacity(384) }
-
-    /// A key of any text (escaped like a value's text, never quoted).
-    package mutating func add(key: String, _ value: String) {
-        out.append(UInt8(ascii: " "))
-        LogFormatHandler.appendUTF8(LogText.safe(key), to: &out)
-        out.append(UInt8(ascii: "="))
-        LogFormatHandler.appendValue(value, to: &out)
-    }
 
     /// `key` is a literal of plain ASCII (letters, digits, `_`): nothing in it to escape.
     package mutating func add(_ key: StaticString, _ value: String) {
