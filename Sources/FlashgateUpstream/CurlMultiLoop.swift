@@ -7,12 +7,16 @@ import Logging
 private let curlGlobalInitResult: CURLcode = curl_global_init(Int(CURL_GLOBAL_ALL))
 
 /// The one thread that drives libcurl. It alone touches the `CURLM*` and every easy handle;
-/// other threads only post commands to the inbox and wake it with `curl_multi_wakeup`, which
-/// libcurl documents as thread-safe.
+/// other threads only post commands to the inbox and wake it through an eventfd the loop polls
+/// beside curl's sockets (`curl_multi_poll`'s extra descriptor): one `write` to wake and one
+/// `read` to reset, where `curl_multi_wakeup`'s socket pair costs a `sendto` and two `recvfrom`s.
+/// A post wakes the loop only when the inbox was empty: a command already waiting means a wake
+/// is already on its way, and the loop takes every command at once.
 ///
-/// Invariants: `live` and every transfer's curl state are loop-thread only. `curl_multi_wakeup`
-/// is called only under the inbox lock while `stopping` is false, so it never races the final
-/// `curl_multi_cleanup`. Every transfer handed to `post(.add)` is completed exactly once. A failed
+/// Invariants: `live` and every transfer's curl state are loop-thread only. The eventfd is
+/// written only under the inbox lock while `stopping` is false, so it is never written after
+/// the loop closes it. The loop resets the eventfd before it takes the inbox, so no wake for a
+/// command it has not taken is lost. Every transfer handed to `post(.add)` is completed exactly once. A failed
 /// transfer is logged with where it went (host and port, or the socket path) and libcurl's own
 /// words, which its error message to the client leaves out. A spare easy handle belongs to no
 /// transfer and is always reset: nothing set for one call (URL, headers, body, socket path)
@@ -30,6 +34,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     }
 
     private let multi: UnsafeMutableRawPointer
+    /// Readable while a post has woken the loop and it has not yet reset it; closed by `tearDown`.
+    private let wakeFD: Int32
     private let inbox = LockedState(Inbox())
     private let exited = NSCondition()
     private var hasExited = false  // guarded by `exited`
@@ -52,6 +58,11 @@ final class CurlMultiLoop: @unchecked Sendable {
     init(maxConnections: Int, stats: CurlTransportStats, logger: Logger) throws(FlashgateError) {
         try CurlCheck.easy(curlGlobalInitResult, "curl_global_init")
         guard let multi = curl_multi_init() else { throw FlashgateError(.internal, "libcurl curl_multi_init failed") }
+        let wakeFD = ccurl_wake_fd_create()
+        guard wakeFD >= 0 else {
+            curl_multi_cleanup(multi)
+            throw FlashgateError(.internal, "could not create the eventfd that wakes the libcurl thread")
+        }
         do throws(FlashgateError) {
             try CurlCheck.multi(
                 ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX)), "CURLMOPT_PIPELINING")
@@ -65,9 +76,11 @@ final class CurlMultiLoop: @unchecked Sendable {
                 ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0), "CURLMOPT_MAX_HOST_CONNECTIONS")
         } catch {
             curl_multi_cleanup(multi)
+            close(wakeFD)
             throw error
         }
         self.multi = multi
+        self.wakeFD = wakeFD
         self.stats = stats
         self.logger = logger
         self.maxSpareHandles = min(maxConnections, 64)
@@ -80,8 +93,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     func post(_ command: Command) {
         let accepted = inbox.withLock { inbox in
             guard !inbox.stopping else { return false }
+            if inbox.commands.isEmpty { ccurl_wake_fd_signal(wakeFD) }
             inbox.commands.append(command)
-            CurlCheck.logged(curl_multi_wakeup(multi), "curl_multi_wakeup", logger)
             return true
         }
         if !accepted, case .add(let transfer) = command {
@@ -94,7 +107,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         inbox.withLock { inbox in
             guard !inbox.stopping else { return }
             inbox.stopping = true
-            CurlCheck.logged(curl_multi_wakeup(multi), "curl_multi_wakeup", logger)
+            ccurl_wake_fd_signal(wakeFD)
         }
     }
 
@@ -123,7 +136,10 @@ final class CurlMultiLoop: @unchecked Sendable {
             // transfer that also finished was delivered with its end by `complete` above.
             for transfer in live.values where transfer.hasPending { transfer.flush() }
             let timeout = pollTimeoutMilliseconds(from: now)
-            CurlCheck.logged(curl_multi_poll(multi, nil, 0, timeout, nil), "curl_multi_poll", logger)
+            var wake = curl_waitfd(fd: wakeFD, events: Int16(CURL_WAIT_POLLIN), revents: 0)
+            CurlCheck.logged(curl_multi_poll(multi, &wake, 1, timeout, nil), "curl_multi_poll", logger)
+            // Reset before the inbox is taken at the top: a post after this wakes the next poll.
+            if wake.revents != 0 { ccurl_wake_fd_drain(wakeFD) }
         }
         tearDown()
     }
@@ -230,6 +246,8 @@ final class CurlMultiLoop: @unchecked Sendable {
         for handle in spareHandles { curl_easy_cleanup(handle) }
         spareHandles = []
         curl_multi_cleanup(multi)
+        // `stopping` is set, so no post writes to it any more.
+        close(wakeFD)
         exited.lock()
         hasExited = true
         exited.broadcast()
