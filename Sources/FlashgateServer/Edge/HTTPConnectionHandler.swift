@@ -43,6 +43,21 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     private var draining = false
     /// Bytes of the current request seen before its head was parsed (set by `ByteActivityHandler`).
     var awaitingHead: Bool { if case .idle = state { return true } else { return false } }
+    /// Bytes arrived while the current response was being made: the client pipelines, and the
+    /// socket is left to `HTTPServerPipelineHandler`'s backpressure until the response ends.
+    var pipelinedBytes = false
+
+    /// Whether the socket stays registered for reads while the current response is being made
+    /// (asked by `ByteActivityHandler` after each read). `HTTPServerPipelineHandler` holds reads
+    /// back while a response is pending, which costs two `epoll_ctl` calls a request (reads off,
+    /// then on again) for clients that wait for their answer; reading on changes nothing for them.
+    /// Not once the client has sent more while we answer (then the pipeline handler's
+    /// backpressure holds, so no more than one read's worth of pipelined requests is buffered),
+    /// nor when the connection closes after this response.
+    var readsAhead: Bool {
+        guard case .responding = state else { return false }
+        return !pipelinedBytes && keepAlive && !draining
+    }
 
     init(gateways: GatewayHolder, limits: LimitsConfig, connections: ConnectionRegistry) {
         self.gateways = gateways
@@ -211,6 +226,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         let wasRejected: Bool
         if case .rejected = state { wasRejected = true } else { wasRejected = false }
         state = .idle
+        pipelinedBytes = false
         if !wasRejected, let refusal = refusalAfterResponse {
             refusalAfterResponse = nil
             refuse(refusal, method: "-", path: nil, requestID: nil, context: context)
