@@ -12,14 +12,21 @@ import Testing
 /// pipelines gets NIO's backpressure as before. Read from the kernel's own view of the event
 /// loop's `epoll` set (`/proc/self/fdinfo`), with the answer held upstream by a gate.
 @Suite struct ReadAheadTests {
-    @Test func aWaitingClientStaysRegisteredForReadsWhileItsAnswerIsMade() async throws {
+    /// A gateway whose client has sent one chat request, and the gate that holds its answer
+    /// (`text`) upstream until the test opens it.
+    static func requestHeldUpstream(answering text: String) async throws -> (UpstreamPathTests.Harness, FakeGate) {
         let h = try await UpstreamPathTests.Harness.start()
         let gate = FakeGate()
-        var held = FakeReply.json(#"{"candidates":[{"content":{"parts":[{"text":"hi"}]},"finishReason":"STOP"}]}"#)
+        var held = FakeReply.json(#"{"candidates":[{"content":{"parts":[{"text":"\#(text)"}]},"finishReason":"STOP"}]}"#)
         held.gate = gate
         h.fake.enqueue(held)
         try await h.client.send(RawHTTPClient.encode("POST", "/v1/chat/completions", body: Self.chat))
         await h.fake.waitForRequests(1)
+        return (h, gate)
+    }
+
+    @Test func aWaitingClientStaysRegisteredForReadsWhileItsAnswerIsMade() async throws {
+        let (h, gate) = try await Self.requestHeldUpstream(answering: "hi")
         let events = try #require(Self.epollEvents(serverPort: h.gateway.port))
         #expect(events & Self.epollIn != 0)
         gate.open()
@@ -28,13 +35,7 @@ import Testing
     }
 
     @Test func aPipeliningClientIsHeldBackAndAnsweredInOrder() async throws {
-        let h = try await UpstreamPathTests.Harness.start()
-        let gate = FakeGate()
-        var held = FakeReply.json(#"{"candidates":[{"content":{"parts":[{"text":"first"}]},"finishReason":"STOP"}]}"#)
-        held.gate = gate
-        h.fake.enqueue(held)
-        try await h.client.send(RawHTTPClient.encode("POST", "/v1/chat/completions", body: Self.chat))
-        await h.fake.waitForRequests(1)
+        let (h, gate) = try await Self.requestHeldUpstream(answering: "first")
         // More bytes while the answer is made: the socket leaves epoll's read set once they are read.
         try await h.client.send(RawHTTPClient.encode("GET", "/healthz"))
         var events = Self.epollEvents(serverPort: h.gateway.port)
