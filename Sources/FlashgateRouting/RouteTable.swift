@@ -22,6 +22,18 @@ package final class RouteTable: Sendable {
     private let keyRings: [String: KeyRing]
     /// Orders weighted routes; injected so tests get a fixed order.
     private let random: Mutex<any RandomNumberGenerator & Sendable>
+    /// AI Studio URLs already built, by route, upstream model and method: building one validates
+    /// the model and percent-encodes its parts (~6k instructions a call). Only a model that
+    /// validated gets an entry, so a hit is a URL the same checks built. Bounded: emptied when full
+    /// (passthrough routes take any valid model id a client names).
+    private let studioURLs = Mutex<[StudioURLKey: String]>([:])
+    static let studioURLLimit = 256
+
+    struct StudioURLKey: Hashable {
+        let route: String
+        let model: String
+        let method: NativeMethod
+    }
 
     package init(
         config: FlashgateConfig, http: any UpstreamTransport, mock: any UpstreamTransport = MockTransport(),
@@ -70,6 +82,22 @@ package final class RouteTable: Sendable {
         guard let route = config.passthroughRoute else { return nil }
         return RoutePlan(targets: [ResolvedRoute(route: route, upstreamModel: id, transport: transport(for: route))])
     }
+
+    /// The AI Studio URL of `method` on `model` through `route`, from the memo when it was built
+    /// before. Throws as `ModelID(validating:)` does for an invalid id (which is never kept).
+    func studioURL(_ route: RouteConfig, model: String, method: NativeMethod) throws(FlashgateError) -> String {
+        let key = StudioURLKey(route: route.name, model: model, method: method)
+        if let url = studioURLs.withLock({ $0[key] }) { return url }
+        let id = try ModelID(validating: model)
+        let url = "\(route.baseURL)/\(ModelID.percentEncoded(route.apiVersion))/\(id.path(method: method.rawValue))"
+        studioURLs.withLock { urls in
+            if urls.count >= Self.studioURLLimit { urls.removeAll(keepingCapacity: true) }
+            urls[key] = url
+        }
+        return url
+    }
+
+    var studioURLCount: Int { studioURLs.withLock { $0.count } }
 
     /// The list order, except that consecutive weighted entries are shuffled by weight (a weighted
     /// draw without replacement), so equals share the load and each still backs up the others.
@@ -139,8 +167,7 @@ package final class RouteTable: Sendable {
         case .mock:
             url = "mock:///v1beta/" + (try ModelID(validating: target.upstreamModel)).path(method: method.rawValue)
         case .gemini:
-            let model = try ModelID(validating: target.upstreamModel)
-            url = "\(route.baseURL)/\(encode(route.apiVersion))/\(model.path(method: method.rawValue))"
+            url = try studioURL(route, model: target.upstreamModel, method: method)
             if let key { headers.append(("x-goog-api-key", key.value)) }
         case .vertex:
             guard let vertex = route.vertex else { throw FlashgateError(.internal, "route '\(route.name)' has no Vertex settings") }

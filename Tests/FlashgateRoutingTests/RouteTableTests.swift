@@ -1,6 +1,7 @@
 import FlashgateCore
 import FlashgateTesting
 import FlashgateUpstream
+import FlashgateWire
 import Foundation
 import Testing
 
@@ -126,6 +127,35 @@ import Testing
             #expect(url.fragment == nil, "\(text)")
         }
         #expect(accepted > 300)
+    }
+
+    /// AI Studio URLs are built once per route, model and method: the memo gives back the URL the
+    /// checks built, never keeps an id they refuse, and stays within its bound.
+    @Test func studioURLsAreBuiltOnceAndTheMemoIsBounded() async throws {
+        let route = RouteConfig(
+            name: "r", kind: .gemini, baseURL: "https://generativelanguage.googleapis.com", apiKey: Secret("k"),
+            passthrough: true)
+        let table = RouteTable(config: FlashgateConfig(routes: [route]), http: MockTransport())
+        func url(_ model: String, _ method: NativeMethod = .generateContent) async throws -> String {
+            let target = ResolvedRoute(route: route, upstreamModel: model, transport: MockTransport())
+            return try await table.request(target, method: method, sse: true, body: []).url
+        }
+        let base = "https://generativelanguage.googleapis.com/v1beta/models/"
+        #expect(try await url("gemini-2.5-flash") == base + "gemini-2.5-flash:generateContent")
+        #expect(try await url("gemini-2.5-flash") == base + "gemini-2.5-flash:generateContent")
+        #expect(try await url("models/gemini-2.5-flash") == base + "gemini-2.5-flash:generateContent")
+        #expect(try await url("gemini-2.5-flash", .streamGenerateContent) == base + "gemini-2.5-flash:streamGenerateContent?alt=sse")
+        #expect(try await url("gemini-2.5-flash", .streamGenerateContent) == base + "gemini-2.5-flash:streamGenerateContent?alt=sse")
+        #expect(table.studioURLCount == 3)
+        for _ in 0..<2 {
+            await #expect(throws: FlashgateError.self) { try await url("gemini/../../v1/files") }
+        }
+        #expect(table.studioURLCount == 3)
+        for index in 0..<(RouteTable.studioURLLimit + 44) {
+            #expect(try await url("gemini-\(index)") == base + "gemini-\(index):generateContent")
+            #expect(table.studioURLCount <= RouteTable.studioURLLimit)
+        }
+        #expect(try await url("gemini-7") == base + "gemini-7:generateContent")
     }
 }
 
