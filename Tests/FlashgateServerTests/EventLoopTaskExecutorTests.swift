@@ -42,7 +42,9 @@ import Testing
             return loop.inEventLoop
         }.value
         #expect(resumedOnLoop)
-        #expect(executor.jobsEnqueued == 2)
+        // The start and the resumption: two, or one when the future completes before the task
+        // has parked (then it goes on without being enqueued again). The old executor made seven.
+        #expect((1...2).contains(executor.jobsEnqueued))
         try await other.shutdownGracefully()
         try await group.shutdownGracefully()
     }
