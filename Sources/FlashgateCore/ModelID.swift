@@ -103,6 +103,11 @@ package struct ModelID: Sendable, Hashable, CustomStringConvertible {
 
     /// Why `name` is not a base model name, or nil when it is one.
     private static func baseProblem(_ name: String) -> String? {
+        isPlainBase(name) ? nil : fullBaseProblem(name)
+    }
+
+    /// `baseProblem` without the one-pass shortcut: every check, and what is wrong.
+    package static func fullBaseProblem(_ name: String) -> String? {
         let bytes = Array(name.utf8)
         guard !bytes.isEmpty else { return "it names no model" }
         guard bytes.count <= maxBaseLength else { return "it is longer than \(maxBaseLength) characters" }
@@ -130,6 +135,27 @@ package struct ModelID: Sendable, Hashable, CustomStringConvertible {
             previousSeparator = separator
         }
         return nil
+    }
+
+    /// The usual valid base name, in one pass over its bytes with no copy: lowercase letters,
+    /// digits, `-` and `.`, no version suffix, starting and ending with a letter or digit, no two
+    /// separators in a row. False sends the name through `baseProblem`'s full checks, which also
+    /// say what is wrong; true only where those would find nothing.
+    package static func isPlainBase(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        guard !utf8.isEmpty, utf8.count <= maxBaseLength else { return false }
+        var previousSeparator = true  // so the first byte must be a letter or digit
+        for byte in utf8 {
+            if isAlnum(byte) {
+                previousSeparator = false
+            } else if byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") {
+                if previousSeparator { return false }
+                previousSeparator = true
+            } else {
+                return false
+            }
+        }
+        return !previousSeparator
     }
 
     /// Why `name` is not a tuned-model id, or nil when it is one.

@@ -40,25 +40,27 @@ package struct RequestCostEstimate: Sendable, Equatable {
     /// models, 8,192 for the 1.5 and 2.0 families.
     package static func modelMaxOutputTokens(_ model: String) -> Int {
         if let at = offset(of: "gemini-", in: model) {
-            let version = Array(model.utf8.dropFirst(at + 7).prefix(3))
-            if version == Array("1.5".utf8) || version == Array("2.0".utf8) { return 8_192 }
+            let version = model.utf8.dropFirst(at + 7).prefix(3)
+            if version.elementsEqual("1.5".utf8) || version.elementsEqual("2.0".utf8) { return 8_192 }
         }
         return 65_536
     }
 
     /// Where `needle` (lowercase ASCII) first occurs in `text`, ignoring ASCII case, as a UTF-8
-    /// offset. A byte scan: Foundation's `range(of:)` cost ~7,000 instructions a call, several
-    /// per admission.
+    /// offset. A byte scan of the string's own storage: Foundation's `range(of:)` cost ~7,000
+    /// instructions a call, several per admission, and a copy of the bytes ~300 more.
     static func offset(of needle: StaticString, in text: String) -> Int? {
         let pattern = UnsafeRawBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
-        let bytes = Array(text.utf8)
-        guard pattern.count <= bytes.count else { return nil }
-        let lower: (UInt8) -> UInt8 = { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-        outer: for start in 0...(bytes.count - pattern.count) {
-            for index in 0..<pattern.count where lower(bytes[start + index]) != pattern[index] { continue outer }
-            return start
+        var text = text
+        return text.withUTF8 { bytes -> Int? in
+            guard pattern.count <= bytes.count else { return nil }
+            let lower: (UInt8) -> UInt8 = { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+            outer: for start in 0...(bytes.count - pattern.count) {
+                for index in 0..<pattern.count where lower(bytes[start + index]) != pattern[index] { continue outer }
+                return start
+            }
+            return nil
         }
-        return nil
     }
 
     package static func worstCase(body: JSONValue, model: String, teamOutputCap: Int?) -> RequestCostEstimate {

@@ -84,6 +84,28 @@ import Testing
         #expect(ModelID.percentEncoded("é") == "%C3%A9")
     }
 
+    /// The one-pass check for the usual base name agrees with the full base-name grammar: it takes
+    /// nothing the grammar refuses, and it takes every name the grammar accepts that has no `@`
+    /// version.
+    @Test func thePlainBaseShortcutAgreesWithTheGrammar() {
+        let alphabet = Array("abz09-.@A _é")
+        var random = SeededRandom(seed: 5)
+        var plain = 0
+        for _ in 0..<50_000 {
+            let length = Int.random(in: 0...12, using: &random)
+            let text = String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
+            let valid = ModelID.fullBaseProblem(text) == nil
+            let shortcut = ModelID.isPlainBase(text)
+            if shortcut { plain += 1 }
+            #expect(!shortcut || valid, "\(text)")
+            #expect(shortcut || !valid || text.contains("@"), "\(text)")
+        }
+        #expect(plain > 1_000)
+        #expect(ModelID.isPlainBase("gemini-2.5-flash"))
+        #expect(!ModelID.isPlainBase(String(repeating: "a", count: ModelID.maxBaseLength + 1)))
+        #expect(ModelID.isPlainBase(String(repeating: "a", count: ModelID.maxBaseLength)))
+    }
+
     /// Random strings over an alphabet rich in URL syntax: an accepted one always yields a URL
     /// whose path is the template's, with no query or fragment, and most are refused.
     @Test func randomStringsNeverChangeTheTemplatePath() throws {
