@@ -62,22 +62,9 @@ package struct UpstreamHeader: Sendable, Equatable {
         self.value = value
     }
 
-    /// Whether this header is `lowercaseName` (header names match in any case): compared byte by
-    /// byte, with no lowercased copy of the name.
+    /// Whether this header is `lowercaseName` (header names match in any case).
     package func named(_ lowercaseName: StaticString) -> Bool {
-        var name = name
-        return name.withUTF8 { bytes in
-            guard bytes.count == lowercaseName.utf8CodeUnitCount else { return false }
-            return lowercaseName.withUTF8Buffer { wanted in
-                for i in 0..<bytes.count {
-                    let byte = bytes[i]
-                    if (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) != wanted[i] {
-                        return false
-                    }
-                }
-                return true
-            }
-        }
+        ASCIICase.equals(name.utf8, lowercaseName)
     }
 }
 

@@ -93,17 +93,7 @@ extension CurlTransfer {
 
     /// Whether `url` starts with `https://` in any case, read as bytes (no lowercased copy).
     static func isHTTPS(_ url: String) -> Bool {
-        var url = url
-        return url.withUTF8 { bytes in
-            let scheme: StaticString = "https://"
-            guard bytes.count >= scheme.utf8CodeUnitCount else { return false }
-            return scheme.withUTF8Buffer { wanted in
-                (0..<wanted.count).allSatisfy { i in
-                    let byte = bytes[i]
-                    return (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == wanted[i]
-                }
-            }
-        }
+        ASCIICase.hasPrefix(url.utf8, "https://")
     }
 
     private func configureMethodAndBody(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
@@ -160,11 +150,7 @@ extension CurlTransfer {
             lines.append(header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)")
         }
         // No "Expect: 100-continue" round trip for large bodies unless the caller asked for it.
-        let expect = Array("expect".utf8)
-        let asksExpect = request.headers.contains { header in
-            header.name.utf8.count == expect.count
-                && zip(header.name.utf8, expect).allSatisfy { $0 | 0x20 == $1 }
-        }
+        let asksExpect = request.headers.contains { ASCIICase.equals($0.name.utf8, "expect") }
         if !asksExpect { lines.append("Expect:") }
         for line in lines {
             guard let next = curl_slist_append(headerList, line) else {

@@ -1,3 +1,4 @@
+import FlashgateCore
 import NIOHTTP1
 
 /// What a request allows the cache to do, from its `Cache-Control` header.
@@ -17,11 +18,11 @@ struct CachePolicy: Sendable {
         }
         for (name, value) in headers where Self.isCacheControl(name) {
             Self.forEachDirective(in: value) { directive in
-                if Self.equalsIgnoringCase(directive, "no-store") {
+                if ASCIICase.equals(directive, "no-store") {
                     lookup = false
                     store = false
                     coalesce = false
-                } else if Self.equalsIgnoringCase(directive, "no-cache") {
+                } else if ASCIICase.equals(directive, "no-cache") {
                     lookup = false
                 }
             }
@@ -52,17 +53,8 @@ struct CachePolicy: Sendable {
         }
     }
 
-    static func equalsIgnoringCase(_ bytes: Substring.UTF8View, _ lowercase: StaticString) -> Bool {
-        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-        return lowercase.withUTF8Buffer { expected in
-            zip(bytes, expected).allSatisfy { byte, want in
-                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == want
-            }
-        }
-    }
-
     private static func isCacheControl(_ name: String) -> Bool {
-        equalsIgnoringCase(name.utf8[...], "cache-control")
+        ASCIICase.equals(name.utf8, "cache-control")
     }
 
     var bypass: Bool { !lookup && !store && !coalesce }
