@@ -84,6 +84,12 @@ import Testing
         #expect(ModelID.percentEncoded("é") == "%C3%A9")
     }
 
+    /// A string of a random length in `lengths`, each character drawn from `alphabet`.
+    static func randomText(_ alphabet: [Character], lengths: ClosedRange<Int>, _ random: inout SeededRandom) -> String {
+        let length = Int.random(in: lengths, using: &random)
+        return String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
+    }
+
     /// The one-pass check for the usual base name agrees with the full base-name grammar: it takes
     /// nothing the grammar refuses, and it takes every name the grammar accepts that has no `@`
     /// version.
@@ -92,8 +98,7 @@ import Testing
         var random = SeededRandom(seed: 5)
         var plain = 0
         for _ in 0..<50_000 {
-            let length = Int.random(in: 0...12, using: &random)
-            let text = String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
+            let text = Self.randomText(alphabet, lengths: 0...12, &random)
             let valid = ModelID.fullBaseProblem(text) == nil
             let shortcut = ModelID.isPlainBase(text)
             if shortcut { plain += 1 }
@@ -113,8 +118,7 @@ import Testing
         var random = SeededRandom(seed: 42)
         var accepted = 0
         for round in 0..<20_000 {
-            let length = Int.random(in: 0...20, using: &random)
-            var text = String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
+            var text = Self.randomText(alphabet, lengths: 0...20, &random)
             if round % 4 == 0 { text = "models/" + text }
             guard let id = try? ModelID(validating: text) else { continue }
             accepted += 1
