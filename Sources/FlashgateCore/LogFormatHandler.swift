@@ -10,16 +10,31 @@ package struct LogFormatHandler: LogHandler {
     package var metadata: Logger.Metadata = [:]
     private let label: String
     private let format: LogConfig.Format
-    /// Where lines go; stderr unless a test captures them.
+    /// Where lines go: stderr's batch (`lines`), or a closure a test captures them with.
+    private let lines: BatchedLines?
     private let write: @Sendable (String) -> Void
 
+    /// Lines go to stderr through `BatchedLines.standardError`: at once, or in batches while
+    /// `serve` buffers them; a warning or worse is never held back.
+    package init(label: String, level: Logger.Level, format: LogConfig.Format) {
+        self.init(label: label, level: level, format: format, lines: .standardError)
+    }
+
+    package init(label: String, level: Logger.Level, format: LogConfig.Format, lines: BatchedLines) {
+        self.label = label
+        self.logLevel = level
+        self.format = format
+        self.lines = lines
+        self.write = { lines.append($0) }
+    }
+
     package init(
-        label: String, level: Logger.Level, format: LogConfig.Format,
-        write: @escaping @Sendable (String) -> Void = LogFormatHandler.writeToStandardError
+        label: String, level: Logger.Level, format: LogConfig.Format, write: @escaping @Sendable (String) -> Void
     ) {
         self.label = label
         self.logLevel = level
         self.format = format
+        self.lines = nil
         self.write = write
     }
 
@@ -46,6 +61,7 @@ package struct LogFormatHandler: LogHandler {
         case .logfmt:
             write(Self.logfmtLine(time: time, level: event.level, message: "\(event.message)", merged))
         }
+        if event.level >= .warning { lines?.flush() }
     }
 
     /// Writes a line whose fields the caller adds straight into it, in key order, skipping
@@ -60,7 +76,12 @@ package struct LogFormatHandler: LogHandler {
         Self.appendHead(time: Self.timestamp(), level: level, message: message, to: &line.out)
         fields(&line)
         line.out.append(UInt8(ascii: "\n"))
-        write(String(decoding: line.out, as: UTF8.self))
+        if let lines {
+            line.out.withUnsafeBytes { lines.append($0) }
+            if level >= .warning { lines.flush() }
+        } else {
+            write(String(decoding: line.out, as: UTF8.self))
+        }
         return true
     }
 
@@ -169,19 +190,6 @@ package struct LogFormatHandler: LogHandler {
         put(Int(now.tv_nsec) / 1_000_000, 3)
         out.append(UInt8(ascii: "Z"))
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// One `write(2)` per line (lines are short; the kernel keeps concurrent lines whole).
-    @Sendable package static func writeToStandardError(_ line: String) {
-        var line = line
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Foundation.write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 { return }
-                offset += written
-            }
-        }
     }
 
     /// Quotes a value that `LogText.safe` already escaped (it has no control character, and its

@@ -80,10 +80,15 @@ struct Serve: AsyncParsableCommand {
         let level = Logger.Level(rawValue: settings.log.level) ?? .info
         let format = settings.log.format
         LoggingSystem.bootstrap { LogFormatHandler(label: $0, level: level, format: format) }
+        // Log lines (the access log's, one a request) go out in batches while Flashgate serves:
+        // within 0.1 s, at once for a warning or worse, and all of them before it exits.
+        BatchedLines.standardError.startBuffering()
         do {
             let runtime = try Runtime(config: settings, logger: Logger(label: "flashgate"), reload: load)
             try await runtime.run()
+            BatchedLines.standardError.stopBuffering()
         } catch {
+            BatchedLines.standardError.stopBuffering()
             FileHandle.standardError.write(Data("flashgate: \(error)\n".utf8))
             throw ExitCode(1)
         }

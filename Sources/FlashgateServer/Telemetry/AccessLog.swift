@@ -12,17 +12,20 @@ package struct AccessLog: TelemetrySink {
     package let logger: Logger
     /// `log.access` as it stands now (a reload may switch it); nil is always on.
     let enabled: OnOffSwitch?
+    /// The logger's handler when it is Flashgate's own (cast once here, not once a request).
+    private let ownHandler: LogFormatHandler?
 
     package init(logger: Logger, enabled: OnOffSwitch? = nil) {
         self.logger = logger
         self.enabled = enabled
+        self.ownHandler = logger.handler as? LogFormatHandler
     }
 
     package func finished(_ s: RequestRecord.Summary) {
         if let enabled, !enabled.isOn { return }
         // Flashgate's own handler takes the fields straight into its line, already in its key
         // order; any other handler gets them through swift-log.
-        if let handler = logger.handler as? LogFormatHandler,
+        if let handler = ownHandler,
             handler.write(level: .info, message: "request", fields: { Self.write(s, to: &$0) })
         {
             return
