@@ -21,11 +21,12 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // glibc's pipe2 and posix_spawn_file_actions_addclosefrom_np, for the tests' child processes,
-        // and gettid, for the ledger writer's thread priority.
+        // gettid, for the ledger writer's thread priority, and pthread_setname_np, for thread names.
         .systemLibrary(name: "CSpawn"),
         .target(
             name: "FlashgateCore",
             dependencies: [
+                "CSpawn",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "FlashgateWire", dependencies: ["FlashgateCore"]),

@@ -30,7 +30,6 @@ package final class BatchedLines: @unchecked Sendable {
     private var buffering = false
     private var interval: Duration = .milliseconds(100)
     private var flusherIdle = false
-    private var flusher: Thread?
     private var flusherDone = true
     /// Held while a batch is taken and written, so batches reach the descriptor in order.
     /// Lock order: `writeLock`, then `condition`.
@@ -52,10 +51,7 @@ package final class BatchedLines: @unchecked Sendable {
         buffering = true
         flusherDone = false
         self.interval = interval
-        let thread = Thread { [self] in self.runFlusher() }
-        thread.name = "flashgate-log"
-        flusher = thread
-        thread.start()
+        NamedThread.start("flashgate-log") { [self] in self.runFlusher() }
     }
 
     /// Writes what is pending, ends the flusher, and goes back to one `write` per line.
@@ -69,7 +65,6 @@ package final class BatchedLines: @unchecked Sendable {
         flush()
         condition.lock()
         while !flusherDone { condition.wait() }
-        flusher = nil
         condition.unlock()
     }
 

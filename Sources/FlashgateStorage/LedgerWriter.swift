@@ -61,9 +61,7 @@ final class LedgerWriter: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "flashgate.ledger.writer"
-        thread.start()
+        NamedThread.start("flashgate-ledgr") { [self] in run() }
     }
 
     private func run() {

@@ -84,9 +84,7 @@ final class CurlMultiLoop: @unchecked Sendable {
         self.stats = stats
         self.logger = logger
         self.maxSpareHandles = min(maxConnections, 64)
-        let thread = Thread { [self] in self.run() }
-        thread.name = "flashgate-curl"
-        thread.start()
+        NamedThread.start("flashgate-curl") { [self] in self.run() }
     }
 
     /// Any thread. After shutdown an added transfer fails at once instead of hanging.
