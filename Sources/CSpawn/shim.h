@@ -4,6 +4,7 @@
 // are in glibc since 2.9 (pipe2), 2.12 (pthread_setname_np, pthread_getname_np), 2.30 (gettid)
 // and 2.34 (posix_spawn_file_actions_addclosefrom_np).
 #include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -21,4 +22,14 @@ static inline int cspawn_thread_id(void) { return (int)gettid(); }
 // The calling thread's name as the kernel shows it (at most 15 bytes kept).
 static inline int cspawn_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 static inline int cspawn_thread_name(char *name, size_t size) { return pthread_getname_np(pthread_self(), name, size); }
+// The calling thread's scheduling policy: 0 SCHED_OTHER, 1 SCHED_BATCH (3 in the kernel's
+// numbering, which glibc names only under _GNU_SOURCE), -1 anything else or an error.
+static inline int cspawn_set_thread_policy(int batch) {
+    struct sched_param param = {0};
+    return sched_setscheduler(0, batch ? 3 : SCHED_OTHER, &param);
+}
+static inline int cspawn_thread_policy(void) {
+    int policy = sched_getscheduler(0);
+    return policy == SCHED_OTHER ? 0 : policy == 3 ? 1 : -1;
+}
 #endif

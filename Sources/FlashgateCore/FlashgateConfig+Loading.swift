@@ -123,6 +123,15 @@ extension FlashgateConfig {
             if let enabled = try metrics.bool("enabled") { config.metrics.enabled = enabled }
             try metrics.finish()
         }
+        if var process = try top.map("process") {
+            if let scheduling = try process.string("scheduling") {
+                guard let policy = ThreadScheduling.Policy(rawValue: scheduling) else {
+                    throw ConfigError(path: process.child("scheduling"), reason: "expected normal or batch")
+                }
+                config.scheduling = policy
+            }
+            try process.finish()
+        }
         try top.finish()
         return config
     }

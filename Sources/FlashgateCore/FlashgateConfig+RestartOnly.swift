@@ -1,7 +1,7 @@
 /// Settings read only at start: the listeners and edge limits (bound into the server), the
 /// upstream connection pool's size (libcurl's multi handle is made once), the store, the
-/// ledger's size and retention, and the cache's size (opened once), the log handler, and the accounting mode and time zone
-/// (budget periods and reservations already made depend on them).
+/// ledger's size and retention, and the cache's size (opened once), the log handler, the accounting mode and time zone
+/// (budget periods and reservations already made depend on them), and the threads' scheduling policy.
 package enum RestartOnly {
     /// The config keys whose values differ, in config-file spelling.
     package static func changes(from old: FlashgateConfig, to new: FlashgateConfig) -> [String] {
@@ -25,6 +25,7 @@ package enum RestartOnly {
         check("accounting.time_zone", old.accounting.timeZoneID != new.accounting.timeZoneID)
         check("shared", old.shared != new.shared)
         check("ledger", old.ledger != new.ledger)
+        check("process.scheduling", old.scheduling != new.scheduling)
         return keys
     }
 
@@ -44,5 +45,6 @@ package enum RestartOnly {
         new.accounting.mode = old.accounting.mode
         new.accounting.timeZoneID = old.accounting.timeZoneID
         new.ledger = old.ledger
+        new.scheduling = old.scheduling
     }
 }

@@ -26,6 +26,8 @@ package struct FlashgateConfig: Sendable {
     package var log: LogConfig
     /// `GET /metrics` (Prometheus text format).
     package var metrics = MetricsConfig()
+    /// `process.scheduling`: the Linux scheduling policy of Flashgate's threads.
+    package var scheduling: ThreadScheduling.Policy = .normal
     package var cache = CacheConfig()
     /// Automatic Gemini context caching (`context_cache:`).
     package var contextCache = ContextCacheConfig()

@@ -8,13 +8,15 @@ package enum NamedThread {
     /// The kernel keeps at most 15 bytes of a thread's name.
     package static let maxNameBytes = 15
 
-    /// Starts `body` on a new thread named `name` (at most `maxNameBytes` ASCII bytes); returns
-    /// once the thread carries its name.
+    /// Starts `body` on a new thread named `name` (at most `maxNameBytes` ASCII bytes) with the
+    /// scheduling policy Flashgate chose (`ThreadScheduling`); returns once the thread carries its
+    /// name.
     package static func start(_ name: String, _ body: @escaping @Sendable () -> Void) {
         precondition(name.utf8.count <= maxNameBytes, "thread name \(name) is longer than the kernel keeps")
         let named = DispatchSemaphore(value: 0)
         let thread = Thread {
             _ = cspawn_set_thread_name(name)
+            ThreadScheduling.applyToCurrentThread()
             named.signal()
             body()
         }

@@ -80,6 +80,8 @@ struct Serve: AsyncParsableCommand {
         let level = Logger.Level(rawValue: settings.log.level) ?? .info
         let format = settings.log.format
         LoggingSystem.bootstrap { LogFormatHandler(label: $0, level: level, format: format) }
+        // Before any of Flashgate's threads start: each applies it to itself.
+        ThreadScheduling.choose(settings.scheduling)
         // Log lines (the access log's, one a request) go out in batches while Flashgate serves:
         // within 0.1 s, at once for a warning or worse, and all of them before it exits.
         BatchedLines.standardError.startBuffering()

@@ -18,8 +18,9 @@
 #   mock-openai, mock-native   Flashgate's built-in mock model, no upstream (for information)
 #   fg-cache-hit, fg-cache-native   the same prompt repeated: answered from the response cache
 #   ledger-soak    2 million ledger rows with retention set short: ledger bytes flat (no wrk)
-#   pairs          nginx-native then fg-openai-budget at c=8, three times back to back: the
-#                  ledger target's tail over nginx with each pair at one moment
+#   pairs          nginx-native, fg-openai-budget, then the same budgeted front with
+#                  process.scheduling: batch, at c=8, three times back to back: the ledger
+#                  target's tail over nginx with each round at one moment
 #   fg-slow        :generateContent through Flashgate to an upstream that takes 200 ms, at c=256
 #                  only (BENCH_SLOW_CONNECTIONS): reported as a ratio to the ideal c / 0.2 s, with
 #                  the upstream connections Flashgate opened (the pool should reuse them)
@@ -162,6 +163,11 @@ YAML
     write_budget_config "$nginx_url" "$work/budget.yaml"
     start_flashgate budget "$budget_port" bench --config "$work/budget.yaml"
     budget_url=http://127.0.0.1:$budget_port
+    # The same budgeted front with process.scheduling: batch (SCHED_BATCH threads), for the pairs.
+    budget_batch_port=$(free_port)
+    { cat "$work/budget.yaml"; printf 'process:\n  scheduling: batch\n'; } >"$work/budget-batch.yaml"
+    start_flashgate budget-batch "$budget_batch_port" bench --config "$work/budget-batch.yaml"
+    budget_batch_url=http://127.0.0.1:$budget_batch_port
     # The same again under ledger.durability: per_request (a durable reservation before the call
     # and a durable settlement before the answer ends, as before budget leases), on the same disk.
     budget_pr_port=$(free_port)
@@ -230,8 +236,8 @@ run_case() {
         [ -n "$waits" ] && line="$line lease_waits=$(($(ledger_counter "$port" lease_waits) - waits))"
         [ -n "$commits" ] && line="$line commits=$(($(ledger_counter "$port" commits) - commits))"
         # The access-log lines this run wrote: Flashgate's own overhead (time to the response head
-        # minus upstream time) is read from them.
-        [ -n "$log" ] && line="$line log=$log log_from=$from log_to=$(wc -l <"$log")"
+        # minus upstream time) is read from them. Lines reach the log within 0.1 s (batched).
+        [ -n "$log" ] && sleep 0.2 && line="$line log=$log log_from=$from log_to=$(wc -l <"$log")"
         printf '%s\t%s\t%s\n' "$name" "$c" "${line#BENCH }" >>"$results"
         printf 'bench: %-14s c=%-3s %s\n' "$name" "$c" "${line#BENCH }" >&2
     done
@@ -271,6 +277,7 @@ if [ -z "${BENCH_NGINX_ONLY:-}" ] && { [ -z "${BENCH_CASES:-}" ] || [[ " $BENCH_
     for round in 1 2 3; do
         results=$pairs BENCH_CASES="" run_case pair-nginx "$nginx_url$native_path" native.json off 8
         results=$pairs BENCH_AUTH="Bearer $key" BENCH_CASES="" run_case pair-budget "$budget_url/v1/chat/completions" openai.json off 8
+        results=$pairs BENCH_AUTH="Bearer $key" BENCH_CASES="" run_case pair-batch "$budget_batch_url/v1/chat/completions" openai.json off 8
     done
 fi
 
@@ -357,16 +364,22 @@ if money:
         print(f"{label:<22} {cells[0]} {cells[1]}")
 # The same target from the back-to-back pairs: each pair's p99 over nginx, and their median.
 if os.path.exists(sys.argv[6]) and os.path.getsize(sys.argv[6]) > 0:
-    p99s = {"pair-nginx": [], "pair-budget": []}
+    p99s = {"pair-nginx": [], "pair-budget": [], "pair-batch": []}
+    rps = {"pair-budget": [], "pair-batch": []}
     for line in open(sys.argv[6]):
         name, c, fields = line.rstrip("\n").split("\t")
         kv = dict(f.split("=") for f in fields.split())
         p99s[name].append(int(kv["p99_us"]))
-    over = sorted(b - n for n, b in zip(p99s["pair-nginx"], p99s["pair-budget"]))
-    if over:
-        pairs_text = ", ".join(f"{n} / {b}" for n, b in zip(p99s["pair-nginx"], p99s["pair-budget"]))
-        print(f"after (lease), c=8 back to back with nginx, p99 nginx / budgeted (us): {pairs_text};")
-        print(f"  over nginx: {', '.join(f'{o:+d}' for o in over)} us, median {over[len(over) // 2]:+d} us (target +1500)")
+        if name in rps:
+            rps[name].append(float(kv["rps"]))
+    for case, label in (("pair-budget", "budgeted"), ("pair-batch", "budgeted, process.scheduling: batch")):
+        over = sorted(b - n for n, b in zip(p99s["pair-nginx"], p99s[case]))
+        if not over:
+            continue
+        pairs_text = ", ".join(f"{n} / {b}" for n, b in zip(p99s["pair-nginx"], p99s[case]))
+        print(f"after (lease), c=8 back to back with nginx, p99 nginx / {label} (us): {pairs_text};")
+        print(f"  over nginx: {', '.join(f'{o:+d}' for o in over)} us, median {over[len(over) // 2]:+d} us (target +1500)"
+              + f"; RPS {', '.join(f'{r:.0f}' for r in rps[case])}")
 # Shared budgets on versus off, same run: the miss path's p50 at c=1 may differ by at most 0.05 ms.
 shared, alone = by.get(("fg-budget-shared", 1)), by.get(("fg-openai-budget", 1))
 if shared and alone:

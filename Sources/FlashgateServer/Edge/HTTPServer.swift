@@ -39,6 +39,15 @@ package final class HTTPServer: Sendable {
         threads: Int = System.coreCount, connections: ConnectionRegistry = ConnectionRegistry()
     ) async throws -> HTTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        if ThreadScheduling.chosen != .normal {
+            // Each event loop applies `process.scheduling` to its own thread before it serves.
+            let applied = group.makeIterator().map { loop in
+                loop.submit { ThreadScheduling.applyToCurrentThread() }
+            }
+            for result in applied where try await !result.get() {
+                logger.warning("the kernel refused process.scheduling for an event loop; it keeps the default policy")
+            }
+        }
         let decoderLimits = {
             var decoderLimits = NIOHTTPDecoderLimitConfiguration()
             decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
