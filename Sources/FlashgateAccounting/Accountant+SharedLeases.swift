@@ -17,7 +17,10 @@ extension Accountant {
                     return granted
                 }()
                 let covered = budgets.shrinkGrant(change, to: grant.amount)
-                let refusal = covered ? nil : grant.refusal ?? .unavailable
+                // Redis granted something (at least the need of the call that asked), but less
+                // than the calls that reserved against this grant while it was in flight: they
+                // reserve again once it is on disk, instead of all being refused together.
+                let refusal: LeaseRefusal? = covered ? nil : grant.amount > .zero ? .cut : grant.refusal ?? .unavailable
                 guard grant.amount > .zero else {
                     budgets.leaseChangeFinished(granted, durable: true)
                     change.latch.finish(durable: covered, refusal: refusal)
@@ -29,9 +32,13 @@ extension Accountant {
                         amount: grant.amount)
                 ) { durable in
                     budgets.leaseChangeFinished(granted, durable: durable)
-                    // Not on disk, so not usable: what Redis granted goes back.
+                    // Not on disk, so not usable: what Redis granted goes back, and the calls on
+                    // it fail as on any ledger failure (reserving again would ask again).
                     if !durable { shared.release(granted) }
-                    change.latch.finish(durable: durable && covered, refusal: refusal)
+                    // Cut: the reservations on it are given back together before any of their
+                    // calls wakes to reserve again.
+                    if durable && refusal == .cut { budgets.releaseReservations(drawingOn: change) }
+                    change.latch.finish(durable: durable && covered, refusal: !durable && refusal == .cut ? nil : refusal)
                 }
             }
         case .release:

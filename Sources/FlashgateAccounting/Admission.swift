@@ -162,6 +162,12 @@ extension Accountant {
         }
         if leased {
             if !waitedForGrant, let wait = admission.leaseWait, wait.result == nil { ledger.noteLeaseWait() }
+            // A grant Redis cut below what was reserved against it: this call reserves again (each
+            // round either reserves within money on disk, waits for a grant Redis answers with at
+            // least a call's need, or is refused, so it ends).
+            while let wait = admission.leaseWait, !(await wait.wait()), wait.refusal == .cut {
+                try await reserveAgain(&admission)
+            }
             if let wait = admission.leaseWait, !(await wait.wait()) {
                 switch wait.refusal {
                 case .spent(let budget, let limit, let periodEnd):
@@ -172,7 +178,7 @@ extension Accountant {
                         now: now)
                 case .unavailable:
                     throw Rejection.budgetUnavailable(retryAfter: config.shared?.reconnectMax ?? .seconds(1))
-                case nil: break
+                case .cut, nil: break
                 }
                 if ledger.health.refusesPaidCalls { throw Rejection.ledgerFull() }
                 throw FlashgateError(.unavailable, "the usage ledger could not record the budget lease")
@@ -208,6 +214,20 @@ extension Accountant {
             let leased = budgets.reserveLeased(caller: admission.caller, amount: admission.amount, now: now)
             if let refusal = take(leased, into: &admission, now: now) { throw refusal }
         }
+    }
+
+    /// Shared budgets: the call's reservation drew on a grant Redis cut; it was given back to the
+    /// lease, and the call reserves again, waiting for a grant in flight first if it must.
+    private func reserveAgain(_ admission: inout Admission) async throws {
+        // Given back already when the grant was cut (`releaseReservations`): then a no-op.
+        if let reservation = admission.reservation { _ = budgets.settle(reservation, actual: .zero) }
+        admission.reservation = nil
+        admission.leaseWait = nil
+        admission.reportWaits = []
+        let now = self.now
+        let leased = budgets.reserveLeased(caller: admission.caller, amount: admission.amount, now: now)
+        if let refusal = take(leased, into: &admission, now: now) { throw refusal }
+        if admission.budgetRetry != nil { try await awaitBudgetGrant(&admission) }
     }
 
     /// Gives back an admission that never went upstream (it joined an identical call instead): the

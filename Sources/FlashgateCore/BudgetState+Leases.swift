@@ -136,6 +136,7 @@ extension BudgetState {
         var reservation = Reservation(
             id: nextID, caller: caller, amount: amount, budgetKeys: keys, softExceeded: softOverruns(lines, amount))
         reservation.leaseGroup = id
+        reservation.grantWait = wait?.id
         reservation.softFirstInPeriod = firstSoftOverruns(lines, amount)
         for overrun in reservation.softFirstInPeriod { softFlagged[overrun.budget] = overrun.periodKey }
         nextID += 1
@@ -165,10 +166,16 @@ extension BudgetState {
         let (grantCalls, marginHundredths) = leaseSizing(group)
         let left = group.durable - group.reserved
         guard left.value * 100 < group.typical.value * marginHundredths else { return nil }
-        let grant = MicroUSD(group.typical.value * grantCalls)
-        if sharing == nil {
-            for line in lines where line.budget.mode == .hard {
+        var grant = MicroUSD(group.typical.value * grantCalls)
+        for line in lines where line.budget.mode == .hard {
+            if sharing == nil {
                 guard grant.value <= headroom(line).value / Self.headroomShareDivisor else { return nil }
+            } else {
+                // Redis sizes a shared grant, but what is asked for counts as leased while it is
+                // in flight: asked beyond this host's headroom, it made the budget look over its
+                // limit here, and every call in that window was refused (near the limit, where
+                // prefetches come often, the last ~5 % of a budget could go unspent).
+                grant = min(grant, headroom(line))
             }
         }
         guard grant > .zero else { return nil }
@@ -198,6 +205,18 @@ extension BudgetState {
             leases[change.group] = group
         }
         return group.durable + group.pending >= group.reserved
+    }
+
+    /// A shared grant came back durable but smaller than what was reserved against it while it
+    /// was in flight: every reservation that drew on it is given back now, all at once, so each of
+    /// their calls reserves again against what the lease really holds (and a call that must ask
+    /// Redis for more asks for its own need, not for the others' stale reservations as well).
+    /// Their own later release is then a no-op. Returns how many were given back.
+    @discardableResult
+    mutating func releaseReservations(drawingOn latch: LeaseLatch, group id: String) -> Int {
+        let waiting = open.values.filter { $0.leaseGroup == id && $0.grantWait == latch.id }
+        for reservation in waiting { _ = settle(reservation, actual: .zero) }
+        return waiting.count
     }
 
     /// Settles a leased reservation: what it charged leaves the lease as settled spend; the rest

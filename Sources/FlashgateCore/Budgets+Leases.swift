@@ -77,6 +77,12 @@ extension Budgets {
         state.withLock { $0.shrinkGrant(change, to: granted) }
     }
 
+    /// Gives back every reservation that drew on `change`'s grant (cut by Redis below them).
+    @discardableResult
+    package func releaseReservations(drawingOn change: LeaseChange) -> Int {
+        state.withLock { $0.releaseReservations(drawingOn: change.latch, group: change.group) }
+    }
+
     /// This host's settled spend per budget key.
     package func settled(_ keys: [String]) -> [MicroUSD] {
         state.withLock { state in keys.map { state.settled[$0, default: .zero] } }

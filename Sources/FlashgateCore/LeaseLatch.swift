@@ -13,8 +13,13 @@ package final class LeaseLatch: Sendable {
     }
 
     private let state = Mutex(State())
+    private static let issued = Atomic<UInt64>(0)
+    /// Unique in the process (an address could be reused once a latch is gone).
+    package let id: UInt64
 
-    package init() {}
+    package init() {
+        id = Self.issued.add(1, ordering: .relaxed).newValue
+    }
 
     /// Resolves the latch; later calls are ignored. Waiters resume after the lock is released.
     package func finish(durable: Bool, refusal: LeaseRefusal? = nil) {
@@ -47,11 +52,14 @@ package final class LeaseLatch: Sendable {
     package var refusal: LeaseRefusal? { state.withLock { $0.refusal } }
 }
 
-/// Why a shared lease grant left its waiters uncovered: the budget is spent across all hosts, or
-/// Redis is unreachable and the outage policy refuses.
+/// Why a shared lease grant left its waiters uncovered: the budget is spent across all hosts,
+/// Redis is unreachable and the outage policy refuses, or Redis granted less than the calls that
+/// reserved against the grant while it was in flight (`cut`): the grant is on disk, and each of
+/// them reserves again, so the ones it covers go ahead and the rest ask for their own grants.
 package enum LeaseRefusal: Sendable, Equatable {
     case spent(budget: String, limit: MicroUSD, periodEnd: Date?)
     case unavailable
+    case cut
 }
 
 /// One budget line a lease group covers, as a grant needs it across hosts.

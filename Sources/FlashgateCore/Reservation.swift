@@ -17,6 +17,9 @@ package struct Reservation: Sendable, Hashable {
     /// The lease group it was drawn from (`ledger.durability: lease`); nil when it was reserved
     /// on its own (`per_request`).
     package var leaseGroup: String?
+    /// The grant in flight it drew on (shared budgets): if Redis cuts that grant below what was
+    /// reserved against it, the reservation is given back at once and its call reserves again.
+    package var grantWait: UInt64?
 }
 
 /// A soft budget that a call goes over, the first time in its period (one log line per budget

@@ -83,12 +83,12 @@ import Testing
     /// Idle leases handed back (as the sweeper does after `ledger.lease_idle`) and the clients
     /// back again, at least four times: the budget's tail is spent and never passed. Before, a call
     /// whose lease had two grants in flight went upstream when the first was cut, counting the
-    /// second as cover, and Redis cut that too: 5.29 of 5 dollars spent. How much of the tail gets
-    /// spent is timing: one run in about forty ended between 93.6 % and 94.9 % with every later
-    /// round refused on the budget (640 refusals a round; the hosts judged the few cents left on
-    /// leases and in Redis too little for the next calls, of up to 1.2 % of the limit each), so
-    /// the check is 90 %: it still fails a tail stranded at the scale of a lease, and the checks
-    /// that the limit is never passed are exact.
+    /// second as cover, and Redis cut that too: 5.29 of 5 dollars spent. Later, about one case in
+    /// forty ended between 93.6 % and 96.5 % with every later round refused on the budget: a grant
+    /// asked ahead of need counted 3M of a 5M budget as leased while in flight, so the budget
+    /// looked spent, and calls piled on a grant Redis cut were all refused together
+    /// (`SharedGrantCutTests`). With both fixed, 800 runs of this scenario (400 of them next to two
+    /// CPU-bound loops) all ended between 99.2 % and 100 %; the check is 98 %.
     @Test(arguments: [7, 8, 9, 10, 11] as [UInt64])
     func leasesHandedBackAndLoadAgainNeverPassTheLimit(seed: UInt64) async throws {
         let limit = MicroUSD(5_000_000)
@@ -96,7 +96,7 @@ import Testing
         var charged = Self.charged(await Self.load(cluster, calls: 10_000, amounts: 1_000...60_000, seed: seed))
         for round in 1...12 {
             let settledBefore = cluster.settledPerHost().reduce(MicroUSD.zero, +).value
-            if round > 4 && settledBefore >= limit.value * 95 / 100 { break }
+            if round > 4 && settledBefore >= limit.value * 98 / 100 { break }
             let more = Self.charged(try await Self.handBackAndLoadAgain(cluster, seed: seed &* 10 &+ UInt64(round)))
             charged += more
             if round >= 4 && more == 0 { break }
@@ -105,7 +105,7 @@ import Testing
         #expect(settled <= limit, "over by \((settled - limit).value) µ$")
         #expect(settled.value == charged, "every charged call is in some host's settled spend")
         #expect(try cluster.redisCapSum() <= limit.value, "Redis escrowed more than the limit")
-        #expect(settled.value >= limit.value * 90 / 100, "the tail was stranded: \(settled.value) µ$ spent")
+        #expect(settled.value >= limit.value * 98 / 100, "the tail was stranded: \(settled.value) µ$ spent")
         await cluster.close()
     }
 
