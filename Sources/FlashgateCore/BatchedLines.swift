@@ -24,8 +24,9 @@ package final class BatchedLines: @unchecked Sendable {
     package static let flushBytes = 32 * 1024
 
     private let fd: Int32
-    /// Guards everything below it, and the flusher's sleep.
-    private let condition = NSCondition()
+    /// Guards everything below it, and the flusher's sleep (a condition on the monotonic clock,
+    /// so a wall-clock step cannot hold a batch back).
+    private let condition = MonotonicCondition()
     private var pending: [UInt8] = []
     private var buffering = false
     private var interval: Duration = .milliseconds(100)
@@ -132,8 +133,7 @@ package final class BatchedLines: @unchecked Sendable {
                 continue
             }
             // Let the batch gather; a stop or a producer's own flush may end the wait early.
-            let deadline = Date(timeIntervalSinceNow: Double(interval.wholeMicroseconds) / 1_000_000)
-            _ = condition.wait(until: deadline)
+            condition.wait(for: interval)
             condition.unlock()
             flush()
             condition.lock()
@@ -154,5 +154,54 @@ package final class BatchedLines: @unchecked Sendable {
             if written <= 0 { return }
             offset += written
         }
+    }
+}
+
+/// A mutex and a condition variable whose timed waits run on `CLOCK_MONOTONIC` (Foundation's
+/// `NSCondition.wait(until:)` takes a wall-clock date: a clock stepped back an hour would have
+/// held log lines for an hour).
+final class MonotonicCondition: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+        cond.initialize(to: pthread_cond_t())
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+    func signal() { pthread_cond_signal(cond) }
+    func broadcast() { pthread_cond_broadcast(cond) }
+    /// Waits (the lock held) until signalled.
+    func wait() { pthread_cond_wait(cond, mutex) }
+
+    /// Waits (the lock held) until signalled or `duration` has passed on the monotonic clock.
+    func wait(for duration: Duration) {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let micros = max(0, duration.wholeMicroseconds)
+        var nanos = Int64(deadline.tv_nsec) + (micros % 1_000_000) * 1_000
+        var seconds = Int64(deadline.tv_sec) + micros / 1_000_000
+        if nanos >= 1_000_000_000 {
+            nanos -= 1_000_000_000
+            seconds += 1
+        }
+        deadline.tv_sec = Int(seconds)
+        deadline.tv_nsec = Int(nanos)
+        _ = pthread_cond_timedwait(cond, mutex, &deadline)
     }
 }
