@@ -18,9 +18,7 @@ import Testing
     /// is left, and all six are charged; the limit is never passed.
     @Test func callsPiledOnACutGrantReserveAgainInsteadOfAllBeingRefused() async throws {
         let limit = MicroUSD(1_000_000)
-        let cluster = try await SharedCluster(hosts: 2, limit: limit)
-        #expect(await SharedCluster.call(cluster.hosts[1], amount: MicroUSD(800_000)) == .charged(MicroUSD(800_000)))
-        await cluster.hosts[1].accountant.shared?.drain()
+        let cluster = try await Self.twoHosts(limit: limit, secondSpent: MicroUSD(800_000))
         let host = cluster.hosts[0]
         let shared = try #require(host.accountant.shared)
         let gate = DispatchSemaphore(value: 0)
@@ -35,15 +33,8 @@ import Testing
             admitted.append(admission)
         }
         gate.signal()
-        shared.client.onQueue { _ in }
-        let outcomes = await withTaskGroup(of: SharedCluster.Outcome.self) { group in
-            for admission in admitted {
-                group.addTask { await SharedCluster.complete(host, admission, amount: MicroUSD(30_000)) }
-            }
-            var all: [SharedCluster.Outcome] = []
-            for await outcome in group { all.append(outcome) }
-            return all
-        }
+        let outcomes = await Self.together(
+            admitted.map { admission in { await SharedCluster.complete(host, admission, amount: MicroUSD(30_000)) } })
         await shared.drain()
         let settled = cluster.settledPerHost().reduce(MicroUSD.zero, +)
         #expect(settled <= limit, "over by \((settled - limit).value) µ$")
@@ -86,22 +77,31 @@ import Testing
     /// When Redis grants nothing (the budget is spent across hosts), the calls waiting on the
     /// grant are refused as before, and none loops.
     @Test func callsOnAGrantRedisRefusedAreRefused() async throws {
-        let limit = MicroUSD(50_000)
-        let cluster = try await SharedCluster(hosts: 2, limit: limit)
-        #expect(await SharedCluster.call(cluster.hosts[1], amount: MicroUSD(45_000)) == .charged(MicroUSD(45_000)))
-        await cluster.hosts[1].accountant.shared?.drain()
+        let cluster = try await Self.twoHosts(limit: MicroUSD(50_000), secondSpent: MicroUSD(45_000))
         let host = cluster.hosts[0]
-        let outcomes = await withTaskGroup(of: SharedCluster.Outcome.self) { group in
-            for _ in 0..<4 {
-                group.addTask { await SharedCluster.call(host, amount: MicroUSD(30_000)) }
-            }
-            var all: [SharedCluster.Outcome] = []
-            for await outcome in group { all.append(outcome) }
-            return all
-        }
+        let outcomes = await Self.together(
+            (0..<4).map { _ in { await SharedCluster.call(host, amount: MicroUSD(30_000)) } })
         #expect(outcomes.allSatisfy { $0 == .refused(.budget) }, "\(outcomes)")
         let settled = cluster.settledPerHost().reduce(MicroUSD.zero, +)
         #expect(settled == MicroUSD(45_000))
         await cluster.close()
+    }
+
+    /// Two hosts of one hard budget, the second having spent `secondSpent` of it (reported to Redis).
+    static func twoHosts(limit: MicroUSD, secondSpent: MicroUSD) async throws -> SharedCluster {
+        let cluster = try await SharedCluster(hosts: 2, limit: limit)
+        #expect(await SharedCluster.call(cluster.hosts[1], amount: secondSpent) == .charged(secondSpent))
+        await cluster.hosts[1].accountant.shared?.drain()
+        return cluster
+    }
+
+    /// Runs the calls concurrently; their outcomes in the order they finished.
+    static func together(_ calls: [@Sendable () async -> SharedCluster.Outcome]) async -> [SharedCluster.Outcome] {
+        await withTaskGroup(of: SharedCluster.Outcome.self) { group in
+            for call in calls { group.addTask { await call() } }
+            var all: [SharedCluster.Outcome] = []
+            for await outcome in group { all.append(outcome) }
+            return all
+        }
     }
 }

@@ -7,15 +7,16 @@
 /// A mutex and a condition variable whose timed waits run on the monotonic clock, so a step of
 /// the wall clock (NTP at boot, an operator's `date -s`) neither stretches nor cuts a wait short.
 /// Foundation's `NSCondition.wait(until:)` takes a wall-clock `Date`: a clock set back by a minute
-/// would hold the ledger's paced writes a minute longer than `ledger.commit_interval`.
+/// would hold the ledger's paced writes a minute longer than `ledger.commit_interval`, and stderr's
+/// log batches (`BatchedLines`) as long.
 ///
 /// The same calls as `NSCondition` (`lock`, `unlock`, `wait`, `signal`, `broadcast`), plus
 /// `wait(for:)`, which returns false when the time ran out.
-final class MonotonicCondition: @unchecked Sendable {
+package final class MonotonicCondition: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    package init() {
         precondition(pthread_mutex_init(mutex, nil) == 0, "pthread_mutex_init failed")
         var attributes = pthread_condattr_t()
         precondition(pthread_condattr_init(&attributes) == 0, "pthread_condattr_init failed")
@@ -33,18 +34,18 @@ final class MonotonicCondition: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
-    func signal() { pthread_cond_signal(condition) }
-    func broadcast() { pthread_cond_broadcast(condition) }
+    package func lock() { pthread_mutex_lock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
+    package func signal() { pthread_cond_signal(condition) }
+    package func broadcast() { pthread_cond_broadcast(condition) }
 
     /// Waits (the lock held) until signalled; may wake spuriously, like every condition wait.
-    func wait() { pthread_cond_wait(condition, mutex) }
+    package func wait() { pthread_cond_wait(condition, mutex) }
 
     /// Waits (the lock held) until signalled or `duration` has passed on the monotonic clock;
     /// false when the time ran out. May wake spuriously.
     @discardableResult
-    func wait(for duration: Duration) -> Bool {
+    package func wait(for duration: Duration) -> Bool {
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
         let (seconds, attoseconds) = duration.components

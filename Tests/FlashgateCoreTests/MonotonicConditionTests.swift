@@ -1,9 +1,9 @@
 import Foundation
 import Testing
 
-@testable import FlashgateStorage
+@testable import FlashgateCore
 
-/// The ledger writer's condition: timed waits on the monotonic clock (a wall-clock step neither
+/// The ledger writer's and the log batches' condition: timed waits on the monotonic clock (a wall-clock step neither
 /// stretches nor cuts them), and a signal ends a wait at once.
 @Suite struct MonotonicConditionTests {
     @Test func aWaitWhoseTimeIsUpReturnsFalseAtOnce() {
