@@ -62,7 +62,13 @@ extension FlashgateConfig {
         if var models = try map.map("model_limits") {
             for model in models.keys {
                 guard var limits = try models.map(model) else { continue }
-                team.modelLimits[model] = try loadLimits(&limits)
+                // Keyed as the rate limiter is asked: a call's model id as routing sees it, so
+                // `models/gemini-2.5-flash` and `gemini-2.5-flash` are one limit.
+                let id = try canonicalModelID(model, path: models.child(model))
+                if team.modelLimits[id] != nil {
+                    throw ConfigError(path: models.child(model), reason: "another entry already limits model '\(id)'")
+                }
+                team.modelLimits[id] = try loadLimits(&limits)
             }
             try models.finish()
         }

@@ -287,18 +287,20 @@ extension FlashgateConfig {
         var names: [String: String] = [:]
         for (i, item) in items.enumerated() {
             var map = try ConfigMap(item, path: "models[\(i)]")
-            guard let id = try map.string("id"), !id.isEmpty else {
+            guard let written = try map.string("id"), !written.isEmpty else {
                 throw ConfigError(path: map.child("id"), reason: "a model needs an id")
             }
+            // Kept as routing compares them: `models/fast` and `fast` are one id.
+            let id = try canonicalModelID(written, path: map.child("id"))
             if let owner = names[id] {
                 let reason =
                     owner == id ? "model '\(id)' is defined twice" : "'\(id)' is already an alias of model '\(owner)'"
                 throw ConfigError(path: map.child("id"), reason: reason)
             }
-            try checkModelID(id, path: map.child("id"))
             names[id] = id
             var aliases: [String] = []
-            for (j, alias) in (try stringList(&map, "aliases") ?? []).enumerated() {
+            for (j, writtenAlias) in (try stringList(&map, "aliases") ?? []).enumerated() {
+                let alias = try canonicalModelID(writtenAlias, path: "\(map.child("aliases"))[\(j)]")
                 if let owner = names[alias] {
                     let reason =
                         owner == alias
@@ -306,11 +308,10 @@ extension FlashgateConfig {
                         : "'\(alias)' is already an alias of model '\(owner)'"
                     throw ConfigError(path: "\(map.child("aliases"))[\(j)]", reason: reason)
                 }
-                try checkModelID(alias, path: "\(map.child("aliases"))[\(j)]")
                 names[alias] = id
                 aliases.append(alias)
             }
-            let defaultUpstream = try map.string("upstream_model") ?? id
+            let defaultUpstream = try map.string("upstream_model") ?? written
             let modelRoutes: [ModelRoute]
             let single = try map.string("route")
             let list = try map.list("routes")
@@ -351,8 +352,14 @@ extension FlashgateConfig {
 
     /// Client ids, aliases and Google upstream names follow `ModelID`'s grammar.
     private static func checkModelID(_ text: String, path: String) throws(ConfigError) {
+        _ = try canonicalModelID(text, path: path)
+    }
+
+    /// A model id the config names, as routing, limits and the ledger see a client's:
+    /// `ModelID.description` (`models/gemini-2.5-flash` is `gemini-2.5-flash`).
+    static func canonicalModelID(_ text: String, path: String) throws(ConfigError) -> String {
         do throws(FlashgateError) {
-            _ = try ModelID(validating: text)
+            return try ModelID(validating: text).description
         } catch {
             throw ConfigError(path: path, reason: error.message)
         }

@@ -77,10 +77,11 @@ package final class RouteTable: Sendable {
                 }
             }
             guard !targets.isEmpty else { return nil }
-            return RoutePlan(targets: targets, hedge: configured.hedge)
+            return RoutePlan(targets: targets, hedge: configured.hedge, model: id)
         }
         guard let route = config.passthroughRoute else { return nil }
-        return RoutePlan(targets: [ResolvedRoute(route: route, upstreamModel: id, transport: transport(for: route))])
+        return RoutePlan(
+            targets: [ResolvedRoute(route: route, upstreamModel: id, transport: transport(for: route))], model: id)
     }
 
     /// The AI Studio URL of `method` on `model` through `route`, from the memo when it was built

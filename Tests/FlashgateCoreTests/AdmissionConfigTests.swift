@@ -72,6 +72,38 @@ import Testing
         #expect(config.accounting.mode == .strict && config.accounting.timeZoneID == "UTC" && config.accounting.defaultTeam == nil)
     }
 
+    /// A `model_limits` entry is keyed by the model id as routing and the rate limiter see it:
+    /// written `models/gemini-2.5-flash`, it had limited no call at all.
+    @Test func modelLimitsAreKeyedByTheModelIdAsRoutingSeesIt() throws {
+        let config = try load([
+            ("teams", .list([team("a", [("model_limits", map([("models/gemini-2.5-flash", map([("rpm", s("5"))]))]))])]))
+        ])
+        #expect(config.teams.first?.modelLimits == ["gemini-2.5-flash": RateLimits(requestsPerMinute: 5)])
+        let twice = error([
+            (
+                "teams",
+                .list([
+                    team(
+                        "a",
+                        [
+                            (
+                                "model_limits",
+                                map([
+                                    ("gemini-2.5-flash", map([("rpm", s("5"))])),
+                                    ("models/gemini-2.5-flash", map([("rpm", s("9"))])),
+                                ])
+                            )
+                        ])
+                ])
+            )
+        ])
+        #expect(twice?.path == "teams[0].model_limits.models/gemini-2.5-flash")
+        let invalid = error([
+            ("teams", .list([team("a", [("model_limits", map([("Gemini Flash", map([("rpm", s("5"))]))]))])]))
+        ])
+        #expect(invalid?.path == "teams[0].model_limits.Gemini Flash")
+    }
+
     @Test func errorsNameTheirKeyPath() {
         let key = { (team: String, hash: String) in map([("name", s("k")), ("team", s(team)), ("hash", s(hash))]) }
         let cases: [([(String, ConfigNode)], String)] = [

@@ -281,6 +281,35 @@ private func load(_ entries: [(String, ConfigNode)]) throws -> FlashgateConfig {
 
     // MARK: Models
 
+    /// An id or alias written with its collection is the id routing compares a client's with:
+    /// before, `id: models/fast` was kept as written and no call could name it.
+    @Test func modelIdsAndAliasesAreKeptAsRoutingSeesThem() throws {
+        let config = try load([
+            routes(mock("a")),
+            models(
+                map([("id", s("models/fast")), ("aliases", list(["models/quick"])), ("route", s("a"))]),
+                map([("id", s("tunedModels/mine")), ("route", s("a"))])),
+        ])
+        #expect(config.models.map(\.id) == ["fast", "tunedModels/mine"])
+        #expect(config.models.first?.aliases == ["quick"])
+        // Routing validates a client's id to the same form: `models/fast` and `fast` are one.
+        for client in ["fast", "models/fast", "quick", "models/quick"] {
+            let id = try ModelID(validating: client).description
+            #expect(config.model(answering: id)?.id == "fast", "\(client)")
+        }
+        // With no upstream_model the upstream name is the id as written.
+        #expect(config.models.first?.routes.first?.upstreamModel == "models/fast")
+        // Two spellings of one id are one name taken twice.
+        #expect(throws: ConfigError.self) {
+            try load([
+                routes(mock("a")),
+                models(
+                    map([("id", s("fast")), ("route", s("a"))]),
+                    map([("id", s("models/fast")), ("route", s("a"))])),
+            ])
+        }
+    }
+
     @Test func modelLongFormLoadsRoutesWeightsAliasesAndHedge() throws {
         let config = try load([
             routes(mock("a"), mock("b"), mock("c")),

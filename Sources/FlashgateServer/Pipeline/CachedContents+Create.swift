@@ -30,7 +30,7 @@ extension CachedContents {
         let accountant = caches.accountant
         let creationAdmitted: Accountant.Admission
         switch accountant.admit(
-            caller: caller, clientModel: model, upstreamModel: priced, route: target.route.name,
+            caller: caller, clientModel: plan.model, upstreamModel: priced, route: target.route.name,
             amount: price.cost(BillableUsage(promptTokens: bound)), tokens: bound)
         {
         case .reject(let rejected): throw rejected.error
@@ -39,7 +39,7 @@ extension CachedContents {
         let rent = ContextCachePlanner.storageCost(tokens: bound, seconds: seconds, price: price)
         let storage: Accountant.Admission
         switch accountant.admitStorage(
-            caller: caller, clientModel: model, upstreamModel: priced, route: target.route.name, amount: rent)
+            caller: caller, clientModel: plan.model, upstreamModel: priced, route: target.route.name, amount: rent)
         {
         case .reject(let rejected):
             accountant.release(creationAdmitted)
@@ -86,7 +86,7 @@ extension CachedContents {
             caches.book.addClient(
                 ContextCacheBook.Live(
                     name: name, target: target, keyIndex: keyIndex, tokens: usage.promptTokens, caller: caller,
-                    clientModel: model, pricedModel: priced, segmentStartMs: born, expiresMs: born + seconds * 1000,
+                    clientModel: plan.model, pricedModel: priced, segmentStartMs: born, expiresMs: born + seconds * 1000,
                     storage: storage))
             await writer.respond(Generation.forwarded(answer))
         }

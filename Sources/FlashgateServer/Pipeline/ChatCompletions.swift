@@ -48,8 +48,11 @@ struct ChatCompletions: Sendable {
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }
-        request.record?.identify(caller, model: chat.model)
-        tiers.applyDefault(to: &chat.gemini, caller: caller, model: chat.model)
+        // Limits, the ledger and per-model config see the id as routing does; the answer echoes
+        // the client's spelling.
+        let model = plan.model
+        request.record?.identify(caller, model: model)
+        tiers.applyDefault(to: &chat.gemini, caller: caller, model: model)
         let method: NativeMethod = chat.stream ? .streamGenerateContent : .generateContent
         let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
         let signature = vault(team: caller.team)
@@ -60,7 +63,7 @@ struct ChatCompletions: Sendable {
         }
         let primary = reused?.primary ?? chat.geminiBody(for: first, signature: signature)
         var call = cacheRules.call(
-            request, caller: caller, model: chat.model, body: primary,
+            request, caller: caller, model: model, body: primary,
             upstream: UpstreamCall(
                 plan: plan, method: method, sse: true, start: .firstEvent,
                 body: chat.geminiBodies(primary: primary, plan: plan, signature: signature)),

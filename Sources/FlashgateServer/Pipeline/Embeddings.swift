@@ -28,12 +28,12 @@ struct Embeddings: Sendable {
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }
-        request.record?.identify(caller, model: embeddings.model)
+        request.record?.identify(caller, model: plan.model)
         let upstream = UpstreamCall(
             plan: plan, method: .batchEmbedContents, sse: false, start: .head,
             body: { target in JSONWriter.encode(.object(embeddings.gemini(upstreamModel: target.upstreamModel))) })
         let call = MeteredCall(
-            kind: .embed, caller: caller, clientModel: embeddings.model, dialect: .openAI, record: request.record,
+            kind: .embed, caller: caller, clientModel: plan.model, dialect: .openAI, record: request.record,
             upstream: upstream)
         let gemini = JSONValue.object(embeddings.gemini(upstreamModel: plan.primary.upstreamModel))
         return try generation.metered(call, body: gemini) { _, answer, charged throws(FlashgateError) in

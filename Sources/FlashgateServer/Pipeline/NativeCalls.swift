@@ -43,14 +43,15 @@ struct NativeCalls: Sendable {
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }
-        request.record?.identify(caller, model: model)
+        let clientModel = plan.model
+        request.record?.identify(caller, model: clientModel)
         // The body goes upstream as sent (signatures from other routes aside); the client's key
         // is never forwarded.
         var sent = Array(buffer: request.body)
         let sse = request.queryItem("alt") == "sse"
         if method == .generateContent || method == .streamGenerateContent {
             var parsed = parsed
-            if let tiered = tiers.nativeBody(parsed, caller: caller, model: model) {
+            if let tiered = tiers.nativeBody(parsed, caller: caller, model: clientModel) {
                 parsed = tiered
                 sent = JSONWriter.encode(tiered)
             }
@@ -60,7 +61,8 @@ struct NativeCalls: Sendable {
             let upstream = UpstreamCall(
                 plan: plan, method: method, sse: true, start: .firstEvent, body: nativeBodies(sent, team: caller.team))
             return try generation.run(
-                cacheRules.call(request, caller: caller, model: model, body: parsed, upstream: upstream, mode: mode))
+                cacheRules.call(
+                    request, caller: caller, model: clientModel, body: parsed, upstream: upstream, mode: mode))
         }
         // Token counts and embeddings are not cached, but metered like generations.
         var transform: (@Sendable ([UInt8], ResolvedRoute) -> [UInt8])?
@@ -73,7 +75,7 @@ struct NativeCalls: Sendable {
             plan: plan, method: method, sse: sse, start: .head,
             body: nativeBodies(sent, team: caller.team, transform: transform))
         let call = MeteredCall(
-            kind: method == .countTokens ? .count : .embed, caller: caller, clientModel: model, dialect: .google,
+            kind: method == .countTokens ? .count : .embed, caller: caller, clientModel: clientModel, dialect: .google,
             record: request.record, upstream: upstream)
         return try generation.metered(call, body: parsed) { answer, _, _ in Generation.forwarded(answer) }
     }

@@ -45,13 +45,15 @@ struct Responses: Sendable {
         } catch {
             throw request.refused(error, caller: try? identified.get())
         }
-        let model = responses.chat.model
+        // Limits, the ledger and per-model config see the id as routing does; the answer echoes
+        // the client's spelling.
+        let model = plan.model
         request.record?.identify(caller, model: model)
         tiers.applyDefault(to: &responses.chat.gemini, caller: caller, model: model)
         let team = caller.team
         let issuer = plan.primary.route.name
         let answer = ResponsesAnswer(
-            id: "resp_" + RequestID.next(), created: now(), model: model, stream: responses.stream,
+            id: "resp_" + RequestID.next(), created: now(), model: responses.chat.model, stream: responses.stream,
             echo: responses.echo,
             includeEncrypted: responses.includeEncrypted,
             seal: { [seal] signature in seal.seal(signature, route: issuer, team: team) })
