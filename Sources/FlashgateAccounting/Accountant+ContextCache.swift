@@ -18,16 +18,11 @@ extension Accountant {
     package func admitStorage(
         caller: Caller, clientModel: String, upstreamModel: String, route: String, amount: MicroUSD
     ) -> AdmissionDecision {
-        switch admit(
+        // Not rate limited: asking the limiter refused the rent of a create whose own call held
+        // the team's last concurrent slot, and took a request from its per-minute limit.
+        admit(
             caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: amount,
-            tokens: 0)
-        {
-        case .reject(let rejected): return .reject(rejected)
-        case .admit(var admission):
-            if let ticket = admission.ticket { limiter.release(ticket, actualTokens: 0, now: clock.now()) }
-            admission.ticket = nil
-            return .admit(admission)
-        }
+            tokens: 0, rateLimited: false)
     }
 
     /// Settles a storage reservation at `cost` (the rent of the time the cache lived).

@@ -65,9 +65,11 @@ extension Accountant {
     }
 
     /// Rate limits, then the budget reservation of `amount`, for a call already priced.
+    /// - Parameter rateLimited: false for a reservation that is not a request (a context cache's
+    ///   rent): it neither asks nor takes a rate-limit slot, only budget.
     package func admit(
         caller: Caller, clientModel: String, upstreamModel: String, route: String, amount: MicroUSD, tokens: Int,
-        tier: ServiceTier = .standard
+        tier: ServiceTier = .standard, rateLimited: Bool = true
     ) -> AdmissionDecision {
         var admission = Admission(
             caller: caller, clientModel: clientModel, upstreamModel: upstreamModel, route: route, amount: amount,
@@ -75,7 +77,7 @@ extension Accountant {
         // Never answer a paid call whose money the ledger cannot cover.
         if let ledger, ledger.health.refusesPaidCalls { return .reject(.ledgerFull()) }
         if open && !leased { return .admit(admission) }
-        if !open {
+        if !open && rateLimited {
             switch limiter.admit(caller: caller, model: clientModel, estimatedTokens: tokens, now: clock.now()) {
             case .reject(let limit, let retryAfter):
                 return .reject(.rateLimit(limit, retryAfter: retryAfter))

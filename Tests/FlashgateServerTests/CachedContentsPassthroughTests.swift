@@ -75,6 +75,28 @@ extension ContextCacheTests {
         try await h.stop()
     }
 
+    /// A create is one request against the team's rate limits; its rent is budget only. Before,
+    /// the rent asked the limiter too: a team with `concurrent: 1` could never create a cache (the
+    /// create's own call held the slot), and each create took two requests a minute.
+    @Test func aCreateIsOneRequestAgainstTheTeamsLimitsAndItsRentNone() async throws {
+        let h = try await H.start { config in
+            config.teams[0].limits = RateLimits(requestsPerMinute: 2, concurrent: 1)
+        }
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let mine = [("x-goog-api-key", ContextCacheTests.key)]
+        for ttl in ["1800s", "3600s"] {
+            let body = Self.createBody.replacingOccurrences(of: #""ttl":"1800s""#, with: #""ttl":"\#(ttl)""#)
+            let created = try await client.request("POST", "/v1beta/cachedContents", body: body, headers: mine)
+            #expect(created?.status == 200, "\(ttl): \(created?.text ?? "")")
+        }
+        let third = try await client.request("POST", "/v1beta/cachedContents", body: Self.createBody, headers: mine)
+        #expect(third?.status == 429)
+        #expect(third?.text.contains("rpm") == true, "\(third?.text ?? "")")
+        #expect(h.creates().count == 2)
+        await client.close()
+        try await h.stop()
+    }
+
     @Test func aCreateTheBudgetCannotHoldNeverReachesGemini() async throws {
         let h = try await H.start { config in
             config.teams[0].budgets = [BudgetConfig(period: .day, limit: MicroUSD(dollars: "0.01")!)]
