@@ -65,3 +65,41 @@ import Testing
     }
 
 }
+
+@Suite struct OutputCapTests {
+    func capped(_ text: String, _ cap: Int = 64) throws -> (JSONValue, Bool) {
+        guard case .object(var body) = try JSONParser.parse(text) else { throw JSONParseError(reason: "object", offset: 0) }
+        let changed = OutputCap.apply(cap, to: &body)
+        return (.object(body), changed)
+    }
+
+    @Test func writesTheCapWhereTheBodyAsksForMoreOrNothing() throws {
+        #expect(try capped(#"{"contents":[]}"#) == (["contents": [], "generationConfig": ["maxOutputTokens": 64]], true))
+        #expect(
+            try capped(#"{"generationConfig":{"temperature":1,"maxOutputTokens":100}}"#)
+                == (["generationConfig": ["temperature": 1, "maxOutputTokens": 64]], true))
+        #expect(try capped(#"{"generationConfig":null}"#) == (["generationConfig": ["maxOutputTokens": 64]], true))
+        // A limit that is not a whole number is replaced by the cap.
+        #expect(try capped(#"{"generationConfig":{"maxOutputTokens":"lots"}}"#).0["generationConfig"]?["maxOutputTokens"] == 64)
+    }
+
+    @Test func keepsTheSpellingTheBodyUses() throws {
+        #expect(
+            try capped(#"{"generation_config":{"max_output_tokens":100}}"#)
+                == (["generation_config": ["max_output_tokens": 64]], true))
+        #expect(
+            try capped(#"{"generation_config":{"temperature":1}}"#)
+                == (["generation_config": ["temperature": 1, "maxOutputTokens": 64]], true))
+    }
+
+    @Test func leavesABodyAskingForNoMoreUntouched() throws {
+        for text in [
+            #"{"generationConfig":{"maxOutputTokens":64}}"#, #"{"generationConfig":{"maxOutputTokens":8}}"#,
+            #"{"generation_config":{"max_output_tokens":1}}"#, #"{"generationConfig":"not an object"}"#,
+        ] {
+            let (body, changed) = try capped(text)
+            #expect(!changed, "\(text)")
+            #expect(body == (try JSONParser.parse(text)), "\(text)")
+        }
+    }
+}

@@ -53,6 +53,7 @@ struct ChatCompletions: Sendable {
         let model = plan.model
         request.record?.identify(caller, model: model)
         tiers.applyDefault(to: &chat.gemini, caller: caller, model: model)
+        if let cap = accountant.team(caller)?.maxOutputTokens { OutputCap.apply(cap, to: &chat.gemini) }
         let method: NativeMethod = chat.stream ? .streamGenerateContent : .generateContent
         let mode = AnswerMode.openAI(chat, id: "chatcmpl-" + request.requestID, created: now())
         let signature = vault(team: caller.team)

@@ -55,6 +55,12 @@ struct NativeCalls: Sendable {
                 parsed = tiered
                 sent = JSONWriter.encode(tiered)
             }
+            if let cap = accountant.team(caller)?.maxOutputTokens, case .object(var object) = parsed,
+                OutputCap.apply(cap, to: &object)
+            {
+                parsed = .object(object)
+                sent = JSONWriter.encode(parsed)
+            }
             // Generations go through the cache and coalescing; streams are read as SSE upstream
             // whatever form the client asked for, so every form renders from the same events.
             let mode: AnswerMode = method == .generateContent ? .nativeJSON : (sse ? .nativeSSE : .nativeArray)

@@ -50,6 +50,7 @@ struct Responses: Sendable {
         let model = plan.model
         request.record?.identify(caller, model: model)
         tiers.applyDefault(to: &responses.chat.gemini, caller: caller, model: model)
+        if let cap = accountant.team(caller)?.maxOutputTokens { OutputCap.apply(cap, to: &responses.chat.gemini) }
         let team = caller.team
         let issuer = plan.primary.route.name
         let answer = ResponsesAnswer(
