@@ -15,6 +15,8 @@
 package struct ContextPrefix: Sendable {
     /// The members a cache holds; a request on a cache sends none of them.
     package static let members = ["systemInstruction", "tools", "toolConfig"]
+    /// The proto spellings of `cachedContent` and the members, which Gemini reads too.
+    static let protoSpelled = ["cached_content", "system_instruction", "tool_config"]
 
     /// Who owns caches of this prefix, its model and its route, plus the prefix's content.
     package var key: CacheKey
@@ -41,7 +43,11 @@ package struct ContextPrefix: Sendable {
     package init?(
         body: JSONValue, scope: String, model: String, route: String, leading: Int, bodyBytes: Int? = nil
     ) {
-        guard body["cachedContent"] == nil, let parts = Self.parts(body, leading: leading) else { return nil }
+        // A body naming a cache, or spelling a member the proto way (`system_instruction`), is
+        // left as sent: a rewrite could leave it both a cache and a member Gemini refuses with one.
+        guard body["cachedContent"] == nil, Self.protoSpelled.allSatisfy({ body[$0] == nil }),
+            let parts = Self.parts(body, leading: leading)
+        else { return nil }
         self.parts = parts
         self.leading = leading
         // One canonical pass, two keys: the content alone, and the content for its owner.

@@ -294,17 +294,7 @@ enum GeminiField {
 
     static func camel(_ key: String) -> String { CaseConversion.camel(key) }
 
-    static func snake(_ camel: String) -> String {
-        var out = ""
-        for ch in camel {
-            if ch.isUppercase {
-                out += "_" + ch.lowercased()
-            } else {
-                out.append(ch)
-            }
-        }
-        return out
-    }
+    static func snake(_ camel: String) -> String { GeminiSpelling.snake(camel) }
 }
 
 /// Google's OpenAPI-subset `Schema` (upper-case `type`, `nullable`, `propertyOrdering`) → plain

@@ -39,9 +39,10 @@ struct InputCounter {
         add(8)
         for part in content["parts"]?.arrayValue ?? [] {
             add(4)
-            if let inline = part["inlineData"] {
-                media(mime: inline["mimeType"]?.stringValue ?? "", base64: inline["data"]?.stringValue ?? "", part: part)
-            } else if part["fileData"] != nil {
+            if let inline = part["inlineData"] ?? part["inline_data"] {
+                let mime = (inline["mimeType"] ?? inline["mime_type"])?.stringValue ?? ""
+                media(mime: mime, base64: inline["data"]?.stringValue ?? "", part: part)
+            } else if part["fileData"] != nil || part["file_data"] != nil {
                 if expected { add(1_000) } else { unbounded() }
             } else {
                 text(part)
@@ -72,7 +73,7 @@ struct InputCounter {
         let type = mime.lowercased()
         if type.hasPrefix("image/") {
             if gemini3 {
-                let resolution = part["mediaResolution"]
+                let resolution = part["mediaResolution"] ?? part["media_resolution"]
                 let level = resolution?["level"]?.stringValue ?? resolution?.stringValue ?? ""
                 let ultra = level.uppercased().contains("ULTRA")
                 add(ultra ? 2_240 : 1_120)

@@ -80,17 +80,21 @@ package struct RequestCostEstimate: Sendable, Equatable {
 
     private static func estimate(body: JSONValue, model: String, teamOutputCap: Int?, expected: Bool) -> RequestCostEstimate {
         var counter = InputCounter(model: model, expected: expected)
+        // Gemini reads a field in either spelling (`systemInstruction` or `system_instruction`), so
+        // both count: a native body spelled in snake case is bounded like one in camel case.
         for content in body["contents"]?.arrayValue ?? [] { counter.content(content) }
-        if let system = body["systemInstruction"] { counter.content(system) }
-        for key in ["tools", "toolConfig"] { if let value = body[key] { counter.text(value) } }
-        if body["cachedContent"] != nil { counter.unbounded() }
+        for system in GeminiSpelling.values(body, "systemInstruction") { counter.content(system) }
+        for key in ["tools", "toolConfig"] { for value in GeminiSpelling.values(body, key) { counter.text(value) } }
+        if !GeminiSpelling.values(body, "cachedContent").isEmpty { counter.unbounded() }
         let input = min(counter.tokens, contextWindowTokens)
 
-        let generation = body["generationConfig"]
+        let generations = GeminiSpelling.values(body, "generationConfig")
+        let asked = generations.flatMap { GeminiSpelling.values($0, "maxOutputTokens") }.map { $0.intValue ?? .max }
         let modelMax = modelMaxOutputTokens(model)
-        var perCandidate = min(generation?["maxOutputTokens"]?.intValue ?? modelMax, teamOutputCap ?? modelMax, modelMax)
+        var perCandidate = min(asked.max() ?? modelMax, teamOutputCap ?? modelMax, modelMax)
         if expected { perCandidate = min(perCandidate, typicalOutputTokens) }
-        let candidates = max(1, generation?["candidateCount"]?.intValue ?? 1)
+        let counts = generations.flatMap { GeminiSpelling.values($0, "candidateCount") }.compactMap(\.intValue)
+        let candidates = max(1, counts.max() ?? 1)
 
         let searching = (body["tools"]?.arrayValue ?? []).contains { tool in
             ["googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval"].contains { tool[$0] != nil }

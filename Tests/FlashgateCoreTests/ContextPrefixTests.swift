@@ -21,6 +21,21 @@ import Testing
         ContextPrefixes(body: body, scope: "team:" + team, model: "gemini-3.5-flash", route: "studio")
     }
 
+    /// A body that names a cache or spells a member the proto way is left as sent: rewritten, it
+    /// could carry a cache and `system_instruction` together, which Gemini refuses.
+    @Test func aProtoSpelledBodyHasNoPrefix() {
+        let contents: [JSONValue] = [Self.turn("user", "doc"), Self.turn("user", "q")]
+        #expect(Self.prefixes(Self.body(contents)) != nil)
+        for (field, value) in [
+            ("cached_content", JSONValue.string("cachedContents/mine")), ("system_instruction", Self.system),
+            ("tool_config", ["function_calling_config": ["mode": "AUTO"]]),
+        ] {
+            guard case .object(var object) = Self.body(contents) else { continue }
+            object[field] = value
+            #expect(Self.prefixes(.object(object)) == nil, "\(field)")
+        }
+    }
+
     @Test func theBoundaryIsTheFirstUserTurnWhenAContentFollowsIt() {
         let user = Self.turn("user", "doc")
         let model = Self.turn("model", "ok")

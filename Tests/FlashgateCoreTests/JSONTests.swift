@@ -103,3 +103,16 @@ import Testing
         }
     }
 }
+
+@Suite struct NativeTierCheckTests {
+    /// A body naming its tier in both spellings is charged as one and served as the other unless
+    /// they agree, so two different tiers are refused.
+    @Test func twoSpellingsOfTheTierMustAgree() throws {
+        func check(_ text: String) throws { try ServiceTiers.checkNative(try JSONParser.parse(text)) }
+        try check(#"{"serviceTier":"flex"}"#)
+        try check(#"{"service_tier":"priority"}"#)
+        try check(#"{"serviceTier":"flex","service_tier":"FLEX"}"#)
+        #expect(throws: FlashgateError.self) { try check(#"{"serviceTier":"flex","service_tier":"priority"}"#) }
+        #expect(throws: FlashgateError.self) { try check(#"{"serviceTier":"fast"}"#) }
+    }
+}

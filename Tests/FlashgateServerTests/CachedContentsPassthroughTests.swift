@@ -97,6 +97,28 @@ extension ContextCacheTests {
         try await h.stop()
     }
 
+    /// Gemini reads `cached_content` as it reads `cachedContent`: a generation naming another
+    /// team's cache in either spelling is a 404 and never reaches Gemini. Before, the proto
+    /// spelling passed the ownership check, and one team's call was served from another's prefix.
+    @Test func anotherTeamsCacheIsRefusedInEitherSpelling() async throws {
+        let h = try await H.start()
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let created = try await client.request(
+            "POST", "/v1beta/cachedContents", body: Self.createBody,
+            headers: [("x-goog-api-key", ContextCacheTests.key)])
+        let name = try #require(created?.json?["name"]?.stringValue)
+        for field in ["cachedContent", "cached_content"] {
+            let foreign = try await client.request(
+                "POST", "/v1beta/models/gemini-3.5-flash:generateContent",
+                body: #"{"\#(field)":"\#(name)","contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
+                headers: [("x-goog-api-key", ContextCacheTests.otherKey)])
+            #expect(foreign?.status == 404, "\(field)")
+        }
+        #expect(h.generations().isEmpty)
+        await client.close()
+        try await h.stop()
+    }
+
     @Test func aCreateTheBudgetCannotHoldNeverReachesGemini() async throws {
         let h = try await H.start { config in
             config.teams[0].budgets = [BudgetConfig(period: .day, limit: MicroUSD(dollars: "0.01")!)]

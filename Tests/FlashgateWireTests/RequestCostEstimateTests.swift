@@ -33,6 +33,46 @@ import Testing
         #expect(RequestCostEstimate.expected(body: body(text: "hi"), model: "gemini-3.5-flash", teamOutputCap: nil).outputTokens == 2_048)
     }
 
+    /// Gemini reads each field in its proto spelling too (`system_instruction`, `file_data`,
+    /// `generation_config.candidate_count`, `cached_content`): a native body so spelled is bounded
+    /// as the camel-case one is. Before, each of these counted for nothing (or one candidate).
+    @Test func protoSpelledFieldsAreBoundedAsTheirJSONSpelling() throws {
+        let model = "gemini-3.5-flash"
+        func worst(_ text: String) throws -> RequestCostEstimate {
+            RequestCostEstimate.worstCase(body: try JSONParser.parse(text), model: model, teamOutputCap: nil)
+        }
+        let contents = #""contents":[{"role":"user","parts":[{"text":"hi"}]}]"#
+        let system = String(repeating: "s", count: 5_000)
+        for (camel, snake) in [
+            (
+                #"{\#(contents),"systemInstruction":{"parts":[{"text":"\#(system)"}]}}"#,
+                #"{\#(contents),"system_instruction":{"parts":[{"text":"\#(system)"}]}}"#
+            ),
+            (
+                #"{\#(contents),"toolConfig":{"functionCallingConfig":{"mode":"\#(system)"}}}"#,
+                #"{\#(contents),"tool_config":{"function_calling_config":{"mode":"\#(system)"}}}"#
+            ),
+            (
+                #"{"contents":[{"parts":[{"fileData":{"mimeType":"video/mp4","fileUri":"gs://b/long.mp4"}}]}]}"#,
+                #"{"contents":[{"parts":[{"file_data":{"mime_type":"video/mp4","file_uri":"gs://b/long.mp4"}}]}]}"#
+            ),
+            (#"{\#(contents),"cachedContent":"cachedContents/x"}"#, #"{\#(contents),"cached_content":"cachedContents/x"}"#),
+        ] {
+            let (a, b) = (try worst(camel), try worst(snake))
+            #expect(b.inputTokens >= a.inputTokens - 16, "\(snake)")
+            #expect(b.inputTokens > 4_000, "\(snake)")
+        }
+        let candidates = try worst(#"{\#(contents),"generation_config":{"candidate_count":4,"max_output_tokens":100}}"#)
+        #expect(candidates.outputTokens == 400)
+        // Both spellings at once: the larger ask counts.
+        let both = try worst(
+            #"{\#(contents),"generationConfig":{"maxOutputTokens":10},"generation_config":{"max_output_tokens":900}}"#)
+        #expect(both.outputTokens == 900)
+        // An inline image spelled the proto way is priced as an image, not as its base64 text.
+        let png = #"{"contents":[{"parts":[{"inline_data":{"mime_type":"image/png","data":"\#(String(repeating: "A", count: 40_000))"}}]}]}"#
+        #expect(try worst(png).inputTokens < 2_000)
+    }
+
     @Test func searchGroundingCountsBoundedQueries() {
         let b = body(text: "news", tools: [["googleSearch": [:]]])
         #expect(RequestCostEstimate.worstCase(body: b, model: "gemini-3.5-flash", teamOutputCap: nil).searchQueries == 10)

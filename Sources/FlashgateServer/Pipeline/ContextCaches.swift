@@ -55,11 +55,13 @@ final class ContextCaches: Sendable {
 
     /// Refuses a generation that names a cache Flashgate made for another team (404, as Gemini
     /// answers a cache it does not know), so a cache name never lets one team read another's prefix.
+    /// Both spellings are checked: Gemini reads `cached_content` as it reads `cachedContent`.
     func checkOwnership(_ call: GenerateCall) throws(FlashgateError) {
-        guard let name = call.body["cachedContent"]?.stringValue,
-            book.isForeign(name, team: call.team, shared: config.scope == .shared)
-        else { return }
-        throw FlashgateError(.notFound, "\(name) is not found", param: "cached_content")
+        for value in GeminiSpelling.values(call.body, "cachedContent") {
+            guard let name = value.stringValue, book.isForeign(name, team: call.team, shared: config.scope == .shared)
+            else { continue }
+            throw FlashgateError(.notFound, "\(name) is not found", param: "cached_content")
+        }
     }
 
     /// The live cache the call may be read from, the longest candidate's first (nil: the call
