@@ -27,8 +27,9 @@ package struct RoutePlan: Sendable {
     package var targets: [ResolvedRoute]
     package var hedge: HedgeConfig?
     /// The client's model id as routing saw it (`ModelID.description`: `models/gemini-2.5-flash`
-    /// is `gemini-2.5-flash`): what rate limits, the ledger, metrics and per-model config are
-    /// keyed by, however the client spelled it. Answers echo the client's own spelling.
+    /// is `gemini-2.5-flash`; an alias is its configured model's id): what rate limits, the
+    /// ledger, metrics and per-model config are keyed by, however the client named the model.
+    /// Answers echo the client's own spelling.
     package var model: String
 
     package var primary: ResolvedRoute { targets[0] }

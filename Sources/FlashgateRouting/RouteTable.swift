@@ -77,7 +77,8 @@ package final class RouteTable: Sendable {
                 }
             }
             guard !targets.isEmpty else { return nil }
-            return RoutePlan(targets: targets, hedge: configured.hedge, model: id)
+            // An alias is another name of its model: limits and the ledger see the model's id.
+            return RoutePlan(targets: targets, hedge: configured.hedge, model: configured.id)
         }
         guard let route = config.passthroughRoute else { return nil }
         return RoutePlan(

@@ -113,4 +113,24 @@ import Testing
         #expect(rows.map(\.model).sorted() == ["gemini-3.5-flash", "gemini-3.5-flash", "gemini-3.5-flash", "gemini-embedding-001"])
         try await h.stop()
     }
+
+    /// An alias is another name of its model: a team's limit on the model holds its aliases too,
+    /// and their rows carry the model's id. Before, each alias was a model of its own there.
+    @Test func aTeamsModelLimitHoldsItsAliasesToo() async throws {
+        let h = try await Harness.start { config in
+            config.models = [
+                ModelConfig(
+                    id: "fast", routes: [ModelRoute(route: "studio", upstreamModel: "gemini-3.5-flash")],
+                    aliases: ["quick"])
+            ]
+            config.teams[0].modelLimits = ["fast": RateLimits(requestsPerMinute: 2)]
+        }
+        #expect(try await h.chat("quick")?.status == 200)
+        let echoed = try await h.chat("fast")
+        #expect(echoed?.status == 200)
+        #expect(try await h.chat("models/quick")?.status == 429)
+        let rows = try await h.rows(atLeast: 2)
+        #expect(rows.map(\.model) == ["fast", "fast"])
+        try await h.stop()
+    }
 }
