@@ -38,6 +38,22 @@ import Testing
         await gateway.stop()
     }
 
+    /// A compressed request body is refused with a 400 that says so, not as "not valid JSON".
+    @Test func aCompressedBodyIsRefusedForWhatItIs() async throws {
+        let gateway = try await TestGateway.start(config: Self.config())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let gzipped: [UInt8] = [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xAB, 0xAE, 0x05, 0x00]
+        let response = try await client.request(
+            "POST", "/v1/chat/completions", body: String(decoding: gzipped, as: UTF8.self),
+            headers: [("content-encoding", "gzip")])
+        #expect(response?.status == 400)
+        #expect(response?.json?["error"]?["message"]?.stringValue?.contains("content-encoding 'gzip'") == true)
+        let plain = try await client.request("POST", "/v1/chat/completions", body: "{not json")
+        #expect(plain?.json?["error"]?["message"]?.stringValue?.contains("not valid JSON") == true)
+        await client.close()
+        await gateway.stop()
+    }
+
     @Test func unparsableNativeRequestGetsAGoogleError() async throws {
         let gateway = try await TestGateway.start(config: Self.config())
         let client = try await RawHTTPClient.connect(port: gateway.port)

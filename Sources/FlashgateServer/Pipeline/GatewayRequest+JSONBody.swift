@@ -11,6 +11,11 @@ extension GatewayRequest {
                 try JSONParser.parse(buffer)
             }
         } catch {
+            // Looked at only once the body has failed: a compressed body is not read as JSON.
+            if let encoding = headers.first(name: "content-encoding"), encoding.lowercased() != "identity" {
+                throw .invalid(
+                    "request bodies with content-encoding '\(encoding.prefix(32))' are not supported; send the JSON uncompressed")
+            }
             throw .invalid("the request body is not valid JSON: \(error)")
         }
     }
