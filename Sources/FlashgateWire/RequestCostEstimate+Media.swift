@@ -37,11 +37,23 @@ struct InputCounter {
 
     mutating func content(_ content: JSONValue) {
         add(8)
-        for part in content["parts"]?.arrayValue ?? [] {
+        // Whatever is not a well-formed content counts as text, so the bound holds even for a
+        // shape a backend accepts that Gemini would refuse (parts as an object, a content as an
+        // array, a long role, members of its own): only well-formed media parts are priced below
+        // their bytes. A plain role is covered by the content's marker.
+        guard case .object(let object) = content else { return text(content) }
+        for field in object.fields where field.key != "parts" {
+            if field.key == "role", let role = field.value.stringValue, role.utf8.count <= 16 { continue }
+            add(field.key.utf8.count)
+            text(field.value)
+        }
+        guard let parts = object["parts"] else { return }
+        guard case .array(let items) = parts else { return text(parts) }
+        for part in items {
             add(4)
-            if let inline = part["inlineData"] ?? part["inline_data"] {
+            if let inline = part["inlineData"] ?? part["inline_data"], let data = inline["data"]?.stringValue {
                 let mime = (inline["mimeType"] ?? inline["mime_type"])?.stringValue ?? ""
-                media(mime: mime, base64: inline["data"]?.stringValue ?? "", part: part)
+                media(mime: mime, base64: data, part: part)
             } else if part["fileData"] != nil || part["file_data"] != nil {
                 if expected { add(1_000) } else { unbounded() }
             } else {

@@ -73,6 +73,24 @@ import Testing
         #expect(try worst(png).inputTokens < 2_000)
     }
 
+    /// A content in a shape Gemini refuses still counts every byte it holds as text: a backend
+    /// that accepts it (Flashgate's own mock did) cannot charge more than the bound. Before, each of
+    /// these counted for a marker or nothing while the mock charged thousands of tokens.
+    @Test func malformedContentsCountTheirBytes() throws {
+        let long = String(repeating: "x", count: 5_000)
+        for text in [
+            #"{"contents":[{"role":"user","parts":{"nested":[{"text":"\#(long)"}]}}]}"#,
+            #"{"contents":[[true,[{"role":"user","parts":[{"text":"\#(long)"}]}]]]}"#,
+            #"{"contents":[{"role":"\#(long)","parts":[{"text":"hi"}]}]}"#,
+            #"{"contents":[{"role":"user","name":"\#(long)","parts":[{"text":"hi"}]}]}"#,
+            #"{"contents":[{"role":"user","parts":[{"inlineData":["\#(long)"]}]}]}"#,
+        ] {
+            let worst = RequestCostEstimate.worstCase(
+                body: try JSONParser.parse(text), model: "gemini-2.5-flash", teamOutputCap: nil)
+            #expect(worst.inputTokens >= 5_000, "\(text.prefix(60))")
+        }
+    }
+
     @Test func searchGroundingCountsBoundedQueries() {
         let b = body(text: "news", tools: [["googleSearch": [:]]])
         #expect(RequestCostEstimate.worstCase(body: b, model: "gemini-3.5-flash", teamOutputCap: nil).searchQueries == 10)
