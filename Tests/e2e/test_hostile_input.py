@@ -2,7 +2,9 @@
 extra fields, deep and long values, broken bytes) and mutated raw HTTP requests. Flashgate answers
 each with a 2xx or a 4xx in the caller's dialect, never a 5xx, stays up, and its money adds up
 afterwards: no reservation is left open, the budget's settled spend is what /admin/usage reports,
-and what the answers said they cost is in it.
+what the answers said they cost is in it, and no call cost more than it reserved. The team has an
+output cap, a concurrency limit of one, per-model limits, a model alias with its own tier, and
+soft and per-key budgets, so those paths see the hostile bodies too.
 
 Seeded and repeatable: FG_FUZZ_SEED picks the run, FG_FUZZ_BODIES and FG_FUZZ_REQUESTS its size
 (`FG_FUZZ_BODIES=400000 make e2e` for a long campaign). One Flashgate of its own, in front of the
@@ -89,8 +91,8 @@ SEEDS: list[tuple[str, dict]] = [
 WEIRD = [
     None, True, False, 0, -1, 1e308, -1e308, 2**64, 0.5, -0.0, 123456789012345678901234567890, "", "x" * 5000,
     "\u0000\ud7ff\U0001F600", [], {}, [None], {"": None}, "NaN", "data:image/png;base64,!!!",
-    "http://127.0.0.1:1/x.png", FLASH, "models/" + FLASH, "user", "assistant", "tool", "function", "system",
-    "developer", "auto", "none", "required", "json_object",
+    "http://127.0.0.1:1/x.png", FLASH, "models/" + FLASH, "fast", "models/quick", "user", "assistant", "tool",
+    "function", "system", "developer", "auto", "none", "required", "json_object",
 ]
 KEYS = ["type", "text", "role", "content", "parts", "name", "extra", "functionCall", "thought_signature",
         "thoughtSignature", "inlineData", "fileData", "image_url", "file", "serviceTier", "service_tier"]
@@ -187,12 +189,23 @@ routes:
     base_url: {gateways.upstream.base_url}
     api_key_env: FG_HOSTILE_UPSTREAM_KEY
     passthrough: true
+models:
+  - {{ id: fast, aliases: [quick], route: studio, upstream_model: {FLASH}, service_tier: flex }}
 teams:
   - id: hostile
+    max_output_tokens: 512
+    limits: {{ concurrent: 1 }}
+    model_limits:
+      fast: {{ rpm: 1000000 }}
     budgets:
       - {{ period: day, limit_usd: "1000", mode: hard }}
+      - {{ period: month, limit_usd: "0.000001", mode: soft }}
 keys:
-  - {{ name: fuzz, team: hostile, hash: "{digest}" }}
+  - name: fuzz
+    team: hostile
+    hash: "{digest}"
+    budgets:
+      - {{ period: day, limit_usd: "500", mode: hard }}
 accounting:
   admin_key_env: FG_HOSTILE_ADMIN
 """
@@ -237,7 +250,7 @@ def test_mutated_bodies_get_a_4xx_in_the_callers_dialect_and_the_money_adds_up(g
     # their rows follow on the ledger's writer, so the check asks again until they are in (each
     # attempt is a real request; nothing sleeps).
     for _ in range(2000):
-        budget = admin_get(gate, "/admin/budgets")[0]
+        budget = next(b for b in admin_get(gate, "/admin/budgets") if b["budget"] == "team:hostile:day")
         usage = sum(Decimal(str(row["cost_usd"])) for row in admin_get(gate, "/admin/usage") if row["team"] == "hostile")
         settled = Decimal(str(budget["settled_usd"]))
         if Decimal(str(budget["reserved_usd"])) == 0 and usage == settled:
@@ -245,6 +258,9 @@ def test_mutated_bodies_get_a_4xx_in_the_callers_dialect_and_the_money_adds_up(g
     assert Decimal(str(budget["reserved_usd"])) == 0, budget
     assert usage == settled, (usage, budget)
     assert answered_cost <= settled and settled > 0, (answered_cost, settled)
+    # Strict accounting: no call cost more than the worst case it reserved, whatever its shape
+    # (the offline upstream charges for shapes Gemini would refuse, so this checks the bound).
+    assert "cost more than it reserved" not in gate.log_path.read_text(errors="replace"), f"seed {SEED}"
 
 
 def test_mutated_http_requests_never_take_it_down(gate):
