@@ -83,18 +83,22 @@ package struct RequestCostEstimate: Sendable, Equatable {
         // Gemini reads a field in either spelling (`systemInstruction` or `system_instruction`), so
         // both count: a native body spelled in snake case is bounded like one in camel case.
         for content in body["contents"]?.arrayValue ?? [] { counter.content(content) }
-        for system in GeminiSpelling.values(body, "systemInstruction") { counter.content(system) }
-        for key in ["tools", "toolConfig"] { for value in GeminiSpelling.values(body, key) { counter.text(value) } }
-        if !GeminiSpelling.values(body, "cachedContent").isEmpty { counter.unbounded() }
+        GeminiSpelling.each(body, "systemInstruction", "system_instruction") { counter.content($0) }
+        if let tools = body["tools"] { counter.text(tools) }
+        GeminiSpelling.each(body, "toolConfig", "tool_config") { counter.text($0) }
+        if GeminiSpelling.has(body, "cachedContent", "cached_content") { counter.unbounded() }
         let input = min(counter.tokens, contextWindowTokens)
 
-        let generations = GeminiSpelling.values(body, "generationConfig")
-        let asked = generations.flatMap { GeminiSpelling.values($0, "maxOutputTokens") }.map { $0.intValue ?? .max }
+        // Each spelling of the generation config and of its fields counts; two at once, the larger.
+        var asked: Int?
+        var candidates = 1
+        GeminiSpelling.each(body, "generationConfig", "generation_config") { generation in
+            GeminiSpelling.each(generation, "maxOutputTokens", "max_output_tokens") { asked = max(asked ?? 0, $0.intValue ?? .max) }
+            GeminiSpelling.each(generation, "candidateCount", "candidate_count") { candidates = max(candidates, $0.intValue ?? 1) }
+        }
         let modelMax = modelMaxOutputTokens(model)
-        var perCandidate = min(asked.max() ?? modelMax, teamOutputCap ?? modelMax, modelMax)
+        var perCandidate = min(asked ?? modelMax, teamOutputCap ?? modelMax, modelMax)
         if expected { perCandidate = min(perCandidate, typicalOutputTokens) }
-        let counts = generations.flatMap { GeminiSpelling.values($0, "candidateCount") }.compactMap(\.intValue)
-        let candidates = max(1, counts.max() ?? 1)
 
         let searching = (body["tools"]?.arrayValue ?? []).contains { tool in
             ["googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval"].contains { tool[$0] != nil }

@@ -57,11 +57,13 @@ final class ContextCaches: Sendable {
     /// answers a cache it does not know), so a cache name never lets one team read another's prefix.
     /// Both spellings are checked: Gemini reads `cached_content` as it reads `cachedContent`.
     func checkOwnership(_ call: GenerateCall) throws(FlashgateError) {
-        for value in GeminiSpelling.values(call.body, "cachedContent") {
-            guard let name = value.stringValue, book.isForeign(name, team: call.team, shared: config.scope == .shared)
-            else { continue }
-            throw FlashgateError(.notFound, "\(name) is not found", param: "cached_content")
+        var foreign: String?
+        GeminiSpelling.each(call.body, "cachedContent", "cached_content") { value in
+            if let name = value.stringValue, book.isForeign(name, team: call.team, shared: config.scope == .shared) {
+                foreign = foreign ?? name
+            }
         }
+        if let foreign { throw FlashgateError(.notFound, "\(foreign) is not found", param: "cached_content") }
     }
 
     /// The live cache the call may be read from, the longest candidate's first (nil: the call
