@@ -85,6 +85,8 @@ struct ChatCompletions: Sendable {
             var fetched = call
             let primary = filled.geminiBody(for: plan.primary, signature: signature)
             fetched.upstream.body = filled.geminiBodies(primary: primary, plan: plan, signature: signature)
+            // Reserved on what Gemini will read, the fetched bytes inline, not on the placeholder.
+            fetched.body = primary
             await generation.run(fetched, writer: writer)
         }
     }
