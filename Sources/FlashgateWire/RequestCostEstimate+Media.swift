@@ -35,6 +35,12 @@ struct InputCounter {
 
     mutating func unbounded() { add(RequestCostEstimate.contextWindowTokens) }
 
+    /// A tool that feeds Gemini input of its own (pages, code results): the context window in
+    /// strict mode, a typical page's worth in estimate mode.
+    mutating func toolInput() {
+        if expected { add(2_000) } else { unbounded() }
+    }
+
     mutating func content(_ content: JSONValue) {
         add(8)
         // Whatever is not a well-formed content counts as text, so the bound holds even for a

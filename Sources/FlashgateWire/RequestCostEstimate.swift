@@ -13,7 +13,11 @@ import FlashgateCore
 /// - output: min(`maxOutputTokens` if asked, the team cap, the model's maximum) per candidate,
 ///   thinking included, because Gemini counts thoughts inside `maxOutputTokens`;
 /// - Google Search grounding: at most `searchQueryBound` queries per request (an assumption:
-///   Gemini documents no maximum).
+///   Gemini documents no maximum);
+/// - any other built-in tool (URL context, code execution, file search, Maps, computer use, MCP
+///   servers, and any kind not known here) adds input the request does not show (retrieved pages
+///   and tool results bill as `toolUsePromptTokenCount`), so its input is bounded by the context
+///   window alone; only function declarations and search are priced from the body.
 ///
 /// `expected` is estimate mode's reservation: text at 4 bytes a token, the same media
 /// estimates, and output at min(cap, `typicalOutputTokens`).
@@ -28,6 +32,21 @@ package struct RequestCostEstimate: Sendable, Equatable {
     package static let contextWindowTokens = 1_048_576
     package static let searchQueryBound = 10
     package static let typicalOutputTokens = 2_048
+    /// Tool kinds whose use adds no input beyond the body (declarations the model calls through
+    /// the client; search, priced per query). Both spellings.
+    static let inputBoundedTools: Set<String> = [
+        "functionDeclarations", "function_declarations", "googleSearch", "google_search",
+        "googleSearchRetrieval", "google_search_retrieval",
+    ]
+
+    /// Whether a `tools` array holds a tool whose use bills input the body does not show.
+    static func usesInputAddingTools(_ tools: JSONValue) -> Bool {
+        guard case .array(let items) = tools else { return false }
+        return items.contains { tool in
+            guard case .object(let object) = tool else { return false }
+            return object.fields.contains { !$0.value.isNull && !inputBoundedTools.contains($0.key) }
+        }
+    }
 
     package init(inputTokens: Int, outputTokens: Int, searchQueries: Int, isUpperBound: Bool) {
         self.inputTokens = inputTokens
@@ -84,7 +103,10 @@ package struct RequestCostEstimate: Sendable, Equatable {
         // both count: a native body spelled in snake case is bounded like one in camel case.
         for content in body["contents"]?.arrayValue ?? [] { counter.content(content) }
         GeminiSpelling.each(body, "systemInstruction", "system_instruction") { counter.content($0) }
-        if let tools = body["tools"] { counter.text(tools) }
+        if let tools = body["tools"] {
+            counter.text(tools)
+            if Self.usesInputAddingTools(tools) { counter.toolInput() }
+        }
         GeminiSpelling.each(body, "toolConfig", "tool_config") { counter.text($0) }
         if GeminiSpelling.has(body, "cachedContent", "cached_content") { counter.unbounded() }
         let input = min(counter.tokens, contextWindowTokens)

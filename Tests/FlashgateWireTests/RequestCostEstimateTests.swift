@@ -91,6 +91,32 @@ import Testing
         }
     }
 
+    /// A tool that feeds Gemini input the body does not show (URL context's pages, code
+    /// execution's results, any kind not known) bounds the input by the context window in strict
+    /// mode. Before, only the tool's own JSON counted, and a URL-context call reserved a few bytes
+    /// for pages billed at their length.
+    @Test func toolsThatAddInputAreBoundedByTheContextWindow() throws {
+        func worst(_ tools: String) throws -> RequestCostEstimate {
+            let body = try JSONParser.parse(#"{"contents":[{"parts":[{"text":"hi"}]}],"tools":\#(tools)}"#)
+            return RequestCostEstimate.worstCase(body: body, model: "gemini-3.5-flash", teamOutputCap: nil)
+        }
+        let window = RequestCostEstimate.contextWindowTokens
+        for tools in [
+            #"[{"urlContext":{}}]"#, #"[{"url_context":{}}]"#, #"[{"codeExecution":{}}]"#,
+            #"[{"functionDeclarations":[{"name":"f"}]},{"fileSearch":{"fileSearchStoreNames":["s"]}}]"#,
+            #"[{"someToolFromNextYear":{}}]"#,
+        ] {
+            #expect(try worst(tools).inputTokens == window, "\(tools)")
+        }
+        for tools in [#"[{"functionDeclarations":[{"name":"f"}]}]"#, #"[{"googleSearch":{}},{"google_search_retrieval":{}}]"#] {
+            #expect(try worst(tools).inputTokens < 200, "\(tools)")
+        }
+        let expected = RequestCostEstimate.expected(
+            body: try JSONParser.parse(#"{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"urlContext":{}}]}"#),
+            model: "gemini-3.5-flash", teamOutputCap: nil)
+        #expect(expected.inputTokens > 2_000 && expected.inputTokens < 2_100)
+    }
+
     @Test func searchGroundingCountsBoundedQueries() {
         let b = body(text: "news", tools: [["googleSearch": [:]]])
         #expect(RequestCostEstimate.worstCase(body: b, model: "gemini-3.5-flash", teamOutputCap: nil).searchQueries == 10)
