@@ -75,6 +75,7 @@ extension FlashgateConfig {
         if let v = try money(&row, "cached_input") { price.cachedInputPerMillion = v }
         if let v = try money(&row, "cache_storage") { price.cacheStoragePerMillionHour = v }
         if let v = try money(&row, "search_per_1000") { price.searchPerThousand = v }
+        if let v = try money(&row, "audio_input") { price.audioInputPerMillion = v }
         return price
     }
 

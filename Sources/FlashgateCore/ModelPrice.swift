@@ -13,10 +13,14 @@ package struct ModelPrice: Sendable, Equatable {
     package var longInputPerMillion: Int64?
     package var longOutputPerMillion: Int64?
     package var longCachedInputPerMillion: Int64?
+    /// Audio input, where Google prices it apart from text, image and video input (2.5 Flash:
+    /// $1.00 against $0.30); nil: as the input price.
+    package var audioInputPerMillion: Int64?
 
     package init(
         input: Int64, output: Int64, cachedInput: Int64, cacheStorage: Int64 = 1_000_000, search: Int64 = 14_000_000,
-        longContextThreshold: Int? = nil, longInput: Int64? = nil, longOutput: Int64? = nil, longCachedInput: Int64? = nil
+        longContextThreshold: Int? = nil, longInput: Int64? = nil, longOutput: Int64? = nil, longCachedInput: Int64? = nil,
+        audioInput: Int64? = nil
     ) {
         inputPerMillion = input
         outputPerMillion = output
@@ -27,6 +31,7 @@ package struct ModelPrice: Sendable, Equatable {
         longInputPerMillion = longInput
         longOutputPerMillion = longOutput
         longCachedInputPerMillion = longCachedInput
+        audioInputPerMillion = audioInput
     }
 
     /// This standard row at another tier, by Google's published multipliers, for models without
@@ -47,6 +52,7 @@ package struct ModelPrice: Sendable, Equatable {
         price.outputPerMillion = scale(outputPerMillion)
         price.longInputPerMillion = longInputPerMillion.map(scale)
         price.longOutputPerMillion = longOutputPerMillion.map(scale)
+        price.audioInputPerMillion = audioInputPerMillion.map(scale)
         if tier != .batch {
             price.cachedInputPerMillion = scale(cachedInputPerMillion)
             price.longCachedInputPerMillion = longCachedInputPerMillion.map(scale)
@@ -61,10 +67,13 @@ package struct ModelPrice: Sendable, Equatable {
         let output = long ? longOutputPerMillion ?? outputPerMillion : outputPerMillion
         let cached = long ? longCachedInputPerMillion ?? cachedInputPerMillion : cachedInputPerMillion
         let uncached = max(0, usage.promptTokens - usage.cachedTokens)
+        // Uncached audio at the audio price (never below the input price), the rest at input.
+        let audio = min(max(0, usage.audioTokens), uncached)
+        let audioRate = max(audioInputPerMillion ?? input, input)
         // micro-dollars per million tokens × tokens, / 1e6 → micro-dollars.
         let perMillion =
-            Int64(uncached) * input + Int64(min(usage.cachedTokens, usage.promptTokens)) * cached
-            + Int64(usage.outputTokens) * output
+            Int64(uncached - audio) * input + Int64(audio) * audioRate
+            + Int64(min(usage.cachedTokens, usage.promptTokens)) * cached + Int64(usage.outputTokens) * output
         let tokens = (perMillion + 999_999) / 1_000_000
         let search = (Int64(usage.searchQueries) * searchPerThousand + 999) / 1000
         return MicroUSD(tokens + search)
@@ -80,11 +89,16 @@ package struct BillableUsage: Sendable, Equatable {
     /// Output including thinking: thoughts are billed as output.
     package var outputTokens: Int = 0
     package var searchQueries: Int = 0
+    /// The part of the uncached prompt that is audio (billed at `audioInputPerMillion`).
+    package var audioTokens: Int = 0
 
-    package init(promptTokens: Int = 0, cachedTokens: Int = 0, outputTokens: Int = 0, searchQueries: Int = 0) {
+    package init(
+        promptTokens: Int = 0, cachedTokens: Int = 0, outputTokens: Int = 0, searchQueries: Int = 0, audioTokens: Int = 0
+    ) {
         self.promptTokens = promptTokens
         self.cachedTokens = cachedTokens
         self.outputTokens = outputTokens
         self.searchQueries = searchQueries
+        self.audioTokens = audioTokens
     }
 }

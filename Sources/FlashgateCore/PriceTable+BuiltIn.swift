@@ -41,7 +41,8 @@ extension PriceTable {
                 input: 2_000_000, output: 12_000_000, cachedInput: 200_000, cacheStorage: 4_500_000,
                 longContextThreshold: 200_000, longInput: 4_000_000, longOutput: 18_000_000, longCachedInput: 400_000)),
         // 3 Flash preview: 0.50 / 3.00 / 0.05 (factquire.com quoting ai.google.dev, 2026-07-04).
-        PriceRow("gemini-3-flash", ModelPrice(input: 500_000, output: 3_000_000, cachedInput: 50_000)),
+        // Audio input 1.00 (factquire.com quoting ai.google.dev, 2026-07-04).
+        PriceRow("gemini-3-flash", ModelPrice(input: 500_000, output: 3_000_000, cachedInput: 50_000, audioInput: 1_000_000)),
         // 3.1 Flash-Lite: 0.25 / 1.50 (awslabs/startups#43, 2026-05-31); cached UNVERIFIED (10 %).
         PriceRow("gemini-3.1-flash-lite", ModelPrice(input: 250_000, output: 1_500_000, cachedInput: 25_000)),
         // 2.5 family (Portkey-AI/models#638, api-evangelist/gemini, 2026-09-20); grounding $35 / 1,000 prompts.
@@ -50,9 +51,13 @@ extension PriceTable {
             ModelPrice(
                 input: 1_250_000, output: 10_000_000, cachedInput: 125_000, cacheStorage: 4_500_000, search: 35_000_000,
                 longContextThreshold: 200_000, longInput: 2_500_000, longOutput: 15_000_000, longCachedInput: 250_000)),
-        PriceRow("gemini-2.5-flash", ModelPrice(input: 300_000, output: 2_500_000, cachedInput: 30_000, search: 35_000_000)),
+        // Audio input 1.00 and 0.30 (Portkey-AI/models#638, hivebook; 2026-09-20).
         PriceRow(
-            "gemini-2.5-flash-lite", ModelPrice(input: 100_000, output: 400_000, cachedInput: 10_000, search: 35_000_000)),
+            "gemini-2.5-flash",
+            ModelPrice(input: 300_000, output: 2_500_000, cachedInput: 30_000, search: 35_000_000, audioInput: 1_000_000)),
+        PriceRow(
+            "gemini-2.5-flash-lite",
+            ModelPrice(input: 100_000, output: 400_000, cachedInput: 10_000, search: 35_000_000, audioInput: 300_000)),
         // Embeddings, input only: gemini-embedding-001 0.15 (batch 0.075 = 0.5×; tokenmix.ai, 2026-04-25);
         // gemini-embedding-2 text 0.20 (image, audio and video inputs cost more; tokencost.app, 2026-10-07).
         PriceRow("gemini-embedding-001", ModelPrice(input: 150_000, output: 0, cachedInput: 150_000, search: 0)),

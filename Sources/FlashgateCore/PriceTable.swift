@@ -34,7 +34,7 @@ package struct PriceRow: Sendable, Equatable {
 /// unless the table has an explicit fallback row under `PriceTable.fallbackPrefix`.
 package struct PriceTable: Sendable, Equatable {
     /// The date the built-in rows were last checked against their sources.
-    package static let version = "2026-12-06"
+    package static let version = "2026-12-07"
     /// The config key of the row for models no other row matches: `prices: {"*": {...}}`.
     package static let fallbackPrefix = "*"
 

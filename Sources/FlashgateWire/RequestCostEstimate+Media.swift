@@ -22,6 +22,8 @@ struct InputCounter {
     let expected: Bool
     var tokens = 0
     var bounded = true
+    /// The tokens counted that may be audio (see `RequestCostEstimate.audioTokens`).
+    var audioTokens = 0
 
     init(model: String, expected: Bool) {
         let major = RequestCostEstimate.offset(of: "gemini-", in: model).flatMap { at in
@@ -60,8 +62,12 @@ struct InputCounter {
             if let inline = part["inlineData"] ?? part["inline_data"], let data = inline["data"]?.stringValue {
                 let mime = (inline["mimeType"] ?? inline["mime_type"])?.stringValue ?? ""
                 media(mime: mime, base64: data, part: part)
-            } else if part["fileData"] != nil || part["file_data"] != nil {
+            } else if let file = part["fileData"] ?? part["file_data"] {
+                let before = tokens
                 if expected { add(1_000) } else { unbounded() }
+                // A file of audio or video (or of a type not given) may be billed as audio.
+                let mime = ((file["mimeType"] ?? file["mime_type"])?.stringValue ?? "").lowercased()
+                if mime.isEmpty || mime.hasPrefix("audio/") || mime.hasPrefix("video/") { audioTokens += tokens - before }
             } else {
                 text(part)
             }
@@ -104,9 +110,12 @@ struct InputCounter {
             }
         } else if type.hasPrefix("audio/") {
             add((bytes + 999) / 1_000 * 32)
+            audioTokens += (bytes + 999) / 1_000 * 32
             if ["opus", "ogg", "aac", "webm"].contains(where: type.contains) { bounded = false }
         } else if type.hasPrefix("video/") {
             add((bytes + 7_999) / 8_000 * 263)
+            // Its sound: 32 of each second's tokens.
+            audioTokens += (bytes + 7_999) / 8_000 * 32
             bounded = false
         } else if type == "application/pdf" {
             let pages = min(1_000, max(1, (bytes + 39) / 40))

@@ -28,6 +28,17 @@ package struct RequestCostEstimate: Sendable, Equatable {
     /// False when a part had no sound bound and the input total stayed below the context cap,
     /// so `inputTokens` is an estimate.
     package var isUpperBound: Bool
+    /// The part of `inputTokens` that may be audio (audio parts, a video's sound, a `fileData`
+    /// of audio, video or unknown type), priced at the model's audio input price.
+    package var audioTokens: Int = 0
+
+    package init(inputTokens: Int, outputTokens: Int, searchQueries: Int, isUpperBound: Bool, audioTokens: Int = 0) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.searchQueries = searchQueries
+        self.isUpperBound = isUpperBound
+        self.audioTokens = audioTokens
+    }
 
     package static let contextWindowTokens = 1_048_576
     package static let searchQueryBound = 10
@@ -93,7 +104,9 @@ package struct RequestCostEstimate: Sendable, Equatable {
     /// The cost in micro-dollars at a tier, rounded up; `nil` when the table has no row for the model.
     package func cost(_ prices: PriceTable, model: String, tier: ServiceTier = .standard, atMs: Int64 = .max) -> MicroUSD? {
         prices.cost(
-            BillableUsage(promptTokens: inputTokens, outputTokens: outputTokens, searchQueries: searchQueries), model: model,
+            BillableUsage(
+                promptTokens: inputTokens, outputTokens: outputTokens, searchQueries: searchQueries, audioTokens: audioTokens),
+            model: model,
             tier: tier, atMs: atMs)
     }
 
@@ -128,6 +141,6 @@ package struct RequestCostEstimate: Sendable, Equatable {
         return RequestCostEstimate(
             inputTokens: input, outputTokens: max(0, perCandidate) * candidates,
             searchQueries: searching ? (expected ? 1 : searchQueryBound) : 0,
-            isUpperBound: counter.bounded || input >= contextWindowTokens)
+            isUpperBound: counter.bounded || input >= contextWindowTokens, audioTokens: min(counter.audioTokens, input))
     }
 }

@@ -6,6 +6,6 @@ extension TokenUsage {
         BillableUsage(
             promptTokens: promptTokens + toolUsePromptTokens, cachedTokens: cachedTokens,
             outputTokens: completionTokens,
-            searchQueries: searchQueries)
+            searchQueries: searchQueries, audioTokens: audioPromptTokens)
     }
 }

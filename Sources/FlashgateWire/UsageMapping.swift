@@ -11,6 +11,9 @@ package struct TokenUsage: Sendable, Equatable {
     package var totalTokens: Int = 0
     /// Google Search queries the answer ran (grounding is billed per query).
     package var searchQueries: Int = 0
+    /// Uncached audio prompt tokens (`promptTokensDetails` AUDIO less `cacheTokensDetails`
+    /// AUDIO), which some models price above other input.
+    package var audioPromptTokens: Int = 0
 
     package init() {}
 
@@ -22,6 +25,16 @@ package struct TokenUsage: Sendable, Equatable {
         cachedTokens = value["cachedContentTokenCount"]?.intValue ?? 0
         toolUsePromptTokens = value["toolUsePromptTokenCount"]?.intValue ?? 0
         totalTokens = value["totalTokenCount"]?.intValue ?? 0
+        let audio = Self.modalityTokens(value["promptTokensDetails"], "AUDIO")
+        if audio > 0 { audioPromptTokens = max(0, audio - Self.modalityTokens(value["cacheTokensDetails"], "AUDIO")) }
+    }
+
+    /// The `tokenCount` of `modality` in a `…TokensDetails` list.
+    static func modalityTokens(_ details: JSONValue?, _ modality: String) -> Int {
+        guard case .array(let items)? = details else { return 0 }
+        var sum = 0
+        for item in items where item["modality"]?.stringValue == modality { sum += max(0, item["tokenCount"]?.intValue ?? 0) }
+        return sum
     }
 
     /// Output tokens including thinking. Older responses counted thoughts inside
