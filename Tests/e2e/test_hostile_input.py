@@ -149,7 +149,8 @@ def mutate(rnd: random.Random, body: dict) -> dict:
     return body
 
 
-def break_bytes(rnd: random.Random, data: bytes) -> bytes:
+def break_bytes(rnd: random.Random, data: bytes, pieces: list[bytes] = TOKENS, cut: int = 10) -> bytes:
+    """A few random edits: a byte overwritten, one of `pieces` inserted, or up to `cut` bytes cut."""
     out = bytearray(data)
     for _ in range(rnd.randint(1, 5)):
         at = rnd.randrange(len(out) + 1)
@@ -157,9 +158,9 @@ def break_bytes(rnd: random.Random, data: bytes) -> bytes:
         if roll < 0.3 and out:
             out[min(at, len(out) - 1)] = rnd.randrange(256)
         elif roll < 0.6:
-            out[at:at] = rnd.choice(TOKENS)
+            out[at:at] = rnd.choice(pieces)
         else:
-            del out[at:at + rnd.randint(1, 10)]
+            del out[at:at + rnd.randint(1, cut)]
     return bytes(out)
 
 
@@ -285,16 +286,7 @@ def test_mutated_http_requests_never_take_it_down(gate):
     ]
     statuses: dict[int, int] = {}
     for _ in range(REQUESTS):
-        sent = bytearray(rnd.choice(requests))
-        for _ in range(rnd.randint(1, 4)):
-            at = rnd.randrange(len(sent) + 1)
-            roll = rnd.random()
-            if roll < 0.35 and sent:
-                sent[min(at, len(sent) - 1)] = rnd.randrange(256)
-            elif roll < 0.7:
-                sent[at:at] = rnd.choice(pieces)
-            else:
-                del sent[at:at + rnd.randint(1, 20)]
+        sent = break_bytes(rnd, rnd.choice(requests), pieces, cut=20)
         if rnd.random() < 0.3:
             sent = sent * 2  # pipelined
         received = b""
