@@ -70,8 +70,22 @@ package struct PriceTable: Sendable, Equatable {
     /// The row a model's id falls under: the longest matching prefix, else the fallback row.
     package func prefix(for model: String) -> String? {
         let id = ModelID.bare(model)
-        for prefix in longestFirst where id.hasPrefix(prefix) { return prefix }
+        for prefix in longestFirst where id.hasPrefix(prefix) && !Self.namesOtherModality(id.utf8.dropFirst(prefix.utf8.count)) {
+            return prefix
+        }
         return rows[Self.fallbackPrefix] == nil ? nil : Self.fallbackPrefix
+    }
+
+    /// Dash-separated words in what follows a prefix that name a model with another output
+    /// modality (`gemini-2.5-flash-image`, `…-preview-tts`, `…-native-audio-…`, `…-live-…`).
+    /// Google prices their output apart (images and speech cost many times text), so such an id
+    /// takes a row of its own, or the fallback row, never its text model's: no price, no call.
+    static let otherModalityWords: Set<Substring> = ["image", "tts", "audio", "live", "video", "veo", "imagen"]
+
+    static func namesOtherModality(_ rest: Substring.UTF8View) -> Bool {
+        // The usual case: the id is the prefix itself.
+        guard !rest.isEmpty else { return false }
+        return Substring(rest).split(separator: "-").contains { otherModalityWords.contains($0) }
     }
 
     private static func byLength(_ prefixes: Dictionary<String, [ServiceTier: [PriceRow]]>.Keys) -> [String] {

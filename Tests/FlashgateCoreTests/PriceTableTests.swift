@@ -14,6 +14,28 @@ import Testing
         #expect(row.cachedInputPerMillion == 150_000 && row.cacheStoragePerMillionHour == 1_000_000)
     }
 
+    /// A model with another output modality is not its text model: Google bills an image
+    /// model's or a speech model's output many times text, so `gemini-2.5-flash-image` has no
+    /// price until a row names it (no price, no call). Before, it was billed as 2.5 Flash text.
+    @Test func anotherModalityIsNotItsTextModel() throws {
+        for model in [
+            "gemini-2.5-flash-image", "gemini-2.5-flash-image-preview", "gemini-2.5-flash-preview-tts",
+            "gemini-2.5-flash-native-audio-preview-09-2025", "gemini-2.5-flash-live-001", "models/gemini-3-pro-image-preview",
+        ] {
+            #expect(table.price(for: model) == nil, "\(model)")
+        }
+        for model in ["gemini-2.5-flash", "gemini-2.5-flash-preview-09-2025", "gemini-3.5-flash-lite", "gemini-3-pro-preview"] {
+            #expect(table.price(for: model) != nil, "\(model)")
+        }
+        // A row of its own, or the fallback row, prices it.
+        var own = PriceTable()
+        own.set(ModelPrice(input: 300_000, output: 30_000_000, cachedInput: 30_000), prefix: "gemini-2.5-flash-image")
+        #expect(own.price(for: "gemini-2.5-flash-image-preview")?.outputPerMillion == 30_000_000)
+        var fallback = PriceTable()
+        fallback.set(ModelPrice(input: 5_000_000, output: 20_000_000, cachedInput: 500_000), prefix: PriceTable.fallbackPrefix)
+        #expect(fallback.price(for: "gemini-2.5-flash-preview-tts")?.outputPerMillion == 20_000_000)
+    }
+
     @Test func cachedTokensAtTheCachedRate() throws {
         // 1,000 prompt tokens of which 800 cached: 200 at $1.50/M plus 800 at $0.15/M.
         let cost = try #require(table.cost(BillableUsage(promptTokens: 1000, cachedTokens: 800), model: "gemini-3.5-flash"))
