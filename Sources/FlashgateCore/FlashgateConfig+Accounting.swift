@@ -76,6 +76,8 @@ extension FlashgateConfig {
         if let v = try money(&row, "cache_storage") { price.cacheStoragePerMillionHour = v }
         if let v = try money(&row, "search_per_1000") { price.searchPerThousand = v }
         if let v = try money(&row, "audio_input") { price.audioInputPerMillion = v }
+        if let v = try money(&row, "image_input") { price.imageInputPerMillion = v }
+        if let v = try money(&row, "video_input") { price.videoInputPerMillion = v }
         return price
     }
 

@@ -13,14 +13,17 @@ package struct ModelPrice: Sendable, Equatable {
     package var longInputPerMillion: Int64?
     package var longOutputPerMillion: Int64?
     package var longCachedInputPerMillion: Int64?
-    /// Audio input, where Google prices it apart from text, image and video input (2.5 Flash:
-    /// $1.00 against $0.30); nil: as the input price.
+    /// Audio, image and video input, where Google prices them apart from text (2.5 Flash audio:
+    /// $1.00 against $0.30; `gemini-embedding-2` image 0.45, audio 6.50, video 12.00 against
+    /// 0.20); nil: as the input price. None is ever billed below the input price.
     package var audioInputPerMillion: Int64?
+    package var imageInputPerMillion: Int64?
+    package var videoInputPerMillion: Int64?
 
     package init(
         input: Int64, output: Int64, cachedInput: Int64, cacheStorage: Int64 = 1_000_000, search: Int64 = 14_000_000,
         longContextThreshold: Int? = nil, longInput: Int64? = nil, longOutput: Int64? = nil, longCachedInput: Int64? = nil,
-        audioInput: Int64? = nil
+        audioInput: Int64? = nil, imageInput: Int64? = nil, videoInput: Int64? = nil
     ) {
         inputPerMillion = input
         outputPerMillion = output
@@ -32,6 +35,8 @@ package struct ModelPrice: Sendable, Equatable {
         longOutputPerMillion = longOutput
         longCachedInputPerMillion = longCachedInput
         audioInputPerMillion = audioInput
+        imageInputPerMillion = imageInput
+        videoInputPerMillion = videoInput
     }
 
     /// This standard row at another tier, by Google's published multipliers, for models without
@@ -53,6 +58,8 @@ package struct ModelPrice: Sendable, Equatable {
         price.longInputPerMillion = longInputPerMillion.map(scale)
         price.longOutputPerMillion = longOutputPerMillion.map(scale)
         price.audioInputPerMillion = audioInputPerMillion.map(scale)
+        price.imageInputPerMillion = imageInputPerMillion.map(scale)
+        price.videoInputPerMillion = videoInputPerMillion.map(scale)
         if tier != .batch {
             price.cachedInputPerMillion = scale(cachedInputPerMillion)
             price.longCachedInputPerMillion = longCachedInputPerMillion.map(scale)
@@ -66,14 +73,24 @@ package struct ModelPrice: Sendable, Equatable {
         let input = long ? longInputPerMillion ?? inputPerMillion : inputPerMillion
         let output = long ? longOutputPerMillion ?? outputPerMillion : outputPerMillion
         let cached = long ? longCachedInputPerMillion ?? cachedInputPerMillion : cachedInputPerMillion
-        let uncached = max(0, usage.promptTokens - usage.cachedTokens)
-        // Uncached audio at the audio price (never below the input price), the rest at input.
-        let audio = min(max(0, usage.audioTokens), uncached)
+        // Uncached media at its modality's price (never below the input price; media of a kind
+        // not known at the highest of them), dearest first, and the rest at the input price.
+        var rest = max(0, usage.promptTokens - usage.cachedTokens)
+        func take(_ tokens: Int) -> Int64 {
+            let taken = min(max(0, tokens), rest)
+            rest -= taken
+            return Int64(taken)
+        }
         let audioRate = max(audioInputPerMillion ?? input, input)
+        let imageRate = max(imageInputPerMillion ?? input, input)
+        let videoRate = max(videoInputPerMillion ?? input, input)
+        let media =
+            take(usage.anyMediaTokens) * max(audioRate, imageRate, videoRate) + take(usage.videoTokens) * videoRate
+            + take(usage.audioTokens) * audioRate + take(usage.imageTokens) * imageRate
         // micro-dollars per million tokens × tokens, / 1e6 → micro-dollars.
         let perMillion =
-            Int64(uncached - audio) * input + Int64(audio) * audioRate
-            + Int64(min(usage.cachedTokens, usage.promptTokens)) * cached + Int64(usage.outputTokens) * output
+            media + Int64(rest) * input + Int64(min(usage.cachedTokens, usage.promptTokens)) * cached
+            + Int64(usage.outputTokens) * output
         let tokens = (perMillion + 999_999) / 1_000_000
         let search = (Int64(usage.searchQueries) * searchPerThousand + 999) / 1000
         return MicroUSD(tokens + search)
@@ -89,16 +106,24 @@ package struct BillableUsage: Sendable, Equatable {
     /// Output including thinking: thoughts are billed as output.
     package var outputTokens: Int = 0
     package var searchQueries: Int = 0
-    /// The part of the uncached prompt that is audio (billed at `audioInputPerMillion`).
+    /// The parts of the uncached prompt that are audio, images and video (billed at their
+    /// modality's price), and media of a kind not known (billed at the dearest of them).
     package var audioTokens: Int = 0
+    package var imageTokens: Int = 0
+    package var videoTokens: Int = 0
+    package var anyMediaTokens: Int = 0
 
     package init(
-        promptTokens: Int = 0, cachedTokens: Int = 0, outputTokens: Int = 0, searchQueries: Int = 0, audioTokens: Int = 0
+        promptTokens: Int = 0, cachedTokens: Int = 0, outputTokens: Int = 0, searchQueries: Int = 0, audioTokens: Int = 0,
+        imageTokens: Int = 0, videoTokens: Int = 0, anyMediaTokens: Int = 0
     ) {
         self.promptTokens = promptTokens
         self.cachedTokens = cachedTokens
         self.outputTokens = outputTokens
         self.searchQueries = searchQueries
         self.audioTokens = audioTokens
+        self.imageTokens = imageTokens
+        self.videoTokens = videoTokens
+        self.anyMediaTokens = anyMediaTokens
     }
 }

@@ -59,9 +59,14 @@ extension PriceTable {
             "gemini-2.5-flash-lite",
             ModelPrice(input: 100_000, output: 400_000, cachedInput: 10_000, search: 35_000_000, audioInput: 300_000)),
         // Embeddings, input only: gemini-embedding-001 0.15 (batch 0.075 = 0.5×; tokenmix.ai, 2026-04-25);
-        // gemini-embedding-2 text 0.20 (image, audio and video inputs cost more; tokencost.app, 2026-10-07).
+        // gemini-embedding-2 text 0.20, image 0.45, audio 6.50, video 12.00 (tokencost.app; api-evangelist/deepmind,
+        // 2026-10-07).
         PriceRow("gemini-embedding-001", ModelPrice(input: 150_000, output: 0, cachedInput: 150_000, search: 0)),
-        PriceRow("gemini-embedding-2", ModelPrice(input: 200_000, output: 0, cachedInput: 200_000, search: 0)),
+        PriceRow(
+            "gemini-embedding-2",
+            ModelPrice(
+                input: 200_000, output: 0, cachedInput: 200_000, search: 0, audioInput: 6_500_000, imageInput: 450_000,
+                videoInput: 12_000_000)),
         // Flashgate's offline `mock` model answers locally: it costs nothing, explicitly.
         PriceRow("mock", ModelPrice(input: 0, output: 0, cachedInput: 0, cacheStorage: 0, search: 0)),
     ]

@@ -26,6 +26,7 @@ extension RequestCostEstimate {
             if let title = request["title"] { counter.text(title) }
         }
         return RequestCostEstimate(
-            inputTokens: counter.tokens, outputTokens: 0, searchQueries: 0, isUpperBound: counter.bounded)
+            inputTokens: counter.tokens, outputTokens: 0, searchQueries: 0, isUpperBound: counter.bounded,
+            media: counter.media)
     }
 }

@@ -22,8 +22,9 @@ struct InputCounter {
     let expected: Bool
     var tokens = 0
     var bounded = true
-    /// The tokens counted that may be audio (see `RequestCostEstimate.audioTokens`).
-    var audioTokens = 0
+    /// The tokens counted that are audio, images, video, or media of a kind not known (see
+    /// `RequestCostEstimate.media`).
+    var media = RequestCostEstimate.Media()
 
     init(model: String, expected: Bool) {
         let major = RequestCostEstimate.offset(of: "gemini-", in: model).flatMap { at in
@@ -65,9 +66,17 @@ struct InputCounter {
             } else if let file = part["fileData"] ?? part["file_data"] {
                 let before = tokens
                 if expected { add(1_000) } else { unbounded() }
-                // A file of audio or video (or of a type not given) may be billed as audio.
+                // A file is billed as its kind; a video (sound and frames) or a file of a type not
+                // given, at the dearest media price.
                 let mime = ((file["mimeType"] ?? file["mime_type"])?.stringValue ?? "").lowercased()
-                if mime.isEmpty || mime.hasPrefix("audio/") || mime.hasPrefix("video/") { audioTokens += tokens - before }
+                let counted = tokens - before
+                if mime.hasPrefix("audio/") {
+                    media.audio += counted
+                } else if mime.hasPrefix("image/") {
+                    media.image += counted
+                } else if mime.isEmpty || mime.hasPrefix("video/") {
+                    media.any += counted
+                }
             } else {
                 text(part)
             }
@@ -96,6 +105,7 @@ struct InputCounter {
         let bytes = max(0, (base64.utf8.count + 3) / 4 * 3 - padding)
         let type = mime.lowercased()
         if type.hasPrefix("image/") {
+            let before = tokens
             if gemini3 {
                 let resolution = part["mediaResolution"] ?? part["media_resolution"]
                 let level = resolution?["level"]?.stringValue ?? resolution?.stringValue ?? ""
@@ -108,14 +118,16 @@ struct InputCounter {
                 add(258 * 4)
                 bounded = false
             }
+            media.image += tokens - before
         } else if type.hasPrefix("audio/") {
             add((bytes + 999) / 1_000 * 32)
-            audioTokens += (bytes + 999) / 1_000 * 32
+            media.audio += (bytes + 999) / 1_000 * 32
             if ["opus", "ogg", "aac", "webm"].contains(where: type.contains) { bounded = false }
         } else if type.hasPrefix("video/") {
             add((bytes + 7_999) / 8_000 * 263)
-            // Its sound: 32 of each second's tokens.
-            audioTokens += (bytes + 7_999) / 8_000 * 32
+            // Its sound: 32 of each second's tokens; the rest are frames.
+            media.audio += (bytes + 7_999) / 8_000 * 32
+            media.video += (bytes + 7_999) / 8_000 * 231
             bounded = false
         } else if type == "application/pdf" {
             let pages = min(1_000, max(1, (bytes + 39) / 40))

@@ -28,16 +28,31 @@ package struct RequestCostEstimate: Sendable, Equatable {
     /// False when a part had no sound bound and the input total stayed below the context cap,
     /// so `inputTokens` is an estimate.
     package var isUpperBound: Bool
-    /// The part of `inputTokens` that may be audio (audio parts, a video's sound, a `fileData`
-    /// of audio, video or unknown type), priced at the model's audio input price.
-    package var audioTokens: Int = 0
+    /// The parts of `inputTokens` that are media, priced at their modality's input price.
+    package var media = Media()
 
-    package init(inputTokens: Int, outputTokens: Int, searchQueries: Int, isUpperBound: Bool, audioTokens: Int = 0) {
+    /// Input tokens by media kind: audio parts and a video's sound; images; a video's frames;
+    /// and `any` for a `fileData` of video or of a type not given (priced at the dearest).
+    package struct Media: Sendable, Equatable {
+        package var audio = 0
+        package var image = 0
+        package var video = 0
+        package var any = 0
+
+        package init(audio: Int = 0, image: Int = 0, video: Int = 0, any: Int = 0) {
+            self.audio = audio
+            self.image = image
+            self.video = video
+            self.any = any
+        }
+    }
+
+    package init(inputTokens: Int, outputTokens: Int, searchQueries: Int, isUpperBound: Bool, media: Media = Media()) {
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
         self.searchQueries = searchQueries
         self.isUpperBound = isUpperBound
-        self.audioTokens = audioTokens
+        self.media = media
     }
 
     package static let contextWindowTokens = 1_048_576
@@ -105,7 +120,8 @@ package struct RequestCostEstimate: Sendable, Equatable {
     package func cost(_ prices: PriceTable, model: String, tier: ServiceTier = .standard, atMs: Int64 = .max) -> MicroUSD? {
         prices.cost(
             BillableUsage(
-                promptTokens: inputTokens, outputTokens: outputTokens, searchQueries: searchQueries, audioTokens: audioTokens),
+                promptTokens: inputTokens, outputTokens: outputTokens, searchQueries: searchQueries, audioTokens: media.audio,
+                imageTokens: media.image, videoTokens: media.video, anyMediaTokens: media.any),
             model: model,
             tier: tier, atMs: atMs)
     }
@@ -141,6 +157,6 @@ package struct RequestCostEstimate: Sendable, Equatable {
         return RequestCostEstimate(
             inputTokens: input, outputTokens: max(0, perCandidate) * candidates,
             searchQueries: searching ? (expected ? 1 : searchQueryBound) : 0,
-            isUpperBound: counter.bounded || input >= contextWindowTokens, audioTokens: min(counter.audioTokens, input))
+            isUpperBound: counter.bounded || input >= contextWindowTokens, media: counter.media)
     }
 }

@@ -6,6 +6,7 @@ extension TokenUsage {
         BillableUsage(
             promptTokens: promptTokens + toolUsePromptTokens, cachedTokens: cachedTokens,
             outputTokens: completionTokens,
-            searchQueries: searchQueries, audioTokens: audioPromptTokens)
+            searchQueries: searchQueries, audioTokens: audioPromptTokens, imageTokens: imagePromptTokens,
+            videoTokens: videoPromptTokens)
     }
 }

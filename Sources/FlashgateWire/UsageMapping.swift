@@ -11,9 +11,11 @@ package struct TokenUsage: Sendable, Equatable {
     package var totalTokens: Int = 0
     /// Google Search queries the answer ran (grounding is billed per query).
     package var searchQueries: Int = 0
-    /// Uncached audio prompt tokens (`promptTokensDetails` AUDIO less `cacheTokensDetails`
-    /// AUDIO), which some models price above other input.
+    /// Uncached audio, image and video prompt tokens (`promptTokensDetails` of that modality
+    /// less `cacheTokensDetails`'), which some models price above text.
     package var audioPromptTokens: Int = 0
+    package var imagePromptTokens: Int = 0
+    package var videoPromptTokens: Int = 0
 
     package init() {}
 
@@ -25,8 +27,16 @@ package struct TokenUsage: Sendable, Equatable {
         cachedTokens = value["cachedContentTokenCount"]?.intValue ?? 0
         toolUsePromptTokens = value["toolUsePromptTokenCount"]?.intValue ?? 0
         totalTokens = value["totalTokenCount"]?.intValue ?? 0
-        let audio = Self.modalityTokens(value["promptTokensDetails"], "AUDIO")
-        if audio > 0 { audioPromptTokens = max(0, audio - Self.modalityTokens(value["cacheTokensDetails"], "AUDIO")) }
+        if let details = value["promptTokensDetails"] {
+            let cached = value["cacheTokensDetails"]
+            func uncached(_ modality: String) -> Int {
+                let tokens = Self.modalityTokens(details, modality)
+                return tokens > 0 ? max(0, tokens - Self.modalityTokens(cached, modality)) : 0
+            }
+            audioPromptTokens = uncached("AUDIO")
+            imagePromptTokens = uncached("IMAGE")
+            videoPromptTokens = uncached("VIDEO")
+        }
     }
 
     /// The `tokenCount` of `modality` in a `…TokensDetails` list.

@@ -26,6 +26,41 @@ import Testing
         #expect(prices.cost(cached, model: "gemini-2.5-flash") == MicroUSD((500 * 1_000_000 + 1_500 * 30_000 + 999_999) / 1_000_000))
     }
 
+    /// `gemini-embedding-2` prices images, audio and video apart from text (0.45 / 6.50 / 12.00
+    /// against 0.20). Before, all of it was billed as text: a video embedding at a sixtieth.
+    @Test func embeddingMediaCostsItsModalitysPrice() throws {
+        let prices = PriceTable()
+        func cost(_ usage: BillableUsage) -> MicroUSD? { prices.cost(usage, model: "gemini-embedding-2") }
+        #expect(cost(BillableUsage(promptTokens: 10_000)) == MicroUSD(2_000))
+        #expect(cost(BillableUsage(promptTokens: 10_000, imageTokens: 10_000)) == MicroUSD(4_500))
+        #expect(cost(BillableUsage(promptTokens: 10_000, audioTokens: 10_000)) == MicroUSD(65_000))
+        #expect(cost(BillableUsage(promptTokens: 10_000, videoTokens: 10_000)) == MicroUSD(120_000))
+        #expect(cost(BillableUsage(promptTokens: 10_000, anyMediaTokens: 10_000)) == MicroUSD(120_000))
+        // Counts past the prompt are clamped, dearest first.
+        #expect(cost(BillableUsage(promptTokens: 10_000, imageTokens: 10_000, videoTokens: 10_000)) == MicroUSD(120_000))
+        // A native embedding of an image is reserved, and so charged, at the image price.
+        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]
+        png += [0, 0, 0x01, 0, 0, 0, 0x01, 0] + [UInt8](repeating: 0, count: 40)
+        let body = try JSONParser.parse(
+            #"{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":"\#(Data(png).base64EncodedString())"}}]}}"#)
+        let estimate = RequestCostEstimate.worstCase(embeddings: body, model: "gemini-embedding-2")
+        #expect(estimate.media.image > 0)
+        let priced = try #require(estimate.cost(prices, model: "gemini-embedding-2"))
+        let asText = try #require(
+            RequestCostEstimate(inputTokens: estimate.inputTokens, outputTokens: 0, searchQueries: 0, isUpperBound: true)
+                .cost(prices, model: "gemini-embedding-2"))
+        #expect(priced.value > asText.value * 2)
+    }
+
+    @Test func usageReadsUncachedImageAndVideoToo() throws {
+        let usage = try #require(
+            TokenUsage(
+                usageMetadata: try JSONParser.parse(
+                    #"{"promptTokenCount":900,"promptTokensDetails":[{"modality":"IMAGE","tokenCount":258},{"modality":"VIDEO","tokenCount":600},{"modality":"TEXT","tokenCount":42}]}"#
+                )))
+        #expect(usage.billable.imageTokens == 258 && usage.billable.videoTokens == 600 && usage.billable.audioTokens == 0)
+    }
+
     @Test func usageReadsUncachedAudioFromTheModalityDetails() throws {
         let usage = try #require(
             TokenUsage(
@@ -50,19 +85,19 @@ import Testing
         let body = try JSONParser.parse(
             #"{"contents":[{"parts":[{"inlineData":{"mimeType":"audio/wav","data":"\#(audio)"}}]}],"generationConfig":{"maxOutputTokens":1}}"#)
         let worst = RequestCostEstimate.worstCase(body: body, model: "gemini-2.5-flash", teamOutputCap: nil)
-        #expect(worst.audioTokens == 2_048)
+        #expect(worst.media.audio == 2_048)
         let asText = RequestCostEstimate(
             inputTokens: worst.inputTokens, outputTokens: worst.outputTokens, searchQueries: 0, isUpperBound: true)
         let priced = try #require(worst.cost(PriceTable(), model: "gemini-2.5-flash"))
         let textPriced = try #require(asText.cost(PriceTable(), model: "gemini-2.5-flash"))
         // 2,048 tokens × ($1.00 − $0.30)/M ≈ 1,434 µ$ more, within a micro-dollar of rounding.
         #expect(abs(priced.value - textPriced.value - 2_048 * 700_000 / 1_000_000) <= 1)
-        // A fileData of unknown type may be audio: the whole window at the audio price.
+        // A fileData of unknown type may be any media: the whole window at the dearest price.
         let file = try JSONParser.parse(#"{"contents":[{"parts":[{"fileData":{"fileUri":"gs://b/x"}}]}]}"#)
-        #expect(RequestCostEstimate.worstCase(body: file, model: "gemini-2.5-flash", teamOutputCap: nil).audioTokens
+        #expect(RequestCostEstimate.worstCase(body: file, model: "gemini-2.5-flash", teamOutputCap: nil).media.any
             == RequestCostEstimate.contextWindowTokens)
         let pdf = try JSONParser.parse(#"{"contents":[{"parts":[{"fileData":{"fileUri":"gs://b/x.pdf","mimeType":"application/pdf"}}]}]}"#)
-        #expect(RequestCostEstimate.worstCase(body: pdf, model: "gemini-2.5-flash", teamOutputCap: nil).audioTokens == 0)
+        #expect(RequestCostEstimate.worstCase(body: pdf, model: "gemini-2.5-flash", teamOutputCap: nil).media == .init())
     }
 }
 
