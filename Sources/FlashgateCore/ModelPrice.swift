@@ -6,8 +6,12 @@ package struct ModelPrice: Sendable, Equatable {
     package var cachedInputPerMillion: Int64
     /// Context-cache storage, per million tokens per hour.
     package var cacheStoragePerMillionHour: Int64
-    /// Grounding with Google Search, per 1,000 queries.
+    /// Grounding with Google Search, per 1,000 queries (per 1,000 grounded prompts when
+    /// `searchPerPrompt`).
     package var searchPerThousand: Int64
+    /// Grounding billed once per grounded prompt however many queries it ran (Gemini 2.5),
+    /// rather than per query (Gemini 3 and later).
+    package var searchPerPrompt = false
     /// Above this many prompt tokens the long-context prices apply.
     package var longContextThreshold: Int?
     package var longInputPerMillion: Int64?
@@ -23,8 +27,9 @@ package struct ModelPrice: Sendable, Equatable {
     package init(
         input: Int64, output: Int64, cachedInput: Int64, cacheStorage: Int64 = 1_000_000, search: Int64 = 14_000_000,
         longContextThreshold: Int? = nil, longInput: Int64? = nil, longOutput: Int64? = nil, longCachedInput: Int64? = nil,
-        audioInput: Int64? = nil, imageInput: Int64? = nil, videoInput: Int64? = nil
+        audioInput: Int64? = nil, imageInput: Int64? = nil, videoInput: Int64? = nil, searchPerPrompt: Bool = false
     ) {
+        self.searchPerPrompt = searchPerPrompt
         inputPerMillion = input
         outputPerMillion = output
         cachedInputPerMillion = cachedInput
@@ -92,7 +97,8 @@ package struct ModelPrice: Sendable, Equatable {
             media + Int64(rest) * input + Int64(min(usage.cachedTokens, usage.promptTokens)) * cached
             + Int64(usage.outputTokens) * output
         let tokens = (perMillion + 999_999) / 1_000_000
-        let search = (Int64(usage.searchQueries) * searchPerThousand + 999) / 1000
+        let searches = searchPerPrompt ? min(max(0, usage.searchQueries), 1) : usage.searchQueries
+        let search = (Int64(searches) * searchPerThousand + 999) / 1000
         return MicroUSD(tokens + search)
     }
 }

@@ -50,14 +50,19 @@ extension PriceTable {
             "gemini-2.5-pro",
             ModelPrice(
                 input: 1_250_000, output: 10_000_000, cachedInput: 125_000, cacheStorage: 4_500_000, search: 35_000_000,
-                longContextThreshold: 200_000, longInput: 2_500_000, longOutput: 15_000_000, longCachedInput: 250_000)),
+                longContextThreshold: 200_000, longInput: 2_500_000, longOutput: 15_000_000, longCachedInput: 250_000,
+                searchPerPrompt: true)),
         // Audio input 1.00 and 0.30 (Portkey-AI/models#638, hivebook; 2026-09-20).
         PriceRow(
             "gemini-2.5-flash",
-            ModelPrice(input: 300_000, output: 2_500_000, cachedInput: 30_000, search: 35_000_000, audioInput: 1_000_000)),
+            ModelPrice(
+                input: 300_000, output: 2_500_000, cachedInput: 30_000, search: 35_000_000, audioInput: 1_000_000,
+                searchPerPrompt: true)),
         PriceRow(
             "gemini-2.5-flash-lite",
-            ModelPrice(input: 100_000, output: 400_000, cachedInput: 10_000, search: 35_000_000, audioInput: 300_000)),
+            ModelPrice(
+                input: 100_000, output: 400_000, cachedInput: 10_000, search: 35_000_000, audioInput: 300_000,
+                searchPerPrompt: true)),
         // Embeddings, input only: gemini-embedding-001 0.15 (batch 0.075 = 0.5×; tokenmix.ai, 2026-04-25);
         // gemini-embedding-2 text 0.20, image 0.45, audio 6.50, video 12.00 (tokencost.app; api-evangelist/deepmind,
         // 2026-10-07).

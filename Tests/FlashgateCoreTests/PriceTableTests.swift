@@ -36,6 +36,18 @@ import Testing
         #expect(fallback.price(for: "gemini-2.5-flash-preview-tts")?.outputPerMillion == 20_000_000)
     }
 
+    /// Gemini 2.5 bills grounding per grounded prompt ($35 / 1,000), Gemini 3 per search query
+    /// ($14 / 1,000). Before, a 2.5 answer that ran three queries was charged three prompts.
+    @Test func groundingIsBilledPerPromptOn25AndPerQueryOn3() throws {
+        let three = BillableUsage(searchQueries: 3)
+        #expect(table.cost(three, model: "gemini-2.5-flash") == MicroUSD(35_000))
+        #expect(table.cost(three, model: "gemini-2.5-pro") == MicroUSD(35_000))
+        #expect(table.cost(BillableUsage(searchQueries: 0), model: "gemini-2.5-flash") == MicroUSD(0))
+        #expect(table.cost(three, model: "gemini-3.5-flash") == MicroUSD(42_000))
+        // A tier's row keeps the unit.
+        #expect(table.cost(three, model: "gemini-2.5-flash", tier: .flex) == MicroUSD(35_000))
+    }
+
     @Test func cachedTokensAtTheCachedRate() throws {
         // 1,000 prompt tokens of which 800 cached: 200 at $1.50/M plus 800 at $0.15/M.
         let cost = try #require(table.cost(BillableUsage(promptTokens: 1000, cachedTokens: 800), model: "gemini-3.5-flash"))
