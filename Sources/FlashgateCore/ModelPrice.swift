@@ -81,17 +81,20 @@ package struct ModelPrice: Sendable, Equatable {
         // Uncached media at its modality's price (never below the input price; media of a kind
         // not known at the highest of them), dearest first, and the rest at the input price.
         var rest = max(0, usage.promptTokens - usage.cachedTokens)
-        func take(_ tokens: Int) -> Int64 {
-            let taken = min(max(0, tokens), rest)
-            rest -= taken
-            return Int64(taken)
+        var media: Int64 = 0
+        if usage.anyMediaTokens | usage.videoTokens | usage.audioTokens | usage.imageTokens != 0 {
+            let audioRate = max(audioInputPerMillion ?? input, input)
+            let imageRate = max(imageInputPerMillion ?? input, input)
+            let videoRate = max(videoInputPerMillion ?? input, input)
+            for (tokens, rate) in [
+                (usage.anyMediaTokens, max(audioRate, imageRate, videoRate)), (usage.videoTokens, videoRate),
+                (usage.audioTokens, audioRate), (usage.imageTokens, imageRate),
+            ] {
+                let taken = min(max(0, tokens), rest)
+                rest -= taken
+                media += Int64(taken) * rate
+            }
         }
-        let audioRate = max(audioInputPerMillion ?? input, input)
-        let imageRate = max(imageInputPerMillion ?? input, input)
-        let videoRate = max(videoInputPerMillion ?? input, input)
-        let media =
-            take(usage.anyMediaTokens) * max(audioRate, imageRate, videoRate) + take(usage.videoTokens) * videoRate
-            + take(usage.audioTokens) * audioRate + take(usage.imageTokens) * imageRate
         // micro-dollars per million tokens × tokens, / 1e6 → micro-dollars.
         let perMillion =
             media + Int64(rest) * input + Int64(min(usage.cachedTokens, usage.promptTokens)) * cached
