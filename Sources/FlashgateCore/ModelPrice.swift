@@ -82,13 +82,14 @@ package struct ModelPrice: Sendable, Equatable {
         // not known at the highest of them), dearest first, and the rest at the input price.
         var rest = max(0, usage.promptTokens - usage.cachedTokens)
         var media: Int64 = 0
-        if usage.anyMediaTokens | usage.videoTokens | usage.audioTokens | usage.imageTokens != 0 {
+        let counts = usage.media
+        if counts != MediaTokens() {
             let audioRate = max(audioInputPerMillion ?? input, input)
             let imageRate = max(imageInputPerMillion ?? input, input)
             let videoRate = max(videoInputPerMillion ?? input, input)
             for (tokens, rate) in [
-                (usage.anyMediaTokens, max(audioRate, imageRate, videoRate)), (usage.videoTokens, videoRate),
-                (usage.audioTokens, audioRate), (usage.imageTokens, imageRate),
+                (counts.any, max(audioRate, imageRate, videoRate)), (counts.video, videoRate), (counts.audio, audioRate),
+                (counts.image, imageRate),
             ] {
                 let taken = min(max(0, tokens), rest)
                 rest -= taken
@@ -115,24 +116,34 @@ package struct BillableUsage: Sendable, Equatable {
     /// Output including thinking: thoughts are billed as output.
     package var outputTokens: Int = 0
     package var searchQueries: Int = 0
-    /// The parts of the uncached prompt that are audio, images and video (billed at their
-    /// modality's price), and media of a kind not known (billed at the dearest of them).
-    package var audioTokens: Int = 0
-    package var imageTokens: Int = 0
-    package var videoTokens: Int = 0
-    package var anyMediaTokens: Int = 0
+    /// The parts of the uncached prompt that are media, billed at their modality's price.
+    package var media = MediaTokens()
 
     package init(
-        promptTokens: Int = 0, cachedTokens: Int = 0, outputTokens: Int = 0, searchQueries: Int = 0, audioTokens: Int = 0,
-        imageTokens: Int = 0, videoTokens: Int = 0, anyMediaTokens: Int = 0
+        promptTokens: Int = 0, cachedTokens: Int = 0, outputTokens: Int = 0, searchQueries: Int = 0,
+        media: MediaTokens = MediaTokens()
     ) {
         self.promptTokens = promptTokens
         self.cachedTokens = cachedTokens
         self.outputTokens = outputTokens
         self.searchQueries = searchQueries
-        self.audioTokens = audioTokens
-        self.imageTokens = imageTokens
-        self.videoTokens = videoTokens
-        self.anyMediaTokens = anyMediaTokens
+        self.media = media
+    }
+}
+
+/// Input tokens by media kind, as a bill reports them (`promptTokensDetails`) or a reservation
+/// bounds them: audio (and a video's sound), images, a video's frames, and `any` for media of a
+/// kind not known (a `fileData` of video or of no given type), priced at the dearest of the three.
+package struct MediaTokens: Sendable, Equatable {
+    package var audio = 0
+    package var image = 0
+    package var video = 0
+    package var any = 0
+
+    package init(audio: Int = 0, image: Int = 0, video: Int = 0, any: Int = 0) {
+        self.audio = audio
+        self.image = image
+        self.video = video
+        self.any = any
     }
 }

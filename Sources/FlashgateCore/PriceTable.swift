@@ -83,9 +83,14 @@ package struct PriceTable: Sendable, Equatable {
     static let otherModalityWords: Set<Substring> = ["image", "tts", "audio", "live", "video", "veo", "imagen"]
 
     static func namesOtherModality(_ rest: Substring.UTF8View) -> Bool {
-        // The usual case: the id is the prefix itself.
-        guard !rest.isEmpty else { return false }
-        return Substring(rest).split(separator: "-").contains { otherModalityWords.contains($0) }
+        // Word by word, without building the list (the usual id is the prefix itself: no words).
+        var words = Substring(rest)[...]
+        while !words.isEmpty {
+            let end = words.firstIndex(of: "-") ?? words.endIndex
+            if otherModalityWords.contains(words[..<end]) { return true }
+            words = end == words.endIndex ? words[end...] : words[words.index(after: end)...]
+        }
+        return false
     }
 
     private static func byLength(_ prefixes: Dictionary<String, [ServiceTier: [PriceRow]]>.Keys) -> [String] {

@@ -31,17 +31,17 @@ package struct ServiceTiers: Sendable {
     /// Refuses a native body whose `serviceTier` names no tier a call can ask for (`batch`
     /// included: batch prices apply to batch jobs only).
     package static func checkNative(_ body: JSONValue) throws(FlashgateError) {
-        var named: [ServiceTier] = []
+        var named: ServiceTier?
         for field in ["serviceTier", "service_tier"] {
             guard let value = body[field], !value.isNull else { continue }
             guard let text = value.stringValue, let tier = ServiceTier(native: text) else {
                 throw .invalid("'\(field)' must be standard, flex or priority", param: field)
             }
-            named.append(tier)
-        }
-        // Charged as one tier, served as the other: the call must say which.
-        if named.count == 2 && named[0] != named[1] {
-            throw .invalid("'serviceTier' and 'service_tier' name different tiers; send one", param: "serviceTier")
+            // Charged as one tier, served as the other: the call must say which.
+            if let named, named != tier {
+                throw .invalid("'serviceTier' and 'service_tier' name different tiers; send one", param: "serviceTier")
+            }
+            named = tier
         }
     }
 

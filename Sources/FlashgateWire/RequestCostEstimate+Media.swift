@@ -22,9 +22,8 @@ struct InputCounter {
     let expected: Bool
     var tokens = 0
     var bounded = true
-    /// The tokens counted that are audio, images, video, or media of a kind not known (see
-    /// `RequestCostEstimate.media`).
-    var media = RequestCostEstimate.Media()
+    /// The tokens counted that are audio, images, video, or media of a kind not known.
+    var media = MediaTokens()
 
     init(model: String, expected: Bool) {
         let major = RequestCostEstimate.offset(of: "gemini-", in: model).flatMap { at in

@@ -29,25 +29,11 @@ package struct RequestCostEstimate: Sendable, Equatable {
     /// so `inputTokens` is an estimate.
     package var isUpperBound: Bool
     /// The parts of `inputTokens` that are media, priced at their modality's input price.
-    package var media = Media()
+    package var media = MediaTokens()
 
-    /// Input tokens by media kind: audio parts and a video's sound; images; a video's frames;
-    /// and `any` for a `fileData` of video or of a type not given (priced at the dearest).
-    package struct Media: Sendable, Equatable {
-        package var audio = 0
-        package var image = 0
-        package var video = 0
-        package var any = 0
-
-        package init(audio: Int = 0, image: Int = 0, video: Int = 0, any: Int = 0) {
-            self.audio = audio
-            self.image = image
-            self.video = video
-            self.any = any
-        }
-    }
-
-    package init(inputTokens: Int, outputTokens: Int, searchQueries: Int, isUpperBound: Bool, media: Media = Media()) {
+    package init(
+        inputTokens: Int, outputTokens: Int, searchQueries: Int, isUpperBound: Bool, media: MediaTokens = MediaTokens()
+    ) {
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
         self.searchQueries = searchQueries
@@ -120,8 +106,7 @@ package struct RequestCostEstimate: Sendable, Equatable {
     package func cost(_ prices: PriceTable, model: String, tier: ServiceTier = .standard, atMs: Int64 = .max) -> MicroUSD? {
         prices.cost(
             BillableUsage(
-                promptTokens: inputTokens, outputTokens: outputTokens, searchQueries: searchQueries, audioTokens: media.audio,
-                imageTokens: media.image, videoTokens: media.video, anyMediaTokens: media.any),
+                promptTokens: inputTokens, outputTokens: outputTokens, searchQueries: searchQueries, media: media),
             model: model,
             tier: tier, atMs: atMs)
     }

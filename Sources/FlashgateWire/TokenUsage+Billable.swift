@@ -6,7 +6,6 @@ extension TokenUsage {
         BillableUsage(
             promptTokens: promptTokens + toolUsePromptTokens, cachedTokens: cachedTokens,
             outputTokens: completionTokens,
-            searchQueries: searchQueries, audioTokens: audioPromptTokens, imageTokens: imagePromptTokens,
-            videoTokens: videoPromptTokens)
+            searchQueries: searchQueries, media: promptMedia)
     }
 }

@@ -13,9 +13,7 @@ package struct TokenUsage: Sendable, Equatable {
     package var searchQueries: Int = 0
     /// Uncached audio, image and video prompt tokens (`promptTokensDetails` of that modality
     /// less `cacheTokensDetails`'), which some models price above text.
-    package var audioPromptTokens: Int = 0
-    package var imagePromptTokens: Int = 0
-    package var videoPromptTokens: Int = 0
+    package var promptMedia = MediaTokens()
 
     package init() {}
 
@@ -33,9 +31,7 @@ package struct TokenUsage: Sendable, Equatable {
                 let tokens = Self.modalityTokens(details, modality)
                 return tokens > 0 ? max(0, tokens - Self.modalityTokens(cached, modality)) : 0
             }
-            audioPromptTokens = uncached("AUDIO")
-            imagePromptTokens = uncached("IMAGE")
-            videoPromptTokens = uncached("VIDEO")
+            promptMedia = MediaTokens(audio: uncached("AUDIO"), image: uncached("IMAGE"), video: uncached("VIDEO"))
         }
     }
 

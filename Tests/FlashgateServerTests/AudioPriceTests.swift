@@ -13,7 +13,7 @@ import Testing
     @Test func audioTokensCostTheAudioPrice() throws {
         let prices = PriceTable()
         let text = BillableUsage(promptTokens: 2_000, outputTokens: 0)
-        let mixed = BillableUsage(promptTokens: 2_000, outputTokens: 0, audioTokens: 1_000)
+        let mixed = BillableUsage(promptTokens: 2_000, outputTokens: 0, media: MediaTokens(audio: 1_000))
         // 2,000 × $0.30/M = 600 µ$; 1,000 × 0.30 + 1,000 × 1.00 = 1,300 µ$.
         #expect(prices.cost(text, model: "gemini-2.5-flash") == MicroUSD(600))
         #expect(prices.cost(mixed, model: "gemini-2.5-flash") == MicroUSD(1_300))
@@ -22,7 +22,7 @@ import Testing
         #expect(prices.cost(mixed, model: "gemini-2.5-flash", tier: .priority) == MicroUSD(540 + 1_800))
         // A model without an audio price bills audio as input; cached audio stays at the cached rate.
         #expect(prices.cost(mixed, model: "gemini-3.5-flash") == MicroUSD(3_000))
-        let cached = BillableUsage(promptTokens: 2_000, cachedTokens: 1_500, outputTokens: 0, audioTokens: 1_000)
+        let cached = BillableUsage(promptTokens: 2_000, cachedTokens: 1_500, outputTokens: 0, media: MediaTokens(audio: 1_000))
         #expect(prices.cost(cached, model: "gemini-2.5-flash") == MicroUSD((500 * 1_000_000 + 1_500 * 30_000 + 999_999) / 1_000_000))
     }
 
@@ -32,12 +32,12 @@ import Testing
         let prices = PriceTable()
         func cost(_ usage: BillableUsage) -> MicroUSD? { prices.cost(usage, model: "gemini-embedding-2") }
         #expect(cost(BillableUsage(promptTokens: 10_000)) == MicroUSD(2_000))
-        #expect(cost(BillableUsage(promptTokens: 10_000, imageTokens: 10_000)) == MicroUSD(4_500))
-        #expect(cost(BillableUsage(promptTokens: 10_000, audioTokens: 10_000)) == MicroUSD(65_000))
-        #expect(cost(BillableUsage(promptTokens: 10_000, videoTokens: 10_000)) == MicroUSD(120_000))
-        #expect(cost(BillableUsage(promptTokens: 10_000, anyMediaTokens: 10_000)) == MicroUSD(120_000))
+        #expect(cost(BillableUsage(promptTokens: 10_000, media: MediaTokens(image: 10_000))) == MicroUSD(4_500))
+        #expect(cost(BillableUsage(promptTokens: 10_000, media: MediaTokens(audio: 10_000))) == MicroUSD(65_000))
+        #expect(cost(BillableUsage(promptTokens: 10_000, media: MediaTokens(video: 10_000))) == MicroUSD(120_000))
+        #expect(cost(BillableUsage(promptTokens: 10_000, media: MediaTokens(any: 10_000))) == MicroUSD(120_000))
         // Counts past the prompt are clamped, dearest first.
-        #expect(cost(BillableUsage(promptTokens: 10_000, imageTokens: 10_000, videoTokens: 10_000)) == MicroUSD(120_000))
+        #expect(cost(BillableUsage(promptTokens: 10_000, media: MediaTokens(image: 10_000, video: 10_000))) == MicroUSD(120_000))
         // A native embedding of an image is reserved, and so charged, at the image price.
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]
         png += [0, 0, 0x01, 0, 0, 0, 0x01, 0] + [UInt8](repeating: 0, count: 40)
@@ -58,7 +58,7 @@ import Testing
                 usageMetadata: try JSONParser.parse(
                     #"{"promptTokenCount":900,"promptTokensDetails":[{"modality":"IMAGE","tokenCount":258},{"modality":"VIDEO","tokenCount":600},{"modality":"TEXT","tokenCount":42}]}"#
                 )))
-        #expect(usage.billable.imageTokens == 258 && usage.billable.videoTokens == 600 && usage.billable.audioTokens == 0)
+        #expect(usage.billable.media.image == 258 && usage.billable.media.video == 600 && usage.billable.media.audio == 0)
     }
 
     @Test func usageReadsUncachedAudioFromTheModalityDetails() throws {
@@ -67,9 +67,9 @@ import Testing
                 usageMetadata: try JSONParser.parse(
                     #"{"promptTokenCount":1210,"candidatesTokenCount":5,"totalTokenCount":1215,"cachedContentTokenCount":200,"promptTokensDetails":[{"modality":"TEXT","tokenCount":10},{"modality":"AUDIO","tokenCount":1200}],"cacheTokensDetails":[{"modality":"AUDIO","tokenCount":200}]}"#
                 )))
-        #expect(usage.audioPromptTokens == 1_000)
-        #expect(usage.billable.audioTokens == 1_000)
-        #expect(TokenUsage(usageMetadata: ["promptTokenCount": 5])?.audioPromptTokens == 0)
+        #expect(usage.promptMedia.audio == 1_000)
+        #expect(usage.billable.media.audio == 1_000)
+        #expect(TokenUsage(usageMetadata: ["promptTokenCount": 5])?.promptMedia.audio == 0)
     }
 
     @Test func theConfigSetsAnAudioPrice() throws {
