@@ -48,6 +48,10 @@ final class CurlMultiLoop: @unchecked Sendable {
     /// `maxSpareHandles`; the connections themselves live in the multi handle either way.
     private var spareHandles: [UnsafeMutableRawPointer] = []
     private let maxSpareHandles: Int
+    /// URLs parsed once for every call to them (loop thread only).
+    private let parsedURLs = CurlParsedURLs()
+    /// No proxy is named in the environment, read once (`CurlProxyEnvironment`).
+    private let noProxy = !CurlProxyEnvironment.namesProxy()
 
     /// `maxConnections` caps the open connections (`CURLMOPT_MAX_TOTAL_CONNECTIONS`; a transfer
     /// beyond it waits for one to be free) and the idle ones kept for reuse
@@ -148,7 +152,7 @@ final class CurlMultiLoop: @unchecked Sendable {
             do {
                 let spare = spareHandles.popLast()
                 if spare != nil { stats.reusedHandlesCounter.add(1, ordering: .relaxed) }
-                let easy = try transfer.makeEasyHandle(reusing: spare)
+                let easy = try transfer.makeEasyHandle(reusing: spare, parsedURLs: parsedURLs, noProxy: noProxy)
                 transfer.markStarted(at: .now)
                 guard CurlCheck.logged(curl_multi_add_handle(multi, easy), "curl_multi_add_handle", logger) else {
                     transfer.releaseEasyHandle()
@@ -220,6 +224,8 @@ final class CurlMultiLoop: @unchecked Sendable {
         } else {
             curl_easy_cleanup(handle)
         }
+        // The handle no longer points to it.
+        transfer.parsedURL = nil
     }
 
     /// Ends a transfer with `error` and logs where it went, which the error does not say.

@@ -8,15 +8,17 @@ extension CurlTransfer {
     /// frees them when it removes the transfer; on failure they are already freed.
     /// - Parameter spare: a handle an earlier transfer left, already `curl_easy_reset` (every
     ///   option back to its default); nil creates one.
+    /// - Parameter parsedURLs: the loop's parsed URLs (nil: libcurl parses the URL itself).
+    /// - Parameter noProxy: no proxy variable is set in the environment (`CurlProxyEnvironment`).
     func makeEasyHandle(
-        reusing spare: UnsafeMutableRawPointer? = nil
+        reusing spare: UnsafeMutableRawPointer? = nil, parsedURLs: CurlParsedURLs? = nil, noProxy: Bool = false
     ) throws(FlashgateError) -> UnsafeMutableRawPointer {
         guard let handle = spare ?? curl_easy_init() else {
             throw FlashgateError(.internal, "libcurl could not create a handle for the upstream call")
         }
         easy = handle
         do throws(FlashgateError) {
-            try configure(handle)
+            try configure(handle, parsedURLs: parsedURLs, noProxy: noProxy)
         } catch {
             releaseEasyHandle()
             throw error
@@ -27,10 +29,13 @@ extension CurlTransfer {
     /// Loop thread only: frees the handle and header list (after removal from the multi handle).
     func releaseEasyHandle() {
         if let handle = detachEasyHandle() { curl_easy_cleanup(handle) }
+        parsedURL = nil
     }
 
     /// Loop thread only, after removal from the multi handle: frees the header list and hands the
-    /// handle over to the caller (to reset and keep, or to free); nil when there is none.
+    /// handle over to the caller (to reset and keep, or to free); nil when there is none. The
+    /// parsed URL the handle points to stays held until the caller has reset or freed it
+    /// (`parsedURL = nil` after that).
     func detachEasyHandle() -> UnsafeMutableRawPointer? {
         if let headerList { curl_slist_free_all(headerList) }
         headerList = nil
@@ -38,9 +43,23 @@ extension CurlTransfer {
         return easy
     }
 
-    private func configure(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
+    private func configure(
+        _ h: UnsafeMutableRawPointer, parsedURLs: CurlParsedURLs?, noProxy: Bool
+    ) throws(FlashgateError) {
         guard ccurl_setopt_str(h, CURLOPT_URL, request.url) == CURLE_OK else {
             throw FlashgateError(.internal, "libcurl rejected the upstream URL")
+        }
+        // The same URL, parsed once for every call to it: libcurl takes CURLOPT_CURLU over the
+        // string and copies its parts instead of parsing and reprinting the URL per call.
+        if let (parsed, reused) = parsedURLs?.parsed(request.url) {
+            try CurlCheck.easy(ccurl_setopt_ptr(h, CURLOPT_CURLU, UnsafeMutableRawPointer(parsed.handle)), "CURLOPT_CURLU")
+            parsedURL = parsed
+            if reused { stats.reusedURLsCounter.add(1, ordering: .relaxed) }
+        }
+        if noProxy {
+            // What libcurl would find in the environment, said up front (no lookups per call).
+            try CurlCheck.easy(ccurl_setopt_str(h, CURLOPT_PROXY, ""), "CURLOPT_PROXY")
+            try CurlCheck.easy(ccurl_setopt_str(h, CURLOPT_NOPROXY, ""), "CURLOPT_NOPROXY")
         }
         try CurlCheck.easy(ccurl_setopt_str(h, CURLOPT_PROTOCOLS_STR, "http,https"), "CURLOPT_PROTOCOLS_STR")
         // A Unix socket replaces the TCP connection only; libcurl keys its connection cache on

@@ -31,11 +31,13 @@ final class CurlTransfer: @unchecked Sendable {
     /// Where the time from joining the loop to the head goes (`UpstreamResponse.timing`).
     private let timing: UpstreamTiming?
     private let limits: CurlTransport.Configuration
-    private let stats: CurlTransportStats
+    let stats: CurlTransportStats
     private let flow = LockedState(Flow())
 
     var easy: UnsafeMutableRawPointer?
     var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The parsed URL given to `easy` (`CURLOPT_CURLU`), held until the handle lets go of it.
+    var parsedURL: CurlParsedURL?
     private var headers: [UpstreamHeader] = []
     private var headSent = false
     /// Events the callbacks of the current loop pass produced, delivered by `flush` or `complete`.
