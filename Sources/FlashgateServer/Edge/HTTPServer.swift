@@ -75,9 +75,13 @@ package final class HTTPServer: Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(ByteActivityHandler(connection: connection))
                     // Parser errors are answered by the connection handler (a JSON error, then close).
-                    try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: false, withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: decoderLimits)
+                    // Responses are written by Flashgate's own encoder (`HTTP1ResponseEncoder`), which
+                    // frames and checks them as NIO's encoder and header validator did, in one pass.
+                    try sync.addHandler(
+                        ByteToMessageHandler(
+                            HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
+                    try sync.addHandler(HTTP1ResponseEncoder())
+                    try sync.addHandler(HTTPServerPipelineHandler())
                     try sync.addHandler(connection)
                     connections.add(channel)
                 }
