@@ -190,6 +190,21 @@ import Testing
         }
     }
 
+    /// A value is checked eight bytes at a time: any byte, at any offset of a word or of the tail,
+    /// decides as the byte rule does.
+    @Test func aValueIsCheckedWholeAtEveryOffset() {
+        for length in [1, 7, 8, 9, 16, 23] {
+            for offset in 0..<length {
+                for byte in UInt8.min...UInt8.max {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[offset] = byte
+                    let valid = bytes.withUnsafeBufferPointer { HTTP1Head.valid($0, .value) }
+                    #expect(valid == HTTP1Head.isValueByte(byte), "length \(length), offset \(offset), byte \(byte)")
+                }
+            }
+        }
+    }
+
     @Test func chunkSizesAreLowercaseHex() {
         for size in [1, 9, 10, 15, 16, 255, 4_097, 1 << 20, Int(Int32.max)] {
             var buffer = ByteBuffer()

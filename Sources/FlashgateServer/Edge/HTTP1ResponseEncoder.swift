@@ -269,14 +269,31 @@ enum HTTP1Head {
         return bytes.withUnsafeBufferPointer { valid($0, kind) }
     }
 
-    private static func valid(_ bytes: UnsafeBufferPointer<UInt8>, _ kind: FieldPart) -> Bool {
+    static func valid(_ bytes: UnsafeBufferPointer<UInt8>, _ kind: FieldPart) -> Bool {
         switch kind {
         case .name:
             guard !bytes.isEmpty else { return false }
             for byte in bytes where !isTokenByte(byte) { return false }
             return true
         case .value:
-            for byte in bytes where !isValueByte(byte) { return false }
+            // Eight bytes at a time: a word with no byte below 0x20 and none equal to 0x7F is
+            // fine; any other word is looked at byte by byte (a tab is allowed).
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            var index = 0
+            if let base = UnsafeRawPointer(bytes.baseAddress) {
+                while index + 8 <= bytes.count {
+                    let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    let below20 = (word &- ones &* 0x20) & ~word & highs
+                    let del = word ^ (ones &* 0x7F)
+                    let hasDel = (del &- ones) & ~del & highs
+                    if below20 | hasDel != 0 {
+                        for offset in index..<(index + 8) where !isValueByte(bytes[offset]) { return false }
+                    }
+                    index += 8
+                }
+            }
+            for offset in index..<bytes.count where !isValueByte(bytes[offset]) { return false }
             return true
         }
     }
