@@ -9,6 +9,8 @@ package struct TokenBucket: Sendable, Equatable {
     package let capacity: Int64
     package let refillAmount: Int64
     package let interval: Duration
+    /// The interval in nanoseconds, worked out once (a Duration's nanoseconds take 128-bit arithmetic).
+    private let unit: Int64
     /// Tokens × interval nanoseconds.
     private var level: Int64
     private var updatedNanos: Int64?
@@ -18,13 +20,12 @@ package struct TokenBucket: Sendable, Equatable {
         self.capacity = Int64(capacity)
         self.refillAmount = Int64(refillAmount ?? capacity)
         self.interval = interval
-        self.level = Int64(capacity) * Self.nanos(interval)
+        unit = Self.nanos(interval)
+        self.level = Int64(capacity) * unit
     }
 
     /// A per-minute limit: `n` tokens a minute, burst `n`.
     package static func perMinute(_ n: Int) -> TokenBucket { TokenBucket(capacity: n, per: .seconds(60)) }
-
-    private var unit: Int64 { Self.nanos(interval) }
 
     /// Whole tokens available at the last update (negative while in debt).
     package var available: Int64 { level >= 0 ? level / unit : -((-level + unit - 1) / unit) }

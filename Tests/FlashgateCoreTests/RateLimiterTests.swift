@@ -104,4 +104,57 @@ import Testing
             limiter.admit(caller: Caller(team: "a"), model: "pro", estimatedTokens: 40, now: t0)
                 == .reject(limit: "team:a:model:pro:tpm", retryAfter: .seconds(36)))
     }
+
+    /// A reload numbers the scopes' slots again (here a new key comes first): buckets and
+    /// in-flight counts carry over by scope name, and tickets from before it release exactly.
+    @Test func aReloadCarriesBucketsAndTicketsOverByName() {
+        let limiter = limiter()
+        let t0 = ManualInstant.zero
+        let a = ticket(limiter.admit(caller: caller, model: "pro", estimatedTokens: 60, now: t0))!
+        let b = ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 10, now: t0))!
+        #expect(limiter.inFlight("team:a") == 2)
+
+        var team = TeamConfig(id: "a")
+        team.limits = RateLimits(requestsPerMinute: 3, tokensPerMinute: 1_000, concurrent: 2)
+        team.modelLimits["pro"] = RateLimits(tokensPerMinute: 100)
+        var first = KeyConfig(name: "first", team: "a", hashHex: String(repeating: "1", count: 64))
+        first.limits = RateLimits(requestsPerMinute: 50)
+        var key = KeyConfig(name: "k", team: "a", hashHex: String(repeating: "0", count: 64))
+        key.limits = RateLimits(requestsPerMinute: 2)
+        limiter.update(teams: [team], keys: [first, key])
+
+        #expect(limiter.inFlight("team:a") == 2)
+        #expect(limiter.available("team:a:rpm", now: t0) == 1)
+        #expect(limiter.available("team:a:model:pro:tpm", now: t0) == 40)
+        #expect(limiter.available("first:rpm", now: t0) == nil)
+        limiter.release(a, actualTokens: 20, now: t0)
+        #expect(limiter.inFlight("team:a") == 1)
+        #expect(limiter.available("team:a:model:pro:tpm", now: t0) == 80)
+        limiter.release(b, actualTokens: 10, now: t0)
+        #expect(limiter.inFlight("team:a") == 0)
+        // One of the team's three requests a minute is left.
+        #expect(ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 1, now: t0)) != nil)
+        #expect(
+            limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 1, now: t0)
+                == .reject(limit: "team:a:rpm", retryAfter: .seconds(20)))
+    }
+
+    /// Limits removed while a call holds a slot: its release is harmless, and limits that come
+    /// back start full.
+    @Test func aReloadThatDropsAScopeLetsItsTicketsGo() {
+        let limiter = limiter()
+        let t0 = ManualInstant.zero
+        let held = ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 10, now: t0))!
+        limiter.update(teams: [TeamConfig(id: "a")], keys: [])
+        #expect(limiter.inFlight("team:a") == 1)
+        #expect(limiter.available("team:a:rpm", now: t0) == nil)
+        #expect(ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 10, now: t0)) != nil)
+        limiter.release(held, actualTokens: 10, now: t0)
+        #expect(limiter.inFlight("team:a") == 0)
+        var team = TeamConfig(id: "a")
+        team.limits = RateLimits(requestsPerMinute: 3)
+        limiter.update(teams: [team], keys: [])
+        _ = ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 1, now: t0))!
+        #expect(limiter.available("team:a:rpm", now: t0) == 2)
+    }
 }
