@@ -312,20 +312,25 @@ extension BudgetState {
 
     /// Soft budgets this call goes (or would go) over.
     func softOverruns(_ lines: [Line], _ amount: MicroUSD) -> [String] {
-        lines.filter { line in
-            line.budget.mode == .soft
-                && settled[line.key, default: .zero] + reserved[line.key, default: .zero] + amount > line.budget.limit
-        }.map(\.name)
+        var names: [String] = []
+        for line in lines where line.budget.mode == .soft {
+            if settled[line.key, default: .zero] + reserved[line.key, default: .zero] + amount > line.budget.limit {
+                names.append(line.name)
+            }
+        }
+        return names
     }
 
     /// Of those, the ones not yet flagged in their current period.
     func firstSoftOverruns(_ lines: [Line], _ amount: MicroUSD) -> [SoftBudgetOverrun] {
-        lines.compactMap { line in
+        var overruns: [SoftBudgetOverrun] = []
+        for line in lines where line.budget.mode == .soft {
             let used = settled[line.key, default: .zero] + reserved[line.key, default: .zero]
-            guard line.budget.mode == .soft, used + amount > line.budget.limit, softFlagged[line.name] != line.key
-            else { return nil }
-            return SoftBudgetOverrun(
-                budget: line.name, periodKey: line.key, limit: line.budget.limit, used: used, amount: amount)
+            guard used + amount > line.budget.limit, softFlagged[line.name] != line.key else { continue }
+            overruns.append(
+                SoftBudgetOverrun(
+                    budget: line.name, periodKey: line.key, limit: line.budget.limit, used: used, amount: amount))
         }
+        return overruns
     }
 }

@@ -30,6 +30,28 @@ import Testing
         #expect(reservation(b.reserve(caller: Caller(team: "a"), model: "m", amount: MicroUSD(400), now: now)) != nil)
     }
 
+    /// A caller's lines are remembered while their periods' windows hold: the next day, a clock
+    /// set back, a reload each get lines of their own.
+    @Test func rememberedLinesFollowTheirPeriodsAndReloads() throws {
+        let b = budgets(
+            team: [BudgetConfig(period: .day, limit: MicroUSD(1_000)), BudgetConfig(period: .total, limit: MicroUSD(5_000))],
+            key: [BudgetConfig(period: .month, limit: MicroUSD(2_000))])
+        let caller = Caller(team: "a", key: "k")
+        let day = BudgetPeriod.day.end(after: now, timeZone: utc)!
+        let keys = { (at: Date) in b.remaining(caller: caller, now: at).map(\.key) }
+        #expect(keys(now) == ["key:k:month:2026-11", "team:a:day:2026-11-18", "team:a:total"])
+        #expect(keys(day.addingTimeInterval(-0.001)) == ["key:k:month:2026-11", "team:a:day:2026-11-18", "team:a:total"])
+        #expect(keys(day) == ["key:k:month:2026-11", "team:a:day:2026-11-19", "team:a:total"])
+        #expect(keys(now) == ["key:k:month:2026-11", "team:a:day:2026-11-18", "team:a:total"])
+        #expect(b.remaining(caller: Caller(team: "a"), now: now).map(\.key) == ["team:a:day:2026-11-18", "team:a:total"])
+        var t = TeamConfig(id: "a")
+        t.budgets = [BudgetConfig(period: .week, limit: MicroUSD(300))]
+        b.update(teams: [t], keys: [])
+        let after = b.remaining(caller: caller, now: now)
+        #expect(after.map(\.name) == ["team:a:week"])
+        #expect(after.first?.limit == MicroUSD(300))
+    }
+
     @Test func keyBudgetAppliesOnlyToThatKey() {
         let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000))], key: [BudgetConfig(period: .day, limit: MicroUSD(100))])
         guard case .reject(let name, _, _, _) = b.reserve(caller: Caller(team: "a", key: "k"), model: "m", amount: MicroUSD(101), now: now)
