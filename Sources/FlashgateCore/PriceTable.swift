@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One price of the table: a model-id prefix at one tier, in effect from a date on.
 package struct PriceRow: Sendable, Equatable {
     package var prefix: String
@@ -43,6 +45,8 @@ package struct PriceTable: Sendable, Equatable {
     /// The prefixes of `rows` but the fallback, longest first (ties in order): the first a model
     /// id starts with is its row. Kept by the two mutations, `add` and `set`.
     private var longestFirst: [String] = []
+    /// Model ids already matched to their prefix; replaced (never shared) when rows change.
+    private var matched = PrefixMemo()
 
     package init(rows: [PriceRow] = PriceTable.builtIn) {
         for row in rows { add(row) }
@@ -59,16 +63,29 @@ package struct PriceTable: Sendable, Equatable {
         list.sort { $0.effectiveFromMs < $1.effectiveFromMs }
         rows[row.prefix, default: [:]][row.tier] = list
         longestFirst = Self.byLength(rows.keys)
+        matched = PrefixMemo()
     }
 
     /// Replaces every dated row of a prefix at a tier with one price in effect always (config).
     package mutating func set(_ price: ModelPrice, prefix: String, tier: ServiceTier = .standard) {
         rows[prefix, default: [:]][tier] = [PriceRow(prefix, tier, from: 0, price)]
         longestFirst = Self.byLength(rows.keys)
+        matched = PrefixMemo()
     }
+
+    package static func == (a: PriceTable, b: PriceTable) -> Bool { a.rows == b.rows }
 
     /// The row a model's id falls under: the longest matching prefix, else the fallback row.
     package func prefix(for model: String) -> String? {
+        if let known = matched.lookup(model) { return known.prefix }
+        let found = match(model)
+        matched.remember(model, found)
+        return found
+    }
+
+    /// The scan `prefix(for:)` remembers: every prefix, longest first (about 2,500 instructions
+    /// an id, asked for at admission and again at settlement).
+    private func match(_ model: String) -> String? {
         let id = ModelID.bare(model)
         for prefix in longestFirst where id.hasPrefix(prefix) && !Self.namesOtherModality(id.utf8.dropFirst(prefix.utf8.count)) {
             return prefix
@@ -114,5 +131,26 @@ package struct PriceTable: Sendable, Equatable {
 
     private static func inEffect(_ list: [PriceRow]?, atMs: Int64) -> ModelPrice? {
         list?.last { $0.effectiveFromMs <= atMs }?.price ?? list?.first?.price
+    }
+}
+
+/// Model ids a price table has matched, with the prefix each fell under (nil: none). At most
+/// `capacity` ids (they come from calls), emptied when full.
+final class PrefixMemo: Sendable {
+    static let capacity = 1_024
+    private let known = Mutex<[String: String?]>([:])
+
+    struct Match { let prefix: String? }
+
+    /// The prefix `model` fell under, if it was matched before.
+    func lookup(_ model: String) -> Match? {
+        known.withLock { known in known[model].map(Match.init) }
+    }
+
+    func remember(_ model: String, _ prefix: String?) {
+        known.withLock { known in
+            if known.count >= Self.capacity { known.removeAll(keepingCapacity: true) }
+            known[model] = .some(prefix)
+        }
     }
 }

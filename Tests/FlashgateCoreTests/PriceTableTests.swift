@@ -38,6 +38,25 @@ import Testing
 
     /// Gemini 2.5 bills grounding per grounded prompt ($35 / 1,000), Gemini 3 per search query
     /// ($14 / 1,000). Before, a 2.5 answer that ran three queries was charged three prompts.
+    /// An id's prefix is remembered once matched; a table given a new row matches again, and a
+    /// copy taken before keeps its own answer.
+    @Test func rememberedMatchesFollowTheRows() throws {
+        var table = PriceTable()
+        let id = "gemini-2.5-flash-preview-09-2025"
+        #expect(table.prefix(for: id) == "gemini-2.5-flash")
+        #expect(table.prefix(for: id) == "gemini-2.5-flash")
+        #expect(table.prefix(for: "no-such-model") == nil)
+        #expect(table.prefix(for: "no-such-model") == nil)
+        let before = table
+        table.set(ModelPrice(input: 1, output: 2, cachedInput: 1), prefix: "gemini-2.5-flash-preview")
+        #expect(table.prefix(for: id) == "gemini-2.5-flash-preview")
+        #expect(before.prefix(for: id) == "gemini-2.5-flash")
+        table.set(ModelPrice(input: 1, output: 2, cachedInput: 1), prefix: PriceTable.fallbackPrefix)
+        #expect(table.prefix(for: "no-such-model") == PriceTable.fallbackPrefix)
+        #expect(before.prefix(for: "no-such-model") == nil)
+        #expect(table != before)
+    }
+
     @Test func groundingIsBilledPerPromptOn25AndPerQueryOn3() throws {
         let three = BillableUsage(searchQueries: 3)
         #expect(table.cost(three, model: "gemini-2.5-flash") == MicroUSD(35_000))
