@@ -50,6 +50,8 @@ final class CurlMultiLoop: @unchecked Sendable {
     private let maxSpareHandles: Int
     /// URLs parsed once for every call to them (loop thread only).
     private let parsedURLs = CurlParsedURLs()
+    /// Request header lists built once for every call that sends the same headers (loop thread only).
+    private let headerLists = CurlHeaderLists()
     /// No proxy is named in the environment, read once (`CurlProxyEnvironment`).
     private let noProxy = !CurlProxyEnvironment.namesProxy()
 
@@ -152,7 +154,8 @@ final class CurlMultiLoop: @unchecked Sendable {
             do {
                 let spare = spareHandles.popLast()
                 if spare != nil { stats.reusedHandlesCounter.add(1, ordering: .relaxed) }
-                let easy = try transfer.makeEasyHandle(reusing: spare, parsedURLs: parsedURLs, noProxy: noProxy)
+                let easy = try transfer.makeEasyHandle(
+                    reusing: spare, parsedURLs: parsedURLs, headerLists: headerLists, noProxy: noProxy)
                 transfer.markStarted(at: .now)
                 guard CurlCheck.logged(curl_multi_add_handle(multi, easy), "curl_multi_add_handle", logger) else {
                     transfer.releaseEasyHandle()
@@ -224,8 +227,8 @@ final class CurlMultiLoop: @unchecked Sendable {
         } else {
             curl_easy_cleanup(handle)
         }
-        // The handle no longer points to it.
-        transfer.parsedURL = nil
+        // The handle no longer points to them.
+        transfer.letGoOfSharedParts()
     }
 
     /// Ends a transfer with `error` and logs where it went, which the error does not say.

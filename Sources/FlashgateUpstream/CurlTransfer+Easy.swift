@@ -4,21 +4,23 @@ import FlashgateCore
 /// Builds the easy handle for a transfer. Kept apart from the transfer's state so the option set
 /// (HTTP/2, keep-alive, TLS, timeouts, body) reads in one place.
 extension CurlTransfer {
-    /// Loop thread only. On success `easy` and `headerList` are set and owned by the loop, which
-    /// frees them when it removes the transfer; on failure they are already freed.
+    /// Loop thread only. On success `easy` is set and owned by the loop, which frees or resets it
+    /// when it removes the transfer; on failure it is already freed.
     /// - Parameter spare: a handle an earlier transfer left, already `curl_easy_reset` (every
     ///   option back to its default); nil creates one.
     /// - Parameter parsedURLs: the loop's parsed URLs (nil: libcurl parses the URL itself).
+    /// - Parameter headerLists: the loop's header lists (nil: this call builds its own).
     /// - Parameter noProxy: no proxy variable is set in the environment (`CurlProxyEnvironment`).
     func makeEasyHandle(
-        reusing spare: UnsafeMutableRawPointer? = nil, parsedURLs: CurlParsedURLs? = nil, noProxy: Bool = false
+        reusing spare: UnsafeMutableRawPointer? = nil, parsedURLs: CurlParsedURLs? = nil,
+        headerLists: CurlHeaderLists? = nil, noProxy: Bool = false
     ) throws(FlashgateError) -> UnsafeMutableRawPointer {
         guard let handle = spare ?? curl_easy_init() else {
             throw FlashgateError(.internal, "libcurl could not create a handle for the upstream call")
         }
         easy = handle
         do throws(FlashgateError) {
-            try configure(handle, parsedURLs: parsedURLs, noProxy: noProxy)
+            try configure(handle, parsedURLs: parsedURLs, headerLists: headerLists, noProxy: noProxy)
         } catch {
             releaseEasyHandle()
             throw error
@@ -29,22 +31,26 @@ extension CurlTransfer {
     /// Loop thread only: frees the handle and header list (after removal from the multi handle).
     func releaseEasyHandle() {
         if let handle = detachEasyHandle() { curl_easy_cleanup(handle) }
-        parsedURL = nil
+        letGoOfSharedParts()
     }
 
-    /// Loop thread only, after removal from the multi handle: frees the header list and hands the
-    /// handle over to the caller (to reset and keep, or to free); nil when there is none. The
-    /// parsed URL the handle points to stays held until the caller has reset or freed it
-    /// (`parsedURL = nil` after that).
-    func detachEasyHandle() -> UnsafeMutableRawPointer? {
-        if let headerList { curl_slist_free_all(headerList) }
+    /// After the handle was reset or freed: the parsed URL and header list it pointed to.
+    func letGoOfSharedParts() {
+        parsedURL = nil
         headerList = nil
+    }
+
+    /// Loop thread only, after removal from the multi handle: hands the handle over to the caller
+    /// (to reset and keep, or to free); nil when there is none. The parsed URL and header list
+    /// the handle points to stay held until the caller has reset or freed it
+    /// (`letGoOfSharedParts` after that).
+    func detachEasyHandle() -> UnsafeMutableRawPointer? {
         defer { easy = nil }
         return easy
     }
 
     private func configure(
-        _ h: UnsafeMutableRawPointer, parsedURLs: CurlParsedURLs?, noProxy: Bool
+        _ h: UnsafeMutableRawPointer, parsedURLs: CurlParsedURLs?, headerLists: CurlHeaderLists?, noProxy: Bool
     ) throws(FlashgateError) {
         guard ccurl_setopt_str(h, CURLOPT_URL, request.url) == CURLE_OK else {
             throw FlashgateError(.internal, "libcurl rejected the upstream URL")
@@ -91,7 +97,7 @@ extension CurlTransfer {
         try CurlCheck.easy(
             ccurl_setopt_long(h, CURLOPT_TIMEOUT_MS, request.timeouts.total.wholeMilliseconds), "CURLOPT_TIMEOUT_MS")
         try configureMethodAndBody(h)
-        try configureHeaders(h)
+        try configureHeaders(h, headerLists: headerLists)
         let me = Unmanaged.passUnretained(self).toOpaque()
         try CurlCheck.easy(ccurl_setopt_ptr(h, CURLOPT_HEADERDATA, me), "CURLOPT_HEADERDATA")
         try CurlCheck.easy(ccurl_setopt_ptr(h, CURLOPT_WRITEDATA, me), "CURLOPT_WRITEDATA")
@@ -155,28 +161,18 @@ extension CurlTransfer {
         }
     }
 
-    private func configureHeaders(_ h: UnsafeMutableRawPointer) throws(FlashgateError) {
-        var lines: [String] = []
-        // A byte scan: CR, LF and NUL are ASCII, and a header line is never walked by Character.
-        let breaksLine: (UInt8) -> Bool = { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") || $0 == 0 }
-        for header in request.headers {
-            guard !header.name.isEmpty, !header.name.utf8.contains(where: breaksLine),
-                !header.value.utf8.contains(where: breaksLine)
-            else {
-                throw FlashgateError(.internal, "an upstream request header is malformed")
-            }
-            // "Name;" is curl's spelling for a header sent with an empty value.
-            lines.append(header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)")
+    /// The request's headers, plus "Expect:" (no 100-continue round trip) unless it has its own;
+    /// a list already built for the same headers when the loop has one.
+    private func configureHeaders(_ h: UnsafeMutableRawPointer, headerLists: CurlHeaderLists?) throws(FlashgateError) {
+        let built: CurlHeaderList
+        if let headerLists {
+            let (list, reused) = try headerLists.list(for: request.headers).get()
+            if reused { stats.reusedHeaderListsCounter.add(1, ordering: .relaxed) }
+            built = list
+        } else {
+            built = try CurlHeaderList.make(request.headers).get()
         }
-        // No "Expect: 100-continue" round trip for large bodies unless the caller asked for it.
-        let asksExpect = request.headers.contains { ASCIICase.equals($0.name.utf8, "expect") }
-        if !asksExpect { lines.append("Expect:") }
-        for line in lines {
-            guard let next = curl_slist_append(headerList, line) else {
-                throw FlashgateError(.internal, "libcurl could not take the upstream request headers")
-            }
-            headerList = next
-        }
-        try CurlCheck.easy(ccurl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList), "CURLOPT_HTTPHEADER")
+        headerList = built
+        try CurlCheck.easy(ccurl_setopt_slist(h, CURLOPT_HTTPHEADER, built.list), "CURLOPT_HTTPHEADER")
     }
 }

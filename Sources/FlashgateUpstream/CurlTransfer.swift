@@ -35,9 +35,10 @@ final class CurlTransfer: @unchecked Sendable {
     private let flow = LockedState(Flow())
 
     var easy: UnsafeMutableRawPointer?
-    var headerList: UnsafeMutablePointer<curl_slist>?
-    /// The parsed URL given to `easy` (`CURLOPT_CURLU`), held until the handle lets go of it.
+    /// The parsed URL and the header list given to `easy` (`CURLOPT_CURLU`, `CURLOPT_HTTPHEADER`),
+    /// held until the handle lets go of them (reset or freed).
     var parsedURL: CurlParsedURL?
+    var headerList: CurlHeaderList?
     private var headers: [UpstreamHeader] = []
     private var headSent = false
     /// Events the callbacks of the current loop pass produced, delivered by `flush` or `complete`.

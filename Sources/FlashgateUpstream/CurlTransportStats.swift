@@ -15,12 +15,15 @@ package final class CurlTransportStats: Sendable {
     let reusedHandlesCounter = Atomic<Int>(0)
     /// Transfers that took a URL libcurl had already parsed (`CurlParsedURLs`).
     let reusedURLsCounter = Atomic<Int>(0)
+    /// Transfers that took a header list built for an earlier call (`CurlHeaderLists`).
+    let reusedHeaderListsCounter = Atomic<Int>(0)
 
     package var liveTransfers: Int { liveTransfersCounter.load(ordering: .acquiring) }
     package var pauses: Int { pausesCounter.load(ordering: .acquiring) }
     package var resumes: Int { resumesCounter.load(ordering: .acquiring) }
     package var reusedHandles: Int { reusedHandlesCounter.load(ordering: .acquiring) }
     package var reusedURLs: Int { reusedURLsCounter.load(ordering: .acquiring) }
+    package var reusedHeaderLists: Int { reusedHeaderListsCounter.load(ordering: .acquiring) }
     /// The most body bytes any single response had handed to its consumer but not yet consumed.
     package var peakBufferedBytes: Int { peakBufferedCounter.load(ordering: .acquiring) }
 

@@ -73,4 +73,45 @@ struct CurlParsedURLTests {
             #expect(CurlProxyEnvironment.namesProxy([name: "http://proxy.internal:3128"]), "\(name)")
         }
     }
+
+    /// Calls that send the same headers share one header list; calls that send others get
+    /// their own, and every request reaches the server with exactly its headers.
+    @Test func callsWithTheSameHeadersShareOneListAndNoneMixes() async throws {
+        try await withTransport { transport, fake in
+            let key = [("content-type", "application/json"), ("x-goog-api-key", "key-one")]
+            let other = [("content-type", "application/json"), ("x-goog-api-key", "key-two")]
+            let sets: [[(String, String)]] = [key, key, other, key, [], other, [("expect", "100-continue")]]
+            for headers in sets {
+                fake.enqueue(FakeReply(chunks: [Array("ok".utf8)]))
+                let request = UpstreamRequest(
+                    method: "POST", url: fake.baseURL + "/h", headers: headers.map { (name: $0.0, value: $0.1) },
+                    body: Array("{}".utf8))
+                #expect(try await collect(transport.send(request)).status == 200)
+            }
+            let received = fake.received
+            try #require(received.count == sets.count)
+            #expect(received.map { $0.header("x-goog-api-key") } == ["key-one", "key-one", "key-two", "key-one", nil, "key-two", nil])
+            // "Expect:" goes with every list but the one whose caller named its own.
+            #expect(received.map { $0.header("expect") } == [nil, nil, nil, nil, nil, nil, "100-continue"])
+            // Four distinct sets: the three repeats took a list built before.
+            #expect(transport.stats.reusedHeaderLists == 3)
+        }
+    }
+
+    @Test func headerListsAreKeptPerSetAndEmptiedWhenFull() throws {
+        let lists = CurlHeaderLists()
+        let first = try lists.list(for: [(name: "x-a", value: "1")]).get()
+        #expect(!first.reused)
+        #expect(try lists.list(for: [(name: "x-a", value: "1")]).get().list === first.list)
+        #expect(try lists.list(for: [(name: "x-a", value: "2")]).get().list !== first.list)
+        #expect(try lists.list(for: [(name: "X-A", value: "1")]).get().list !== first.list)
+        #expect(throws: FlashgateError.self) { try lists.list(for: [(name: "x-a", value: "1\r\nx-b: 2")]).get() }
+        #expect(throws: FlashgateError.self) { try lists.list(for: [(name: "", value: "1")]).get() }
+        for i in 0..<CurlHeaderLists.capacity { _ = try lists.list(for: [(name: "x-n", value: "\(i)")]).get() }
+        #expect(lists.listCount <= CurlHeaderLists.capacity)
+        // Emptied on the way: the first set is built again; the list held above is still whole.
+        #expect(try lists.list(for: [(name: "x-a", value: "1")]).get().reused == false)
+        #expect(first.list.isBuilt(from: [(name: "x-a", value: "1")]))
+        #expect(String(cString: first.list.list.pointee.data) == "x-a: 1")
+    }
 }
