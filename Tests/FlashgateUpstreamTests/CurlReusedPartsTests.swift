@@ -4,11 +4,11 @@ import Testing
 
 @testable import FlashgateUpstream
 
-/// libcurl parses each upstream URL once (`CurlParsedURLs`) and takes the parsed handle for every
-/// later call to it. A call through a reused parse must reach the server exactly as one whose
-/// URL libcurl parsed itself: same path, same query, same destination.
+/// What the curl loop builds once and hands to every later call that needs the same: a parsed
+/// URL (`CurlParsedURLs`) and a header list (`CurlHeaderLists`). A call through a reused part must
+/// reach the server exactly as one that built its own: same path, query, destination and headers.
 @Suite(.timeLimit(.minutes(1)))
-struct CurlParsedURLTests {
+struct CurlReusedPartsTests {
     @Test func callsToOneURLReachTheServerAlikeThroughItsParsedHandle() async throws {
         try await withTransport { transport, fake in
             let streamURL = fake.baseURL + "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
