@@ -63,11 +63,6 @@ package final class RateLimiter<Instant: InstantProtocol>: Sendable where Instan
         state.withLock { $0.configure(index) }
     }
 
-    /// The limits that apply to `caller` on `model`, most specific first.
-    func limits(caller: Caller, model: String) -> [RateScope] {
-        state.withLock { $0.index.scopes(caller: caller, model: model) }
-    }
-
     package func admit(caller: Caller, model: String, estimatedTokens: Int, now: Instant) -> RateDecision {
         let nanos = TokenBucket.nanos(origin.duration(to: now))
         return state.withLock { state in

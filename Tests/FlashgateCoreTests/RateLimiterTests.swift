@@ -38,12 +38,18 @@ import Testing
 }
 
 @Suite struct RateLimiterTests {
-    func limiter() -> RateLimiter<ManualInstant> {
+    /// Team `a` (3 rpm, 1,000 tpm, 2 concurrent; 100 tpm on `pro`) and its key `k` (2 rpm).
+    func config() -> (team: TeamConfig, key: KeyConfig) {
         var team = TeamConfig(id: "a")
         team.limits = RateLimits(requestsPerMinute: 3, tokensPerMinute: 1_000, concurrent: 2)
         team.modelLimits["pro"] = RateLimits(tokensPerMinute: 100)
         var key = KeyConfig(name: "k", team: "a", hashHex: String(repeating: "0", count: 64))
         key.limits = RateLimits(requestsPerMinute: 2)
+        return (team, key)
+    }
+
+    func limiter() -> RateLimiter<ManualInstant> {
+        let (team, key) = config()
         return RateLimiter(teams: [team], keys: [key], origin: .zero)
     }
 
@@ -114,13 +120,9 @@ import Testing
         let b = ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 10, now: t0))!
         #expect(limiter.inFlight("team:a") == 2)
 
-        var team = TeamConfig(id: "a")
-        team.limits = RateLimits(requestsPerMinute: 3, tokensPerMinute: 1_000, concurrent: 2)
-        team.modelLimits["pro"] = RateLimits(tokensPerMinute: 100)
+        let (team, key) = config()
         var first = KeyConfig(name: "first", team: "a", hashHex: String(repeating: "1", count: 64))
         first.limits = RateLimits(requestsPerMinute: 50)
-        var key = KeyConfig(name: "k", team: "a", hashHex: String(repeating: "0", count: 64))
-        key.limits = RateLimits(requestsPerMinute: 2)
         limiter.update(teams: [team], keys: [first, key])
 
         #expect(limiter.inFlight("team:a") == 2)
