@@ -1,4 +1,6 @@
 import FlashgateCore
+import FlashgateTesting
+import Foundation
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -179,6 +181,57 @@ import Testing
         }
         #expect(String(decoding: bytes, as: UTF8.self) == "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
         _ = try? channel.finish()
+    }
+
+    /// A file region in a chunked answer (Flashgate writes none today) is framed as NIO frames it:
+    /// its size line, the region itself, then CRLF, with the region handed on untouched; the
+    /// caller's write completes once all three are written.
+    @Test func aChunkedFileRegionIsFramedAsNIOFramesIt() throws {
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        let path = directory.file("region")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(repeating: 0x61, count: 64)))
+
+        /// The outbound writes in order: adjacent buffers joined (NIO and Flashgate cut the head
+        /// and the chunk lines differently), a region as its range.
+        func framed(_ configure: (ChannelPipeline.SynchronousOperations) throws -> Void) throws -> [String] {
+            let handle = try NIOFileHandle(path: path)
+            defer { try? handle.close() }
+            let channel = EmbeddedChannel()
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            try configure(channel.pipeline.syncOperations)
+            try channel.writeInbound(ByteBuffer(string: Self.post))
+            while try channel.readInbound(as: HTTPServerRequestPart.self) != nil {}
+            channel.write(Self.head(.ok, [("content-type", "application/octet-stream")]), promise: nil)
+            let region = FileRegion(fileHandle: handle, readerIndex: 3, endIndex: 29)
+            let written = channel.write(HTTPServerResponsePart.body(.fileRegion(region)))
+            channel.write(HTTPServerResponsePart.end(nil), promise: nil)
+            channel.flush()
+            try written.wait()
+            var parts: [String] = []
+            var joined = ""
+            while let data = try channel.readOutbound(as: IOData.self) {
+                switch data {
+                case .byteBuffer(let buffer):
+                    joined += String(buffer: buffer)
+                case .fileRegion(let region):
+                    parts.append(joined)
+                    joined = ""
+                    parts.append("[region \(region.readerIndex)..<\(region.endIndex)]")
+                }
+            }
+            parts.append(joined)
+            #expect(channel.isActive)
+            _ = try? channel.finish()
+            return parts
+        }
+
+        let expected = try framed(Self.nio)
+        #expect(expected.count == 3)
+        #expect(expected[1] == "[region 3..<29]")
+        #expect(expected[0].hasSuffix("transfer-encoding: chunked\r\n\r\n1a\r\n"))
+        #expect(expected[2] == "\r\n0\r\n\r\n")
+        #expect(try framed(Self.flashgate) == expected)
     }
 
     /// The byte classes, against their definitions for every byte.
