@@ -87,6 +87,54 @@ import Testing
         try await h.stop()
     }
 
+    /// A client that leaves while its whole answer is still being made (a follower waits, so
+    /// the call goes on) never gets that answer: its line says `aborted=true`, though Flashgate
+    /// had a 200 for it. The follower's line does not.
+    @Test func aClientThatLeftBeforeItsWholeAnswerIsLoggedAborted() async throws {
+        let lines = Lines()
+        let fake = try await FakeGemini.start()
+        var config = FlashgateConfig(routes: [
+            RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
+        ])
+        config.cache.ttl = .seconds(60)
+        let directory = try TempDirectory()
+        let curl = try CurlTransport()
+        let gateway = try await TestGateway.start(
+            config: config, http: curl, storeDirectory: directory.path, accessLog: { lines.add($0) })
+        let gate = FakeGate()
+        var reply = FakeReply.json(ResponseCacheTests.answerJSON)
+        reply.gate = gate
+        fake.enqueue(reply)
+
+        let leader = try await RawHTTPClient.connect(port: gateway.port)
+        let follower = try await RawHTTPClient.connect(port: gateway.port)
+        let connections = gateway.running.server.connections
+        try await leader.send(
+            RawHTTPClient.encode(
+                "POST", "/v1/chat/completions", body: ResponseCacheTests.chat, headers: [("x-request-id", "leader-1")]))
+        await fake.waitForRequests(1)
+        try await follower.send(
+            RawHTTPClient.encode(
+                "POST", "/v1/chat/completions", body: ResponseCacheTests.chat, headers: [("x-request-id", "follower-1")]))
+        while gateway.running.gateway.flights.subscriberCountTotal < 2 { await Task.yield() }
+        await leader.close()
+        while connections.openConnections > 1 { await Task.yield() }  // Flashgate saw the leader's client go
+        gate.open()
+        let answer = await follower.next()
+        #expect(answer?.status == 200)
+        let written = await lines.wait(for: 2)
+        let left = try #require(written.first { $0.contains("request_id=leader-1") })
+        let stayed = try #require(written.first { $0.contains("request_id=follower-1") })
+        #expect(left.contains("aborted=true"), "\(left)")
+        #expect(!stayed.contains("aborted"), "\(stayed)")
+        #expect(stayed.contains("status=200"))
+        await follower.close()
+        await gateway.stop()
+        curl.shutdown()
+        try await fake.shutdown()
+        directory.remove()
+    }
+
     @Test func jsonLinesAreOneObjectEach() async throws {
         let lines = Lines()
         let handler = LogFormatHandler(label: "flashgate.access", level: .info, format: .json, write: { lines.add($0) })

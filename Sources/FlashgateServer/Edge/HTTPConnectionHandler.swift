@@ -211,8 +211,10 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         if !response.body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] _ in
-            writer.record?.finish()
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] result in
+            // A response that could not be written whole (the client had left, or a field could
+            // not be sent) never reached the client, whatever its status was going to be.
+            if case .failure = result { writer.record?.finish(aborted: true) } else { writer.record?.finish() }
             responseEnded(context: context)
         }
     }

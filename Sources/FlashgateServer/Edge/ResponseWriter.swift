@@ -90,8 +90,8 @@ package final class ResponseWriter: Sendable {
                 let buffer = ctx.channel.allocator.buffer(bytes: bytes)
                 ctx.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
             }
-            return ctx.writeAndFlush(NIOAny(HTTPServerResponsePart.end(fields))).always { _ in
-                record?.finish()
+            return ctx.writeAndFlush(NIOAny(HTTPServerResponsePart.end(fields))).always { result in
+                if case .failure = result { record?.finish(aborted: true) } else { record?.finish() }
                 handler.value.responseEnded(context: context.value)
             }
         }
