@@ -92,33 +92,25 @@ import Testing
     /// had a 200 for it. The follower's line does not.
     @Test func aClientThatLeftBeforeItsWholeAnswerIsLoggedAborted() async throws {
         let lines = Lines()
-        let fake = try await FakeGemini.start()
-        var config = FlashgateConfig(routes: [
-            RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: true)
-        ])
-        config.cache.ttl = .seconds(60)
-        let directory = try TempDirectory()
-        let curl = try CurlTransport()
-        let gateway = try await TestGateway.start(
-            config: config, http: curl, storeDirectory: directory.path, accessLog: { lines.add($0) })
+        let h = try await ResponseCacheTests.Harness.start(accessLog: { lines.add($0) })
         let gate = FakeGate()
         var reply = FakeReply.json(ResponseCacheTests.answerJSON)
         reply.gate = gate
-        fake.enqueue(reply)
+        h.fake.enqueue(reply)
 
-        let leader = try await RawHTTPClient.connect(port: gateway.port)
-        let follower = try await RawHTTPClient.connect(port: gateway.port)
-        let connections = gateway.running.server.connections
+        let leader = try await h.client()
+        let follower = try await h.client()
         try await leader.send(
             RawHTTPClient.encode(
                 "POST", "/v1/chat/completions", body: ResponseCacheTests.chat, headers: [("x-request-id", "leader-1")]))
-        await fake.waitForRequests(1)
+        await h.fake.waitForRequests(1)
         try await follower.send(
             RawHTTPClient.encode(
                 "POST", "/v1/chat/completions", body: ResponseCacheTests.chat, headers: [("x-request-id", "follower-1")]))
-        while gateway.running.gateway.flights.subscriberCountTotal < 2 { await Task.yield() }
+        while h.gateway.running.gateway.flights.subscriberCountTotal < 2 { await Task.yield() }
         await leader.close()
-        while connections.openConnections > 1 { await Task.yield() }  // Flashgate saw the leader's client go
+        // Flashgate has seen the leader's client go before the answer comes.
+        while h.gateway.running.server.connections.openConnections > 1 { await Task.yield() }
         gate.open()
         let answer = await follower.next()
         #expect(answer?.status == 200)
@@ -129,10 +121,7 @@ import Testing
         #expect(!stayed.contains("aborted"), "\(stayed)")
         #expect(stayed.contains("status=200"))
         await follower.close()
-        await gateway.stop()
-        curl.shutdown()
-        try await fake.shutdown()
-        directory.remove()
+        try await h.stop()
     }
 
     @Test func jsonLinesAreOneObjectEach() async throws {

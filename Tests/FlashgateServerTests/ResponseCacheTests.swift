@@ -25,7 +25,7 @@ import Testing
 
         static func start(
             directory: TempDirectory? = nil, clock: ManualClock = ManualClock(),
-            configure: (inout FlashgateConfig) -> Void = { _ in }
+            accessLog: (@Sendable (String) -> Void)? = nil, configure: (inout FlashgateConfig) -> Void = { _ in }
         ) async throws -> Harness {
             let fake = try await FakeGemini.start()
             var config = FlashgateConfig(routes: [
@@ -38,7 +38,7 @@ import Testing
             let dir = try directory ?? TempDirectory()
             let curl = try CurlTransport()
             let gateway = try await TestGateway.start(
-                config: config, http: curl, storeDirectory: dir.path, nowMilliseconds: clock.now)
+                config: config, http: curl, storeDirectory: dir.path, nowMilliseconds: clock.now, accessLog: accessLog)
             return Harness(fake: fake, curl: curl, gateway: gateway, directory: dir, clock: clock)
         }
 
