@@ -52,6 +52,54 @@ import Testing
         #expect(after.first?.limit == MicroUSD(300))
     }
 
+    /// The remembered lines against the periods' own keys, worked out afresh at every instant of
+    /// a seeded walk: forward and backward steps from a millisecond to weeks, and steps onto
+    /// each period's end and either side of it, in time zones with daylight saving, half-hour
+    /// and 45-minute offsets. Every key a call would be charged under is the period's key at
+    /// that instant.
+    @Test(arguments: ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham"])
+    func rememberedLinesAreThePeriodsKeysAtEveryInstant(zone: String) throws {
+        let timeZone = try #require(TimeZone(identifier: zone))
+        var t = TeamConfig(id: "a")
+        t.budgets = [
+            BudgetConfig(period: .day, limit: MicroUSD(1_000)), BudgetConfig(period: .week, limit: MicroUSD(2_000)),
+            BudgetConfig(period: .total, limit: MicroUSD(9_000)),
+        ]
+        var k = KeyConfig(name: "k", team: "a", hashHex: String(repeating: "1", count: 64))
+        k.budgets = [BudgetConfig(period: .month, limit: MicroUSD(500))]
+        let b = Budgets(teams: [t], keys: [k], mode: .strict, timeZone: timeZone)
+        let caller = Caller(team: "a", key: "k")
+        var random = SeededRandom(seed: 20_261_207)
+        var at = now
+        var ends: [Date] = []  // period ends stepped onto, to come back to from after them
+        for step in 0..<4_000 {
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0:
+                at.addTimeInterval(-Double(Int.random(in: 1...3_000_000, using: &random)))  // the clock set back
+            case 1, 2:
+                // Onto a period's end, or a millisecond either side of it.
+                let period = [BudgetPeriod.day, .week, .month].randomElement(using: &random)!
+                let end = try #require(period.end(after: at, timeZone: timeZone))
+                ends.append(end)
+                at = end.addingTimeInterval(Double(Int.random(in: -1...1, using: &random)) / 1_000)
+            case 3 where !ends.isEmpty:
+                // Back to just before a boundary crossed earlier: the clock set back across it.
+                let end = ends.randomElement(using: &random)!
+                at = end.addingTimeInterval(-Double(Int.random(in: 0...1, using: &random)) / 1_000)
+            default:
+                at.addTimeInterval(Double(Int.random(in: 1...200_000_000, using: &random)) / 1_000)
+            }
+            let expected = [
+                "key:k:" + BudgetPeriod.month.key(at: at, timeZone: timeZone),
+                "team:a:" + BudgetPeriod.day.key(at: at, timeZone: timeZone),
+                "team:a:" + BudgetPeriod.week.key(at: at, timeZone: timeZone), "team:a:total",
+            ]
+            let keys = b.remaining(caller: caller, now: at).map(\.key)
+            #expect(keys == expected, "step \(step) at \(at.timeIntervalSince1970) in \(zone)")
+            if keys != expected { return }
+        }
+    }
+
     @Test func keyBudgetAppliesOnlyToThatKey() {
         let b = budgets(team: [BudgetConfig(period: .total, limit: MicroUSD(1_000))], key: [BudgetConfig(period: .day, limit: MicroUSD(100))])
         guard case .reject(let name, _, _, _) = b.reserve(caller: Caller(team: "a", key: "k"), model: "m", amount: MicroUSD(101), now: now)
