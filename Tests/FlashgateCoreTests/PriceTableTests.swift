@@ -57,6 +57,35 @@ import Testing
         #expect(table != before)
     }
 
+    /// One table asked again and again (its memo warm) answers every id as a table asked once:
+    /// 5,000 seeded ids built from every built-in prefix, cut short or extended by versions,
+    /// other modalities and `models/`, with rows added halfway.
+    @Test func rememberedMatchesAreTheScansAnswers() {
+        var random = SeededRandom(seed: 7_031)
+        let prefixes = PriceTable().prefixes.filter { $0 != PriceTable.fallbackPrefix }
+        let tails = ["", "-001", "-preview", "-preview-09-2025", "-latest", "-image", "-tts", "-native-audio-dialog", "-lite", "-exp", "x"]
+        var warm = PriceTable()
+        var rows = PriceTable.builtIn
+        for step in 0..<5_000 {
+            if step == 2_500 {
+                // Rows change: a longer prefix and a fallback, in both tables' histories.
+                let added = [
+                    PriceRow("gemini-2.5-flash-preview", ModelPrice(input: 1, output: 2, cachedInput: 1)),
+                    PriceRow(PriceTable.fallbackPrefix, ModelPrice(input: 3, output: 4, cachedInput: 1)),
+                ]
+                for row in added { warm.add(row) }
+                rows += added
+            }
+            var id = prefixes.randomElement(using: &random)!
+            if Bool.random(using: &random) { id = String(id.dropLast(Int.random(in: 0...3, using: &random))) }
+            id += tails.randomElement(using: &random)!
+            if Int.random(in: 0..<4, using: &random) == 0 { id = "models/" + id }
+            let fresh = PriceTable(rows: rows)
+            #expect(warm.prefix(for: id) == fresh.prefix(for: id), "step \(step): \(id)")
+            #expect(warm.price(for: id) == fresh.price(for: id), "step \(step): \(id)")
+        }
+    }
+
     @Test func groundingIsBilledPerPromptOn25AndPerQueryOn3() throws {
         let three = BillableUsage(searchQueries: 3)
         #expect(table.cost(three, model: "gemini-2.5-flash") == MicroUSD(35_000))
