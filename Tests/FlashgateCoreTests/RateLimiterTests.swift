@@ -141,6 +141,75 @@ import Testing
                 == .reject(limit: "team:a:rpm", retryAfter: .seconds(20)))
     }
 
+    /// A seeded run of 3,000 admissions, releases, clock steps and reloads between three configs
+    /// that renumber the slots (other team and key orders, a team and a key dropped and back):
+    /// every admission keeps the concurrency and request-rate limits of the config it ran under,
+    /// the in-flight counts are the tickets out, and all go back to zero once they come home.
+    @Test func reloadsKeepEveryLimitAndCountUnderARandomRun() {
+        func team(_ id: String, rpm: Int? = nil, concurrent: Int) -> TeamConfig {
+            var team = TeamConfig(id: id)
+            team.limits = RateLimits(requestsPerMinute: rpm, concurrent: concurrent)
+            return team
+        }
+        func key(_ name: String, _ team: String, rpm: Int, _ digit: Character) -> KeyConfig {
+            var key = KeyConfig(name: name, team: team, hashHex: String(repeating: digit, count: 64))
+            key.limits = RateLimits(requestsPerMinute: rpm)
+            return key
+        }
+        var proTeam = team("a", rpm: 30, concurrent: 2)
+        proTeam.modelLimits["pro"] = RateLimits(tokensPerMinute: 500)
+        let configs: [(teams: [TeamConfig], keys: [KeyConfig], aConcurrent: Int, bConfigured: Bool)] = [
+            ([team("a", rpm: 30, concurrent: 3), team("b", concurrent: 1)], [key("k", "a", rpm: 20, "1")], 3, true),
+            ([team("b", rpm: 5, concurrent: 1), proTeam], [key("j", "b", rpm: 3, "2"), key("k", "a", rpm: 20, "1")], 2, true),
+            ([team("a", rpm: 30, concurrent: 3)], [], 3, false),
+        ]
+        let limiter = RateLimiter<ManualInstant>(teams: configs[0].teams, keys: configs[0].keys, origin: .zero)
+        var current = configs[0]
+        var random = SeededRandom(seed: 424_242)
+        var now = ManualInstant.zero
+        // Each ticket out, and whether its team had limits (a scope to hold) when it was admitted.
+        var out: [(team: String, held: Bool, ticket: RateTicket)] = []
+        var admittedA: [Int64] = []  // when team a's calls were admitted, for its 30 a minute
+        func outstanding(_ team: String) -> Int { out.filter { $0.team == team && $0.held }.count }
+        for step in 0..<3_000 {
+            switch Int.random(in: 0..<20, using: &random) {
+            case 0:
+                current = configs.randomElement(using: &random)!
+                limiter.update(teams: current.teams, keys: current.keys)
+            case 1...5 where !out.isEmpty:
+                let ticket = out.remove(at: Int.random(in: 0..<out.count, using: &random)).ticket
+                limiter.release(ticket, actualTokens: Int.random(in: 0...50, using: &random), now: now)
+            case 6...8:
+                now = now.advanced(by: .milliseconds(Int.random(in: 1...1_000, using: &random)))
+            default:
+                let caller = [Caller(team: "a", key: "k"), Caller(team: "a"), Caller(team: "b"), Caller(team: "b", key: "j")]
+                    .randomElement(using: &random)!
+                let model = Bool.random(using: &random) ? "flash" : "pro"
+                let before = outstanding(caller.team)
+                guard case .admit(let ticket) = limiter.admit(caller: caller, model: model, estimatedTokens: 10, now: now)
+                else { continue }
+                out.append((caller.team, caller.team == "a" || current.bConfigured, ticket))
+                if caller.team == "a" {
+                    #expect(before < current.aConcurrent, "step \(step): team a over its concurrency")
+                    admittedA.append(now.nanos)
+                    // A bucket of 30 refilled at 30 a minute: no window holds more than 30 + its share.
+                    for start in admittedA where now.nanos - start <= 120_000_000_000 {
+                        let inWindow = admittedA.filter { $0 >= start }.count
+                        let allowed = 30 + Int((now.nanos - start) / 2_000_000_000)
+                        #expect(inWindow <= allowed, "step \(step): \(inWindow) calls since \(start), allowed \(allowed)")
+                    }
+                } else if current.bConfigured {
+                    #expect(before == 0, "step \(step): team b over its one concurrent call")
+                }
+            }
+            #expect(limiter.inFlight("team:a") == outstanding("a"), "step \(step)")
+            if current.bConfigured { #expect(limiter.inFlight("team:b") == outstanding("b"), "step \(step)") }
+        }
+        for (_, _, ticket) in out { limiter.release(ticket, actualTokens: 1, now: now) }
+        #expect(limiter.inFlight("team:a") == 0)
+        #expect(limiter.inFlight("team:b") == 0)
+    }
+
     /// Limits removed while a call holds a slot: its release is harmless, and limits that come
     /// back start full.
     @Test func aReloadThatDropsAScopeLetsItsTicketsGo() {
