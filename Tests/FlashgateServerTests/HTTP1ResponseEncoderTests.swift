@@ -132,6 +132,64 @@ import Testing
         #expect(written.open && expected.open)
     }
 
+    /// Seeded random exchanges against NIO's encoder: methods and versions, statuses with and
+    /// without bodies, framing fields in any case (right, missing or both), informational heads,
+    /// bodies in parts, trailers, values with tabs and UTF-8. The same bytes, every one.
+    @Test func randomExchangesWriteWhatNIOWrites() throws {
+        var random = SeededRandom(seed: 1_207)
+        func pick<T>(_ options: [T]) -> T { options.randomElement(using: &random)! }
+        func someCase(_ name: String) -> String {
+            String(name.map { Bool.random(using: &random) ? Character($0.uppercased()) : $0 })
+        }
+        let statuses: [HTTPResponseStatus] = [
+            .ok, .created, .noContent, .partialContent, .movedPermanently, .notModified, .badRequest, .notFound,
+            .tooManyRequests, .internalServerError, .serviceUnavailable, .custom(code: 599, reasonPhrase: "Upstream Said No"),
+        ]
+        let values = ["application/json", "text/event-stream", "a\tb c", "café ☕", "", "1", "x-flashgate"]
+        for round in 0..<400 {
+            let method = pick(["GET", "POST", "HEAD"])
+            let requestVersion = pick(["HTTP/1.1", "HTTP/1.0"])
+            let request =
+                method == "POST"
+                ? "POST /v1/chat/completions \(requestVersion)\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}"
+                : "\(method) /v1/models \(requestVersion)\r\nhost: x\r\n\r\n"
+            var parts: [HTTPServerResponsePart] = []
+            if method == "POST" && requestVersion == "HTTP/1.1" && Int.random(in: 0..<8, using: &random) == 0 {
+                parts.append(Self.head(.continue))
+            }
+            let status = pick(statuses)
+            let noBody = method == "HEAD" || status == .noContent || status == .notModified
+            let chunks = noBody ? [] : (0..<Int.random(in: 0...3, using: &random)).map { _ in
+                String(repeating: pick(["a", "é", "x"]), count: Int.random(in: 0...300, using: &random))
+            }
+            let length = chunks.reduce(0) { $0 + $1.utf8.count }
+            var fields: [(String, String)] = []
+            for _ in 0..<Int.random(in: 0...3, using: &random) { fields.append(("x-\(fields.count)", pick(values))) }
+            if Bool.random(using: &random) { fields.append((someCase("content-type"), pick(values))) }
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: fields.append((someCase("content-length"), String(length)))
+            case 1: fields.append((someCase("transfer-encoding"), pick(["chunked", "gzip"])))
+            case 2:
+                fields.append((someCase("transfer-encoding"), "chunked"))
+                fields.append((someCase("content-length"), String(length)))
+            default: break
+            }
+            fields.shuffle(using: &random)
+            parts.append(Self.head(status, fields, version: pick([.http1_1, .http1_1, .http1_0])))
+            for chunk in chunks { parts.append(Self.body(chunk)) }
+            let trailers =
+                Int.random(in: 0..<4, using: &random) == 0 ? HTTPHeaders([("x-flashgate-cost-usd", "0.000018")]) : nil
+            parts.append(.end(trailers))
+            let exchange = Exchange(name: "random \(round)", requests: request, parts: parts)
+            let expected = try Self.run(exchange, Self.nio)
+            let written = try Self.run(exchange, Self.flashgate)
+            #expect(
+                String(decoding: written.bytes, as: UTF8.self) == String(decoding: expected.bytes, as: UTF8.self),
+                "round \(round): \(method) \(requestVersion), \(status.code), \(fields), \(chunks.count) parts")
+            #expect(written.open == expected.open, "round \(round)")
+        }
+    }
+
     /// A field that would break the head (CR or LF in a value, a name that is not a token, a
     /// control character) is never written: nothing of that answer goes out and the connection
     /// closes. NIO's validator also writes nothing of it.
