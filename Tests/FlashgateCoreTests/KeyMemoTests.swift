@@ -34,6 +34,25 @@ import Testing
         #expect(id.memo.count == 2)
     }
 
+    /// Swift's `String` equality and hashing see canonically equivalent text as one string (é
+    /// written as one scalar or as e and a combining accent). A key's hash is of its bytes, so
+    /// the memo must tell such keys apart too: the other spelling of an accepted key is refused.
+    @Test func aKeySpelledWithOtherBytesIsRefusedThoughSwiftCallsItEqual() throws {
+        let composed = "fg-cl\u{E9}-0123456789abcdef"
+        let decomposed = "fg-cle\u{301}-0123456789abcdef"
+        #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
+        let id = identity(keys: [(composed, "one", "a")])
+        guard case .failure = id.resolve(bearer: decomposed, googKey: nil, peer: nil) else {
+            Issue.record("the other spelling was accepted before the key was ever seen"); return
+        }
+        #expect(try id.resolve(bearer: composed, googKey: nil, peer: nil).get() == Caller(team: "a", key: "one"))
+        #expect(id.memo.count == 1)
+        guard case .failure(let error) = id.resolve(bearer: decomposed, googKey: nil, peer: nil) else {
+            Issue.record("the other spelling of a remembered key was accepted from the memo"); return
+        }
+        #expect(error.kind == .unauthorized)
+    }
+
     @Test func surroundingWhitespaceIsTrimmedAsBefore() throws {
         let id = identity(keys: [(first, "one", "a")])
         for presented in [" \(first)", "\(first)\t", "\t \(first) "] {
