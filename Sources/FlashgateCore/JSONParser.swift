@@ -9,6 +9,7 @@ package struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertib
 /// the stack; numbers keep their literal text.
 package struct JSONParser: ~Copyable {
     package static let maxDepth = 256
+    static let notUTF8 = "invalid UTF-8 in string"
 
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
@@ -176,19 +177,33 @@ package struct JSONParser: ~Copyable {
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
+    /// A string's text. Its bytes must be UTF-8 (RFC 8259 §8.1): text that is not is refused,
+    /// at the string's opening quote, rather than read with U+FFFD in place of what was sent.
     private mutating func parseString() throws(JSONParseError) -> String {
+        let quote = index
         index += 1
         let start = index
-        // Fast path: no escapes.
+        // Fast path: no escapes. ASCII text is UTF-8 as it stands (and decodes fastest); only a
+        // string with other bytes is validated.
+        var high: UInt8 = 0
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+                let s: String
+                if high < 0x80 {
+                    s = String(decoding: raw, as: UTF8.self)
+                } else if let valid = String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self) {
+                    s = valid
+                } else {
+                    throw JSONParseError(reason: Self.notUTF8, offset: quote)
+                }
                 index += 1
                 return s
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("control character in string") }
+            high |= byte
             index += 1
         }
         var scalars: [UInt8] = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
@@ -196,10 +211,16 @@ package struct JSONParser: ~Copyable {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
-                return String(decoding: scalars, as: UTF8.self)
+                // What escapes wrote is UTF-8; the bytes taken as they came are checked.
+                if high < 0x80 { return String(decoding: scalars, as: UTF8.self) }
+                guard let s = String(validating: scalars, as: UTF8.self) else {
+                    throw JSONParseError(reason: Self.notUTF8, offset: quote)
+                }
+                return s
             }
             if byte < 0x20 { throw error("control character in string") }
             if byte != UInt8(ascii: "\\") {
+                high |= byte
                 scalars.append(byte)
                 index += 1
                 continue

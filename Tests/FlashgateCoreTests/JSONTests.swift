@@ -25,6 +25,30 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
     }
 
+    /// JSON is UTF-8 (RFC 8259 §8.1). A string whose bytes are not (a stray continuation byte,
+    /// a truncated sequence, an overlong form, a surrogate, past U+10FFFF) is refused with the
+    /// offset of the string, as Google's API refuses it, where it was read with U+FFFD in place:
+    /// a prompt that was not what the caller sent, billed and cached as if it were.
+    @Test(arguments: [
+        [0xFF], [0x80], [0xC3], [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
+        [0x61, 0xE2, 0x82],
+    ] as [[UInt8]])
+    func rejectsStringsThatAreNotUTF8(_ bad: [UInt8]) {
+        for (before, after) in [("", ""), ("ok \\n ", ""), ("", " \\u00e9 tail")] {
+            let body = Array(#"{"model":"m","text":""#.utf8) + Array(before.utf8) + bad + Array(after.utf8) + Array(#""}"#.utf8)
+            #expect(throws: JSONParseError.self, "\(bad) after \(before)") { try JSONParser.parse(body) }
+            do {
+                _ = try JSONParser.parse(body)
+            } catch {
+                #expect(error.reason == "invalid UTF-8 in string")
+                #expect(error.offset == 20, "the string's opening quote")
+            }
+        }
+        // Valid UTF-8 of every length still reads as itself, escaped or not.
+        let fine = try? JSONParser.parse(Array(#"["é€😀","\n é€😀"]"#.utf8))
+        #expect(fine?.arrayValue?.map(\.stringValue) == ["é€😀", "\n é€😀"])
+    }
+
     @Test func depthIsBounded() {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }

@@ -54,6 +54,33 @@ import Testing
         await gateway.stop()
     }
 
+    /// A body whose strings are not UTF-8 is refused in the caller's dialect, as Google refuses
+    /// it, not forwarded and billed with U+FFFD in place of the caller's bytes.
+    @Test func aBodyThatIsNotUTF8IsRefusedInTheCallersDialect() async throws {
+        let gateway = try await TestGateway.start(config: Self.config())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        func post(_ path: String, _ body: [UInt8]) async throws -> RawHTTPClient.Response? {
+            try await client.send(
+                Array("POST \(path) HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\n\r\n".utf8)
+                    + body)
+            return await client.next()
+        }
+        let chat = try await post(
+            "/v1/chat/completions",
+            Array(#"{"model":"gemini-3.5-flash","messages":[{"role":"user","content":"a"#.utf8) + [0xFF, 0xFE] + Array(#"b"}]}"#.utf8))
+        #expect(chat?.status == 400)
+        #expect(chat?.json?["error"]?["type"]?.stringValue == "invalid_request_error")
+        #expect(chat?.json?["error"]?["message"]?.stringValue?.contains("invalid UTF-8") == true)
+        let native = try await post(
+            "/v1beta/models/gemini-3.5-flash:generateContent",
+            Array(#"{"contents":[{"parts":[{"text":"a"#.utf8) + [0xC3] + Array(#"b"}]}]}"#.utf8))
+        #expect(native?.status == 400)
+        #expect(native?.json?["error"]?["status"]?.stringValue == "INVALID_ARGUMENT")
+        #expect(native?.json?["error"]?["message"]?.stringValue?.contains("invalid UTF-8") == true)
+        await client.close()
+        await gateway.stop()
+    }
+
     @Test func unparsableNativeRequestGetsAGoogleError() async throws {
         let gateway = try await TestGateway.start(config: Self.config())
         let client = try await RawHTTPClient.connect(port: gateway.port)
