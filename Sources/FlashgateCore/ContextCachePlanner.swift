@@ -113,14 +113,16 @@ package struct ContextCachePlanner: Sendable {
         let creation = tokens * Double(price.inputPerMillion) / 1e6
         let storage = tokens * Double(price.cacheStoragePerMillionHour) * hours / 1e6
         return Forecast(
-            saving: MicroUSD(Int64(saving.rounded(.down))), creation: MicroUSD(Int64(creation.rounded(.up))),
-            storage: MicroUSD(Int64(storage.rounded(.up))))
+            saving: MicroUSD(rounding: saving, .down), creation: MicroUSD(rounding: creation, .up),
+            storage: MicroUSD(rounding: storage, .up))
     }
 
     /// Rent of `tokens` for `seconds`, rounded up to the micro-dollar: what storage is charged.
     package static func storageCost(tokens: Int, seconds: Int64, price: ModelPrice) -> MicroUSD {
-        // µ$ per 1M tokens·hour × tokens × seconds / (1e6 × 3600); fits Int64 below ~2e18.
-        let numerator = Int64(tokens) * price.cacheStoragePerMillionHour * max(0, seconds)
-        return MicroUSD((numerator + 3_599_999_999) / 3_600_000_000)
+        // µ$ per 1M tokens·hour × tokens × seconds / (1e6 × 3600), in 128 bits: a long TTL, a
+        // large cache or a made-up price cannot overflow it; the rent saturates at `MicroUSD.max`.
+        let numerator = Int128(max(0, tokens)) * Int128(price.cacheStoragePerMillionHour) * Int128(max(0, seconds))
+        let rent = (numerator + 3_599_999_999) / 3_600_000_000
+        return rent > Int128(Int64.max) ? .max : MicroUSD(Int64(max(0, rent)))
     }
 }

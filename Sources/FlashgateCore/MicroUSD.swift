@@ -7,11 +7,38 @@ package struct MicroUSD: Sendable, Hashable, Comparable, CustomStringConvertible
 
     package static let zero = MicroUSD(0)
 
+    /// The most a sum of money can hold; past it, sums stay there (over nine trillion dollars:
+    /// no budget admits a call that reaches it).
+    package static let max = MicroUSD(.max)
+
     package static func < (lhs: MicroUSD, rhs: MicroUSD) -> Bool { lhs.value < rhs.value }
-    package static func + (lhs: MicroUSD, rhs: MicroUSD) -> MicroUSD { MicroUSD(lhs.value + rhs.value) }
-    package static func - (lhs: MicroUSD, rhs: MicroUSD) -> MicroUSD { MicroUSD(lhs.value - rhs.value) }
-    package static func += (lhs: inout MicroUSD, rhs: MicroUSD) { lhs.value += rhs.value }
-    package static func -= (lhs: inout MicroUSD, rhs: MicroUSD) { lhs.value -= rhs.value }
+    /// Sums and differences saturate instead of trapping: an absurd amount (an upstream's
+    /// nonsense usage, a made-up price) must not bring the gateway down.
+    package static func + (lhs: MicroUSD, rhs: MicroUSD) -> MicroUSD {
+        let (sum, overflow) = lhs.value.addingReportingOverflow(rhs.value)
+        return MicroUSD(overflow ? (rhs.value > 0 ? .max : .min) : sum)
+    }
+    package static func - (lhs: MicroUSD, rhs: MicroUSD) -> MicroUSD {
+        let (difference, overflow) = lhs.value.subtractingReportingOverflow(rhs.value)
+        return MicroUSD(overflow ? (rhs.value < 0 ? .max : .min) : difference)
+    }
+    /// Whole micro-dollars from a forecast's `Double`, rounded by `rule`; saturating, so a value
+    /// out of `Int64`'s range (or not a number) cannot trap.
+    package init(rounding micros: Double, _ rule: FloatingPointRoundingRule) {
+        let rounded = micros.rounded(rule)
+        if rounded.isNaN {
+            value = 0
+        } else if rounded >= 9_223_372_036_854_775_807 {
+            value = .max
+        } else if rounded <= -9_223_372_036_854_775_808 {
+            value = .min
+        } else {
+            value = Int64(rounded)
+        }
+    }
+
+    package static func += (lhs: inout MicroUSD, rhs: MicroUSD) { lhs = lhs + rhs }
+    package static func -= (lhs: inout MicroUSD, rhs: MicroUSD) { lhs = lhs - rhs }
 
     /// Dollars with six decimals, as the `x-flashgate-cost-usd` header writes them.
     package var dollars: String { FixedPointText.format(value, decimals: 6) }

@@ -80,8 +80,11 @@ package struct ModelPrice: Sendable, Equatable {
         let cached = long ? longCachedInputPerMillion ?? cachedInputPerMillion : cachedInputPerMillion
         // Uncached media at its modality's price (never below the input price; media of a kind
         // not known at the highest of them), dearest first, and the rest at the input price.
+        // Counts are at most `BillableUsage.maxTokens` each, prices are whatever a config says:
+        // the products are taken in 128 bits and the cost saturates at `MicroUSD.max`.
+        let usage = usage.bounded
         var rest = max(0, usage.promptTokens - usage.cachedTokens)
-        var media: Int64 = 0
+        var media: Int128 = 0
         let counts = usage.media
         if counts != MediaTokens() {
             let audioRate = max(audioInputPerMillion ?? input, input)
@@ -93,22 +96,40 @@ package struct ModelPrice: Sendable, Equatable {
             ] {
                 let taken = min(max(0, tokens), rest)
                 rest -= taken
-                media += Int64(taken) * rate
+                media += Int128(taken) * Int128(rate)
             }
         }
         // micro-dollars per million tokens × tokens, / 1e6 → micro-dollars.
         let perMillion =
-            media + Int64(rest) * input + Int64(min(usage.cachedTokens, usage.promptTokens)) * cached
-            + Int64(usage.outputTokens) * output
+            media + Int128(rest) * Int128(input) + Int128(min(usage.cachedTokens, usage.promptTokens)) * Int128(cached)
+            + Int128(usage.outputTokens) * Int128(output)
         let tokens = (perMillion + 999_999) / 1_000_000
-        let searches = searchPerPrompt ? min(max(0, usage.searchQueries), 1) : usage.searchQueries
-        let search = (Int64(searches) * searchPerThousand + 999) / 1000
-        return MicroUSD(tokens + search)
+        let searches = searchPerPrompt ? min(usage.searchQueries, 1) : usage.searchQueries
+        let search = (Int128(searches) * Int128(searchPerThousand) + 999) / 1000
+        let total = tokens + search
+        return total > Int128(Int64.max) ? .max : MicroUSD(Int64(max(0, total)))
     }
 }
 
 /// Token counts that cost money.
 package struct BillableUsage: Sendable, Equatable {
+    /// The most tokens one count of one answer is taken to hold (over four billion, thousands of
+    /// times any model's window): a larger count, which only a broken upstream reports, is read
+    /// as this many, so the call is charged the most it could be and no sum overflows.
+    package static let maxTokens = 1 << 32
+
+    /// Every count within 0...`maxTokens`.
+    package var bounded: BillableUsage {
+        func clamp(_ count: Int) -> Int { Swift.min(Swift.max(0, count), Self.maxTokens) }
+        var usage = self
+        usage.promptTokens = clamp(promptTokens)
+        usage.cachedTokens = clamp(cachedTokens)
+        usage.outputTokens = clamp(outputTokens)
+        usage.searchQueries = clamp(searchQueries)
+        usage.media = MediaTokens(audio: clamp(media.audio), image: clamp(media.image), video: clamp(media.video), any: clamp(media.any))
+        return usage
+    }
+
     /// All prompt tokens, cached ones included (Gemini's `promptTokenCount` + tool-use prompt).
     package var promptTokens: Int = 0
     /// The part of `promptTokens` served from a context cache, billed at the cached rate.

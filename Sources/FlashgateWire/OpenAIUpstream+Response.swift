@@ -101,11 +101,12 @@ extension OpenAIUpstream {
     /// or reasoning > completion) is read that way instead.
     static func usageMetadata(_ usage: JSONValue?) -> JSONValue? {
         guard let usage, usage.objectValue != nil else { return nil }
-        let prompt = usage["prompt_tokens"]?.intValue ?? 0
-        let completion = usage["completion_tokens"]?.intValue ?? 0
-        let reasoning = usage["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0
-        let cached = usage["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
-        var total = usage["total_tokens"]?.intValue ?? 0
+        // Each within 0...`BillableUsage.maxTokens`, so the sums below cannot overflow.
+        let prompt = TokenUsage.count(usage["prompt_tokens"])
+        let completion = TokenUsage.count(usage["completion_tokens"])
+        let reasoning = TokenUsage.count(usage["completion_tokens_details"]?["reasoning_tokens"])
+        let cached = TokenUsage.count(usage["prompt_tokens_details"]?["cached_tokens"])
+        var total = TokenUsage.count(usage["total_tokens"])
         let exclusive = reasoning > completion || (reasoning > 0 && total == prompt + completion + reasoning)
         let candidates = exclusive ? completion : completion - reasoning
         if total == 0 { total = prompt + candidates + reasoning }

@@ -19,12 +19,12 @@ package struct TokenUsage: Sendable, Equatable {
 
     package init?(usageMetadata value: JSONValue?) {
         guard let value, case .object = value else { return nil }
-        promptTokens = value["promptTokenCount"]?.intValue ?? 0
-        candidatesTokens = value["candidatesTokenCount"]?.intValue ?? 0
-        thoughtsTokens = value["thoughtsTokenCount"]?.intValue ?? 0
-        cachedTokens = value["cachedContentTokenCount"]?.intValue ?? 0
-        toolUsePromptTokens = value["toolUsePromptTokenCount"]?.intValue ?? 0
-        totalTokens = value["totalTokenCount"]?.intValue ?? 0
+        promptTokens = Self.count(value["promptTokenCount"])
+        candidatesTokens = Self.count(value["candidatesTokenCount"])
+        thoughtsTokens = Self.count(value["thoughtsTokenCount"])
+        cachedTokens = Self.count(value["cachedContentTokenCount"])
+        toolUsePromptTokens = Self.count(value["toolUsePromptTokenCount"])
+        totalTokens = Self.count(value["totalTokenCount"])
         if let details = value["promptTokensDetails"] {
             let cached = value["cacheTokensDetails"]
             func uncached(_ modality: String) -> Int {
@@ -35,11 +35,22 @@ package struct TokenUsage: Sendable, Equatable {
         }
     }
 
+    /// A count as an upstream reported it, within 0...`BillableUsage.maxTokens`: a broken
+    /// upstream's negative or absurd count must neither credit money nor overflow a sum.
+    static func count(_ value: JSONValue?) -> Int {
+        guard case .number(let text)? = value else { return 0 }
+        if let count = value?.intValue { return min(max(0, count), BillableUsage.maxTokens) }
+        // Past what `Int` holds: positive ones are the most a call can bill.
+        return text.hasPrefix("-") ? 0 : BillableUsage.maxTokens
+    }
+
     /// The `tokenCount` of `modality` in a `…TokensDetails` list.
     static func modalityTokens(_ details: JSONValue?, _ modality: String) -> Int {
         guard case .array(let items)? = details else { return 0 }
         var sum = 0
-        for item in items where item["modality"]?.stringValue == modality { sum += max(0, item["tokenCount"]?.intValue ?? 0) }
+        for item in items where item["modality"]?.stringValue == modality {
+            sum = min(sum + count(item["tokenCount"]), BillableUsage.maxTokens)
+        }
         return sum
     }
 

@@ -76,6 +76,15 @@ import Testing
         #expect(ContextCachePlanner.storageCost(tokens: 10_000, seconds: 3600, price: Self.flash) == MicroUSD(10_000))
         #expect(ContextCachePlanner.storageCost(tokens: 10_000, seconds: 1800, price: Self.flash) == MicroUSD(5_000))
         #expect(ContextCachePlanner.storageCost(tokens: 10_001, seconds: 1, price: Self.flash) == MicroUSD(3))
+        // The longest life a client may ask for, on a large cache and a made-up price: no trap,
+        // exact where it fits, `MicroUSD.max` where it does not.
+        #expect(
+            ContextCachePlanner.storageCost(tokens: 1_000_000, seconds: 999_999_999, price: Self.flash)
+                == MicroUSD(277_777_777_500))
+        var dear = Self.flash
+        dear.cacheStoragePerMillionHour = .max
+        #expect(ContextCachePlanner.storageCost(tokens: 1_000_000, seconds: 999_999_999, price: dear) == .max)
+        #expect(ContextCachePlanner.storageCost(tokens: -5, seconds: -5, price: dear) == .zero)
         #expect(ContextCachePlanner.storageCost(tokens: 10_000, seconds: 0, price: Self.flash) == .zero)
     }
 

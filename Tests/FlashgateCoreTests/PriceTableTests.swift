@@ -86,6 +86,35 @@ import Testing
         }
     }
 
+    /// Money never traps: sums saturate at `MicroUSD.max` (and the least value), a cost reads
+    /// each count within 0...`BillableUsage.maxTokens` and is taken in 128 bits, and a forecast's
+    /// `Double` becomes micro-dollars without trapping on infinities or NaN.
+    @Test func moneyArithmeticSaturatesInsteadOfTrapping() throws {
+        #expect(MicroUSD.max + MicroUSD(1) == .max)
+        #expect(MicroUSD(.min) - MicroUSD(1) == MicroUSD(.min))
+        #expect(MicroUSD(5) - MicroUSD(.min) == .max)
+        var sum = MicroUSD(.max - 1)
+        sum += MicroUSD(10)
+        #expect(sum == .max)
+        #expect(MicroUSD(2) + MicroUSD(3) == MicroUSD(5) && MicroUSD(2) - MicroUSD(3) == MicroUSD(-1))
+
+        let price = try #require(table.price(for: "gemini-3.5-flash"))
+        let absurd = BillableUsage(promptTokens: .max, cachedTokens: .min, outputTokens: .max, searchQueries: .max)
+        let capped = BillableUsage(
+            promptTokens: BillableUsage.maxTokens, outputTokens: BillableUsage.maxTokens, searchQueries: BillableUsage.maxTokens)
+        #expect(price.cost(absurd) == price.cost(capped))
+        #expect(price.cost(capped) > MicroUSD(40_000_000_000))  // ~ $45,000 at $1.50 / $9 a million
+        #expect(price.cost(BillableUsage(promptTokens: -10, outputTokens: -10, searchQueries: -1)) == .zero)
+        var dear = price
+        dear.outputPerMillion = .max
+        #expect(dear.cost(capped) == .max)
+
+        #expect(MicroUSD(rounding: .infinity, .up) == .max)
+        #expect(MicroUSD(rounding: -.infinity, .up) == MicroUSD(.min))
+        #expect(MicroUSD(rounding: .nan, .up) == .zero)
+        #expect(MicroUSD(rounding: 1.2, .up) == MicroUSD(2) && MicroUSD(rounding: 1.8, .down) == MicroUSD(1))
+    }
+
     @Test func groundingIsBilledPerPromptOn25AndPerQueryOn3() throws {
         let three = BillableUsage(searchQueries: 3)
         #expect(table.cost(three, model: "gemini-2.5-flash") == MicroUSD(35_000))

@@ -119,6 +119,27 @@ extension ContextCacheTests {
         try await h.stop()
     }
 
+    /// The longest life a create may ask for (999,999,999 s, about 32 years) on the dearest
+    /// storage: its rent is worked out without overflowing (it had trapped and taken the gateway
+    /// down), it is more than the team's budget holds, so the create is refused before Gemini
+    /// sees it, and the gateway goes on answering.
+    @Test(arguments: ["models/gemini-3.5-flash", "models/gemini-2.5-pro"])
+    func theLongestLifeACreateMayAskForIsPricedNotATrap(_ model: String) async throws {
+        let h = try await H.start()
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let body = Self.createBody
+            .replacingOccurrences(of: #""ttl":"1800s""#, with: #""ttl":"999999999s""#)
+            .replacingOccurrences(of: "models/gemini-3.5-flash", with: model)
+        let created = try await client.request(
+            "POST", "/v1beta/cachedContents", body: body, headers: [("x-goog-api-key", ContextCacheTests.key)])
+        #expect(created?.status == 429)
+        #expect(created?.json?["error"]?["status"]?.stringValue == "RESOURCE_EXHAUSTED")
+        #expect(h.creates().isEmpty)
+        #expect(try await client.request("GET", "/healthz")?.status == 200)
+        await client.close()
+        try await h.stop()
+    }
+
     @Test func aCreateTheBudgetCannotHoldNeverReachesGemini() async throws {
         let h = try await H.start { config in
             config.teams[0].budgets = [BudgetConfig(period: .day, limit: MicroUSD(dollars: "0.01")!)]

@@ -102,6 +102,35 @@ import Testing
         try await h.stop()
     }
 
+    /// An upstream that reports absurd usage (counts past anything a model can bill, negative
+    /// ones) does not bring Flashgate down: the counts are read as the most a call can bill, or
+    /// none, and the money arithmetic saturates instead of trapping. The call is charged the
+    /// most it could be, and the gateway goes on answering.
+    @Test(arguments: [
+        #"{"prompt_tokens":9223372036854775807,"completion_tokens":9223372036854775807,"completion_tokens_details":{"reasoning_tokens":-9223372036854775807},"total_tokens":9223372036854775807}"#,
+        #"{"prompt_tokens":-5,"completion_tokens":4611686018427387904,"total_tokens":1}"#,
+    ])
+    func absurdUsageFromAnUpstreamIsChargedInFullWithoutACrash(_ usage: String) async throws {
+        let h = try await Harness.start()
+        let studioAnswer =
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":"x"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":9223372036854775807,"candidatesTokenCount":9223372036854775807,"thoughtsTokenCount":9223372036854775807,"toolUsePromptTokenCount":9223372036854775807,"promptTokensDetails":[{"modality":"AUDIO","tokenCount":9223372036854775807},{"modality":"AUDIO","tokenCount":9223372036854775807}],"totalTokenCount":-1}}"#
+        h.studio.enqueue(.json(studioAnswer))
+        let first = try await h.client.request("POST", "/v1/chat/completions", body: Self.chat)
+        #expect(first?.status == 200)
+        let cost = try #require(first?.header("x-flashgate-cost-usd").flatMap(Double.init))
+        #expect(cost > 10_000, "charged the most it could be, got \(cost)")
+        h.studio.enqueue(.googleError(status: 503, message: "overloaded", googleStatus: "UNAVAILABLE"))
+        let completion = Self.completion.replacingOccurrences(
+            of: #"{"prompt_tokens":4,"completion_tokens":3,"total_tokens":7}"#, with: usage)
+        h.backup.enqueue(.json(completion))
+        let second = try await h.client.request("POST", "/v1/chat/completions", body: Self.chat)
+        #expect(second?.status == 200)
+        #expect(second?.json?["choices"]?[0]?["message"]?["content"]?.stringValue == "from the backup")
+        let after = try await h.client.request("GET", "/healthz")
+        #expect(after?.status == 200)
+        try await h.stop()
+    }
+
     @Test func tokenCountsAreRefusedOnAnOpenAIRouteAlone() async throws {
         let backup = try await FakeGemini.start()
         let config = FlashgateConfig(
