@@ -32,7 +32,16 @@ package enum MockModel {
             config?["thinkingConfig"]?["includeThoughts"]?.boolValue == true
             ? "Thinking about: " + String(prompt.prefix(40)) : nil
         let thoughtTokens = thought.map { words($0).count } ?? 0
-        let candidateCount = max(1, config?["candidateCount"]?.intValue ?? 1)
+        // As Gemini, at most eight candidates and twenty alternatives a token; other values are
+        // refused, never generated (a client may write any integer).
+        let candidateCount = config?["candidateCount"].flatMap { $0.isNull ? nil : ($0.intValue ?? 0) } ?? 1
+        guard (1...8).contains(candidateCount) else {
+            throw FlashgateError(.upstreamStatus, "candidateCount must be between 1 and 8", upstreamStatus: 400)
+        }
+        let alternatives = config?["logprobs"].flatMap { $0.isNull ? nil : ($0.intValue ?? -1) } ?? 0
+        guard (0...20).contains(alternatives) else {
+            throw FlashgateError(.upstreamStatus, "logprobs must be between 0 and 20", upstreamStatus: 400)
+        }
         let promptTokens = max(1, (promptCharacters(request) + 3) / 4)
         let outputTokens = tokens.count + calls.count * 4
         var usage: JSONObject = [
@@ -54,7 +63,7 @@ package enum MockModel {
         }
         if !stream { pieces = [pieces.flatMap { $0 }] }
         let logprobs: JSONValue? = config?["responseLogprobs"]?.boolValue == true
-            ? logprobsResult(tokens, top: config?["logprobs"]?.intValue ?? 0) : nil
+            ? logprobsResult(tokens, top: alternatives) : nil
         return pieces.enumerated().map { offset, parts in
             let last = offset == pieces.count - 1
             let candidates: [JSONValue] = (0..<candidateCount).map { index in

@@ -94,6 +94,13 @@ package struct RequestCostEstimate: Sendable, Equatable {
         }
     }
 
+    /// A candidate count as written: past `Int`'s range, the most there can be; below one, one.
+    static func count(_ value: JSONValue) -> Int {
+        if let count = value.intValue { return max(1, count) }
+        if case .number(let text) = value, !text.hasPrefix("-") { return .max }
+        return 1
+    }
+
     package static func worstCase(body: JSONValue, model: String, teamOutputCap: Int?) -> RequestCostEstimate {
         estimate(body: body, model: model, teamOutputCap: teamOutputCap, expected: false)
     }
@@ -130,7 +137,7 @@ package struct RequestCostEstimate: Sendable, Equatable {
         var candidates = 1
         GeminiSpelling.each(body, "generationConfig", "generation_config") { generation in
             GeminiSpelling.each(generation, "maxOutputTokens", "max_output_tokens") { asked = max(asked ?? 0, $0.intValue ?? .max) }
-            GeminiSpelling.each(generation, "candidateCount", "candidate_count") { candidates = max(candidates, $0.intValue ?? 1) }
+            GeminiSpelling.each(generation, "candidateCount", "candidate_count") { candidates = max(candidates, Self.count($0)) }
         }
         let modelMax = modelMaxOutputTokens(model)
         var perCandidate = min(asked ?? modelMax, teamOutputCap ?? modelMax, modelMax)
@@ -139,8 +146,10 @@ package struct RequestCostEstimate: Sendable, Equatable {
         let searching = (body["tools"]?.arrayValue ?? []).contains { tool in
             ["googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval"].contains { tool[$0] != nil }
         }
+        // A client may write any count: the output is bounded as usage is, never overflowing.
+        let (output, overflow) = max(0, perCandidate).multipliedReportingOverflow(by: candidates)
         return RequestCostEstimate(
-            inputTokens: input, outputTokens: max(0, perCandidate) * candidates,
+            inputTokens: input, outputTokens: overflow ? BillableUsage.maxTokens : min(output, BillableUsage.maxTokens),
             searchQueries: searching ? (expected ? 1 : searchQueryBound) : 0,
             isUpperBound: counter.bounded || input >= contextWindowTokens, media: counter.media)
     }

@@ -81,6 +81,27 @@ import Testing
         await gateway.stop()
     }
 
+    /// Generation settings no model answers — a candidate count past Int's range, a negative
+    /// number of log-probability alternatives, a billion of them — are refused by the offline
+    /// mock as Gemini refuses them, and never take the gateway down (the first had trapped in
+    /// the cost estimate, the others in the mock).
+    @Test(arguments: [
+        #""candidateCount":9223372036854775807"#, #""candidateCount":0"#, #""responseLogprobs":true,"logprobs":-1"#,
+        #""responseLogprobs":true,"logprobs":1000000000"#,
+    ])
+    func absurdGenerationSettingsAreRefusedNotATrap(_ settings: String) async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let response = try await client.request(
+            "POST", "/v1beta/models/gemini-3.5-flash:generateContent",
+            body: #"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"# + settings + "}}")
+        #expect(response?.status == 400, "\(response?.text ?? "no answer")")
+        #expect(response?.json?["error"]?["status"]?.stringValue == "INVALID_ARGUMENT")
+        #expect(try await client.request("GET", "/healthz")?.status == 200)
+        await client.close()
+        await gateway.stop()
+    }
+
     @Test func unparsableNativeRequestGetsAGoogleError() async throws {
         let gateway = try await TestGateway.start(config: Self.config())
         let client = try await RawHTTPClient.connect(port: gateway.port)

@@ -33,6 +33,19 @@ import Testing
         #expect(RequestCostEstimate.expected(body: body(text: "hi"), model: "gemini-3.5-flash", teamOutputCap: nil).outputTokens == 2_048)
     }
 
+    /// A candidate count past anything Gemini answers (a client can write any integer) bounds
+    /// the output at the most a call can bill, where multiplying by it had trapped and taken the
+    /// gateway down.
+    @Test func anAbsurdCandidateCountIsBoundedNotATrap() {
+        for count in [JSONValue(Int.max), JSONValue(1 << 40), .number("99999999999999999999999")] {
+            let asked = body(text: "hi", generation: ["candidateCount": count])
+            let worst = RequestCostEstimate.worstCase(body: asked, model: "gemini-3.5-flash", teamOutputCap: nil)
+            #expect(worst.outputTokens == BillableUsage.maxTokens, "\(count)")
+        }
+        let negative = body(text: "hi", generation: ["candidateCount": JSONValue(-3)])
+        #expect(RequestCostEstimate.worstCase(body: negative, model: "gemini-3.5-flash", teamOutputCap: nil).outputTokens == 65_536)
+    }
+
     /// Gemini reads each field in its proto spelling too (`system_instruction`, `file_data`,
     /// `generation_config.candidate_count`, `cached_content`): a native body so spelled is bounded
     /// as the camel-case one is. Before, each of these counted for nothing (or one candidate).
