@@ -62,6 +62,17 @@ struct InputCounter {
             if let inline = part["inlineData"] ?? part["inline_data"], let data = inline["data"]?.stringValue {
                 let mime = (inline["mimeType"] ?? inline["mime_type"])?.stringValue ?? ""
                 media(mime: mime, base64: data, part: part)
+                // Only the media is priced as media: every other member of the part, and of its
+                // inline data (the mime type too: a few bytes, or a long string Gemini would
+                // refuse), counts as text, as do members of their own and text beside the image.
+                for field in part.objectValue?.fields ?? [] where field.key != "inlineData" && field.key != "inline_data" {
+                    add(field.key.utf8.count)
+                    text(field.value)
+                }
+                for field in inline.objectValue?.fields ?? [] where field.key != "data" {
+                    add(field.key.utf8.count)
+                    text(field.value)
+                }
             } else if let file = part["fileData"] ?? part["file_data"] {
                 let before = tokens
                 if expected { add(1_000) } else { unbounded() }

@@ -97,6 +97,12 @@ import Testing
             #"{"contents":[{"role":"\#(long)","parts":[{"text":"hi"}]}]}"#,
             #"{"contents":[{"role":"user","name":"\#(long)","parts":[{"text":"hi"}]}]}"#,
             #"{"contents":[{"role":"user","parts":[{"inlineData":["\#(long)"]}]}]}"#,
+            // A media part whose other members are not what Gemini takes: the image is priced as
+            // one, and those members count as text (the hostile-input test found the first).
+            #"{"contents":[{"parts":[{"inlineData":{"mimeType":["\#(long)"],"data":"iVBORw0KGgo="}}]}]}"#,
+            #"{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo=","x":"\#(long)"}}]}]}"#,
+            #"{"contents":[{"parts":[{"inlineData":{"mimeType":"\#(long)","data":"iVBORw0KGgo="}}]}]}"#,
+            #"{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="},"text":"\#(long)"}]}]}"#,
         ] {
             let worst = RequestCostEstimate.worstCase(
                 body: try JSONParser.parse(text), model: "gemini-2.5-flash", teamOutputCap: nil)
@@ -143,13 +149,15 @@ import Testing
         let image: JSONValue = ["inlineData": ["mimeType": "image/png", "data": .string(Data(png).base64EncodedString())]]
         let base = RequestCostEstimate.worstCase(body: body(text: ""), model: "gemini-2.5-flash", teamOutputCap: nil).inputTokens
         let old = RequestCostEstimate.worstCase(body: body(text: "", parts: [image]), model: "gemini-2.5-flash", teamOutputCap: nil)
-        #expect(old.inputTokens - base == 4 + 6 * 258)
+        // The part's marker, its mime type's bytes as text ("mimeType" and "image/png"), the tiles.
+        let mime = "mimeType".utf8.count + "image/png".utf8.count
+        #expect(old.inputTokens - base == 4 + mime + 6 * 258)
         let new = RequestCostEstimate.worstCase(body: body(text: "", parts: [image]), model: "gemini-3.5-flash", teamOutputCap: nil)
-        #expect(new.inputTokens - base == 4 + 1_120)
+        #expect(new.inputTokens - base == 4 + mime + 1_120)
         // 10 s of 8 kbit/s MP3 = 10,000 bytes → 320 tokens.
         let audio: JSONValue = ["inlineData": ["mimeType": "audio/mp3", "data": .string(Data(count: 10_000).base64EncodedString())]]
         let a = RequestCostEstimate.worstCase(body: body(text: "", parts: [audio]), model: "gemini-3.5-flash", teamOutputCap: nil)
-        #expect(a.inputTokens - base == 4 + 320 && a.isUpperBound)
+        #expect(a.inputTokens - base == 4 + mime + 320 && a.isUpperBound)
         // A file by URI has no size: only the context window bounds it.
         let file: JSONValue = ["fileData": ["fileUri": "gs://b/v.mp4"]]
         let f = RequestCostEstimate.worstCase(body: body(text: "", parts: [file]), model: "gemini-3.5-flash", teamOutputCap: nil)

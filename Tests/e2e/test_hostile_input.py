@@ -75,7 +75,8 @@ SEEDS: list[tuple[str, dict]] = [
     (f"/v1beta/models/{FLASH}:generateContent", {
         "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
         "systemInstruction": {"parts": [{"text": "s"}]},
-        "generationConfig": {"maxOutputTokens": 32, "temperature": 0.1, "thinkingConfig": {"thinkingBudget": 0}},
+        "generationConfig": {"maxOutputTokens": 32, "temperature": 0.1, "thinkingConfig": {"thinkingBudget": 0},
+                             "candidateCount": 1, "responseLogprobs": True, "logprobs": 2, "seed": 7, "topK": 4},
         "tools": [{"functionDeclarations": [{"name": "f", "parameters": {"type": "object"}}]}, {"googleSearch": {}}]}),
     (f"/v1beta/models/{FLASH}:streamGenerateContent?alt=sse", {
         "contents": [{"role": "user", "parts": [{"text": "hi"}, {"inlineData": {"mimeType": "image/png", "data": PNG}}]}]}),
@@ -90,12 +91,19 @@ SEEDS: list[tuple[str, dict]] = [
 # Values a mutation puts where another value was.
 WEIRD = [
     None, True, False, 0, -1, 1e308, -1e308, 2**64, 0.5, -0.0, 123456789012345678901234567890, "", "x" * 5000,
+    # Integers at the edges of 32 and 64 bits: they parse as Int, so arithmetic on them must not overflow.
+    2**63 - 1, -2**63, 2**62, 2**31, -2**31 - 1, 2**53 + 1, 4294967297, "9223372036854775807s", "-1s",
+    "99999999999s", "1e9s",
     "\u0000\ud7ff\U0001F600", [], {}, [None], {"": None}, "NaN", "data:image/png;base64,!!!",
     "http://127.0.0.1:1/x.png", FLASH, "models/" + FLASH, "fast", "models/quick", "user", "assistant", "tool",
     "function", "system", "developer", "auto", "none", "required", "json_object",
 ]
 KEYS = ["type", "text", "role", "content", "parts", "name", "extra", "functionCall", "thought_signature",
-        "thoughtSignature", "inlineData", "fileData", "image_url", "file", "serviceTier", "service_tier"]
+        "thoughtSignature", "inlineData", "fileData", "image_url", "file", "serviceTier", "service_tier",
+        # Numeric settings a client may set to anything.
+        "candidateCount", "candidate_count", "maxOutputTokens", "max_output_tokens", "logprobs", "thinkingBudget",
+        "ttl", "n", "max_tokens", "max_completion_tokens", "top_logprobs", "seed", "topK", "dimensions",
+        "outputDimensionality", "max_output_tokens", "expireTime"]
 TOKENS = [b"{", b"}", b"[", b"]", b",", b"\"", b"\\u", b"\\ud800", b"1e999", b"-", b"\x00", b"\xff", b"null"]
 
 
