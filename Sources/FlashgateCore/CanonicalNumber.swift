@@ -49,7 +49,10 @@ package enum CanonicalNumber {
         }
         while digits.last == UInt8(ascii: "0") {
             digits.removeLast()
-            exponent += 1
+            // An exponent at Int's edge has no room for the zeros: the literal keeps its spelling.
+            let (next, overflow) = exponent.addingReportingOverflow(1)
+            guard !overflow else { return nil }
+            exponent = next
         }
         if digits.isEmpty { return Decimal(negative: false, digits: "", exponent: 0) }
         return Decimal(negative: negative, digits: String(decoding: digits, as: UTF8.self), exponent: exponent)
@@ -66,10 +69,11 @@ package enum CanonicalNumber {
         if d.digits.isEmpty { return "0" }
         let sign = d.negative ? "-" : ""
         let count = d.digits.utf8.count
-        if d.exponent >= 0 && count + d.exponent <= 40 {
+        // Compared without sums that could overflow: the exponent may be anywhere in Int.
+        if d.exponent >= 0 && d.exponent <= 40 - count {
             return sign + d.digits + String(repeating: "0", count: d.exponent)
         }
-        if d.exponent < 0 && -d.exponent <= 40 {
+        if d.exponent < 0 && d.exponent >= -40 {
             let places = -d.exponent
             if count > places {
                 let split = d.digits.index(d.digits.startIndex, offsetBy: count - places)

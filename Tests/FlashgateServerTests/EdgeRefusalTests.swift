@@ -102,6 +102,21 @@ import Testing
         await gateway.stop()
     }
 
+    /// A number whose exponent sits at `Int`'s edge, anywhere in a body the response cache keys,
+    /// is answered like any other (working out its canonical spelling for the key had trapped).
+    @Test func aNumberAtTheEdgeOfIntInABodyIsAnsweredNotATrap() async throws {
+        let h = try await ResponseCacheTests.Harness.start()
+        let client = try await h.client()
+        let response = try await client.request(
+            "POST", "/v1beta/models/gemini-3.5-flash:generateContent",
+            body: #"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"seed":10e9223372036854775807}}"#)
+        #expect(response?.status == 200, "\(response?.text ?? "no answer")")
+        #expect(response?.header("x-flashgate-cache") == "miss")
+        #expect(try await client.request("GET", "/healthz")?.status == 200)
+        await client.close()
+        try await h.stop()
+    }
+
     @Test func unparsableNativeRequestGetsAGoogleError() async throws {
         let gateway = try await TestGateway.start(config: Self.config())
         let client = try await RawHTTPClient.connect(port: gateway.port)

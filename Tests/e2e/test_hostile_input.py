@@ -104,7 +104,8 @@ KEYS = ["type", "text", "role", "content", "parts", "name", "extra", "functionCa
         "candidateCount", "candidate_count", "maxOutputTokens", "max_output_tokens", "logprobs", "thinkingBudget",
         "ttl", "n", "max_tokens", "max_completion_tokens", "top_logprobs", "seed", "topK", "dimensions",
         "outputDimensionality", "max_output_tokens", "expireTime"]
-TOKENS = [b"{", b"}", b"[", b"]", b",", b"\"", b"\\u", b"\\ud800", b"1e999", b"-", b"\x00", b"\xff", b"null"]
+TOKENS = [b"{", b"}", b"[", b"]", b",", b"\"", b"\\u", b"\\ud800", b"1e999", b"-", b"\x00", b"\xff", b"null",
+          b"10e9223372036854775807", b"1e-9223372036854775808", b"9223372036854775808"]
 
 
 def random_value(rnd: random.Random, depth: int = 0):
