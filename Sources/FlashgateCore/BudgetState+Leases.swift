@@ -100,7 +100,7 @@ extension BudgetState {
         }
         if available < amount {
             let shortfall = amount - available
-            var grant = max(shortfall, MicroUSD(group.typical.value * leaseSizing(group).grantCalls))
+            var grant = max(shortfall, group.typical.times(Int64(leaseSizing(group).grantCalls)))
             var tightest: (line: Line, headroom: MicroUSD)?
             for line in lines where line.budget.mode == .hard {
                 let headroom = self.headroom(line)
@@ -141,7 +141,9 @@ extension BudgetState {
         for overrun in reservation.softFirstInPeriod { softFlagged[overrun.budget] = overrun.periodKey }
         nextID += 1
         group.reserved += amount
-        group.typical = MicroUSD((group.typical.value * 7 + amount.value) / 8)
+        // A running average, taken in 128 bits so no reservation can overflow it (the average of
+        // two amounts fits wherever they do).
+        group.typical = MicroUSD(Int64((Int128(group.typical.value) * 7 + Int128(amount.value)) / 8))
         group.lastUsed = now
         group.periodEnd = lines.compactMap(\.periodEnd).min()
         leases[id] = group
@@ -165,8 +167,8 @@ extension BudgetState {
         guard group.pending == .zero else { return nil }
         let (grantCalls, marginHundredths) = leaseSizing(group)
         let left = group.durable - group.reserved
-        guard left.value * 100 < group.typical.value * marginHundredths else { return nil }
-        var grant = MicroUSD(group.typical.value * grantCalls)
+        guard left.times(100) < group.typical.times(Int64(marginHundredths)) else { return nil }
+        var grant = group.typical.times(Int64(grantCalls))
         for line in lines where line.budget.mode == .hard {
             if sharing == nil {
                 guard grant.value <= headroom(line).value / Self.headroomShareDivisor else { return nil }

@@ -37,6 +37,12 @@ package struct MicroUSD: Sendable, Hashable, Comparable, CustomStringConvertible
         }
     }
 
+    /// `n` times this amount, saturating like the sums.
+    package func times(_ n: Int64) -> MicroUSD {
+        let (product, overflow) = value.multipliedReportingOverflow(by: n)
+        return MicroUSD(overflow ? ((value < 0) != (n < 0) ? .min : .max) : product)
+    }
+
     package static func += (lhs: inout MicroUSD, rhs: MicroUSD) { lhs = lhs + rhs }
     package static func -= (lhs: inout MicroUSD, rhs: MicroUSD) { lhs = lhs - rhs }
 

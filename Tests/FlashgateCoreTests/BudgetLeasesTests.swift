@@ -107,6 +107,22 @@ import Testing
         #expect(b.grantCommitTime == .milliseconds(9_375), "15/16 of 10 s")
     }
 
+    /// Reservations as large as money gets (a made-up price times the most a call can bill)
+    /// are admitted or refused, never trapped on: the lease's running average, its grant and
+    /// its prefetch margin multiply amounts that had overflowed.
+    @Test func reservationsAsLargeAsMoneyGetsNeverTrap() throws {
+        for limit in [MicroUSD.max, MicroUSD(Int64.max / 2)] {
+            let b = budgets(team: [BudgetConfig(period: .total, limit: limit)])
+            let caller = Caller(team: "a")
+            for amount in [MicroUSD(Int64.max / 4), MicroUSD(Int64.max / 3), .max, MicroUSD(500)] {
+                let d = b.reserveLeased(caller: caller, amount: amount, now: now)
+                Self.finish(b, d.changes)
+                if case .admit(let reservation) = d.decision { _ = b.settle(reservation, actual: amount) }
+            }
+            #expect(b.remaining(caller: caller, now: now).first.map { $0.remaining >= .zero } == true)
+        }
+    }
+
     /// Two grants in flight, the first fails (the ledger could not write it): a call waiting on
     /// the second, admitted partly on the first, is not covered by the second alone. Before, the
     /// second grant's landing let it go upstream with 10,000 µ$ of its 60,000 on nothing durable.
