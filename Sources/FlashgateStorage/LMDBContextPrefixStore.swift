@@ -12,6 +12,8 @@ import Synchronization
 package final class LMDBContextPrefixStore: ContextPrefixStore {
     private struct Pending {
         var stats: [CacheKey: ContextPrefixStats] = [:]
+        /// The batch a drain is writing: off the queue, not yet on disk until its commit.
+        var writing: [CacheKey: ContextPrefixStats] = [:]
         var scheduled = false
         var closed = false
     }
@@ -21,15 +23,19 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
     private let logger: Logger
     private let pending = Mutex(Pending())
     private let queue = DispatchQueue(label: "flashgate.context-prefixes")
+    /// Runs inside each drain's write transaction, before it commits (tests).
+    private let beforeCommit: (@Sendable () -> Void)?
 
-    package init(env: StoreEnvironment, logger: Logger) throws {
+    package init(env: StoreEnvironment, logger: Logger, beforeCommit: (@Sendable () -> Void)? = nil) throws {
         self.env = env
         self.db = try env.database("context_prefixes")
         self.logger = logger
+        self.beforeCommit = beforeCommit
     }
 
     package func stats(_ key: CacheKey) -> ContextPrefixStats? {
-        if let queued = pending.withLock({ $0.stats[key] }) { return queued }
+        // The newest first: queued, then being written, then on disk.
+        if let queued = pending.withLock({ $0.stats[key] ?? $0.writing[key] }) { return queued }
         do {
             return try env.read { txn in try txn.get(db, key: key.digest).flatMap(Self.decode) }
         } catch {
@@ -61,6 +67,7 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
             let batch = pending.withLock { state -> [CacheKey: ContextPrefixStats] in
                 let batch = state.stats
                 state.stats = [:]
+                state.writing = batch
                 if batch.isEmpty { state.scheduled = false }
                 return batch
             }
@@ -68,11 +75,14 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
             do {
                 try env.write { txn in
                     for (key, stats) in batch { try txn.put(db, key: key.digest, value: Self.encode(stats)) }
+                    beforeCommit?()
                 }
             } catch {
                 logger.warning(
                     "context-cache statistics dropped", metadata: ["prefixes": "\(batch.count)", "error": "\(error)"])
             }
+            // Committed (or dropped): lookups read the disk from here.
+            pending.withLock { $0.writing = [:] }
         }
     }
 

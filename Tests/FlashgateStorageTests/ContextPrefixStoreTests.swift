@@ -1,6 +1,7 @@
 import FlashgateCore
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @testable import FlashgateStorage
@@ -9,6 +10,38 @@ import Testing
 /// the latest value winning, and still there after the environment is reopened.
 @Suite struct ContextPrefixStoreTests {
     let tmp = TemporaryDirectory("context-prefixes")
+
+    /// While a drain writes a batch, another thread's lookup of a key in it sees the value: it
+    /// has left the queue but is not on disk until the commit. Before, such a lookup found
+    /// neither and answered nil (the lookup above failed so once under load).
+    @Test func aValueBeingWrittenIsSeenByLookupsMeanwhile() throws {
+        let a = CacheKey(digest: Array(repeating: 4, count: 32))
+        let value = ContextPrefixStats(reads: 3, tokens: 8_192, implicitPermille: 100, lastSeenMs: 5_000)
+        let env = try StoreEnvironment.open(directory: tmp.path, maxSizeBytes: 16 << 20, durable: false)
+        defer { env.close() }
+        let writing = DispatchSemaphore(value: 0)
+        let looked = DispatchSemaphore(value: 0)
+        let store = try LMDBContextPrefixStore(
+            env: env, logger: Logger(label: "test"),
+            beforeCommit: {
+                writing.signal()
+                looked.wait()
+            })
+        final class Seen: Sendable { let value = Mutex<ContextPrefixStats??>(nil) }
+        let seen = Seen()
+        let reader = Thread {
+            writing.wait()
+            let found = store.stats(a)
+            seen.value.withLock { $0 = .some(found) }
+            looked.signal()
+        }
+        reader.start()
+        store.record(a, value)
+        store.flush()
+        #expect(seen.value.withLock { $0 } == .some(value))
+        #expect(store.stats(a) == value)
+        store.close()
+    }
 
     @Test func statisticsSurviveAReopenAndTheLatestWins() throws {
         let a = CacheKey(digest: Array(repeating: 1, count: 32))
