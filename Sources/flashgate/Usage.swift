@@ -40,7 +40,10 @@ struct Usage: ParsableCommand {
     var budgets = false
 
     func validate() throws {
-        if let days, days < 1 { throw ValidationError("--days: expected 1 or more, got \(days)") }
+        // At most a hundred years: a count past what milliseconds hold must not overflow.
+        if let days, !(1...36_500).contains(days) {
+            throw ValidationError("--days: expected 1 to 36500, got \(days)")
+        }
     }
 
     func run() throws {
@@ -75,7 +78,7 @@ struct Usage: ParsableCommand {
             if let days {
                 let dayMs: Int64 = 86_400_000
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
-                fromMs = (now / dayMs - Int64(max(days, 1) - 1)) * dayMs
+                fromMs = (now / dayMs - Int64(days - 1)) * dayMs
             }
             rows = try ledger.usage(from: fromMs, to: nil, team: team, key: key, model: model)
         } catch {

@@ -260,4 +260,23 @@ import Testing
         await client.close()
         try await h.stop()
     }
+
+    /// `days` is a whole number of days the ledger can hold: anything else is a 400 naming it.
+    /// A count past what milliseconds can hold had overflowed and taken the gateway down.
+    @Test func usageDaysOutsideTheirRangeAreRefusedNotATrap() async throws {
+        let h = try await Harness.start()
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let admin = [("authorization", "Bearer admin-secret")]
+        for days in ["9223372036854775807", "-9223372036854775807", "0", "-1", "36501", "seven", ""] {
+            let refused = try await client.request("GET", "/admin/usage?days=\(days)", headers: admin)
+            #expect(refused?.status == 400, "days=\(days): \(refused?.text ?? "no answer")")
+            #expect(refused?.json?["error"]?["message"]?.stringValue?.contains("days") == true)
+        }
+        for days in ["1", "36500"] {
+            #expect(try await client.request("GET", "/admin/usage?days=\(days)", headers: admin)?.status == 200)
+        }
+        #expect(try await client.request("GET", "/healthz")?.status == 200)
+        await client.close()
+        try await h.stop()
+    }
 }

@@ -63,3 +63,21 @@ def test_ledger_commands(tmp_path: Path):
     assert usage_totals(store) == (requests, hits, cost)
     assert "rows" in run("ledger", "stats", "--store", store).stdout
     assert "compact" in run("ledger", "--help").stdout
+
+
+
+def test_usage_days_outside_their_range_are_refused_not_a_crash(tmp_path: Path):
+    """`flashgate usage --days` past what milliseconds hold had overflowed and crashed the command
+    on a real ledger: it is a usage error (exit 64, naming --days) like any other bad option; in
+    range it reads."""
+    gate = start_flashgate("days", tmp_path)
+    store = str(tmp_path / "days-store")
+    assert gate.stop() == 0
+    for days in ["9223372036854775807", "36501", "0", "-1"]:
+        result = run("usage", "--store", store, "--days", days)
+        assert result.returncode == 64, (days, result.returncode, result.stderr)
+        assert "--days" in result.stderr, result.stderr
+    for days in ["1", "36500"]:
+        result = run("usage", "--store", store, "--days", days, "--json")
+        assert result.returncode == 0, (days, result.stderr)
+        assert json.loads(result.stdout) == []

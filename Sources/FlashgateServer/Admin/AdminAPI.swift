@@ -59,11 +59,19 @@ struct AdminAPI: Sendable {
         }
     }
 
+    static let maxUsageDays = 36_500
+
     /// Usage by team, key, model and UTC day; filters `team`, `key`, `model`, `days`.
     private func usageReport(_ request: GatewayRequest) throws -> JSONValue {
         guard let ledger = accountant.ledger else { return ["data": []] }
-        let days = request.queryItem("days").flatMap(Int.init)
-        let from = days.map { nowMilliseconds() - Int64($0) * 86_400_000 }
+        var from: Int64?
+        if let text = request.queryItem("days") {
+            // At most a hundred years: a count past what milliseconds hold must not overflow.
+            guard let days = Int(text), (1...Self.maxUsageDays).contains(days) else {
+                throw FlashgateError.invalid("days must be a whole number from 1 to \(Self.maxUsageDays)")
+            }
+            from = nowMilliseconds() - Int64(days) * 86_400_000
+        }
         let rows = try ledger.usage(
             from: from, to: nil, team: request.queryItem("team"), key: request.queryItem("key"), model: request.queryItem("model"))
         return UsageReport.make(rows: rows, prices: accountant.prices)
