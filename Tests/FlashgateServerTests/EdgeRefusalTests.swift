@@ -117,6 +117,22 @@ import Testing
         try await h.stop()
     }
 
+    /// A request's cache TTL past what milliseconds hold is taken as the longest there is (ten
+    /// years); working out its expiry had overflowed and taken the gateway down. The answer is
+    /// stored and served again.
+    @Test func aCacheTTLPastWhatMillisecondsHoldIsTheLongestNotATrap() async throws {
+        let h = try await ResponseCacheTests.Harness.start()
+        let client = try await h.client()
+        let headers = [("x-flashgate-cache-ttl", "9223372036854775807")]
+        let first = try await client.request("POST", "/v1/chat/completions", body: ResponseCacheTests.chat, headers: headers)
+        #expect(first?.status == 200, "\(first?.text ?? "no answer")")
+        let again = try await client.request("POST", "/v1/chat/completions", body: ResponseCacheTests.chat, headers: headers)
+        #expect(again?.header("x-flashgate-cache") == "hit")
+        #expect(try await client.request("GET", "/healthz")?.status == 200)
+        await client.close()
+        try await h.stop()
+    }
+
     @Test func unparsableNativeRequestGetsAGoogleError() async throws {
         let gateway = try await TestGateway.start(config: Self.config())
         let client = try await RawHTTPClient.connect(port: gateway.port)

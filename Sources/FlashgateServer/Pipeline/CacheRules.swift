@@ -9,6 +9,9 @@ import FlashgateWire
 /// Invariant: a generation is cached only when the store is open, `cache.enabled` is on and the
 /// caller's team does not turn it off; `x-flashgate-cache-ttl` overrides the configured TTL.
 struct CacheRules: Sendable {
+    /// The longest TTL a request's `x-flashgate-cache-ttl` may set: ten years.
+    static let maxClientTTLSeconds = 10 * 365 * 86_400
+
     let config: FlashgateConfig
     let accountant: Accountant
     /// Whether the response cache is open (nil store: off, or could not be opened).
@@ -30,8 +33,9 @@ struct CacheRules: Sendable {
     ) -> GenerateCall {
         let team = caller.team
         var ttl = config.cacheTTL(model: model, route: upstream.plan.route, team: team)
+        // A client's TTL: whole seconds, at most ten years (more is taken as ten years).
         if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
-            ttl = .seconds(seconds)
+            ttl = .seconds(min(seconds, Self.maxClientTTLSeconds))
         }
         let policy = known ?? policy(request, caller: caller)
         let key =

@@ -67,7 +67,7 @@ extension ContextCaches {
                 ContextCacheBook.Live(
                     name: created.name, target: target, keyIndex: keyIndex, tokens: created.tokens, caller: caller,
                     clientModel: clientModel, pricedModel: model, segmentStartMs: born,
-                    expiresMs: born + config.ttl.milliseconds, storage: storage))
+                    expiresMs: config.ttl.expiry(after: born), storage: storage))
             logger.info(
                 "context cache created",
                 metadata: ["route": "\(target.route.name)", "model": "\(model)", "tokens": "\(created.tokens)"])
@@ -107,7 +107,7 @@ extension ContextCaches {
         }
         let now = nowMilliseconds()
         if let old = book.finishExtend(
-            key, name: live.name, newPeriod: (now, now + config.ttl.milliseconds, storage))
+            key, name: live.name, newPeriod: (now, config.ttl.expiry(after: now), storage))
         {
             settle([old], endedMs: now)
         } else {

@@ -77,7 +77,7 @@ extension Generation {
                 let flights = self.flights
                 let entry = CacheEntry(
                     body: JSONWriter.encode(assembler.response), team: call.team, model: call.clientModel,
-                    createdAtMs: now, expiresAtMs: now + call.ttl.milliseconds, costMicroUSD: cost.value,
+                    createdAtMs: now, expiresAtMs: call.ttl.expiry(after: now), costMicroUSD: cost.value,
                     usage: [
                         "prompt": counts.promptTokens, "output": counts.completionTokens,
                         "thoughts": counts.thoughtsTokens,

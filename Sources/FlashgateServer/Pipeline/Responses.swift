@@ -100,7 +100,7 @@ struct Responses: Sendable {
             conversations.save(
                 team: team, id: id,
                 StoredConversation(
-                    response: outcome.response, items: input + outcome.items, expiresAtMs: now + ttl.milliseconds),
+                    response: outcome.response, items: input + outcome.items, expiresAtMs: ttl.expiry(after: now)),
                 nowMs: now)
         }
     }
