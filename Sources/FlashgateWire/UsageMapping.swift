@@ -40,7 +40,11 @@ package struct TokenUsage: Sendable, Equatable {
     static func count(_ value: JSONValue?) -> Int {
         guard case .number(let text)? = value else { return 0 }
         if let count = value?.intValue { return min(max(0, count), BillableUsage.maxTokens) }
-        // Past what `Int` holds: positive ones are the most a call can bill.
+        // Not a whole number: a fraction is rounded up; past what `Int` holds, positive ones are
+        // the most a call can bill.
+        if let fraction = Double(text), fraction.isFinite, fraction < Double(BillableUsage.maxTokens) {
+            return fraction <= 0 ? 0 : Int(fraction.rounded(.up))
+        }
         return text.hasPrefix("-") ? 0 : BillableUsage.maxTokens
     }
 

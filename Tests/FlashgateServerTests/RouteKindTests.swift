@@ -109,6 +109,7 @@ import Testing
     @Test(arguments: [
         #"{"prompt_tokens":9223372036854775807,"completion_tokens":9223372036854775807,"completion_tokens_details":{"reasoning_tokens":-9223372036854775807},"total_tokens":9223372036854775807}"#,
         #"{"prompt_tokens":-5,"completion_tokens":4611686018427387904,"total_tokens":1}"#,
+        #"{"prompt_tokens":-1e300,"completion_tokens":1e300,"completion_tokens_details":{"reasoning_tokens":2.5},"total_tokens":-0.5}"#,
     ])
     func absurdUsageFromAnUpstreamIsChargedInFullWithoutACrash(_ usage: String) async throws {
         let h = try await Harness.start()
