@@ -42,6 +42,9 @@ import Testing
             let worst = RequestCostEstimate.worstCase(body: asked, model: "gemini-3.5-flash", teamOutputCap: nil)
             #expect(worst.outputTokens == BillableUsage.maxTokens, "\(count)")
         }
+        // proto3 JSON takes an integer field as a string too: "8" is eight candidates.
+        let spelled = body(text: "hi", generation: ["candidateCount": "8", "maxOutputTokens": 100])
+        #expect(RequestCostEstimate.worstCase(body: spelled, model: "gemini-3.5-flash", teamOutputCap: nil).outputTokens == 800)
         let negative = body(text: "hi", generation: ["candidateCount": JSONValue(-3)])
         #expect(RequestCostEstimate.worstCase(body: negative, model: "gemini-3.5-flash", teamOutputCap: nil).outputTokens == 65_536)
     }
