@@ -124,8 +124,12 @@ struct InputCounter {
             } else if let size = ImageSize.read(base64: base64) {
                 let tiles = size.width <= 384 && size.height <= 384 ? 1 : ((size.width + 767) / 768) * ((size.height + 767) / 768)
                 add(258 * tiles)
-            } else {
+            } else if expected {
                 add(258 * 4)
+            } else {
+                // Neither a PNG, GIF, JPEG nor WebP whose size can be read: its tiles are unknown,
+                // so its bytes count as text, as any part that is not well-formed media does.
+                add(base64.utf8.count)
                 bounded = false
             }
             media.image += tokens - before
@@ -150,8 +154,11 @@ struct InputCounter {
 
 /// Width and height from the first bytes of a PNG (IHDR) or GIF (logical screen) image.
 enum ImageSize {
+    /// How much of a JPEG is searched for its frame header (after EXIF and other segments).
+    static let jpegSearchBytes = 256 * 1024
+
     static func read(base64: String) -> (width: Int, height: Int)? {
-        guard let head = Data(base64Encoded: String(base64.prefix(32))) else { return nil }
+        guard let head = Data(base64Encoded: String(base64.prefix(40))) else { return nil }
         let b = [UInt8](head)
         if b.count >= 24, b[0] == 0x89, b[1] == 0x50, b[2] == 0x4E, b[3] == 0x47 {
             let w = b[16..<20].reduce(0) { $0 << 8 | Int($1) }
@@ -160,6 +167,57 @@ enum ImageSize {
         }
         if b.count >= 10, b[0] == 0x47, b[1] == 0x49, b[2] == 0x46 {
             return (Int(b[6]) | Int(b[7]) << 8, Int(b[8]) | Int(b[9]) << 8)
+        }
+        if b.count >= 30, b[0..<4].elementsEqual("RIFF".utf8), b[8..<12].elementsEqual("WEBP".utf8) {
+            return webP(b)
+        }
+        if b.count >= 3, b[0] == 0xFF, b[1] == 0xD8, b[2] == 0xFF {
+            // The frame header can come after large segments: decode a longer prefix (a multiple
+            // of four base64 characters).
+            let chars = min(base64.utf8.count, jpegSearchBytes / 3 * 4)
+            guard let data = Data(base64Encoded: String(base64.prefix(chars - chars % 4))) else { return nil }
+            return jpeg([UInt8](data))
+        }
+        return nil
+    }
+
+    /// A WebP's canvas: lossy (`VP8 `), lossless (`VP8L`) or extended (`VP8X`).
+    static func webP(_ b: [UInt8]) -> (width: Int, height: Int)? {
+        let chunk = String(decoding: b[12..<16], as: UTF8.self)
+        switch chunk {
+        case "VP8 ":
+            guard b[23] == 0x9D, b[24] == 0x01, b[25] == 0x2A else { return nil }
+            return ((Int(b[26]) | Int(b[27]) << 8) & 0x3FFF, (Int(b[28]) | Int(b[29]) << 8) & 0x3FFF)
+        case "VP8L":
+            guard b[20] == 0x2F else { return nil }
+            let bits = Int(b[21]) | Int(b[22]) << 8 | Int(b[23]) << 16 | Int(b[24]) << 24
+            return ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+        case "VP8X":
+            return (
+                (Int(b[24]) | Int(b[25]) << 8 | Int(b[26]) << 16) + 1, (Int(b[27]) | Int(b[28]) << 8 | Int(b[29]) << 16) + 1
+            )
+        default:
+            return nil
+        }
+    }
+
+    /// A JPEG's size from its first frame header (SOF0…SOF15 but DHT, JPG and DAC), walking the
+    /// segments from the start.
+    static func jpeg(_ b: [UInt8]) -> (width: Int, height: Int)? {
+        var at = 2
+        while at + 9 < b.count {
+            guard b[at] == 0xFF else { return nil }
+            let marker = b[at + 1]
+            if marker == 0xFF {
+                at += 1
+                continue
+            }
+            let length = Int(b[at + 2]) << 8 | Int(b[at + 3])
+            guard length >= 2 else { return nil }
+            if (0xC0...0xCF).contains(marker) && marker != 0xC4 && marker != 0xC8 && marker != 0xCC {
+                return (Int(b[at + 7]) << 8 | Int(b[at + 8]), Int(b[at + 5]) << 8 | Int(b[at + 6]))
+            }
+            at += 2 + length
         }
         return nil
     }

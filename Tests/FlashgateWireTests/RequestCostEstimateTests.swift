@@ -169,6 +169,45 @@ import Testing
         #expect(!RequestCostEstimate.worstCase(body: body(text: "", parts: [video]), model: "gemini-3.5-flash", teamOutputCap: nil).isUpperBound)
     }
 
+    /// Gemini 2.5 bills an image by its 768-pixel tiles, so its size is read from the bytes:
+    /// PNG and GIF as before, JPEG (its first frame header, after an EXIF segment) and WebP
+    /// (lossy, lossless, extended). An image whose size cannot be read counts its bytes as text:
+    /// it had been taken as four tiles, below what a large JPEG bills (4,000×3,000 is 24 tiles)
+    /// and below what a backend accepting junk as an image charged (the hostile-input test).
+    @Test func imageSizesAreReadFromJPEGAndWebPAndUnreadableOnesCountTheirBytes() {
+        func tokens(_ bytes: [UInt8], mime: String = "image/jpeg") -> Int {
+            let part: JSONValue = ["inlineData": ["mimeType": .string(mime), "data": .string(Data(bytes).base64EncodedString())]]
+            let base = RequestCostEstimate.worstCase(body: body(text: ""), model: "gemini-2.5-flash", teamOutputCap: nil).inputTokens
+            let mimeBytes = "mimeType".utf8.count + mime.utf8.count
+            return RequestCostEstimate.worstCase(body: body(text: "", parts: [part]), model: "gemini-2.5-flash", teamOutputCap: nil)
+                .inputTokens - base - 4 - mimeBytes
+        }
+        // JPEG: SOI, an APP1 (EXIF) segment of 300 bytes, then SOF0 with height 3,000 and width 4,000.
+        var jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE1, 0x01, 0x2E] + [UInt8](repeating: 0x45, count: 300)
+        jpeg += [0xFF, 0xC0, 0x00, 0x11, 0x08, 0x0B, 0xB8, 0x0F, 0xA0, 0x03] + [UInt8](repeating: 0, count: 40)
+        #expect(tokens(jpeg) == 258 * 6 * 4)
+        // A progressive JPEG (SOF2) of 300×200: one tile.
+        let small: [UInt8] = [0xFF, 0xD8, 0xFF, 0xC2, 0x00, 0x11, 0x08, 0x00, 0xC8, 0x01, 0x2C, 0x03] + [UInt8](repeating: 0, count: 40)
+        #expect(tokens(small) == 258)
+        // WebP, lossy: 1,600×800 → 3×2 tiles.
+        var vp8 = Array("RIFF".utf8) + [0, 0, 0, 0] + Array("WEBPVP8 ".utf8) + [0, 0, 0, 0]
+        vp8 += [0, 0, 0, 0x9D, 0x01, 0x2A, 0x40, 0x06, 0x20, 0x03] + [UInt8](repeating: 0, count: 20)
+        #expect(tokens(vp8, mime: "image/webp") == 258 * 6)
+        // WebP, lossless: 800×800 (stored as 799) → 2×2 tiles.
+        let bits = 799 | 799 << 14
+        var vp8l = Array("RIFF".utf8) + [0, 0, 0, 0] + Array("WEBPVP8L".utf8) + [0, 0, 0, 0, 0x2F]
+        vp8l += [UInt8(bits & 0xFF), UInt8(bits >> 8 & 0xFF), UInt8(bits >> 16 & 0xFF), UInt8(bits >> 24 & 0xFF)]
+        vp8l += [UInt8](repeating: 0, count: 20)
+        #expect(tokens(vp8l, mime: "image/webp") == 258 * 4)
+        // WebP, extended: 2,000×1,000 (stored less one) → 3×2 tiles.
+        var vp8x = Array("RIFF".utf8) + [0, 0, 0, 0] + Array("WEBPVP8X".utf8) + [0, 0, 0, 0, 0, 0, 0, 0]
+        vp8x += [0xCF, 0x07, 0x00, 0xE7, 0x03, 0x00] + [UInt8](repeating: 0, count: 20)
+        #expect(tokens(vp8x, mime: "image/webp") == 258 * 6)
+        // Bytes that are no image Flashgate can size: their base64 counts as text.
+        let junk = [UInt8](repeating: 0x78, count: 3_000)
+        #expect(tokens(junk, mime: "image/png") == Data(junk).base64EncodedString().utf8.count)
+    }
+
     @Test func costIsPricedAndRoundedUp() {
         let estimate = RequestCostEstimate(inputTokens: 1_000, outputTokens: 1_000, searchQueries: 1, isUpperBound: true)
         // 1,000 × 1.50 + 1,000 × 9.00 per million = 10,500 µ$; 1 query at $14/1,000 = 14,000 µ$.
