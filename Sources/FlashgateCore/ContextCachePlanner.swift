@@ -123,6 +123,6 @@ package struct ContextCachePlanner: Sendable {
         // large cache or a made-up price cannot overflow it; the rent saturates at `MicroUSD.max`.
         let numerator = Int128(max(0, tokens)) * Int128(price.cacheStoragePerMillionHour) * Int128(max(0, seconds))
         let rent = (numerator + 3_599_999_999) / 3_600_000_000
-        return rent > Int128(Int64.max) ? .max : MicroUSD(Int64(max(0, rent)))
+        return MicroUSD(saturating: rent)
     }
 }

@@ -43,6 +43,17 @@ package enum JSONValue: Sendable, Equatable {
         return Int(d)
     }
 
+    /// An integer field as proto3 JSON may write it: a number, or a string holding one (`"8"`).
+    package var integerLiteral: String? {
+        switch self {
+        case .number(let text), .string(let text): text
+        default: nil
+        }
+    }
+
+    /// `intValue` of an integer field written either way (`8` or `"8"`).
+    package var protoIntValue: Int? { integerLiteral.flatMap { JSONValue.number($0).intValue } }
+
     package var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil

@@ -37,6 +37,11 @@ package struct MicroUSD: Sendable, Hashable, Comparable, CustomStringConvertible
         }
     }
 
+    /// An amount worked out in 128 bits: below zero is none, past `Int64` is `max`.
+    package init(saturating micros: Int128) {
+        value = micros > Int128(Int64.max) ? .max : Int64(Swift.max(0, micros))
+    }
+
     /// `n` times this amount, saturating like the sums.
     package func times(_ n: Int64) -> MicroUSD {
         let (product, overflow) = value.multipliedReportingOverflow(by: n)

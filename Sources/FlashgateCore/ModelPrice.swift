@@ -107,7 +107,7 @@ package struct ModelPrice: Sendable, Equatable {
         let searches = searchPerPrompt ? min(usage.searchQueries, 1) : usage.searchQueries
         let search = (Int128(searches) * Int128(searchPerThousand) + 999) / 1000
         let total = tokens + search
-        return total > Int128(Int64.max) ? .max : MicroUSD(Int64(max(0, total)))
+        return MicroUSD(saturating: total)
     }
 }
 

@@ -35,15 +35,11 @@ package enum MockModel {
         // As Gemini, at most eight candidates and twenty alternatives a token; other values are
         // refused, never generated (a client may write any integer).
         // An integer field may come as a string (proto3 JSON); anything else is no count.
-        func integer(_ value: JSONValue) -> Int? {
-            if case .string(let text) = value { return Int(text) }
-            return value.intValue
-        }
-        let candidateCount = config?["candidateCount"].flatMap { $0.isNull ? nil : (integer($0) ?? 0) } ?? 1
+        let candidateCount = config?["candidateCount"].flatMap { $0.isNull ? nil : ($0.protoIntValue ?? 0) } ?? 1
         guard (1...8).contains(candidateCount) else {
             throw FlashgateError(.upstreamStatus, "candidateCount must be between 1 and 8", upstreamStatus: 400)
         }
-        let alternatives = config?["logprobs"].flatMap { $0.isNull ? nil : (integer($0) ?? -1) } ?? 0
+        let alternatives = config?["logprobs"].flatMap { $0.isNull ? nil : ($0.protoIntValue ?? -1) } ?? 0
         guard (0...20).contains(alternatives) else {
             throw FlashgateError(.upstreamStatus, "logprobs must be between 0 and 20", upstreamStatus: 400)
         }

@@ -97,13 +97,8 @@ package struct RequestCostEstimate: Sendable, Equatable {
     /// A candidate count as written: a number, or a string holding one (proto3 JSON takes both
     /// for an integer field); past `Int`'s range, the most there can be; below one, one.
     static func count(_ value: JSONValue) -> Int {
-        var literal: String
-        switch value {
-        case .number(let text): literal = text
-        case .string(let text): literal = text
-        default: return 1
-        }
-        if let count = JSONValue.number(literal).intValue { return max(1, count) }
+        guard let literal = value.integerLiteral else { return 1 }
+        if let count = value.protoIntValue { return max(1, count) }
         if Double(literal) != nil, !literal.hasPrefix("-") { return .max }
         return 1
     }
