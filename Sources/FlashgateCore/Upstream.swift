@@ -33,10 +33,15 @@ package struct UpstreamRequest: Sendable {
     /// the scheme, the `Host` header and the path (e.g. `http://localhost/metrics`). Only plain
     /// `http://` makes sense here. nil (the default) connects to the URL's host as usual.
     package var unixSocketPath: String?
+    /// When set, the connection goes to this address (and the URL's port) whatever the URL's host
+    /// resolves to when the transfer starts; TLS (SNI, the certificate's name) and the `Host`
+    /// header still name the URL's host (libcurl's `CURLOPT_CONNECT_TO`). Through a proxy, the
+    /// proxy is asked to connect to this address. Media fetches pin the address they checked.
+    package var connectAddress: NetworkAddress?
 
     package init(
         method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
-        timeouts: UpstreamTimeouts = .standard, unixSocketPath: String? = nil
+        timeouts: UpstreamTimeouts = .standard, unixSocketPath: String? = nil, connectAddress: NetworkAddress? = nil
     ) {
         self.method = method
         self.url = url
@@ -44,6 +49,7 @@ package struct UpstreamRequest: Sendable {
         self.body = body
         self.timeouts = timeouts
         self.unixSocketPath = unixSocketPath
+        self.connectAddress = connectAddress
     }
 }
 

@@ -7,10 +7,12 @@ import Foundation
 /// a 3xx is refused); the body may not exceed `max_bytes`; the whole fetch has `timeout`; the
 /// Content-Type must be a media type Gemini reads.
 ///
-/// Known gap, DNS rebinding: the host is resolved here for the check and again by libcurl to
-/// connect, so a hostile DNS server answering with a short TTL could pass the check with a
-/// public address and then hand libcurl a private one. Closing it needs the checked address
-/// pinned for the transfer (CURLOPT_RESOLVE / CONNECT_TO through `UpstreamRequest`).
+/// The host is resolved once, here, and the transfer connects to the first address that was
+/// checked (`UpstreamRequest.connectAddress`): libcurl never resolves it again, so a DNS server
+/// answering with a short TTL cannot pass the check with a public address and then hand the
+/// connection a private one (DNS rebinding), and a URL libcurl would read differently from the
+/// check still connects to the checked address. With `allow_private_networks` a host this
+/// machine cannot resolve (one only a proxy can) is left to libcurl.
 package struct UpstreamMediaFetcher: MediaFetcher {
     let transport: any UpstreamTransport
     let config: MediaConfig
@@ -28,8 +30,8 @@ package struct UpstreamMediaFetcher: MediaFetcher {
 
     package func fetch(_ url: String) async throws(MediaFetchError) -> FetchedMedia {
         let host = try checkURL(url)
+        let addresses = await resolve(host)
         if !config.allowPrivateNetworks {
-            let addresses = await resolve(host)
             guard !addresses.isEmpty else { throw MediaFetchError("cannot resolve the host '\(host)'") }
             for address in addresses {
                 if let reason = address.nonPublicReason {
@@ -43,7 +45,7 @@ package struct UpstreamMediaFetcher: MediaFetcher {
         let request = UpstreamRequest(
             method: "GET", url: url,
             headers: [("accept", "image/*, video/*, audio/*, application/pdf, text/*"), ("user-agent", "flashgate")],
-            timeouts: timeouts)
+            timeouts: timeouts, connectAddress: addresses.first)
         do {
             return try await collect(transport.send(request))
         } catch let error as MediaFetchError {

@@ -120,6 +120,25 @@ final class CurlHeaderList {
     }
 }
 
+/// A `CURLOPT_CONNECT_TO` list of one entry, `::ADDRESS:`: whatever the URL's host and port, connect
+/// to `ADDRESS` on the URL's port. Freed when the transfer lets go of it.
+final class CurlConnectTo {
+    let list: UnsafeMutablePointer<curl_slist>
+
+    static func make(_ address: NetworkAddress) -> Result<CurlConnectTo, FlashgateError> {
+        // libcurl takes an IPv6 literal in brackets.
+        let host = address.isIPv4 ? address.description : "[\(address.description)]"
+        guard let list = curl_slist_append(nil, "::\(host):") else {
+            return .failure(FlashgateError(.internal, "libcurl could not take the address to connect to"))
+        }
+        return .success(CurlConnectTo(list: list))
+    }
+
+    private init(list: UnsafeMutablePointer<curl_slist>) { self.list = list }
+
+    deinit { curl_slist_free_all(list) }
+}
+
 /// The curl loop's header lists by their headers (loop thread only): a handful of distinct sets
 /// (a route's key, a media fetch), at most `capacity`, emptied when full. A transfer keeps its
 /// own reference, so emptying never frees a list a transfer still uses.

@@ -38,6 +38,7 @@ extension CurlTransfer {
     func letGoOfSharedParts() {
         parsedURL = nil
         headerList = nil
+        connectTo = nil
     }
 
     /// Loop thread only, after removal from the multi handle: hands the handle over to the caller
@@ -74,6 +75,11 @@ extension CurlTransfer {
             guard ccurl_setopt_str(h, CURLOPT_UNIX_SOCKET_PATH, path) == CURLE_OK else {
                 throw FlashgateError(.internal, "libcurl rejected the upstream's Unix socket path")
             }
+        }
+        if let address = request.connectAddress {
+            let list = try CurlConnectTo.make(address).get()
+            connectTo = list
+            try CurlCheck.easy(ccurl_setopt_slist(h, CURLOPT_CONNECT_TO, list.list), "CURLOPT_CONNECT_TO")
         }
         try CurlCheck.easy(ccurl_setopt_long(h, CURLOPT_NOSIGNAL, 1), "CURLOPT_NOSIGNAL")
         try CurlCheck.easy(ccurl_setopt_ptr(h, CURLOPT_ERRORBUFFER, errorBuffer), "CURLOPT_ERRORBUFFER")

@@ -39,6 +39,8 @@ final class CurlTransfer: @unchecked Sendable {
     /// held until the handle lets go of them (reset or freed).
     var parsedURL: CurlParsedURL?
     var headerList: CurlHeaderList?
+    /// The `CURLOPT_CONNECT_TO` list of a request with a `connectAddress`, held like `headerList`.
+    var connectTo: CurlConnectTo?
     private var headers: [UpstreamHeader] = []
     private var headSent = false
     /// Events the callbacks of the current loop pass produced, delivered by `flush` or `complete`.

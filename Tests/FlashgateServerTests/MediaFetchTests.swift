@@ -1,6 +1,7 @@
 import FlashgateCore
 import FlashgateRouting
 import FlashgateTesting
+import FlashgateUpstream
 import Foundation
 import Testing
 
@@ -167,6 +168,44 @@ import Testing
         try await h.stop()
     }
 
+    /// DNS rebinding: the host is resolved once, for the check, and libcurl connects to the address
+    /// checked instead of resolving the name again. `.invalid` names never resolve in real DNS, so
+    /// the fetch reaches the fake only through the address the check saw.
+    @Test func theFetchConnectsToTheAddressTheCheckResolved() async throws {
+        CurlTransport.ignoreSIGPIPE()
+        let fake = try await FakeGemini.start()
+        let transport = try CurlTransport()
+        defer { transport.shutdown() }
+        var config = MediaConfig()
+        config.allowHTTP = true
+        config.allowPrivateNetworks = true
+        let fetcher = UpstreamMediaFetcher(
+            transport: transport, config: config, resolve: { _ in [NetworkAddress("127.0.0.1")!] })
+        do {
+            fake.enqueue(Self.image([Self.imageBytes]))
+            let media = try await fetcher.fetch("http://rebind.invalid:\(fake.port)/cat.png")
+            #expect(media == FetchedMedia(mimeType: "image/png", bytes: Self.imageBytes))
+            #expect(fake.received.first?.header("host") == "rebind.invalid:\(fake.port)")
+        } catch {
+            try await fake.shutdown()
+            throw error
+        }
+        try await fake.shutdown()
+    }
+
+    /// Under the default policy the request carries the first checked (public) address; the
+    /// transport connects there and nowhere else.
+    @Test func theDefaultPolicyPinsTheCheckedPublicAddress() async throws {
+        let recorder = RecordingMediaTransport(reply: Self.imageBytes)
+        let fetcher = UpstreamMediaFetcher(
+            transport: recorder, config: MediaConfig(),
+            resolve: { _ in [NetworkAddress("93.184.216.34")!, NetworkAddress("2606:2800:220:1:248:1893:25c8:1946")!] })
+        let media = try await fetcher.fetch("https://example.com/cat.png")
+        #expect(media.bytes == Self.imageBytes)
+        #expect(recorder.requests.map(\.connectAddress) == [NetworkAddress("93.184.216.34")])
+        #expect(recorder.requests.map(\.url) == ["https://example.com/cat.png"])
+    }
+
     @Test func hostsResolvingToAnyPrivateAddressAreRefusedBeforeFetching() async throws {
         let fetcher = UpstreamMediaFetcher(
             transport: MockTransport(), config: MediaConfig(),
@@ -190,5 +229,25 @@ import Testing
         } throws: { error in
             (error as? MediaFetchError)?.reason.contains("credentials") == true
         }
+    }
+}
+
+/// Answers every request with one PNG and remembers what it was asked.
+private final class RecordingMediaTransport: UpstreamTransport, @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [UpstreamRequest] = []
+    let reply: [UInt8]
+
+    init(reply: [UInt8]) { self.reply = reply }
+
+    var requests: [UpstreamRequest] { lock.withLock { recorded } }
+
+    func send(_ request: UpstreamRequest) -> UpstreamResponse {
+        lock.withLock { recorded.append(request) }
+        let (stream, continuation) = AsyncThrowingStream<UpstreamEvent, any Error>.makeStream()
+        continuation.yield(.head(status: 200, headers: [UpstreamHeader("content-type", "image/png")]))
+        continuation.yield(.body(reply))
+        continuation.finish()
+        return UpstreamResponse(stream)
     }
 }
