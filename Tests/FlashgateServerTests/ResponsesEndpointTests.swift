@@ -143,6 +143,74 @@ import Testing
         try await h.stop()
     }
 
+    /// After a failover the reasoning is sealed under the route that answered, not the primary:
+    /// replayed to the primary it goes as Gemini's stand-in (the primary would refuse another
+    /// route's signature as "Corrupted"), replayed to the route that issued it it goes as issued.
+    @Test func aSignatureServedAfterAFailoverIsSealedUnderTheRouteThatIssuedIt() async throws {
+        let primary = try await FakeGemini.start()
+        let backup = try await FakeGemini.start()
+        let curl = try CurlTransport()
+        var config = FlashgateConfig(
+            routes: [
+                RouteConfig(name: "r1", kind: .gemini, baseURL: primary.baseURL, apiKey: Secret("k"), passthrough: false),
+                RouteConfig(name: "r2", kind: .gemini, baseURL: backup.baseURL, apiKey: Secret("k"), passthrough: false),
+            ],
+            models: [
+                ModelConfig(
+                    id: "m",
+                    routes: [
+                        ModelRoute(route: "r1", upstreamModel: "gemini-3.5-flash"),
+                        ModelRoute(route: "r2", upstreamModel: "gemini-3.5-flash"),
+                    ]),
+                ModelConfig(id: "only-r2", route: "r2", upstreamModel: "gemini-3.5-flash"),
+            ])
+        config.retry = RetryPolicy(maxAttempts: 2, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
+        let gateway = try await TestGateway.start(config: config, http: curl)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        primary.enqueue(.json(#"{"error":{"code":503,"message":"busy","status":"UNAVAILABLE"}}"#, status: 503))
+        backup.enqueue(.json(Self.callReply))
+        for stream in [false, true] {
+            if stream {
+                primary.enqueue(.json(#"{"error":{"code":503,"message":"busy","status":"UNAVAILABLE"}}"#, status: 503))
+                backup.enqueue(.sse([Self.callReply]))
+            }
+            let first = try await client.request(
+                "POST", "/v1/responses",
+                body:
+                    #"{"model":"m","store":false,"stream":\#(stream),"include":["reasoning.encrypted_content"],"input":"find x","tools":\#(Self.tools)}"#,
+                headers: [("cache-control", "no-store")])
+            #expect(first?.status == 200)
+            let sealed: String
+            if stream {
+                let done = try #require(
+                    first?.text.split(separator: "\n").first { $0.contains(#""type":"response.completed""#) })
+                let event = try JSONParser.parse(Array(done.dropFirst("data: ".count).utf8))
+                sealed = try #require(event["response"]?["output"]?[0]?["encrypted_content"]?.stringValue)
+            } else {
+                sealed = try #require(first?.json?["output"]?[0]?["encrypted_content"]?.stringValue)
+            }
+            for (model, fake, expected) in [
+                ("m", primary, SignatureOrigins.skipSignature), ("only-r2", backup, "UkVBTC1TSUc="),
+            ] {
+                fake.enqueue(.json(Self.callReply))
+                let replay = try await client.request(
+                    "POST", "/v1/responses",
+                    body:
+                        #"{"model":"\#(model)","store":false,"input":[{"role":"user","content":"find x"},{"type":"reasoning","summary":[],"encrypted_content":"\#(sealed)"},{"type":"function_call","call_id":"c","name":"lookup","arguments":"{}"},{"type":"function_call_output","call_id":"c","output":"X"}]}"#,
+                    headers: [("cache-control", "no-store")])
+                #expect(replay?.status == 200)
+                #expect(
+                    fake.received.last?.bodyJSON?["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue
+                        == expected, "stream \(stream), model \(model)")
+            }
+        }
+        await client.close()
+        await gateway.stop()
+        curl.shutdown()
+        try await primary.shutdown()
+        try await backup.shutdown()
+    }
+
     /// A stored response and the sealing secret outlive a restart: the next Flashgate on the same
     /// store answers the id and opens the reasoning the last one sealed.
     @Test func storedResponsesAndSealsSurviveARestart() async throws {

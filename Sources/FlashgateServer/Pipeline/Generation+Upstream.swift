@@ -53,20 +53,17 @@ extension Generation {
             }
             admission.route = started.target.route.name
             admission.upstreamModel = started.target.pricedModel
-            if let first = started.first { publish(first, flight, &assembler) }
-            while let event = try await started.reader.next() { publish(event, flight, &assembler) }
-            // Usage, cost and signatures read the answer as it came when it came whole in one
+            let issuer = started.target.route.name
+            if let first = started.first { publish(first, flight, &assembler, call: call, route: issuer) }
+            while let event = try await started.reader.next() {
+                publish(event, flight, &assembler, call: call, route: issuer)
+            }
+            // Usage and cost read the answer as it came when it came whole in one
             // event; the cache entry stores its assembled form.
             let answer = assembler.readable
             let usage = TokenUsage(usageMetadata: answer["usageMetadata"])
             if let prefixes, let usage, assembler.isCompleteSuccess {
                 contextCaches?.observe(prefixes, usage: usage, use: upstream.contextCache, served: started.target, call)
-            }
-            let issued = SignatureOrigins.signatures(inAnswer: answer)
-            if !issued.isEmpty {
-                signatures.save(
-                    team: call.team, route: started.target.route.name,
-                    signatures: issued.map { (SignatureOrigins.key($0), $0) })
             }
             if call.policy.store, let key = call.key, assembler.isCompleteSuccess, let cache, call.ttl > .zero {
                 let now = nowMilliseconds()
@@ -111,7 +108,17 @@ extension Generation {
         }
     }
 
-    private func publish(_ event: JSONValue, _ flight: Flight, _ assembler: inout GeminiAnswerAssembler) {
+    /// Hands one upstream event to the flight's clients. The thought signatures in it are kept
+    /// under the route that issued them first, so whoever renders the event (a chat answer, a
+    /// Responses answer sealing them into `encrypted_content`, a follower) finds their origin.
+    private func publish(
+        _ event: JSONValue, _ flight: Flight, _ assembler: inout GeminiAnswerAssembler, call: GenerateCall,
+        route: String
+    ) {
+        let issued = SignatureOrigins.signatures(inAnswer: event)
+        if !issued.isEmpty {
+            signatures.save(team: call.team, route: route, signatures: issued.map { (SignatureOrigins.key($0), $0) })
+        }
         assembler.add(event)
         flight.publish(event)
     }

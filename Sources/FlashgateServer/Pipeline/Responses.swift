@@ -52,12 +52,18 @@ struct Responses: Sendable {
         tiers.applyDefault(to: &responses.chat.gemini, caller: caller, model: model)
         if let cap = accountant.team(caller)?.maxOutputTokens { OutputCap.apply(cap, to: &responses.chat.gemini) }
         let team = caller.team
-        let issuer = plan.primary.route.name
+        // Sealed under the route that issued the signature (kept by the pipeline as the answer
+        // arrives: after a failover or a hedge that is not the primary), the primary when unknown.
+        let primaryRoute = plan.primary.route.name
         let answer = ResponsesAnswer(
             id: "resp_" + RequestID.next(), created: now(), model: responses.chat.model, stream: responses.stream,
             echo: responses.echo,
             includeEncrypted: responses.includeEncrypted,
-            seal: { [seal] signature in seal.seal(signature, route: issuer, team: team) })
+            seal: { [seal, signatures] signature in
+                let issuer =
+                    signatures.lookup(team: team, toolCallID: SignatureOrigins.key(signature))?.route ?? primaryRoute
+                return seal.seal(signature, route: issuer, team: team)
+            })
         let signature = self.signature(responses, team: team)
         let primary = responses.chat.geminiBody(for: plan.primary, signature: signature)
         var call = cacheRules.call(
