@@ -123,7 +123,8 @@ extension OpenAIUpstream.StreamTranslator.Choice {
         let id = delta["id"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         let key: Int
         if let index = delta["index"]?.intValue {
-            key = index
+            // Within 0...Int32.max, so numbering a call without an index after it cannot overflow.
+            key = Swift.min(Swift.max(index, 0), Int(Int32.max))
         } else if let id, let same = order.first(where: { calls[$0]?.id == id }) {
             key = same
         } else if id == nil, let lastKey {

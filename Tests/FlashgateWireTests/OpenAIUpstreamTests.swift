@@ -404,6 +404,23 @@ import Testing
         return (events, assembler)
     }
 
+    /// An upstream's tool-call index is its own business, not arithmetic to trust: a call at
+    /// index Int.max followed by one with no index numbered the second `Int.max + 1`, a trap that
+    /// took the gateway down. Indices are kept within 0...Int32.max, in their order.
+    @Test func toolCallIndicesAtTheEdgesOfIntAreNotATrap() throws {
+        let chunks = [
+            #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":9223372036854775807,"id":"c1","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+            #"{"choices":[{"index":0,"delta":{"tool_calls":[{"id":"c2","function":{"name":"g","arguments":"{}"}}]}}]}"#,
+            #"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":-9223372036854775808,"id":"c3","function":{"name":"h","arguments":"{}"}}]}}]}"#,
+            #"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ]
+        let (_, assembler) = try translate(chunks)
+        let names = assembler.response["candidates"]?[0]?["content"]?["parts"]?.arrayValue?.compactMap {
+            $0["functionCall"]?["name"]?.stringValue
+        }
+        #expect(names == ["h", "f", "g"], "\(JSONWriter.string(assembler.response))")
+    }
+
     @Test func streamWithSplitToolArgumentsAndUsageChunk() throws {
         let (events, assembler) = try translate(Self.openAIChunks)
         // The empty role chunk says nothing; the pieces of the calls wait for the finish reason.
