@@ -17,6 +17,14 @@ package struct TokenUsage: Sendable, Equatable {
 
     package init() {}
 
+    /// A whole Gemini answer's usage as it bills: `usageMetadata`'s counts and the web searches
+    /// its candidates' grounding ran (`groundingMetadata.webSearchQueries`), which the usage
+    /// metadata does not count. Nil when the answer has no usage metadata.
+    package init?(answer: JSONValue) {
+        self.init(usageMetadata: answer["usageMetadata"])
+        searchQueries = Grounding.searchQueryCount(answer["candidates"]?.arrayValue ?? [])
+    }
+
     package init?(usageMetadata value: JSONValue?) {
         guard let value, case .object = value else { return nil }
         promptTokens = Self.count(value["promptTokenCount"])

@@ -121,6 +121,39 @@ import Testing
         try await h.stop()
     }
 
+    /// Grounding's searches are billed on top of the tokens (Gemini 3: $14 per 1,000 search
+    /// requests, each of the answer's `webSearchQueries`): the usage metadata does not count them,
+    /// so settlement must read them from the candidates, whole or streamed. They were reserved
+    /// for but never charged.
+    @Test func groundingSearchesAreCharged() async throws {
+        let h = try await Harness.start()
+        let grounded =
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":"ok"}]},"finishReason":"STOP","groundingMetadata":{"webSearchQueries":["a","b","c"]}}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8}}"#
+        h.fake.enqueue(.json(grounded))
+        h.fake.enqueue(
+            .sse([
+                #"{"candidates":[{"content":{"role":"model","parts":[{"text":"o"}]}}]}"#,
+                #"{"candidates":[{"content":{"role":"model","parts":[{"text":"k"}]},"finishReason":"STOP","groundingMetadata":{"webSearchQueries":["a","b","c"]}}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8}}"#,
+            ]))
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        // 5 prompt and 3 output tokens (34.5 µ$) and three searches (42,000 µ$).
+        let whole = try await client.request(
+            "POST", "/v1/chat/completions", body: Self.chat("gemini-3.5-flash", extra: #","web_search_options":{}"#),
+            headers: Self.auth + [("cache-control", "no-store")])
+        #expect(whole?.status == 200)
+        #expect(whole?.header("x-flashgate-cost-usd") == "0.042035")
+        let streamed = try await client.request(
+            "POST", "/v1/chat/completions",
+            body: Self.chat("gemini-3.5-flash", extra: #","web_search_options":{},"stream":true"#),
+            headers: Self.auth + [("cache-control", "no-store")])
+        #expect(streamed?.status == 200)
+        let rows = try await h.rows(atLeast: 2)
+        #expect(rows.suffix(2).map(\.cost) == [MicroUSD(42_035), MicroUSD(42_035)])
+        #expect(rows.suffix(2).map(\.searchQueries) == [3, 3])
+        await client.close()
+        try await h.stop()
+    }
+
     @Test func aPriorityCallDowngradedByGoogleIsChargedAtStandard() async throws {
         let h = try await Harness.start()
         h.fake.enqueue(

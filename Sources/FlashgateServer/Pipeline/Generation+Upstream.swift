@@ -61,7 +61,7 @@ extension Generation {
             // Usage and cost read the answer as it came when it came whole in one
             // event; the cache entry stores its assembled form.
             let answer = assembler.readable
-            let usage = TokenUsage(usageMetadata: answer["usageMetadata"])
+            let usage = TokenUsage(answer: answer)
             if let prefixes, let usage, assembler.isCompleteSuccess {
                 contextCaches?.observe(prefixes, usage: usage, use: upstream.contextCache, served: started.target, call)
             }
