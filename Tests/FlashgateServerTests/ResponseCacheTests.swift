@@ -214,6 +214,43 @@ import Testing
         try await h.stop()
     }
 
+    /// A stream the upstream ends cleanly before any finish reason is cut off, for every client
+    /// of the flight: the streaming leader gets its error event, and a non-stream follower that
+    /// joined it a 502, not a 200 with `finish_reason: stop` over half an answer.
+    @Test func aStreamCutOffBeforeItsFinishFailsEveryFollower() async throws {
+        let h = try await Harness.start()
+        let held = FakeGate()
+        let events = [
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":"Hello"}]},"index":0}]}"#,
+            #"{"candidates":[{"content":{"role":"model","parts":[{"text":" from"}]},"index":0}]}"#,
+        ]
+        var reply = FakeReply.sse(events)
+        reply.chunkGates = [1: held]
+        h.fake.enqueue(reply)
+        let leader = try await h.client()
+        try await leader.send(RawHTTPClient.encode("POST", "/v1/chat/completions", body: Self.chatStream))
+        await h.fake.waitForRequests(1)
+        let follower = try await h.client()
+        try await follower.send(RawHTTPClient.encode("POST", "/v1/chat/completions", body: Self.chat))
+        let native = try await h.client()
+        try await native.send(
+            RawHTTPClient.encode("POST", "/v1beta/models/gemini-3.5-flash:generateContent", body: Self.native))
+        while h.gateway.running.gateway.flights.subscriberCountTotal < 3 { await Task.yield() }
+        held.open()
+        let led = await leader.next()
+        #expect(led?.text.contains("ended before it finished") == true, "\(led?.text ?? "")")
+        #expect(led?.text.contains("[DONE]") == false)
+        let joined = await follower.next()
+        #expect(joined?.header("x-flashgate-cache") == "joined")
+        #expect(joined?.status == 502, "\(joined?.text ?? "")")
+        #expect(joined?.json?["error"]?["message"]?.stringValue?.contains("ended before it finished") == true)
+        let nativeAnswer = await native.next()
+        #expect(nativeAnswer?.status == 502, "\(nativeAnswer?.text ?? "")")
+        #expect(h.fake.requestCount == 1)
+        for client in [leader, follower, native] { await client.close() }
+        try await h.stop()
+    }
+
     @Test func leaderFailureReachesEveryFollower() async throws {
         let h = try await Harness.start()
         let gate = FakeGate()

@@ -96,7 +96,14 @@ extension Generation {
                 if let usage { record.note(usage) }
                 record.cost = cost
             }
-            flight.finish(.success)
+            // A stream the upstream ended before its finish (or one cut short when every client
+            // left) is a failure for every client, not only for those whose dialect checks: a
+            // non-stream follower would otherwise render half an answer as a finished one.
+            if call.upstream.method == .streamGenerateContent && !assembler.isFinished {
+                flight.finish(.failure(FlashgateError(.upstreamProtocol, "the upstream stream ended before it finished")))
+            } else {
+                flight.finish(.success)
+            }
         } catch {
             // A refusal before generating costs nothing; a call cut off (a broken stream, a timeout,
             // every client gone) may have been billed and is charged its reservation.
