@@ -9,6 +9,13 @@ package enum FinishReason {
         "OTHER", "JAILBREAK",
     ]
 
+    /// Reasons Gemini gives when it failed to produce a tool call or its own answer; chat calls
+    /// them `stop` (as other gateways do), the Responses API `failed`.
+    package static let failedToolUse: Set<String> = [
+        "MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS", "MISSING_THOUGHT_SIGNATURE",
+        "MALFORMED_RESPONSE",
+    ]
+
     package static func openAI(_ gemini: String, hasToolCalls: Bool = false) -> String {
         if filtered.contains(gemini) { return "content_filter" }
         if gemini == "MAX_TOKENS" { return "length" }

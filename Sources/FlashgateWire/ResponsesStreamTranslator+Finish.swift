@@ -15,6 +15,11 @@ extension ResponsesStreamTranslator {
         if blocked {
             status = "incomplete"
             incomplete = ["reason": "content_filter"]
+        } else if let finishReason, FinishReason.failedToolUse.contains(finishReason) {
+            // Gemini could not produce the call it meant to (responses-api.md §9): an agent must
+            // see a failure it can retry, not a finished turn with nothing in it.
+            status = "failed"
+            error = ["code": "server_error", "message": .string("Gemini ended the answer with \(finishReason)")]
         } else if let finishReason {
             switch FinishReason.openAI(finishReason) {
             case "length":

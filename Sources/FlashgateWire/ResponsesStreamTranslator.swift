@@ -34,7 +34,10 @@ package struct ResponsesStreamTranslator: Sendable {
     package mutating func translate(event: JSONValue) -> [UInt8] {
         var out = startIfNeeded()
         if let usage = TokenUsage(usageMetadata: event["usageMetadata"]) { self.usage = usage }
-        if event["candidates"] == nil, event["promptFeedback"]?["blockReason"] != nil { blocked = true }
+        // A blocked prompt comes with no candidates, or with an empty list (both are Gemini's).
+        if (event["candidates"]?.arrayValue ?? []).isEmpty, event["promptFeedback"]?["blockReason"] != nil {
+            blocked = true
+        }
         guard let candidate = event["candidates"]?.arrayValue?.first(where: { ($0["index"]?.intValue ?? 0) == 0 })
         else {
             return out

@@ -111,6 +111,26 @@ import Testing
         let blocked = try run([#"{"promptFeedback":{"blockReason":"SAFETY"}}"#], answer: answer(stream: false))
         #expect(blocked.events.isEmpty)
         #expect(blocked.outcome.response["incomplete_details"]?["reason"]?.stringValue == "content_filter")
+        // Gemini may also send the blocked prompt's empty candidate list: still a block, not a
+        // stream that ended early.
+        let emptyList = try run(
+            [#"{"candidates":[],"promptFeedback":{"blockReason":"SAFETY"}}"#], answer: answer(stream: false))
+        #expect(emptyList.outcome.status == "incomplete")
+        #expect(emptyList.outcome.response["incomplete_details"]?["reason"]?.stringValue == "content_filter")
+    }
+
+    /// Gemini's tool-use failures end the turn as `failed` with the reason (responses-api.md §9),
+    /// not as a `completed` turn with no output an agent would take as done.
+    @Test(arguments: [
+        "MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS", "MISSING_THOUGHT_SIGNATURE",
+        "MALFORMED_RESPONSE",
+    ])
+    func toolUseFailuresAreFailed(reason: String) throws {
+        let run = try run([#"{"candidates":[{"finishReason":"\#(reason)","index":0}]}"#], answer: answer())
+        #expect(run.events.last?["type"]?.stringValue == "response.failed")
+        #expect(run.outcome.status == "failed")
+        #expect(run.events.last?["response"]?["error"]?["code"]?.stringValue == "server_error")
+        #expect(run.events.last?["response"]?["error"]?["message"]?.stringValue?.contains(reason) == true)
     }
 
     /// A non-stream answer is the same response object the stream ends with.
