@@ -89,8 +89,12 @@ package struct LedgerRollup: Sendable, Equatable {
 
     static let hourMs: Int64 = 3_600_000
 
-    /// The start of the UTC hour containing `timeMs`.
-    package static func hour(of timeMs: Int64) -> Int64 { timeMs - ((timeMs % hourMs) + hourMs) % hourMs }
+    /// The start of the UTC hour containing `timeMs` (`Int64.min` for a time in the hour below
+    /// the first one Int64 can hold: a caller's bound, never a trap).
+    package static func hour(of timeMs: Int64) -> Int64 {
+        let (start, overflow) = timeMs.subtractingReportingOverflow(((timeMs % hourMs) + hourMs) % hourMs)
+        return overflow ? .min : start
+    }
 
     /// This rollup as one record standing for `counts.requests` requests at the start of its hour,
     /// so reports that walk rows can walk rollups too (no budget keys, no attempts: it is a sum).

@@ -98,6 +98,20 @@ import Testing
         #expect(try ledger.usage(from: Self.h(2, 30), to: nil, team: nil, key: nil, model: nil) == wholeHour)
     }
 
+    /// A range bound at the edge of Int64 (`flashgate ledger export --from=-9223372036854775808`)
+    /// overflowed rounding down to its hour; it now reads as "from the beginning".
+    @Test func rangeBoundsAtTheEdgesOfInt64AreNotATrap() async throws {
+        let ledger = try open()
+        defer { ledger.close() }
+        try await fill(ledger)
+        _ = try await ledger.applyRetention(nowMs: Self.h(6, 20), rows: .seconds(3600), rollups: .seconds(400 * 86_400))
+        let all = try ledger.usageRecords()
+        #expect(try ledger.usageRecords(from: .min, to: .max) == all)
+        #expect(try ledger.usageRecords(from: .max).isEmpty)
+        #expect(LedgerRollup.hour(of: .min) == .min)
+        #expect(LedgerRollup.hour(of: .max) == .max - (.max % 3_600_000))
+    }
+
     @Test func smallBatchesGiveTheSameResult() async throws {
         let ledger = try open()
         defer { ledger.close() }
