@@ -100,7 +100,8 @@ package struct ConfigMap {
     package mutating func duration(_ key: String) throws(ConfigError) -> Duration? {
         guard let s = try string(key) else { return nil }
         guard let value = ConfigMap.parseDuration(s) else {
-            throw ConfigError(path: child(key), reason: "expected a duration such as 250ms, 10s, 5m or 1h, got '\(s)'")
+            throw ConfigError(
+                path: child(key), reason: "expected a duration up to 100 years such as 250ms, 10s, 5m or 1h, got '\(s)'")
         }
         return value
     }
@@ -123,6 +124,11 @@ package struct ConfigMap {
         }
     }
 
+    /// The longest duration any setting takes: a hundred years. Longer ones are refused, so no
+    /// sum or product of settings can overflow (`1e19s` trapped converting to Int64, and a
+    /// SIGHUP reload with it took the running gateway down).
+    package static let longestDuration = Duration.seconds(100 * 366 * 86_400)
+
     package static func parseDuration(_ text: String) -> Duration? {
         let s = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
@@ -130,7 +136,9 @@ package struct ConfigMap {
             let number = s.dropLast(suffix.count)
             if suffix == "s" && number.hasSuffix("m") { continue }
             guard let value = Double(number), value >= 0, value.isFinite else { return nil }
-            return .milliseconds(Int64((value * scale * 1000).rounded()))
+            let milliseconds = (value * scale * 1000).rounded()
+            guard milliseconds <= Double(longestDuration.components.seconds) * 1000 else { return nil }
+            return .milliseconds(Int64(milliseconds))
         }
         return nil
     }

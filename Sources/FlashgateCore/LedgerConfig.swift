@@ -96,7 +96,8 @@ package struct LedgerConfig: Sendable, Equatable {
         guard let text = try map.string(key) else { return nil }
         var value: Duration?
         if text.hasSuffix("d"), let days = Int(text.dropLast()), days >= 0 {
-            value = .seconds(Int64(days) * 86_400)
+            // Past a hundred years it is refused, as any other duration is (no overflow).
+            value = days <= 36_600 ? .seconds(Int64(days) * 86_400) : nil
         } else {
             value = ConfigMap.parseDuration(text)
         }

@@ -511,7 +511,7 @@ private func load(_ entries: [(String, ConfigNode)]) throws -> FlashgateConfig {
             ("breaker", map([("consecutive_failures", s("0"))]))
         ),
         (
-            "breaker.cool_down", "expected a duration such as 250ms, 10s, 5m or 1h, got 'long'",
+            "breaker.cool_down", "expected a duration up to 100 years such as 250ms, 10s, 5m or 1h, got 'long'",
             ("breaker", map([("cool_down", s("long"))]))
         ),
     ]

@@ -57,6 +57,43 @@ import Testing
         }
     }
 
+    /// Durations past what Int64 milliseconds hold trapped while the file was read, in `check`
+    /// and in a SIGHUP reload (which took the running gateway down); past a hundred years they
+    /// are refused with the key's path, as any bad value is.
+    @Test(arguments: [
+        ("cache:\n  ttl: 1e19s\n", "cache.ttl"),
+        ("limits:\n  shutdown_grace: 9999999999999h\n", "limits.shutdown_grace"),
+        ("responses:\n  ttl: 4000000000000ms\n", "responses.ttl"),
+        ("ledger:\n  retention:\n    rows: 999999999999999d\n", "ledger.retention.rows"),
+    ])
+    func durationsTooLongForAnyClockAreRefused(_ yaml: String, _ path: String) {
+        #expect {
+            try ConfigFile.parse(yaml, environment: [:])
+        } throws: { error in
+            "\(error)".hasPrefix("\(path):")
+        }
+        #expect(ConfigMap.parseDuration("876000h") == .seconds(876_000 * 3600))
+    }
+
+    /// A few hundred bytes of nested YAML aliases expand to billions of values (750 MB at six
+    /// levels, gigabytes and an abort at seven): refused once the expanded count passes the cap.
+    @Test func aliasBombsAreRefusedBeforeTheyExpand() {
+        var yaml = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        for level in 1...9 {
+            let refs = Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ")
+            yaml += "a\(level): &a\(level) [\(refs)]\n"
+        }
+        #expect(yaml.utf8.count < 1000)
+        #expect {
+            try ConfigFile.parse(yaml, environment: [:])
+        } throws: { error in
+            "\(error)".contains("more than 250000 values")
+        }
+        #expect(throws: ConfigError.self) {
+            try ConfigFile.parse(String(repeating: "#", count: (16 << 20) + 1), environment: [:])
+        }
+    }
+
     @Test func emptyFileMeansDefaults() throws {
         let config = try ConfigFile.parse("", environment: [:])
         #expect(config.routes.map(\.kind) == [.mock])
