@@ -27,6 +27,7 @@ final class ByteActivityHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// socket out of `epoll` now nor puts it back when the response ends.
     func channelReadComplete(context: ChannelHandlerContext) {
         context.fireChannelReadComplete()
+        // `WriteBackpressureHandler`, before this one, sees this read too.
         if connection.readsAhead { context.read() }
     }
 

@@ -41,6 +41,13 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     private var departure: ClientDeparture?
     private var keepAlive = true
     private var draining = false
+    /// Responses whose end is written and not yet flushed. `HTTPServerPipelineHandler` hands on
+    /// the next pipelined request as an end is written, so by then the request that ended is
+    /// already over here (`responseEnding`); only its flush is awaited (`responseEnded`).
+    private var unflushedEnds = 0
+    /// The connection closes once the last response is out: it said `Connection: close`, it was
+    /// refused, or the server drains. Requests pipelined behind it are not read.
+    private var closing = false
     /// Bytes of the current request seen before its head was parsed (set by `ByteActivityHandler`).
     var awaitingHead: Bool { if case .idle = state { return true } else { return false } }
     /// Bytes arrived while the current response was being made: the client pipelines, and the
@@ -101,7 +108,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is DrainEvent {
             draining = true
-            if case .idle = state { context.close(promise: nil) }
+            if case .idle = state, unflushedEnds == 0 { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -116,7 +123,9 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
     }
 
     var refusalTarget: RefusalTarget {
-        switch state {
+        // Closing after the last answer: whatever came after it is not read, so not refused.
+        if closing { return .alreadyRefused }
+        return switch state {
         case .idle, .responding: .noHead
         case .readingBody(let head, _): .head(head)
         case .rejected: .alreadyRefused
@@ -125,11 +134,13 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
 
     /// Called by `ByteActivityHandler` when the first bytes of a request arrive.
     func requestBytesArrived() {
-        guard awaitingHead, timerReason == .idle, let context else { return }
+        guard awaitingHead, timerReason != .header, !closing, let context else { return }
         arm(limits.headerTimeout, context: context, reason: .header)
     }
 
     package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // A request pipelined behind one the connection closes after is never answered.
+        guard !closing else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
             sniffedPath = nil
@@ -138,11 +149,25 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
                 reject(Self.headersTooLarge(limits), head, context)
                 return
             }
-            let declared = head.headers.first(name: "content-length").flatMap(Int.init)
-            if let declared, declared > limits.maxBodyBytes {
+            let length = head.headers.first(name: "content-length")
+            let declared = length.flatMap(Int.init)
+            // A length the parser took but Int cannot hold (2^63 and up) is over any limit too.
+            if length != nil, (declared ?? .max) > limits.maxBodyBytes {
                 reject(tooLarge(), head, context)
                 return
             }
+            // The parser takes `gzip, chunked` as chunked and would hand on the coded bytes as
+            // the body; only chunked itself is read.
+            if let coding = head.headers.first(name: "transfer-encoding"),
+                String(decoding: coding.utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }, as: UTF8.self)
+                    .lowercased() != "chunked"
+            {
+                reject(.invalid("transfer codings other than chunked are not supported; send the body as it is"), head, context)
+                return
+            }
+            // NIO's decoder reads nothing more after an upgrade request or CONNECT: answer it and
+            // close, rather than keep a connection whose next request would never be parsed.
+            if head.method == .CONNECT || head.headers.contains(name: "upgrade") { keepAlive = false }
             // HTTP/1.0 expectations are ignored (RFC 9110 §10.1.1).
             if head.version.major == 1 && head.version.minor >= 1, let expectation = head.headers.first(name: "expect") {
                 guard expectation.lowercased().filter({ $0 != " " && $0 != "\t" }) == "100-continue" else {
@@ -188,7 +213,8 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         }
         request.record = record
         let writer = ResponseWriter(
-            context: context, handler: self, requestID: requestID, keepAlive: keepAlive, record: record)
+            context: context, handler: self, requestID: requestID, keepAlive: keepAlive, record: record,
+            version: head.version)
         connections.requestStarted()
         switch gateway.handle(request) {
         case .immediate(let response):
@@ -211,32 +237,50 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
         if !response.body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         }
+        let counted = responseEnding()
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] result in
             // A response that could not be written whole (the client had left, or a field could
             // not be sent) never reached the client, whatever its status was going to be.
             if case .failure = result { writer.record?.finish(aborted: true) } else { writer.record?.finish() }
-            responseEnded(context: context)
+            responseEnded(context: context, counted: counted)
         }
     }
 
-    /// The current response is fully written.
-    func responseEnded(context: ChannelHandlerContext) {
+    /// The connection closes after the current response (an HTTP/1.0 client's streamed answer).
+    func closeAfterResponse() { keepAlive = false }
+
+    /// The current response's end is about to be written: its request is over. Called before the
+    /// end goes out, because `HTTPServerPipelineHandler` delivers the next pipelined request
+    /// inside that write; it must find this connection ready for it, not mistake it later for
+    /// the request that ended (which dropped it, cut its stream at the idle timeout and leaked
+    /// the in-flight count). Returns whether the request was counted in flight; it stays counted
+    /// until its end is flushed, so a drain never closes a connection under an unsent answer.
+    func responseEnding() -> Bool {
         departure = nil
-        if case .responding = state {
-            connections.requestFinished()
-        }
-        let wasRejected: Bool
-        if case .rejected = state { wasRejected = true } else { wasRejected = false }
+        var counted = false
+        if case .responding = state { counted = true }
+        if case .rejected = state { closing = true }
+        if !keepAlive || draining { closing = true }
         state = .idle
         pipelinedBytes = false
-        if !wasRejected, let refusal = refusalAfterResponse {
+        unflushedEnds += 1
+        return counted
+    }
+
+    /// A response's end is flushed (or failed to be). Once the last one is out: close, answer a
+    /// refusal that waited for it, or wait for the next request.
+    func responseEnded(context: ChannelHandlerContext, counted: Bool) {
+        if counted { connections.requestFinished() }
+        unflushedEnds -= 1
+        guard unflushedEnds == 0 else { return }
+        if !closing, let refusal = refusalAfterResponse {
             refusalAfterResponse = nil
             refuse(refusal, method: "-", path: nil, requestID: nil, context: context)
             return
         }
-        if !keepAlive || draining || wasRejected {
+        if closing || (draining && awaitingHead) {
             context.close(promise: nil)
-        } else {
+        } else if awaitingHead, timerReason != .header {
             arm(limits.idleTimeout, context: context, reason: .idle)
         }
     }

@@ -73,6 +73,7 @@ package final class HTTPServer: Sendable {
                     }
                     let connection = HTTPConnectionHandler(gateways: gateways, limits: limits, connections: connections)
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(WriteBackpressureHandler())
                     try sync.addHandler(ByteActivityHandler(connection: connection))
                     // Parser errors are answered by the connection handler (a JSON error, then close).
                     // Responses are written by Flashgate's own encoder (`HTTP1ResponseEncoder`), which

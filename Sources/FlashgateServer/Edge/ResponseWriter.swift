@@ -11,6 +11,9 @@ package final class ResponseWriter: Sendable {
     private let loop: any EventLoop
     package let requestID: String
     private let keepAlive: Bool
+    /// An HTTP/1.0 client: answered in HTTP/1.0, so a streamed answer is delimited by the
+    /// connection closing (chunked coding is HTTP/1.1's, RFC 9112 §6.1).
+    private let http10: Bool
     /// This request's record: status and time to first byte are noted as they are written.
     let record: RequestRecord?
     /// What the client leaving does to this request's task.
@@ -21,8 +24,9 @@ package final class ResponseWriter: Sendable {
 
     init(
         context: ChannelHandlerContext, handler: HTTPConnectionHandler, requestID: String, keepAlive: Bool,
-        record: RequestRecord? = nil
+        record: RequestRecord? = nil, version: HTTPVersion = .http1_1
     ) {
+        self.http10 = version.major == 1 && version.minor == 0
         self.record = record
         self.loop = context.eventLoop
         self.context = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -36,8 +40,8 @@ package final class ResponseWriter: Sendable {
         var fields = HTTPHeaders(headers)
         Self.set(&fields, "x-request-id", requestID, from: headers)
         if let contentLength { Self.set(&fields, "content-length", String(contentLength), from: headers) }
-        if !keepAlive { Self.set(&fields, "connection", "close", from: headers) }
-        return HTTPResponseHead(version: .http1_1, status: status, headers: fields)
+        if !keepAlive || (http10 && contentLength == nil) { Self.set(&fields, "connection", "close", from: headers) }
+        return HTTPResponseHead(version: http10 ? .http1_0 : .http1_1, status: status, headers: fields)
     }
 
     /// Sets `name` (lowercase ASCII) to `value`: added when `headers` never names it, which is
@@ -62,7 +66,9 @@ package final class ResponseWriter: Sendable {
     /// body write.
     package func writeHead(status: HTTPResponseStatus, headers: [(String, String)]) async throws {
         let head = head(status: status, headers: headers, contentLength: nil)
-        try await onLoop { [context] in
+        try await onLoop { [context, handler, http10] in
+            // Without chunked coding the end of the body is the end of the connection.
+            if http10 { handler.value.closeAfterResponse() }
             context.value.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
             return context.value.eventLoop.makeSucceededVoidFuture()
         }
@@ -90,9 +96,10 @@ package final class ResponseWriter: Sendable {
                 let buffer = ctx.channel.allocator.buffer(bytes: bytes)
                 ctx.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
             }
+            let counted = handler.value.responseEnding()
             return ctx.writeAndFlush(NIOAny(HTTPServerResponsePart.end(fields))).always { result in
                 if case .failure = result { record?.finish(aborted: true) } else { record?.finish() }
-                handler.value.responseEnded(context: context.value)
+                handler.value.responseEnded(context: context.value, counted: counted)
             }
         }
     }
