@@ -140,6 +140,24 @@ extension ContextCacheTests {
         try await h.stop()
     }
 
+    /// A cache of a Files API video is a million tokens in a few bytes: reserved at a token a
+    /// byte it passed a $1 budget and was billed $24.60. It is reserved on the bound a prompt
+    /// gets (a `fileData` part is the whole context window), which the budget cannot hold.
+    @Test func aCreateOfAFileIsReservedOnTheContextWindowNotItsBytes() async throws {
+        let h = try await H.start { config in
+            config.teams[0].budgets = [BudgetConfig(period: .day, limit: MicroUSD(dollars: "1")!)]
+        }
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let body =
+            #"{"model":"models/gemini-3.5-flash","contents":[{"role":"user","parts":[{"fileData":{"fileUri":"https://generativelanguage.googleapis.com/v1beta/files/abc","mimeType":"video/mp4"}}]}],"ttl":"86400s"}"#
+        let refused = try await client.request(
+            "POST", "/v1beta/cachedContents", body: body, headers: [("x-goog-api-key", ContextCacheTests.key)])
+        #expect(refused?.status == 429)
+        #expect(h.creates().isEmpty)
+        await client.close()
+        try await h.stop()
+    }
+
     @Test func aCreateTheBudgetCannotHoldNeverReachesGemini() async throws {
         let h = try await H.start { config in
             config.teams[0].budgets = [BudgetConfig(period: .day, limit: MicroUSD(dollars: "0.01")!)]

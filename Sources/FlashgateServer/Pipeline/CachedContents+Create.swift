@@ -25,8 +25,14 @@ extension CachedContents {
         }
         object["model"] = .string("models/" + ModelID.bare(target.upstreamModel))
         let sent = JSONWriter.encode(.object(object))
-        // Reserved on a bound no tokenizer beats (a byte per token) in strict mode, else bytes / 4.
-        let bound = caches.accountant.config.accounting.mode == .strict ? sent.count : (sent.count + 3) / 4
+        // Reserved on the bound a generation's prompt gets (a byte per token for text, media by
+        // their own bounds, a `fileData` part the whole context window) in strict mode, and at
+        // least a token per byte of the body; the estimate otherwise. A token per byte alone was
+        // no bound for a `fileData` video, which caches a million tokens in a few bytes.
+        let bound =
+            caches.accountant.config.accounting.mode == .strict
+            ? max(RequestCostEstimate.worstCase(body: .object(object), model: priced, teamOutputCap: nil).inputTokens, sent.count)
+            : max(RequestCostEstimate.expected(body: .object(object), model: priced, teamOutputCap: nil).inputTokens, (sent.count + 3) / 4)
         let accountant = caches.accountant
         let creationAdmitted: Accountant.Admission
         switch accountant.admit(
