@@ -11,7 +11,9 @@ package struct ContextCacheClient: Sendable {
     /// A cache Gemini created: its name and its size in tokens (`usageMetadata.totalTokenCount`).
     package struct Created: Sendable, Equatable {
         package var name: String
-        package var tokens: Int
+        /// Gemini's count of the cache's tokens, within 0...`BillableUsage.maxTokens`; nil when the
+        /// answer has none.
+        package var tokens: Int?
     }
 
     /// Creates a cache of `prefix` for `target`'s model, living `ttl`.
@@ -28,7 +30,15 @@ package struct ContextCacheClient: Sendable {
         guard let name = answer["name"]?.stringValue, name.hasPrefix("cachedContents/") else {
             throw FlashgateError(.upstreamProtocol, "the cachedContents create answer has no name")
         }
-        return Created(name: name, tokens: answer["usageMetadata"]?["totalTokenCount"]?.intValue ?? 0)
+        return Created(name: name, tokens: Self.tokenCount(answer["usageMetadata"]?["totalTokenCount"]))
+    }
+
+    /// A token count an upstream reported, within what a call can bill (past it, or not a whole
+    /// number: the most); nil when there is none.
+    package static func tokenCount(_ value: JSONValue?) -> Int? {
+        guard let value, !value.isNull else { return nil }
+        guard let count = value.intValue else { return BillableUsage.maxTokens }
+        return min(max(0, count), BillableUsage.maxTokens)
     }
 
     /// Extends a cache to live `ttl` from now.

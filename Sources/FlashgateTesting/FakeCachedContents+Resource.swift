@@ -35,7 +35,14 @@ extension FakeCachedContents {
                 name: id, model: model, owner: owner, displayName: body["displayName"]?.stringValue, tokens: tokens,
                 createMs: now, updateMs: now, expireMs: expire, body: body)
             state.entries[id] = entry
-            return .json(JSONWriter.string(json(entry)))
+            guard case .object(var answer) = json(entry) else { return .json(JSONWriter.string(json(entry))) }
+            switch state.createReport {
+            case .counted: break
+            case .omitted: answer["usageMetadata"] = nil
+            case .literal(let number):
+                answer["usageMetadata"] = ["totalTokenCount": (try? JSONParser.parse(number)) ?? .null]
+            }
+            return .json(JSONWriter.string(.object(answer)))
         case ("GET", nil):
             let mine = state.entries.values.filter { $0.owner == owner }.sorted { $0.name < $1.name }
             return .json(JSONWriter.string(["cachedContents": .array(mine.map(json))]))

@@ -35,7 +35,21 @@ package final class FakeCachedContents: Sendable {
         var countTokens = false
         var implicitPermille = 0
         var nowMs: Int64?
+        var createReport: CreateReport = .counted
     }
+
+    /// What a create's answer says of the cache's tokens.
+    package enum CreateReport: Sendable {
+        /// `usageMetadata.totalTokenCount` as counted (Gemini's behaviour).
+        case counted
+        /// No `usageMetadata` at all.
+        case omitted
+        /// This JSON number, whatever the count (an upstream gone wrong).
+        case literal(String)
+    }
+
+    /// How create answers report the cache's tokens from now on.
+    package func setCreateReport(_ report: CreateReport) { state.withLock { $0.createReport = report } }
 
     private let state = Mutex(State())
 

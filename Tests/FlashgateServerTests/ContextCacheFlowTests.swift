@@ -309,6 +309,49 @@ extension ContextCacheTests {
         try await h.stop()
     }
 
+    /// A create answer without its token count was charged nothing for the creation and rent
+    /// of nothing; it is charged the bound it was reserved on, which holds the real count.
+    @Test func aCreateAnswerWithoutItsTokenCountIsChargedTheReservedBound() async throws {
+        let h = try await H.start()
+        h.fake.cachedContents.setCreateReport(.omitted)
+        #expect(try await h.generate("q1").status == 200)
+        #expect(try await h.generate("q2").status == 200)
+        await h.waitForLive(1)
+        let tokens = try #require(h.fake.cachedContents.live.first?.tokens)
+        let create = try await h.rows(Accountant.contextCreateStatus, atLeast: 1)
+        #expect(create.first.map { $0.cost >= MicroUSD((Int64(tokens) * 1_500_000 + 999_999) / 1_000_000) } == true)
+        try await h.stop()
+    }
+
+    /// A create answer claiming more tokens than Int64 holds: charged as the most a call can
+    /// bill, and the live caches' token total (the metrics) does not overflow; it had trapped.
+    @Test func aCreateAnswerWithAnAbsurdCountIsNotATrap() async throws {
+        let h = try await H.start()
+        h.fake.cachedContents.setCreateReport(.literal("9223372036854775807"))
+        #expect(try await h.generate("q1").status == 200)
+        #expect(try await h.generate("q2").status == 200)
+        await h.waitForLive(1)
+        #expect(h.book.snapshot.tokens == BillableUsage.maxTokens)
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        #expect(try await client.request("GET", "/metrics")?.status == 200)
+        await client.close()
+        try await h.stop()
+    }
+
+    /// The create call names no tier, so its creation is billed at standard even when the calls
+    /// that made the prefix pay ran at priority (it had been priced at their tier).
+    @Test func aCacheIsCreatedAtTheStandardPriceWhateverTierItsCallsRanAt() async throws {
+        let h = try await H.start()
+        #expect(try await h.generate("q1", tier: "priority").status == 200)
+        #expect(try await h.generate("q2", tier: "priority").status == 200)
+        await h.waitForLive(1)
+        let tokens = try #require(h.fake.cachedContents.live.first?.tokens)
+        let create = try await h.rows(Accountant.contextCreateStatus, atLeast: 1)
+        #expect(create.map(\.cost) == [MicroUSD((Int64(tokens) * 1_500_000 + 999_999) / 1_000_000)])
+        #expect(create.first?.serviceTier == "standard")
+        try await h.stop()
+    }
+
     @Test func aCacheTheBudgetCannotHoldIsNeverCreatedAndTheBudgetHolds() async throws {
         // Strict: each request reserves about 0.061 $ (a token per byte of its 40 KB prompt, 64
         // output tokens) and settles at about 0.015 $; the cache would reserve its creation and an

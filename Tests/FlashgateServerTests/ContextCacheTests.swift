@@ -45,11 +45,15 @@ import Testing
         ]
     }
 
-    static func body(_ question: String, system: String = Self.system) -> String {
-        let body: JSONValue = [
+    static func body(_ question: String, system: String = Self.system, tier: String? = nil) -> String {
+        var body: JSONValue = [
             "systemInstruction": ["parts": [["text": .string(system)]]], "tools": tools,
             "contents": [["role": "user", "parts": [["text": .string(question)]]]],
         ]
+        if let tier, case .object(var object) = body {
+            object["serviceTier"] = .string(tier)
+            body = .object(object)
+        }
         return JSONWriter.string(body)
     }
 
@@ -112,13 +116,13 @@ import Testing
         /// One native generation; a different question each time, so the response cache never answers.
         func generate(
             _ question: String, model: String = "gemini-3.5-flash", key: String = ContextCacheTests.key,
-            system: String = ContextCacheTests.system, headers: [(String, String)] = []
+            system: String = ContextCacheTests.system, tier: String? = nil, headers: [(String, String)] = []
         ) async throws -> RawHTTPClient.Response {
             let client = try await RawHTTPClient.connect(port: gateway.port)
             defer { Task { await client.close() } }
             let response = try await client.request(
                 "POST", "/v1beta/models/\(model):generateContent",
-                body: ContextCacheTests.body(question, system: system),
+                body: ContextCacheTests.body(question, system: system, tier: tier),
                 headers: [("x-goog-api-key", key)] + headers)
             return try #require(response)
         }

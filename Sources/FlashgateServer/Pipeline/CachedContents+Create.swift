@@ -86,7 +86,7 @@ extension CachedContents {
                 return
             }
             var usage = TokenUsage()
-            usage.promptTokens = parsed?["usageMetadata"]?["totalTokenCount"]?.intValue ?? bound
+            usage.promptTokens = ContextCacheClient.tokenCount(parsed?["usageMetadata"]?["totalTokenCount"]) ?? bound
             await accountant.settle(creation, usage: usage, ending: .ok, cacheStatus: Accountant.contextCreateStatus)
             let born = caches.nowMilliseconds()
             caches.book.addClient(

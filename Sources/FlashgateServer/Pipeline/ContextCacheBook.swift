@@ -304,7 +304,10 @@ package final class ContextCacheBook: Sendable {
     package var snapshot: (live: Int, tokens: Int, created: Int) {
         state.withLock { state in
             let live = state.prefixes.values.compactMap(\.live) + state.clients.values
-            return (live.count, live.reduce(0) { $0 + $1.tokens }, state.created)
+            return (live.count, live.reduce(0) { sum, cache in
+                let (total, overflow) = sum.addingReportingOverflow(cache.tokens)
+                return overflow ? .max : total
+            }, state.created)
         }
     }
 

@@ -11,12 +11,14 @@ import FlashgateWire
 /// Invariant: nothing is created whose creation and rent the budgets cannot hold (a refusal
 /// leaves the prefix uncached); every storage reservation settles exactly once.
 extension ContextCaches {
+    /// The create call names no service tier, so Google bills it (and the rent) at standard
+    /// whatever tier the calls that made the prefix pay ran at.
     func create(
-        _ prefix: ContextPrefix, target: ResolvedRoute, caller: Caller, clientModel: String, tokens: Int,
-        tier: ServiceTier
+        _ prefix: ContextPrefix, target: ResolvedRoute, caller: Caller, clientModel: String, tokens: Int
     ) async {
         let model = target.pricedModel
         let now = nowMilliseconds()
+        let tier = ServiceTier.standard
         guard let price = accountant.prices.price(for: model, tier: tier, atMs: now) else {
             book.finishCreate(prefix.key, nil)
             return
@@ -56,8 +58,9 @@ extension ContextCaches {
         let keyIndex = routes.contextCacheKey(target.route.name, now: clock.now())
         do throws(FlashgateError) {
             let created = try await client.create(prefix, on: target, keyIndex: keyIndex, ttl: config.ttl)
+            // An answer without its token count is charged the bound it was reserved on.
             var usage = TokenUsage()
-            usage.promptTokens = created.tokens
+            usage.promptTokens = created.tokens ?? bound
             let charged = await accountant.settle(
                 create, usage: usage, ending: .ok, cacheStatus: Accountant.contextCreateStatus)
             book.count { $0.creationPico += charged.value * 1_000_000 }
@@ -65,12 +68,12 @@ extension ContextCaches {
             book.finishCreate(
                 prefix.key,
                 ContextCacheBook.Live(
-                    name: created.name, target: target, keyIndex: keyIndex, tokens: created.tokens, caller: caller,
+                    name: created.name, target: target, keyIndex: keyIndex, tokens: usage.promptTokens, caller: caller,
                     clientModel: clientModel, pricedModel: model, segmentStartMs: born,
                     expiresMs: config.ttl.expiry(after: born), storage: storage))
             logger.info(
                 "context cache created",
-                metadata: ["route": "\(target.route.name)", "model": "\(model)", "tokens": "\(created.tokens)"])
+                metadata: ["route": "\(target.route.name)", "model": "\(model)", "tokens": "\(usage.promptTokens)"])
         } catch {
             if let floor = Self.minimumFloor(in: error.message) {
                 book.learnMinimum(model: target.upstreamModel, tokens: floor)

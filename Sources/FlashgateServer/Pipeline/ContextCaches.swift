@@ -167,8 +167,7 @@ final class ContextCaches: Sendable {
         }
         Task {
             await self.create(
-                prefix, target: target, caller: call.caller, clientModel: call.clientModel, tokens: traffic.tokens,
-                tier: tier)
+                prefix, target: target, caller: call.caller, clientModel: call.clientModel, tokens: traffic.tokens)
         }
     }
 
