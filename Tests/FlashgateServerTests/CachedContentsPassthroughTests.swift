@@ -113,8 +113,16 @@ extension ContextCacheTests {
                 body: #"{"\#(field)":"\#(name)","contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
                 headers: [("x-goog-api-key", ContextCacheTests.otherKey)])
             #expect(foreign?.status == 404, "\(field)")
+            // A token count names its cache inside the request it counts.
+            let counted = try await client.request(
+                "POST", "/v1beta/models/gemini-3.5-flash:countTokens",
+                body:
+                    #"{"generateContentRequest":{"model":"models/gemini-3.5-flash","\#(field)":"\#(name)","contents":[{"role":"user","parts":[{"text":"hi"}]}]}}"#,
+                headers: [("x-goog-api-key", ContextCacheTests.otherKey)])
+            #expect(counted?.status == 404, "countTokens, \(field)")
         }
         #expect(h.generations().isEmpty)
+        #expect(h.fake.received.allSatisfy { !$0.path.hasSuffix(":countTokens") })
         await client.close()
         try await h.stop()
     }
@@ -156,6 +164,24 @@ extension ContextCacheTests {
         #expect(h.creates().isEmpty)
         await client.close()
         try await h.stop()
+    }
+
+    /// A create's life in either spelling Gemini reads: `expire_time` had been taken as no
+    /// lifetime at all, so a cache Gemini keeps (and bills) until 2036 was reserved an hour and
+    /// dropped from the book after one. Both named, or a value of another type, is refused.
+    @Test func aCreatesLifeIsReadInEitherSpellingAndAmbiguityIsRefused() throws {
+        let now: Int64 = 1_800_000_000_000  // 2027-01-15T08:00:00Z
+        func life(_ json: String) throws -> Int64? {
+            CachedContents.lifetime(try JSONParser.parse(Array(json.utf8)), nowMs: now)
+        }
+        #expect(try life(#"{"expire_time":"2027-01-15T10:00:00Z"}"#) == 7200)
+        #expect(try life(#"{"expireTime":"2027-01-15T10:00:00.5Z"}"#) == 7201)  // a part second is rented whole
+        #expect(try life(#"{"ttl":"90s"}"#) == 90)
+        #expect(try life(#"{}"#) == 3600)
+        #expect(try life(#"{"ttl":"90s","expire_time":"2027-01-15T10:00:00Z"}"#) == nil)
+        #expect(try life(#"{"expireTime":"2027-01-15T10:00:00Z","expire_time":"2027-01-15T10:00:00Z"}"#) == nil)
+        #expect(try life(#"{"ttl":90}"#) == nil)
+        #expect(try life(#"{"expire_time":"9999-12-31T00:00:00Z"}"#) == nil)
     }
 
     @Test func aCreateTheBudgetCannotHoldNeverReachesGemini() async throws {

@@ -87,20 +87,31 @@ struct CachedContents: Sendable {
         }
     }
 
-    /// Seconds a create or update asks the cache to live: `ttl` ("300s") or `expireTime`
-    /// (RFC 3339); an hour when a create names neither (Gemini's default).
+    /// Seconds a create or update asks the cache to live: `ttl` ("300s") or `expireTime` /
+    /// `expire_time` (RFC 3339; Gemini reads both spellings); an hour when a create names neither
+    /// (Gemini's default). Nil, refused, when the value is not one of those, when both are named
+    /// (Gemini's `expiration` is one of them), or past 999,999,999 seconds.
     static func lifetime(_ body: JSONValue, nowMs: Int64, required: Bool = false) -> Int64? {
-        if let ttl = body["ttl"]?.stringValue {
-            guard ttl.hasSuffix("s"), let seconds = Double(ttl.dropLast()), seconds >= 0, seconds < 1e9 else {
+        let ttls = [body["ttl"]].compactMap { $0 }.filter { !$0.isNull }
+        var expiries: [JSONValue] = []
+        GeminiSpelling.each(body, "expireTime", "expire_time") { expiries.append($0) }
+        guard ttls.count + expiries.count <= 1 else { return nil }
+        if let value = ttls.first {
+            guard let ttl = value.stringValue, ttl.hasSuffix("s"), let seconds = Double(ttl.dropLast()), seconds >= 0,
+                seconds < 1e9
+            else {
                 return nil
             }
             return Int64(seconds.rounded(.up))
         }
-        if let time = body["expireTime"]?.stringValue {
+        if let value = expiries.first {
+            guard let time = value.stringValue else { return nil }
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             guard let date = formatter.date(from: time) ?? ISO8601DateFormatter().date(from: time) else { return nil }
-            return max(0, (Int64(date.timeIntervalSince1970 * 1000) - nowMs + 999) / 1000)
+            let seconds = (date.timeIntervalSince1970 * 1000 - Double(nowMs) + 999) / 1000
+            guard seconds < 1e9 else { return nil }
+            return max(0, Int64(seconds.rounded(.down)))
         }
         return required ? nil : 3600
     }

@@ -57,12 +57,24 @@ final class ContextCaches: Sendable {
     /// answers a cache it does not know), so a cache name never lets one team read another's prefix.
     /// Both spellings are checked: Gemini reads `cached_content` as it reads `cachedContent`.
     func checkOwnership(_ call: GenerateCall) throws(FlashgateError) {
+        try checkOwnership(body: call.body, team: call.team)
+    }
+
+    /// The same for any body: a generation's, or a token count's, whose cache may also be named
+    /// in its nested `generateContentRequest` (a count on another team's cache would tell its
+    /// size and that it exists).
+    func checkOwnership(body: JSONValue, team: String) throws(FlashgateError) {
         var foreign: String?
-        GeminiSpelling.each(call.body, "cachedContent", "cached_content") { value in
-            if let name = value.stringValue, book.isForeign(name, team: call.team, shared: config.scope == .shared) {
-                foreign = foreign ?? name
+        let shared = config.scope == .shared
+        let check = { [book] (request: JSONValue) in
+            GeminiSpelling.each(request, "cachedContent", "cached_content") { value in
+                if let name = value.stringValue, book.isForeign(name, team: team, shared: shared) {
+                    foreign = foreign ?? name
+                }
             }
         }
+        check(body)
+        GeminiSpelling.each(body, "generateContentRequest", "generate_content_request") { check($0) }
         if let foreign { throw FlashgateError(.notFound, "\(foreign) is not found", param: "cached_content") }
     }
 

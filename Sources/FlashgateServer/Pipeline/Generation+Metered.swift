@@ -37,6 +37,7 @@ extension Generation {
         _ call: MeteredCall, body: JSONValue,
         render: @escaping @Sendable (Collected, JSONValue, _ charged: Int) throws(FlashgateError) -> GatewayResponse
     ) throws(FlashgateError) -> GatewayResult {
+        try contextCaches?.checkOwnership(body: body, team: call.caller.team)
         switch admit(call, body: body) {
         case .reject(let rejected):
             call.record?.refuse(rejected.reason)
