@@ -75,6 +75,29 @@ import Testing
         await cluster.close()
     }
 
+    /// Redis answering the lease script with an error (here the script commands are forbidden to
+    /// the user, as an ACL change or `-OOM` would) is an outage like a lost connection: counted,
+    /// logged and shown unreachable in the status. It had been counted as a successful command,
+    /// so health said reachable while every call was refused with nothing logged.
+    @Test func anErrorReplyIsAnOutageTheStatusShows() async throws {
+        let cluster = try await SharedCluster(hosts: 1, limit: MicroUSD(1_000_000_000)) { Self.fast(&$0) }
+        let host = cluster.hosts[0]
+        let amount = MicroUSD(10_000)
+        #expect(await SharedCluster.call(host, amount: amount) == .charged(amount))
+        _ = try cluster.redis.command(["ACL", "SETUSER", "default", "-eval", "-evalsha"])
+        let (_, refusal) = await Self.callUntilRefused(host, amount: amount)
+        #expect(refusal == .refused(.budgetUnavailable))
+        let status = try #require(host.accountant.shared?.client.currentStatus)
+        #expect(status.reachable == false)
+        #expect(status.failures > 0)
+        #expect(status.lastError?.contains("NOPERM") == true, "\(status.lastError ?? "")")
+        _ = try cluster.redis.command(["ACL", "SETUSER", "default", "+eval", "+evalsha"])
+        cluster.clock.advance(by: .seconds(2))
+        #expect(await SharedCluster.call(host, amount: amount) == .charged(amount))
+        #expect(host.accountant.shared?.client.currentStatus.reachable == true)
+        await cluster.close()
+    }
+
     /// `outage: local_share`: past its held leases a host spends up to its share of the limit on
     /// its own, then refuses — never the whole limit per host.
     @Test func theLocalShareBoundsWhatAHostSpendsAlone() async throws {

@@ -73,9 +73,6 @@ package final class RedisClient: Sendable {
             if case .success(.error(let message)) = result, message.hasPrefix("NOSCRIPT") {
                 result = client.run(["EVAL", script.source] + tail)
             }
-            if case .success(.error(let message)) = result {
-                result = .failure(RedisError(.server, message))
-            }
             return result
         }
     }
@@ -97,6 +94,18 @@ package final class RedisClient: Sendable {
         do {
             let connection = try connected()
             let reply = try connection.command(args)
+            // An error reply is a failure like a lost connection (counted, logged, in the status),
+            // but for NOSCRIPT, which `Session.evaluate` answers by sending the script. A server
+            // that cannot take writes now (a replica after failover, loading, its primary down)
+            // is left for a fresh connection after the backoff.
+            if case .error(let message) = reply, !message.hasPrefix("NOSCRIPT") {
+                if ["READONLY", "LOADING", "MASTERDOWN"].contains(where: { message.hasPrefix($0) }) {
+                    link.connection = nil
+                }
+                let error = RedisError(.server, message)
+                failed(error)
+                return .failure(error)
+            }
             succeeded()
             return .success(reply)
         } catch {
@@ -155,9 +164,10 @@ package final class RedisClient: Sendable {
             return s.reachable || s.failures == 0
         }
         if wasUp {
+            let what = error.kind == .server ? "redis refused a command" : "redis unreachable"
             logger.error(
-                "shared budgets: redis unreachable; serving from held leases, then the outage policy",
-                metadata: ["address": "\(config.address)", "error": "\(error.message)"])
+                "shared budgets: \(what); serving from held leases, then the outage policy",
+                metadata: ["address": "\(config.address)", "error": "\(LogText.capped(error.message))"])
         }
     }
 
