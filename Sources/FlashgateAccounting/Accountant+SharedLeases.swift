@@ -23,6 +23,7 @@ extension Accountant {
                 let refusal: LeaseRefusal? = covered ? nil : grant.amount > .zero ? .cut : grant.refusal ?? .unavailable
                 guard grant.amount > .zero else {
                     budgets.leaseChangeFinished(granted, durable: true)
+                    self.apply(budgets.takeLandedReleases())
                     change.latch.finish(durable: covered, refusal: refusal)
                     return
                 }
@@ -32,6 +33,8 @@ extension Accountant {
                         amount: grant.amount)
                 ) { durable in
                     budgets.leaseChangeFinished(granted, durable: durable)
+                    // A grant asked for under limits a reload lowered hands its remainder back.
+                    self.apply(budgets.takeLandedReleases())
                     // Not on disk, so not usable: what Redis granted goes back, and the calls on
                     // it fail as on any ledger failure (reserving again would ask again).
                     if !durable { shared.release(granted) }

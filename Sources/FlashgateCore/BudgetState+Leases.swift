@@ -268,6 +268,18 @@ extension BudgetState {
             if group.pending == .zero {
                 group.latestGrant = nil
                 group.grantFailedInFlight = false
+                if group.releaseWhenGranted {
+                    group.releaseWhenGranted = false
+                    let unused = group.durable - group.reserved
+                    if unused > .zero {
+                        group.durable -= unused
+                        group.returning += unused
+                        landedReleases.append(
+                            LeaseChange(
+                                kind: .release, group: change.group, team: group.team, key: group.key,
+                                budgetKeys: group.budgetKeys, amount: unused, latch: LeaseLatch()))
+                    }
+                }
             }
         case .release:
             group.returning = max(.zero, group.returning - change.amount)
@@ -283,6 +295,16 @@ extension BudgetState {
         }
         leases[change.group] = group.isEmpty ? nil : group
         return covered
+    }
+
+    /// After a reload of shared budgets: every lease's unused remainder goes back now, or, for a
+    /// lease with a grant in flight (asked for under the old limits), once that grant lands.
+    mutating func releaseLeasesForNewLimits(now: Date) -> [LeaseChange] {
+        for (id, var group) in leases where group.pending > .zero {
+            group.releaseWhenGranted = true
+            leases[id] = group
+        }
+        return releaseLeases(now: now, idle: .zero, all: true)
     }
 
     /// Hands back the unused remainder of leases idle for `idle`, of periods that ended, or of

@@ -17,6 +17,9 @@ struct BudgetState {
     /// Lease groups by id (`BudgetState+Leases`), and what they lease per budget key.
     var leases: [String: LeaseGroup] = [:]
     var leased: [String: MicroUSD] = [:]
+    /// Remainders handed back as a grant landed (`LeaseGroup.releaseWhenGranted`), for the
+    /// accountant to write (`Budgets.takeLandedReleases`).
+    var landedReleases: [LeaseChange] = []
     var nextID: UInt64 = 1
     /// Shared budgets (`shared:`): calls a grant covers and the share of it left at which the
     /// next one is fetched ahead of need. Nil on a host alone.

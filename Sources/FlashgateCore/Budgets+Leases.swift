@@ -46,6 +46,20 @@ extension Budgets {
     /// How long this host's grants take to become durable, as the sizing sees it.
     package var grantCommitTime: Duration { .nanoseconds(state.withLock { $0.grantCommitNanos }) }
 
+    /// After a reload of shared budgets: every unused lease remainder, now or as its grant in
+    /// flight lands (`takeLandedReleases`).
+    package func releaseLeasesForNewLimits(now: Date) -> [LeaseChange] {
+        state.withLock { $0.releaseLeasesForNewLimits(now: now) }
+    }
+
+    /// Remainders handed back as their grant landed, to write.
+    package func takeLandedReleases() -> [LeaseChange] {
+        state.withLock { state in
+            defer { state.landedReleases = [] }
+            return state.landedReleases
+        }
+    }
+
     /// Unused lease remainders to hand back: idle ones, those of ended periods, or all.
     package func releaseLeases(now: Date, idle: Duration, all: Bool = false) -> [LeaseChange] {
         state.withLock { $0.releaseLeases(now: now, idle: idle, all: all) }

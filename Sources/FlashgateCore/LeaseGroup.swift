@@ -31,6 +31,9 @@ struct LeaseGroup {
     /// A grant failed while others were in flight: until none is, a grant that lands covers its
     /// waiters only if the money on disk covers every reservation (see `leaseChangeFinished`).
     var grantFailedInFlight = false
+    /// Its limits were lowered while a grant was in flight (a shared budget reloaded): what it
+    /// holds unused goes back as soon as that grant lands, before any call can draw on it.
+    var releaseWhenGranted = false
 
     /// What is leased in all: counted against every budget of `budgetKeys`.
     var leased: MicroUSD { durable + pending + returning }

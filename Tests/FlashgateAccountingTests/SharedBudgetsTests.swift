@@ -123,6 +123,52 @@ import Testing
     /// At steady load, Redis sees about one round trip (a lease script) per hundred calls: at most
     /// 0.02 client commands per call, counted by Redis itself (`INFO commandstats`) — budget
     /// leases and the team's RPM and TPM chunks together.
+    /// A reload that lowers a shared hard limit: every host hands back what its leases hold
+    /// unused, so what it spends next is granted by Redis against the new limit. Each host had
+    /// kept spending the leases granted under the old one (its own check saw only its own
+    /// spend): two hosts spent 1.92 times a limit lowered from $0.10 to $0.02.
+    /// Returns once `host`'s queued ledger writes and Redis commands are done.
+    static func quiesce(_ host: SharedCluster.Host) async {
+        await host.ledger.flushCounters()
+        await host.accountant.shared?.drain()
+    }
+
+    @Test func aLoweredLimitHoldsAcrossHostsAfterAReload() async throws {
+        var cluster = try await SharedCluster(hosts: 2, limit: MicroUSD(100_000))
+        let amount = MicroUSD(1_000)
+        for host in cluster.hosts {
+            for _ in 0..<3 { #expect(await SharedCluster.call(host, amount: amount) == .charged(amount)) }
+        }
+        let lowered = MicroUSD(20_000)
+        for i in cluster.hosts.indices {
+            let config = SharedCluster.config(redis: cluster.redis, host: cluster.hosts[i].id, limit: lowered)
+            cluster.hosts[i].accountant = cluster.hosts[i].accountant.reloaded(config: config)
+            await Self.quiesce(cluster.hosts[i])
+        }
+        // A host is done after three refusals in a row (the first may only hand back a lease).
+        var refusals = Array(repeating: 0, count: cluster.hosts.count)
+        var open = Set(cluster.hosts.indices)
+        var calls = 0
+        while !open.isEmpty, calls < 1_000 {
+            for i in open.sorted() {
+                calls += 1
+                if case .refused = await SharedCluster.call(cluster.hosts[i], amount: amount) {
+                    // What the refusal handed back reaches the ledger and Redis before the next call.
+                    await Self.quiesce(cluster.hosts[i])
+                    refusals[i] += 1
+                    if refusals[i] == 3 { open.remove(i) }
+                } else {
+                    refusals[i] = 0
+                }
+            }
+        }
+        #expect(open.isEmpty)
+        let spent = cluster.settledPerHost().reduce(MicroUSD.zero, +)
+        #expect(spent <= lowered, "\(spent.dollars) spent against a limit of \(lowered.dollars)")
+        #expect(spent >= lowered - amount.times(2), "the hosts still spent up to the new limit")
+        await cluster.close()
+    }
+
     @Test func steadyLoadTakesAtMostOneRedisRoundTripPerFiftyCalls() async throws {
         let cluster = try await SharedCluster(hosts: 3, limit: MicroUSD(1_000_000_000_000)) { _ in
         } teams: {
