@@ -23,4 +23,26 @@ package protocol ContextPrefixStore: Sendable {
     func record(_ key: CacheKey, _ stats: ContextPrefixStats)
     /// Writes what is queued now (shutdown, tests).
     func flush()
+    /// Keeps who a cache Flashgate created belongs to until it expires, so teams stay apart
+    /// after a restart (the caches live on upstream); owners of caches expired by `nowMs` go.
+    /// Written at once: creates are rare.
+    func recordOwner(_ owner: ContextCacheOwner, nowMs: Int64)
+    /// The owner recorded for the cache `name`, if any.
+    func owner(ofCache name: String) -> ContextCacheOwner?
+}
+
+/// The team a cache Flashgate created belongs to: a client's own (`/v1beta/cachedContents`), or
+/// an automatic one (which the `shared` scope lets every team read).
+package struct ContextCacheOwner: Sendable, Equatable {
+    package var name: String
+    package var team: String
+    package var automatic: Bool
+    package var expiresMs: Int64
+
+    package init(name: String, team: String, automatic: Bool, expiresMs: Int64) {
+        self.name = name
+        self.team = team
+        self.automatic = automatic
+        self.expiresMs = expiresMs
+    }
 }

@@ -20,6 +20,8 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
 
     private let env: StoreEnvironment
     private let db: StoreDatabase
+    /// Cache name → owner (`context_cache_owners`).
+    private let owners: StoreDatabase
     private let logger: Logger
     private let pending = Mutex(Pending())
     private let queue = DispatchQueue(label: "flashgate.context-prefixes")
@@ -29,6 +31,7 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
     package init(env: StoreEnvironment, logger: Logger, beforeCommit: (@Sendable () -> Void)? = nil) throws {
         self.env = env
         self.db = try env.database("context_prefixes")
+        self.owners = try env.database("context_cache_owners")
         self.logger = logger
         self.beforeCommit = beforeCommit
     }
@@ -84,6 +87,52 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
             // Committed (or dropped): lookups read the disk from here.
             pending.withLock { $0.writing = [:] }
         }
+    }
+
+    package func recordOwner(_ owner: ContextCacheOwner, nowMs: Int64) {
+        do {
+            try env.write { txn in
+                // Owners of caches that expired by now go first: the table holds live caches only.
+                var expired: [[UInt8]] = []
+                try txn.forEach(owners) { key, value in
+                    if let old = Self.decodeOwner(name: key, Array(value)), old.expiresMs <= nowMs {
+                        expired.append(Array(key))
+                    }
+                }
+                for key in expired { try txn.delete(owners, key: key) }
+                try txn.put(owners, key: Array(owner.name.utf8.prefix(511)), value: Self.encodeOwner(owner))
+            }
+        } catch {
+            logger.warning("could not keep a context cache's owner", metadata: ["error": "\(error)"])
+        }
+    }
+
+    package func owner(ofCache name: String) -> ContextCacheOwner? {
+        do {
+            return try env.read { txn in
+                try txn.get(owners, key: Array(name.utf8.prefix(511))).flatMap {
+                    Self.decodeOwner(name: UnsafeRawBufferPointer(start: nil, count: 0), $0, knownName: name)
+                }
+            }
+        } catch {
+            logger.warning("could not read a context cache's owner", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Version 1: kind (1 automatic, 0 a client's), expiry ms big-endian, then the team's UTF-8.
+    static func encodeOwner(_ owner: ContextCacheOwner) -> [UInt8] {
+        var bytes: [UInt8] = [1, owner.automatic ? 1 : 0]
+        withUnsafeBytes(of: owner.expiresMs.bigEndian) { bytes += $0 }
+        return bytes + Array(owner.team.utf8)
+    }
+
+    static func decodeOwner(name: UnsafeRawBufferPointer, _ bytes: [UInt8], knownName: String? = nil) -> ContextCacheOwner? {
+        guard bytes.count >= 10, bytes[0] == 1 else { return nil }
+        let expires = bytes[2..<10].reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        return ContextCacheOwner(
+            name: knownName ?? String(decoding: name, as: UTF8.self),
+            team: String(decoding: bytes[10...], as: UTF8.self), automatic: bytes[1] == 1, expiresMs: expires)
     }
 
     /// Version 1: four big-endian 64-bit fields (reads, tokens, implicit ‰, last seen ms).

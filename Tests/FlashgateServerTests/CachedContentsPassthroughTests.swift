@@ -127,6 +127,33 @@ extension ContextCacheTests {
         try await h.stop()
     }
 
+    /// Who owns a cache outlives a restart: the caches live on upstream, and after a restart a
+    /// team could read another team's cache by its name (the ownership was in memory only).
+    /// The owner still uses its cache; others get a 404 and nothing reaches Gemini.
+    @Test func aCachesOwnerIsKeptAcrossARestart() async throws {
+        let first = try await H.start()
+        var client = try await RawHTTPClient.connect(port: first.gateway.port)
+        let created = try await client.request(
+            "POST", "/v1beta/cachedContents", body: Self.createBody, headers: [("x-goog-api-key", ContextCacheTests.key)])
+        let name = try #require(created?.json?["name"]?.stringValue)
+        await client.close()
+        let h = try await first.restarted()
+        client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let body = #"{"cachedContent":"\#(name)","contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#
+        let foreign = try await client.request(
+            "POST", "/v1beta/models/gemini-3.5-flash:generateContent", body: body,
+            headers: [("x-goog-api-key", ContextCacheTests.otherKey)])
+        #expect(foreign?.status == 404)
+        #expect(h.generations().isEmpty)
+        let own = try await client.request(
+            "POST", "/v1beta/models/gemini-3.5-flash:generateContent", body: body,
+            headers: [("x-goog-api-key", ContextCacheTests.key)])
+        #expect(own?.status == 200)
+        #expect(h.generations().last?.bodyJSON?["cachedContent"]?.stringValue == name)
+        await client.close()
+        try await h.stop()
+    }
+
     /// The longest life a create may ask for (999,999,999 s, about 32 years) on the dearest
     /// storage: its rent is worked out without overflowing (it had trapped and taken the gateway
     /// down), it is more than the team's budget holds, so the create is refused before Gemini

@@ -69,6 +69,7 @@ import Testing
         let gateway: TestGateway
         let directory: TempDirectory
         let clock: Clock
+        let config: FlashgateConfig
 
         var ledger: Ledger { gateway.running.gateway.accountant.ledger! }
         var book: ContextCacheBook { gateway.running.gateway.contextCacheBook }
@@ -98,7 +99,16 @@ import Testing
             let gateway = try await TestGateway.start(
                 config: config, http: curl, storeDirectory: directory.path, nowMilliseconds: { clock.now() },
                 priceMadeUpModels: false)
-            return Harness(fake: fake, curl: curl, gateway: gateway, directory: directory, clock: clock)
+            return Harness(fake: fake, curl: curl, gateway: gateway, directory: directory, clock: clock, config: config)
+        }
+
+        /// This gateway stopped and a new one started on the same store, upstream and clock.
+        func restarted() async throws -> Harness {
+            await gateway.stop()
+            let next = try await TestGateway.start(
+                config: config, http: curl, storeDirectory: directory.path, nowMilliseconds: { [clock] in clock.now() },
+                priceMadeUpModels: false)
+            return Harness(fake: fake, curl: curl, gateway: next, directory: directory, clock: clock, config: config)
         }
 
         func advance(seconds: Int64) {

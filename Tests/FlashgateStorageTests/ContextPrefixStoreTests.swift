@@ -11,6 +11,32 @@ import Testing
 @Suite struct ContextPrefixStoreTests {
     let tmp = TemporaryDirectory("context-prefixes")
 
+    /// Caches' owners outlive the environment; an owner whose cache expired by the time another
+    /// is recorded goes, so the table holds live caches only.
+    @Test func ownersAreKeptUntilTheirCacheExpires() throws {
+        do {
+            let env = try StoreEnvironment.open(directory: tmp.path, maxSizeBytes: 16 << 20, durable: false)
+            defer { env.close() }
+            let store = try LMDBContextPrefixStore(env: env, logger: Logger(label: "test"))
+            store.recordOwner(
+                ContextCacheOwner(name: "cachedContents/a", team: "search", automatic: false, expiresMs: 2_000), nowMs: 1_000)
+            store.recordOwner(
+                ContextCacheOwner(name: "cachedContents/b", team: "other", automatic: true, expiresMs: 9_000), nowMs: 1_500)
+        }
+        let env = try StoreEnvironment.open(directory: tmp.path, maxSizeBytes: 16 << 20, durable: false)
+        defer { env.close() }
+        let store = try LMDBContextPrefixStore(env: env, logger: Logger(label: "test"))
+        #expect(
+            store.owner(ofCache: "cachedContents/a")
+                == ContextCacheOwner(name: "cachedContents/a", team: "search", automatic: false, expiresMs: 2_000))
+        #expect(store.owner(ofCache: "cachedContents/b")?.automatic == true)
+        #expect(store.owner(ofCache: "cachedContents/none") == nil)
+        store.recordOwner(
+            ContextCacheOwner(name: "cachedContents/c", team: "search", automatic: false, expiresMs: 9_000), nowMs: 3_000)
+        #expect(store.owner(ofCache: "cachedContents/a") == nil, "expired at 2,000")
+        #expect(store.owner(ofCache: "cachedContents/b")?.team == "other")
+    }
+
     /// While a drain writes a batch, another thread's lookup of a key in it sees the value: it
     /// has left the queue but is not on disk until the commit. Before, such a lookup found
     /// neither and answered nil (the lookup above failed so once under load).

@@ -180,6 +180,14 @@ package final class ContextCacheBook: Sendable {
             state.prefixes[key, default: Prefix()].live = live
             if live != nil { state.created += 1 }
         }
+        if let live { keepOwner(live, automatic: true) }
+    }
+
+    /// Records whose `live` is, for after a restart (`isForeign`).
+    private func keepOwner(_ live: Live, automatic: Bool) {
+        store?.recordOwner(
+            ContextCacheOwner(name: live.name, team: live.caller.team, automatic: automatic, expiresMs: live.expiresMs),
+            nowMs: live.segmentStartMs)
     }
 
     /// Removes the cache `name` of `key` (Gemini no longer knows it); returns it for settlement.
@@ -205,7 +213,7 @@ package final class ContextCacheBook: Sendable {
     func finishExtend(
         _ key: CacheKey, name: String, newPeriod: (startMs: Int64, expiresMs: Int64, storage: Accountant.Admission)?
     ) -> Live? {
-        state.withLock { state in
+        let renewed = state.withLock { state -> (old: Live, new: Live)? in
             state.prefixes[key]?.extending = false
             guard let newPeriod, var live = state.prefixes[key]?.live, live.name == name else { return nil }
             let old = live
@@ -213,8 +221,10 @@ package final class ContextCacheBook: Sendable {
             live.expiresMs = newPeriod.expiresMs
             live.storage = newPeriod.storage
             state.prefixes[key]?.live = live
-            return old
+            return (old, live)
         }
+        if let renewed { keepOwner(renewed.new, automatic: true) }
+        return renewed?.old
     }
 
     /// Every live cache past its expiry, removed from the book for settlement.
@@ -248,7 +258,10 @@ package final class ContextCacheBook: Sendable {
     }
 
     /// Records a cache a client created through the passthrough.
-    func addClient(_ live: Live) { state.withLock { $0.clients[live.name] = live } }
+    func addClient(_ live: Live) {
+        state.withLock { $0.clients[live.name] = live }
+        keepOwner(live, automatic: false)
+    }
 
     /// The client cache `name` if `team` owns it and it has not expired (an expired one is
     /// removed and returned as `expired`, for settlement).
@@ -265,12 +278,19 @@ package final class ContextCacheBook: Sendable {
 
     /// Whether `name` is a cache Flashgate made for someone other than `team`: a client cache of
     /// another team, or an automatic cache outside `team`'s scope.
+    /// One this process does not hold (made before a restart) is judged by the owner the store
+    /// recorded; a name nobody recorded is a client's own business and passes.
     func isForeign(_ name: String, team: String, shared: Bool) -> Bool {
-        state.withLock { state in
+        let known = state.withLock { state -> Bool? in
             if let client = state.clients[name] { return client.caller.team != team }
-            if shared { return false }
-            return state.prefixes.values.contains { $0.live?.name == name && $0.live?.caller.team != team }
+            if let live = state.prefixes.values.lazy.compactMap(\.live).first(where: { $0.name == name }) {
+                return !shared && live.caller.team != team
+            }
+            return nil
         }
+        if let known { return known }
+        guard let owner = store?.owner(ofCache: name) else { return false }
+        return !(owner.automatic && shared) && owner.team != team
     }
 
     /// The live client caches `team` owns.
@@ -285,15 +305,17 @@ package final class ContextCacheBook: Sendable {
 
     /// Starts a new rent period of a client cache; the old one is returned for settlement.
     func renewClient(_ name: String, startMs: Int64, expiresMs: Int64, storage: Accountant.Admission) -> Live? {
-        state.withLock { state in
+        let renewed = state.withLock { state -> (old: Live, new: Live)? in
             guard var live = state.clients[name] else { return nil }
             let old = live
             live.segmentStartMs = startMs
             live.expiresMs = expiresMs
             live.storage = storage
             state.clients[name] = live
-            return old
+            return (old, live)
         }
+        if let renewed { keepOwner(renewed.new, automatic: false) }
+        return renewed?.old
     }
 
     func learnMinimum(model: String, tokens: Int) { state.withLock { $0.learnedMinimum[model] = tokens } }
