@@ -124,6 +124,42 @@ import Testing
         try await h.stop()
     }
 
+    /// A stream's leader whose client left while a follower kept the call going still pays for
+    /// it, and its line and the metrics say so: the line was written when its client left,
+    /// before the call settled, with `cost_usd=0.000000` (the ledger had the charge).
+    @Test func aStreamLeaderThatLeftIsLoggedWithTheCostItPaid() async throws {
+        let lines = Lines()
+        let h = try await ResponseCacheTests.Harness.start(accessLog: { lines.add($0) })
+        let gate = FakeGate()
+        var reply = FakeReply.sse(FakeReply.defaultStreamEvents(model: "gemini-3.5-flash"))
+        reply.gate = gate
+        h.fake.enqueue(reply)
+
+        let leader = try await h.client()
+        let follower = try await h.client()
+        try await leader.send(
+            RawHTTPClient.encode(
+                "POST", "/v1/chat/completions", body: ResponseCacheTests.chatStream,
+                headers: [("x-request-id", "leader-s")]))
+        await h.fake.waitForRequests(1)
+        try await follower.send(
+            RawHTTPClient.encode(
+                "POST", "/v1/chat/completions", body: ResponseCacheTests.chatStream,
+                headers: [("x-request-id", "follower-s")]))
+        while h.gateway.running.gateway.flights.subscriberCountTotal < 2 { await Task.yield() }
+        await leader.close()
+        while h.gateway.running.server.connections.openConnections > 1 { await Task.yield() }
+        gate.open()
+        #expect(await follower.next()?.status == 200)
+        let written = await lines.wait(for: 2)
+        let left = try #require(written.first { $0.contains("request_id=leader-s") })
+        #expect(left.contains("aborted=true"), "\(left)")
+        #expect(!left.contains("cost_usd=0.000000"), "\(left)")
+        #expect(left.contains("prompt_tokens=5"), "\(left)")
+        await follower.close()
+        try await h.stop()
+    }
+
     @Test func jsonLinesAreOneObjectEach() async throws {
         let lines = Lines()
         let handler = LogFormatHandler(label: "flashgate.access", level: .info, format: .json, write: { lines.add($0) })

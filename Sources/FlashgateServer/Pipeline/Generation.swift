@@ -210,8 +210,14 @@ extension Generation {
             await self.pump(flight, call, settled, cacheOutcome: outcome, inTable: inTable)
         }
         flight.setUpstream(pump)
+        // This request's record is reported when the call is settled, not when its client left:
+        // a follower may keep the call going, and the leader pays for it (the access log and the
+        // metrics carry the charge the ledger has).
+        call.record?.holdReport()
         await serve(
             events, call, writer: writer, cacheOutcome: outcome, flight: flight,
             extraHeaders: accountant.headers(admission))
+        await pump.value
+        call.record?.releaseReport()
     }
 }

@@ -50,7 +50,13 @@ package final class RequestRecord: Sendable {
 
     private let state: Mutex<Summary>
     private let started = ContinuousClock.now
-    private let reported = Atomic<Bool>(false)
+    /// Whether the response ended (`finish`), and whether its report waits for `releaseReport`.
+    private struct Ending {
+        var finished = false
+        var held = false
+    }
+
+    private let ending = Mutex(Ending())
     private let refusalReported = Atomic<Bool>(false)
     private let sink: (any TelemetrySink)?
 
@@ -104,15 +110,40 @@ package final class RequestRecord: Sendable {
         sink?.refused(summary)
     }
 
-    /// The response is over (complete, aborted or the client left): reported once.
+    /// The response is over (complete, aborted or the client left): reported once, now or, when
+    /// held (`holdReport`), at `releaseReport`.
     func finish(aborted: Bool = false) {
-        guard reported.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         let elapsed = started.duration(to: .now)
+        let (first, reportNow) = ending.withLock { ending -> (Bool, Bool) in
+            guard !ending.finished else { return (false, false) }
+            ending.finished = true
+            return (true, !ending.held)
+        }
+        guard first else { return }
         let summary = state.withLock { summary -> Summary in
             summary.duration = elapsed
             if aborted { summary.aborted = true }
             return summary
         }
+        guard reportNow else { return }
+        reportRefusal(summary)
+        sink?.finished(summary)
+    }
+
+    /// The charge comes after the response may end (a stream's leader whose client left while
+    /// a follower keeps the call going): `finish` notes how the response ended, and the sinks
+    /// hear of it at `releaseReport`, with the charge.
+    func holdReport() { ending.withLock { $0.held = true } }
+
+    /// Reports a held record whose response already ended (else `finish` will).
+    func releaseReport() {
+        let reportNow = ending.withLock { ending -> Bool in
+            guard ending.held else { return false }
+            ending.held = false
+            return ending.finished
+        }
+        guard reportNow else { return }
+        let summary = state.withLock { $0 }
         reportRefusal(summary)
         sink?.finished(summary)
     }
