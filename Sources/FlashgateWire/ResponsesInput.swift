@@ -72,7 +72,13 @@ struct ResponsesInput {
     private mutating func functionCall(_ object: JSONObject, param p: String) throws(FlashgateError) {
         let callID = try string(object["call_id"], "\(p).call_id")
         let name = try string(object["name"], "\(p).name")
-        let arguments = object["arguments"]?.stringValue ?? "{}"
+        // A string of JSON, as OpenAI sends and takes it; a call that has none has no arguments.
+        let arguments: String
+        switch object["arguments"] {
+        case nil, .null?: arguments = "{}"
+        case .string(let text)?: arguments = text
+        default: throw .invalid("'arguments' must be a string of JSON", param: "\(p).arguments")
+        }
         let call: JSONValue = [
             "id": .string(callID), "type": "function",
             "function": ["name": .string(name), "arguments": .string(arguments)],

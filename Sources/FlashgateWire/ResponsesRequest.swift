@@ -49,6 +49,22 @@ extension ResponsesRequest {
         "web_search_call.action.sources", "message.input_image.image_url",
     ]
 
+    /// `metadata` as OpenAI takes it (it is echoed back, so it is held to the same shape): at
+    /// most 16 pairs, keys up to 64 characters, string values up to 512.
+    static func checkMetadata(_ value: JSONValue?) throws(FlashgateError) {
+        guard let value, !value.isNull else { return }
+        guard let object = value.objectValue, object.fields.count <= 16 else {
+            throw .invalid("'metadata' must be an object of at most 16 string pairs", param: "metadata")
+        }
+        for field in object.fields {
+            guard field.key.count <= 64, let text = field.value.stringValue, text.count <= 512 else {
+                throw .invalid(
+                    "'metadata' keys are strings up to 64 characters and values strings up to 512",
+                    param: "metadata.\(field.key.prefix(64))")
+            }
+        }
+    }
+
     /// Parses and translates a Responses body.
     /// - Parameters:
     ///   - history: the items of the stored response `previous_response_id` names (empty without one).
@@ -69,6 +85,7 @@ extension ResponsesRequest {
         guard let model = object["model"]?.stringValue, !model.isEmpty else {
             throw .invalid("'model' is required and must be a non-empty string", param: "model")
         }
+        try checkMetadata(object["metadata"])
         let input = try inputItems(object["input"])
         var chatBody: JSONObject = ["model": .string(model)]
         let echo = try ResponsesEcho.make(object)

@@ -211,6 +211,21 @@ import Testing
         try await backup.shutdown()
     }
 
+    /// A stored response is the final response object; `?stream=true` (the SDK's
+    /// `retrieve(id, stream=True)`) is refused rather than answered with JSON a stream reader
+    /// cannot parse.
+    @Test func aStoredResponseIsNotReplayedAsAStream() async throws {
+        let h = try await Harness.start()
+        let answer = try await h.post(#"{"model":"gemini-3.5-flash","input":"keep me"}"#)
+        let id = try #require(answer?.json?["id"]?.stringValue)
+        let a = [("authorization", "Bearer \(Self.keyA)")]
+        let streamed = try await h.client.request("GET", "/v1/responses/\(id)?stream=true", headers: a)
+        #expect(streamed?.status == 400)
+        #expect(streamed?.json?["error"]?["param"]?.stringValue == "stream")
+        #expect(try await h.client.request("GET", "/v1/responses/\(id)?stream=false", headers: a)?.status == 200)
+        try await h.stop()
+    }
+
     /// A stored response and the sealing secret outlive a restart: the next Flashgate on the same
     /// store answers the id and opens the reasoning the last one sealed.
     @Test func storedResponsesAndSealsSurviveARestart() async throws {

@@ -43,6 +43,24 @@ import Testing
         #expect(request.echo["parallel_tool_calls"]?.boolValue == false)
     }
 
+    /// Fields OpenAI types strictly are refused when they are not of their type, instead of
+    /// passing on what the caller never meant: a call's `arguments` as an object had been
+    /// replaced by `{}` (the model saw a call without its arguments), and `metadata` of any
+    /// shape was echoed back.
+    @Test func argumentsAndMetadataMustHaveTheirTypes() throws {
+        let objectArguments = refusal(
+            #"{"model":"m","input":[{"role":"user","content":"x"},{"type":"function_call","call_id":"c","name":"f","arguments":{"q":1}},{"type":"function_call_output","call_id":"c","output":"y"}]}"#)
+        #expect(objectArguments?.param == "input[1].arguments")
+        let missing = try translate(
+            #"{"model":"m","input":[{"role":"user","content":"x"},{"type":"function_call","call_id":"c","name":"f"},{"type":"function_call_output","call_id":"c","output":"y"}]}"#)
+        #expect(missing.chat.gemini["contents"]?[1]?["parts"]?[0]?["functionCall"]?["args"] == [:])
+        #expect(refusal(#"{"model":"m","input":"x","metadata":{"a":1}}"#)?.param == "metadata.a")
+        #expect(refusal(#"{"model":"m","input":"x","metadata":["a"]}"#)?.param == "metadata")
+        let tooMany = (0..<17).map { #""k\#($0)":"v""# }.joined(separator: ",")
+        #expect(refusal(#"{"model":"m","input":"x","metadata":{\#(tooMany)}}"#)?.param == "metadata")
+        #expect(refusal(#"{"model":"m","input":"x","metadata":{"a":"b"}}"#) == nil)
+    }
+
     @Test func multimodalMessageParts() throws {
         let request = try translate(
             #"{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"What is this?"},{"type":"input_image","image_url":"data:image/png;base64,iVBORw0KGgo=","detail":"high"},{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}},{"type":"input_file","filename":"a.pdf","file_data":"JVBERi0="}]}]}"#

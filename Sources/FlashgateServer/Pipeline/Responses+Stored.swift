@@ -17,6 +17,12 @@ extension Responses {
             guard conversations.delete(team: caller.team, id: id, nowMs: now) else { throw missing(id) }
             return .immediate(.json(["id": .string(id), "object": "response.deleted", "deleted": true]))
         }
+        // The stored answer is the final response object: it cannot be replayed as a stream.
+        if let stream = request.queryItem("stream"), stream != "false" {
+            throw request.refused(
+                .invalid("a stored response is retrieved whole; streaming it (stream=true) is not supported", param: "stream"),
+                caller: caller)
+        }
         guard let found = conversations.load(team: caller.team, id: id, nowMs: now) else { throw missing(id) }
         return .immediate(.json(found.response))
     }
