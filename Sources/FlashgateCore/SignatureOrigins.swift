@@ -14,6 +14,19 @@ package enum SignatureOrigins {
     /// signature it did not issue.
     package static let skipSignature = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
+    /// Who issued a signature: the route and the upstream model (Gemini binds a signature to
+    /// both: replayed on another model of the same route it is refused as corrupted too). Kept
+    /// where the route alone was, as `route` U+001F `model`.
+    package static func origin(route: String, model: String) -> String { route + "\u{1F}" + model }
+
+    /// Whether a signature issued by `origin` may go to `model` on `route`. An origin kept
+    /// before models were recorded (a route name alone) is judged by its route.
+    package static func matches(_ origin: String, route: String, model: String) -> Bool {
+        guard let separator = origin.utf8.firstIndex(of: 0x1F) else { return origin == route }
+        return origin.utf8[..<separator].elementsEqual(route.utf8)
+            && origin.utf8[origin.utf8.index(after: separator)...].elementsEqual(model.utf8)
+    }
+
     /// The store key of a signature: `sig:` and the SHA-256 of its text (signatures are long).
     package static func key(_ signature: String) -> String { "sig:" + VirtualKey.hashHex(signature) }
 

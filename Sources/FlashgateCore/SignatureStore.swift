@@ -1,5 +1,7 @@
 /// A thought signature Flashgate returned with a tool call, and the route that issued it.
 package struct StoredSignature: Sendable, Equatable {
+    /// Who issued it: `SignatureOrigins.origin(route:model:)`, or a route name alone when it was
+    /// kept before models were (`SignatureOrigins.matches` reads both).
     package var route: String
     package var signature: String
 

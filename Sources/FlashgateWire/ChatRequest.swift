@@ -222,7 +222,7 @@ extension ChatRequest {
     }
 
     /// Puts a thought signature on the first function call of every assistant step. A signature
-    /// Flashgate stored goes back only to the route that issued it; on another route, or when
+    /// Flashgate stored goes back only to the route and model that issued it; elsewhere, or when
     /// none is known on a Gemini 3 model, the documented stand-in is sent instead, so the call
     /// succeeds rather than failing with a missing or corrupted signature.
     package mutating func attachSignatures(
@@ -234,7 +234,9 @@ extension ChatRequest {
         for slot in signatureSlots {
             let signature: String?
             if let stored = lookup(slot.toolCallID) {
-                signature = stored.route == route ? stored.signature : Self.skipSignature
+                signature =
+                    SignatureOrigins.matches(stored.route, route: route, model: upstreamModel)
+                    ? stored.signature : Self.skipSignature
             } else if let provided = slot.providedSignature {
                 signature = provided
             } else {

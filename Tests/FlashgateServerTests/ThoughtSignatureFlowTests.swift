@@ -91,6 +91,48 @@ import Testing
         try await fake.shutdown()
     }
 
+    /// Gemini binds a signature to the model that issued it as well as the route (gemini-wire.md
+    /// §6): a conversation switched to another model on the same route (an agent's handoff) sends
+    /// the stand-in; it had sent the signature, and Gemini refused it as corrupted.
+    @Test func anotherModelOnTheSameRouteGetsTheStandInSignature() async throws {
+        let fake = try await FakeGemini.start()
+        let curl = try CurlTransport()
+        let config = FlashgateConfig(
+            routes: [
+                RouteConfig(name: "studio", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: false)
+            ],
+            models: [
+                ModelConfig(id: "fast", route: "studio", upstreamModel: "gemini-3.5-flash"),
+                ModelConfig(id: "deep", route: "studio", upstreamModel: "gemini-3.1-pro"),
+            ])
+        let gateway = try await TestGateway.start(config: config, http: curl)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        fake.enqueue(.json(Self.callReply))
+        let calls = try await firstTurn(client, model: "fast")
+        _ = try await client.request("POST", "/v1/chat/completions", body: secondTurnBody(model: "deep", calls: calls))
+        #expect(
+            fake.received.last?.bodyJSON?["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue
+                == SignatureOrigins.skipSignature)
+        _ = try await client.request("POST", "/v1/chat/completions", body: secondTurnBody(model: "fast", calls: calls))
+        #expect(
+            fake.received.last?.bodyJSON?["contents"]?[1]?["parts"]?[0]?["thoughtSignature"]?.stringValue
+                == "UkVBTC1TSUc=")
+        await client.close()
+        await gateway.stop()
+        curl.shutdown()
+        try await fake.shutdown()
+    }
+
+    /// An origin kept before models were recorded (a route name alone) still matches its route.
+    @Test func originsMatchRouteAndModel() {
+        let origin = SignatureOrigins.origin(route: "studio", model: "gemini-3.5-flash")
+        #expect(SignatureOrigins.matches(origin, route: "studio", model: "gemini-3.5-flash"))
+        #expect(!SignatureOrigins.matches(origin, route: "studio", model: "gemini-3.1-pro"))
+        #expect(!SignatureOrigins.matches(origin, route: "backup", model: "gemini-3.5-flash"))
+        #expect(SignatureOrigins.matches("studio", route: "studio", model: "anything"))
+        #expect(!SignatureOrigins.matches("studio", route: "backup", model: "anything"))
+    }
+
     @Test func streamedToolCallsCarryAndKeepTheirSignatures() async throws {
         let fake = try await FakeGemini.start()
         let curl = try CurlTransport()

@@ -90,7 +90,8 @@ extension Generation {
         var byRoute: [String: [(toolCallID: String, signature: String)]] = [:]
         for item in found {
             let origin = signatures.lookup(team: call.team, toolCallID: SignatureOrigins.key(item.signature))?.route
-            byRoute[origin ?? call.primary.route.name, default: []].append(item)
+            let primary = SignatureOrigins.origin(route: call.primary.route.name, model: call.primary.upstreamModel)
+            byRoute[origin ?? primary, default: []].append(item)
         }
         for (route, items) in byRoute { signatures.save(team: call.team, route: route, signatures: items) }
     }

@@ -53,7 +53,7 @@ extension Generation {
             }
             admission.route = started.target.route.name
             admission.upstreamModel = started.target.pricedModel
-            let issuer = started.target.route.name
+            let issuer = SignatureOrigins.origin(route: started.target.route.name, model: started.target.upstreamModel)
             if let first = started.first { publish(first, flight, &assembler, call: call, route: issuer) }
             while let event = try await started.reader.next() {
                 publish(event, flight, &assembler, call: call, route: issuer)

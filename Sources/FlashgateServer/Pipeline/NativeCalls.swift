@@ -99,7 +99,7 @@ struct NativeCalls: Sendable {
                 guard let stored = signatures.lookup(team: team, toolCallID: SignatureOrigins.key(signature)) else {
                     return false
                 }
-                return stored.route != target.route.name
+                return !SignatureOrigins.matches(stored.route, route: target.route.name, model: target.upstreamModel)
             }
         }
     }

@@ -54,7 +54,7 @@ struct Responses: Sendable {
         let team = caller.team
         // Sealed under the route that issued the signature (kept by the pipeline as the answer
         // arrives: after a failover or a hedge that is not the primary), the primary when unknown.
-        let primaryRoute = plan.primary.route.name
+        let primaryRoute = SignatureOrigins.origin(route: plan.primary.route.name, model: plan.primary.upstreamModel)
         let answer = ResponsesAnswer(
             id: "resp_" + RequestID.next(), created: now(), model: responses.chat.model, stream: responses.stream,
             echo: responses.echo,
