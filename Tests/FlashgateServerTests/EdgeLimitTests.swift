@@ -149,6 +149,25 @@ import Testing
         await gateway.stop()
     }
 
+    /// A server must accept a request target in absolute form (RFC 9112 §3.2.2), as a client
+    /// configured with Flashgate as its proxy sends it; it had been a 404 "no endpoint".
+    @Test func anAbsoluteFormTargetIsServed() async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        try await client.send("GET http://flashgate.local:8088/healthz HTTP/1.1\r\nhost: flashgate.local\r\n\r\n")
+        #expect(await client.next()?.json?["status"]?.stringValue == "ok")
+        let body = #"{"model":"m","messages":[{"role":"user","content":"absolute"}]}"#
+        try await client.send(
+            "POST HTTPS://flashgate.local/v1/chat/completions HTTP/1.1\r\nhost: flashgate.local\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(await client.next()?.json?["choices"]?[0]?["message"]?["content"]?.stringValue == "absolute")
+        #expect(GatewayRequest.originForm("http://h") == "/")
+        #expect(GatewayRequest.originForm("http://h?x=1") == "/?x=1")
+        #expect(GatewayRequest.originForm("/v1/models") == "/v1/models")
+        #expect(GatewayRequest.originForm("*") == "*")
+        await client.close()
+        await gateway.stop()
+    }
+
     /// NIO's decoder parses nothing after an upgrade request (curl's `Upgrade: h2c`): it is
     /// answered and the connection closes, instead of a next request waiting out the header
     /// timeout unanswered.

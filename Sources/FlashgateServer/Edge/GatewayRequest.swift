@@ -19,6 +19,7 @@ package struct GatewayRequest: Sendable {
 
     package init(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: ByteBuffer, requestID: String) {
         self.method = method
+        let uri = Self.originForm(uri)
         // A byte search: "?" is ASCII, and a Character search costs several times more.
         if let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
             path = String(Substring(uri.utf8[..<mark]))
@@ -30,6 +31,26 @@ package struct GatewayRequest: Sendable {
         self.headers = headers
         self.body = body
         self.requestID = requestID
+    }
+
+    /// The request target as a path: an absolute-form target (`http://host/path`, which a server
+    /// must accept, RFC 9112 §3.2.2) loses its scheme and authority; any other is as it came.
+    static func originForm(_ uri: String) -> String {
+        guard uri.utf8.first != UInt8(ascii: "/") else { return uri }
+        let scheme: StaticString
+        if ASCIICase.hasPrefix(uri.utf8, "http://") {
+            scheme = "http://"
+        } else if ASCIICase.hasPrefix(uri.utf8, "https://") {
+            scheme = "https://"
+        } else {
+            return uri
+        }
+        let rest = uri.utf8.dropFirst(scheme.utf8CodeUnitCount)
+        guard let slash = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else {
+            return "/"
+        }
+        let target = String(Substring(rest[slash...]))
+        return target.hasPrefix("?") ? "/" + target : target
     }
 
     /// The value of one query parameter (no percent-decoding; Gemini's parameters need none).
