@@ -20,6 +20,9 @@ package struct AttemptRecord: Sendable, Equatable {
     package var duration: Duration
     /// A hedge started beside a slow attempt.
     package var hedge: Bool
+    /// Whether the request may have left for the upstream (false: cancelled before it was handed
+    /// to the transport, so nothing can have been billed).
+    package var sent = true
 
     package init(route: String, outcome: Outcome, duration: Duration, hedge: Bool = false) {
         self.route = route

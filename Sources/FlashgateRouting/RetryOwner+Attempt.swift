@@ -26,10 +26,20 @@ extension RetryOwner {
             health.record(record)
             return .failed(error, failure, record, keyIndex: keyIndex)
         }
+        /// Cancelled before the request went to the transport: nothing left, nothing to pay (a
+        /// hedge cancelled as the first attempt won while it was being admitted).
+        func notSent() -> AttemptResult {
+            var record = AttemptRecord(
+                route: target.route.name, outcome: .cancelled, duration: began.duration(to: clock.now()), hedge: hedge)
+            record.sent = false
+            return .failed(Self.cancelled, UpstreamFailure(Self.cancelled), record, keyIndex: keyIndex)
+        }
+        if Task.isCancelled { return notSent() }
         do {
             let request = try await routes.request(
                 target, method: call.method, sse: call.sse, body: call.bodyOnCache(target), keyIndex: keyIndex ?? 0)
             let framing = routes.framing(target, method: call.method, sse: call.sse)
+            if Task.isCancelled { return notSent() }
             let response = target.transport.send(request)
             var iterator = response.makeAsyncIterator()
             guard case .head(let status, let headers) = try await iterator.next() else {

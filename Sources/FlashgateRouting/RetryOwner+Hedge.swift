@@ -94,11 +94,13 @@ extension RetryOwner {
         }
     }
 
-    /// How an attempt that did not serve the request ended: refused with a status (nothing to pay),
-    /// or anything else (cancelled mid-flight, timed out, cut off), which may have been billed.
-    private static func fate(of result: AttemptResult?) -> HedgeLoser? {
+    /// How an attempt that did not serve the request ended: refused with a status or cancelled
+    /// before it was sent (nothing to pay), or anything else (cancelled mid-flight, timed out, cut
+    /// off), which may have been billed.
+    static func fate(of result: AttemptResult?) -> HedgeLoser? {
         guard let result else { return nil }
         if case .status = result.record.outcome { return HedgeLoser(route: result.record.route, fate: .refused) }
+        if !result.record.sent { return HedgeLoser(route: result.record.route, fate: .refused) }
         return HedgeLoser(route: result.record.route, fate: .cutOff)
     }
 }
