@@ -36,4 +36,6 @@ package protocol ConversationStore: Sendable {
     func load(team: String, id: String, nowMs: Int64) -> StoredConversation?
     /// Whether an entry (unexpired) was there to delete.
     func delete(team: String, id: String, nowMs: Int64) -> Bool
+    /// The bytes `team`'s stored entries take (expired ones until they are swept).
+    func storedBytes(team: String) -> Int
 }

@@ -21,6 +21,12 @@ package final class MemoryConversationStore: ConversationStore {
         }
     }
 
+    package func storedBytes(team: String) -> Int {
+        entries.withLock { entries in
+            entries.filter { $0.key.hasPrefix("\(team)\u{0}") }.reduce(0) { $0 + $1.value.encoded.count }
+        }
+    }
+
     package func delete(team: String, id: String, nowMs: Int64) -> Bool {
         entries.withLock { entries in
             guard let found = entries.removeValue(forKey: "\(team)\u{0}\(id)") else { return false }

@@ -29,7 +29,9 @@ import Testing
         let directory: TempDirectory?
         let client: RawHTTPClient
 
-        static func start(signatures: (any SignatureStore)? = nil) async throws -> Harness {
+        static func start(
+            signatures: (any SignatureStore)? = nil, configure: (inout FlashgateConfig) -> Void = { _ in }
+        ) async throws -> Harness {
             let fake = try await FakeGemini.start()
             var config = FlashgateConfig(routes: [
                 RouteConfig(
@@ -44,6 +46,7 @@ import Testing
                 KeyConfig(name: "poor", team: "poor", hashHex: VirtualKey.hashHex(broke)),
             ]
             config.retry = RetryPolicy(maxAttempts: 1, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60))
+            configure(&config)
             let curl = try CurlTransport()
             let directory = signatures == nil ? try TempDirectory() : nil
             let gateway = try await TestGateway.start(
@@ -223,6 +226,32 @@ import Testing
         #expect(streamed?.status == 400)
         #expect(streamed?.json?["error"]?["param"]?.stringValue == "stream")
         #expect(try await h.client.request("GET", "/v1/responses/\(id)?stream=false", headers: a)?.status == 200)
+        try await h.stop()
+    }
+
+    /// One team's stored responses have a byte limit of their own: past it a `store: true`
+    /// request is refused before anything is spent, while other teams and `store: false` go on.
+    /// Before, one team could fill the store and another's `store: true` answer said stored and
+    /// was a 404 a moment later.
+    @Test func aTeamPastItsStoredBytesIsRefusedAndOthersAreNot() async throws {
+        let h = try await Harness.start { $0.responses.maxTeamBytes = 1 << 20 }
+        let big = String(repeating: "y", count: 600_000)
+        for _ in 0..<2 {
+            let stored = try await h.post(
+                #"{"model":"gemini-3.5-flash","input":"\#(big)"}"#, headers: [("cache-control", "no-store")])
+            #expect(stored?.status == 200)
+        }
+        let refused = try await h.post(#"{"model":"gemini-3.5-flash","input":"one more"}"#)
+        #expect(refused?.status == 400)
+        #expect(refused?.json?["error"]?["param"]?.stringValue == "store")
+        let unstored = try await h.post(#"{"model":"gemini-3.5-flash","input":"one more","store":false}"#)
+        #expect(unstored?.status == 200)
+        let other = try await h.post(#"{"model":"gemini-3.5-flash","input":"mine"}"#, key: Self.keyB)
+        #expect(other?.status == 200)
+        let id = try #require(other?.json?["id"]?.stringValue)
+        #expect(
+            try await h.client.request("GET", "/v1/responses/\(id)", headers: [("authorization", "Bearer \(Self.keyB)")])?
+                .status == 200)
         try await h.stop()
     }
 

@@ -91,7 +91,8 @@ package final class Gateway: Sendable {
         responses = Responses(
             accountant: accountant, routes: routes, generation: generation, signatures: signatures, tiers: tiers,
             cacheRules: cacheRules, media: MediaFill(media: media), conversations: conversations, seal: seal,
-            ttl: config.responses.ttl, now: now, nowMilliseconds: nowMilliseconds)
+            ttl: config.responses.ttl, maxTeamBytes: config.responses.maxTeamBytes, now: now,
+            nowMilliseconds: nowMilliseconds)
         nativeCalls = NativeCalls(
             accountant: accountant, routes: routes, generation: generation, signatures: signatures, tiers: tiers,
             cacheRules: cacheRules)

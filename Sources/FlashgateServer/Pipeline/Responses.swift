@@ -25,6 +25,8 @@ struct Responses: Sendable {
     let seal: SignatureSeal
     /// `responses.ttl`.
     let ttl: Duration
+    /// `responses.max_team_bytes`.
+    let maxTeamBytes: Int
     /// Unix seconds and milliseconds, injected so answers and expiries are reproducible in tests.
     let now: @Sendable () -> Int
     let nowMilliseconds: @Sendable () -> Int64
@@ -41,6 +43,17 @@ struct Responses: Sendable {
                 [seal, team = caller.team] sealed in seal.open(sealed, team: team)
             }
             request.record?.update { [model = responses.chat.model] in $0.model = model }
+            // Refused before anything is spent, so the caller knows: a `store: true` answer that
+            // then could not be stored would be a 404 later with nothing said.
+            if responses.store {
+                let stored = conversations.storedBytes(team: caller.team)
+                guard stored < maxTeamBytes else {
+                    throw FlashgateError.invalid(
+                        "the team's stored responses take \(stored >> 20) MiB, its limit (responses.max_team_bytes) "
+                            + "is \(maxTeamBytes >> 20) MiB: delete some (DELETE /v1/responses/{id}), wait for them "
+                            + "to expire, or send store: false", param: "store")
+                }
+            }
             plan = try routes.plan(model: responses.chat.model)
         } catch {
             throw request.refused(error, caller: try? identified.get())
