@@ -149,7 +149,21 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
                 reject(Self.headersTooLarge(limits), head, context)
                 return
             }
-            let length = head.headers.first(name: "content-length")
+            // The framing fields, read in one pass over the head (each lookup by name is a pass).
+            var length: String?
+            var coding: String?
+            var expectation: String?
+            var upgrade = false
+            for field in head.headers {
+                let name = field.name.utf8
+                switch name.count {
+                case 14 where length == nil && ASCIICase.equals(name, "content-length"): length = field.value
+                case 17 where coding == nil && ASCIICase.equals(name, "transfer-encoding"): coding = field.value
+                case 6 where expectation == nil && ASCIICase.equals(name, "expect"): expectation = field.value
+                case 7 where ASCIICase.equals(name, "upgrade"): upgrade = true
+                default: break
+                }
+            }
             let declared = length.flatMap(Int.init)
             // A length the parser took but Int cannot hold (2^63 and up) is over any limit too.
             if length != nil, (declared ?? .max) > limits.maxBodyBytes {
@@ -158,7 +172,7 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
             }
             // The parser takes `gzip, chunked` as chunked and would hand on the coded bytes as
             // the body; only chunked itself is read.
-            if let coding = head.headers.first(name: "transfer-encoding"),
+            if let coding,
                 String(decoding: coding.utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }, as: UTF8.self)
                     .lowercased() != "chunked"
             {
@@ -167,9 +181,9 @@ package final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChann
             }
             // NIO's decoder reads nothing more after an upgrade request or CONNECT: answer it and
             // close, rather than keep a connection whose next request would never be parsed.
-            if head.method == .CONNECT || head.headers.contains(name: "upgrade") { keepAlive = false }
+            if head.method == .CONNECT || upgrade { keepAlive = false }
             // HTTP/1.0 expectations are ignored (RFC 9110 §10.1.1).
-            if head.version.major == 1 && head.version.minor >= 1, let expectation = head.headers.first(name: "expect") {
+            if head.version.major == 1 && head.version.minor >= 1, let expectation {
                 guard expectation.lowercased().filter({ $0 != " " && $0 != "\t" }) == "100-continue" else {
                     let error = FlashgateError(.expectationFailed, "the expectation in the Expect header is not supported")
                     reject(error, head, context)

@@ -53,7 +53,7 @@ extension Generation {
             }
             admission.route = started.target.route.name
             admission.upstreamModel = started.target.pricedModel
-            let issuer = SignatureOrigins.origin(route: started.target.route.name, model: started.target.upstreamModel)
+            let issuer = started.target
             if let first = started.first { publish(first, flight, &assembler, call: call, route: issuer) }
             while let event = try await started.reader.next() {
                 publish(event, flight, &assembler, call: call, route: issuer)
@@ -120,11 +120,13 @@ extension Generation {
     /// Responses answer sealing them into `encrypted_content`, a follower) finds their origin.
     private func publish(
         _ event: JSONValue, _ flight: Flight, _ assembler: inout GeminiAnswerAssembler, call: GenerateCall,
-        route: String
+        route target: ResolvedRoute
     ) {
         let issued = SignatureOrigins.signatures(inAnswer: event)
         if !issued.isEmpty {
-            signatures.save(team: call.team, route: route, signatures: issued.map { (SignatureOrigins.key($0), $0) })
+            signatures.save(
+                team: call.team, route: SignatureOrigins.origin(route: target.route.name, model: target.upstreamModel),
+                signatures: issued.map { (SignatureOrigins.key($0), $0) })
         }
         assembler.add(event)
         flight.publish(event)
