@@ -71,7 +71,9 @@ extension Stores {
         let retention = ledger.retainPeriodically(config.ledger, nowMs: nowMilliseconds)
         let env: StoreEnvironment
         do {
-            env = try StoreEnvironment.open(directory: path + "/cache", maxSizeBytes: config.store.maxSizeBytes, durable: false)
+            // Nine named databases today (cache ×4, signatures, responses ×2, context caches ×2).
+            env = try StoreEnvironment.open(
+                directory: path + "/cache", maxSizeBytes: config.store.maxSizeBytes, maxDatabases: 16, durable: false)
         } catch {
             logger.warning("response cache disabled: cannot open its store", metadata: ["path": "\(path)/cache", "error": "\(error)"])
             return Stores(
@@ -103,7 +105,15 @@ extension Stores {
             logger.warning("stored responses kept in memory only: cannot open their database", metadata: ["error": "\(error)"])
             conversations = MemoryConversationStore()
         }
-        let prefixes = try? LMDBContextPrefixStore(env: env, logger: logger)
+        let prefixes: LMDBContextPrefixStore?
+        do {
+            prefixes = try LMDBContextPrefixStore(env: env, logger: logger)
+        } catch {
+            logger.warning(
+                "context-cache statistics and cache owners kept in memory only: cannot open their databases",
+                metadata: ["error": "\(error)"])
+            prefixes = nil
+        }
         return Stores(
             signatures: signatures, cache: cache, ledger: ledger, conversations: conversations, seal: seal,
             contextPrefixes: prefixes,
