@@ -13,8 +13,10 @@ import Foundation
 ///   for Opus/Ogg/AAC/WebM, which can go lower — an estimate.
 /// - video: 263 tokens per second at an assumed 64 kbit/s floor — an estimate (no bitrate
 ///   floor exists); the context window bounds it.
-/// - PDF: 258 tokens a page (560 on Gemini 3), pages ≤ min(1,000 — Gemini's page limit —,
-///   bytes / 40 — a page object takes at least that much) — a bound.
+/// - PDF: 258 tokens a page; on Gemini 3 by its media resolution (the part's, else the
+///   generation config's): 280 low, 560 medium (the default), 1,120 high, 2,240 ultra high; pages
+///   ≤ min(1,000 — Gemini's page limit —, bytes / 40 — a page object takes at least that much) —
+///   a bound.
 /// - text and other inline data: one token per decoded byte — a bound.
 /// - `fileData` (size unknown) and `cachedContent`: no bound but the context window.
 struct InputCounter {
@@ -24,6 +26,8 @@ struct InputCounter {
     var bounded = true
     /// The tokens counted that are audio, images, video, or media of a kind not known.
     var media = MediaTokens()
+    /// `generationConfig.mediaResolution`, for media parts that name none of their own.
+    var defaultResolution = ""
 
     init(model: String, expected: Bool) {
         let major = RequestCostEstimate.offset(of: "gemini-", in: model).flatMap { at in
@@ -110,6 +114,21 @@ struct InputCounter {
         }
     }
 
+    /// The media resolution a part is read at, upper-cased: its own, else the generation config's.
+    func resolutionLevel(_ part: JSONValue) -> String {
+        let resolution = part["mediaResolution"] ?? part["media_resolution"]
+        let level = resolution?["level"]?.stringValue ?? resolution?.stringValue ?? defaultResolution
+        return level.uppercased()
+    }
+
+    /// A PDF page's tokens on Gemini 3 at `level` (`MEDIA_RESOLUTION_…`).
+    static func pdfPageTokens(_ level: String) -> Int {
+        if level.contains("ULTRA") { return 2_240 }
+        if level.contains("HIGH") { return 1_120 }
+        if level.contains("LOW") { return 280 }
+        return 560
+    }
+
     mutating func media(mime: String, base64: String, part: JSONValue) {
         let padding = base64.utf8.reversed().prefix { $0 == UInt8(ascii: "=") }.count
         let bytes = max(0, (base64.utf8.count + 3) / 4 * 3 - padding)
@@ -117,9 +136,7 @@ struct InputCounter {
         if type.hasPrefix("image/") {
             let before = tokens
             if gemini3 {
-                let resolution = part["mediaResolution"] ?? part["media_resolution"]
-                let level = resolution?["level"]?.stringValue ?? resolution?.stringValue ?? ""
-                let ultra = level.uppercased().contains("ULTRA")
+                let ultra = resolutionLevel(part).contains("ULTRA")
                 add(ultra ? 2_240 : 1_120)
             } else if let size = ImageSize.read(base64: base64) {
                 let tiles = size.width <= 384 && size.height <= 384 ? 1 : ((size.width + 767) / 768) * ((size.height + 767) / 768)
@@ -145,7 +162,7 @@ struct InputCounter {
             bounded = false
         } else if type == "application/pdf" {
             let pages = min(1_000, max(1, (bytes + 39) / 40))
-            add((gemini3 ? 560 : 258) * (expected ? max(1, bytes / 50_000) : pages))
+            add((gemini3 ? Self.pdfPageTokens(resolutionLevel(part)) : 258) * (expected ? max(1, bytes / 50_000) : pages))
         } else {
             add(expected ? (bytes + 3) / 4 : bytes)
         }

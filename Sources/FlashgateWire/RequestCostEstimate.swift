@@ -122,6 +122,18 @@ package struct RequestCostEstimate: Sendable, Equatable {
 
     private static func estimate(body: JSONValue, model: String, teamOutputCap: Int?, expected: Bool) -> RequestCostEstimate {
         var counter = InputCounter(model: model, expected: expected)
+        GeminiSpelling.each(body, "generationConfig", "generation_config") { generation in
+            GeminiSpelling.each(generation, "mediaResolution", "media_resolution") {
+                counter.defaultResolution = $0.stringValue ?? $0["level"]?.stringValue ?? counter.defaultResolution
+            }
+            // A response schema is prompt input Gemini bills: its bytes count like any text.
+            for (camel, snake) in [
+                ("responseSchema", "response_schema"), ("responseJsonSchema", "response_json_schema"),
+                ("_responseJsonSchema", "_response_json_schema"),
+            ] {
+                GeminiSpelling.each(generation, camel, snake) { counter.text($0) }
+            }
+        }
         // Gemini reads a field in either spelling (`systemInstruction` or `system_instruction`), so
         // both count: a native body spelled in snake case is bounded like one in camel case.
         for content in body["contents"]?.arrayValue ?? [] { counter.content(content) }

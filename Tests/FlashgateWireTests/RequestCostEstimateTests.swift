@@ -92,6 +92,44 @@ import Testing
     /// A content in a shape Gemini refuses still counts every byte it holds as text: a backend
     /// that accepts it (Flashgate's own mock did) cannot charge more than the bound. Before, each of
     /// these counted for a marker or nothing while the mock charged thousands of tokens.
+    /// A structured-output schema is prompt input Gemini bills: a 960 KB schema had reserved
+    /// nothing and was billed $0.09 against a $0.05 hard budget. Its bytes count in either
+    /// spelling of the field.
+    @Test func aResponseSchemaCountsAsInput() throws {
+        let schema = String(repeating: "s", count: 50_000)
+        for field in ["responseJsonSchema", "response_json_schema", "responseSchema", "response_schema"] {
+            let worst = RequestCostEstimate.worstCase(
+                body: body(text: "hi", generation: [field: ["enum": [.string(schema)]]]), model: "gemini-2.5-flash",
+                teamOutputCap: nil)
+            #expect(worst.inputTokens >= 50_000, "\(field)")
+        }
+    }
+
+    /// A Gemini 3 PDF page costs what its media resolution says (280, 560, 1,120 or 2,240
+    /// tokens), from the part or the generation config; it had been 560 whatever was asked, half
+    /// of what `detail: "high"` bills.
+    @Test func aGemini3PDFIsBoundAtItsMediaResolution() throws {
+        let pdf = Data(repeating: 0x25, count: 4_000).base64EncodedString()  // 100 pages by size
+        func pages(part resolution: String?, config: String?) -> Int {
+            var media: JSONObject = ["inlineData": ["mimeType": "application/pdf", "data": .string(pdf)]]
+            if let resolution { media["mediaResolution"] = ["level": .string(resolution)] }
+            var generation: JSONObject = [:]
+            if let config { generation["mediaResolution"] = .string(config) }
+            let worst = RequestCostEstimate.worstCase(
+                body: body(text: "", generation: generation, parts: [.object(media)]), model: "gemini-3.5-flash",
+                teamOutputCap: nil)
+            return worst.inputTokens
+        }
+        let medium = pages(part: nil, config: nil)
+        // The part's own `mediaResolution` member counts as text too (its few dozen bytes).
+        func near(_ difference: Int, _ pagesAt: Int) -> Bool {
+            difference >= 100 * (pagesAt - 560) && difference <= 100 * (pagesAt - 560) + 64
+        }
+        #expect(near(pages(part: "MEDIA_RESOLUTION_HIGH", config: nil) - medium, 1_120))
+        #expect(near(pages(part: nil, config: "MEDIA_RESOLUTION_ULTRA_HIGH") - medium, 2_240))
+        #expect(near(pages(part: "MEDIA_RESOLUTION_LOW", config: "MEDIA_RESOLUTION_HIGH") - medium, 280))
+    }
+
     @Test func malformedContentsCountTheirBytes() throws {
         let long = String(repeating: "x", count: 5_000)
         for text in [
