@@ -21,9 +21,11 @@ extension Accountant {
             // larger ones (`BudgetState.leaseSizing`). Read on the clock the leases' calls are
             // timed on, so the two always agree (a manual clock in tests: no time passes).
             let handedOver = nowMilliseconds()
-            let finish: @Sendable (Bool) -> Void = { durable in
+            let finish: @Sendable (Bool) -> Void = { [self] durable in
                 let took = Duration.milliseconds(max(0, nowMilliseconds() - handedOver))
                 let covered = budgets.leaseChangeFinished(change, durable: durable, took: took)
+                // A grant asked for under limits a reload lowered hands its remainder back.
+                if change.kind == .grant { self.apply(budgets.takeLandedReleases()) }
                 change.latch.finish(durable: durable && covered)
             }
             guard let ledger else {

@@ -66,11 +66,11 @@ package final class Accountant: Sendable {
             limiter.update(teams: config.teams, keys: config.keys)
         }
         budgets.update(teams: config.teams, keys: config.keys)
-        // Leases of a shared budget were granted by Redis against the limits as they were; each
-        // host's own check sees only its own spend, so a lowered limit would hold only once they
-        // ran out. What they hold unused goes back now, and what a host spends next is granted
-        // against the new limits.
-        if shared != nil { apply(budgets.releaseLeasesForNewLimits(now: now)) }
+        // Leases were granted against the limits as they were. What they hold unused goes back
+        // now, and what is spent next is granted against the new limits: a shared budget's hosts
+        // each see only their own spend, so a lowered limit would hold only once their leases ran
+        // out; on one host, calls met a lease above the new limit and were told it was spent.
+        if leased { apply(budgets.releaseLeasesForNewLimits(now: now)) }
         return Accountant(config: config, previous: self)
     }
 

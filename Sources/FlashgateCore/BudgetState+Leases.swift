@@ -73,12 +73,22 @@ extension BudgetState {
             if unused > .zero && group.pending == .zero {
                 group.durable -= unused
                 group.returning += unused
+                let latch = LeaseLatch()
+                group.lastRelease = latch
                 changes.append(
                     LeaseChange(
                         kind: .release, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys,
-                        amount: unused, latch: LeaseLatch()))
+                        amount: unused, latch: latch))
             }
             leases[id] = group.isEmpty ? nil : group
+            // Money held by leases on their way back is not spent: when what is settled leaves
+            // room for this call, it waits for the hand-back and reserves again, rather than be
+            // told the budget is spent until the period ends (after a reload lowered it).
+            if settled[line.key, default: .zero] + reserved[line.key, default: .zero] + amount <= line.budget.limit,
+                let returning = group.lastRelease, returning.result == nil
+            {
+                return (nil, changes, returning, [])
+            }
             return (
                 .reject(budget: line.name, limit: line.budget.limit, remaining: .zero, retryAfter: retry(line, now)),
                 changes, nil, []
@@ -274,10 +284,12 @@ extension BudgetState {
                     if unused > .zero {
                         group.durable -= unused
                         group.returning += unused
+                        let latch = LeaseLatch()
+                        group.lastRelease = latch
                         landedReleases.append(
                             LeaseChange(
                                 kind: .release, group: change.group, team: group.team, key: group.key,
-                                budgetKeys: group.budgetKeys, amount: unused, latch: LeaseLatch()))
+                                budgetKeys: group.budgetKeys, amount: unused, latch: latch))
                     }
                 }
             }
@@ -297,8 +309,8 @@ extension BudgetState {
         return covered
     }
 
-    /// After a reload of shared budgets: every lease's unused remainder goes back now, or, for a
-    /// lease with a grant in flight (asked for under the old limits), once that grant lands.
+    /// After a reload: every lease's unused remainder goes back now, or, for a lease with a grant
+    /// in flight (asked for under the old limits), once that grant lands.
     mutating func releaseLeasesForNewLimits(now: Date) -> [LeaseChange] {
         for (id, var group) in leases where group.pending > .zero {
             group.releaseWhenGranted = true
@@ -320,11 +332,13 @@ extension BudgetState {
             guard all || idleLongEnough || periodOver else { continue }
             group.durable -= unused
             group.returning += unused
+            let latch = LeaseLatch()
+            group.lastRelease = latch
             leases[id] = group
             changes.append(
                 LeaseChange(
                     kind: .release, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys,
-                    amount: unused, latch: LeaseLatch()))
+                    amount: unused, latch: latch))
         }
         return changes
     }

@@ -34,6 +34,9 @@ struct LeaseGroup {
     /// Its limits were lowered while a grant was in flight (a shared budget reloaded): what it
     /// holds unused goes back as soon as that grant lands, before any call can draw on it.
     var releaseWhenGranted = false
+    /// The newest hand-back of an unused remainder, until it is durable: a call the budget
+    /// refuses only because of money still on its way back waits for it instead.
+    var lastRelease: LeaseLatch?
 
     /// What is leased in all: counted against every budget of `budgetKeys`.
     var leased: MicroUSD { durable + pending + returning }
