@@ -7,19 +7,25 @@ extension Accountant {
     package func headers(_ admission: Admission) -> [(String, String)] {
         var headers: [(String, String)] = []
         headers.reserveCapacity(5)
-        // The first bucket of each kind speaks for it, as before.
-        var requestsDone = false
-        var tokensDone = false
+        // Of each kind, the bucket with the least left speaks for it (the one that will refuse
+        // first), its limit and what remains together. The first listed (the key's) had spoken,
+        // so a key at 100 RPM in a team at 10 said 91 left as the team's limit refused.
+        var requests: RateHeadroom?
+        var tokens: RateHeadroom?
         for item in admission.ticket?.headroom ?? [] {
-            if !requestsDone, item.bucket.hasSuffix(":rpm") {
-                requestsDone = true
-                headers.append(("x-ratelimit-limit-requests", String(item.limit)))
-                headers.append(("x-ratelimit-remaining-requests", String(max(0, item.remaining))))
-            } else if !tokensDone, item.bucket.hasSuffix(":tpm") {
-                tokensDone = true
-                headers.append(("x-ratelimit-limit-tokens", String(item.limit)))
-                headers.append(("x-ratelimit-remaining-tokens", String(max(0, item.remaining))))
+            if item.bucket.hasSuffix(":rpm") {
+                if requests.map({ item.remaining < $0.remaining }) ?? true { requests = item }
+            } else if item.bucket.hasSuffix(":tpm") {
+                if tokens.map({ item.remaining < $0.remaining }) ?? true { tokens = item }
             }
+        }
+        if let requests {
+            headers.append(("x-ratelimit-limit-requests", String(requests.limit)))
+            headers.append(("x-ratelimit-remaining-requests", String(max(0, requests.remaining))))
+        }
+        if let tokens {
+            headers.append(("x-ratelimit-limit-tokens", String(tokens.limit)))
+            headers.append(("x-ratelimit-remaining-tokens", String(max(0, tokens.remaining))))
         }
         if let remaining = admission.budgetRemaining {
             headers.append(("x-flashgate-budget-remaining-usd", remaining.dollars))

@@ -20,6 +20,34 @@ import Testing
             config: config, ledger: nil, logger: Logger(label: "test"), nowMilliseconds: { 0 }, clock: clock)
     }
 
+    /// `x-ratelimit-*` tell of the bucket that will refuse first: a key at 100 RPM in a team at
+    /// 10 says 10 and what the team has left, not the key's 100 (clients pacing by the headers
+    /// met 429s they had not been warned of).
+    @Test func theRateLimitHeadersTellOfTheTightestBucket() {
+        var team = TeamConfig(id: "search")
+        team.limits = RateLimits(requestsPerMinute: 10)
+        var config = FlashgateConfig(routes: [])
+        config.teams = [team]
+        var key = KeyConfig(name: "ci", team: "search", hashHex: VirtualKey.hashHex("sk-ci"))
+        key.limits = RateLimits(requestsPerMinute: 100)
+        config.keys = [key]
+        let accountant = Accountant(
+            config: config, ledger: nil, logger: Logger(label: "test"), nowMilliseconds: { 0 }, clock: ManualRetryClock())
+        let caller = Caller(team: "search", key: "ci")
+        for expected in [9, 8, 7] {
+            guard
+                case .admit(let admission) = accountant.admit(
+                    caller: caller, clientModel: "m", upstreamModel: "m", route: "r", amount: .zero, tokens: 10)
+            else {
+                Issue.record("refused")
+                return
+            }
+            let headers = Dictionary(accountant.headers(admission), uniquingKeysWith: { a, _ in a })
+            #expect(headers["x-ratelimit-limit-requests"] == "10")
+            #expect(headers["x-ratelimit-remaining-requests"] == String(expected))
+        }
+    }
+
     /// The rate limiter refills on the injected clock, not the wall: a spent bucket stays spent
     /// while the manual clock stands still, and refills exactly when it moves.
     @Test func theRateLimiterRefillsOnTheInjectedClock() {
