@@ -46,7 +46,11 @@ extension Accountant {
             if reservation.leaseGroup != nil && !settlement.applied { return cost }
         }
         if let ticket = admission.ticket {
-            limiter.release(ticket, actualTokens: usage.map { $0.promptTokens + $0.completionTokens } ?? 0, now: clock.now())
+            // Without usage: a call cut off may have been billed, so its estimate stands (as its
+            // money does); one refused before generating used nothing.
+            let unknown = ending == .incomplete ? ticket.estimatedTokens : 0
+            limiter.release(
+                ticket, actualTokens: usage.map { $0.promptTokens + $0.completionTokens } ?? unknown, now: clock.now())
         }
         // Shared rates: corrected by the tokens used when they are known, else the estimate stands.
         if let take = admission.rateTake, let usage {

@@ -9,6 +9,10 @@ package struct RateTicket: Sendable, Hashable {
     package let scopes: [String]
     /// Their slots in the limiter's state, valid while its config is the one of `generation`.
     var slots: [Int] = []
+    /// Per scope, whether admission counted it in flight (a concurrency limit was set then):
+    /// release gives back only those, so a limit added by a reload is not drained by calls
+    /// admitted before it (which had let twice the limit run at once).
+    var countedInFlight: [Bool] = []
     var generation: UInt64 = 0
     /// Each bucket's limit and what is left after this request took from it, for the
     /// `x-ratelimit-limit-*` / `x-ratelimit-remaining-*` headers (the tightest one per kind).
@@ -254,6 +258,8 @@ struct RateLimiterState {
         scopes.reserveCapacity(applicable.count)
         var taken: [Int] = []
         taken.reserveCapacity(applicable.count)
+        var counted: [Bool] = []
+        counted.reserveCapacity(applicable.count)
         for scope in applicable {
             if let bucket = consume(scope.slot, .rpm, 1) {
                 headroom.append(
@@ -264,12 +270,14 @@ struct RateLimiterState {
                     RateHeadroom(bucket: scope.tpmBucket, limit: bucket.capacity, remaining: max(0, bucket.available)))
             }
             if scope.limits.concurrent != nil { slots[scope.slot].inFlight += 1 }
+            counted.append(scope.limits.concurrent != nil)
             scopes.append(scope.name)
             taken.append(scope.slot)
         }
         var ticket = RateTicket(id: nextID, estimatedTokens: tokens, scopes: scopes)
         ticket.headroom = headroom
         ticket.slots = taken
+        ticket.countedInFlight = counted
         ticket.generation = generation
         nextID += 1
         open.insert(ticket.id)
@@ -305,7 +313,9 @@ struct RateLimiterState {
                 at = slotByName[scope]
             }
             guard let at else { continue }
-            slots[at].inFlight = max(0, slots[at].inFlight - 1)
+            if position < ticket.countedInFlight.count ? ticket.countedInFlight[position] : true {
+                slots[at].inFlight = max(0, slots[at].inFlight - 1)
+            }
             guard slots[at].tpm != nil else { continue }
             slots[at].tpm!.refill(nowNanos: nowNanos)
             slots[at].tpm!.give(back: ticket.estimatedTokens - actualTokens)

@@ -20,6 +20,33 @@ import Testing
             config: config, ledger: nil, logger: Logger(label: "test"), nowMilliseconds: { 0 }, clock: clock)
     }
 
+    /// A call cut off without usage keeps its token estimate in the TPM bucket, as it keeps its
+    /// money (it may have been billed); one refused before generating gives it back. Every
+    /// cut-off call had given its whole estimate back, so a client that kept dropping its
+    /// streams went past its TPM.
+    @Test func aCutOffCallKeepsItsTokensARefusedOneGivesThemBack() async {
+        var team = TeamConfig(id: "search")
+        team.limits = RateLimits(tokensPerMinute: 1_500)
+        for (ending, admitsAfter) in [(Accountant.Ending.incomplete, false), (.upstreamError, true)] {
+            let accountant = Self.accountant(teams: [team])
+            func admit() -> Accountant.Admission? {
+                if case .admit(let admission) = accountant.admit(
+                    caller: Caller(team: "search"), clientModel: "m", upstreamModel: "m", route: "r", amount: .zero,
+                    tokens: 1_000)
+                {
+                    return admission
+                }
+                return nil
+            }
+            guard let first = admit() else {
+                Issue.record("refused")
+                return
+            }
+            await accountant.settle(first, usage: nil, ending: ending, cacheStatus: "miss")
+            #expect((admit() != nil) == admitsAfter, "\(ending)")
+        }
+    }
+
     /// `x-ratelimit-*` tell of the bucket that will refuse first: a key at 100 RPM in a team at
     /// 10 says 10 and what the team has left, not the key's 100 (clients pacing by the headers
     /// met 429s they had not been warned of).

@@ -72,6 +72,32 @@ import Testing
         #expect(ticket(limiter.admit(caller: Caller(team: "a"), model: "flash", estimatedTokens: 1, now: t0)) != nil)
     }
 
+    /// Calls admitted while a scope had no concurrency limit were not counted in flight, but
+    /// their release took one off the count once a reload set a limit, freeing slots the new
+    /// calls held: with a limit of 2, four ran at once. Only what admission counted is released.
+    @Test func aConcurrencyLimitAddedByAReloadIsNotDrainedByEarlierCalls() {
+        var open = TeamConfig(id: "a")
+        open.limits = RateLimits(requestsPerMinute: 1_000)
+        var capped = open
+        capped.limits = RateLimits(requestsPerMinute: 1_000, concurrent: 2)
+        let limiter = RateLimiter(teams: [open], keys: [], origin: ManualInstant.zero)
+        let t0 = ManualInstant.zero
+        let early = (0..<3).compactMap { _ in
+            ticket(limiter.admit(caller: Caller(team: "a"), model: "m", estimatedTokens: 1, now: t0))
+        }
+        #expect(early.count == 3)
+        limiter.update(teams: [capped], keys: [])
+        let late = (0..<2).compactMap { _ in
+            ticket(limiter.admit(caller: Caller(team: "a"), model: "m", estimatedTokens: 1, now: t0))
+        }
+        #expect(late.count == 2)
+        for ticket in early { limiter.release(ticket, actualTokens: 1, now: t0) }
+        #expect(limiter.inFlight("team:a") == 2)
+        #expect(
+            limiter.admit(caller: Caller(team: "a"), model: "m", estimatedTokens: 1, now: t0)
+                == .reject(limit: "team:a:concurrent", retryAfter: .seconds(1)))
+    }
+
     @Test func keyRPMNamesTheLimitAndRetryAfter() {
         let limiter = limiter()
         var now = ManualInstant.zero
