@@ -68,7 +68,13 @@ extension ChatRequest {
         let n = try reader.integer("n", min: 1) ?? 1
         if n > 8 { throw .invalid("'n' must be at most 8", param: "n") }
         if n != 1 { generation["candidateCount"] = JSONValue(n) }
-        if let v = try reader.integer("seed", min: Int.min) { generation["seed"] = JSONValue(v) }
+        // Gemini's seed is a 32-bit integer: outside it, Flashgate's own 400 naming the field.
+        if let v = try reader.integer("seed", min: Int(Int32.min)) {
+            guard v <= Int(Int32.max) else {
+                throw .invalid("'seed' must be a 32-bit integer (at most \(Int32.max))", param: "seed")
+            }
+            generation["seed"] = JSONValue(v)
+        }
         if let v = try reader.number("presence_penalty", in: -2...2) { generation["presencePenalty"] = v }
         if let v = try reader.number("frequency_penalty", in: -2...2) { generation["frequencyPenalty"] = v }
         if let format = reader.take("response_format"), !format.isNull {

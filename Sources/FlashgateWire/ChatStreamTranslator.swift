@@ -57,7 +57,8 @@ package struct ChatStreamTranslator: Sendable {
             }
             if reason != nil { finishedChoices.insert(index) }
             let logprobs = Logprobs.openAI(candidate["logprobsResult"])
-            if delta.isEmpty && reason == nil { continue }
+            // A chunk with only log-probabilities still carries them.
+            if delta.isEmpty && reason == nil && logprobs == .null { continue }
             out += SSEEncoder.frame(chunk(index: index, delta: delta, finishReason: reason, logprobs: logprobs))
         }
         if candidates.isEmpty, event["promptFeedback"]?["blockReason"] != nil, !blocked {

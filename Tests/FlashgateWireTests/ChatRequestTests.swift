@@ -77,4 +77,14 @@ import Testing
         #expect(invalid(#"{"model":"m","messages":[{"role":"system","content":"only system"}]}"#)?.param == "messages")
     }
 
+
+    /// Gemini's seed is a 32-bit integer: past it, a 400 naming `seed` (it had gone upstream
+    /// and come back as Gemini's own 400).
+    @Test func aSeedOutsideInt32IsRefused() throws {
+        #expect(throws: FlashgateError.self) {
+            _ = try translate(#"{"model":"m","seed":99999999999,"messages":[{"role":"user","content":"x"}]}"#)
+        }
+        let fits = try translate(#"{"model":"m","seed":-2147483648,"messages":[{"role":"user","content":"x"}]}"#)
+        #expect(fits.gemini["generationConfig"]?["seed"]?.intValue == -2_147_483_648)
+    }
 }

@@ -43,6 +43,19 @@ import Testing
         #expect(chunks[3] == nil)  // [DONE]
     }
 
+    /// An event whose first candidate brings only log-probabilities (the text came before) still
+    /// reaches the client; such chunks had been dropped as empty.
+    @Test func aChunkWithOnlyLogprobsIsSent() throws {
+        var translator = ChatStreamTranslator(model: "m", id: "chatcmpl-1", created: 5, includeUsage: false)
+        var out = translator.translate(event: try JSONParser.parse(#"{"candidates":[{"content":{"parts":[{"text":"Hi"}]}}]}"#))
+        out += translator.translate(
+            event: try JSONParser.parse(
+                #"{"candidates":[{"logprobsResult":{"chosenCandidates":[{"token":"Hi","logProbability":-0.5}]}}]}"#))
+        let chunks = frames(out)
+        #expect(chunks.count == 2)
+        #expect(chunks[1]?["choices"]?[0]?["logprobs"]?["content"]?[0]?["token"]?.stringValue == "Hi")
+    }
+
     @Test func truncatedStreamEndsWithErrorEvent() throws {
         var translator = ChatStreamTranslator(model: "m", id: "x", created: 0, includeUsage: false)
         _ = translator.translate(event: try JSONParser.parse(#"{"candidates":[{"content":{"parts":[{"text":"Hel"}]}}]}"#))
