@@ -70,16 +70,7 @@ extension BudgetState {
         }
         if let line = hard.max(by: { over($0) < over($1) }), over(line) > .zero {
             let unused = min(over(line), group.durable - group.reserved)
-            if unused > .zero && group.pending == .zero {
-                group.durable -= unused
-                group.returning += unused
-                let latch = LeaseLatch()
-                group.lastRelease = latch
-                changes.append(
-                    LeaseChange(
-                        kind: .release, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys,
-                        amount: unused, latch: latch))
-            }
+            if unused > .zero && group.pending == .zero { changes.append(group.handBack(unused, id: id)) }
             leases[id] = group.isEmpty ? nil : group
             // Money held by leases on their way back is not spent: when what is settled leaves
             // room for this call, it waits for the hand-back and reserves again, rather than be
@@ -281,16 +272,7 @@ extension BudgetState {
                 if group.releaseWhenGranted {
                     group.releaseWhenGranted = false
                     let unused = group.durable - group.reserved
-                    if unused > .zero {
-                        group.durable -= unused
-                        group.returning += unused
-                        let latch = LeaseLatch()
-                        group.lastRelease = latch
-                        landedReleases.append(
-                            LeaseChange(
-                                kind: .release, group: change.group, team: group.team, key: group.key,
-                                budgetKeys: group.budgetKeys, amount: unused, latch: latch))
-                    }
+                    if unused > .zero { landedReleases.append(group.handBack(unused, id: change.group)) }
                 }
             }
         case .release:
@@ -330,15 +312,8 @@ extension BudgetState {
             let idleLongEnough = group.reserved == .zero && now.timeIntervalSince(group.lastUsed) >= idleSeconds
             let periodOver = group.periodEnd.map { $0 <= now } ?? false
             guard all || idleLongEnough || periodOver else { continue }
-            group.durable -= unused
-            group.returning += unused
-            let latch = LeaseLatch()
-            group.lastRelease = latch
+            changes.append(group.handBack(unused, id: id))
             leases[id] = group
-            changes.append(
-                LeaseChange(
-                    kind: .release, group: id, team: group.team, key: group.key, budgetKeys: group.budgetKeys,
-                    amount: unused, latch: latch))
         }
         return changes
     }

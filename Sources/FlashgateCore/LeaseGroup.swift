@@ -47,3 +47,16 @@ struct LeaseGroup {
         keys.isEmpty ? "caller:\(caller.team):\(caller.key)" : keys.joined(separator: ",")
     }
 }
+
+extension LeaseGroup {
+    /// Hands `amount` of what is on disk back: it is returning (still counted against the
+    /// budgets) until the change this returns, written to the ledger, is durable.
+    mutating func handBack(_ amount: MicroUSD, id: String) -> LeaseChange {
+        durable -= amount
+        returning += amount
+        let latch = LeaseLatch()
+        lastRelease = latch
+        return LeaseChange(
+            kind: .release, group: id, team: team, key: key, budgetKeys: budgetKeys, amount: amount, latch: latch)
+    }
+}
