@@ -68,6 +68,13 @@ enum ToolCalls {
         if let s = message["content"]?.stringValue {
             text = s
         } else if let parts = message["content"]?.arrayValue {
+            // Only text parts become the function's response: anything else (an image a tool
+            // returned) is refused with its place, not dropped without a word.
+            for (index, part) in parts.enumerated() where part["text"]?.stringValue == nil {
+                throw .invalid(
+                    "a tool result's content parts must be text; part \(index) is \(part["type"]?.stringValue ?? part.typeName)",
+                    param: "\(param).content[\(index)]")
+            }
             text = parts.compactMap { $0["text"]?.stringValue }.joined()
         } else {
             text = ""

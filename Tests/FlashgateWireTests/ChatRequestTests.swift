@@ -1,4 +1,5 @@
 import FlashgateCore
+import Foundation
 import Testing
 
 @testable import FlashgateWire
@@ -86,5 +87,20 @@ import Testing
         }
         let fits = try translate(#"{"model":"m","seed":-2147483648,"messages":[{"role":"user","content":"x"}]}"#)
         #expect(fits.gemini["generationConfig"]?["seed"]?.intValue == -2_147_483_648)
+    }
+
+    /// A tool result's non-text parts are refused where they stand; they had been dropped
+    /// without a word, so the model never saw the image a tool returned.
+    @Test func aToolResultsNonTextPartsAreRefused() throws {
+        let body =
+            #"{"model":"m","messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":[{"type":"text","text":"ok"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]}"#
+        #expect {
+            _ = try translate(body)
+        } throws: { error in
+            (error as? FlashgateError)?.param == "messages[2].content[1]"
+        }
+        let text = try translate(body.replacingOccurrences(
+            of: #",{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}"#, with: ""))
+        #expect(text.gemini["contents"]?[2]?["parts"]?[0]?["functionResponse"]?["response"]?["result"] == "ok")
     }
 }
