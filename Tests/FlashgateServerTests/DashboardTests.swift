@@ -20,6 +20,30 @@ import Testing
 
     // MARK: - On a real gateway
 
+    /// A hit on a mock route is valued at the price its calls are charged at (the `mock` row),
+    /// as the metrics and the hit's own header value it; the dashboard had looked the model up
+    /// by its upstream name, found no price and counted the hit unpriced.
+    @Test func aHitOnAMockRouteIsValuedAtTheMockPrice() async throws {
+        var config = TestGateway.mockConfig()
+        config.accounting.adminKey = Secret("admin-secret")
+        config.prices.set(ModelPrice(input: 1_000_000_000, output: 2_000_000_000, cachedInput: 0), prefix: "mock")
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        let gateway = try await TestGateway.start(config: config, storeDirectory: directory.path)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let body = #"{"model":"m","messages":[{"role":"user","content":"price me"}]}"#
+        #expect(try await client.request("POST", "/v1/chat/completions", body: body)?.status == 200)
+        let hit = try await client.request("POST", "/v1/chat/completions", body: body)
+        #expect(hit?.header("x-flashgate-cache") == "hit")
+        let saved = try #require(hit?.header("x-flashgate-cost-saved-usd"))
+        #expect(saved != "0.000000")
+        let dashboard = try await client.request(
+            "GET", "/admin/dashboard.json?hours=1", headers: [("authorization", "Bearer admin-secret")])
+        #expect(dashboard?.json?["cache"]?["saved_usd"]?.stringValue == saved)
+        await client.close()
+        await gateway.stop()
+    }
+
     @Test func dashboardJSONFromRealTrafficAndTheAdminKey() async throws {
         let h = try await AccountingTests.Harness.start()
         let client = try await RawHTTPClient.connect(port: h.gateway.port)

@@ -106,7 +106,7 @@ struct AdminAPI: Sendable {
         }
         let report = DashboardReport.make(
             rows: rows, refusals: refusals, budgets: budgets, nowMs: nowMs, hours: hours, prices: prices,
-            upstreamModel: { [routes] model in (try? routes.resolve(model: model))?.primary.upstreamModel ?? model },
+            upstreamModel: { [routes] model in (try? routes.resolve(model: model))?.primary.pricedModel ?? model },
             routeHealth: health.report(routes: config.routes))
         guard let shared = accountant.shared, case .object(var object) = report else { return report }
         object["shared"] = BudgetReport.sharedJSON(shared)
