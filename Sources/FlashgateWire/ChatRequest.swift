@@ -14,6 +14,8 @@ package struct ChatRequest: Sendable {
     package var reasoningEffort: String?
     /// Where thought signatures go back into the history (`attachSignatures`).
     package var signatureSlots: [SignatureSlot] = []
+    /// Some part carries a per-part `mediaResolution` (from an OpenAI `detail`).
+    package var partResolutions = false
 
     package init(model: String, stream: Bool, includeUsage: Bool, candidateCount: Int, gemini: JSONObject) {
         self.model = model
@@ -54,6 +56,9 @@ extension ChatRequest {
         var gemini = JSONObject()
         let conversation = try MessageTranslator.translate(messages)
         gemini["contents"] = .array(conversation.contents)
+        let partResolutions = conversation.contents.contains { content in
+            content["parts"]?.arrayValue?.contains { $0["mediaResolution"] != nil } ?? false
+        }
         if let system = conversation.system { gemini["systemInstruction"] = system }
 
         var generation = JSONObject()
@@ -155,6 +160,7 @@ extension ChatRequest {
         var request = ChatRequest(model: model, stream: stream, includeUsage: includeUsage, candidateCount: n, gemini: gemini)
         request.reasoningEffort = reasoningEffort
         request.signatureSlots = conversation.signatureSlots
+        request.partResolutions = partResolutions
         return request
     }
 
@@ -225,6 +231,27 @@ extension ChatRequest {
         var generation = gemini["generationConfig"]?.objectValue ?? JSONObject()
         generation["thinkingConfig"] = config
         gemini["generationConfig"] = .object(generation)
+    }
+
+    /// Per-part `mediaResolution` is Gemini 3's (v1beta); a Gemini 2.x or older model gets the
+    /// parts without it, keeping its default resolution, instead of a field it refuses or
+    /// ignores. Other model ids are left as they are.
+    package mutating func dropPartResolutions(upstreamModel: String) {
+        guard partResolutions, let range = upstreamModel.lowercased().range(of: "gemini-"),
+            let major = Int(upstreamModel.lowercased()[range.upperBound...].prefix { $0.isNumber }), major < 3,
+            var contents = gemini["contents"]?.arrayValue
+        else { return }
+        for c in contents.indices {
+            guard case .object(var content) = contents[c], var parts = content["parts"]?.arrayValue else { continue }
+            for p in parts.indices {
+                guard case .object(var part) = parts[p], part["mediaResolution"] != nil else { continue }
+                part["mediaResolution"] = nil
+                parts[p] = .object(part)
+            }
+            content["parts"] = .array(parts)
+            contents[c] = .object(content)
+        }
+        gemini["contents"] = .array(contents)
     }
 
     /// Puts a thought signature on the first function call of every assistant step. A signature

@@ -103,4 +103,24 @@ import Testing
             of: #",{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}"#, with: ""))
         #expect(text.gemini["contents"]?[2]?["parts"]?[0]?["functionResponse"]?["response"]?["result"] == "ok")
     }
+
+    /// `detail` becomes a per-part `mediaResolution`, which Gemini 3 reads; a Gemini 2.x model
+    /// gets the part without it (it had been sent to every model, and many clients send
+    /// `detail` by default). Model ids that are not Gemini's keep it.
+    @Test func perPartResolutionGoesOnlyToGemini3() throws {
+        let body =
+            #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"what"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo=","detail":"high"}}]}]}"#
+        func resolution(_ model: String) throws -> JSONValue? {
+            var request = try translate(body)
+            request.dropPartResolutions(upstreamModel: model)
+            return request.gemini["contents"]?[0]?["parts"]?[1]?["mediaResolution"]
+        }
+        #expect(try resolution("gemini-3.5-flash") == ["level": "MEDIA_RESOLUTION_HIGH"])
+        #expect(try resolution("gemini-2.5-flash") == nil)
+        #expect(try resolution("gemini-2.0-flash-lite") == nil)
+        #expect(try resolution("custom-model") == ["level": "MEDIA_RESOLUTION_HIGH"])
+        var plain = try translate(#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#)
+        #expect(!plain.partResolutions)
+        plain.dropPartResolutions(upstreamModel: "gemini-2.5-flash")
+    }
 }

@@ -13,6 +13,7 @@ extension ChatRequest {
     func geminiBody(for target: ResolvedRoute, signature: (String) -> StoredSignature?) -> JSONValue {
         var chat = self
         chat.applyThinking(upstreamModel: target.upstreamModel)
+        chat.dropPartResolutions(upstreamModel: target.upstreamModel)
         chat.attachSignatures(route: target.route.name, upstreamModel: target.upstreamModel, lookup: signature)
         return .object(chat.gemini)
     }
