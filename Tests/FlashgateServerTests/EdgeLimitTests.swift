@@ -168,6 +168,25 @@ import Testing
         await gateway.stop()
     }
 
+    /// A key sent as `?key=` is percent-decoded like any query value: a key with `+`, `/` or `=`
+    /// sent encoded had been a 401.
+    @Test func aKeyInTheQueryIsPercentDecoded() async throws {
+        var config = TestGateway.mockConfig()
+        let key = "fg+key/x=1"
+        config.teams = [TeamConfig(id: "t")]
+        config.keys = [KeyConfig(name: "k", team: "t", hashHex: VirtualKey.hashHex(key))]
+        let gateway = try await TestGateway.start(config: config)
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let body = #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#
+        let encoded = try await client.request(
+            "POST", "/v1beta/models/m:generateContent?key=fg%2Bkey%2Fx%3D1", body: body)
+        #expect(encoded?.status == 200, "\(encoded?.text ?? "")")
+        let wrong = try await client.request("POST", "/v1beta/models/m:generateContent?key=fg%2Bkey", body: body)
+        #expect(wrong?.status == 401)
+        await client.close()
+        await gateway.stop()
+    }
+
     /// NIO's decoder parses nothing after an upgrade request (curl's `Upgrade: h2c`): it is
     /// answered and the connection closes, instead of a next request waiting out the header
     /// timeout unanswered.
