@@ -130,6 +130,9 @@ package enum CacheKeyDecisions {
         "reasoningEffort",
         // Keyed through the body after `attachSignatures` puts the signatures into `contents`.
         "signatureSlots",
+        // Keyed through the body: the parts' `mediaResolution`, after `dropPartResolutions`
+        // removes it for a Gemini 2.x model (this flag only says whether there is any).
+        "partResolutions",
     ]
 
     /// The same decision for every stored property of the OpenAI `ResponsesRequest`. Its Gemini
