@@ -19,6 +19,9 @@ extension Accountant {
         package var reservationID: UInt64?
         package var amount: MicroUSD
         package var estimatedTokens: Int
+        /// Of `estimatedTokens`, the audio, image and video ones (an embedding's), so a call
+        /// whose answer brings no usage is charged them at their own rates.
+        package var estimatedMedia = MediaTokens()
         package var budgetRemaining: MicroUSD?
         /// The tier asked for: reserved at its price; charged at the tier that served.
         package var tier: ServiceTier = .standard

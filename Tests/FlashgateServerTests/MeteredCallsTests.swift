@@ -94,6 +94,33 @@ import Testing
         try await h.stop()
     }
 
+    /// An embedding's audio is charged at the audio rate its usage reports ($6.50 per million on
+    /// gemini-embedding-2, text $0.20): settlement had kept only the prompt count and charged
+    /// every token as text, 32 times too little. An answer without usage is charged the
+    /// reserved tokens, media at their rates.
+    @Test func anEmbeddingsMediaIsChargedAtItsOwnRate() async throws {
+        let h = try await Harness.start()
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        let audio = Data(repeating: 7, count: 100_000).base64EncodedString()
+        let body = #"{"content":{"parts":[{"inlineData":{"mimeType":"audio/wav","data":"\#(audio)"}}]}}"#
+        let path = "/v1beta/models/gemini-embedding-2:embedContent"
+        h.fake.enqueue(
+            .json(
+                #"{"embedding":{"values":[0.1]},"usageMetadata":{"promptTokenCount":10000,"promptTokensDetails":[{"modality":"AUDIO","tokenCount":10000}]}}"#
+            ))
+        let reported = try await client.request("POST", path, body: body, headers: Self.nativeAuth)
+        #expect(reported?.status == 200)
+        #expect(reported?.header("x-flashgate-cost-usd") == "0.065000")
+        h.fake.enqueue(.json(#"{"embedding":{"values":[0.1]}}"#))
+        let unreported = try await client.request("POST", path, body: body, headers: Self.nativeAuth)
+        #expect(unreported?.status == 200)
+        // 3,200 audio tokens for 100 KB at $6.50 per million, and a few of text.
+        let charged = try #require(unreported?.header("x-flashgate-cost-usd").flatMap { MicroUSD(dollars: $0) })
+        #expect(charged >= MicroUSD(20_800) && charged < MicroUSD(21_000), "\(charged.dollars)")
+        await client.close()
+        try await h.stop()
+    }
+
     @Test func estimateModeReservesAndChargesTheExpectedTokens() async throws {
         let h = try await Harness.start { config in config.accounting.mode = .estimate }
         let client = try await RawHTTPClient.connect(port: h.gateway.port)

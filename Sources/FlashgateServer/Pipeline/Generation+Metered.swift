@@ -63,9 +63,12 @@ extension Generation {
                 ? RequestCostEstimate.worstCase(embeddings: body, model: model)
                 : RequestCostEstimate.expected(embeddings: body, model: model)
             if let amount = estimate.cost(accountant.prices, model: model, atMs: nowMilliseconds()) {
-                return accountant.admit(
+                let decision = accountant.admit(
                     caller: call.caller, clientModel: call.clientModel, upstreamModel: model,
                     route: call.primary.route.name, amount: amount, tokens: estimate.inputTokens)
+                guard case .admit(var admission) = decision else { return decision }
+                admission.estimatedMedia = estimate.media
+                return .admit(admission)
             }
             return .reject(.unpriced(model: model, tier: .standard))
         }
@@ -132,9 +135,17 @@ extension Generation {
             await writer.respond(.error(failure, dialect: call.dialect))
             return
         }
-        // Charged from the answer's own count when it has one, else the tokens reserved.
-        var usage = TokenUsage()
-        usage.promptTokens = answer["usageMetadata"]?["promptTokenCount"]?.intValue ?? admission.estimatedTokens
+        // Charged as the answer's usage says, its audio, image and video tokens at their own
+        // rates (they had all been charged as text, a thirtieth of audio's price); without usage,
+        // as the tokens reserved, media at theirs.
+        let usage =
+            TokenUsage(usageMetadata: answer["usageMetadata"])
+            ?? {
+                var estimated = TokenUsage()
+                estimated.promptTokens = admission.estimatedTokens
+                estimated.promptMedia = admission.estimatedMedia
+                return estimated
+            }()
         let cost = await settle(
             call, admission, usage: call.kind == .embed ? usage : nil, ending: .ok, attempts: attempts)
         do {
