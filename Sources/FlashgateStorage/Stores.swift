@@ -52,19 +52,34 @@ extension Stores {
         guard access(path, W_OK) == 0 else {
             throw FlashgateError(.unavailable, "the store directory \(path) is not writable")
         }
+        // One server per store: a second one's recovery would charge the first one's open
+        // leases as spent.
+        let lock: StoreLock
+        do {
+            lock = try StoreLock(directory: path)
+        } catch {
+            throw FlashgateError(.unavailable, error.message)
+        }
         // Money first: a ledger that cannot be opened stops the start, with its path.
-        let ledger = try Ledger.open(
+        let ledger: Ledger
+        do {
+            ledger = try Ledger.open(
             directory: path + "/ledger", maxSizeBytes: config.ledgerMaxSizeBytes,
             options: Ledger.Options(
                 queueCapacity: config.ledger.queueCapacity, beforeCommit: beforeLedgerCommit,
                 commitInterval: config.ledger.durability == .lease ? config.ledger.commitInterval : .zero),
             logger: logger)
+        } catch {
+            lock.release()
+            throw error
+        }
         // The per-install secret that seals thought signatures into Responses reasoning items.
         let seal: SignatureSeal
         do {
             seal = try SignatureSeal.load(directory: path)
         } catch {
             ledger.close()
+            lock.release()
             throw error
         }
         // Rows past `ledger.retention.rows` become hourly rollups, on the ledger's writer.
@@ -81,6 +96,7 @@ extension Stores {
                 close: {
                     retention.cancel()
                     ledger.close()
+                    lock.release()
                 })
         }
         let cache: ResponseCacheStore?
@@ -123,6 +139,7 @@ extension Stores {
                 env.close()
                 retention.cancel()
                 ledger.close()
+                lock.release()
             })
     }
 }
