@@ -49,8 +49,10 @@ struct CacheLocation: ParsableArguments {
     func open() throws -> ResponseCacheStore? {
         let (directory, mapSizeBytes) = try resolve()
         guard FileManager.default.fileExists(atPath: directory + "/data.mdb") else {
-            print("no response cache at \(directory)")
-            return nil
+            // A mistyped --store must not look like a purge that worked (the ledger commands
+            // exit 1 the same way).
+            FileHandle.standardError.write(Data("flashgate: no response cache at \(directory)\n".utf8))
+            throw ExitCode(1)
         }
         let logger = Logger(label: "flashgate.cache")
         guard

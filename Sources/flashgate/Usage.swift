@@ -67,7 +67,10 @@ struct Usage: ParsableCommand {
         }
         let rows: [UsageRow]
         do {
-            let ledger = try Ledger.open(directory: directory, maxSizeBytes: settings.maxSizeBytes, logger: Logger(label: "flashgate"))
+            // The map size the server opens it with: ledger.max_size, else store.max_size.
+            let ledger = try Ledger.open(
+                directory: directory, maxSizeBytes: loaded?.ledgerMaxSizeBytes ?? settings.maxSizeBytes,
+                logger: Logger(label: "flashgate"))
             defer { ledger.close() }
             if budgets {
                 guard let loaded else { throw ValidationError("--budgets needs --config (the budgets are in it)") }

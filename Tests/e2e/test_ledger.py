@@ -81,3 +81,13 @@ def test_usage_days_outside_their_range_are_refused_not_a_crash(tmp_path: Path):
         result = run("usage", "--store", store, "--days", days, "--json")
         assert result.returncode == 0, (days, result.stderr)
         assert json.loads(result.stdout) == []
+
+
+def test_commands_on_a_missing_store_fail(tmp_path):
+    """A mistyped --store must not look like a purge that worked: every store command on a
+    directory without a store exits 1 and says so on stderr (the cache commands had exited 0)."""
+    missing = str(tmp_path / "nope")
+    for args in (("cache", "stats"), ("cache", "purge", "--all"), ("ledger", "stats"), ("usage",)):
+        done = run(*args, "--store", missing)
+        assert done.returncode == 1, (args, done.returncode, done.stdout, done.stderr)
+        assert "nope" in done.stderr, (args, done.stderr)
