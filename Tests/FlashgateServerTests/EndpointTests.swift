@@ -160,4 +160,22 @@ enum FileManagerShim {
         await client.close()
         await gateway.stop()
     }
+
+    /// `GET /v1beta/models/{id}` (google-genai's `models.get`, v1beta by default) answers one
+    /// model in Gemini's shape; it had been a 404 "no endpoint". An unknown id is Google's 404.
+    @Test func oneNativeModelHasGeminiShape() async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let found = try await client.request("GET", "/v1beta/models/gemini-3.5-flash")
+        #expect(found?.status == 200, "\(found?.text ?? "")")
+        #expect(found?.json?["name"]?.stringValue == "models/gemini-3.5-flash")
+        let prefixed = try await client.request("GET", "/v1beta/models/models%2Fgemini-3.5-flash")
+        #expect(prefixed?.status == 400)  // an encoded slash is refused, as on every path
+        let unknown = try await client.request("GET", "/v1beta/models/no-such-model")
+        #expect(unknown?.status == 404)
+        #expect(unknown?.json?["error"]?["status"]?.stringValue == "NOT_FOUND")
+        #expect(try await client.request("POST", "/v1beta/models/gemini-3.5-flash")?.status == 405)
+        await client.close()
+        await gateway.stop()
+    }
 }

@@ -149,6 +149,8 @@ package final class Gateway: Sendable {
             return models.nativeList()
         case .model(let id):
             return try models.model(id)
+        case .nativeModel(let id):
+            return try models.nativeModel(id)
         case .chatCompletions:
             return try chatCompletions(request)
         case .responses:

@@ -55,6 +55,23 @@ struct Models: Sendable {
         }
     }
 
+    /// `GET /v1beta/models/{id}` in Gemini's shape: a configured id as `{"name": "models/<id>"}`,
+    /// else the passthrough upstream's own entry; 404 in Google's envelope for an unknown id.
+    func nativeModel(_ id: String) throws(FlashgateError) -> GatewayResult {
+        let bare = ModelID.bare(id)
+        _ = try ModelID(validating: bare)
+        if routes.configuredModelIDs.contains(bare) { return .immediate(.json(["name": .string("models/\(bare)")])) }
+        guard let passthrough = routes.passthroughRoute else { throw notFound(bare) }
+        return .deferred { [self] writer in
+            let listed = await upstreamModels(passthrough)?["models"]?.arrayValue ?? []
+            if let found = listed.first(where: { $0["name"]?.stringValue == "models/\(bare)" }) {
+                await writer.respond(.json(found))
+            } else {
+                await writer.respond(.error(notFound(bare), dialect: .google))
+            }
+        }
+    }
+
     private func notFound(_ id: String) -> FlashgateError {
         FlashgateError(.notFound, "the model '\(id)' does not exist or is not configured", param: "model")
     }

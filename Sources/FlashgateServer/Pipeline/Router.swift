@@ -15,6 +15,8 @@ package enum Endpoint: Sendable, Equatable {
     case listModels
     case nativeListModels
     case model(id: String)
+    /// `GET /v1beta/models/{id}`: one model in Gemini's shape (google-genai's `models.get`).
+    case nativeModel(id: String)
     case chatCompletions
     /// `POST /v1/responses`.
     case responses
@@ -79,8 +81,9 @@ package enum Endpoint: Sendable, Equatable {
                 }
                 return method == .POST ? .native(model: model, method: native) : .methodNotAllowed(allowed: "POST")
             }
-            if prefix == "/v1/models/" && !rest.isEmpty && !rest.contains("/") {
-                return method == .GET ? .model(id: String(rest)) : .methodNotAllowed(allowed: "GET")
+            if !rest.isEmpty && !rest.contains("/") {
+                guard method == .GET else { return .methodNotAllowed(allowed: "GET") }
+                return prefix == "/v1/models/" ? .model(id: String(rest)) : .nativeModel(id: String(rest))
             }
         }
         return .notFound

@@ -176,7 +176,7 @@ extension Endpoint {
         case .adminUsage, .adminBudgets, .adminRoutes, .adminDashboard: "admin"
         case .dashboard: "dashboard"
         case .metrics: "metrics"
-        case .listModels, .nativeListModels, .model: "models"
+        case .listModels, .nativeListModels, .model, .nativeModel: "models"
         case .chatCompletions: "chat"
         case .responses, .storedResponse: "responses"
         case .embeddings: "embeddings"
