@@ -95,9 +95,7 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
                 // Owners of caches that expired by now go first: the table holds live caches only.
                 var expired: [[UInt8]] = []
                 try txn.forEach(owners) { key, value in
-                    if let old = Self.decodeOwner(name: key, Array(value)), old.expiresMs <= nowMs {
-                        expired.append(Array(key))
-                    }
+                    if let expires = Self.ownerExpiry(Array(value)), expires <= nowMs { expired.append(Array(key)) }
                 }
                 for key in expired { try txn.delete(owners, key: key) }
                 try txn.put(owners, key: Array(owner.name.utf8.prefix(511)), value: Self.encodeOwner(owner))
@@ -110,9 +108,7 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
     package func owner(ofCache name: String) -> ContextCacheOwner? {
         do {
             return try env.read { txn in
-                try txn.get(owners, key: Array(name.utf8.prefix(511))).flatMap {
-                    Self.decodeOwner(name: UnsafeRawBufferPointer(start: nil, count: 0), $0, knownName: name)
-                }
+                try txn.get(owners, key: Array(name.utf8.prefix(511))).flatMap { Self.decodeOwner(name: name, $0) }
             }
         } catch {
             logger.warning("could not read a context cache's owner", metadata: ["error": "\(error)"])
@@ -127,12 +123,17 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
         return bytes + Array(owner.team.utf8)
     }
 
-    static func decodeOwner(name: UnsafeRawBufferPointer, _ bytes: [UInt8], knownName: String? = nil) -> ContextCacheOwner? {
-        guard bytes.count >= 10, bytes[0] == 1 else { return nil }
-        let expires = bytes[2..<10].reduce(Int64(0)) { $0 << 8 | Int64($1) }
+    static func decodeOwner(name: String, _ bytes: [UInt8]) -> ContextCacheOwner? {
+        guard let expires = ownerExpiry(bytes) else { return nil }
         return ContextCacheOwner(
-            name: knownName ?? String(decoding: name, as: UTF8.self),
-            team: String(decoding: bytes[10...], as: UTF8.self), automatic: bytes[1] == 1, expiresMs: expires)
+            name: name, team: String(decoding: bytes[10...], as: UTF8.self), automatic: bytes[1] == 1,
+            expiresMs: expires)
+    }
+
+    /// The expiry an owner record holds (nil: not a version-1 record).
+    static func ownerExpiry(_ bytes: [UInt8]) -> Int64? {
+        guard bytes.count >= 10, bytes[0] == 1 else { return nil }
+        return bytes[2..<10].reduce(Int64(0)) { $0 << 8 | Int64($1) }
     }
 
     /// Version 1: four big-endian 64-bit fields (reads, tokens, implicit ‰, last seen ms).

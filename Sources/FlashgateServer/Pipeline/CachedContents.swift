@@ -92,11 +92,11 @@ struct CachedContents: Sendable {
     /// (Gemini's default). Nil, refused, when the value is not one of those, when both are named
     /// (Gemini's `expiration` is one of them), or past 999,999,999 seconds.
     static func lifetime(_ body: JSONValue, nowMs: Int64, required: Bool = false) -> Int64? {
-        let ttls = [body["ttl"]].compactMap { $0 }.filter { !$0.isNull }
+        let ttl = body["ttl"].flatMap { $0.isNull ? nil : $0 }
         var expiries: [JSONValue] = []
         GeminiSpelling.each(body, "expireTime", "expire_time") { expiries.append($0) }
-        guard ttls.count + expiries.count <= 1 else { return nil }
-        if let value = ttls.first {
+        guard (ttl == nil ? 0 : 1) + expiries.count <= 1 else { return nil }
+        if let value = ttl {
             guard let ttl = value.stringValue, ttl.hasSuffix("s"), let seconds = Double(ttl.dropLast()), seconds >= 0,
                 seconds < 1e9
             else {

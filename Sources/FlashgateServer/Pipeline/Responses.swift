@@ -67,14 +67,15 @@ struct Responses: Sendable {
         let team = caller.team
         // Sealed under the route that issued the signature (kept by the pipeline as the answer
         // arrives: after a failover or a hedge that is not the primary), the primary when unknown.
-        let primaryRoute = SignatureOrigins.origin(route: plan.primary.route.name, model: plan.primary.upstreamModel)
+        let issuedPrimary = plan.primary
         let answer = ResponsesAnswer(
             id: "resp_" + RequestID.next(), created: now(), model: responses.chat.model, stream: responses.stream,
             echo: responses.echo,
             includeEncrypted: responses.includeEncrypted,
             seal: { [seal, signatures] signature in
                 let issuer =
-                    signatures.lookup(team: team, toolCallID: SignatureOrigins.key(signature))?.route ?? primaryRoute
+                    signatures.lookup(team: team, toolCallID: SignatureOrigins.key(signature))?.route
+                    ?? SignatureOrigins.origin(route: issuedPrimary.route.name, model: issuedPrimary.upstreamModel)
                 return seal.seal(signature, route: issuer, team: team)
             })
         let signature = self.signature(responses, team: team)
