@@ -29,20 +29,48 @@ package protocol ContextPrefixStore: Sendable {
     func recordOwner(_ owner: ContextCacheOwner, nowMs: Int64)
     /// The owner recorded for the cache `name`, if any.
     func owner(ofCache name: String) -> ContextCacheOwner?
+    /// Every cache a client of `team` created (not an automatic one) that is live at `nowMs`.
+    func clientOwners(team: String, nowMs: Int64) -> [ContextCacheOwner]
 }
 
 /// The team a cache Flashgate created belongs to: a client's own (`/v1beta/cachedContents`), or
 /// an automatic one (which the `shared` scope lets every team read).
+/// A client's cache also keeps where it lives and what it holds (`placement`), so its owner can
+/// still read, update and delete it after a restart.
 package struct ContextCacheOwner: Sendable, Equatable {
     package var name: String
     package var team: String
     package var automatic: Bool
     package var expiresMs: Int64
+    package var placement: Placement?
 
-    package init(name: String, team: String, automatic: Bool, expiresMs: Int64) {
+    /// The route and key that created the cache, the models it was priced on, its size, and the
+    /// key of the caller who created it.
+    package struct Placement: Sendable, Equatable {
+        package var route: String
+        package var keyIndex: Int
+        package var clientModel: String
+        package var pricedModel: String
+        package var tokens: Int
+        package var callerKey: String
+
+        package init(
+            route: String, keyIndex: Int, clientModel: String, pricedModel: String, tokens: Int, callerKey: String
+        ) {
+            self.route = route
+            self.keyIndex = keyIndex
+            self.clientModel = clientModel
+            self.pricedModel = pricedModel
+            self.tokens = tokens
+            self.callerKey = callerKey
+        }
+    }
+
+    package init(name: String, team: String, automatic: Bool, expiresMs: Int64, placement: Placement? = nil) {
         self.name = name
         self.team = team
         self.automatic = automatic
         self.expiresMs = expiresMs
+        self.placement = placement
     }
 }

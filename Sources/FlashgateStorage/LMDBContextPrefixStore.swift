@@ -116,23 +116,75 @@ package final class LMDBContextPrefixStore: ContextPrefixStore {
         }
     }
 
+    package func clientOwners(team: String, nowMs: Int64) -> [ContextCacheOwner] {
+        do {
+            return try env.read { txn in
+                var found: [ContextCacheOwner] = []
+                try txn.forEach(owners) { key, value in
+                    let name = String(decoding: key, as: UTF8.self)
+                    guard let owner = Self.decodeOwner(name: name, Array(value)), !owner.automatic,
+                        owner.team == team, owner.expiresMs > nowMs
+                    else { return }
+                    found.append(owner)
+                }
+                return found
+            }
+        } catch {
+            logger.warning("could not read context caches' owners", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
     /// Version 1: kind (1 automatic, 0 a client's), expiry ms big-endian, then the team's UTF-8.
+    /// Version 2 (a placement): kind, expiry, key index and tokens big-endian, then the team,
+    /// route, client model, priced model and caller key, each a 16-bit big-endian length and UTF-8.
     static func encodeOwner(_ owner: ContextCacheOwner) -> [UInt8] {
-        var bytes: [UInt8] = [1, owner.automatic ? 1 : 0]
-        withUnsafeBytes(of: owner.expiresMs.bigEndian) { bytes += $0 }
-        return bytes + Array(owner.team.utf8)
+        guard let placement = owner.placement else {
+            var bytes: [UInt8] = [1, owner.automatic ? 1 : 0]
+            withUnsafeBytes(of: owner.expiresMs.bigEndian) { bytes += $0 }
+            return bytes + Array(owner.team.utf8)
+        }
+        var bytes: [UInt8] = [2, owner.automatic ? 1 : 0]
+        for value in [owner.expiresMs, Int64(placement.keyIndex), Int64(placement.tokens)] {
+            withUnsafeBytes(of: value.bigEndian) { bytes += $0 }
+        }
+        for text in [owner.team, placement.route, placement.clientModel, placement.pricedModel, placement.callerKey] {
+            let utf8 = Array(text.utf8.prefix(Int(UInt16.max)))
+            bytes += [UInt8(utf8.count >> 8), UInt8(utf8.count & 0xff)] + utf8
+        }
+        return bytes
     }
 
     static func decodeOwner(name: String, _ bytes: [UInt8]) -> ContextCacheOwner? {
         guard let expires = ownerExpiry(bytes) else { return nil }
+        guard bytes[0] == 2 else {
+            return ContextCacheOwner(
+                name: name, team: String(decoding: bytes[10...], as: UTF8.self), automatic: bytes[1] == 1,
+                expiresMs: expires)
+        }
+        guard bytes.count >= 26 else { return nil }
+        func field(_ at: Int) -> Int64 { bytes[at..<(at + 8)].reduce(Int64(0)) { $0 << 8 | Int64($1) } }
+        var texts: [String] = []
+        var at = 26
+        for _ in 0..<5 {
+            guard at + 2 <= bytes.count else { return nil }
+            let count = Int(bytes[at]) << 8 | Int(bytes[at + 1])
+            guard at + 2 + count <= bytes.count else { return nil }
+            texts.append(String(decoding: bytes[(at + 2)..<(at + 2 + count)], as: UTF8.self))
+            at += 2 + count
+        }
+        let keyIndex = field(10), tokens = field(18)
+        guard keyIndex >= 0, keyIndex <= Int32.max, tokens >= 0 else { return nil }
         return ContextCacheOwner(
-            name: name, team: String(decoding: bytes[10...], as: UTF8.self), automatic: bytes[1] == 1,
-            expiresMs: expires)
+            name: name, team: texts[0], automatic: bytes[1] == 1, expiresMs: expires,
+            placement: .init(
+                route: texts[1], keyIndex: Int(keyIndex), clientModel: texts[2], pricedModel: texts[3],
+                tokens: Int(tokens), callerKey: texts[4]))
     }
 
-    /// The expiry an owner record holds (nil: not a version-1 record).
+    /// The expiry an owner record holds (nil: not a record this version reads).
     static func ownerExpiry(_ bytes: [UInt8]) -> Int64? {
-        guard bytes.count >= 10, bytes[0] == 1 else { return nil }
+        guard bytes.count >= 10, bytes[0] == 1 || bytes[0] == 2 else { return nil }
         return bytes[2..<10].reduce(Int64(0)) { $0 << 8 | Int64($1) }
     }
 

@@ -154,6 +154,52 @@ extension ContextCacheTests {
         try await h.stop()
     }
 
+    /// A client's cache can still be read, listed, updated and deleted by its team after a
+    /// restart. Before, only who owned it was kept, so its owner got a 404 for every one of those
+    /// (the cache lived on upstream, rent paid, and could not be deleted through Flashgate). The
+    /// stop settled its rent to its expiry, so an update pays only for the time past it.
+    @Test func aClientsCacheIsManagedByItsTeamAfterARestart() async throws {
+        let first = try await H.start()
+        var client = try await RawHTTPClient.connect(port: first.gateway.port)
+        let mine = [("x-goog-api-key", ContextCacheTests.key)]
+        let theirs = [("x-goog-api-key", ContextCacheTests.otherKey)]
+        let created = try await client.request("POST", "/v1beta/cachedContents", body: Self.createBody, headers: mine)
+        let name = try #require(created?.json?["name"]?.stringValue)
+        let tokens = Int64(try #require(first.fake.cachedContents.live.first?.tokens))
+        await client.close()
+        let h = try await first.restarted()
+        // The stop settled the 1,800 s it was created for.
+        let rent = { (seconds: Int64) in MicroUSD((tokens * seconds + 3_599) / 3_600) }
+        #expect(try await h.rows(Accountant.contextStorageStatus, atLeast: 1).map(\.cost) == [rent(1_800)])
+        client = try await RawHTTPClient.connect(port: h.gateway.port)
+
+        #expect(try await client.request("GET", "/v1beta/\(name)", headers: theirs)?.status == 404)
+        #expect(try await client.request("DELETE", "/v1beta/\(name)", headers: theirs)?.status == 404)
+        let theirList = try await client.request("GET", "/v1beta/cachedContents", headers: theirs)
+        #expect(theirList?.json?["cachedContents"]?.arrayValue?.isEmpty == true)
+        let read = try await client.request("GET", "/v1beta/\(name)", headers: mine)
+        #expect(read?.status == 200)
+        #expect(read?.json?["name"]?.stringValue == name)
+        let list = try await client.request("GET", "/v1beta/cachedContents", headers: mine)
+        #expect(list?.json?["cachedContents"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == [name])
+
+        // 600 s in, an hour from now: paid through 1,800 s, so the new period starts there.
+        h.advance(seconds: 600)
+        let patched = try await client.request("PATCH", "/v1beta/\(name)", body: #"{"ttl":"3600s"}"#, headers: mine)
+        #expect(patched?.status == 200, "\(patched?.text ?? "")")
+        // Deleted at 2,400 s: 600 s of the new period used.
+        h.advance(seconds: 1_800)
+        #expect(try await client.request("DELETE", "/v1beta/\(name)", headers: mine)?.status == 200)
+        let storage = try await h.rows(Accountant.contextStorageStatus, atLeast: 2)
+        let costs: [Int64] = storage.map(\.cost.value).sorted()
+        let expected: [Int64] = [rent(600).value, rent(1_800).value].sorted()
+        #expect(costs == expected)
+        #expect(h.fake.cachedContents.live.isEmpty)
+        #expect(try await client.request("GET", "/v1beta/\(name)", headers: mine)?.status == 404)
+        await client.close()
+        try await h.stop()
+    }
+
     /// The longest life a create may ask for (999,999,999 s, about 32 years) on the dearest
     /// storage: its rent is worked out without overflowing (it had trapped and taken the gateway
     /// down), it is more than the team's budget holds, so the create is refused before Gemini

@@ -37,6 +37,48 @@ import Testing
         #expect(store.owner(ofCache: "cachedContents/b")?.team == "other")
     }
 
+    /// A client cache's owner keeps where the cache lives (version 2); automatic ones and
+    /// version-1 records read as before. Only a team's own live client caches are listed.
+    @Test func aClientCachesPlacementIsKeptAndListedByTeam() throws {
+        let placement = ContextCacheOwner.Placement(
+            route: "studio", keyIndex: 2, clientModel: "gemini-3.5-flash", pricedModel: "gemini-3.5-flash",
+            tokens: 40_000, callerKey: "search-key")
+        let mine = ContextCacheOwner(
+            name: "cachedContents/a", team: "search", automatic: false, expiresMs: 9_000, placement: placement)
+        do {
+            let env = try StoreEnvironment.open(directory: tmp.path, maxSizeBytes: 16 << 20, durable: false)
+            defer { env.close() }
+            let store = try LMDBContextPrefixStore(env: env, logger: Logger(label: "test"))
+            store.recordOwner(mine, nowMs: 1_000)
+            store.recordOwner(
+                ContextCacheOwner(name: "cachedContents/b", team: "search", automatic: true, expiresMs: 9_000),
+                nowMs: 1_000)
+            store.recordOwner(
+                ContextCacheOwner(
+                    name: "cachedContents/c", team: "other", automatic: false, expiresMs: 9_000, placement: placement),
+                nowMs: 1_000)
+            store.recordOwner(
+                ContextCacheOwner(
+                    name: "cachedContents/d", team: "search", automatic: false, expiresMs: 3_000, placement: placement),
+                nowMs: 1_000)
+        }
+        let env = try StoreEnvironment.open(directory: tmp.path, maxSizeBytes: 16 << 20, durable: false)
+        defer { env.close() }
+        let store = try LMDBContextPrefixStore(env: env, logger: Logger(label: "test"))
+        #expect(store.owner(ofCache: "cachedContents/a") == mine)
+        #expect(store.clientOwners(team: "search", nowMs: 2_000).map(\.name) == ["cachedContents/a", "cachedContents/d"])
+        #expect(store.clientOwners(team: "search", nowMs: 3_000) == [mine])
+        #expect(store.clientOwners(team: "other", nowMs: 3_000).map(\.name) == ["cachedContents/c"])
+        // A version-1 record (no placement) still reads.
+        let v1 = LMDBContextPrefixStore.encodeOwner(
+            ContextCacheOwner(name: "x", team: "search", automatic: false, expiresMs: 5))
+        #expect(v1.first == 1)
+        #expect(LMDBContextPrefixStore.decodeOwner(name: "x", v1)?.team == "search")
+        // A truncated version-2 record is no record.
+        let v2 = LMDBContextPrefixStore.encodeOwner(mine)
+        #expect(LMDBContextPrefixStore.decodeOwner(name: "a", Array(v2.dropLast())) == nil)
+    }
+
     /// While a drain writes a batch, another thread's lookup of a key in it sees the value: it
     /// has left the queue but is not on disk until the commit. Before, such a lookup found
     /// neither and answered nil (the lookup above failed so once under load).

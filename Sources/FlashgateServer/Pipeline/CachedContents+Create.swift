@@ -105,7 +105,11 @@ extension CachedContents {
         guard let price = accountant.prices.price(for: live.pricedModel) else {
             throw FlashgateError.invalid("no price for \(live.pricedModel)")
         }
-        let rent = ContextCachePlanner.storageCost(tokens: live.tokens, seconds: seconds, price: price)
+        // A period already paid (a cache taken up after a restart) is not paid again: the new
+        // one starts where it ends.
+        let now = caches.nowMilliseconds()
+        let billable = (max(0, now + seconds * 1000 - max(now, live.segmentStartMs)) + 999) / 1000
+        let rent = ContextCachePlanner.storageCost(tokens: live.tokens, seconds: billable, price: price)
         let storageAdmitted: Accountant.Admission
         switch accountant.admitStorage(
             caller: caller, clientModel: live.clientModel, upstreamModel: live.pricedModel, route: live.route,
@@ -131,7 +135,8 @@ extension CachedContents {
             }
             let now = caches.nowMilliseconds()
             if let old = caches.book.renewClient(
-                live.name, startMs: now, expiresMs: now + seconds * 1000, storage: storage)
+                live.name, startMs: max(now, live.segmentStartMs), expiresMs: now + seconds * 1000, storage: storage,
+                nowMs: now)
             {
                 caches.settle([old], endedMs: now)
             } else {

@@ -30,9 +30,11 @@ struct CachedContents: Sendable {
             return try create(caller, body: body, now: now)
         }
         let name = "cachedContents/" + id
-        let (live, expired) = caches.book.client(name, team: caller.team, nowMs: now)
+        let (held, expired) = caches.book.client(name, team: caller.team, nowMs: now)
         if let expired { caches.settle([expired], endedMs: expired.expiresMs) }
-        guard let live else { throw FlashgateError(.notFound, "\(name) is not found") }
+        guard let live = held ?? caches.book.restorable(name, team: caller.team, nowMs: now).flatMap(adopt) else {
+            throw FlashgateError(.notFound, "\(name) is not found")
+        }
         switch request.method {
         case .GET:
             return .deferred { writer in await writer.respond(await forward(live, method: "GET", body: [])) }
@@ -56,6 +58,7 @@ struct CachedContents: Sendable {
     }
 
     private func list(_ caller: Caller, now: Int64) -> GatewayResult {
+        for owner in caches.book.restorable(team: caller.team, nowMs: now) { _ = adopt(owner) }
         let owned = caches.book.clients(team: caller.team, nowMs: now)
         return .deferred { writer in
             var found: [JSONValue] = []
@@ -75,6 +78,24 @@ struct CachedContents: Sendable {
             }
             await writer.respond(.json(["cachedContents": .array(found)]))
         }
+    }
+
+    /// A client cache made before a restart, taken up into the book on the route that made it
+    /// (nil when the config no longer has that route for its model). Its rent was settled to its
+    /// expiry when Flashgate stopped, so it owes nothing until an update extends it past that.
+    private func adopt(_ owner: ContextCacheOwner) -> ContextCacheBook.Live? {
+        guard let placement = owner.placement,
+            let plan = try? caches.routes.plan(model: ModelID.bare(placement.clientModel)),
+            let target = plan.targets.first(where: {
+                $0.route.name == placement.route && RouteTable.holdsContextCaches($0.route)
+            })
+        else { return nil }
+        return caches.book.adoptClient(
+            ContextCacheBook.Live(
+                name: owner.name, target: target, keyIndex: placement.keyIndex, tokens: placement.tokens,
+                caller: Caller(team: owner.team, key: placement.callerKey), clientModel: placement.clientModel,
+                pricedModel: placement.pricedModel, segmentStartMs: owner.expiresMs, expiresMs: owner.expiresMs,
+                storage: nil))
     }
 
     func forward(_ live: ContextCacheBook.Live, method: String, body: [UInt8]) async -> GatewayResponse {

@@ -26,7 +26,10 @@ package final class ContextCacheBook: Sendable {
         /// Start of the rent period its `storage` reservation covers, and when it expires.
         var segmentStartMs: Int64
         var expiresMs: Int64
-        var storage: Accountant.Admission
+        /// Nil when its rent is settled through `expiresMs` already: a client's cache taken up
+        /// again after a restart (the stop settled its booked rent to its expiry); its rent
+        /// period then starts at that expiry.
+        var storage: Accountant.Admission?
         var reads = 0
 
         var route: String { target.route.name }
@@ -183,11 +186,20 @@ package final class ContextCacheBook: Sendable {
         if let live { keepOwner(live, automatic: true) }
     }
 
-    /// Records whose `live` is, for after a restart (`isForeign`).
-    private func keepOwner(_ live: Live, automatic: Bool) {
+    /// Records whose `live` is, for after a restart (`isForeign`), and for a client's cache
+    /// where it lives, so its owner can still manage it then (`restorable`).
+    private func keepOwner(_ live: Live, automatic: Bool, nowMs: Int64? = nil) {
+        let placement =
+            automatic
+            ? nil
+            : ContextCacheOwner.Placement(
+                route: live.route, keyIndex: live.keyIndex, clientModel: live.clientModel,
+                pricedModel: live.pricedModel, tokens: live.tokens, callerKey: live.caller.key)
         store?.recordOwner(
-            ContextCacheOwner(name: live.name, team: live.caller.team, automatic: automatic, expiresMs: live.expiresMs),
-            nowMs: live.segmentStartMs)
+            ContextCacheOwner(
+                name: live.name, team: live.caller.team, automatic: automatic, expiresMs: live.expiresMs,
+                placement: placement),
+            nowMs: nowMs ?? live.segmentStartMs)
     }
 
     /// Removes the cache `name` of `key` (Gemini no longer knows it); returns it for settlement.
@@ -300,11 +312,40 @@ package final class ContextCacheBook: Sendable {
         }
     }
 
+    /// The client caches of `team` the store recorded, live at `nowMs` and not in the book: made
+    /// before a restart. Each comes with where it lives (`placement`).
+    func restorable(team: String, nowMs: Int64) -> [ContextCacheOwner] {
+        guard let store else { return [] }
+        let held = state.withLock { Set($0.clients.keys) }
+        return store.clientOwners(team: team, nowMs: nowMs).filter { $0.placement != nil && !held.contains($0.name) }
+    }
+
+    /// The client cache `name` of `team` the store recorded, live at `nowMs` and not in the book.
+    func restorable(_ name: String, team: String, nowMs: Int64) -> ContextCacheOwner? {
+        guard let store, state.withLock({ $0.clients[name] == nil }), let owner = store.owner(ofCache: name),
+            !owner.automatic, owner.team == team, owner.expiresMs > nowMs, owner.placement != nil
+        else { return nil }
+        return owner
+    }
+
+    /// Takes up a client cache made before a restart (its rent settled to its expiry, so
+    /// `storage` nil); when the book holds `name` already, that entry wins.
+    func adoptClient(_ live: Live) -> Live {
+        state.withLock { state in
+            if let held = state.clients[live.name] { return held }
+            state.clients[live.name] = live
+            return live
+        }
+    }
+
     /// Removes a client cache (deleted); returns it for settlement.
     func removeClient(_ name: String) -> Live? { state.withLock { $0.clients.removeValue(forKey: name) } }
 
-    /// Starts a new rent period of a client cache; the old one is returned for settlement.
-    func renewClient(_ name: String, startMs: Int64, expiresMs: Int64, storage: Accountant.Admission) -> Live? {
+    /// Starts a new rent period of a client cache at `startMs` (now, or the end of a period
+    /// already paid); the old one is returned for settlement.
+    func renewClient(
+        _ name: String, startMs: Int64, expiresMs: Int64, storage: Accountant.Admission, nowMs: Int64
+    ) -> Live? {
         let renewed = state.withLock { state -> (old: Live, new: Live)? in
             guard var live = state.clients[name] else { return nil }
             let old = live
@@ -314,7 +355,7 @@ package final class ContextCacheBook: Sendable {
             state.clients[name] = live
             return (old, live)
         }
-        if let renewed { keepOwner(renewed.new, automatic: false) }
+        if let renewed { keepOwner(renewed.new, automatic: false, nowMs: nowMs) }
         return renewed?.old
     }
 

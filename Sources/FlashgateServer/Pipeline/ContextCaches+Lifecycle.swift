@@ -122,10 +122,11 @@ extension ContextCaches {
     /// `endedMs` (or their expiry, whichever is first), rounded up to the second and the µ$.
     func settle(_ ended: [ContextCacheBook.Live], endedMs: Int64?) {
         for live in ended {
+            guard let storage = live.storage else { continue }
             let cost = rent(of: live, until: endedMs)
             book.count { $0.storagePico += cost.value * 1_000_000 }
             let accountant = self.accountant
-            Task { await accountant.settleStorage(live.storage, cost: cost) }
+            Task { await accountant.settleStorage(storage, cost: cost) }
         }
     }
 
@@ -133,16 +134,19 @@ extension ContextCaches {
     func rent(of live: ContextCacheBook.Live, until endedMs: Int64?) -> MicroUSD {
         let end = min(live.expiresMs, endedMs ?? live.expiresMs)
         let seconds = (max(0, end - live.segmentStartMs) + 999) / 1000
-        guard let price = accountant.prices.price(for: live.pricedModel, atMs: end) else { return live.storage.amount }
+        guard let price = accountant.prices.price(for: live.pricedModel, atMs: end) else {
+            return live.storage?.amount ?? .zero
+        }
         return ContextCachePlanner.storageCost(tokens: live.tokens, seconds: seconds, price: price)
     }
 
     /// At shutdown: the caches live on upstream until they expire, so their booked rent is due.
     func shutdown() async {
         for live in book.drain() {
+            guard let storage = live.storage else { continue }
             let cost = rent(of: live, until: nil)
             book.count { $0.storagePico += cost.value * 1_000_000 }
-            await accountant.settleStorage(live.storage, cost: cost)
+            await accountant.settleStorage(storage, cost: cost)
         }
     }
 
