@@ -122,7 +122,8 @@ package final class RedisClient: Sendable {
             throw RedisError(.unreachable, status.withLock { $0.lastError } ?? "reconnecting")
         }
         let connection = try RedisConnection(
-            address: config.address, connectTimeout: config.connectTimeout, commandTimeout: config.commandTimeout)
+            address: config.address, connectTimeout: config.connectTimeout, commandTimeout: config.commandTimeout,
+            clock: clock)
         if let password = config.password {
             let reply = try connection.command(["AUTH", password.value])
             if case .error(let message) = reply { throw RedisError(.unreachable, "AUTH refused: \(message)") }

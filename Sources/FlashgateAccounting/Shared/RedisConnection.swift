@@ -5,11 +5,20 @@ import Foundation
 /// One synchronous hiredis connection with connect and command timeouts. Not thread-safe (hiredis
 /// contexts are not): `RedisClient` confines it to its one queue. After an I/O error the context
 /// cannot be reused, so the connection reports itself broken and is thrown away.
+///
+/// Invariant: a command returns or throws within its command timeout (on `clock`, and on the real
+/// clock), however the server trickles its reply; one that runs out breaks the connection, since
+/// a late reply would otherwise answer the next command.
 package final class RedisConnection {
     private let context: UnsafeMutablePointer<redisContext>
+    private let commandTimeout: Duration
+    private let clock: any RetryClock
     package private(set) var broken = false
 
-    package init(address: SharedConfig.Address, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) {
+    package init(
+        address: SharedConfig.Address, connectTimeout: Duration, commandTimeout: Duration,
+        clock: any RetryClock = SystemRetryClock()
+    ) throws(RedisError) {
         let connectTV = Self.timeval(connectTimeout)
         let made: UnsafeMutablePointer<redisContext>?
         switch address {
@@ -23,6 +32,9 @@ package final class RedisConnection {
             throw RedisError(.unreachable, "connect to \(address): \(message)")
         }
         context = made
+        self.commandTimeout = commandTimeout
+        self.clock = clock
+        // Each write and read waits at most the command timeout; `command` bounds the whole.
         if redisSetTimeout(made, Self.timeval(commandTimeout)) != REDIS_OK {
             throw RedisError(.unreachable, "cannot set the command timeout")
         }
@@ -32,23 +44,47 @@ package final class RedisConnection {
 
     deinit { redisFree(context) }
 
-    /// Sends one command and reads its reply. An error reply is a value; a lost connection throws.
+    /// Sends one command and reads its reply. An error reply is a value; a lost connection, or a
+    /// reply not complete within the command timeout (a server trickling it byte by byte had
+    /// held a command for as long as each byte came within the timeout), throws.
     package func command(_ args: [String]) throws(RedisError) -> RedisReply {
         guard !broken else { throw RedisError(.unreachable, "connection closed") }
+        let deadline = clock.now().advanced(by: commandTimeout)
+        let realDeadline = ContinuousClock.now.advanced(by: commandTimeout)
         let buffers = args.map { Array($0.utf8CString) }
         let lengths = args.map { $0.utf8.count }
-        let raw: UnsafeMutableRawPointer? = Self.withPointers(buffers) { argv in
+        let appended = Self.withPointers(buffers) { argv in
             lengths.withUnsafeBufferPointer { lens in
-                redisCommandArgv(context, Int32(args.count), argv, lens.baseAddress)
+                redisAppendCommandArgv(context, Int32(args.count), argv, lens.baseAddress)
             }
         }
-        guard let raw else {
-            broken = true
-            throw RedisError(.unreachable, Self.errorText(context))
+        guard appended == REDIS_OK else { throw fail(Self.errorText(context)) }
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(context, &done) == REDIS_OK else { throw fail(Self.errorText(context)) }
         }
-        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        var raw: UnsafeMutableRawPointer?
+        while true {
+            guard redisGetReplyFromReader(context, &raw) == REDIS_OK else { throw fail(Self.errorText(context)) }
+            if raw != nil { break }
+            let left = min(clock.now().duration(to: deadline), ContinuousClock.now.duration(to: realDeadline))
+            guard left > .zero else { throw fail("no complete reply within the command timeout (\(commandTimeout))") }
+            var ready = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+            let waited = poll(&ready, 1, Int32(clamping: (left.milliseconds + 1)))
+            if waited < 0, errno != EINTR { throw fail(String(cString: strerror(errno))) }
+            guard waited > 0 else { continue }
+            guard redisBufferRead(context) == REDIS_OK else { throw fail(Self.errorText(context)) }
+        }
+        let reply = raw!.assumingMemoryBound(to: redisReply.self)
         defer { freeReplyObject(raw) }
         return Self.convert(reply)
+    }
+
+    /// The connection cannot be used again (hiredis's context is in error, or a reply is still
+    /// owed on it).
+    private func fail(_ message: String) -> RedisError {
+        broken = true
+        return RedisError(.unreachable, message)
     }
 
     private static func withPointers<R>(
