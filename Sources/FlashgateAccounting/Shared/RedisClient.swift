@@ -122,8 +122,7 @@ package final class RedisClient: Sendable {
             throw RedisError(.unreachable, status.withLock { $0.lastError } ?? "reconnecting")
         }
         let connection = try RedisConnection(
-            address: config.address, connectTimeout: config.connectTimeout, commandTimeout: config.commandTimeout,
-            clock: clock)
+            address: config.address, connectTimeout: config.connectTimeout, commandTimeout: config.commandTimeout)
         if let password = config.password {
             let reply = try connection.command(["AUTH", password.value])
             if case .error(let message) = reply { throw RedisError(.unreachable, "AUTH refused: \(message)") }
