@@ -142,14 +142,21 @@ extension FlashgateConfig {
         guard let value = try map.string(key), !value.isEmpty else {
             throw ConfigError(path: map.child(key), reason: "\(what) needs a \(key)")
         }
-        let allowed = value.unicodeScalars.allSatisfy {
-            ($0.isASCII && (CharacterSet.alphanumerics.contains($0))) || $0 == "." || $0 == "_" || $0 == "-"
-        }
-        guard allowed, value.count <= 64 else {
-            throw ConfigError(path: map.child(key), reason: "use up to 64 letters, digits, '.', '_' or '-', got '\(value)'")
+        guard isIdentifier(value) else {
+            throw ConfigError(path: map.child(key), reason: "\(identifierRule), got '\(value)'")
         }
         return value
     }
+
+    /// Whether `value` may be a team id or a key name (`flashgate keys new` checks the same).
+    package static func isIdentifier(_ value: String) -> Bool {
+        !value.isEmpty && value.count <= 64
+            && value.unicodeScalars.allSatisfy {
+                ($0.isASCII && (CharacterSet.alphanumerics.contains($0))) || $0 == "." || $0 == "_" || $0 == "-"
+            }
+    }
+
+    package static let identifierRule = "use up to 64 letters, digits, '.', '_' or '-'"
 
     private static func ids(_ map: inout ConfigMap, _ key: String) throws(ConfigError) -> [UInt32] {
         guard let items = try map.list(key) else { return [] }

@@ -18,6 +18,13 @@ struct Keys: ParsableCommand {
         @Option(name: .long, help: "A name for the key, unique among keys (default: <team>-key).")
         var name: String?
 
+        func validate() throws {
+            for (option, value) in [("--team", team), ("--name", name ?? "\(team)-key")]
+            where !FlashgateConfig.isIdentifier(value) {
+                throw ValidationError("\(option): \(FlashgateConfig.identifierRule), got '\(value)'")
+            }
+        }
+
         func run() throws {
             var rng = SystemRandomNumberGenerator()
             let key = VirtualKey.generate(using: &rng)
@@ -29,8 +36,8 @@ struct Keys: ParsableCommand {
 
                 Give the key to the client; it is not stored anywhere. Paste this under `keys:`:
 
-                  - name: \(name)
-                    team: \(team)
+                  - name: "\(name)"
+                    team: "\(team)"
                     hash: "\(VirtualKey.hashText(key))"
                 """)
         }
