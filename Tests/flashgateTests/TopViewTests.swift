@@ -138,6 +138,22 @@ struct TopViewTests {
         #expect(scrape.breakers == ["aistudio": 0, "vertex-eu": 2, "backup": 1])
     }
 
+    /// `top`'s own scrapes, health checks, the admin API and the dashboard are not requests to
+    /// show: an idle gateway watched by `top` had shown a team "none" at one request per interval.
+    @Test func operationalEndpointsAreNotCounted() throws {
+        let scrape = try TopScrape(
+            scrape: """
+                flashgate_requests_total{endpoint="metrics",model="none",team="none",route="none",status="200",cache="none"} 7
+                flashgate_requests_total{endpoint="health",model="none",team="none",route="none",status="200",cache="none"} 3
+                flashgate_requests_total{endpoint="admin",model="none",team="ops",route="none",status="200",cache="none"} 2
+                flashgate_requests_total{endpoint="dashboard",model="none",team="none",route="none",status="200",cache="none"} 1
+                flashgate_requests_total{endpoint="chat",model="m",team="ops",route="r",status="200",cache="miss"} 5
+
+                """)
+        #expect(scrape.teams["none"] == nil)
+        #expect(scrape.teams["ops"]?.requests == 5)
+    }
+
     // MARK: rates and rendering
 
     @Test func ratesFromTwoScrapes() throws {

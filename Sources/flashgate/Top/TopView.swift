@@ -178,7 +178,8 @@ private struct LineCursor {
 /// scrapes give rates; gauges are kept as the latest value.
 package struct TopScrape: Sendable, Equatable {
     package struct Team: Sendable, Equatable {
-        /// `flashgate_requests_total`, every endpoint, model, route, status and cache outcome.
+        /// `flashgate_requests_total`, every API endpoint, model, route, status and cache outcome
+        /// (not `operationalEndpoints`).
         package var requests: Double = 0
         /// Requests answered from the response cache (`cache="hit"`).
         package var cacheHits: Double = 0
@@ -225,6 +226,10 @@ package struct TopScrape: Sendable, Equatable {
         self.init(samples: try PrometheusText.parse(text, only: Self.metricNames))
     }
 
+    /// Endpoints that serve the operator, not an API caller: `top`'s own scrapes among them, which
+    /// had shown an idle gateway busy.
+    package static let operationalEndpoints: Set<String> = ["metrics", "health", "admin", "dashboard"]
+
     /// Sums samples per team. NaN values count as absent.
     package init(samples: [MetricSample]) {
         self.init()
@@ -232,6 +237,7 @@ package struct TopScrape: Sendable, Equatable {
             let team = sample.labels["team"] ?? ""
             switch sample.name {
             case MetricFamily.requests.name:
+                if let endpoint = sample.labels["endpoint"], Self.operationalEndpoints.contains(endpoint) { continue }
                 teams[team, default: Team()].requests += sample.value
                 switch sample.labels["cache"] {
                 case "hit":
