@@ -15,6 +15,11 @@ extension FlashgateConfig {
         guard let name = try map.string("name"), !name.isEmpty else {
             throw ConfigError(path: map.child("name"), reason: "a route needs a name")
         }
+        // A route's name goes whole into ledger rollup keys, logs, metrics labels and CSV exports.
+        guard name.utf8.count <= 128, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw ConfigError(path: map.child("name"), reason: "a route name is at most 128 bytes, without control characters")
+        }
         let kinds = RouteConfig.Kind.allCases.map(\.rawValue).joined(separator: ", ")
         guard let kindText = try map.string("kind") else {
             throw ConfigError(path: map.child("kind"), reason: "a route needs a kind (\(kinds))")

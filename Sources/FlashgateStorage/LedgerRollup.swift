@@ -113,15 +113,22 @@ package struct LedgerRollup: Sendable, Equatable {
 }
 
 extension LedgerCodec {
-    /// The longest a text field of a rollup key may be: LMDB keys are at most 511 bytes.
-    static let rollupFieldLimit = 60
+    /// The longest each text field of a rollup key may be, in bytes (team, key, model, route, tier,
+    /// cache status, outcome): every name the config allows fits whole (ids and key names 64,
+    /// model ids 128 and a `models/` or `tunedModels/` prefix, route names 128), and the key stays
+    /// within LMDB's 511 bytes (8 + 488 + 7 zero bytes). One limit of 60 for all had cut longer
+    /// team, key and model names, so retention moved their usage to a name that did not exist and
+    /// merged teams that differed past the 60th byte.
+    static let rollupFieldLimits = [64, 64, 160, 128, 24, 24, 24]
 
     /// `rollups` keys: the hour (big-endian, sign bit flipped), then team, key, model, route, tier,
-    /// cache status and outcome, each UTF-8 (at most `rollupFieldLimit` bytes) ended by a zero byte.
+    /// cache status and outcome, each UTF-8 (at most its `rollupFieldLimits` bytes) ended by a
+    /// zero byte.
     static func rollupKey(_ k: LedgerRollup.Key) -> [UInt8] {
         var out = key(UInt64(bitPattern: k.hourMs) ^ (1 << 63))
-        for field in [k.team, k.key, k.model, k.route, k.tier, k.cacheStatus, k.outcome] {
-            out += field.utf8.prefix(rollupFieldLimit).filter { $0 != 0 }
+        let fields = [k.team, k.key, k.model, k.route, k.tier, k.cacheStatus, k.outcome]
+        for (field, limit) in zip(fields, rollupFieldLimits) {
+            out += field.utf8.prefix(limit).filter { $0 != 0 }
             out.append(0)
         }
         return out

@@ -181,6 +181,16 @@ private func load(_ entries: [(String, ConfigNode)]) throws -> FlashgateConfig {
             "routes[0].project", "only a vertex route has project",
             [("name", s("r")), ("kind", s("gemini")), ("project", s("p"))]
         ),
+        // A route name goes whole into ledger rollup keys and CSV exports (it had been any text:
+        // a CRLF in it broke the export, and long ones were cut in rollups).
+        (
+            "routes[0].name", "a route name is at most 128 bytes, without control characters",
+            [("name", s("r1\r\nr2")), ("kind", s("gemini"))]
+        ),
+        (
+            "routes[0].name", "a route name is at most 128 bytes, without control characters",
+            [("name", s(String(repeating: "r", count: 129))), ("kind", s("gemini"))]
+        ),
         (
             "routes[0].kind", "unknown route kind 'bedrock'; expected one of gemini, vertex, openai, mock",
             [("name", s("r")), ("kind", s("bedrock"))]

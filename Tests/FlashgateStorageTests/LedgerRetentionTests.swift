@@ -98,6 +98,43 @@ import Testing
         #expect(try ledger.usage(from: Self.h(2, 30), to: nil, team: nil, key: nil, model: nil) == wholeHour)
     }
 
+    /// Names as long as the config allows keep their usage whole through retention: two teams
+    /// differing only past the 60th byte stay apart, and a 128-character model keeps its name.
+    /// Rollup keys had cut every field at 60 bytes, so `usage --team` of such a team read $0
+    /// after retention, and the two teams merged.
+    @Test func longNamesKeepTheirUsageThroughRetention() async throws {
+        let ledger = try open()
+        defer { ledger.close() }
+        let stem = String(repeating: "a", count: 60)
+        let model = "models/" + String(repeating: "m", count: 128)
+        let route = String(repeating: "r", count: 128)
+        for (i, team) in ["\(stem)-one", "\(stem)-two"].enumerated() {
+            let id = ledger.nextReservationID()
+            var row = SettlementRecord(
+                reservationID: id, timeMs: Self.h(0, 10 + Int64(i)), team: team, key: String(repeating: "k", count: 64),
+                model: model, route: route, promptTokens: 10, cachedTokens: 0, outputTokens: 5, thoughtsTokens: 0,
+                searchQueries: 0, cost: MicroUSD(Int64(1_000 * (i + 1))), cacheStatus: "miss", outcome: "ok",
+                budgetKeys: ["team:\(team):total"])
+            row.serviceTier = "standard"
+            try await ledger.reserve(
+                ReservationRecord(
+                    id: id, timeMs: row.timeMs, team: team, key: row.key, model: model, route: route,
+                    amount: MicroUSD(9_000), budgetKeys: row.budgetKeys))
+            try await ledger.settle(row)
+        }
+        func usage(_ team: String) throws -> [UsageRow] {
+            try ledger.usage(from: nil, to: nil, team: team, key: nil, model: model)
+        }
+        let before = (try usage("\(stem)-one"), try usage("\(stem)-two"))
+        #expect(before.0.map(\.cost) == [MicroUSD(1_000)] && before.1.map(\.cost) == [MicroUSD(2_000)])
+        let report = try await ledger.applyRetention(
+            nowMs: Self.h(3), rows: .seconds(3600), rollups: .seconds(400 * 86_400))
+        #expect(report.rowsFolded == 2)
+        #expect(try usage("\(stem)-one") == before.0)
+        #expect(try usage("\(stem)-two") == before.1)
+        #expect(try ledger.rollups(to: Self.h(3)).map(\.key.route) == [route, route])
+    }
+
     /// A range bound at the edge of Int64 (`flashgate ledger export --from=-9223372036854775808`)
     /// overflowed rounding down to its hour; it now reads as "from the beginning".
     @Test func rangeBoundsAtTheEdgesOfInt64AreNotATrap() async throws {
