@@ -61,7 +61,9 @@ enum LedgerExport {
 
     /// RFC 4180: quoted when it holds a comma, quote or line break.
     static func csv(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+        // By bytes: "\r\n" is one Character in Swift, equal to neither "\r" nor "\n".
+        guard field.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 })
+        else { return field }
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
