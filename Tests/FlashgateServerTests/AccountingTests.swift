@@ -261,6 +261,31 @@ import Testing
         try await h.stop()
     }
 
+    /// `days` counts whole UTC days, as `flashgate usage --days` does: half an hour after
+    /// midnight, `days=1` is today only and `days=2` adds yesterday. It had been days × 24 hours
+    /// back, so `days=1` also answered yesterday's last hours, as a day of its own.
+    @Test func usageDaysAreWholeUTCDays() async throws {
+        let day: Int64 = 86_400_000
+        let midnight = (Int64(Date().timeIntervalSince1970 * 1000) / day) * day
+        let now = Mutex(midnight - 3_600_000)
+        let h = try await Harness.start(nowMilliseconds: { now.withLock { $0 } })
+        let client = try await RawHTTPClient.connect(port: h.gateway.port)
+        _ = try await client.request("POST", "/v1/chat/completions", body: Self.chat("late"), headers: Self.auth)
+        _ = try await h.rows(atLeast: 1)
+        now.withLock { $0 = midnight + 1_800_000 }
+        _ = try await client.request("POST", "/v1/chat/completions", body: Self.chat("early"), headers: Self.auth)
+        _ = try await h.rows(atLeast: 2)
+        let admin = [("authorization", "Bearer admin-secret")]
+        func days(_ n: Int) async throws -> [Int] {
+            let usage = try await client.request("GET", "/admin/usage?days=\(n)", headers: admin)
+            return (usage?.json?["data"]?.arrayValue ?? []).compactMap { $0["requests"]?.intValue }
+        }
+        #expect(try await days(1) == [1], "today so far")
+        #expect(try await days(2).reduce(0, +) == 2, "today and yesterday")
+        await client.close()
+        try await h.stop()
+    }
+
     /// `days` is a whole number of days the ledger can hold: anything else is a 400 naming it.
     /// A count past what milliseconds can hold had overflowed and taken the gateway down.
     @Test func usageDaysOutsideTheirRangeAreRefusedNotATrap() async throws {

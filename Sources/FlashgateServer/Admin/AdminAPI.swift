@@ -70,7 +70,11 @@ struct AdminAPI: Sendable {
             guard let days = Int(text), (1...Self.maxUsageDays).contains(days) else {
                 throw FlashgateError.invalid("days must be a whole number from 1 to \(Self.maxUsageDays)")
             }
-            from = nowMilliseconds() - Int64(days) * 86_400_000
+            // Whole UTC days, as `flashgate usage --days`: 1 is today so far. A rolling window of
+            // days × 24 h had answered a slice of one more UTC day than the CLI, counted as a day.
+            let dayMs: Int64 = 86_400_000
+            let today = nowMilliseconds()
+            from = (today / dayMs - (today % dayMs < 0 ? 1 : 0) - Int64(days - 1)) * dayMs
         }
         let rows = try ledger.usage(
             from: from, to: nil, team: request.queryItem("team"), key: request.queryItem("key"), model: request.queryItem("model"))
