@@ -146,8 +146,8 @@ package struct ConfigMap {
     package static func parseBytes(_ text: String) -> Int? {
         let s = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Int)] = [
-            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000),
-            ("B", 1),
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40), ("KB", 1000), ("MB", 1_000_000),
+            ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1),
         ]
         for (suffix, scale) in units where s.hasSuffix(suffix) {
             guard let value = Int(s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)) else { return nil }

@@ -117,6 +117,9 @@ import Testing
         #expect(ConfigMap.parseBytes("64MiB") == 64 << 20)
         #expect(ConfigMap.parseBytes("1000") == 1000)
         #expect(ConfigMap.parseBytes("x") == nil)
+        // The README gives sizes up to 4TiB (ledger.max_size, store.max_size): TiB and TB had no unit.
+        #expect(ConfigMap.parseBytes("4TiB") == 4 << 40)
+        #expect(ConfigMap.parseBytes("2TB") == 2_000_000_000_000)
     }
 
     @Test func cacheTTLPrecedence() {
