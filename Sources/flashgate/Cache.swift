@@ -35,7 +35,7 @@ struct CacheLocation: ParsableArguments {
         var settings = StoreConfig()
         if let config {
             do {
-                settings = try ConfigFile.load(path: config, environment: ProcessInfo.processInfo.environment).store
+                settings = try ConfigFile.load(path: config, environment: ProcessInfo.processInfo.environment, secrets: .notNeeded).store
             } catch {
                 FileHandle.standardError.write(Data("flashgate: \(config): \(error)\n".utf8))
                 throw ExitCode(2)

@@ -36,7 +36,7 @@ struct LedgerLocation: ParsableArguments {
         var ledgerSettings = LedgerConfig()
         if let config {
             do {
-                let loaded = try ConfigFile.load(path: config, environment: ProcessInfo.processInfo.environment)
+                let loaded = try ConfigFile.load(path: config, environment: ProcessInfo.processInfo.environment, secrets: .notNeeded)
                 storeSettings = loaded.store
                 ledgerSettings = loaded.ledger
             } catch {

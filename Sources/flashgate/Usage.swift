@@ -52,7 +52,10 @@ struct Usage: ParsableCommand {
         var prices = PriceTable()
         if let config {
             do {
-                loaded = try ConfigFile.load(path: config, environment: ProcessInfo.processInfo.environment)
+                // Budgets shared through Redis need its password; the ledger alone needs no secret.
+                loaded = try ConfigFile.load(
+                    path: config, environment: ProcessInfo.processInfo.environment,
+                    secrets: budgets ? .required : .notNeeded)
                 settings = loaded!.store
                 prices = loaded!.prices
             } catch {

@@ -91,3 +91,34 @@ def test_commands_on_a_missing_store_fail(tmp_path):
         done = run(*args, "--store", missing)
         assert done.returncode == 1, (args, done.returncode, done.stdout, done.stderr)
         assert "nope" in done.stderr, (args, done.stderr)
+
+
+def test_store_tools_read_a_config_without_its_secrets(tmp_path: Path):
+    """`ledger`, `usage` and `cache` with `--config` need only where the store is: on a host
+    without the upstream or admin key (variables unset, key file absent) they work. They had
+    exited 2 with "environment variable … is not set"; `check` still insists."""
+    gate = start_flashgate("secretless", tmp_path)
+    with httpx.Client(timeout=30) as client:
+        answer = client.post(f"{gate.base_url}/v1/chat/completions", headers={"cache-control": "no-store"},
+                             json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
+        assert answer.status_code == 200, answer.text
+    assert gate.stop() == 0
+    config = tmp_path / "secretless.yaml"
+    config.write_text(f"""store:
+  path: {tmp_path / "secretless-store"}
+routes:
+  - name: studio
+    kind: gemini
+    api_keys_env: [FG_E2E_UNSET_ONE, FG_E2E_UNSET_TWO]
+  - name: backup
+    kind: gemini
+    api_key_file: /nonexistent/flashgate-key
+accounting:
+  admin_key_env: FG_E2E_UNSET_ADMIN
+""")
+    for args in (["ledger", "stats"], ["ledger", "export"], ["usage"], ["cache", "stats"]):
+        result = run(*args, "--config", str(config))
+        assert result.returncode == 0, f"{args}: {result.stderr}"
+    assert "1" in run("usage", "--config", str(config), "--json").stdout
+    checked = run("check", "--config", str(config))
+    assert checked.returncode != 0 and "FG_E2E_UNSET" in checked.stderr
