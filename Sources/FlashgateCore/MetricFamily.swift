@@ -17,7 +17,7 @@ package struct MetricFamily: Sendable, Hashable {
 
     /// Every family, the ledger's last.
     package static let all: [MetricFamily] = [
-        requests, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, softExceeded,
+        requests, aborted, duration, ttfb, upstream, overhead, tokens, cost, saved, rejections, refusals, softExceeded,
         attempts, retries, breaker, budget, cacheEntries, cacheBytes, inFlight, ledgerBytes, ledgerMapBytes,
         ledgerFull, leases, leasedUSD, ledgerQueue, ledgerCommits, leaseWaits, ledgerRows, ledgerRollups, sharedRedisUp, sharedRedisCommands,
         sharedRedisFailures, clusterSettled, clusterBurned, contextCaches, contextReads, contextStorage, contextSaved,
@@ -35,6 +35,9 @@ package struct MetricFamily: Sendable, Hashable {
 
     package static let requests = MetricFamily(
         "requests", "total", "Finished requests by endpoint, model, team, route, HTTP status and cache outcome.")
+    package static let aborted = MetricFamily(
+        "requests_aborted", "total",
+        "Finished requests whose response did not end whole (the client left, or the answer was cut), by endpoint and team; requests_total counts them too, under the status they started with.")
     package static let duration = MetricFamily(
         "request_duration", "seconds", "Time from the request's arrival to the end of its response.")
     package static let ttfb = MetricFamily(

@@ -84,7 +84,7 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let exposed = Set(MetricFamily.all.map(\.name))
-        #expect(exposed.count == 37)  // 18 + 10 ledger + 5 shared-budget + 4 context-cache families
+        #expect(exposed.count == 38)  // 19 + 10 ledger + 5 shared-budget + 4 context-cache families
         for file in ["deploy/grafana/flashgate-dashboard.json", "README.md"] {
             let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
             var named: Set<String> = []

@@ -63,6 +63,22 @@ import Testing
         #expect(telemetry.handles.count == afterTwentyFive)
     }
 
+    /// A response that did not end whole (its client left, or a stream was cut) is counted
+    /// apart: it had been only a 200 among the others.
+    @Test func abortedAnswersAreCountedApart() {
+        let telemetry = PrometheusTelemetry(config: Self.config(teams: ["search"]))
+        for aborted in [false, true, false] {
+            var summary = Self.summary(team: "search", model: "flash")
+            summary.aborted = aborted
+            telemetry.finished(summary)
+        }
+        let text = Self.lines(telemetry)
+        #expect(text.contains(#"flashgate_requests_aborted_total{endpoint="chat",team="search"} 1"#))
+        #expect(
+            text.contains(
+                #"flashgate_requests_total{endpoint="chat",model="flash",team="search",route="r0",status="200",cache="miss"} 3"#))
+    }
+
     /// Flashgate's own share of a call answered at its first attempt is time to first byte less
     /// libcurl's time (the hand-offs to the curl thread and back are Flashgate's); after retries
     /// it is less the retry owner's time, whose failed attempts and backoff were the upstream's.

@@ -21,7 +21,7 @@ final class MetricHandles: Sendable {
 
     /// The families `PrometheusTelemetry.finished` records into outside a request's own bundle.
     enum Family: UInt8, Hashable, Sendable {
-        case rejections, refusals, attempts, retries
+        case rejections, refusals, attempts, retries, aborted
     }
 
     /// The label values a finished request's own series are drawn from.

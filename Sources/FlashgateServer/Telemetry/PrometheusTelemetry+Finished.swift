@@ -26,6 +26,12 @@ extension PrometheusTelemetry {
                 ]
             )
         }.increment()
+        if s.aborted {
+            handles.counter(.init(family: .aborted, a: endpoint, b: team)) {
+                registry.makeCounter(
+                    descriptor: Family.aborted.descriptor, labels: [("endpoint", endpoint), ("team", team)])
+            }.increment()
+        }
 
         series.histogram(.duration) {
             histogram(Family.duration.descriptor, "endpoint", endpoint, Self.durationBuckets)
