@@ -3,6 +3,7 @@ import FlashgateTesting
 import FlashgateUpstream
 import Foundation
 import Synchronization
+import Dispatch
 import Testing
 
 @testable import FlashgateServer
@@ -25,7 +26,8 @@ import Testing
 
         static func start(
             directory: TempDirectory? = nil, clock: ManualClock = ManualClock(),
-            accessLog: (@Sendable (String) -> Void)? = nil, configure: (inout FlashgateConfig) -> Void = { _ in }
+            accessLog: (@Sendable (String) -> Void)? = nil, beforeLedgerCommit: (@Sendable () -> Void)? = nil,
+            configure: (inout FlashgateConfig) -> Void = { _ in }
         ) async throws -> Harness {
             let fake = try await FakeGemini.start()
             var config = FlashgateConfig(routes: [
@@ -38,7 +40,8 @@ import Testing
             let dir = try directory ?? TempDirectory()
             let curl = try CurlTransport()
             let gateway = try await TestGateway.start(
-                config: config, http: curl, storeDirectory: dir.path, nowMilliseconds: clock.now, accessLog: accessLog)
+                config: config, http: curl, storeDirectory: dir.path, nowMilliseconds: clock.now, accessLog: accessLog,
+                beforeLedgerCommit: beforeLedgerCommit)
             return Harness(fake: fake, curl: curl, gateway: gateway, directory: dir, clock: clock)
         }
 
@@ -303,6 +306,91 @@ import Testing
         await lonely.close()
         await h.fake.waitForClosedConnections(closedBefore + 1)
         held.open()
+        try await h.stop()
+    }
+
+    /// Holds the ledger's commits while on: the writer thread waits in `pass` until released.
+    final class CommitStall: Sendable {
+        private let state = Mutex((on: false, held: false))
+        private let gate = DispatchSemaphore(value: 0)
+
+        func hold() { state.withLock { $0.on = true } }
+
+        /// The writer thread, before each commit.
+        func pass() {
+            let wait = state.withLock { state -> Bool in
+                guard state.on else { return false }
+                state.held = true
+                return true
+            }
+            if wait { gate.wait() }
+        }
+
+        var isHolding: Bool { state.withLock { $0.held } }
+
+        func release() {
+            state.withLock { $0.on = false }
+            gate.signal()
+        }
+    }
+
+    /// A leader whose client leaves while its reservation is still being recorded, with followers
+    /// already waiting on its call: they get the answer, from one upstream call. The leader's task
+    /// was cancelled by its client leaving before the call began, and it ran the call in that
+    /// task anyway, so every follower got 503 "the call was cancelled".
+    @Test func aLeaderLeavingBeforeItsCallBeginsStillServesItsFollowers() async throws {
+        let stall = CommitStall()
+        let h = try await Harness.start(beforeLedgerCommit: { stall.pass() }) { config in
+            config.ledger.durability = .perRequest
+        }
+        stall.hold()
+        let leader = try await h.client()
+        try await leader.send(RawHTTPClient.encode("POST", "/v1/chat/completions", body: Self.chat))
+        while !stall.isHolding { await Task.yield() }  // its reservation's commit waits
+        var followers: [RawHTTPClient] = []
+        for _ in 0..<3 {
+            let follower = try await h.client()
+            try await follower.send(RawHTTPClient.encode("POST", "/v1/chat/completions", body: Self.chat))
+            followers.append(follower)
+        }
+        while h.gateway.running.gateway.flights.subscriberCountTotal < 3 { await Task.yield() }
+        await leader.close()
+        while h.gateway.running.server.connections.openConnections > 3 { await Task.yield() }
+        stall.release()
+        for follower in followers {
+            let answer = await follower.next()
+            #expect(answer?.status == 200)
+            #expect(Self.openAIText(answer) == "Hello from FakeGemini")
+            await follower.close()
+        }
+        #expect(h.fake.requestCount == 1)
+        try await h.stop()
+    }
+
+    /// When everyone on a call has left and it was cancelled, an identical request that arrives
+    /// before the cancelled call has wound down makes a call of its own. It had joined the dying
+    /// flight and got its cancellation as a 503.
+    @Test func aCallEveryoneLeftIsNotJoined() async throws {
+        let h = try await Harness.start()
+        let held = FakeGate()
+        var slow = FakeReply.json(Self.answerJSON)
+        slow.gate = held
+        h.fake.enqueue(slow)
+        h.fake.enqueue(.json(Self.answerJSON))
+        let lonely = try await h.client()
+        try await lonely.send(RawHTTPClient.encode("POST", "/v1/chat/completions", body: Self.chat))
+        await h.fake.waitForRequests(1)
+        let flight = try #require(h.gateway.running.gateway.flights.all.first)
+        await lonely.close()
+        while !flight.isAbandoned { await Task.yield() }
+        // The abandoned call is still winding down (its upstream answer held): a newcomer leads anew.
+        let newcomer = try await h.client()
+        let answer = try await newcomer.request("POST", "/v1/chat/completions", body: Self.chat)
+        #expect(answer?.status == 200)
+        #expect(Self.openAIText(answer) == "Hello from FakeGemini")
+        #expect(flight.subscribeIfLive() == nil, "no one joins a call everyone left")
+        held.open()
+        await newcomer.close()
         try await h.stop()
     }
 

@@ -26,6 +26,9 @@ final class Flight: Sendable {
         var cancelUpstream: (@Sendable () -> Void)?
         /// A leader running the upstream call in its own task, its client still there.
         var leaderPresent = false
+        /// Everyone left before the end and the call was cancelled: no one may join it any more
+        /// (the table stops handing it out; an identical request leads a call of its own).
+        var abandoned = false
     }
 
     private let state = Mutex(State())
@@ -49,10 +52,16 @@ final class Flight: Sendable {
     func setUpstream(_ task: Task<Void, Never>) {
         let cancelNow = state.withLock { state -> Bool in
             state.cancelUpstream = { task.cancel() }
-            return state.subscribers.isEmpty && state.outcome == nil && state.everSubscribed > 0
+            guard state.subscribers.isEmpty && !state.leaderPresent && state.outcome == nil && state.everSubscribed > 0
+            else { return false }
+            state.abandoned = true
+            return true
         }
         if cancelNow { task.cancel() }
     }
+
+    /// Whether everyone left and the call was cancelled (the table no longer hands it out).
+    var isAbandoned: Bool { state.withLock { $0.abandoned } }
 
     /// The leader runs the upstream call in its own task (a whole answer: its client reads
     /// nothing before the end). It counts as a subscriber until `leaderLeft`; `cancel` stops the
@@ -70,7 +79,9 @@ final class Flight: Sendable {
         let cancel = state.withLock { state -> (@Sendable () -> Void)? in
             guard state.leaderPresent else { return nil }
             state.leaderPresent = false
-            return state.subscribers.isEmpty && state.outcome == nil ? state.cancelUpstream : nil
+            guard state.subscribers.isEmpty && state.outcome == nil else { return nil }
+            state.abandoned = true
+            return state.cancelUpstream
         }
         cancel?()
     }
@@ -107,32 +118,45 @@ final class Flight: Sendable {
         return true
     }
 
+    /// A follower's subscription (as `subscribe`), or nil when the flight was abandoned since the
+    /// follower found it: its end would only be the cancellation.
+    func subscribeIfLive() -> EventPipe<JSONValue>.Events? { subscribe(ifLive: true) }
+
     /// Every event so far, then the live ones, then the end (or the error).
-    func subscribe() -> EventPipe<JSONValue>.Events {
+    func subscribe() -> EventPipe<JSONValue>.Events { subscribe(ifLive: false)! }
+
+    private func subscribe(ifLive: Bool) -> EventPipe<JSONValue>.Events? {
         let (pipe, events) = EventPipe<JSONValue>.make()
         // The replay fills a pipe nobody reads yet, so it runs no one's code; doing it under the
         // lock is what keeps a live event from slipping in before the ones already published.
-        let id = state.withLock { state -> Int? in
-            guard !Self.replay(state, into: pipe) else { return nil }
+        enum Joined { case live(Int), ended, refused }
+        let joined = state.withLock { state -> Joined in
+            if ifLive && state.abandoned { return .refused }
+            guard !Self.replay(state, into: pipe) else {
+                state.everSubscribed += 1
+                return .ended
+            }
             let id = state.nextID
             state.nextID += 1
             state.everSubscribed += 1
             state.subscribers[id] = pipe
-            return id
+            return .live(id)
         }
-        if let id {
+        switch joined {
+        case .refused: return nil
+        case .ended: return events
+        case .live(let id):
             pipe.onCancel { [weak self] in self?.leave(id) }
-        } else {
-            state.withLock { $0.everSubscribed += 1 }
+            return events
         }
-        return events
     }
 
     private func leave(_ id: Int) {
         let cancel = state.withLock { state -> (@Sendable () -> Void)? in
             state.subscribers[id] = nil
-            return state.subscribers.isEmpty && !state.leaderPresent && state.outcome == nil
-                ? state.cancelUpstream : nil
+            guard state.subscribers.isEmpty && !state.leaderPresent && state.outcome == nil else { return nil }
+            state.abandoned = true
+            return state.cancelUpstream
         }
         cancel?()
     }
@@ -171,14 +195,17 @@ package final class FlightTable: Sendable {
     /// The flight for `key`, and whether the caller leads it (and must start the upstream call).
     func join(_ key: CacheKey) -> (flight: Flight, leader: Bool) {
         flights.withLock { flights in
-            if let flight = flights[key] { return (flight, false) }
+            if let flight = flights[key], !flight.isAbandoned { return (flight, false) }
             let flight = Flight()
             flights[key] = flight
             return (flight, true)
         }
     }
 
-    func existing(_ key: CacheKey) -> Flight? { flights.withLock { $0[key] } }
+    /// The flight in progress for `key`; one everybody left (its call cancelled) is none.
+    func existing(_ key: CacheKey) -> Flight? {
+        flights.withLock { flights in flights[key].flatMap { $0.isAbandoned ? nil : $0 } }
+    }
 
     func remove(_ key: CacheKey, _ flight: Flight) {
         flights.withLock { flights in
@@ -187,6 +214,9 @@ package final class FlightTable: Sendable {
     }
 
     var count: Int { flights.withLock { $0.count } }
+
+    /// The flights in the table, abandoned ones included (tests).
+    var all: [Flight] { flights.withLock { Array($0.values) } }
 
     /// Subscribers that joined the flights now in progress (tests wait on it).
     var subscriberCountTotal: Int { flights.withLock { $0.values.reduce(0) { $0 + $1.subscriberCount } } }

@@ -137,7 +137,13 @@ extension Generation {
             $0.route = call.primary.route.name
         }
         return .deferred { [self] writer in
-            await serve(flight.subscribe(), call, writer: writer, cacheOutcome: .joined, flight: nil)
+            guard let events = flight.subscribeIfLive() else {
+                // Everyone on it left and its call was cancelled since this call found it: this
+                // call goes on its own (the table no longer hands that flight out).
+                await run(call, writer: writer)
+                return
+            }
+            await serve(events, call, writer: writer, cacheOutcome: .joined, flight: nil)
             accountant.recordFree(
                 call.caller, model: call.clientModel, route: call.primary.route.name, usage: nil,
                 cacheStatus: CacheOutcome.joined.rawValue)
@@ -188,8 +194,16 @@ extension Generation {
                 await pump(flight, call, admission, cacheOutcome: outcome, inTable: inTable)
                 departure.endDivert()
             } else {
+                // The client left before the call began (while the reservation was recorded), so
+                // this task is cancelled: the call runs in a task of its own for the followers
+                // that joined, and the flight cancels it when none is left. Run inline here, the
+                // cancelled call failed every follower with "the call was cancelled".
+                let upstream = Task(executorPreference: writer.taskExecutor) { [self] in
+                    await self.pump(flight, call, admission, cacheOutcome: outcome, inTable: inTable)
+                }
+                flight.setUpstream(upstream)
                 flight.leaderLeft()
-                await pump(flight, call, admission, cacheOutcome: outcome, inTable: inTable)
+                await upstream.value
             }
             // The flight has ended: its events are read as they are, not through a pipe.
             if let finished = flight.finished() {
