@@ -24,7 +24,6 @@ package enum RestartOnly {
         check("accounting.mode", old.accounting.mode != new.accounting.mode)
         check("accounting.time_zone", old.accounting.timeZoneID != new.accounting.timeZoneID)
         check("shared", old.shared != new.shared)
-        check("ledger", old.ledger != new.ledger)
         check("process.scheduling", old.scheduling != new.scheduling)
         return keys
     }

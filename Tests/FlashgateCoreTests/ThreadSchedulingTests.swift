@@ -60,5 +60,9 @@ import Testing
         #expect(new.scheduling == .normal)
         old.scheduling = .batch
         #expect(RestartOnly.changes(from: old, to: old).isEmpty)
+        // Each key once: `ledger` had been checked twice, so a reload warned of it twice.
+        var ledger = old
+        ledger.ledger.commitInterval = .milliseconds(20)
+        #expect(RestartOnly.changes(from: old, to: ledger) == ["ledger"])
     }
 }
