@@ -394,6 +394,29 @@ import Testing
         try await h.stop()
     }
 
+    /// Under a shared cache scope an answer belongs to no team: it is filed under "", which
+    /// `flashgate cache purge --team ""` selects. It had been filed under the team that made it,
+    /// so the shared-scope purge found nothing and that team's purge deleted an answer every
+    /// team used.
+    @Test func aSharedScopesAnswersAreFiledUnderNoTeam() async throws {
+        let h = try await Harness.start(configure: { $0.cache.scope = .shared })
+        let client = try await h.client()
+        #expect(try await client.request("POST", "/v1/chat/completions", body: Self.chat)?.status == 200)
+        let cache = try #require(h.gateway.running.gateway.cache)
+        #expect(try cache.purge(team: Caller.defaultTeam, model: nil, olderThanMs: nil) == 0)
+        #expect(try cache.purge(team: "", model: nil, olderThanMs: nil) == 1)
+        await client.close()
+        try await h.stop()
+    }
+
+    /// A TTL header past what an `Int` holds is past ten years: taken as ten years. It had
+    /// failed to parse and been dropped, so the configured TTL applied instead.
+    @Test func aHugeTTLHeaderIsTenYears() {
+        #expect(CacheRules.seconds("99999999999999999999") == Int.max)
+        #expect(CacheRules.seconds("315360000") == 315_360_000)
+        for refused in ["", "-1", "1.5", "12s", " 5"] { #expect(CacheRules.seconds(refused) == nil, "\(refused)") }
+    }
+
     @Test func entriesSurviveARestart() async throws {
         let directory = try TempDirectory()
         let first = try await Harness.start(directory: directory)

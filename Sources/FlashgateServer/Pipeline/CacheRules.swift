@@ -34,7 +34,7 @@ struct CacheRules: Sendable {
         let team = caller.team
         var ttl = config.cacheTTL(model: model, route: upstream.plan.route, team: team)
         // A client's TTL: whole seconds, at most ten years (more is taken as ten years).
-        if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Int(header), seconds >= 0 {
+        if let header = request.headers.first(name: "x-flashgate-cache-ttl"), let seconds = Self.seconds(header) {
             ttl = .seconds(min(seconds, Self.maxClientTTLSeconds))
         }
         let policy = known ?? policy(request, caller: caller)
@@ -46,6 +46,16 @@ struct CacheRules: Sendable {
             policy: policy,
             ttl: ttl, upstream: upstream, mode: mode, clientModel: model, caller: caller, body: body,
             record: request.record,
-            contextCache: request.headers.first(name: "x-flashgate-context-cache")?.lowercased() != "off")
+            contextCache: request.headers.first(name: "x-flashgate-context-cache")?.lowercased() != "off",
+            cacheTeam: config.cache.scope == .shared ? "" : team)
+    }
+
+    /// A TTL header's whole seconds: digits only; a number too large for an `Int` is past ten
+    /// years anyway (it had been dropped, and the configured TTL applied instead).
+    static func seconds(_ header: String) -> Int? {
+        guard !header.isEmpty, header.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            return nil
+        }
+        return Int(header) ?? Int.max
     }
 }

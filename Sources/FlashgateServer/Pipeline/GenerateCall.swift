@@ -25,6 +25,9 @@ struct GenerateCall: Sendable {
     /// Whether automatic context caching may use or learn from this call
     /// (`x-flashgate-context-cache: off` turns it off).
     var contextCache = true
+    /// The team a stored answer is filed under: the caller's, or "" under a shared cache scope
+    /// (what `flashgate cache purge --team ""` selects).
+    var cacheTeam = ""
 
     var team: String { caller.team }
     /// Where the call goes first; its price is reserved and its name is on hits and joins.

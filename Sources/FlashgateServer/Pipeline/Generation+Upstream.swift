@@ -73,7 +73,7 @@ extension Generation {
                 handedOver = inTable
                 let flights = self.flights
                 let entry = CacheEntry(
-                    body: JSONWriter.encode(assembler.response), team: call.team, model: call.clientModel,
+                    body: JSONWriter.encode(assembler.response), team: call.cacheTeam, model: call.clientModel,
                     createdAtMs: now, expiresAtMs: call.ttl.expiry(after: now), costMicroUSD: cost.value,
                     usage: [
                         "prompt": counts.promptTokens, "output": counts.completionTokens,
