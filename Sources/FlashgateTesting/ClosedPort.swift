@@ -8,6 +8,12 @@ package final class ClosedPort: Sendable {
     private let fd: Int32
 
     package init() throws {
+        (fd, port) = try Self.loopbackSocket(listening: false)
+    }
+
+    /// A TCP socket bound to a free loopback port, listening (a test's own server) or not (a
+    /// closed port); the caller closes it.
+    package static func loopbackSocket(listening: Bool) throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -15,15 +21,14 @@ package final class ClosedPort: Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
+                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0 && (!listening || listen(fd, 16) == 0)
             }
         }
         guard fd >= 0, bound else {
             if fd >= 0 { close(fd) }
             throw ClosedPortError(errno: errno)
         }
-        self.fd = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     deinit { close(fd) }

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateTesting
 import Foundation
 import Glibc
 import Synchronization
@@ -25,19 +26,7 @@ import Testing
         private let listener: Int32
 
         init() throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                    bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0 && listen(fd, 4) == 0
-                }
-            }
-            guard fd >= 0, ok else { throw POSIXError(.EADDRNOTAVAIL) }
-            listener = fd
-            port = Int(UInt16(bigEndian: address.sin_port))
+            (listener, port) = try ClosedPort.loopbackSocket(listening: true)
             Thread.detachNewThread { [listener] in Self.serve(listener) }
         }
 
