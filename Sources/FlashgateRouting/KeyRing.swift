@@ -40,7 +40,9 @@ package final class KeyRing: Sendable {
     @discardableResult
     package func setAside(_ index: Int, until: Tick, now: Tick) -> Bool {
         state.withLock { state in
-            state.asideUntil[index] = until
+            // An index from before a reload that shortened the ring names no key of this one
+            // (setting it aside had trapped and taken the gateway down).
+            if state.asideUntil.indices.contains(index) { state.asideUntil[index] = until }
             if state.current == index { state.current = (index + 1) % count }
             return state.asideUntil.contains { $0 == nil || $0! <= now }
         }

@@ -12,6 +12,10 @@ extension RouteTable {
     /// The key a new cache on `route` is created with (and must be read with).
     package func contextCacheKey(_ route: String, now: Tick) -> Int { keys(route)?.current(now: now) ?? 0 }
 
+    /// How many keys `route` has now (a cache made with a key past them was made before a reload
+    /// that took that key away).
+    package func keyCount(_ route: String) -> Int { keys(route)?.count ?? 1 }
+
     /// `method` on `cachedContents` (nil `name`: the collection) with the route's key `keyIndex`.
     /// - Parameter query: raw query (list paging), already validated by the caller.
     package func cachedContentsRequest(

@@ -90,6 +90,9 @@ final class ContextCaches: Sendable {
         let now = nowMilliseconds()
         sweepIfDue(now)
         guard let live = liveCache(prefix.key, nowMs: now) else { return nil }
+        // Made with a key a reload has since taken off its route: it cannot be read with the keys
+        // the route has now (the call goes out in full; the cache lives out its paid time).
+        guard live.keyIndex < routes.keyCount(live.route) else { return nil }
         let key = prefix.key
         return ContextCacheUse(name: live.name, route: live.route, keyIndex: live.keyIndex, prefix: prefix) {
             [self] in
