@@ -58,7 +58,8 @@ extension RetryOwner {
                     running -= 1
                     if case .started = result {
                         group.cancelAll()
-                        var loser: AttemptResult?
+                        // The other attempt: still running (drained below), or already failed.
+                        var loser: AttemptResult? = lastFailure
                         while let rest = await group.next() {
                             if case .finished(_, let other) = rest {
                                 records.append(other.record)

@@ -1,4 +1,5 @@
 import FlashgateCore
+import FlashgateStorage
 import FlashgateTesting
 import FlashgateUpstream
 import Foundation
@@ -394,6 +395,97 @@ import Testing
         await gateway.stop()
         curl.shutdown()
         try await fake.shutdown()
+    }
+
+    /// A hedge Gemini refused with an error status owes nothing when the first attempt then
+    /// answers. The refusal had finished first and was not kept as the race's loser, so the
+    /// hedge's reservation settled as if cut off mid-flight: its whole worst case charged.
+    @Test func aHedgeRefusedBeforeTheFirstAnswersOwesNothing() async throws {
+        let h = try await HedgeLedger.start()
+        let slow = FakeGate()
+        var held = FakeReply.json(Self.ok)
+        held.gate = slow
+        h.fakes[0].enqueue(held)
+        h.fakes[1].enqueue(.googleError(status: 503, message: "overloaded", googleStatus: "UNAVAILABLE"))
+        let pending = Task { try await h.ask() }
+        await h.clock.waitForSleepers(1)
+        h.clock.advance(by: .seconds(2))
+        await h.fakes[1].waitForRequests(1)
+        slow.open()
+        let response = try await pending.value
+        #expect(response?.status == 200)
+        let rows = try await h.rows(2)
+        let served = try #require(rows.first { $0.outcome == "ok" })
+        let lost = try #require(rows.first { $0.outcome != "ok" })
+        #expect(served.route == "r0")
+        #expect(lost.route == "r1")
+        #expect(lost.cost == .zero, "refused with 503: nothing to pay")
+        #expect(h.ledger.totals(prefix: "team:search").values.reduce(MicroUSD.zero, +) == served.cost)
+        try await h.stop()
+    }
+
+    /// Two routes for `flash` with a hedge after 2 s, a team with a budget and a key, a real ledger.
+    struct HedgeLedger {
+        let fakes: [FakeGemini]
+        let directory: TempDirectory
+        let clock: ManualRetryClock
+        let curl: CurlTransport
+        let gateway: TestGateway
+        let client: RawHTTPClient
+
+        var ledger: Ledger { gateway.running.gateway.accountant.ledger! }
+
+        static func start() async throws -> HedgeLedger {
+            let fakes = [try await FakeGemini.start(), try await FakeGemini.start()]
+            let directory = try TempDirectory()
+            var config = FlashgateConfig(
+                routes: fakes.enumerated().map { index, fake in
+                    RouteConfig(name: "r\(index)", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: false)
+                },
+                models: [
+                    ModelConfig(
+                        id: "flash",
+                        routes: [
+                            ModelRoute(route: "r0", upstreamModel: "gemini-3.5-flash"),
+                            ModelRoute(route: "r1", upstreamModel: "gemini-3.5-flash"),
+                        ],
+                        hedge: HedgeConfig(after: .seconds(2)))
+                ])
+            var team = TeamConfig(id: "search")
+            team.maxOutputTokens = 64
+            team.budgets = [BudgetConfig(period: .total, limit: MicroUSD(dollars: "1.00")!)]
+            config.teams = [team]
+            config.keys = [KeyConfig(name: "ci", team: "search", hashHex: VirtualKey.hashHex("sk-hedge"))]
+            let clock = ManualRetryClock()
+            let curl = try CurlTransport()
+            let gateway = try await TestGateway.start(
+                config: config, http: curl, storeDirectory: directory.path, clock: clock)
+            let client = try await RawHTTPClient.connect(port: gateway.port)
+            return HedgeLedger(fakes: fakes, directory: directory, clock: clock, curl: curl, gateway: gateway, client: client)
+        }
+
+        func ask() async throws -> RawHTTPClient.Response? {
+            try await client.request(
+                "POST", "/v1/chat/completions", body: RetryOwnerTests.chat,
+                headers: [("authorization", "Bearer sk-hedge"), ("cache-control", "no-store")])
+        }
+
+        func rows(_ count: Int) async throws -> [SettlementRecord] {
+            var rows = try ledger.requestRows()
+            while rows.count < count {
+                await Task.yield()
+                rows = try ledger.requestRows()
+            }
+            return rows
+        }
+
+        func stop() async throws {
+            await client.close()
+            await gateway.stop()
+            curl.shutdown()
+            for fake in fakes { try await fake.shutdown() }
+            directory.remove()
+        }
     }
 
     @Test func bothSidesOfAHedgeSettleInTheLedger() async throws {
