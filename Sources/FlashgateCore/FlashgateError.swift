@@ -42,6 +42,9 @@ package struct FlashgateError: Error, Sendable, Equatable, CustomStringConvertib
     /// Headers of the refusal's own (`x-should-retry`, the budget left and when it resets),
     /// rendered after `Retry-After`.
     package var headers: [Header] = []
+    /// The request never left Flashgate (the upstream's name did not resolve, or it refused the
+    /// connection): nothing can have been billed for it.
+    package var neverSent = false
 
     /// A response header an error carries to the edge.
     package struct Header: Sendable, Equatable {

@@ -21,8 +21,10 @@ extension RetryOwner {
         func failed(
             _ error: FlashgateError, _ failure: UpstreamFailure, _ outcome: AttemptRecord.Outcome
         ) -> AttemptResult {
-            let record = AttemptRecord(
+            var record = AttemptRecord(
                 route: target.route.name, outcome: outcome, duration: began.duration(to: clock.now()), hedge: hedge)
+            // Refused a connection (or no such host): the request never left, nothing to pay.
+            if error.neverSent { record.sent = false }
             health.record(record)
             return .failed(error, failure, record, keyIndex: keyIndex)
         }

@@ -9,11 +9,12 @@ package struct UpstreamOutcome: Sendable {
     package var hedgeLoser: HedgeLoser?
 
     /// Whether no attempt could have been billed, so a failed call owes nothing: none was made
-    /// (every breaker open), or each one was refused with an error status before generating.
+    /// (every breaker open), and each one was refused with an error status before generating or
+    /// never left Flashgate (a refused connection, no such host).
     package var nothingBillable: Bool {
         attempts.allSatisfy { attempt in
             if case .status = attempt.outcome { return true }
-            return false
+            return !attempt.sent
         }
     }
 }

@@ -12,9 +12,13 @@ enum CurlErrorMapping {
         case CURLE_OPERATION_TIMEDOUT:
             return FlashgateError(.upstreamTimeout, "the upstream timed out (\(reason))")
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            return FlashgateError(.upstreamUnreachable, "could not resolve the upstream's host name (\(reason))")
+            var error = FlashgateError(.upstreamUnreachable, "could not resolve the upstream's host name (\(reason))")
+            error.neverSent = true
+            return error
         case CURLE_COULDNT_CONNECT:
-            return FlashgateError(.upstreamUnreachable, "could not connect to the upstream (\(reason))")
+            var error = FlashgateError(.upstreamUnreachable, "could not connect to the upstream (\(reason))")
+            error.neverSent = true
+            return error
         case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_SSL_CONNECT_ERROR:
             return FlashgateError(.upstreamUnreachable, "the connection to the upstream failed (\(reason))")
         case CURLE_PARTIAL_FILE:

@@ -424,6 +424,24 @@ import Testing
         try await h.stop()
     }
 
+    /// A call whose attempts never reached Gemini (a refused connection) or were refused with an
+    /// error status owes nothing: Gemini billed none of them. A refused connection had counted
+    /// as possibly billed, so the failed call was charged its whole reservation.
+    @Test func aCallThatNeverReachedGeminiOwesNothing() async throws {
+        let closed = try ClosedPort()
+        let h = try await HedgeLedger.start(
+            firstURL: closed.baseURL, hedge: nil,
+            retry: RetryPolicy(maxAttempts: 2, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60)))
+        h.fakes[1].enqueue(.googleError(status: 503, message: "overloaded", googleStatus: "UNAVAILABLE"))
+        let response = try await h.ask()
+        #expect(response?.status == 503)
+        let row = try #require(try await h.rows(1).first)
+        #expect(row.attempts.first?.hasPrefix("r0:unreachable") == true, "\(row.attempts)")
+        #expect(row.cost == .zero)
+        #expect(h.ledger.totals(prefix: "team:search").values.reduce(MicroUSD.zero, +) == .zero)
+        try await h.stop()
+    }
+
     /// Two routes for `flash` with a hedge after 2 s, a team with a budget and a key, a real ledger.
     struct HedgeLedger {
         let fakes: [FakeGemini]
@@ -435,12 +453,18 @@ import Testing
 
         var ledger: Ledger { gateway.running.gateway.accountant.ledger! }
 
-        static func start() async throws -> HedgeLedger {
+        /// `firstURL` in place of the first fake's (a closed port); `hedge` nil: no hedging.
+        static func start(
+            firstURL: String? = nil, hedge: HedgeConfig? = HedgeConfig(after: .seconds(2)),
+            retry: RetryPolicy? = nil
+        ) async throws -> HedgeLedger {
             let fakes = [try await FakeGemini.start(), try await FakeGemini.start()]
             let directory = try TempDirectory()
             var config = FlashgateConfig(
                 routes: fakes.enumerated().map { index, fake in
-                    RouteConfig(name: "r\(index)", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: false)
+                    RouteConfig(
+                        name: "r\(index)", kind: .gemini, baseURL: index == 0 ? firstURL ?? fake.baseURL : fake.baseURL,
+                        apiKey: Secret("k"), passthrough: false)
                 },
                 models: [
                     ModelConfig(
@@ -449,13 +473,14 @@ import Testing
                             ModelRoute(route: "r0", upstreamModel: "gemini-3.5-flash"),
                             ModelRoute(route: "r1", upstreamModel: "gemini-3.5-flash"),
                         ],
-                        hedge: HedgeConfig(after: .seconds(2)))
+                        hedge: hedge)
                 ])
             var team = TeamConfig(id: "search")
             team.maxOutputTokens = 64
             team.budgets = [BudgetConfig(period: .total, limit: MicroUSD(dollars: "1.00")!)]
             config.teams = [team]
             config.keys = [KeyConfig(name: "ci", team: "search", hashHex: VirtualKey.hashHex("sk-hedge"))]
+            if let retry { config.retry = retry }
             let clock = ManualRetryClock()
             let curl = try CurlTransport()
             let gateway = try await TestGateway.start(
