@@ -54,12 +54,16 @@ package enum SignatureOrigins {
             guard case .object(var content) = contents[c], case .array(var parts)? = content["parts"] else { continue }
             var partsChanged = false
             for p in parts.indices {
-                guard case .object(var part) = parts[p], let signature = part["thoughtSignature"]?.stringValue,
-                    signature != skipSignature, foreign(signature)
-                else { continue }
-                part["thoughtSignature"] = .string(skipSignature)
-                parts[p] = .object(part)
-                partsChanged = true
+                guard case .object(var part) = parts[p] else { continue }
+                // Gemini reads the proto spelling as well (a signature sent as `thought_signature`
+                // had gone to the other route as it was).
+                for name in ["thoughtSignature", "thought_signature"] {
+                    guard let signature = part[name]?.stringValue, signature != skipSignature, foreign(signature)
+                    else { continue }
+                    part[name] = .string(skipSignature)
+                    parts[p] = .object(part)
+                    partsChanged = true
+                }
             }
             if partsChanged {
                 content["parts"] = .array(parts)
@@ -72,12 +76,16 @@ package enum SignatureOrigins {
         return JSONWriter.encode(.object(object))
     }
 
-    private static let marker = Array("thoughtSignature".utf8)
+    private static let markers = [Array("thoughtSignature".utf8), Array("thought_signature".utf8)]
 
     /// A quick scan (libc's vectorised `memchr` for the first byte, then a compare), so bodies
     /// without signatures are never parsed: native bodies can be megabytes of base64 media, and
     /// every attempt passes through here.
     private static func containsSignature(_ body: [UInt8]) -> Bool {
+        markers.contains { contains(body, $0) }
+    }
+
+    private static func contains(_ body: [UInt8], _ marker: [UInt8]) -> Bool {
         body.withUnsafeBytes { bytes in
             guard let base = bytes.baseAddress, bytes.count >= marker.count else { return false }
             var offset = 0
