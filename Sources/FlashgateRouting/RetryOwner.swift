@@ -73,6 +73,8 @@ package final class RetryOwner: Sendable {
             var result: AttemptResult
             if !hedged, let hedge = call.plan.hedge, attempts.count + 2 <= policy.maxAttempts,
                 let threshold = hedge.after ?? health.p95(target.route.name).map({ max($0, Self.minimumDerivedHedge) }),
+                // A hedge would start past the retry deadline: none (no attempt starts after it).
+                started.duration(to: clock.now()) + threshold < policy.deadline,
                 let twin = call.plan.targets.first(where: {
                     !tried.contains($0.route.name) && !health.isOutOfDailyQuota($0.route.name, now: clock.now())
                 })

@@ -321,6 +321,27 @@ import Testing
         try await h.stop()
     }
 
+    /// No hedge starts past the retry deadline: with a deadline of 1 s, a hedge after 2 s is
+    /// never armed, and the slow first attempt alone answers. It had started at 2 s anyway.
+    @Test func noHedgeStartsPastTheRetryDeadline() async throws {
+        let h = try await Harness.start(
+            2, hedge: HedgeConfig(after: .seconds(2)),
+            retry: RetryPolicy(maxAttempts: 4, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(1)))
+        let slow = FakeGate()
+        var held = FakeReply.json(Self.ok)
+        held.gate = slow
+        h.fakes[0].enqueue(held)
+        h.fakes[1].enqueue(.json(Self.ok))
+        let pending = Task { try await h.post() }
+        await h.fakes[0].waitForRequests(1)
+        #expect(h.clock.sleeperCount == 0, "no hedge timer")
+        h.clock.advance(by: .seconds(2))
+        slow.open()
+        #expect(try await pending.value?.status == 200)
+        #expect(h.fakes[1].requestCount == 0)
+        try await h.stop()
+    }
+
     @Test func aRefusedKeyIsSetAsideAndTheNextKeyIsUsed() async throws {
         let h = try await Harness.start(1, keys: [["first-key", "second-key"]])
         h.fakes[0].enqueue(.googleError(status: 429, message: "key quota", googleStatus: "RESOURCE_EXHAUSTED"))
