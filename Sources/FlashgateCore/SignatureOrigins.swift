@@ -76,24 +76,27 @@ package enum SignatureOrigins {
         return JSONWriter.encode(.object(object))
     }
 
-    private static let markers = [Array("thoughtSignature".utf8), Array("thought_signature".utf8)]
+    private static let stem = Array("thought".utf8)
+    /// What follows `thought` in either of Gemini's spellings of the field.
+    private static let tails = [Array("Signature".utf8), Array("_signature".utf8)]
 
     /// A quick scan (libc's vectorised `memchr` for the first byte, then a compare), so bodies
     /// without signatures are never parsed: native bodies can be megabytes of base64 media, and
-    /// every attempt passes through here.
+    /// every attempt passes through here. One pass finds either spelling.
     private static func containsSignature(_ body: [UInt8]) -> Bool {
-        markers.contains { contains(body, $0) }
-    }
-
-    private static func contains(_ body: [UInt8], _ marker: [UInt8]) -> Bool {
         body.withUnsafeBytes { bytes in
-            guard let base = bytes.baseAddress, bytes.count >= marker.count else { return false }
+            guard let base = bytes.baseAddress, bytes.count >= stem.count + tails[0].count else { return false }
             var offset = 0
-            let last = bytes.count - marker.count
+            let last = bytes.count - stem.count
             while offset <= last {
-                guard let hit = memchr(base + offset, Int32(marker[0]), last - offset + 1) else { return false }
+                guard let hit = memchr(base + offset, Int32(stem[0]), last - offset + 1) else { return false }
                 let at = base.distance(to: UnsafeRawPointer(hit))
-                if memcmp(base + at, marker, marker.count) == 0 { return true }
+                if memcmp(base + at, stem, stem.count) == 0 {
+                    let rest = at + stem.count
+                    for tail in tails where rest + tail.count <= bytes.count {
+                        if memcmp(base + rest, tail, tail.count) == 0 { return true }
+                    }
+                }
                 offset = at + 1
             }
             return false

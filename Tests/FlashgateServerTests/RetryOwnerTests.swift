@@ -535,46 +535,19 @@ import Testing
     }
 
     @Test func bothSidesOfAHedgeSettleInTheLedger() async throws {
-        let fakes = [try await FakeGemini.start(), try await FakeGemini.start()]
-        let directory = try TempDirectory()
-        var config = FlashgateConfig(
-            routes: fakes.enumerated().map { index, fake in
-                RouteConfig(name: "r\(index)", kind: .gemini, baseURL: fake.baseURL, apiKey: Secret("k"), passthrough: false)
-            },
-            models: [
-                ModelConfig(
-                    id: "flash", routes: [ModelRoute(route: "r0", upstreamModel: "gemini-3.5-flash"), ModelRoute(route: "r1", upstreamModel: "gemini-3.5-flash")],
-                    hedge: HedgeConfig(after: .seconds(2)))
-            ])
-        var team = TeamConfig(id: "search")
-        team.maxOutputTokens = 64  // a small worst case, so the budget has room for the hedge's reservation too
-        team.budgets = [BudgetConfig(period: .total, limit: MicroUSD(dollars: "1.00")!)]
-        config.teams = [team]
-        config.keys = [KeyConfig(name: "ci", team: "search", hashHex: VirtualKey.hashHex("sk-hedge"))]
-        let clock = ManualRetryClock()
-        let curl = try CurlTransport()
-        let gateway = try await TestGateway.start(
-            config: config, http: curl, storeDirectory: directory.path, clock: clock)
-        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let h = try await HedgeLedger.start()
         let slow = FakeGate()
         var held = FakeReply.json(Self.ok)
         held.gate = slow
-        fakes[0].enqueue(held)
-        fakes[1].enqueue(.json(Self.ok))
-        let pending = Task {
-            try await client.request(
-                "POST", "/v1/chat/completions", body: Self.chat, headers: [("authorization", "Bearer sk-hedge"), ("cache-control", "no-store")])
-        }
-        await clock.waitForSleepers(1)
-        clock.advance(by: .seconds(2))
+        h.fakes[0].enqueue(held)
+        h.fakes[1].enqueue(.json(Self.ok))
+        let pending = Task { try await h.ask() }
+        await h.clock.waitForSleepers(1)
+        h.clock.advance(by: .seconds(2))
         let response = try await pending.value
         #expect(response?.status == 200)
-        let ledger = gateway.running.gateway.accountant.ledger!
-        var rows = try ledger.requestRows()
-        while rows.count < 2 {
-            await Task.yield()
-            rows = try ledger.requestRows()
-        }
+        let ledger = h.ledger
+        let rows = try await h.rows(2)
         let served = try #require(rows.first { $0.outcome == "ok" })
         let lost = try #require(rows.first { $0.outcome == "incomplete" })
         #expect(served.route == "r1")
@@ -587,13 +560,8 @@ import Testing
         #expect(ledger.totals(prefix: "team:search").values.reduce(MicroUSD.zero, +) == served.cost + lost.cost)
         #expect(try ledger.openReservations().isEmpty)
         slow.open()
-        await client.close()
-        await gateway.stop()
-        curl.shutdown()
-        for fake in fakes { try await fake.shutdown() }
-        directory.remove()
+        try await h.stop()
     }
-
 
     @Test func aDerivedHedgeWaitsForEnoughSamplesAndHasAFloor() async throws {
         let h = try await Harness.start(2, hedge: HedgeConfig(after: nil))
