@@ -23,7 +23,13 @@ extension RetryOwner {
     ) async -> Race {
         let deadline = clock.now().advanced(by: threshold)
         return await withTaskGroup(of: RaceEvent.self) { group in
-            group.addTask { .finished(hedge: false, await self.attempt(first, call, hedge: false)) }
+            // Each attempt is awaited into a local before it is wrapped: a task returning an
+            // aggregate built around an inline `await` is the shape Swift 6.3 miscompiles in
+            // release builds (see `MediaFill`).
+            group.addTask {
+                let result = await self.attempt(first, call, hedge: false)
+                return .finished(hedge: false, result)
+            }
             group.addTask {
                 do {
                     try await self.clock.sleep(until: deadline)
@@ -52,7 +58,10 @@ extension RetryOwner {
                         metadata: [
                             "route": "\(first.route.name)", "hedge": "\(twin.route.name)", "after": "\(threshold)",
                         ])
-                    group.addTask { .finished(hedge: true, await self.attempt(twin, call, hedge: true)) }
+                    group.addTask {
+                        let result = await self.attempt(twin, call, hedge: true)
+                        return .finished(hedge: true, result)
+                    }
                 case .finished(let isHedge, let result):
                     records.append(result.record)
                     running -= 1

@@ -33,7 +33,13 @@ struct MediaFill: Sendable {
             for (index, item) in pending.enumerated() {
                 group.addTask {
                     do throws(MediaFetchError) {
-                        return (index, .success(try await fetcher.fetch(item.url)))
+                        // Awaited into a local, never inside the tuple: in release builds Swift 6.3
+                        // miscompiles a task's `return (index, .success(try await call()))` when
+                        // `call` is in another module, and the group then read bytes of the
+                        // fetched media as `index` (a trap, or a part filled with the wrong media).
+                        // `Tests/e2e/test_media_fetch.py` runs against the release binary.
+                        let media = try await fetcher.fetch(item.url)
+                        return (index, .success(media))
                     } catch {
                         return (index, .failure(error))
                     }
