@@ -34,6 +34,10 @@ final class FakeGeminiHandler: ChannelInboundHandler {
                 method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) },
                 body: body)
             let reply = ledger.record(request)
+            if reply.closeWithoutAnswer {
+                context.close(promise: nil)
+                return
+            }
             let keepAlive = head.isKeepAlive
             if let gate = reply.gate, !gate.isOpen {
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)

@@ -12,6 +12,9 @@ package struct FakeReply: Sendable {
     package var chunkGates: [Int: FakeGate]
     /// When set, the connection is closed abruptly after this many chunks, with no terminator.
     package var dropAfterChunks: Int?
+    /// When set, the connection is closed as soon as the request has been read: no byte of an
+    /// answer (a keep-alive connection that dies under a request).
+    package var closeWithoutAnswer = false
 
     package init(
         status: Int = 200, headers: [(name: String, value: String)] = [], chunks: [[UInt8]] = [],
@@ -23,6 +26,13 @@ package struct FakeReply: Sendable {
         self.gate = gate
         self.chunkGates = chunkGates
         self.dropAfterChunks = dropAfterChunks
+    }
+
+    /// The connection closes after the request was read, before any byte of an answer.
+    package static var closeWithoutAnswer: FakeReply {
+        var reply = FakeReply()
+        reply.closeWithoutAnswer = true
+        return reply
     }
 
     package static func json(_ body: String, status: Int = 200) -> FakeReply {

@@ -28,6 +28,15 @@ enum CurlErrorMapping {
         }
     }
 
+    /// A reused connection died under a request with a body before any byte of an answer, and
+    /// libcurl's own resend on a new connection was stopped (`CurlTransfer.mayStartSending`).
+    /// Unreachable, so the retry owner retries it like any broken connection; it was sent, so
+    /// it is not `neverSent`.
+    static var resendRefused: FlashgateError {
+        FlashgateError(
+            .upstreamUnreachable, "the connection to the upstream closed before it answered (a reused connection)")
+    }
+
     /// The host (and port) of a URL for log lines, without scheme, userinfo, path or query.
     static func host(of url: String) -> String {
         var rest = Substring(url)

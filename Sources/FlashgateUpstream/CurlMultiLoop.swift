@@ -190,7 +190,8 @@ final class CurlMultiLoop: @unchecked Sendable {
                 remove(transfer, easy: easy) { transfer.complete(nil) }
                 continue
             }
-            remove(transfer, easy: easy) { fail(transfer, CurlErrorMapping.error(for: code)) }
+            let error = transfer.refusedResend ? CurlErrorMapping.resendRefused : CurlErrorMapping.error(for: code)
+            remove(transfer, easy: easy) { fail(transfer, error) }
         }
     }
 

@@ -120,6 +120,15 @@ extension CurlTransfer {
             return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
         }
         try CurlCheck.easy(writeCallback, "CURLOPT_WRITEFUNCTION")
+        if !request.isBodiless {
+            try CurlCheck.easy(ccurl_setopt_ptr(h, CURLOPT_PREREQDATA, me), "CURLOPT_PREREQDATA")
+            let prereqCallback = ccurl_setopt_prereq_cb(h) { userdata, _, _, _, _ in
+                guard let userdata else { return Int32(CURL_PREREQFUNC_OK) }
+                let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+                return transfer.mayStartSending() ? Int32(CURL_PREREQFUNC_OK) : Int32(CURL_PREREQFUNC_ABORT)
+            }
+            try CurlCheck.easy(prereqCallback, "CURLOPT_PREREQFUNCTION")
+        }
     }
 
     /// Whether `url` starts with `https://` in any case, read as bytes (no lowercased copy).

@@ -49,6 +49,13 @@ final class CurlTransfer: @unchecked Sendable {
     var curlPaused = false
     private var startedAt = ContinuousClock.now
     var lastActivity = ContinuousClock.now
+    /// How often libcurl was about to send the request (`CURLOPT_PREREQFUNCTION`): more than once
+    /// when it resends by itself on a new connection, which it does when a reused connection died
+    /// before any byte of an answer.
+    private var sends = 0
+    /// libcurl was about to send a request with a body a second time and was stopped: the first
+    /// may have reached the upstream, and only the retry owner decides on another attempt.
+    private(set) var refusedResend = false
 
     init(
         request: UpstreamRequest, pipe: EventPipe<UpstreamEvent>, timing: UpstreamTiming? = nil,
@@ -72,6 +79,20 @@ final class CurlTransfer: @unchecked Sendable {
     func markStarted(at now: ContinuousClock.Instant) {
         startedAt = now
         lastActivity = now
+    }
+
+    /// Loop thread, from the pre-request callback: whether libcurl may send the request now. Once,
+    /// always; again (libcurl's own resend after a reused connection died under it) only for a
+    /// request without a body (GET, HEAD), which is safe to repeat. A generation that reached the
+    /// upstream may have been billed, and a resend nobody sees would be an attempt past
+    /// `retry.max_attempts` that neither the ledger row, the route's statistics nor its breaker
+    /// count; refused, the transfer fails as unreachable and the retry owner decides.
+    func mayStartSending() -> Bool {
+        sends += 1
+        guard sends > 1, !request.isBodiless else { return true }
+        refusedResend = true
+        stats.resendsRefusedCounter.add(1, ordering: .relaxed)
+        return false
     }
 
     /// Loop thread, from the header callback: one header line, status line or blank line.
@@ -194,6 +215,14 @@ final class CurlTransfer: @unchecked Sendable {
         // No status to report (0) when libcurl cannot tell it.
         guard ccurl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK else { return 0 }
         return code
+    }
+}
+
+extension UpstreamRequest {
+    /// A GET or HEAD without a body: libcurl may send it again by itself (nothing is generated or
+    /// billed by a read).
+    var isBodiless: Bool {
+        body.isEmpty && (ASCIICase.equals(method.utf8, "get") || ASCIICase.equals(method.utf8, "head"))
     }
 }
 

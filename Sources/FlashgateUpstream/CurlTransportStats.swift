@@ -17,6 +17,8 @@ package final class CurlTransportStats: Sendable {
     let reusedURLsCounter = Atomic<Int>(0)
     /// Transfers that took a header list built for an earlier call (`CurlHeaderLists`).
     let reusedHeaderListsCounter = Atomic<Int>(0)
+    /// libcurl's own resends of a request with a body that were stopped (`CurlTransfer.mayStartSending`).
+    let resendsRefusedCounter = Atomic<Int>(0)
 
     package var liveTransfers: Int { liveTransfersCounter.load(ordering: .acquiring) }
     package var pauses: Int { pausesCounter.load(ordering: .acquiring) }
@@ -24,6 +26,7 @@ package final class CurlTransportStats: Sendable {
     package var reusedHandles: Int { reusedHandlesCounter.load(ordering: .acquiring) }
     package var reusedURLs: Int { reusedURLsCounter.load(ordering: .acquiring) }
     package var reusedHeaderLists: Int { reusedHeaderListsCounter.load(ordering: .acquiring) }
+    package var resendsRefused: Int { resendsRefusedCounter.load(ordering: .acquiring) }
     /// The most body bytes any single response had handed to its consumer but not yet consumed.
     package var peakBufferedBytes: Int { peakBufferedCounter.load(ordering: .acquiring) }
 

@@ -61,6 +61,42 @@ struct CurlTransportFailureTests {
         withExtendedLifetime(closed) {}
     }
 
+    /// libcurl resends a request by itself, on a new connection, when a reused one closes before
+    /// any byte of an answer. For a POST (a generation, possibly billed) that resend is stopped
+    /// and the call fails as unreachable, for the retry owner to count and decide on; a GET may
+    /// still be resent.
+    @Test func aPostIsNotResentByLibcurlWhenItsReusedConnectionDies() async throws {
+        try await withTransport { transport, fake in
+            let post = { (path: String) in
+                UpstreamRequest(
+                    method: "POST", url: fake.baseURL + path, headers: [("Content-Type", "application/json")],
+                    body: Array("{}".utf8))
+            }
+            fake.enqueue(.json(#"{"first":true}"#))
+            fake.enqueue(.closeWithoutAnswer)
+            fake.enqueue(.json(#"{"resent":true}"#))
+            #expect(try await collect(transport.send(post("/one"))).status == 200)
+            let error = await upstreamError(of: transport.send(post("/two")))
+            #expect(error?.kind == .upstreamUnreachable)
+            #expect(error?.neverSent == false)
+            #expect(fake.requestCount == 2, "libcurl sent the POST again by itself")
+            #expect(transport.stats.resendsRefused == 1)
+            #expect(fake.connectionCount == 1)
+
+            // A GET on a reused connection that dies is resent: reading twice bills nothing.
+            fake.clearReplies()
+            fake.enqueue(.json(#"{"first":true}"#))
+            fake.enqueue(.closeWithoutAnswer)
+            fake.enqueue(.json(#"{"resent":true}"#))
+            let get = { (path: String) in UpstreamRequest(method: "GET", url: fake.baseURL + path) }
+            #expect(try await collect(transport.send(get("/three"))).status == 200)
+            let resent = try await collect(transport.send(get("/four")))
+            #expect(resent.text == #"{"resent":true}"#)
+            #expect(fake.requestCount == 5)
+            #expect(transport.stats.resendsRefused == 1)
+        }
+    }
+
     @Test func droppedStreamThrowsInsteadOfEndingSilently() async throws {
         try await withTransport { transport, fake in
             let chunks = ["data: one\r\n\r\n", "data: two\r\n\r\n", "data: three\r\n\r\n"].map { Array($0.utf8) }
