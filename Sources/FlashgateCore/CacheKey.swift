@@ -157,5 +157,7 @@ package enum CacheKeyDecisions {
         "items",
         // Keyed through the body after `attachSignatures` puts the opened signatures into `contents`.
         "sealedSignatures",
+        // Not keyed: how error messages name fields (`input[…]`); it follows from the items.
+        "paramNames",
     ]
 }

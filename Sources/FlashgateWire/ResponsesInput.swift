@@ -118,6 +118,25 @@ struct ResponsesInput {
 
     /// An error of the chat translator with its field named as the Responses request names it.
     func renamed(_ error: FlashgateError) -> FlashgateError {
+        paramNames.renamed(error)
+    }
+
+    /// Where each message came from, kept by the request for errors raised after translation
+    /// (a media fetch that fails).
+    var paramNames: ResponsesParamNames { ResponsesParamNames(origins: origins) }
+}
+
+/// Names the fields of a chat request translated from a Responses request the way the Responses
+/// request names them: `messages[2]` is the `input[…]` item it came from.
+package struct ResponsesParamNames: Sendable {
+    let origins: [String]
+
+    package init() { origins = [] }
+
+    init(origins: [String]) { self.origins = origins }
+
+    /// `error` with its field (and the field in its message) renamed.
+    package func renamed(_ error: FlashgateError) -> FlashgateError {
         var error = error
         error.param = error.param.map(rename)
         error.message = rename(error.message)

@@ -24,6 +24,9 @@ package struct ResponsesRequest: Sendable {
     /// Signatures opened from the reasoning items' `encrypted_content`, by the call id of the first
     /// function call after each, with the route that issued them.
     package var sealedSignatures: [String: StoredSignature]
+    /// How the request names the fields of `chat` (`messages[1]` is `input[0]`), for errors
+    /// raised after translation, such as a media fetch that fails.
+    package var paramNames = ResponsesParamNames()
 
     package init(chat: ChatRequest) {
         self.chat = chat
@@ -123,6 +126,7 @@ extension ResponsesRequest {
         request.echo = echo
         request.items = history + input
         request.sealedSignatures = conversion.sealedSignatures
+        request.paramNames = conversion.paramNames
         return request
     }
 

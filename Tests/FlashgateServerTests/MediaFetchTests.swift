@@ -103,6 +103,24 @@ import Testing
         try await h.stop()
     }
 
+    /// A Responses request's media fetch that fails names the Responses field (`input[1]`, after
+    /// `instructions` and a first item), not the chat message it was translated to (`messages[2]`).
+    @Test func aResponsesFetchErrorNamesTheInputItem() async throws {
+        let h = try await Harness.start()
+        let body =
+            #"{"model":"m","instructions":"be brief","input":[{"role":"user","content":"a"},"#
+            + #"{"role":"user","content":[{"type":"input_text","text":"what is it"},"#
+            + #"{"type":"input_image","image_url":"\#(h.fake.baseURL)/cat.png"}]}]}"#
+        let response = try await h.client.request("POST", "/v1/responses", body: body)
+        #expect(response?.status == 400)
+        #expect(response?.json?["error"]?["param"]?.stringValue == "input[1].content[1].image_url.url")
+        let message = response?.json?["error"]?["message"]?.stringValue ?? ""
+        #expect(message.contains("input[1].content[1]"), "\(message)")
+        #expect(!message.contains("messages["), "\(message)")
+        #expect(h.fake.requestCount == 0)
+        try await h.stop()
+    }
+
     @Test(arguments: [
         "https://127.0.0.1:9/cat.png", "https://localhost/cat.png", "https://[::1]/cat.png", "https://2130706433/cat.png",
         "https://[::ffff:127.0.0.1]/cat.png",

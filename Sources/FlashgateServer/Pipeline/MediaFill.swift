@@ -10,8 +10,12 @@ struct MediaFill: Sendable {
     let media: any MediaFetcher
 
     /// The chat request with every remote media part fetched and inlined, or nil when a fetch
-    /// was refused or failed; then the 400 naming the part has already been answered.
-    func fill(_ chat: ChatRequest, writer: ResponseWriter) async -> ChatRequest? {
+    /// was refused or failed; then the 400 naming the part has already been answered, its field
+    /// named by `rename` (a Responses request names `input[…]`, not `messages[…]`).
+    func fill(
+        _ chat: ChatRequest, writer: ResponseWriter,
+        rename: (FlashgateError) -> FlashgateError = { $0 }
+    ) async -> ChatRequest? {
         let pending = chat.pendingMedia
         guard !pending.isEmpty else { return chat }
         switch await fetchAll(pending) {
@@ -21,7 +25,7 @@ struct MediaFill: Sendable {
             return chat
         case .failure(let error):
             writer.record?.refuse(.badInput)
-            if !Task.isCancelled { await writer.respond(.error(error, dialect: .openAI)) }
+            if !Task.isCancelled { await writer.respond(.error(rename(error), dialect: .openAI)) }
             return nil
         }
     }

@@ -92,7 +92,8 @@ struct Responses: Sendable {
         // Media named by URL is fetched first; such requests neither use nor fill the cache.
         call.policy = CachePolicy(headers: request.headers, enabled: false)
         return .deferred { [self, responses, call] writer in
-            guard let filled = await media.fill(responses.chat, writer: writer) else { return }
+            guard let filled = await media.fill(responses.chat, writer: writer, rename: responses.paramNames.renamed)
+            else { return }
             var fetched = call
             let primary = filled.geminiBody(for: plan.primary, signature: signature)
             fetched.upstream.body = filled.geminiBodies(primary: primary, plan: plan, signature: signature)
