@@ -63,37 +63,67 @@ struct InputCounter {
         guard case .array(let items) = parts else { return text(parts) }
         for part in items {
             add(4)
-            if let inline = part["inlineData"] ?? part["inline_data"], let data = inline["data"]?.stringValue {
-                let mime = (inline["mimeType"] ?? inline["mime_type"])?.stringValue ?? ""
-                media(mime: mime, base64: data, part: part)
-                // Only the media is priced as media: every other member of the part, and of its
-                // inline data (the mime type too: a few bytes, or a long string Gemini would
-                // refuse), counts as text, as do members of their own and text beside the image.
-                for field in part.objectValue?.fields ?? [] where field.key != "inlineData" && field.key != "inline_data" {
-                    add(field.key.utf8.count)
-                    text(field.value)
-                }
-                for field in inline.objectValue?.fields ?? [] where field.key != "data" {
-                    add(field.key.utf8.count)
-                    text(field.value)
-                }
-            } else if let file = part["fileData"] ?? part["file_data"] {
-                let before = tokens
-                if expected { add(1_000) } else { unbounded() }
-                // A file is billed as its kind; a video (sound and frames) or a file of a type not
-                // given, at the dearest media price.
-                let mime = ((file["mimeType"] ?? file["mime_type"])?.stringValue ?? "").lowercased()
-                let counted = tokens - before
-                if mime.hasPrefix("audio/") {
-                    media.audio += counted
-                } else if mime.hasPrefix("image/") {
-                    media.image += counted
-                } else if mime.isEmpty || mime.hasPrefix("video/") {
-                    media.any += counted
-                }
-            } else {
-                text(part)
+            count(part: part)
+        }
+    }
+
+    /// The members of a part Gemini reads as media, in either spelling.
+    static let mediaMembers: Set<String> = ["inlineData", "inline_data", "fileData", "file_data"]
+
+    /// One part. Gemini reads a field in either spelling, and a part may carry both (`inlineData`
+    /// and `inline_data`, `mimeType` and `mime_type`): each one given is priced, so whichever
+    /// Gemini reads is covered.
+    private mutating func count(part: JSONValue) {
+        guard case .object(let object) = part,
+            object.fields.contains(where: { Self.mediaMembers.contains($0.key) })
+        else { return text(part) }
+        for field in object.fields {
+            switch field.key {
+            case "inlineData", "inline_data":
+                inline(field.value, part: part)
+            case "fileData", "file_data":
+                file(field.value)
+            default:
+                // Only the media is priced as media: every other member of the part counts as
+                // text, as do members of their own and text beside the image.
+                add(field.key.utf8.count)
+                text(field.value)
             }
+        }
+    }
+
+    /// Inline data: priced as media by each mime type it names; anything else counts as text.
+    private mutating func inline(_ inline: JSONValue, part: JSONValue) {
+        guard let data = inline["data"]?.stringValue else { return text(inline) }
+        var mimes: [String] = []
+        GeminiSpelling.each(inline, "mimeType", "mime_type") { value in
+            if let mime = value.stringValue, !mimes.contains(mime) { mimes.append(mime) }
+        }
+        for mime in mimes.isEmpty ? [""] : mimes { media(mime: mime, base64: data, part: part) }
+        // The mime type counts as text too: a few bytes, or a long string Gemini would refuse.
+        for field in inline.objectValue?.fields ?? [] where field.key != "data" {
+            add(field.key.utf8.count)
+            text(field.value)
+        }
+    }
+
+    /// A file by URI: its size is unknown.
+    private mutating func file(_ file: JSONValue) {
+        let before = tokens
+        if expected { add(1_000) } else { unbounded() }
+        // A file is billed as its kind; a video (sound and frames) or a file of a type not
+        // given, at the dearest media price. Two differing mime types: the dearer one.
+        var mimes: [String] = []
+        GeminiSpelling.each(file, "mimeType", "mime_type") { value in
+            mimes.append((value.stringValue ?? "").lowercased())
+        }
+        let counted = tokens - before
+        if mimes.isEmpty || mimes.contains(where: { $0.isEmpty || $0.hasPrefix("video/") }) {
+            media.any += counted
+        } else if mimes.contains(where: { $0.hasPrefix("audio/") }) {
+            media.audio += counted
+        } else if mimes.contains(where: { $0.hasPrefix("image/") }) {
+            media.image += counted
         }
     }
 
@@ -115,10 +145,20 @@ struct InputCounter {
     }
 
     /// The media resolution a part is read at, upper-cased: its own, else the generation config's.
+    /// A part that names it in both spellings is read at the dearer.
     func resolutionLevel(_ part: JSONValue) -> String {
-        let resolution = part["mediaResolution"] ?? part["media_resolution"]
-        let level = resolution?["level"]?.stringValue ?? resolution?.stringValue ?? defaultResolution
-        return level.uppercased()
+        var level: String?
+        GeminiSpelling.each(part, "mediaResolution", "media_resolution") { resolution in
+            guard let named = resolution["level"]?.stringValue ?? resolution.stringValue else { return }
+            level = Self.dearer(level, named.uppercased())
+        }
+        return level ?? defaultResolution.uppercased()
+    }
+
+    /// Of two media resolution levels, the one that costs more tokens a page.
+    static func dearer(_ a: String?, _ b: String) -> String {
+        guard let a else { return b }
+        return pdfPageTokens(b) > pdfPageTokens(a) ? b : a
     }
 
     /// A PDF page's tokens on Gemini 3 at `level` (`MEDIA_RESOLUTION_…`).

@@ -123,8 +123,11 @@ package struct RequestCostEstimate: Sendable, Equatable {
     private static func estimate(body: JSONValue, model: String, teamOutputCap: Int?, expected: Bool) -> RequestCostEstimate {
         var counter = InputCounter(model: model, expected: expected)
         GeminiSpelling.each(body, "generationConfig", "generation_config") { generation in
+            // Named in both spellings, the dearer counts.
             GeminiSpelling.each(generation, "mediaResolution", "media_resolution") {
-                counter.defaultResolution = $0.stringValue ?? $0["level"]?.stringValue ?? counter.defaultResolution
+                guard let level = $0.stringValue ?? $0["level"]?.stringValue else { return }
+                counter.defaultResolution = InputCounter.dearer(
+                    counter.defaultResolution.isEmpty ? nil : counter.defaultResolution, level.uppercased())
             }
             // A response schema is prompt input Gemini bills: its bytes count like any text.
             for (camel, snake) in [

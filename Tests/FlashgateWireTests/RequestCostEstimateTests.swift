@@ -130,6 +130,47 @@ import Testing
         #expect(near(pages(part: "MEDIA_RESOLUTION_LOW", config: "MEDIA_RESOLUTION_HIGH") - medium, 280))
     }
 
+    /// Gemini reads a part's fields in either spelling. A part that carries both (`inlineData` and
+    /// `inline_data`, `mimeType` and `mime_type`, `mediaResolution` and `media_resolution`,
+    /// `inlineData` beside `fileData`) was priced on the first it found: a cheap PDF page beside a
+    /// long video, or a small image beside a file of unknown size, reserved for the cheap one.
+    @Test func aPartInBothSpellingsIsPricedForWhicheverGeminiReads() throws {
+        let model = "gemini-3.5-flash"
+        func tokens(_ part: JSONValue) -> Int {
+            RequestCostEstimate.worstCase(body: body(text: "", parts: [part]), model: model, teamOutputCap: nil).inputTokens
+        }
+        func inline(_ mime: String, _ bytes: Int) -> JSONValue {
+            ["mimeType": .string(mime), "data": .string(Data(count: bytes).base64EncodedString())]
+        }
+        // 80,000 bytes of audio: 80 s at the floor rate, 2,560 tokens.
+        let audio = tokens(["inline_data": inline("audio/mp3", 80_000)])
+        #expect(tokens(["inlineData": inline("text/plain", 4), "inline_data": inline("audio/mp3", 80_000)]) >= audio)
+        // The same bytes named two ways: each way is priced.
+        let twoTypes: JSONValue = [
+            "inlineData": [
+                "mimeType": "text/plain", "mime_type": "audio/mp3",
+                "data": .string(Data(count: 80_000).base64EncodedString()),
+            ]
+        ]
+        #expect(tokens(twoTypes) >= 2_560)
+        // A file beside inline data: the file's size is unknown, so only the context window bounds it.
+        let both: JSONValue = ["inlineData": inline("text/plain", 4), "fileData": ["fileUri": "gs://b/v.mp4"]]
+        #expect(tokens(both) >= RequestCostEstimate.contextWindowTokens)
+        // A PDF page read at the dearer of two resolutions (2,240 tokens, not 280).
+        let pdf: JSONValue = [
+            "inlineData": inline("application/pdf", 40), "mediaResolution": ["level": "MEDIA_RESOLUTION_LOW"],
+            "media_resolution": ["level": "MEDIA_RESOLUTION_ULTRA_HIGH"],
+        ]
+        #expect(tokens(pdf) >= 2_240)
+        let config = RequestCostEstimate.worstCase(
+            body: body(
+                text: "",
+                generation: ["mediaResolution": "MEDIA_RESOLUTION_ULTRA_HIGH", "media_resolution": "MEDIA_RESOLUTION_LOW"],
+                parts: [["inlineData": inline("application/pdf", 40)]]),
+            model: model, teamOutputCap: nil)
+        #expect(config.inputTokens >= 2_240)
+    }
+
     @Test func malformedContentsCountTheirBytes() throws {
         let long = String(repeating: "x", count: 5_000)
         for text in [
