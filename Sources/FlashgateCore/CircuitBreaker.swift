@@ -93,6 +93,15 @@ package struct CircuitBreaker<Instant: InstantProtocol>: Sendable where Instant.
         }
     }
 
+    /// Records a call that ended with the request's own fault (a client error, a safety block):
+    /// it says nothing about the route, so a half-open probe's slot is freed for the next call
+    /// instead of holding the route shut for another cool-down.
+    package mutating func recordNeutral() {
+        if case .halfOpen(let allowed, let since) = phase, allowed > 0 {
+            phase = .halfOpen(probesAllowed: allowed - 1, since: since)
+        }
+    }
+
     /// Records a failed call; `retryDelay` is the upstream's own, which then sets the cool-down.
     package mutating func recordFailure(retryDelay: Duration? = nil, now: Instant) {
         switch phase {

@@ -39,11 +39,17 @@ package final class RouteBreakers: Sendable {
     }
 
     /// Records a failed attempt as the retry loop saw it. Only a retryable failure says the route is
-    /// unwell; a non-retryable one (a bad request, a safety block) is the request's fault and leaves
-    /// the breaker as it is. Answers whether the route's breaker is now open.
+    /// unwell; a non-retryable one (a bad request, a safety block) is the request's fault: it
+    /// frees a half-open probe's slot and changes nothing else. Answers whether the route's
+    /// breaker is now open.
     @discardableResult
     package func record(_ failure: UpstreamFailure, route: String, now: Instant) -> Bool {
-        guard failure.isRetryable else { return state(route, now: now) == .open }
+        guard failure.isRetryable else {
+            return breakers.withLock { all in
+                all[route]?.recordNeutral()
+                return all[route]?.state(now: now) == .open
+            }
+        }
         return recordFailure(route, retryDelay: failure.retryDelay, now: now)
     }
 

@@ -47,6 +47,25 @@ import Testing
         #expect(breaker.state(now: at(33)) == .closed, "closing forgets the old failures")
     }
 
+    /// A half-open probe answered with the request's own fault (a 400) said nothing about the
+    /// route; its slot is freed, so the next call probes at once instead of a cool-down later.
+    @Test func aProbeThatEndsInAClientErrorFreesItsSlot() {
+        var breaker = opened(at: 0)
+        let probe = breaker.allow(now: at(31))
+        #expect(probe)
+        breaker.recordNeutral()
+        #expect(breaker.state(now: at(32)) == .halfOpen)
+        let next = breaker.allow(now: at(32))
+        #expect(next, "the next call is the probe")
+        let another = breaker.allow(now: at(32))
+        #expect(!another, "still one probe at a time")
+        breaker.recordSuccess(now: at(33))
+        #expect(breaker.state(now: at(33)) == .closed)
+        // Closed or open, a neutral outcome changes nothing.
+        breaker.recordNeutral()
+        #expect(breaker.state(now: at(33)) == .closed)
+    }
+
     @Test func failedProbeReopens() {
         var breaker = opened(at: 0)
         let allowed8 = breaker.allow(now: at(31))
@@ -149,6 +168,11 @@ import Testing
         #expect(opens == [false, false, true])
         #expect(breakers.state("studio", now: at(2)) == .open)
         #expect(breakers.state("studio", now: at(3)) == .halfOpen)
+        // A probe answered with the request's own 400: the route answered, the next call probes.
+        #expect(breakers.allow("studio", now: at(3)))
+        #expect(!breakers.allow("studio", now: at(3)))
+        #expect(!breakers.record(badRequest, route: "studio", now: at(3)))
+        #expect(breakers.allow("studio", now: at(3)), "the probe's slot was held for a cool-down")
     }
 
     private func opened(at seconds: Int64) -> CircuitBreaker<ManualInstant> {
