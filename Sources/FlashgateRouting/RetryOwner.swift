@@ -95,8 +95,15 @@ package final class RetryOwner: Sendable {
             case .started(let answer, _):
                 health.breakers.recordSuccess(answer.target.route.name, now: clock.now())
                 return UpstreamOutcome(answer: .success(answer), attempts: attempts, hedgeLoser: hedgeLoser)
-            case .failed(let error, let failure, let record, let keyIndex):
+            case .failed(let error, var failure, let record, let keyIndex):
                 lastError = error
+                // A refused OAuth token is minted again and tried once more (`attempt`); a second
+                // 401 from the route in this request is the account's, not the token's.
+                if case .status(401) = record.outcome, failure.isRetryable,
+                    attempts.lazy.filter({ $0.route == record.route && $0.outcome == .status(401) }).count > 1
+                {
+                    failure.isRetryable = false
+                }
                 if record.outcome == .cancelled || Task.isCancelled {
                     return UpstreamOutcome(answer: .failure(error), attempts: attempts, hedgeLoser: hedgeLoser)
                 }

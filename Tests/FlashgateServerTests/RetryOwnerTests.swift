@@ -31,14 +31,20 @@ import Testing
         static func start(
             _ count: Int, keys: [[String]]? = nil, hedge: HedgeConfig? = nil, weights: [Int?]? = nil,
             retry: RetryPolicy = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(500), maxDelay: .seconds(30), deadline: .seconds(120)),
-            breaker: CircuitBreakerConfig = CircuitBreakerConfig(), seed: UInt64 = 7
+            breaker: CircuitBreakerConfig = CircuitBreakerConfig(), seed: UInt64 = 7, vertex: Bool = false
         ) async throws -> Harness {
             var fakes: [FakeGemini] = []
             for _ in 0..<count { fakes.append(try await FakeGemini.start()) }
             let routes = fakes.enumerated().map { index, fake in
-                RouteConfig(
-                    name: "r\(index)", kind: .gemini, baseURL: fake.baseURL,
-                    apiKeys: (keys?[index] ?? ["key\(index)"]).map(Secret.init), passthrough: false)
+                // A Vertex route signs in with a token (an `AccessTokenSource`) instead of a key.
+                vertex
+                    ? RouteConfig(
+                        name: "r\(index)", kind: .vertex, baseURL: fake.baseURL, apiKeys: [], apiVersion: "v1beta1",
+                        vertex: VertexRouteConfig(project: "proj", location: "us-central1", credentials: .token(Secret("t"))),
+                        passthrough: false)
+                    : RouteConfig(
+                        name: "r\(index)", kind: .gemini, baseURL: fake.baseURL,
+                        apiKeys: (keys?[index] ?? ["key\(index)"]).map(Secret.init), passthrough: false)
             }
             let model = ModelConfig(
                 id: "flash",
@@ -92,6 +98,28 @@ import Testing
         let response = try await pending.value
         #expect(response?.status == 200)
         #expect(h.fakes[0].requestCount == 2)
+        try await h.stop()
+    }
+
+    /// A Vertex route's 401 gets a fresh token and one more try; a second 401 in the same request
+    /// is the account's (revoked, no permission), not the token's, and is not tried again. It had
+    /// been retried up to `max_attempts`.
+    @Test func aVertexRouteIsRetriedOnceAfterA401NotUpToMaxAttempts() async throws {
+        let h = try await Harness.start(
+            1, retry: RetryPolicy(maxAttempts: 4, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(120)), vertex: true)
+        for _ in 0..<4 {
+            h.fakes[0].enqueue(.googleError(status: 401, message: "token revoked", googleStatus: "UNAUTHENTICATED"))
+        }
+        let response = try await h.post()
+        #expect(response?.status == 401)
+        #expect(h.fakes[0].requestCount == 2)
+        #expect(h.fakes[0].received.first?.header("authorization") == "Bearer t")
+        // A 401 and then an answer: the one more try still serves the request.
+        h.fakes[0].clearReplies()
+        h.fakes[0].enqueue(.googleError(status: 401, message: "token expired", googleStatus: "UNAUTHENTICATED"))
+        h.fakes[0].enqueue(.json(Self.ok))
+        #expect(try await h.post()?.status == 200)
+        #expect(h.fakes[0].requestCount == 4)
         try await h.stop()
     }
 
