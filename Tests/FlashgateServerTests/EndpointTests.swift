@@ -161,6 +161,40 @@ enum FileManagerShim {
         await gateway.stop()
     }
 
+    /// Paged as Gemini pages it: `pageSize` models and a `nextPageToken` while more follow; the
+    /// pages together are the whole list. It had answered every model whatever was asked.
+    @Test func nativeListIsPaged() async throws {
+        let gateway = try await TestGateway.start(config: TestGateway.mockConfig())
+        let client = try await RawHTTPClient.connect(port: gateway.port)
+        let all = try await client.request("GET", "/v1beta/models")?.json?["models"]?.arrayValue ?? []
+        #expect(all.count >= 3)
+        var paged: [JSONValue] = []
+        var token: String?
+        var pages = 0
+        repeat {
+            let query = "pageSize=2" + (token.map { "&pageToken=\($0)" } ?? "")
+            let page = try await client.request("GET", "/v1beta/models?\(query)")
+            #expect(page?.status == 200)
+            let models = page?.json?["models"]?.arrayValue ?? []
+            #expect(models.count <= 2 && !models.isEmpty)
+            paged += models
+            token = page?.json?["nextPageToken"]?.stringValue
+            pages += 1
+        } while token != nil && pages < 50
+        #expect(paged == all)
+        #expect(pages == (all.count + 1) / 2)
+        let zero = try await client.request("GET", "/v1beta/models?pageSize=0")
+        #expect(zero?.json?["models"]?.arrayValue?.count == all.count)
+        #expect(zero?.json?["nextPageToken"] == nil)
+        for bad in ["pageSize=-1", "pageSize=two", "pageToken=forged"] {
+            let refused = try await client.request("GET", "/v1beta/models?\(bad)")
+            #expect(refused?.status == 400, "\(bad)")
+            #expect(refused?.json?["error"]?["status"]?.stringValue == "INVALID_ARGUMENT", "\(bad)")
+        }
+        await client.close()
+        await gateway.stop()
+    }
+
     /// `GET /v1beta/models/{id}` (google-genai's `models.get`, v1beta by default) answers one
     /// model in Gemini's shape; it had been a 404 "no endpoint". An unknown id is Google's 404.
     @Test func oneNativeModelHasGeminiShape() async throws {

@@ -146,7 +146,7 @@ package final class Gateway: Sendable {
         case .listModels:
             return models.list()
         case .nativeListModels:
-            return models.nativeList()
+            return try models.nativeList(pageSize: request.queryItem("pageSize"), pageToken: request.queryItem("pageToken"))
         case .model(let id):
             return try models.model(id)
         case .nativeModel(let id):

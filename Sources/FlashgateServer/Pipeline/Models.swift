@@ -25,11 +25,13 @@ struct Models: Sendable {
     }
 
     /// `GET /v1beta/models` in Gemini's shape: configured ids, then the passthrough upstream's
-    /// models as it described them.
-    func nativeList() -> GatewayResult {
+    /// models as it described them, a page at a time as Gemini pages them: `pageSize` models (50
+    /// when not given, at most 1,000), and a `nextPageToken` while more follow.
+    func nativeList(pageSize: String?, pageToken: String?) throws(FlashgateError) -> GatewayResult {
+        let page = try NativeModelPage(pageSize: pageSize, pageToken: pageToken)
         let configured: [JSONValue] = routes.configuredModelIDs.map { ["name": .string("models/\($0)")] }
         guard let passthrough = routes.passthroughRoute else {
-            return .immediate(.json(["models": .array(configured)]))
+            return .immediate(.json(page.answer(configured)))
         }
         return .deferred { [self] writer in
             let upstream = (await upstreamModels(passthrough)?["models"]?.arrayValue ?? []).filter {
@@ -37,7 +39,7 @@ struct Models: Sendable {
             }
             let names = Set(configured.compactMap { $0["name"]?.stringValue })
             let merged = configured + upstream.filter { !names.contains($0["name"]?.stringValue ?? "") }
-            await writer.respond(.json(["models": .array(merged)]))
+            await writer.respond(.json(page.answer(merged)))
         }
     }
 
@@ -100,5 +102,42 @@ struct Models: Sendable {
     private func merge(_ first: [String], _ second: [String]) -> [String] {
         var seen = Set(first)
         return first + second.filter { seen.insert($0).inserted }
+    }
+}
+
+/// One page of `GET /v1beta/models`: where it starts and how many models it holds. The page
+/// token is the offset of the next model, opaque to clients (`o<offset>`).
+struct NativeModelPage: Equatable {
+    static let defaultSize = 50
+    static let maxSize = 1_000
+
+    var offset: Int
+    var size: Int
+
+    init(pageSize: String?, pageToken: String?) throws(FlashgateError) {
+        size = Self.defaultSize
+        if let pageSize {
+            // Gemini's rule: unset or 0 is the default; more than the maximum is the maximum.
+            guard let asked = Int(pageSize), asked >= 0 else {
+                throw FlashgateError(.invalidRequest, "pageSize must be a whole number, 0 or more", param: "pageSize")
+            }
+            if asked > 0 { size = min(asked, Self.maxSize) }
+        }
+        offset = 0
+        if let pageToken, !pageToken.isEmpty {
+            guard pageToken.hasPrefix("o"), let at = Int(pageToken.dropFirst()), at >= 0, at <= 1_000_000 else {
+                throw FlashgateError(.invalidRequest, "pageToken is not one this server gave", param: "pageToken")
+            }
+            offset = at
+        }
+    }
+
+    /// The page of `models`, with the token of the next page while more follow.
+    func answer(_ models: [JSONValue]) -> JSONValue {
+        let start = min(offset, models.count)
+        let end = min(start + size, models.count)
+        var object: JSONObject = ["models": .array(Array(models[start..<end]))]
+        if end < models.count { object["nextPageToken"] = .string("o\(end)") }
+        return .object(object)
     }
 }
