@@ -1,3 +1,5 @@
+import Crypto
+
 /// One stored OpenAI Responses answer: the response as its client saw it (for
 /// `GET /v1/responses/{id}`), and every item needed to continue it (`previous_response_id`): the
 /// input items it answered, history included, then its own output items with their sealed
@@ -17,6 +19,12 @@ package struct StoredConversation: Sendable, Equatable {
     package var encoded: [UInt8] {
         JSONWriter.encode(
             ["expires_at_ms": JSONValue(Int(expiresAtMs)), "response": response, "items": .array(items)])
+    }
+
+    /// The SHA-256 of an item's stored form: the on-disk store keeps each distinct item once,
+    /// under this digest, and entries name their items by it.
+    package static func digest(_ encodedItem: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: encodedItem))
     }
 
     package init?(decoding bytes: some Collection<UInt8>) {

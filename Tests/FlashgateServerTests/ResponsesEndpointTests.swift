@@ -235,8 +235,9 @@ import Testing
     /// was a 404 a moment later.
     @Test func aTeamPastItsStoredBytesIsRefusedAndOthersAreNot() async throws {
         let h = try await Harness.start { $0.responses.maxTeamBytes = 1 << 20 }
-        let big = String(repeating: "y", count: 600_000)
-        for _ in 0..<2 {
+        // Two different inputs: the store keeps an item two responses share only once.
+        for letter in ["y", "z"] {
+            let big = String(repeating: letter, count: 600_000)
             let stored = try await h.post(
                 #"{"model":"gemini-3.5-flash","input":"\#(big)"}"#, headers: [("cache-control", "no-store")])
             #expect(stored?.status == 200)
