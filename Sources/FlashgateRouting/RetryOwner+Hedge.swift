@@ -7,6 +7,8 @@ extension RetryOwner {
         var records: [AttemptRecord]
         var hedgeStarted: Bool
         var loser: HedgeLoser?
+        /// When neither attempt started: how the first one (not the hedge) ended.
+        var primaryFate: AttemptFate?
     }
 
     private enum RaceEvent: Sendable {
@@ -88,9 +90,13 @@ extension RetryOwner {
                                 other = more
                             }
                         }
-                        // Both failed: the hedge's reservation settles as the other attempt ended.
+                        // Both failed: the hedge's reservation settles as the hedge ended; the
+                        // first attempt's own reservation, as it ended.
                         let lost = hedgeStarted ? Self.fate(of: isHedge ? result : other) : nil
-                        return Race(result: result, records: records, hedgeStarted: hedgeStarted, loser: lost)
+                        let primary = isHedge ? other : result
+                        return Race(
+                            result: result, records: records, hedgeStarted: hedgeStarted, loser: lost,
+                            primaryFate: Self.fate(of: primary)?.fate)
                     }
                     lastFailure = result
                 }

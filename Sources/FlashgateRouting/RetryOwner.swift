@@ -44,10 +44,16 @@ package final class RetryOwner: Sendable {
     var clock: any RetryClock { health.clock }
 
     /// Makes attempts until one starts answering or the loop gives up.
+    /// - Parameter admitNext: asked before every attempt after the first (not a hedge), with the
+    ///   route it goes to and how the attempt before it ended; false (no budget for it) ends the
+    ///   call with the last failure. The pipeline takes a reservation of its own there for an
+    ///   attempt after one that was cut off (that one may have been billed) or for a route whose
+    ///   model costs more.
     /// - Parameter admitHedge: asked before a hedge starts; false (no budget) means no hedge.
-    package func run(_ call: UpstreamCall, admitHedge: @Sendable (ResolvedRoute) async -> Bool = { _ in true }) async
-        -> UpstreamOutcome
-    {
+    package func run(
+        _ call: UpstreamCall, admitNext: @Sendable (ResolvedRoute, AttemptFate) async -> Bool = { _, _ in true },
+        admitHedge: @Sendable (ResolvedRoute) async -> Bool = { _ in true }
+    ) async -> UpstreamOutcome {
         let loop = RetryLoop(policy: policy)
         let started = clock.now()
         var attempts: [AttemptRecord] = []
@@ -56,6 +62,8 @@ package final class RetryOwner: Sendable {
         var exhausted: Set<String> = []
         var hedgeLoser: HedgeLoser?
         var hedged = false
+        // How the last attempt (not a hedge) ended; nil before the first.
+        var previousFate: AttemptFate?
         var lastError = FlashgateError(.unavailable, "no upstream route is available for this model")
         // The route and the time of the next attempt.
         var next: (target: ResolvedRoute, at: Tick)?
@@ -63,11 +71,28 @@ package final class RetryOwner: Sendable {
         while let (target, at) = next {
             if at > clock.now() {
                 do { try await clock.sleep(until: at) } catch {
-                    return UpstreamOutcome(answer: .failure(Self.cancelled), attempts: attempts, hedgeLoser: hedgeLoser)
+                    return UpstreamOutcome(
+                        answer: .failure(Self.cancelled), attempts: attempts, hedgeLoser: hedgeLoser,
+                        finalFate: previousFate)
                 }
             }
             if Task.isCancelled {
-                return UpstreamOutcome(answer: .failure(Self.cancelled), attempts: attempts, hedgeLoser: hedgeLoser)
+                return UpstreamOutcome(
+                    answer: .failure(Self.cancelled), attempts: attempts, hedgeLoser: hedgeLoser,
+                    finalFate: previousFate)
+            }
+            // Every attempt after the first is admitted on its own (a reservation of its own
+            // when the one before may have been billed, or the route's model costs more).
+            // The first attempt too, when it goes to a route priced as another model than the
+            // primary's (whose price the call was admitted at): its breaker was open.
+            let before =
+                previousFate ?? (target.pricedModel != call.plan.primary.pricedModel ? AttemptFate.refused : nil)
+            if let previous = before, !(await admitNext(target, previous)) {
+                logger.info(
+                    "no budget for another upstream attempt",
+                    metadata: ["route": "\(target.route.name)", "attempts": "\(attempts.count)"])
+                return UpstreamOutcome(
+                    answer: .failure(lastError), attempts: attempts, hedgeLoser: hedgeLoser, finalFate: previous)
             }
             tried.insert(target.route.name)
             var result: AttemptResult
@@ -87,9 +112,11 @@ package final class RetryOwner: Sendable {
                     hedgeLoser = race.loser
                 }
                 result = race.result
+                previousFate = race.primaryFate ?? Self.fate(of: race.result)?.fate
             } else {
                 result = await attempt(target, call, hedge: false)
                 attempts.append(result.record)
+                previousFate = Self.fate(of: result)?.fate
             }
             switch result {
             case .started(let answer, _):
@@ -105,7 +132,8 @@ package final class RetryOwner: Sendable {
                     failure.isRetryable = false
                 }
                 if record.outcome == .cancelled || Task.isCancelled {
-                    return UpstreamOutcome(answer: .failure(error), attempts: attempts, hedgeLoser: hedgeLoser)
+                    return UpstreamOutcome(
+                        answer: .failure(error), attempts: attempts, hedgeLoser: hedgeLoser, finalFate: previousFate)
                 }
                 let route = record.route
                 let failedTarget = call.plan.targets.first { $0.route.name == route } ?? target
@@ -152,7 +180,8 @@ package final class RetryOwner: Sendable {
                             "upstream attempts exhausted",
                             metadata: ["reason": "\(reason)", "attempts": "\(attempts.map(\.compact).joined(separator: ","))"])
                     }
-                    return UpstreamOutcome(answer: .failure(error), attempts: attempts, hedgeLoser: hedgeLoser)
+                    return UpstreamOutcome(
+                        answer: .failure(error), attempts: attempts, hedgeLoser: hedgeLoser, finalFate: previousFate)
                 case .failOver:
                     if let other = pick(call.plan, tried: tried, prefer: nil, excluding: exhausted) {
                         next = (other, now)
@@ -178,7 +207,8 @@ package final class RetryOwner: Sendable {
         if attempts.isEmpty, call.plan.targets.allSatisfy({ health.isOutOfDailyQuota($0.route.name, now: now) }) {
             lastError = Self.dailyQuotaSpent
         }
-        return UpstreamOutcome(answer: .failure(lastError), attempts: attempts, hedgeLoser: hedgeLoser)
+        return UpstreamOutcome(
+            answer: .failure(lastError), attempts: attempts, hedgeLoser: hedgeLoser, finalFate: previousFate)
     }
 
     static let cancelled = FlashgateError(.unavailable, "the call was cancelled")

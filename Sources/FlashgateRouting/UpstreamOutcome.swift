@@ -7,6 +7,21 @@ package struct UpstreamOutcome: Sendable {
     /// When a hedge ran, how its extra reservation settles: the attempt that did not serve the
     /// request ended this way (`nil` when no hedge ran).
     package var hedgeLoser: HedgeLoser?
+    /// How the last attempt that was not a hedge ended, when the call failed (`nil`: none was
+    /// made, or one served). The reservation that covers it owes nothing unless it is `.cutOff`:
+    /// every attempt cut off before it had a reservation of its own (`RetryOwner.run`'s
+    /// `admitNext`), so only the last can still be unpaid.
+    package var finalFate: AttemptFate?
+
+    package init(
+        answer: Result<StartedAnswer, FlashgateError>, attempts: [AttemptRecord], hedgeLoser: HedgeLoser?,
+        finalFate: AttemptFate? = nil
+    ) {
+        self.answer = answer
+        self.attempts = attempts
+        self.hedgeLoser = hedgeLoser
+        self.finalFate = finalFate
+    }
 
     /// Whether no attempt could have been billed, so a failed call owes nothing: none was made
     /// (every breaker open), and each one was refused with an error status before generating or

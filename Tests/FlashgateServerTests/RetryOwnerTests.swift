@@ -491,6 +491,62 @@ import Testing
         try await h.stop()
     }
 
+    /// An attempt cut off after Gemini began to answer may have been billed, so the retry that
+    /// follows takes a reservation of its own and the cut-off attempt is charged the one it had.
+    /// Only the last attempt had been settled: the cut-off one cost nothing.
+    @Test func anAttemptCutOffBeforeARetryIsChargedItsReservation() async throws {
+        let h = try await HedgeLedger.start(
+            hedge: nil, retry: RetryPolicy(maxAttempts: 3, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60)))
+        // A 200 head, part of a body, and the connection closed: nothing usable, maybe billed.
+        h.fakes[0].enqueue(
+            FakeReply(
+                headers: [("Content-Type", "application/json")],
+                chunks: [Array(#"{"candidates":[{"content""#.utf8), Array("…".utf8)], dropAfterChunks: 1))
+        h.fakes[1].enqueue(.json(Self.ok))
+        let response = try await h.ask()
+        #expect(response?.status == 200)
+        let rows = try await h.rows(2)
+        #expect(rows.count == 2)
+        let served = try #require(rows.first { $0.outcome == "ok" })
+        let cut = try #require(rows.first { $0.outcome == "incomplete" })
+        #expect(served.route == "r1")
+        #expect(cut.cost > served.cost, "the cut-off attempt pays its worst case")
+        #expect(h.ledger.totals(prefix: "team:search").values.reduce(MicroUSD.zero, +) == served.cost + cut.cost)
+        #expect(try h.ledger.openReservations().isEmpty)
+        try await h.stop()
+    }
+
+    /// Failing over to a route whose model costs more takes a reservation at that model's price
+    /// (the refused attempt's, at the cheaper model, goes back at $0); the call had gone on under
+    /// the cheaper model's reservation, so a hard budget could be overspent by the difference.
+    @Test func aFailoverToAPricierModelIsReservedAtItsPrice() async throws {
+        let h = try await HedgeLedger.start(
+            hedge: nil, retry: RetryPolicy(maxAttempts: 3, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60)),
+            upstreamModels: ["gemini-2.5-flash", "gemini-2.5-pro"])
+        h.fakes[0].enqueue(.googleError(status: 503, message: "overloaded", googleStatus: "UNAVAILABLE"))
+        h.fakes[1].enqueue(.json(Self.ok))
+        #expect(try await h.ask()?.status == 200)
+        let rows = try await h.rows(2)
+        let served = try #require(rows.first { $0.outcome == "ok" })
+        let refused = try #require(rows.first { $0.outcome != "ok" })
+        #expect(served.route == "r1")
+        #expect(refused.route == "r0")
+        #expect(refused.cost == .zero)
+        #expect(try h.ledger.openReservations().isEmpty)
+        try await h.stop()
+
+        // Failing over between routes of the same model keeps the one reservation: one row.
+        let same = try await HedgeLedger.start(
+            hedge: nil, retry: RetryPolicy(maxAttempts: 3, baseDelay: .zero, maxDelay: .zero, deadline: .seconds(60)))
+        same.fakes[0].enqueue(.googleError(status: 503, message: "overloaded", googleStatus: "UNAVAILABLE"))
+        same.fakes[1].enqueue(.json(Self.ok))
+        #expect(try await same.ask()?.status == 200)
+        let one = try await same.rows(1)
+        #expect(one.count == 1)
+        #expect(one.first?.attempts.count == 2)
+        try await same.stop()
+    }
+
     /// Two routes for `flash` with a hedge after 2 s, a team with a budget and a key, a real ledger.
     struct HedgeLedger {
         let fakes: [FakeGemini]
@@ -505,7 +561,7 @@ import Testing
         /// `firstURL` in place of the first fake's (a closed port); `hedge` nil: no hedging.
         static func start(
             firstURL: String? = nil, hedge: HedgeConfig? = HedgeConfig(after: .seconds(2)),
-            retry: RetryPolicy? = nil
+            retry: RetryPolicy? = nil, upstreamModels: [String] = ["gemini-3.5-flash", "gemini-3.5-flash"]
         ) async throws -> HedgeLedger {
             let fakes = [try await FakeGemini.start(), try await FakeGemini.start()]
             let directory = try TempDirectory()
@@ -519,8 +575,8 @@ import Testing
                     ModelConfig(
                         id: "flash",
                         routes: [
-                            ModelRoute(route: "r0", upstreamModel: "gemini-3.5-flash"),
-                            ModelRoute(route: "r1", upstreamModel: "gemini-3.5-flash"),
+                            ModelRoute(route: "r0", upstreamModel: upstreamModels[0]),
+                            ModelRoute(route: "r1", upstreamModel: upstreamModels[1]),
                         ],
                         hedge: hedge)
                 ])

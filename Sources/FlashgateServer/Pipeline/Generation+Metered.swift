@@ -103,15 +103,18 @@ extension Generation {
             }
         }
         let start = ContinuousClock.now
-        // No hedges: a second attempt would need a second reservation.
-        let outcome = await retryOwner.run(call.upstream) { _ in false }
+        // No hedges, and no attempt after one that was cut off (it may have been billed, and
+        // another would need a reservation of its own); a refused one is tried again.
+        let outcome = await retryOwner.run(
+            call.upstream, admitNext: { _, previous in call.kind == .count || previous == .refused },
+            admitHedge: { _ in false })
         call.record?.note(outcome, since: start)
         let attempts = outcome.attempts.count > 1 ? outcome.attempts.map(\.compact) : []
         let started: StartedAnswer
         switch outcome.answer {
         case .success(let answer): started = answer
         case .failure(let error):
-            let refused = outcome.nothingBillable
+            let refused = call.kind == .count || outcome.finalFate != .cutOff
             await settle(
                 call, admission, usage: nil, ending: refused ? .upstreamError : .incomplete, attempts: attempts)
             if Task.isCancelled { return }

@@ -19,22 +19,41 @@ extension Generation {
         // the gap between the two and goes upstream again.
         var handedOver = false
         defer { if inTable && !handedOver, let key = call.key { flights.remove(key, flight) } }
-        var admission = admission
         let hedge = HedgeAdmission()
+        let admissions = AttemptAdmissions(admission)
         let start = ContinuousClock.now
         // A prefix with a live context cache goes out on it, on the cache's route.
         var upstream = call.upstream
         let prefixes = contextCaches?.prefix(call)
         if let prefixes { upstream.contextCache = contextCaches?.use(prefixes) }
-        let outcome = await retryOwner.run(upstream) { [self] twin in
-            await admitHedge(twin, call, into: hedge)
-        }
+        let outcome = await retryOwner.run(
+            upstream,
+            admitNext: { [self] target, previous in
+                await admitNext(target, after: previous, call, admissions, cacheStatus: cacheOutcome.rawValue)
+            },
+            admitHedge: { [self] twin in await admitHedge(twin, call, into: hedge) })
         call.record?.note(outcome, since: start)
-        if var extra = hedge.take() {
-            // The hedge's reservation pays for whichever attempt did not serve the request.
-            if let loser = outcome.hedgeLoser { extra.route = loser.route }
+        // Each earlier attempt that was cut off (it may have been billed) is charged the
+        // reservation taken for it.
+        for owed in admissions.takeOwed() {
             await accountant.settle(
-                extra, usage: nil, ending: outcome.hedgeLoser.map { Accountant.Ending($0.fate) } ?? .incomplete,
+                owed, usage: nil, ending: .incomplete, cacheStatus: cacheOutcome.rawValue,
+                attempts: outcome.attempts.map(\.compact))
+        }
+        var admission = admissions.current
+        if var extra = hedge.take() {
+            // The hedge's reservation was taken at the hedge's model. When the hedge served the
+            // request, it pays for the answer and the first attempt's own reservation for the
+            // loser; otherwise it pays for the hedge, which lost.
+            let loser = outcome.hedgeLoser
+            var paysForLoser = extra
+            if let loser, loser.route != extra.route, case .success = outcome.answer {
+                paysForLoser = admission
+                admission = extra
+            }
+            if let loser { paysForLoser.route = loser.route }
+            await accountant.settle(
+                paysForLoser, usage: nil, ending: loser.map { Accountant.Ending($0.fate) } ?? .incomplete,
                 cacheStatus: cacheOutcome.rawValue,
                 attempts: outcome.attempts.map(\.compact))
         }
@@ -48,7 +67,9 @@ extension Generation {
             switch outcome.answer {
             case .success(let answer): started = answer
             case .failure(let error):
-                refused = outcome.nothingBillable
+                // The reservation left covers only the last attempt (each one cut off before it
+                // was charged above): it owes nothing unless that one was cut off too.
+                refused = outcome.finalFate != .cutOff
                 throw error
             }
             admission.route = started.target.route.name
@@ -132,6 +153,34 @@ extension Generation {
         flight.publish(event)
     }
 
+    /// Before an attempt after the first: an attempt cut off may have been billed, so the next
+    /// one needs a reservation of its own (the cut-off one is charged its own at the end); so does
+    /// one on a route whose model is priced differently, at that model's price. After a refusal
+    /// (nothing billed) on the same model the reservation is reused. No budget for it: the call
+    /// ends with the failure it had.
+    private func admitNext(
+        _ target: ResolvedRoute, after previous: AttemptFate, _ call: GenerateCall, _ admissions: AttemptAdmissions,
+        cacheStatus: String
+    ) async -> Bool {
+        let current = admissions.current
+        if previous == .refused, current.upstreamModel == target.pricedModel { return true }
+        guard
+            case .admit(var next) = accountant.admit(
+                caller: call.caller, clientModel: call.clientModel, upstreamModel: target.pricedModel,
+                route: target.route.name, body: call.body)
+        else { return false }
+        do {
+            try await accountant.persist(&next)
+        } catch {
+            accountant.release(next)
+            return false
+        }
+        let replaced = admissions.replace(with: next, owed: previous == .cutOff)
+        // A refused attempt owes nothing: its reservation (at another model) goes back now.
+        if let replaced { await accountant.settle(replaced, usage: nil, ending: .upstreamError, cacheStatus: cacheStatus) }
+        return true
+    }
+
     /// A hedge costs a second upstream call, so it needs its own admission: the rate limits and
     /// the budget must allow another worst case, made durable before the hedge leaves.
     private func admitHedge(_ twin: ResolvedRoute, _ call: GenerateCall, into hedge: HedgeAdmission) async -> Bool {
@@ -165,6 +214,43 @@ extension Accountant.Ending {
         switch fate {
         case .refused: self = .upstreamError
         case .cutOff: self = .incomplete
+        }
+    }
+}
+
+/// The reservations of one call's attempts: the one covering the attempt in flight (and the last
+/// one made), and those of earlier attempts that were cut off, each charged its reservation once
+/// the call is over.
+final class AttemptAdmissions: Sendable {
+    private struct State {
+        var current: Accountant.Admission
+        var owed: [Accountant.Admission] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(_ first: Accountant.Admission) { state = Mutex(State(current: first)) }
+
+    var current: Accountant.Admission { state.withLock { $0.current } }
+
+    /// `next` covers the next attempt. The one it replaces is kept to be charged when `owed`;
+    /// otherwise it is returned, for the caller to give back.
+    func replace(with next: Accountant.Admission, owed: Bool) -> Accountant.Admission? {
+        state.withLock { state in
+            let replaced = state.current
+            state.current = next
+            if owed {
+                state.owed.append(replaced)
+                return nil
+            }
+            return replaced
+        }
+    }
+
+    func takeOwed() -> [Accountant.Admission] {
+        state.withLock { state in
+            defer { state.owed = [] }
+            return state.owed
         }
     }
 }
