@@ -49,10 +49,10 @@ final class CurlTransfer: @unchecked Sendable {
     var curlPaused = false
     private var startedAt = ContinuousClock.now
     var lastActivity = ContinuousClock.now
-    /// How often libcurl was about to send the request (`CURLOPT_PREREQFUNCTION`): more than once
-    /// when it resends by itself on a new connection, which it does when a reused connection died
-    /// before any byte of an answer.
-    private var sends = 0
+    /// When libcurl was first about to send the request (`CURLOPT_PREREQFUNCTION`); it is about
+    /// to send again when it resends by itself on a new connection, which it does when a reused
+    /// connection died before any byte of an answer.
+    private var firstSend: ContinuousClock.Instant?
     /// libcurl was about to send a request with a body a second time and was stopped: the first
     /// may have reached the upstream, and only the retry owner decides on another attempt.
     private(set) var refusedResend = false
@@ -82,14 +82,23 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     /// Loop thread, from the pre-request callback: whether libcurl may send the request now. Once,
-    /// always; again (libcurl's own resend after a reused connection died under it) only for a
-    /// request without a body (GET, HEAD), which is safe to repeat. A generation that reached the
-    /// upstream may have been billed, and a resend nobody sees would be an attempt past
-    /// `retry.max_attempts` that neither the ledger row, the route's statistics nor its breaker
-    /// count; refused, the transfer fails as unreachable and the retry owner decides.
-    func mayStartSending() -> Bool {
-        sends += 1
-        guard sends > 1, !request.isBodiless else { return true }
+    /// always. Again (libcurl's own resend after a reused connection died under it): a request
+    /// without a body (GET, HEAD), which is safe to repeat; one with a body only when the
+    /// connection died within `resendWindow` of the first send, as a kept-alive connection the
+    /// server had already closed or a refused HTTP/2 stream do (nothing was generated). Later, the
+    /// upstream may have been generating, and billing: a resend nobody sees would be an attempt
+    /// past `retry.max_attempts` that neither the ledger, the route's statistics nor its breaker
+    /// count, so it is refused; the transfer fails as unreachable and the retry owner decides.
+    func mayStartSending(now: ContinuousClock.Instant = .now) -> Bool {
+        guard let firstSend else {
+            firstSend = now
+            return true
+        }
+        if request.isBodiless { return true }
+        if now - firstSend < limits.resendWindow {
+            stats.resendsCounter.add(1, ordering: .relaxed)
+            return true
+        }
         refusedResend = true
         stats.resendsRefusedCounter.add(1, ordering: .relaxed)
         return false

@@ -25,6 +25,12 @@ package final class CurlTransport: UpstreamTransport {
         package var maxConnections: Int
         /// Called on the loop thread each time a transfer is paused; for tests.
         var onPause: (@Sendable () -> Void)?
+        /// libcurl resends a request by itself, on a new connection, when a reused one dies before
+        /// any byte of an answer. A request with a body is let through only when that happened
+        /// within this long of the first send (a kept-alive connection the server had closed, a
+        /// refused HTTP/2 stream: nothing generated); later it is refused and the retry owner,
+        /// which counts and pays for attempts, decides (`CurlTransfer.mayStartSending`).
+        package var resendWindow: Duration = .milliseconds(250)
 
         package init(
             highWaterBytes: Int = 256 * 1024, lowWaterBytes: Int = 64 * 1024,

@@ -19,6 +19,8 @@ package final class CurlTransportStats: Sendable {
     let reusedHeaderListsCounter = Atomic<Int>(0)
     /// libcurl's own resends of a request with a body that were stopped (`CurlTransfer.mayStartSending`).
     let resendsRefusedCounter = Atomic<Int>(0)
+    /// libcurl's own resends of a request with a body let through (the connection died at once).
+    let resendsCounter = Atomic<Int>(0)
 
     package var liveTransfers: Int { liveTransfersCounter.load(ordering: .acquiring) }
     package var pauses: Int { pausesCounter.load(ordering: .acquiring) }
@@ -27,6 +29,7 @@ package final class CurlTransportStats: Sendable {
     package var reusedURLs: Int { reusedURLsCounter.load(ordering: .acquiring) }
     package var reusedHeaderLists: Int { reusedHeaderListsCounter.load(ordering: .acquiring) }
     package var resendsRefused: Int { resendsRefusedCounter.load(ordering: .acquiring) }
+    package var resends: Int { resendsCounter.load(ordering: .acquiring) }
     /// The most body bytes any single response had handed to its consumer but not yet consumed.
     package var peakBufferedBytes: Int { peakBufferedCounter.load(ordering: .acquiring) }
 

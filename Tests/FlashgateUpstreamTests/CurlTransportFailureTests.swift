@@ -63,10 +63,12 @@ struct CurlTransportFailureTests {
 
     /// libcurl resends a request by itself, on a new connection, when a reused one closes before
     /// any byte of an answer. For a POST (a generation, possibly billed) that resend is stopped
-    /// and the call fails as unreachable, for the retry owner to count and decide on; a GET may
-    /// still be resent.
+    /// once the connection lived past the resend window (here zero), and the call fails as
+    /// unreachable, for the retry owner to count and pay for; a GET may still be resent.
     @Test func aPostIsNotResentByLibcurlWhenItsReusedConnectionDies() async throws {
-        try await withTransport { transport, fake in
+        var configuration = CurlTransport.Configuration()
+        configuration.resendWindow = .zero
+        try await withTransport(configuration) { transport, fake in
             let post = { (path: String) in
                 UpstreamRequest(
                     method: "POST", url: fake.baseURL + path, headers: [("Content-Type", "application/json")],
@@ -95,6 +97,29 @@ struct CurlTransportFailureTests {
             #expect(resent.text == #"{"resent":true}"#)
             #expect(fake.requestCount == 5)
             #expect(transport.stats.resendsRefused == 1)
+        }
+    }
+
+    /// A reused connection that dies at once (within the resend window: a kept-alive connection
+    /// the server had closed) is the one case libcurl's own resend of a POST is let through:
+    /// nothing was generated, and the call goes on unseen by the retry owner, as before.
+    @Test func aPostOnAConnectionThatDiesAtOnceIsResent() async throws {
+        var configuration = CurlTransport.Configuration()
+        configuration.resendWindow = .seconds(3600)
+        try await withTransport(configuration) { transport, fake in
+            let post = { (path: String) in
+                UpstreamRequest(method: "POST", url: fake.baseURL + path, body: Array("{}".utf8))
+            }
+            fake.enqueue(.json(#"{"first":true}"#))
+            fake.enqueue(.closeWithoutAnswer)
+            fake.enqueue(.json(#"{"resent":true}"#))
+            let first = try await collect(transport.send(post("/one")))
+            #expect(first.status == 200)
+            let resent = try await collect(transport.send(post("/two")))
+            #expect(resent.text == #"{"resent":true}"#)
+            #expect(fake.requestCount == 3)
+            #expect(transport.stats.resends == 1)
+            #expect(transport.stats.resendsRefused == 0)
         }
     }
 
