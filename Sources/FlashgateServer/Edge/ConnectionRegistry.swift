@@ -8,7 +8,8 @@ package final class ConnectionRegistry: Sendable {
         var channels: [ObjectIdentifier: any Channel] = [:]
         var inFlight = 0
         var draining = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
     }
 
     private let state = Mutex(State())
@@ -48,12 +49,14 @@ package final class ConnectionRegistry: Sendable {
 
     private func takeWaitersIfDone(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
         guard state.draining, state.channels.isEmpty || state.inFlight == 0 else { return [] }
-        defer { state.waiters = [] }
-        return state.waiters
+        defer { state.waiters = [:] }
+        return Array(state.waiters.values)
     }
 
     /// Tells every connection to finish its current request and close, then waits until no
-    /// request is in progress.
+    /// request is in progress, or until the waiting task is cancelled (the shutdown grace is
+    /// over): a wait that could not be cancelled held shutdown until the last stream ended,
+    /// whatever `shutdown_grace` said.
     package func drain() async {
         let channels = state.withLock { state in
             state.draining = true
@@ -62,13 +65,22 @@ package final class ConnectionRegistry: Sendable {
         for channel in channels {
             channel.pipeline.fireUserInboundEventTriggered(DrainEvent())
         }
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool in
-                if state.channels.isEmpty || state.inFlight == 0 { return true }
-                state.waiters.append(continuation)
-                return false
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let done = state.withLock { state -> Bool in
+                    if state.channels.isEmpty || state.inFlight == 0 || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if done { continuation.resume() }
             }
-            if done { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
         }
     }
 
