@@ -13,6 +13,28 @@ package struct GeminiAnswerAssembler: Sendable {
     private struct Candidate: Sendable {
         var role: JSONValue?
         var parts: [JSONObject] = []
+        /// The last part while it is plain text that later text may still join: its members as
+        /// they came, and its text so far, appended in place. (Joined by copying, each event
+        /// cost the whole text before it: a 16 MB stream of 1 KB events took 20 to 45 s of the
+        /// event loop.)
+        var openText: (part: JSONObject, text: String)?
+
+        /// The open text part, closed: it joins `parts`.
+        mutating func closeText() {
+            guard let open = openText else { return }
+            var part = open.part
+            part["text"] = .string(open.text)
+            parts.append(part)
+            openText = nil
+        }
+
+        /// Every part, the open text part last.
+        var allParts: [JSONObject] {
+            guard let open = openText else { return parts }
+            var part = open.part
+            part["text"] = .string(open.text)
+            return parts + [part]
+        }
         /// finishReason, safetyRatings, groundingMetadata, … — the last value seen of each.
         var fields = JSONObject()
         var chosen: [JSONValue]?
@@ -73,21 +95,26 @@ package struct GeminiAnswerAssembler: Sendable {
             guard let incoming = value.objectValue else { continue }
             let index = incoming["index"]?.intValue ?? position
             if candidates[index] == nil { order.append(index) }
-            var candidate = candidates[index] ?? Candidate()
+            // Taken out while it changes, so its parts and text are changed in place, not copied.
+            var candidate = candidates.removeValue(forKey: index) ?? Candidate()
             for field in incoming.fields where !field.value.isNull {
                 switch field.key {
                 case "index": continue
                 case "content":
                     if let role = field.value["role"] { candidate.role = role }
                     for part in field.value["parts"]?.arrayValue ?? [] {
-                        if let part = part.objectValue { Self.append(part, to: &candidate.parts) }
+                        if let part = part.objectValue { Self.append(part, to: &candidate) }
                     }
                 case "logprobsResult":
                     candidate.hasLogprobs = true
                     if let chosen = field.value["chosenCandidates"]?.arrayValue {
-                        candidate.chosen = (candidate.chosen ?? []) + chosen
+                        candidate.chosen = candidate.chosen ?? []
+                        candidate.chosen?.append(contentsOf: chosen)
                     }
-                    if let top = field.value["topCandidates"]?.arrayValue { candidate.top = (candidate.top ?? []) + top }
+                    if let top = field.value["topCandidates"]?.arrayValue {
+                        candidate.top = candidate.top ?? []
+                        candidate.top?.append(contentsOf: top)
+                    }
                     if let sum = field.value["logProbabilitySum"]?.doubleValue {
                         candidate.logProbabilitySum = (candidate.logProbabilitySum ?? 0) + sum
                     }
@@ -99,14 +126,22 @@ package struct GeminiAnswerAssembler: Sendable {
     }
 
     /// Appends a part, merging it into the previous one when both are unsigned plain text of the same kind.
-    private static func append(_ part: JSONObject, to parts: inout [JSONObject]) {
-        guard let text = part["text"]?.stringValue, isPlainText(part), let last = parts.last, isPlainText(last),
-            let previous = last["text"]?.stringValue, (last["thought"]?.boolValue ?? false) == (part["thought"]?.boolValue ?? false)
-        else {
-            parts.append(part)
+    private static func append(_ part: JSONObject, to candidate: inout Candidate) {
+        guard isPlainText(part), let text = part["text"]?.stringValue else {
+            candidate.closeText()
+            candidate.parts.append(part)
             return
         }
-        parts[parts.count - 1]["text"] = .string(previous + text)
+        // Read without binding the open part: a copy of it would share its text, and the
+        // append below would then copy the whole text again.
+        if candidate.openText != nil,
+            (candidate.openText?.part["thought"]?.boolValue ?? false) == (part["thought"]?.boolValue ?? false)
+        {
+            candidate.openText?.text.append(text)
+            return
+        }
+        candidate.closeText()
+        candidate.openText = (part, text)
     }
 
     /// A text part with nothing beside it but the `thought` flag: safe to concatenate.
@@ -135,7 +170,7 @@ package struct GeminiAnswerAssembler: Sendable {
 
     private static func render(_ candidate: Candidate, index: Int) -> JSONValue {
         var object: JSONObject = [
-            "content": ["role": candidate.role ?? "model", "parts": .array(candidate.parts.map { .object($0) })],
+            "content": ["role": candidate.role ?? "model", "parts": .array(candidate.allParts.map { .object($0) })],
             "index": JSONValue(index),
         ]
         for field in candidate.fields.fields { object[field.key] = field.value }
