@@ -114,6 +114,23 @@ import Testing
 
     /// `store: true`: the response is kept for its team only; `previous_response_id` continues it
     /// with the history (and the signature) Flashgate kept; DELETE removes it.
+    /// Reading and deleting a stored response are counted under the caller's team, not `none`.
+    @Test func storedResponseCallsAreCountedUnderTheirTeam() async throws {
+        let h = try await Harness.start()
+        let answer = try await h.post(#"{"model":"gemini-3.5-flash","input":"count me"}"#)
+        let id = try #require(answer?.json?["id"]?.stringValue)
+        let a = [("authorization", "Bearer \(Self.keyA)")]
+        #expect(try await h.client.request("GET", "/v1/responses/\(id)", headers: a)?.status == 200)
+        #expect(try await h.client.request("DELETE", "/v1/responses/\(id)", headers: a)?.status == 200)
+        let metrics = try await h.client.request("GET", "/metrics")?.text ?? ""
+        let stored = metrics.split(separator: "\n").filter {
+            $0.hasPrefix("flashgate_requests_total{") && $0.contains(#"endpoint="responses""#) && $0.contains(#"status="200""#)
+        }
+        #expect(!stored.isEmpty, "\(metrics.prefix(400))")
+        #expect(stored.allSatisfy { $0.contains(#"team="a""#) }, "\(stored)")
+        try await h.stop()
+    }
+
     @Test func storedConversationsBelongToTheirTeam() async throws {
         let h = try await Harness.start()
         h.fake.enqueue(.json(Self.callReply))

@@ -12,6 +12,11 @@ extension Responses {
         } catch {
             throw request.refused(error, caller: nil)
         }
+        // Counted under the caller's team and key (it had been `none`, which is for callers not known).
+        request.record?.update { summary in
+            summary.team = caller.team
+            summary.key = caller.key
+        }
         let now = nowMilliseconds()
         if request.method == .DELETE {
             guard conversations.delete(team: caller.team, id: id, nowMs: now) else { throw missing(id) }
