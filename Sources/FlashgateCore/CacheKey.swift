@@ -20,16 +20,7 @@ package struct CacheKey: Hashable, Sendable {
 
     package init(digest: [UInt8]) { self.digest = digest }
 
-    package var hex: String {
-        let table = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(digest.count * 2)
-        for byte in digest {
-            out.append(table[Int(byte >> 4)])
-            out.append(table[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    package var hex: String { Hex.encode(digest) }
 }
 
 extension CacheKey {

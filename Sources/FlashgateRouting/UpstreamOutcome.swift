@@ -22,16 +22,6 @@ package struct UpstreamOutcome: Sendable {
         self.hedgeLoser = hedgeLoser
         self.finalFate = finalFate
     }
-
-    /// Whether no attempt could have been billed, so a failed call owes nothing: none was made
-    /// (every breaker open), and each one was refused with an error status before generating or
-    /// never left Flashgate (a refused connection, no such host).
-    package var nothingBillable: Bool {
-        attempts.allSatisfy { attempt in
-            if case .status = attempt.outcome { return true }
-            return !attempt.sent
-        }
-    }
 }
 
 /// The attempt of a hedged call that did not serve it, which the hedge's reservation pays for.

@@ -164,17 +164,7 @@ extension Generation {
     ) async -> Bool {
         let current = admissions.current
         if previous == .refused, current.upstreamModel == target.pricedModel { return true }
-        guard
-            case .admit(var next) = accountant.admit(
-                caller: call.caller, clientModel: call.clientModel, upstreamModel: target.pricedModel,
-                route: target.route.name, body: call.body)
-        else { return false }
-        do {
-            try await accountant.persist(&next)
-        } catch {
-            accountant.release(next)
-            return false
-        }
+        guard let next = await admitDurably(target, call) else { return false }
         let replaced = admissions.replace(with: next, owed: previous == .cutOff)
         // A refused attempt owes nothing: its reservation (at another model) goes back now.
         if let replaced { await accountant.settle(replaced, usage: nil, ending: .upstreamError, cacheStatus: cacheStatus) }
@@ -184,19 +174,26 @@ extension Generation {
     /// A hedge costs a second upstream call, so it needs its own admission: the rate limits and
     /// the budget must allow another worst case, made durable before the hedge leaves.
     private func admitHedge(_ twin: ResolvedRoute, _ call: GenerateCall, into hedge: HedgeAdmission) async -> Bool {
+        guard let admitted = await admitDurably(twin, call) else { return false }
+        hedge.put(admitted)
+        return true
+    }
+
+    /// Another admission of `call` for an attempt on `target`, at its model's price, made
+    /// durable; nil when the limits, the budget or the ledger refuse it.
+    private func admitDurably(_ target: ResolvedRoute, _ call: GenerateCall) async -> Accountant.Admission? {
         guard
             case .admit(var admitted) = accountant.admit(
-                caller: call.caller, clientModel: call.clientModel, upstreamModel: twin.pricedModel,
-                route: twin.route.name, body: call.body)
-        else { return false }
+                caller: call.caller, clientModel: call.clientModel, upstreamModel: target.pricedModel,
+                route: target.route.name, body: call.body)
+        else { return nil }
         do {
             try await accountant.persist(&admitted)
         } catch {
             accountant.release(admitted)
-            return false
+            return nil
         }
-        hedge.put(admitted)
-        return true
+        return admitted
     }
 
     /// Retries, failovers and hedges are worth a line; a first-attempt success is not.
